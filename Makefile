@@ -1,0 +1,41 @@
+# commandpost — the two commands that matter: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OPS ?= examples/ops
+DB ?= sqlite:///var/commandpost.db
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-sqlite test-pg lint fmt bench reliability clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+## The server on an embedded SQLite database with the example ops folder.
+run: $(STAMP)
+	@mkdir -p var
+	$(BIN)/commandpost serve --ops $(OPS) --database-url $(DB) --first-run-token
+
+## The whole suite, on SQLite and on PostgreSQL (COMMANDPOST_TEST_PG_URL, default the local `test` database).
+test: $(STAMP)
+	COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(STAMP)
+	COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/python -m bench
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,269 @@
+"""The FastAPI app factory: mounts every domain's router, maps the error tree, starts the engine."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from commandpost import __version__
+from commandpost.clock import Clock, SystemClock
+from commandpost.db import migrate
+from commandpost.db.engine import create_db_engine, make_session_factory
+from commandpost.errors import CommandpostError
+from commandpost.policy import service as policy_service
+from commandpost.settings import Settings, get_settings
+
+log = logging.getLogger("commandpost")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+HTTP_REQUESTS = Counter(
+    "commandpost_http_requests_total", "HTTP requests answered", ["method", "status_class"]
+)
+HTTP_SECONDS = Histogram("commandpost_http_request_seconds", "HTTP request latency")
+
+
+class RequestMetrics:
+    """Counts requests by method and status class and times them (cheap: no per-route labels)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = [500]
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        with HTTP_SECONDS.time():
+            await self.app(scope, receive, capture)
+        HTTP_REQUESTS.labels(scope["method"], f"{status[0] // 100}xx").inc()
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+class _BodyTooLarge(BaseException):
+    """Raised from ``receive`` past the limit. A BaseException so the framework's body parser,
+    which turns any Exception into a 400, lets it through to :class:`BodyLimit`."""
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413 in the error shape, by Content-Length
+    up front or while a chunked body streams in."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"request body is larger than the {self.limit // 1024} KiB limit"
+        await JSONResponse(error_body("payload_too_large", message), status_code=413)(scope, receive, send)
+
+
+def _validation_response(exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        first = next(e for e in errors if e.get("type") == "json_invalid")
+        ctx = first.get("ctx") or {}
+        return JSONResponse(
+            error_body("bad_request", f"request body is not valid JSON: {ctx.get('error', 'parse error')}"),
+            status_code=400,
+        )
+    details = [
+        {"loc": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors
+    ]
+    summary = "; ".join(f"{'.'.join(str(p) for p in d['loc'])}: {d['message']}" for d in details[:5])
+    return JSONResponse(
+        error_body("validation_failed", f"invalid request: {summary}", details), status_code=422
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CommandpostError)
+    async def _domain(request: Request, exc: CommandpostError) -> JSONResponse:
+        headers = {}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            404: "not_found",
+            405: "method_not_allowed",
+            401: "unauthorized",
+            403: "forbidden",
+        }.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such endpoint: {request.method} {request.url.path}"
+
+        return JSONResponse(
+            error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        incident_id = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s on %s %s", incident_id, request.method, request.url.path)
+        return JSONResponse(
+            error_body("internal_error", f"internal error (reference {incident_id}); see the server log"),
+            status_code=500,
+        )
+
+
+def _health_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["health"], summary="Liveness: the process answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: database, schema and an applied ops revision")
+    def readyz(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        engine: Engine = request.app.state.engine
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+            checks["migrations"] = (
+                "ok" if migrate.is_current(engine) else "behind: run 'commandpost db upgrade'"
+            )
+            with request.app.state.read_sessions() as session:
+                revision = policy_service.latest_revision(session)
+            checks["ops"] = (
+                f"revision {revision.id} ({revision.content_hash[:12]})"
+                if revision
+                else "none applied: run 'commandpost apply OPS_DIR'"
+            )
+        except Exception as exc:  # readiness reports, it never raises
+            checks.setdefault("database", f"unreachable: {type(exc).__name__}")
+        ready = (
+            checks.get("database") == "ok"
+            and checks.get("migrations") == "ok"
+            and "revision" in checks.get("ops", "")
+        )
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics about commandpost itself")
+    def metrics() -> Response:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _routers() -> list[Any]:
+    """Every domain's router. Imported here so a domain stays unaware of the app."""
+    from commandpost.policy import api as policy_api
+    from commandpost.security import api as security_api
+
+    return [security_api.router, policy_api.router]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    run_engine: bool | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or create_db_engine(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    sessions: sessionmaker[Session] = make_session_factory(engine)
+    clock = clock or SystemClock()
+    start_engine = settings.engine_enabled if run_engine is None else run_engine
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runner = None
+        if start_engine:
+            from commandpost.engine.runner import Runner
+
+            runner = Runner(sessions, clock, settings=settings)
+            runner.start()
+            app.state.engine_runner = runner
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
+    app = FastAPI(
+        title="commandpost",
+        version=__version__,
+        description="Incident response the SRE way. Bearer tokens on every endpoint except health, "
+        "the status page, iCal feeds and intake.",
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.engine, app.state.sessions, app.state.clock = (
+        settings,
+        engine,
+        sessions,
+        clock,
+    )
+    app.state.read_sessions = make_session_factory(engine, read_only=True)
+    app.state.engine_runner = None
+    install_error_handlers(app)
+    _health_routes(app)
+    for router in _routers():
+        app.include_router(router)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    return app

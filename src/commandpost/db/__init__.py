@@ -1,0 +1,1 @@
+"""Database: engine and sessions (``engine.py``), declarative Base (``base.py``), Alembic migrations."""

@@ -1,0 +1,117 @@
+"""FastAPI dependencies every domain's ``api.py`` shares: the unit of work, the caller, the clock.
+
+One request = one transaction. ``Reader``/``Responder``/``Admin`` authenticate the
+bearer token, check its scope, hand the endpoint a :class:`Ctx`, and — for a
+mutating method — write the audit row and commit *before* the response is sent
+(``scope="function"``), so a 2xx always means "stored", and the audit row commits
+or rolls back with the change it describes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from commandpost.clock import Clock
+from commandpost.errors import Forbidden, Unauthorized
+from commandpost.security import service as security_service
+from commandpost.security.rules import Principal
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+QUERY_TOKEN_NAMES = ("token", "access_token", "api_key", "apikey")
+
+
+@dataclass
+class Ctx:
+    """What an endpoint works with: its session, who called, and the instant the request is handled."""
+
+    session: Session
+    principal: Principal
+    now: datetime
+    request: Request
+    audit: dict[str, Any] = field(default_factory=dict)
+
+    def audit_target(self, target: str, **details: Any) -> None:
+        """Name what the audit row is about (default: the request path) and add details."""
+        self.audit["target"] = target
+        self.audit.setdefault("details", {}).update(details)
+
+
+def clock_of(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def bearer_token(request: Request) -> str:
+    for name in QUERY_TOKEN_NAMES:
+        if name in request.query_params:
+            raise Unauthorized(
+                f"tokens are never accepted in a query string (found ?{name}=); "
+                "send 'Authorization: Bearer <token>'"
+            )
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
+    return value.strip()
+
+
+def _unit_of_work(needed: str) -> Callable[[Request], Iterator[Ctx]]:
+    def dependency(request: Request) -> Iterator[Ctx]:
+        state = request.app.state
+        session: Session = state.sessions() if request.method in MUTATING else state.read_sessions()
+        try:
+            now = clock_of(request).now()
+            principal = security_service.authenticate(session, bearer_token(request), now=now)
+            if not principal.allows(needed):
+                raise Forbidden(
+                    f"this needs a token with scope '{needed}'; yours has '{principal.scope}'",
+                    details={"needed": needed, "held": principal.scope},
+                )
+            ctx = Ctx(session=session, principal=principal, now=now, request=request)
+            yield ctx
+            if request.method in MUTATING:
+                route = request.scope.get("route")
+                security_service.record_audit(
+                    session,
+                    principal=principal,
+                    action=f"{request.method} {getattr(route, 'path', request.url.path)}",
+                    target=ctx.audit.get("target", request.url.path),
+                    details=ctx.audit.get("details"),
+                    now=now,
+                )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    dependency.__name__ = f"require_{needed}"
+    return dependency
+
+
+Reader = Annotated[Ctx, Depends(_unit_of_work("read"), scope="function")]
+Responder = Annotated[Ctx, Depends(_unit_of_work("responder"), scope="function")]
+Admin = Annotated[Ctx, Depends(_unit_of_work("admin"), scope="function")]
+
+
+def _public_session(request: Request) -> Iterator[Session]:
+    """A committed unit of work without a bearer token: intake (its key or signature), status page, feeds."""
+    session: Session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+PublicSession = Annotated[Session, Depends(_public_session, scope="function")]

@@ -1,0 +1,1 @@
+"""The background engine: processors that decide, one sender that sends, coordinated through the database."""

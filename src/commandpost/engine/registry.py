@@ -1,0 +1,9 @@
+"""The engine's processors, in the order one pass runs them. Each domain adds its own here."""
+
+from __future__ import annotations
+
+from commandpost.engine.processor import Processor
+
+
+def processors() -> list[Processor]:
+    return []

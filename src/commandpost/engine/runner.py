@@ -1,0 +1,129 @@
+"""Runs the processors in a loop: one pass, then sleep until the earliest due time or a wake-up.
+
+On SQLite exactly one process holds the ``engine`` lease and runs passes; on
+PostgreSQL every replica runs passes and processors claim rows with
+``FOR UPDATE SKIP LOCKED``, so the lease there only says who is leader.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy.orm import Session, sessionmaker
+
+from commandpost.clock import Clock
+from commandpost.db.engine import transaction
+from commandpost.engine import lease
+from commandpost.engine.processor import Processor
+from commandpost.engine.registry import processors as default_processors
+from commandpost.settings import Settings
+
+log = logging.getLogger("commandpost.engine")
+
+PASS_SECONDS = Histogram("commandpost_engine_pass_seconds", "Duration of one engine pass")
+PROCESSOR_FAILURES = Counter(
+    "commandpost_engine_processor_failures_total", "Processor runs that raised", ["processor"]
+)
+WORK_DONE = Counter("commandpost_engine_work_total", "Work items done by processors", ["processor"])
+LEASE_NAME = "engine"
+
+
+class Runner:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        *,
+        settings: Settings,
+        processors: list[Processor] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.sessions, self.clock, self.settings = sessions, clock, settings
+        self.processors = default_processors() if processors is None else processors
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.is_sqlite = sessions.kw["bind"].dialect.name == "sqlite"
+
+    # -- one pass (tests call this directly with a FrozenClock) ------------------------------
+    def run_once(self) -> int:
+        now = self.clock.now()
+        total = 0
+        with PASS_SECONDS.time():
+            for processor in self.processors:
+                started = time.monotonic()
+                try:
+                    with transaction(self.sessions) as session:
+                        done = processor.run(session, now)
+                except Exception:
+                    PROCESSOR_FAILURES.labels(processor.name).inc()
+                    log.exception("engine processor %s failed; the next pass retries", processor.name)
+                    continue
+                total += done
+                WORK_DONE.labels(processor.name).inc(done)
+                elapsed = time.monotonic() - started
+                if elapsed > self.settings.engine_lease_seconds / 3:
+                    log.warning("engine processor %s took %.1fs", processor.name, elapsed)
+        return total
+
+    def next_wake(self, now: datetime) -> float:
+        """Seconds to sleep: until the earliest due time, at most ``engine_max_sleep_seconds``."""
+        delay = self.settings.engine_max_sleep_seconds
+        with self.sessions() as session:
+            for processor in self.processors:
+                try:
+                    due = processor.next_due(session, now)
+                except Exception:
+                    log.exception("engine processor %s: next_due failed", processor.name)
+                    continue
+                if due is not None:
+                    delay = min(delay, max(0.0, (due - now).total_seconds()))
+        return delay
+
+    def hold_lease(self) -> bool:
+        if not self.is_sqlite:
+            return True
+        ttl = timedelta(seconds=self.settings.engine_lease_seconds)
+        with transaction(self.sessions) as session:
+            return lease.acquire(session, name=LEASE_NAME, owner=self.owner, now=self.clock.now(), ttl=ttl)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def wake(self) -> None:
+        """New work arrived (an incident opened, an ack): run a pass now instead of sleeping on."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            delay = self.settings.engine_max_sleep_seconds
+            try:
+                if self.hold_lease():
+                    self.run_once()
+                    delay = self.next_wake(self.clock.now())
+            except Exception:
+                log.exception("engine pass failed; retrying")
+            self._wake.wait(timeout=delay)
+            self._wake.clear()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="commandpost-engine", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.is_sqlite:
+            try:
+                with transaction(self.sessions) as session:
+                    lease.release(session, name=LEASE_NAME, owner=self.owner)
+            except Exception:
+                log.warning("could not release the engine lease; it expires by itself")

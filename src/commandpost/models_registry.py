@@ -1,0 +1,7 @@
+"""Imports every domain's models so Base.metadata knows every table (for Alembic and test setup)."""
+
+from commandpost.engine import models as engine_models
+from commandpost.policy import models as policy_models
+from commandpost.security import models as security_models
+
+__all__ = ["engine_models", "policy_models", "security_models"]

@@ -1,0 +1,479 @@
+"""Pydantic models of the ``ops/`` folder — everything decided before the failure.
+
+Each file's shape is one model with ``extra="forbid"`` so a typo is an error,
+not a silently ignored key. Cross-references between files (a service's owner
+team, a policy's targets, a rule's runbook) are checked in ``xref.py``; this
+module only checks what one file can say about itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from commandpost.policy.durations import Duration, parse_duration
+
+SEVERITIES: tuple[str, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")
+SeverityName = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+Slug = Annotated[str, Field(pattern=SLUG.pattern, max_length=100)]
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA timezone (e.g. Asia/Tokyo, Europe/Berlin, UTC)") from exc
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_check_timezone)]
+
+
+def _one_or_many(value: Any) -> Any:
+    """The guide writes ``notify: oncall_channel`` and ``notify: [a, b]``; both mean a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else value
+
+
+NameList = Annotated[list[str], BeforeValidator(_one_or_many)]
+
+
+def _weekday(value: Any) -> str:
+    text = str(value).strip().lower()
+    for day in WEEKDAYS:
+        if text == day or text == day[:3]:
+            return day
+    raise ValueError(f"{value!r} is not a weekday (monday … sunday, or mon … sun)")
+
+
+# ---------------------------------------------------------------- commandpost.yaml
+
+
+class BusinessHours(Strict):
+    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    start: dt.time = dt.time(9, 0)
+    end: dt.time = dt.time(18, 0)
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> list[str]:
+        return [_weekday(v) for v in value]
+
+    @model_validator(mode="after")
+    def _order(self) -> BusinessHours:
+        if self.end <= self.start:
+            raise ValueError(f"business hours end {self.end} is not after start {self.start}")
+        return self
+
+
+class CommsSettings(Strict):
+    cadence: dict[SeverityName, Duration] = Field(default_factory=dict)
+    templates: dict[Literal["initial", "update", "resolved"], str] = Field(default_factory=dict)
+
+
+class PostmortemSettings(Strict):
+    required_severities: list[SeverityName] = Field(default_factory=lambda: ["SEV1", "SEV2"])  # type: ignore[arg-type]
+    data_loss: bool = True
+    manual_intervention: bool = True
+    manual_detection: bool = True
+    resolve_time_threshold: dict[SeverityName, Duration] = Field(default_factory=dict)
+    blameless: Literal["warn", "strict"] = "warn"
+    vague_words: list[str] = Field(
+        default_factory=lambda: [
+            "be careful",
+            "pay attention",
+            "thoroughly",
+            "double-check",
+            "try to",
+            "make sure to",
+        ]
+    )
+
+    @field_validator("required_severities")
+    @classmethod
+    def _no_sev4(cls, value: list[str]) -> list[str]:
+        if "SEV4" in value:
+            raise ValueError("SEV4 never requires a postmortem (guide §5-2: a ticket suffices)")
+        return value
+
+
+class OrgSettings(Strict):
+    org: str = Field(min_length=1)
+    timezone: Timezone = "UTC"
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    incident_channel_template: str = "inc-{date}-{slug}"
+    runbook_base_url: str = ""
+    runbook_max_age: Duration = timedelta(days=90)
+    handover_offer_ttl: Duration = timedelta(minutes=15)
+    comms: CommsSettings = Field(default_factory=CommsSettings)
+    postmortem: PostmortemSettings = Field(default_factory=PostmortemSettings)
+
+    @field_validator("incident_channel_template")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        allowed = {"date", "slug", "number", "service", "severity"}
+        used = set(re.findall(r"{(\w+)}", value))
+        unknown = used - allowed
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder(s) {sorted(unknown)} in channel template; use {sorted(allowed)}"
+            )
+        return value
+
+
+# ---------------------------------------------------------------- severities.yaml
+
+
+class Severity(Strict):
+    name: str = Field(min_length=1, description="short label, e.g. Critical")
+    definition: str = Field(min_length=1)
+    examples: list[str] = Field(default_factory=list)
+    response_target: Duration
+    paging: bool
+    involve: list[str] = Field(default_factory=list, description="who is involved")
+    comms_cadence: Duration | None = None
+    comms_scope: list[Literal["internal", "external", "management"]] = Field(default_factory=list)
+    postmortem_required: bool = False
+
+
+class SeveritiesFile(Strict):
+    severities: dict[str, Severity]
+
+    @model_validator(mode="after")
+    def _exactly_four(self) -> SeveritiesFile:
+        missing = [s for s in SEVERITIES if s not in self.severities]
+        extra = [s for s in self.severities if s not in SEVERITIES]
+        problems = []
+        if missing:
+            problems.append(f"missing {', '.join(missing)}")
+        if extra:
+            problems.append(f"unknown {', '.join(extra)}")
+        if problems:
+            raise ValueError(f"severities must be exactly SEV1, SEV2, SEV3 and SEV4: {'; '.join(problems)}")
+        return self
+
+
+# ---------------------------------------------------------------- people.yaml
+
+
+class ContactMethods(Strict):
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    slack_webhook: str | None = Field(default=None, pattern=r"^https?://")
+    webhook: str | None = Field(default=None, pattern=r"^https?://")
+
+
+class Person(Strict):
+    handle: Slug
+    name: str = Field(min_length=1)
+    timezone: Timezone = "UTC"
+    contact: ContactMethods = Field(default_factory=ContactMethods)
+    notify: dict[SeverityName, list[Literal["email", "slack", "webhook", "console"]]] = Field(
+        default_factory=dict, description="per-severity channel preferences; default: every contact method"
+    )
+
+
+class TeamChannel(Strict):
+    name: str = Field(min_length=1, description="e.g. #payments-oncall")
+    slack_webhook: str | None = Field(default=None, pattern=r"^https?://")
+    webhook: str | None = Field(default=None, pattern=r"^https?://")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class Team(Strict):
+    name: Slug
+    members: list[str] = Field(default_factory=list)
+    lead: str | None = None
+    channel: TeamChannel | None = None
+
+
+class PeopleFile(Strict):
+    people: list[Person] = Field(min_length=1)
+    teams: list[Team] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- services/*.yaml
+
+
+class SLO(Strict):
+    name: Slug
+    objective: float = Field(gt=0, lt=100, description="percent, e.g. 99.9")
+    window: Literal["30d", "28d", "7d", "quarter"] = "30d"
+    sli: Literal["availability", "latency", "freshness", "correctness", "throughput"] = "availability"
+    description: str = ""
+
+
+IntegrationSource = Literal["pagerduty", "alertmanager", "grafana", "sns", "generic"]
+
+
+class Integration(Strict):
+    name: Slug
+    source: IntegrationSource
+    topic_arns: list[str] = Field(default_factory=list, description="sns only: the TopicArn allowlist")
+    rate_limit_per_minute: int | None = Field(default=None, gt=0)
+
+
+class AlertMatch(Strict):
+    alertname: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    source_severity: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> AlertMatch:
+        if not (self.alertname or self.labels or self.source_severity):
+            raise ValueError("match needs at least one of alertname, labels, source_severity")
+        return self
+
+
+class AlertRule(Strict):
+    match: AlertMatch
+    severity: SeverityName
+    runbook: Slug | None = None
+    group_by: list[str] = Field(default_factory=list)
+
+
+class Service(Strict):
+    name: Slug
+    owner: str = Field(min_length=1, description="a team name")
+    description: str = ""
+    escalation_policy: str | None = None
+    slos: list[SLO] = Field(default_factory=list)
+    integrations: list[Integration] = Field(default_factory=list)
+    default_severity: SeverityName = "SEV3"
+    default_runbook: Slug | None = None
+    alert_rules: list[AlertRule] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- escalation/*.yaml
+
+
+class EscalationLevel(Strict):
+    targets: NameList = Field(min_length=1)
+    after: Duration | None = None
+
+
+class SeverityRoute(Strict):
+    """One severity's routing, in the guide's shape (page / escalate_after / then / notify) or as levels."""
+
+    page: NameList = Field(default_factory=list)
+    escalate_after: Duration | None = None
+    then: NameList = Field(default_factory=list)
+    notify: NameList = Field(default_factory=list)
+    levels: list[EscalationLevel] = Field(default_factory=list)
+    repeat: int = Field(default=0, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _shape(self) -> SeverityRoute:
+        if self.levels and (self.page or self.then or self.escalate_after):
+            raise ValueError("use either page/escalate_after/then or levels, not both")
+        if self.then and not self.escalate_after:
+            raise ValueError("'then' needs 'escalate_after' (how long to wait for an ack)")
+        if self.then and not self.page:
+            raise ValueError("'then' needs 'page' (who is paged first)")
+        if not (self.page or self.levels or self.notify):
+            raise ValueError("a severity route needs page, levels or notify")
+        return self
+
+    def escalation_levels(self) -> list[EscalationLevel]:
+        """The guide's shape as levels: page now, then everyone in ``then`` after ``escalate_after``."""
+        if self.levels:
+            return list(self.levels)
+        levels = []
+        if self.page:
+            levels.append(EscalationLevel(targets=self.page, after=None))
+        if self.then:
+            levels.append(EscalationLevel(targets=self.then, after=self.escalate_after))
+        return levels
+
+    def all_targets(self) -> list[str]:
+        names = [*self.page, *self.then, *self.notify]
+        for level in self.levels:
+            names.extend(level.targets)
+        return names
+
+
+class Target(Strict):
+    """What a name in a policy is: exactly one of schedule(+layer), person, team, channel, status_page."""
+
+    schedule: str | None = None
+    layer: str | None = None
+    person: str | None = None
+    team: str | None = None
+    channel: str | None = Field(default=None, description="a team whose channel receives it")
+    status_page: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Target:
+        kinds = [k for k in ("schedule", "person", "team", "channel") if getattr(self, k)]
+        if self.status_page:
+            kinds.append("status_page")
+        if len(kinds) != 1:
+            raise ValueError(
+                "a target is exactly one of: {schedule, layer}, person, team, channel, status_page: true"
+            )
+        if self.layer and not self.schedule:
+            raise ValueError("'layer' goes with 'schedule'")
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in ("schedule", "person", "team", "channel"):
+            if getattr(self, k):
+                return k
+        return "status_page"
+
+
+class OncallNote(Strict):
+    rotation: str | None = None
+    handoff: str | None = None
+    compensation: str | None = None
+
+
+class EscalationPolicy(Strict):
+    name: str = ""
+    service: str
+    severity_routing: dict[SeverityName, SeverityRoute]
+    oncall: OncallNote | None = None
+    targets: dict[str, Target] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- schedules/*.yaml
+
+
+class Handoff(Strict):
+    weekday: Annotated[str, BeforeValidator(_weekday)] | None = None
+    time: dt.time = dt.time(10, 0)
+    timezone: Timezone = "UTC"
+
+
+def _rotation_length(value: Any) -> Any:
+    if value in ("weekly", "daily"):
+        return value
+    try:
+        parse_duration(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a rotation length (weekly, daily, or e.g. 3d, 12h)") from None
+    return str(value)
+
+
+class Rotation(Strict):
+    members: list[str] = Field(min_length=1)
+    length: Annotated[str, BeforeValidator(_rotation_length)] = "weekly"
+    start: date
+    handoff: Handoff = Field(default_factory=Handoff)
+
+    def turn(self) -> timedelta:
+        return {"weekly": timedelta(weeks=1), "daily": timedelta(days=1)}.get(self.length) or parse_duration(
+            self.length
+        )
+
+
+class Restriction(Strict):
+    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS))
+    start: dt.time
+    end: dt.time
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> list[str]:
+        return [_weekday(v) for v in value]
+
+
+class Layer(Strict):
+    name: Slug
+    rotation: Rotation
+    restrictions: list[Restriction] = Field(default_factory=list)
+
+
+class Schedule(Strict):
+    name: str = ""
+    description: str = ""
+    timezone: Timezone = "UTC"
+    layers: list[Layer] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------- runbooks/*.md front matter
+
+
+class RunbookFrontMatter(Strict):
+    owner: str = Field(min_length=1)
+    last_updated: date
+    slo: str = Field(min_length=1)
+    severity: SeverityName
+    alerts: NameList = Field(default_factory=list)
+    service: str | None = None
+    escalates_to: SeverityName | None = None
+    title: str | None = None
+
+
+class Runbook(Strict):
+    slug: Slug
+    path: str
+    front_matter: RunbookFrontMatter
+    body: str
+    content_hash: str
+
+
+# ---------------------------------------------------------------- the whole folder
+
+
+class OpsConfig(Strict):
+    """The validated, cross-checked ops folder: what a revision stores and the server runs on."""
+
+    settings: OrgSettings
+    severities: dict[str, Severity]
+    people: list[Person]
+    teams: list[Team]
+    services: list[Service]
+    policies: list[EscalationPolicy]
+    schedules: list[Schedule]
+    runbooks: list[Runbook]
+
+    # Lookups used across domains. Linear scans are fine: an ops folder is small.
+    def severity(self, name: str) -> Severity:
+        return self.severities[name]
+
+    def person(self, handle: str) -> Person | None:
+        handle = handle.lstrip("@")
+        return next((p for p in self.people if p.handle == handle), None)
+
+    def team(self, name: str) -> Team | None:
+        return next((t for t in self.teams if t.name == name), None)
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def policy(self, name: str) -> EscalationPolicy | None:
+        return next((p for p in self.policies if p.name == name), None)
+
+    def schedule(self, name: str) -> Schedule | None:
+        return next((s for s in self.schedules if s.name == name), None)
+
+    def runbook(self, slug: str) -> Runbook | None:
+        return next((r for r in self.runbooks if r.slug == slug), None)
+
+    def comms_cadence(self, severity: str) -> timedelta | None:
+        """How often a severity's incidents need a comms update (None: no cadence)."""
+        return self.settings.comms.cadence.get(severity) or self.severities[severity].comms_cadence  # type: ignore[call-overload]
+
+    def integrations(self) -> list[tuple[Service, Integration]]:
+        return [(s, i) for s in self.services for i in s.integrations]

@@ -1,0 +1,1 @@
+"""Hygiene (guide §8): redaction of secrets, API tokens with scopes, and the audit log."""

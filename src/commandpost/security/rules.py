@@ -1,0 +1,31 @@
+"""Token scopes and what each allows. Pure logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Scope = Literal["read", "responder", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "responder", "admin")
+_RANK: dict[str, int] = {s: i for i, s in enumerate(SCOPES)}
+
+
+def scope_allows(held: str, needed: str) -> bool:
+    """``admin`` ⊃ ``responder`` ⊃ ``read``."""
+    return _RANK.get(held, -1) >= _RANK[needed]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the person a token belongs to and the token's scope."""
+
+    person: str
+    scope: str
+    token_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.scope == "admin"
+
+    def allows(self, needed: str) -> bool:
+        return scope_allows(self.scope, needed)

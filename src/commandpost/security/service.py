@@ -1,0 +1,99 @@
+"""API tokens: 32 random bytes shown once, stored only as a SHA-256 hash, revocable, ``last_used_at`` kept.
+
+A SHA-256 of a 256-bit random secret is not guessable, so a slow password hash
+would only cost latency on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from commandpost.errors import NotFound, Unauthorized, ValidationFailed
+from commandpost.security.models import ApiToken, AuditLog
+from commandpost.security.rules import SCOPES, Principal
+
+TOKEN_PREFIX = "cp_"
+_LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: Session, *, person: str, scope: str, now: datetime, name: str = ""
+) -> tuple[ApiToken, str]:
+    """Create a token; returns the row and the plaintext, which is never stored."""
+    if scope not in SCOPES:
+        raise ValidationFailed(f"unknown scope {scope!r}; valid scopes: {', '.join(SCOPES)}")
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        person=person.lstrip("@"),
+        scope=scope,
+        name=name,
+        token_hash=_hash(plaintext),
+        prefix=plaintext[: len(TOKEN_PREFIX) + 6],
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row, plaintext
+
+
+def authenticate(session: Session, token: str, *, now: datetime) -> Principal:
+    """The principal a bearer token stands for; Unauthorized for unknown or revoked tokens."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _hash(token))).first()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("the bearer token is unknown or revoked")
+    if row.last_used_at is None or now - row.last_used_at >= _LAST_USED_GRANULARITY:
+        # At most once a minute, and best effort: a busy database must not fail the request over a timestamp.
+        try:
+            with session.begin_nested():
+                session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        except OperationalError:
+            pass
+    return Principal(person=row.person, scope=row.scope, token_id=row.id)
+
+
+def revoke_token(session: Session, *, token_id: int, now: datetime) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise NotFound(f"no token with id {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        session.flush()
+    return row
+
+
+def list_tokens(session: Session) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def record_audit(
+    session: Session,
+    *,
+    principal: Principal,
+    action: str,
+    target: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Append an audit row; the caller's transaction makes it commit or roll back with the change."""
+    row = AuditLog(
+        at=now,
+        actor=principal.person,
+        token_id=principal.token_id,
+        action=action,
+        target=target,
+        details=details or {},
+    )
+    session.add(row)
+    session.flush()
+    return row

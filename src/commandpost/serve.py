@@ -1,0 +1,69 @@
+"""``commandpost serve``: apply ops, upgrade the schema, print what a person needs, run uvicorn."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from commandpost.app import create_app
+from commandpost.clock import SystemClock
+from commandpost.console import err_console
+from commandpost.db import migrate
+from commandpost.db.engine import create_db_engine, make_session_factory, transaction
+from commandpost.policy import service as policy_service
+from commandpost.security import service as security_service
+from commandpost.security.models import ApiToken
+from commandpost.settings import Settings
+
+
+def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    engine = create_db_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    migrate.upgrade(engine)
+    sessions = make_session_factory(engine)
+    clock = SystemClock()
+    base = settings.base_url()
+
+    if settings.ops_dir is not None:
+        with transaction(sessions) as session:
+            result = policy_service.apply_folder(session, settings.ops_dir, now=clock.now(), actor="serve")
+        err_console.print(
+            f"ops: {'applied new revision' if result.created else 'unchanged, revision'} "
+            f"{result.revision.id} from {settings.ops_dir}"
+        )
+
+    if first_run_token:
+        with transaction(sessions) as session:
+            if session.scalar(select(func.count()).select_from(ApiToken)) == 0:
+                person = _first_person(session)
+                _row, plaintext = security_service.create_token(
+                    session, person=person, scope="admin", name="first run", now=clock.now()
+                )
+                err_console.print(f"admin token for @{person} (shown once; save it):")
+                err_console.print(
+                    f"  export COMMANDPOST_URL={base} COMMANDPOST_TOKEN={plaintext}", highlight=False
+                )
+
+    with sessions() as session:
+        for key in policy_service.list_integrations(session):
+            err_console.print(
+                f"intake {key.name} ({key.source}, {key.service}): {policy_service.intake_url(base, key)}"
+            )
+    err_console.print(f"[bold green]commandpost[/] serving on {base}  (health: {base}/healthz)")
+    app = create_app(settings, clock=clock, engine=engine)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+def _first_person(session: Session) -> str:
+    """The first team lead of the applied ops (else the first person): who the first-run token speaks for."""
+    try:
+        config = policy_service.current_config(session)
+    except Exception:
+        return "admin"
+    for team in config.teams:
+        if team.lead:
+            return team.lead
+    return config.people[0].handle

@@ -1,0 +1,149 @@
+"""Fixtures: every database test runs on SQLite *and* PostgreSQL, with a frozen clock.
+
+PostgreSQL comes from ``COMMANDPOST_TEST_PG_URL`` (``make test`` sets it to the
+local ``test`` database); each run creates its own database there and drops it
+at the end. If PostgreSQL is unreachable the tests that need it fail loudly —
+nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from commandpost.app import create_app
+from commandpost.clock import FrozenClock
+from commandpost.db import migrate
+from commandpost.db.base import Base
+from commandpost.db.engine import create_db_engine, make_session_factory
+from commandpost.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("COMMANDPOST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_OPS = REPO / "examples" / "ops"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file, copied for each test (faster than migrating every time)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()  # the last connection to close checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated once."""
+    name = f"commandpost_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL is unreachable at {PG_ADMIN_URL} ({type(exc).__name__}: {exc}).\n"
+            "These tests run on PostgreSQL as well as SQLite and are never skipped. Start it with:\n"
+            "  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"
+            "or point COMMANDPOST_TEST_PG_URL at a server where the user may CREATE DATABASE.",
+            pytrace=False,
+        )
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    engine = create_db_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "commandpost.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url: str = request.getfixturevalue("pg_url")
+    yield url
+    engine = create_db_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = create_db_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A read-only session for assertions (on SQLite it never holds the write lock)."""
+    with make_session_factory(engine, read_only=True)() as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 6, 24, 3, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(database_url=db_url, engine_enabled=False)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock, engine: Engine):  # type: ignore[no-untyped-def]
+    return create_app(settings, clock=clock, engine=engine, run_engine=False)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def make_token(sessions: sessionmaker[Session], clock: FrozenClock) -> Callable[..., str]:
+    """``make_token("responder", person="yuta")`` → a plaintext bearer token."""
+    from commandpost.security import service
+
+    def make(scope: str = "admin", *, person: str = "yuta") -> str:
+        with sessions() as s:
+            _row, plaintext = service.create_token(s, person=person, scope=scope, now=clock.now())
+            s.commit()
+        return plaintext
+
+    return make
+
+
+@pytest.fixture
+def auth(make_token: Callable[..., str]) -> Callable[..., dict[str, str]]:
+    """``auth("responder", person="hana")`` → request headers with a fresh bearer token."""
+
+    def headers(scope: str = "admin", *, person: str = "yuta") -> dict[str, str]:
+        return {"Authorization": f"Bearer {make_token(scope, person=person)}"}
+
+    return headers
