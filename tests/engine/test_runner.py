@@ -1,0 +1,89 @@
+"""The engine runner: one pass runs every processor, failures are contained, sleep follows due times,
+and on SQLite exactly one process holds the lease."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from commandpost.engine import lease
+from commandpost.engine.runner import Runner
+
+
+class Recorder:
+    def __init__(self, name: str, due_in: timedelta | None = None, fail: bool = False) -> None:
+        self.name, self.due_in, self.fail = name, due_in, fail
+        self.calls: list[datetime] = []
+
+    def run(self, session: Session, now: datetime) -> int:
+        self.calls.append(now)
+        if self.fail:
+            raise RuntimeError("boom")
+        return 2
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        return now + self.due_in if self.due_in is not None else None
+
+
+def test_run_once_runs_every_processor_and_survives_a_failure(sessions, clock, settings):
+    good, bad, late = Recorder("good"), Recorder("bad", fail=True), Recorder("late")
+    runner = Runner(sessions, clock, settings=settings, processors=[good, bad, late])
+    assert runner.run_once() == 4
+    assert good.calls == [clock.now()] and bad.calls == [clock.now()] and late.calls == [clock.now()]
+
+
+def test_sleep_is_until_the_earliest_due_time(sessions, clock, settings):
+    runner = Runner(
+        sessions,
+        clock,
+        settings=settings,
+        processors=[Recorder("a", timedelta(seconds=3)), Recorder("b", timedelta(milliseconds=200))],
+    )
+    assert runner.next_wake(clock.now()) == 0.2
+    idle = Runner(sessions, clock, settings=settings, processors=[Recorder("idle")])
+    assert idle.next_wake(clock.now()) == settings.engine_max_sleep_seconds
+
+
+def test_lease_has_one_holder_until_it_expires(sessions, clock):
+    ttl = timedelta(seconds=30)
+    with sessions() as s:
+        assert lease.acquire(s, name="engine", owner="a", now=clock.now(), ttl=ttl)
+        s.commit()
+    with sessions() as s:
+        assert not lease.acquire(s, name="engine", owner="b", now=clock.now(), ttl=ttl)
+        assert lease.acquire(s, name="engine", owner="a", now=clock.now(), ttl=ttl)  # renewal
+        s.commit()
+    clock.advance(seconds=31)
+    with sessions() as s:
+        assert lease.acquire(s, name="engine", owner="b", now=clock.now(), ttl=ttl)
+        s.commit()
+    with sessions() as s:
+        lease.release(s, name="engine", owner="b")
+        s.commit()
+    with sessions() as s:
+        assert lease.acquire(s, name="engine", owner="a", now=clock.now(), ttl=ttl)
+        s.commit()
+
+
+def test_runner_loop_wakes_on_demand(sessions, clock, settings):
+    import threading
+
+    ran = threading.Event()
+
+    class Signal(Recorder):
+        def run(self, session: Session, now: datetime) -> int:
+            super().run(session, now)
+            if len(self.calls) >= 2:
+                ran.set()
+            return 0
+
+    settings = settings.model_copy(update={"engine_max_sleep_seconds": 60.0})
+    sig = Signal("signal")
+    runner = Runner(sessions, clock, settings=settings, processors=[sig])
+    runner.start()
+    try:
+        runner.wake()
+        assert ran.wait(timeout=10), "a wake-up should trigger a second pass long before the 60 s sleep"
+    finally:
+        runner.stop()

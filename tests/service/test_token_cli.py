@@ -1,0 +1,37 @@
+"""``commandpost token create`` prints the token alone on its last line; the token then authenticates."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from commandpost.security import service
+
+
+def run_cli(*args: str, env_db: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "commandpost", *args],
+        capture_output=True,
+        text=True,
+        env={"COMMANDPOST_DATABASE_URL": env_db, "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+
+
+def test_token_create_list_revoke(db_url, session, clock):
+    created = run_cli("token", "create", "--person", "hana", "--scope", "responder", env_db=db_url)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("cp_") and len(token) > 40
+    principal = service.authenticate(session, token, now=clock.now())
+    assert (principal.person, principal.scope) == ("hana", "responder")
+    session.rollback()
+
+    listed = run_cli("token", "list", "--json", env_db=db_url)
+    assert '"person": "hana"' in listed.stdout and token not in listed.stdout
+
+    revoked = run_cli("token", "revoke", str(principal.token_id), env_db=db_url)
+    assert revoked.returncode == 0, revoked.stderr
+    bad = run_cli("token", "create", "--person", "hana", "--scope", "root", env_db=db_url)
+    assert bad.returncode == 2
+    assert "unknown scope 'root'" in bad.stderr and "Traceback" not in bad.stderr
