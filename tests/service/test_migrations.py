@@ -13,7 +13,7 @@ from commandpost.db.base import Base
 
 def test_schema_is_at_head(engine):
     assert migrate.is_current(engine)
-    assert migrate.current_revision(engine) == migrate.head_revision(engine)
+    assert migrate.current_revisions(engine) == migrate.head_revisions(engine)
 
 
 def test_every_model_table_exists_and_matches(engine):

@@ -20,18 +20,24 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Upgrade to every head: domains add their tables on branches from the foundation migration."""
     command.upgrade(alembic_config(engine), revision)
 
 
-def head_revision(engine: Engine) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+def head_revisions(engine: Engine) -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> frozenset[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return frozenset(MigrationContext.configure(conn).get_current_heads())
+
+
+def current_revision(engine: Engine) -> str:
+    """The applied revisions, comma-separated (for messages)."""
+    return ", ".join(sorted(current_revisions(engine))) or "empty"
 
 
 def is_current(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision(engine)
+    return current_revisions(engine) == head_revisions(engine)
