@@ -1,0 +1,1 @@
+"""Alert intake (guide §4): every source's native format → one normalized event → dedup → routing."""

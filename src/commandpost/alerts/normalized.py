@@ -1,0 +1,42 @@
+"""The one shape every source adapter produces, whatever the wire format.
+
+A source module (``sources/pagerduty.py``, ``sources/alertmanager.py`` …) parses and
+validates the raw request and returns a list of :class:`NormalizedEvent`; the intake
+service stores, deduplicates and routes them without knowing the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Action = Literal["trigger", "acknowledge", "resolve", "record"]
+"""``record``: kept for the record, changes no alert state (e.g. CloudWatch INSUFFICIENT_DATA)."""
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class NormalizedEvent:
+    action: Action
+    dedup_key: str
+    summary: str = ""
+    source_severity: str = ""
+    alertname: str = ""
+    source: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    links: tuple[Link, ...] = ()
+    group_key: str | None = None
+    runbook_url: str | None = None
+    idempotency_key: str | None = None
+    """Set when the source names each delivery (SNS MessageId): a retried delivery changes nothing."""
+    kind: Literal["alert", "change"] = "alert"
