@@ -147,3 +147,14 @@ def auth(make_token: Callable[..., str]) -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {make_token(scope, person=person)}"}
 
     return headers
+
+
+@pytest.fixture
+def applied_ops(sessions: sessionmaker[Session], clock: FrozenClock):  # type: ignore[no-untyped-def]
+    """``examples/ops`` applied (committed) on the test database; returns its OpsConfig."""
+    from commandpost.policy import service as policy_service
+
+    with sessions() as s:
+        policy_service.apply_folder(s, EXAMPLE_OPS, now=clock.now(), actor="test")
+        s.commit()
+        return policy_service.current_config(s)

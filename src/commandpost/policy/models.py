@@ -12,10 +12,14 @@ from commandpost.db.base import Base
 
 
 class OpsRevision(Base):
+    """One applied ops folder. ``seq`` is unique, so two applies on the same base cannot both win;
+    ``content_hash`` is not (going back to an earlier content is a new revision)."""
+
     __tablename__ = "ops_revision"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    seq: Mapped[int] = mapped_column(unique=True, doc="1, 2, 3 … the previous revision's seq + 1")
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
     applied_at: Mapped[datetime]
     applied_by: Mapped[str] = mapped_column(String(100), default="")
     source: Mapped[str] = mapped_column(String(500), default="", doc="the folder it was applied from")

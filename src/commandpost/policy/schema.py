@@ -149,6 +149,9 @@ class Severity(Strict):
     definition: str = Field(min_length=1)
     examples: list[str] = Field(default_factory=list)
     response_target: Duration
+    response_hours: Literal["always", "business_hours", "next_business_day"] = Field(
+        default="always", description="when the response target clock runs (guide §2: SEV3/SEV4)"
+    )
     paging: bool
     involve: list[str] = Field(default_factory=list, description="who is involved")
     comms_cadence: Duration | None = None

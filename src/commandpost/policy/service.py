@@ -1,19 +1,48 @@
-"""Use cases over applied ops revisions: the server always runs on the latest one."""
+"""Use cases over applied ops revisions and integration keys: the server always runs on the latest revision.
+
+``apply_folder`` validates a folder and stores it as a revision (content hash, the normalized
+model, the file texts, what changed); identical content stores nothing. Integration keys are
+secrets, so they are generated here — one per declared integration, stable across applies —
+and never written to YAML.
+"""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from commandpost.errors import Unavailable
-from commandpost.policy.models import OpsRevision
+from commandpost.errors import Conflict, NotFound, PolicyInvalid, Unavailable
+from commandpost.policy.loader import load_ops
+from commandpost.policy.models import IntegrationKey, OpsRevision
 from commandpost.policy.schema import OpsConfig
 
 _cache: dict[int, OpsConfig] = {}
 
 
+@dataclass
+class ApplyResult:
+    revision: OpsRevision
+    created: bool
+    changes: list[str]
+
+
 def latest_revision(session: Session) -> OpsRevision | None:
     return session.scalars(select(OpsRevision).order_by(OpsRevision.id.desc()).limit(1)).first()
+
+
+def get_revision(session: Session, revision_id: int) -> OpsRevision:
+    revision = session.get(OpsRevision, revision_id)
+    if revision is None:
+        raise NotFound(f"ops revision {revision_id} does not exist")
+    return revision
 
 
 def current_config(session: Session) -> OpsConfig:
@@ -27,3 +56,173 @@ def current_config(session: Session) -> OpsConfig:
         _cache.clear()
         _cache[revision.id] = config
     return config
+
+
+def apply_folder(session: Session, path: str | Path, *, now: datetime, actor: str) -> ApplyResult:
+    """Validate the folder and store it as a new revision unless the latest one has the same content.
+
+    Raises PolicyInvalid (details: every ``path:line: message``) when it does not validate;
+    nothing is stored then. Integration keys are brought in line with the folder either way.
+    """
+    result = load_ops(path)
+    if result.config is None:
+        raise PolicyInvalid(
+            f"{path} has {len(result.errors)} error(s); nothing was applied",
+            details=[str(f) for f in result.errors],
+        )
+    config = result.config
+    key_changes = _sync_integration_keys(session, config, now=now)
+    previous = latest_revision(session)
+    if previous is not None and previous.content_hash == result.content_hash:
+        return ApplyResult(previous, False, key_changes)
+    changes = _file_changes(previous.files if previous else None, result.files) + key_changes
+    revision = OpsRevision(
+        seq=(previous.seq + 1) if previous else 1,
+        content_hash=result.content_hash,
+        applied_at=now,
+        applied_by=actor,
+        source=str(path)[:500],
+        model=config.model_dump(mode="json"),
+        files=result.files,
+        changes=changes,
+    )
+    try:
+        with session.begin_nested():
+            session.add(revision)
+    except IntegrityError:
+        # another apply stored a revision on the same base at the same moment (seq is unique)
+        winner = latest_revision(session)
+        if winner is not None and winner.content_hash == result.content_hash:
+            return ApplyResult(winner, False, key_changes)
+        raise Conflict("another ops revision was applied at the same moment; apply again") from None
+    return ApplyResult(revision, True, changes)
+
+
+# ------------------------------------------------------------------ integration keys
+
+
+def _new_key() -> str:
+    return secrets.token_hex(16)
+
+
+def _sync_integration_keys(session: Session, config: OpsConfig, *, now: datetime) -> list[str]:
+    """One active key per declared integration; keys of integrations no longer declared go inactive."""
+    rows = {row.name: row for row in session.scalars(select(IntegrationKey))}
+    declared = set()
+    changes = []
+    for service, integration in config.integrations():
+        declared.add(integration.name)
+        row = rows.get(integration.name)
+        if row is None:
+            session.add(
+                IntegrationKey(
+                    name=integration.name,
+                    service=service.name,
+                    source=integration.source,
+                    key=_new_key(),
+                    created_at=now,
+                    rotated_at=None,
+                    active=True,
+                )
+            )
+            changes.append(
+                f"integration {integration.name}: key generated ({integration.source}, {service.name})"
+            )
+            continue
+        if not row.active:
+            row.active = True
+            changes.append(f"integration {integration.name}: reactivated with its previous key")
+        if (row.service, row.source) != (service.name, integration.source):
+            changes.append(
+                f"integration {integration.name}: now {integration.source} of {service.name} "
+                f"(was {row.source} of {row.service})"
+            )
+            row.service, row.source = service.name, integration.source
+    for name, row in rows.items():
+        if name not in declared and row.active:
+            row.active = False
+            changes.append(f"integration {name}: deactivated (no longer in ops); its key stops working")
+    session.flush()
+    return changes
+
+
+def list_integrations(session: Session, *, include_inactive: bool = False) -> list[IntegrationKey]:
+    query = select(IntegrationKey).order_by(IntegrationKey.service, IntegrationKey.name)
+    if not include_inactive:
+        query = query.where(IntegrationKey.active.is_(True))
+    return list(session.scalars(query))
+
+
+def integration_by_key(session: Session, key: str) -> IntegrationKey | None:
+    """The active integration a key belongs to (None for unknown or deactivated keys)."""
+    return session.scalars(
+        select(IntegrationKey).where(IntegrationKey.key == key, IntegrationKey.active.is_(True))
+    ).first()
+
+
+def rotate_integration(session: Session, name: str, *, now: datetime) -> IntegrationKey:
+    """Replace an integration's key; the old key stops working at once."""
+    row = session.scalars(
+        select(IntegrationKey).where(IntegrationKey.name == name, IntegrationKey.active.is_(True))
+    ).first()
+    if row is None:
+        known = ", ".join(r.name for r in list_integrations(session)) or "none; run 'commandpost apply'"
+        raise NotFound(f"no active integration named '{name}' (integrations: {known})")
+    row.key = _new_key()
+    row.rotated_at = now
+    session.flush()
+    return row
+
+
+def intake_url(base_url: str, key: IntegrationKey) -> str:
+    """Where a source sends alerts: PagerDuty Events v2 takes the key as routing_key in the body."""
+    base = base_url.rstrip("/")
+    if key.source == "pagerduty":
+        return f"{base}/v2/enqueue"
+    return f"{base}/api/v1/intake/{key.source}/{key.key}"
+
+
+# ------------------------------------------------------------------ what changed
+
+
+def _file_changes(old: dict[str, Any] | None, new: dict[str, str]) -> list[str]:
+    if old is None:
+        return [f"initial revision: {len(new)} files"]
+    changes = []
+    for path in sorted(set(old) | set(new)):
+        if path not in old:
+            changes.append(f"added {path}")
+        elif path not in new:
+            changes.append(f"removed {path}")
+        elif old[path] != new[path]:
+            keys = _changed_keys(path, old[path], new[path])
+            changes.append(f"changed {path}" + (f": {', '.join(keys)}" if keys else ""))
+    return changes
+
+
+def _changed_keys(path: str, old_text: str, new_text: str) -> list[str]:
+    """Dotted keys (two levels deep) whose values differ; runbooks just say "changed"."""
+    if not path.endswith((".yaml", ".yml")):
+        return []
+    try:
+        old, new = yaml.safe_load(old_text), yaml.safe_load(new_text)
+    except yaml.YAMLError:
+        return []
+    return _diff(old, new, prefix="", depth=2)
+
+
+def _diff(old: Any, new: Any, *, prefix: str, depth: int) -> list[str]:
+    if old == new:
+        return []
+    if depth == 0 or not (isinstance(old, dict) and isinstance(new, dict)):
+        return [prefix or "content"]
+    keys: list[str] = []
+    for key in list(old) + [k for k in new if k not in old]:
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if key not in new:
+            keys.append(f"{name} (removed)")
+        elif key not in old:
+            keys.append(f"{name} (added)")
+        else:
+            keys.extend(_diff(old[key], new[key], prefix=name, depth=depth - 1))
+    return keys

@@ -62,6 +62,7 @@ def upgrade() -> None:
     op.create_table(
         "ops_revision",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("applied_at", commandpost.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("applied_by", sa.String(length=100), nullable=False),
@@ -82,8 +83,10 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ops_revision")),
-        sa.UniqueConstraint("content_hash", name=op.f("uq_ops_revision_content_hash")),
+        sa.UniqueConstraint("seq", name=op.f("uq_ops_revision_seq")),
     )
+    with op.batch_alter_table("ops_revision", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ops_revision_content_hash"), ["content_hash"], unique=False)
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -112,6 +115,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_audit_log_at")
 
     op.drop_table("audit_log")
+    with op.batch_alter_table("ops_revision", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ops_revision_content_hash"))
+
     op.drop_table("ops_revision")
     op.drop_table("integration_key")
     op.drop_table("engine_lease")

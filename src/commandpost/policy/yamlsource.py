@@ -1,0 +1,124 @@
+"""YAML that remembers where each value was written, so every error can say ``path:line``.
+
+PyYAML's composer gives nodes with marks; we build plain data from them ourselves and
+keep a map from key path (``("severity_routing", "SEV1", "escalate_after")``) to the
+1-based line. Duplicate keys — which PyYAML silently collapses — are reported, and a
+plain ``10:00`` stays the string it looks like (YAML 1.1 would read it as 600).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+KeyPath = tuple[Any, ...]
+
+_SEXAGESIMAL_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+
+
+@dataclass
+class Parsed:
+    """The data of one YAML text and the line of every key path in it."""
+
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+    first_line: int = 1
+
+    def line(self, path: KeyPath) -> int:
+        """The line of the deepest known prefix of ``path`` (a missing key points at its parent)."""
+        for end in range(len(path), 0, -1):
+            found = self.lines.get(tuple(path[:end]))
+            if found is not None:
+                return found
+        return self.first_line
+
+
+@dataclass
+class YamlProblem:
+    line: int
+    message: str
+
+
+def parse_yaml(text: str, *, line_offset: int = 0) -> tuple[Parsed | None, list[YamlProblem]]:
+    """Parse one YAML document; ``line_offset`` shifts lines (front matter inside a Markdown file).
+
+    Returns ``(None, problems)`` on a syntax error; duplicate keys are problems but the data is
+    still returned (the first occurrence wins) so the rest of the file is checked too.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = (mark.line + 1 if mark else 1) + line_offset
+            what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+            return None, [YamlProblem(line, f"YAML syntax error: {what}")]
+        except yaml.YAMLError as exc:
+            return None, [YamlProblem(1 + line_offset, f"YAML syntax error: {exc}")]
+        builder = _Builder(loader, line_offset)
+        if node is None:
+            return Parsed(data=None, first_line=1 + line_offset), []
+        data = builder.build(node, ())
+        parsed = Parsed(data=data, lines=builder.lines, first_line=node.start_mark.line + 1 + line_offset)
+        return parsed, builder.problems
+    finally:
+        loader.dispose()
+
+
+class _Builder:
+    def __init__(self, loader: yaml.SafeLoader, offset: int) -> None:
+        self.loader = loader
+        self.offset = offset
+        self.lines: dict[KeyPath, int] = {}
+        self.problems: list[YamlProblem] = []
+
+    def _line(self, node: Node) -> int:
+        return int(node.start_mark.line) + 1 + self.offset
+
+    def build(self, node: Node, path: KeyPath) -> Any:
+        self.lines.setdefault(path, self._line(node))
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self.lines[(*path, index)] = self._line(item)
+                items.append(self.build(item, (*path, index)))
+            return items
+        return self._scalar(node)
+
+    def _mapping(self, node: MappingNode, path: KeyPath) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            line = self._line(key_node)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.problems.append(YamlProblem(line, "merge keys (<<) are not supported in ops files"))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                self.problems.append(YamlProblem(line, "a key must be a plain value, not a list or mapping"))
+                continue
+            key = self._scalar(key_node)
+            if key in seen:
+                self.problems.append(
+                    YamlProblem(line, f"duplicate key '{key}' (first defined on line {seen[key]})")
+                )
+                continue
+            seen[key] = line
+            self.lines[(*path, key)] = line
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: Node) -> Any:
+        if (
+            isinstance(node, ScalarNode)
+            and node.tag in _SEXAGESIMAL_TAGS
+            and node.style is None
+            and ":" in node.value
+        ):
+            return node.value
+        return self.loader.construct_object(node, deep=True)
