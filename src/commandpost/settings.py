@@ -31,6 +31,15 @@ class Settings(BaseSettings):
     engine_max_sleep_seconds: float = 5.0
     handover_offer_ttl_seconds: int = 15 * 60
     log_level: str = "INFO"
+    sns_cert_dir: Path | None = Field(
+        default=None,
+        description="air-gapped SNS: read signing certificates from this folder (by the file name of "
+        "SigningCertURL) instead of fetching them",
+    )
+    sns_auto_confirm: bool = Field(
+        default=True,
+        description="confirm SNS subscriptions by fetching SubscribeURL; off: record them for an operator",
+    )
 
     # CLI client side: where the server is and who we are.
     url: str = "http://127.0.0.1:8080"
