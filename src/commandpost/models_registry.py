@@ -1,7 +1,8 @@
 """Imports every domain's models so Base.metadata knows every table (for Alembic and test setup)."""
 
 from commandpost.engine import models as engine_models
+from commandpost.incidents import models as incident_models
 from commandpost.policy import models as policy_models
 from commandpost.security import models as security_models
 
-__all__ = ["engine_models", "policy_models", "security_models"]
+__all__ = ["engine_models", "incident_models", "policy_models", "security_models"]

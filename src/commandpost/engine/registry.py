@@ -6,4 +6,6 @@ from commandpost.engine.processor import Processor
 
 
 def processors() -> list[Processor]:
-    return []
+    from commandpost.incidents.processors import CommsReminders, HandoverExpiry
+
+    return [HandoverExpiry(), CommsReminders()]

@@ -1,0 +1,587 @@
+"""Incident use cases: declare, open from an alert, acknowledge, status, severity, details, entries, listing.
+
+Every function takes the session and ``now``; the caller owns the transaction. Writers lock
+the incident row first (``timeline.load(..., for_update=True)`` or ``timeline.lock``) so the
+entries of one incident are appended in commit order, then check, change, and append the
+entry describing the change — in the same transaction.
+
+Timestamps: each milestone (``acknowledged_at``, ``identified_at``, ``mitigated_at``,
+``resolved_at``, ``closed_at``) is set the first time it is reached and never overwritten —
+a reopen and a second resolution keep the first values, so metrics measure the first
+response; the timeline keeps every later change. Resolving implies mitigation and closing
+implies resolution, so skips fill those; ``identified_at`` is only set by reaching it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from commandpost.errors import Conflict, ValidationFailed
+from commandpost.incidents import comms, hooks, roles, rules, timeline
+from commandpost.incidents.models import Incident, IncidentCounter, TimelineEntry
+from commandpost.policy import service as policy_service
+from commandpost.policy.durations import format_duration
+from commandpost.policy.schema import OpsConfig
+from commandpost.security.redact import redact_data, redact_text
+
+COUNTER = "incident"
+MAX_TITLE = 300
+MAX_TEXT = 20_000
+
+
+def config_of(session: Session) -> OpsConfig:
+    return policy_service.current_config(session)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise ValidationFailed(f"{field} must not be empty", details={"field": field})
+    if len(text) > limit:
+        raise ValidationFailed(f"{field} is longer than {limit} characters", details={"field": field})
+    return redact_text(text)
+
+
+def _service(config: OpsConfig, service: str | None) -> str | None:
+    if service is None or not service.strip():
+        return None
+    return rules.choose(service.strip(), [s.name for s in config.services], "service")
+
+
+def _check_times(impact_started_at: datetime | None, detected_at: datetime, now: datetime) -> None:
+    if detected_at > now:
+        raise ValidationFailed("detected_at is in the future", details={"field": "detected_at"})
+    if impact_started_at is not None:
+        if impact_started_at > now:
+            raise ValidationFailed(
+                "impact_started_at is in the future", details={"field": "impact_started_at"}
+            )
+        if impact_started_at > detected_at:
+            raise ValidationFailed(
+                "impact_started_at is after detected_at (impact starts before it is detected)",
+                details={"field": "impact_started_at"},
+            )
+
+
+def _default_runbook(config: OpsConfig, service: str | None) -> str | None:
+    found = config.service(service) if service else None
+    return found.default_runbook if found else None
+
+
+def open_group_key(service: str, group_key: str | None) -> str:
+    """The unique marker of "the open incident of this service and alert group" (a slug has no ':')."""
+    return f"{service}:{group_key or ''}"
+
+
+# ---------------------------------------------------------------- opening
+
+
+def _next_number(session: Session) -> int:
+    """INC-n, race-free on both databases: one atomic increment of the counter row."""
+    bump = (
+        update(IncidentCounter)
+        .where(IncidentCounter.name == COUNTER)
+        .values(value=IncidentCounter.value + 1)
+        .returning(IncidentCounter.value)
+        .execution_options(synchronize_session=False)
+    )
+    value = session.execute(bump).scalar()
+    if value is not None:
+        return int(value)
+    start = (session.scalar(select(func.max(Incident.number))) or 0) + 1
+    try:
+        with session.begin_nested():
+            session.add(IncidentCounter(name=COUNTER, value=start))
+        return start
+    except IntegrityError:  # another transaction created the row first
+        return int(session.execute(bump).scalar_one())
+
+
+def _channel(session: Session, config: OpsConfig, incident: Incident) -> str:
+    name = rules.channel_name(
+        config.settings.incident_channel_template,
+        number=incident.number,
+        title=incident.title,
+        service=incident.service,
+        severity=incident.severity,
+        local_date=timeline.local(incident.declared_at, config.settings.timezone, "%Y-%m-%d"),
+    )
+    taken = session.scalar(select(Incident.id).where(Incident.channel == name, Incident.id != incident.id))
+    return f"{name[:75]}-{incident.number}" if taken else name
+
+
+def _insert(session: Session, config: OpsConfig, **values: Any) -> Incident:
+    now: datetime = values["declared_at"]
+    incident = Incident(
+        number=_next_number(session),
+        status="investigating",
+        channel="",
+        updated_at=now,
+        summary=values.pop("summary", ""),
+        impact=values.pop("impact", ""),
+        labels=values.pop("labels", {}),
+        data_loss=False,
+        manual_intervention=False,
+        reopen_count=0,
+        **values,
+    )
+    incident.channel = _channel(session, config, incident)
+    session.add(incident)
+    session.flush()
+    return incident
+
+
+def _announce(session: Session, config: OpsConfig, incident: Incident, *, author: str, now: datetime) -> None:
+    """The command post entry, the comms cadence, and the opened hook."""
+    number = rules.format_number(incident.number)
+    entry = timeline.append(
+        session,
+        incident,
+        kind="system",
+        text=f"{number}: command post is #{incident.channel}",
+        author=author,
+        now=now,
+        data={"channel": incident.channel},
+    )
+    comms.refresh_due(incident, config)
+    session.flush()
+    hooks.on_command_post_opened(session, incident, entry, now)
+    hooks.on_incident_opened(session, incident, now)
+
+
+def declare(
+    session: Session,
+    *,
+    title: str,
+    severity: str | int,
+    actor: str,
+    now: datetime,
+    service: str | None = None,
+    summary: str | None = None,
+    impact: str | None = None,
+    impact_started_at: datetime | None = None,
+    detected_at: datetime | None = None,
+    ic: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Incident:
+    """A person declares an incident ("when in doubt, declare"): the declarer, or ``ic``, is IC."""
+    config = config_of(session)
+    clean_title = _text(title, "title", required=True, limit=MAX_TITLE)
+    sev = rules.normalize_severity(severity)
+    svc = _service(config, service)
+    actor = rules.clean_person(actor)
+    commander = roles.known_person(config, ic) if ic else actor
+    detected = detected_at or now
+    _check_times(impact_started_at, detected, now)
+    incident = _insert(
+        session,
+        config,
+        title=clean_title,
+        severity=sev,
+        service=svc,
+        summary=_text(summary, "summary"),
+        impact=_text(impact, "impact"),
+        labels=redact_data(dict(labels or {})),
+        detection="manual",
+        created_by=actor,
+        impact_started_at=impact_started_at,
+        detected_at=detected,
+        declared_at=now,
+        acknowledged_at=now,
+        runbook=_default_runbook(config, svc),
+        no_runbook=False,
+    )
+    number = rules.format_number(incident.number)
+    where = f" on {svc}" if svc else ""
+    timeline.append(
+        session,
+        incident,
+        kind="system",
+        text=f"{number} declared {sev}{where} by @{actor}: {clean_title}",
+        author=actor,
+        now=now,
+        data={"severity": sev, "service": svc, "detection": "manual"},
+    )
+    roles.start_command(session, incident, person=commander, by=actor, now=now)
+    _announce(session, config, incident, author=actor, now=now)
+    return incident
+
+
+def open_or_attach(
+    session: Session,
+    *,
+    service: str,
+    severity: str,
+    title: str,
+    group_key: str | None,
+    impact_started_at: datetime | None,
+    detected_at: datetime | None,
+    runbook: str | None,
+    no_runbook: bool,
+    source_summary: str,
+    now: datetime,
+) -> tuple[Incident, bool]:
+    """The alert-routing entry point: attach to the service's open incident of this group, else open one.
+
+    An incident opened here has ``detection='automatic'`` and no IC until someone acknowledges
+    (the first acker becomes IC). Returns ``(incident, created)``. Two alerts racing for the
+    same group end with one incident: ``open_group`` is unique, the loser attaches.
+    """
+    config = config_of(session)
+    sev = rules.normalize_severity(severity)
+    svc = _service(config, service)
+    if svc is None:
+        raise ValidationFailed("open_or_attach needs a service", details={"field": "service"})
+    key = open_group_key(svc, group_key)
+    existing = _open_in_group(session, key)
+    if existing is not None:
+        return _attach(session, existing, sev=sev, title=title, source_summary=source_summary, now=now), False
+    detected = min(detected_at or now, now)
+    impact_at = min(impact_started_at, detected) if impact_started_at else None
+    try:
+        with session.begin_nested():
+            incident = _insert(
+                session,
+                config,
+                title=_text(title, "title", required=True, limit=MAX_TITLE),
+                severity=sev,
+                service=svc,
+                detection="automatic",
+                created_by=rules.SYSTEM_AUTHOR,
+                group_key=group_key,
+                open_group=key,
+                runbook=runbook,
+                no_runbook=no_runbook,
+                impact_started_at=impact_at,
+                detected_at=detected,
+                declared_at=now,
+                acknowledged_at=None,
+            )
+    except IntegrityError:  # a concurrent alert opened it first: attach to theirs
+        winner = _open_in_group(session, key)
+        if winner is None:
+            raise
+        return _attach(session, winner, sev=sev, title=title, source_summary=source_summary, now=now), False
+    number = rules.format_number(incident.number)
+    timeline.append(
+        session,
+        incident,
+        kind="alert",
+        text=f"{number} opened {sev} on {svc} from an alert: {source_summary or incident.title}",
+        author=rules.SYSTEM_AUTHOR,
+        now=now,
+        data={"severity": sev, "group_key": group_key, "runbook": runbook, "no_runbook": no_runbook},
+    )
+    _announce(session, config, incident, author=rules.SYSTEM_AUTHOR, now=now)
+    return incident, True
+
+
+def _open_in_group(session: Session, key: str) -> Incident | None:
+    query = (
+        select(Incident)
+        .where(Incident.open_group == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).first()
+
+
+def _attach(
+    session: Session, incident: Incident, *, sev: str, title: str, source_summary: str, now: datetime
+) -> Incident:
+    incident = timeline.lock(session, incident)
+    number = rules.format_number(incident.number)
+    timeline.append(
+        session,
+        incident,
+        kind="alert",
+        text=f"{number}: alert attached ({sev}): {source_summary or title}",
+        author=rules.SYSTEM_AUTHOR,
+        now=now,
+        data={"severity": sev, "title": redact_text(title)},
+    )
+    if rules.is_raise(incident.severity, sev):
+        _set_severity(
+            session,
+            incident,
+            new=sev,
+            reason=f"an attached alert is {sev}",
+            actor=rules.SYSTEM_AUTHOR,
+            config=config_of(session),
+            now=now,
+        )
+    return incident
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def acknowledge(session: Session, incident: Incident, person: str, now: datetime) -> Incident:
+    """A responder acks: ``acknowledged_at`` is set once; with no IC yet, the acker becomes IC."""
+    incident = timeline.lock(session, incident)
+    timeline.ensure_writable(incident)
+    person = rules.clean_person(person)
+    number = rules.format_number(incident.number)
+    first = incident.acknowledged_at is None
+    if first:
+        incident.acknowledged_at = timeline.effective_now(incident, now)
+    timeline.append(
+        session,
+        incident,
+        kind="system",
+        text=f"{number} acknowledged by @{person}" + ("" if first else " (already acknowledged)"),
+        author=person,
+        now=now,
+        data={"acknowledged": True, "first": first},
+    )
+    if roles.ic_holder(session, incident) is None:
+        roles.start_command(session, incident, person=person, by=person, now=now)
+    return incident
+
+
+def change_status(
+    session: Session, incident: Incident, *, status: str, actor: str, now: datetime, note: str | None = None
+) -> Incident:
+    """Move along the status machine (409 listing the allowed next states otherwise)."""
+    incident = timeline.lock(session, incident)
+    timeline.ensure_writable(incident)
+    number = rules.format_number(incident.number)
+    move = rules.check_transition(incident.status, status, number=number)
+    clean_note = _text(note, "note")
+    at = timeline.effective_now(incident, now)
+    for stamp in move.stamps:
+        if getattr(incident, stamp) is None:
+            setattr(incident, stamp, at)
+    incident.status = move.target
+    if move.name == "reopen":
+        incident.reopen_count += 1
+    if not rules.is_open(move.target):
+        incident.open_group = None
+    comms.refresh_due(incident, config_of(session))
+    word = "reopened" if move.name == "reopen" else f"{move.source} → {move.target}"
+    timeline.append(
+        session,
+        incident,
+        kind="status",
+        text=f"{number} {word} by @{actor}" + (f": {clean_note}" if clean_note else ""),
+        author=actor,
+        now=now,
+        data={"from": move.source, "to": move.target, "transition": move.name, "note": clean_note or None},
+    )
+    if move.name == "reopen" and incident.detection == "automatic" and incident.service:
+        _reclaim_group(session, incident)
+    if move.target == "closed":
+        roles.supersede_pending(session, incident, why=f"{number} closed", now=now)
+    return incident
+
+
+def _reclaim_group(session: Session, incident: Incident) -> None:
+    """A reopened alert incident takes its group back, unless a newer incident of that group is open."""
+    session.flush()
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(Incident)
+                .where(Incident.id == incident.id)
+                .values(open_group=open_group_key(incident.service or "", incident.group_key))
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        return
+    session.refresh(incident, ["open_group"])
+
+
+def _set_severity(
+    session: Session,
+    incident: Incident,
+    *,
+    new: str,
+    reason: str,
+    actor: str,
+    config: OpsConfig,
+    now: datetime,
+) -> TimelineEntry:
+    old = incident.severity
+    incident.severity = new
+    comms.refresh_due(incident, config)
+    rule = config.severities[new]
+    cadence = config.comms_cadence(new)
+    due = timeline.local(incident.comms_due_at, config.settings.timezone, "%H:%M %Z")
+    applies = [
+        "pages" if rule.paging else "no paging",
+        f"respond within {format_duration(rule.response_target)}",
+        f"comms every {format_duration(cadence)} (next due {due})" if cadence else "no comms cadence",
+    ]
+    raised = rules.is_raise(old, new)
+    by = "" if actor == rules.SYSTEM_AUTHOR else f" by @{actor}"
+    entry = timeline.append(
+        session,
+        incident,
+        kind="severity",
+        text=f"{rules.format_number(incident.number)}: severity {old} → {new}{by}: {reason} "
+        f"— {new} rules: {', '.join(applies)}",
+        author=actor,
+        now=now,
+        data={
+            "from": old,
+            "to": new,
+            "reason": reason,
+            "raised": raised,
+            "paging": rule.paging,
+            "comms_due_at": incident.comms_due_at.isoformat() if incident.comms_due_at else None,
+        },
+    )
+    if raised:
+        hooks.on_severity_raised(session, incident, old, new, now)
+    return entry
+
+
+def change_severity(
+    session: Session, incident: Incident, *, severity: str | int, reason: str, actor: str, now: datetime
+) -> Incident:
+    """Change severity with a reason; the new severity's rules (cadence, paging via the hook) apply now."""
+    incident = timeline.lock(session, incident)
+    timeline.ensure_writable(incident)
+    new = rules.normalize_severity(severity)
+    why = _text(reason, "reason", required=True, limit=2000)
+    if new == incident.severity:
+        raise Conflict(f"{rules.format_number(incident.number)} is already {new}", details={"severity": new})
+    _set_severity(session, incident, new=new, reason=why, actor=actor, config=config_of(session), now=now)
+    return incident
+
+
+EDITABLE = (
+    "title",
+    "summary",
+    "impact",
+    "impact_started_at",
+    "service",
+    "labels",
+    "data_loss",
+    "manual_intervention",
+    "runbook",
+)
+
+
+def update_details(
+    session: Session, incident: Incident, *, actor: str, now: datetime, changes: Mapping[str, Any]
+) -> Incident:
+    """Edit descriptive fields (not status, severity or roles); one ``system`` entry lists what changed."""
+    incident = timeline.lock(session, incident)
+    timeline.ensure_writable(incident)
+    config = config_of(session)
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise ValidationFailed(
+            f"cannot edit {', '.join(unknown)}; editable: {', '.join(EDITABLE)}",
+            details={"valid": list(EDITABLE)},
+        )
+    clean: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field in ("title",):
+            clean[field] = _text(value, field, required=True, limit=MAX_TITLE)
+        elif field in ("summary", "impact"):
+            clean[field] = _text(value, field)
+        elif field == "service":
+            clean[field] = _service(config, value)
+        elif field == "labels":
+            clean[field] = redact_data(dict(value or {}))
+        elif field == "impact_started_at":
+            _check_times(value, incident.detected_at, now)
+            clean[field] = value
+        elif field == "runbook":
+            clean[field] = (value or "").strip() or None
+        else:
+            clean[field] = bool(value)
+    changed = {k: v for k, v in clean.items() if getattr(incident, k) != v}
+    if not changed:
+        return incident
+    for field, value in changed.items():
+        setattr(incident, field, value)
+    shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in changed.items()}
+    timeline.append(
+        session,
+        incident,
+        kind="system",
+        text=f"{rules.format_number(incident.number)} updated by @{actor}: {', '.join(sorted(changed))}",
+        author=actor,
+        now=now,
+        data={"changed": shown},
+    )
+    return incident
+
+
+# ---------------------------------------------------------------- entries and reading
+
+
+def add_entry(
+    session: Session,
+    incident: Incident,
+    *,
+    kind: str,
+    text: str,
+    actor: str,
+    now: datetime,
+    corrects: int | None = None,
+) -> TimelineEntry:
+    """A person's note / action / decision. ``action`` is for the Ops holder only (guide §1-1)."""
+    incident = timeline.lock(session, incident)
+    timeline.ensure_writable(incident)
+    kind = rules.choose(str(kind).strip().lower(), rules.POSTABLE_KINDS, "entry kind")
+    body = _text(text, "text", required=True)
+    if kind == "action":
+        roles.require_ops(session, incident, actor)
+    return timeline.append(
+        session, incident, kind=kind, text=body, author=actor, now=now, corrects_id=corrects
+    )
+
+
+def record(
+    session: Session,
+    incident: Incident,
+    *,
+    kind: str,
+    text: str,
+    author: str,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    """For other domains: append an ``alert`` / ``page`` / ``runbook_step`` / … entry to an open incident."""
+    incident = timeline.lock(session, incident)
+    timeline.ensure_writable(incident)
+    return timeline.append(session, incident, kind=kind, text=text, author=author, now=now, data=data)
+
+
+STATUS_FILTERS = (*rules.STATUSES, "open")
+
+
+def list_incidents(
+    session: Session,
+    *,
+    status: str | None = None,
+    severity: str | None = None,
+    service: str | None = None,
+    limit: int = 50,
+) -> list[Incident]:
+    """Newest first. ``status=open`` means not resolved or closed. Filter values are validated (422)."""
+    if not 1 <= limit <= 500:
+        raise ValidationFailed(f"limit must be between 1 and 500, not {limit}")
+    query = select(Incident)
+    if status:
+        wanted = rules.choose(status.strip().lower(), STATUS_FILTERS, "status")
+        statuses = rules.OPEN_STATUSES if wanted == "open" else (wanted,)
+        query = query.where(Incident.status.in_(statuses))
+    if severity:
+        query = query.where(Incident.severity == rules.normalize_severity(severity))
+    if service:
+        query = query.where(Incident.service == _service(config_of(session), service))
+    return list(session.scalars(query.order_by(Incident.number.desc()).limit(limit)))
