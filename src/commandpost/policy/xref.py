@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from commandpost.policy.findings import Finding, Source
-from commandpost.policy.schema import WEEKDAYS
+from commandpost.policy.schema import WEEKDAYS, AlertRule, EscalationPolicy, Schedule, Service
 
 if TYPE_CHECKING:
     from commandpost.policy.loader import Collected
@@ -56,9 +56,15 @@ class _Names:
         self.people: set[str] = {p.handle for p in got.people[0].people} if got.people else set()
         self.teams = {t.name: t for t in got.people[0].teams} if got.people else {}
         self.severities = got.severities[0].severities if got.severities else None
-        self.services = {s.name: s for s, _ in got.services}
-        self.policies = {p.name for p, _ in got.policies}
-        self.schedules = {s.name: s for s, _ in got.schedules}
+        self.services: dict[str, Service] = {}
+        for service, _src in got.services:
+            self.services.setdefault(service.name, service)  # a duplicate is reported; the first one counts
+        self.policies: dict[str, EscalationPolicy] = {}
+        for policy, _src in got.policies:
+            self.policies.setdefault(policy.name, policy)
+        self.schedules: dict[str, Schedule] = {}
+        for schedule, _src in got.schedules:
+            self.schedules.setdefault(schedule.name, schedule)
         self.runbooks = {r.slug for r, _ in got.runbooks}
         self.broken = got.broken
 
@@ -70,13 +76,13 @@ class _Names:
 
     def missing(self, kind: str, name: str) -> bool:
         """Unknown and not merely broken (a file named after it failed validation)."""
-        defined: Iterable[str] = {
+        defined: dict[str, Iterable[str]] = {
             "services": self.services,
             "escalation": self.policies,
             "schedules": self.schedules,
             "runbooks": self.runbooks,
-        }[kind]
-        return name not in defined and name not in self.broken[kind]
+        }
+        return name not in defined[kind] and name not in self.broken[kind]
 
     def paging(self, severity: str) -> bool:
         return bool(self.severities and severity in self.severities and self.severities[severity].paging)
@@ -142,6 +148,13 @@ def _check_services(got: Collected, ctx: _Names, report: Report) -> None:
                 src, ("name",), f"service '{service.name}' has no SLO: response targets cannot be derived"
             )
         policy = service.escalation_policy
+        known = ctx.policies.get(policy or "")
+        if known is not None and known.service != service.name:
+            report.warn(
+                src,
+                ("escalation_policy",),
+                f"escalation_policy: policy '{policy}' says it is for service '{known.service}'",
+            )
         if policy and ctx.missing("escalation", policy):
             report.error(
                 src,
@@ -162,15 +175,16 @@ def _check_services(got: Collected, ctx: _Names, report: Report) -> None:
                 src, ("default_runbook",), f"default_runbook: unknown runbook '{service.default_runbook}'"
             )
         for i, rule in enumerate(service.alert_rules):
-            _check_rule(service.name, i, rule, src, ctx, report)
+            _check_rule(service, i, rule, src, ctx, report)
         if not policy and any(ctx.paging(r.severity) for r in service.alert_rules):
             report.error(
                 src, ("name",), f"service '{service.name}' has paging alert rules but no escalation_policy"
             )
 
 
-def _check_rule(service: str, i: int, rule: Any, src: Source, ctx: _Names, report: Report) -> None:
+def _check_rule(service: Service, i: int, rule: AlertRule, src: Source, ctx: _Names, report: Report) -> None:
     label = rule.match.alertname or f"alert rule {i + 1}"
+    pages = ctx.paging(rule.severity)
     if rule.runbook:
         if ctx.missing("runbooks", rule.runbook):
             report.error(
@@ -178,13 +192,23 @@ def _check_rule(service: str, i: int, rule: Any, src: Source, ctx: _Names, repor
                 ("alert_rules", i, "runbook"),
                 f"alert rule {label}: unknown runbook '{rule.runbook}' (runbooks/: {_known(ctx.runbooks)})",
             )
-    elif ctx.paging(rule.severity):
+    elif pages:
         report.error(
             src,
             ("alert_rules", i),
             f"alert rule {label} pages ({rule.severity}) but names no runbook: every paging alert "
             "must point to a runbook (guide §4)",
         )
+    policy = ctx.policies.get(service.escalation_policy or "")
+    if pages and policy is not None:
+        route = policy.severity_routing.get(rule.severity)
+        if route is None or not route.escalation_levels():
+            report.error(
+                src,
+                ("alert_rules", i, "severity"),
+                f"alert rule {label} pages ({rule.severity}) but escalation policy '{policy.name}' pages "
+                f"nobody for {rule.severity}: add severity_routing.{rule.severity}.page",
+            )
 
 
 def _check_policies(got: Collected, ctx: _Names, report: Report) -> None:
@@ -298,6 +322,7 @@ def _check_schedules(got: Collected, ctx: _Names, report: Report) -> None:
 
 def _check_runbooks(got: Collected, ctx: _Names, report: Report) -> None:
     pointed: dict[str, list[str]] = {}
+    alertnames = {r.match.alertname for s, _ in got.services for r in s.alert_rules if r.match.alertname}
     for service, _src in got.services:
         for rule in service.alert_rules:
             if rule.runbook:
@@ -326,5 +351,8 @@ def _check_runbooks(got: Collected, ctx: _Names, report: Report) -> None:
                     f"front matter: slo '{meta.slo}' is not an SLO of service '{name}' "
                     f"(its SLOs: {_known(slo.name for slo in owner.slos)})",
                 )
+        for j, alert in enumerate(meta.alerts):
+            if alert not in alertnames:
+                report.warn(src, ("alerts", j), f"front matter: no alert rule matches alertname '{alert}'")
         if runbook.slug not in pointed:
             report.warn(src, (), f"runbook '{runbook.slug}' is not named by any alert rule")

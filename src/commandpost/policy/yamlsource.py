@@ -54,8 +54,10 @@ def parse_yaml(text: str, *, line_offset: int = 0) -> tuple[Parsed | None, list[
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            line = (mark.line + 1 if mark else 1) + line_offset
-            what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+            # an error "at the end of the stream" belongs to the last line that has content
+            last = max(1, len(text.rstrip().splitlines()))
+            line = min(mark.line + 1 if mark else 1, last) + line_offset
+            what = str(exc.problem or "invalid YAML") + (f" ({exc.context})" if exc.context else "")
             return None, [YamlProblem(line, f"YAML syntax error: {what}")]
         except yaml.YAMLError as exc:
             return None, [YamlProblem(1 + line_offset, f"YAML syntax error: {exc}")]

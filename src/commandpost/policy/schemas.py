@@ -1,0 +1,33 @@
+"""What the ops API returns: revisions (with what changed) and integrations with their intake URLs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class RevisionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    seq: int
+    content_hash: str
+    applied_at: datetime
+    applied_by: str
+    source: str
+    changes: list[str]
+
+
+class RevisionDetail(RevisionOut):
+    files: list[str]
+
+
+class IntegrationOut(BaseModel):
+    name: str
+    source: str
+    service: str
+    key: str
+    intake_url: str
+    active: bool
+    created_at: datetime
+    rotated_at: datetime | None
