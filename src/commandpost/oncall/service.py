@@ -1,0 +1,367 @@
+"""On-call use cases: who is on call, shifts, handoffs, overrides, and keeping rotations in place
+when the YAML changes. Services take a session and ``now``; they flush, never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from commandpost.errors import NotFound, ValidationFailed
+from commandpost.oncall import rules
+from commandpost.oncall.models import Override, RotationAnchor
+from commandpost.oncall.rules import Epoch, Handoff, OverrideSpan, Shift
+from commandpost.policy.models import OpsRevision
+from commandpost.policy.schema import Layer, OpsConfig, Rotation, Schedule
+
+MAX_RANGE = timedelta(days=366)
+HANDOFF_LOOKBACK = timedelta(days=35)
+"""How far back ``handoffs_between`` looks to know who held a layer before the range starts."""
+
+
+@dataclass(frozen=True)
+class OnCallNow:
+    """One layer at one instant: its shift, or None when nobody is on call (restricted or not started)."""
+
+    schedule: str
+    layer: str
+    shift: Shift | None
+
+
+def _names(values: Sequence[str]) -> str:
+    return ", ".join(values) or "none"
+
+
+def find_layer(config: OpsConfig, schedule: str, layer: str) -> tuple[Schedule, Layer]:
+    """The schedule and layer, or ValidationFailed naming the valid ones (for request bodies)."""
+    found = config.schedule(schedule)
+    if found is None:
+        raise ValidationFailed(
+            f"unknown schedule '{schedule}' (schedules: {_names([s.name for s in config.schedules])})"
+        )
+    for candidate in found.layers:
+        if candidate.name == layer:
+            return found, candidate
+    raise ValidationFailed(
+        f"schedule '{schedule}' has no layer '{layer}' (layers: {_names([x.name for x in found.layers])})"
+    )
+
+
+def get_schedule(config: OpsConfig, name: str) -> Schedule:
+    found = config.schedule(name)
+    if found is None:
+        raise NotFound(
+            f"no schedule named '{name}' (schedules: {_names([s.name for s in config.schedules])})"
+        )
+    return found
+
+
+def check_range(start: datetime, end: datetime, *, limit: timedelta = MAX_RANGE) -> None:
+    for name, value in (("from", start), ("to", end)):
+        if value.tzinfo is None:
+            raise ValidationFailed(f"'{name}' {value.isoformat()} has no timezone; add Z or an offset")
+    if end <= start:
+        raise ValidationFailed(f"'to' {end.isoformat()} is not after 'from' {start.isoformat()}")
+    if end - start > limit:
+        raise ValidationFailed(
+            f"the range is {(end - start).days} days; at most {limit.days} days per request"
+        )
+
+
+# ------------------------------------------------------------------ reads
+
+
+def _epochs(session: Session, schedule: str, layer: str) -> list[Epoch]:
+    rows = session.scalars(
+        select(RotationAnchor)
+        .where(RotationAnchor.schedule == schedule, RotationAnchor.layer == layer)
+        .order_by(RotationAnchor.effective_from)
+    )
+    return [Epoch(r.effective_from, Rotation.model_validate(r.rotation), r.member_index) for r in rows]
+
+
+def _overrides(
+    session: Session, schedule: str, layer: str, start: datetime, end: datetime
+) -> list[OverrideSpan]:
+    rows = session.scalars(
+        select(Override).where(
+            Override.schedule == schedule,
+            Override.layer == layer,
+            Override.starts_at < end,
+            Override.ends_at > start,
+        )
+    )
+    return [OverrideSpan(r.id, r.person, r.starts_at, r.ends_at) for r in rows]
+
+
+def _layer_shifts(
+    session: Session, schedule: Schedule, layer: Layer, start: datetime, end: datetime
+) -> list[Shift]:
+    epochs = _epochs(session, schedule.name, layer.name) or [rules.initial_epoch(layer.rotation)]
+    # Shifts are returned whole, so overrides reaching into the first and last shift matter too.
+    margin = max(e.rotation.turn() for e in epochs) + timedelta(days=1)
+    return rules.layer_shifts(
+        schedule=schedule.name,
+        layer=layer,
+        timezone=schedule.timezone,
+        epochs=epochs,
+        overrides=_overrides(session, schedule.name, layer.name, start - margin, end + margin),
+        start=start,
+        end=end,
+    )
+
+
+def shifts(
+    session: Session, config: OpsConfig, schedule: str, layer: str, start: datetime, end: datetime
+) -> list[Shift]:
+    """The layer's shifts overlapping [start, end), overrides applied, each whole (not cut to the range)."""
+    check_range(start, end)
+    found, found_layer = find_layer(config, schedule, layer)
+    return _layer_shifts(session, found, found_layer, start, end)
+
+
+def schedule_shifts(
+    session: Session,
+    config: OpsConfig,
+    schedule: str,
+    start: datetime,
+    end: datetime,
+    *,
+    layer: str | None = None,
+) -> list[Shift]:
+    """Every layer's shifts (or one layer's), in layer order then time. NotFound for an unknown schedule."""
+    check_range(start, end)
+    found = get_schedule(config, schedule)
+    if layer is not None and layer not in {x.name for x in found.layers}:
+        raise NotFound(
+            f"schedule '{schedule}' has no layer '{layer}' (layers: {_names([x.name for x in found.layers])})"
+        )
+    out: list[Shift] = []
+    for candidate in found.layers:
+        if layer is None or candidate.name == layer:
+            out.extend(_layer_shifts(session, found, candidate, start, end))
+    return out
+
+
+def person_shifts(
+    session: Session, config: OpsConfig, person: str, start: datetime, end: datetime
+) -> list[Shift]:
+    """One person's shifts in every schedule and layer, by start."""
+    check_range(start, end)
+    handle = person.lstrip("@")
+    out = [
+        shift
+        for schedule in config.schedules
+        for layer in schedule.layers
+        for shift in _layer_shifts(session, schedule, layer, start, end)
+        if shift.person == handle
+    ]
+    return sorted(out, key=lambda s: (s.start, s.schedule, s.layer))
+
+
+def who_is_on_call(
+    session: Session, config: OpsConfig, schedule: str, layer: str, at: datetime
+) -> str | None:
+    """The handle of whoever covers the layer at ``at`` (overrides applied); None when nobody does."""
+    found, found_layer = find_layer(config, schedule, layer)
+    shift = rules.person_at(_layer_shifts(session, found, found_layer, at, at + timedelta(seconds=1)), at)
+    return shift.person if shift else None
+
+
+def on_call(
+    session: Session, config: OpsConfig, at: datetime, *, schedule: str | None = None
+) -> list[OnCallNow]:
+    """Every schedule's every layer at ``at`` (or one schedule's)."""
+    schedules = [get_schedule(config, schedule)] if schedule else config.schedules
+    out = []
+    for found in schedules:
+        for layer in found.layers:
+            current = _layer_shifts(session, found, layer, at, at + timedelta(seconds=1))
+            out.append(OnCallNow(found.name, layer.name, rules.person_at(current, at)))
+    return out
+
+
+def handoffs_between(session: Session, config: OpsConfig, start: datetime, end: datetime) -> list[Handoff]:
+    """Every handoff (schedule, layer, at, outgoing, incoming) in [start, end), by time."""
+    check_range(start, end)
+    out = []
+    for schedule in config.schedules:
+        for layer in schedule.layers:
+            layer_shifts = _layer_shifts(session, schedule, layer, start - HANDOFF_LOOKBACK, end)
+            out.extend(rules.handoffs(layer_shifts, start, end))
+    return sorted(out, key=lambda h: (h.at, h.schedule, h.layer))
+
+
+def previous_handoff(session: Session, config: OpsConfig, handoff: Handoff) -> datetime | None:
+    """When the same layer last changed hands before ``handoff`` (within the lookback)."""
+    found, layer = find_layer(config, handoff.schedule, handoff.layer)
+    start = handoff.at - HANDOFF_LOOKBACK
+    earlier = rules.handoffs(
+        _layer_shifts(session, found, layer, start - HANDOFF_LOOKBACK, handoff.at), start, handoff.at
+    )
+    return earlier[-1].at if earlier else None
+
+
+# ------------------------------------------------------------------ overrides
+
+
+def add_override(
+    session: Session,
+    config: OpsConfig,
+    *,
+    schedule: str,
+    layer: str,
+    person: str,
+    start: datetime,
+    end: datetime,
+    actor: str,
+    now: datetime,
+    note: str = "",
+) -> Override:
+    """Record that ``person`` covers the layer over [start, end). ValidationFailed names valid values."""
+    handle = person.lstrip("@")
+    if config.person(handle) is None:
+        raise ValidationFailed(
+            f"unknown person '{handle}' (people: {_names([p.handle for p in config.people])})"
+        )
+    find_layer(config, schedule, layer)
+    for name, value in (("start", start), ("end", end)):
+        if value.tzinfo is None:
+            raise ValidationFailed(f"'{name}' {value.isoformat()} has no timezone; add Z or an offset")
+    if end <= start:
+        raise ValidationFailed(f"'end' {end.isoformat()} is not after 'start' {start.isoformat()}")
+    row = Override(
+        schedule=schedule,
+        layer=layer,
+        person=handle,
+        starts_at=start,
+        ends_at=end,
+        note=note,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_overrides(
+    session: Session,
+    *,
+    now: datetime,
+    schedule: str | None = None,
+    layer: str | None = None,
+    person: str | None = None,
+    include_past: bool = False,
+) -> list[Override]:
+    """Overrides by start (only those not yet over, unless ``include_past``)."""
+    query = select(Override).order_by(Override.starts_at, Override.id)
+    if not include_past:
+        query = query.where(Override.ends_at > now)
+    if schedule:
+        query = query.where(Override.schedule == schedule)
+    if layer:
+        query = query.where(Override.layer == layer)
+    if person:
+        query = query.where(Override.person == person.lstrip("@"))
+    return list(session.scalars(query))
+
+
+def remove_override(session: Session, override_id: int) -> Override:
+    row = session.get(Override, override_id)
+    if row is None:
+        raise NotFound(f"no override with id {override_id}")
+    session.delete(row)
+    session.flush()
+    return row
+
+
+# ------------------------------------------------------------------ rotation anchors
+
+
+def sync_rotations(session: Session, config: OpsConfig, now: datetime) -> list[str]:
+    """Bring the rotation anchors in line with ``config`` without reshuffling who is on call.
+
+    Called by ``policy.service.apply_folder`` after it stores a new revision. For each layer
+    whose rotation definition (members, length, start, handoff) differs from the one in effect,
+    ``rules.rebase`` keeps the person on call now until their shift ends and continues in the
+    new order from there. Returns one line per change.
+    """
+    changes = []
+    for schedule in config.schedules:
+        for layer in schedule.layers:
+            change = _sync_layer(session, schedule.name, layer, now)
+            if change:
+                changes.append(change)
+    session.flush()
+    return changes
+
+
+def _sync_layer(session: Session, schedule: str, layer: Layer, now: datetime) -> str | None:
+    rows = list(
+        session.scalars(
+            select(RotationAnchor)
+            .where(RotationAnchor.schedule == schedule, RotationAnchor.layer == layer.name)
+            .order_by(RotationAnchor.effective_from)
+        )
+    )
+    stored = [Epoch(r.effective_from, Rotation.model_validate(r.rotation), r.member_index) for r in rows]
+    current = stored
+    if not stored:
+        previous = _previous_rotation(session, schedule, layer.name)
+        current = [rules.initial_epoch(previous)] if previous is not None else []
+    wanted = rules.rebase(current, layer.rotation, now)
+    keys = {e.effective_from for e in wanted}
+    dropped = [r for r in rows if r.effective_from not in keys]
+    if dropped:
+        session.execute(delete(RotationAnchor).where(RotationAnchor.id.in_([r.id for r in dropped])))
+    have = {r.effective_from for r in rows if r.effective_from in keys}
+    added = [(i, e) for i, e in enumerate(wanted) if e.effective_from not in have]
+    for i, epoch in added:
+        session.add(
+            RotationAnchor(
+                schedule=schedule,
+                layer=layer.name,
+                effective_from=epoch.effective_from,
+                rotation=epoch.rotation.model_dump(mode="json"),
+                member_index=epoch.member_index,
+                created_at=now,
+                reason=_reason(epoch, wanted[i - 1] if i else None)[:300],
+            )
+        )
+    if not added and not dropped:
+        return None
+    latest = wanted[-1]
+    return (
+        f"rotation {schedule}/{layer.name}: {', '.join(latest.rotation.members)} from "
+        f"{latest.effective_from.isoformat()}, starting with {latest.rotation.members[latest.member_index]}"
+    )
+
+
+def _reason(epoch: Epoch, before: Epoch | None) -> str:
+    if before is None:
+        return "initial rotation"
+    old = before.rotation
+    if old.members != epoch.rotation.members:
+        return f"members {', '.join(old.members)} -> {', '.join(epoch.rotation.members)}"
+    return "rotation length, start or handoff changed"
+
+
+def _previous_rotation(session: Session, schedule: str, layer: str) -> Rotation | None:
+    """The layer's rotation in the revision before the latest, for layers never synced before
+    (a database that had revisions before on-call anchors existed)."""
+    revision = session.scalars(
+        select(OpsRevision).order_by(OpsRevision.seq.desc()).offset(1).limit(1)
+    ).first()
+    if revision is None:
+        return None
+    for found in revision.model.get("schedules", []):
+        if found.get("name") != schedule:
+            continue
+        for candidate in found.get("layers", []):
+            if candidate.get("name") == layer:
+                return Rotation.model_validate(candidate["rotation"])
+    return None
