@@ -145,3 +145,27 @@ def test_intake_urls(sessions, clock):
     for source in ("alertmanager", "grafana", "sns", "generic"):
         url, key = urls[source]
         assert url == f"http://cp.example/api/v1/intake/{source}/{key}"
+
+
+def test_current_config_is_per_database(sessions, clock, tmp_path, sqlite_template):
+    """Revision ids repeat across databases; the parsed-config cache must not mix them up."""
+    from commandpost.db.engine import create_db_engine, make_session_factory
+
+    ops = tmp_path / "ops"
+    shutil.copytree(EXAMPLE_OPS, ops)
+    settings = ops / "commandpost.yaml"
+    settings.write_text(settings.read_text().replace("org: Example Payments", "org: Other Org"))
+    _apply(sessions, ops, clock)
+    other_db = tmp_path / "other.db"
+    shutil.copy(sqlite_template, other_db)
+    other_engine = create_db_engine(f"sqlite:///{other_db}")
+    other = make_session_factory(other_engine)
+    _apply(other, EXAMPLE_OPS, clock)
+    try:
+        for _ in range(2):
+            with sessions() as s:
+                assert service.current_config(s).settings.org == "Other Org"
+            with other() as s:
+                assert service.current_config(s).settings.org == "Example Payments"
+    finally:
+        other_engine.dispose()

@@ -139,6 +139,10 @@ BROKEN = {
         "runbooks/db-connection-exhaustion.md:1: runbook has no front matter: start the file with '---', "
         "then owner, last_updated, slo, severity, alerts, then '---'",
     ),
+    "runbook with unclosed front matter": (
+        write("runbooks/db-connection-exhaustion.md", "---\nowner: payments\n# Runbook\n"),
+        "runbooks/db-connection-exhaustion.md:1: front matter is not closed by a '---' line",
+    ),
     "runbook slo not in service SLOs": (
         replace("runbooks/db-connection-exhaustion.md", "slo: availability", "slo: latency"),
         "runbooks/db-connection-exhaustion.md:6: front matter: slo 'latency' is not an SLO of service "

@@ -237,6 +237,10 @@ class _FolderLoader:
             self._mark_broken(rel)
             return None
         front, body, offset = _split_front_matter(text)
+        if front is None and text.startswith("---"):
+            self.errors.append(Finding(rel, 1, "front matter is not closed by a '---' line"))
+            self._mark_broken(rel)
+            return None
         if front is None:
             self.errors.append(
                 Finding(

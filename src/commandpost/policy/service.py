@@ -25,7 +25,8 @@ from commandpost.policy.loader import load_ops
 from commandpost.policy.models import IntegrationKey, OpsRevision
 from commandpost.policy.schema import OpsConfig
 
-_cache: dict[int, OpsConfig] = {}
+# keyed by content hash too: ids repeat across databases (tests, a second --database-url)
+_cache: dict[tuple[int, str], OpsConfig] = {}
 
 
 @dataclass
@@ -51,11 +52,12 @@ def current_config(session: Session) -> OpsConfig:
     revision = latest_revision(session)
     if revision is None:
         raise Unavailable("no ops revision is applied yet: run 'commandpost apply OPS_DIR'")
-    config = _cache.get(revision.id)
+    key = (revision.id, revision.content_hash)
+    config = _cache.get(key)
     if config is None:
         config = OpsConfig.model_validate(revision.model)
         _cache.clear()
-        _cache[revision.id] = config
+        _cache[key] = config
     return config
 
 
