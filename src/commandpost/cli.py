@@ -164,32 +164,23 @@ def serve(
 
 
 def _register_domains() -> None:
+    from commandpost.incidents import cli as incidents_cli
     from commandpost.policy import cli as policy_cli
 
     policy_cli.register(app)
+    incidents_cli.register(app)
 
 
 def main() -> None:
+    """Run the CLI; an error from the error tree becomes a red line and its exit code, no traceback."""
     from commandpost.errors import CommandpostError
 
     _register_domains()
     try:
-        app(standalone_mode=False)
+        app()  # standalone: Typer prints usage errors and exits with the command's code
     except CommandpostError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         if isinstance(exc.details, list):
             for line in exc.details:
                 err_console.print(f"  {line}", highlight=False)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(1)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
