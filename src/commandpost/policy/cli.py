@@ -60,6 +60,15 @@ def check(
     directory: OpsDir = DEFAULT_DIR,
     strict: Annotated[bool, typer.Option("--strict", help="warnings fail too")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable findings")] = False,
+    prometheus_rules: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--prometheus-rules",
+            help="also lint Prometheus rule files or folders: every paging alert needs a runbook_url "
+            "naming a runbook of this folder (repeat the option for several)",
+            resolve_path=True,
+        ),
+    ] = None,
 ) -> None:
     """Validate an ops folder: every error as path:line: message; exit 1 on errors (warnings too: --strict).
 
@@ -68,6 +77,10 @@ def check(
     from commandpost.policy.loader import load_ops
 
     result = load_ops(directory)
+    if prometheus_rules and result.config is not None:
+        from commandpost.alerts.promrules import lint_prometheus_rules
+
+        result.errors.extend(lint_prometheus_rules(prometheus_rules, result.config))
     failed = bool(result.errors) or (strict and bool(result.warnings))
     if as_json:
         print_json(
