@@ -2,8 +2,16 @@
 
 from commandpost.engine import models as engine_models
 from commandpost.incidents import models as incident_models
+from commandpost.notify import models as notify_models
 from commandpost.oncall import models as oncall_models
 from commandpost.policy import models as policy_models
 from commandpost.security import models as security_models
 
-__all__ = ["engine_models", "incident_models", "oncall_models", "policy_models", "security_models"]
+__all__ = [
+    "engine_models",
+    "incident_models",
+    "notify_models",
+    "oncall_models",
+    "policy_models",
+    "security_models",
+]

@@ -6,11 +6,13 @@ Nothing else in commandpost reads ``os.environ``: adapters build a Settings
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -40,6 +42,51 @@ class Settings(BaseSettings):
         default=True,
         description="confirm SNS subscriptions by fetching SubscribeURL; off: record them for an operator",
     )
+
+    # Notifications (notify/): SMTP, webhook signing, the outbound address guard, delivery policy.
+    smtp_host: str = Field(default="", description="SMTP server for the email channel; empty: email is off")
+    smtp_port: int = 25
+    smtp_from: str = "commandpost@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    webhook_signing_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC-SHA256 key for the Commandpost-Signature header of generic webhooks",
+    )
+    outbound_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="hosts or CIDRs webhooks may reach despite the SSRF guard (comma-separated in env)",
+    )
+    notify_max_attempts: int = Field(default=10, ge=1, description="attempts before a message is dead")
+    notify_backoff_base_seconds: float = Field(default=5.0, gt=0)
+    notify_backoff_cap_seconds: float = Field(default=300.0, gt=0)
+    notify_timeout_seconds: float = Field(default=5.0, gt=0, description="per HTTP send; SMTP gets 2x")
+    notify_concurrency: int = Field(default=16, ge=1, description="sends in flight at once per process")
+    notify_batch_size: int = Field(default=256, ge=1, description="messages claimed per engine pass")
+    notify_per_destination_limit: int = Field(
+        default=4, ge=1, description="in-flight sends to one destination while it is slow"
+    )
+    notify_pass_wait_seconds: float = Field(
+        default=1.0, ge=0, description="how long a pass waits for sends; slower ones finish on their own"
+    )
+    notify_claim_seconds: float = Field(
+        default=30.0, gt=0, description="a claimed message not finished by then is sent again"
+    )
+    notify_late_after_seconds: float = Field(default=30.0, ge=0, description="sent later than this: late")
+    slack_min_interval_seconds: float = Field(
+        default=1.0, ge=0, description="pacing per Slack webhook URL (Slack allows about 1 message/s)"
+    )
+
+    @field_validator("outbound_allowlist", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     # CLI client side: where the server is and who we are.
     url: str = "http://127.0.0.1:8080"

@@ -1,0 +1,1 @@
+"""Notifications: the outbox, channels (console, Slack, email, webhook), and the sender that delivers."""

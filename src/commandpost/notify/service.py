@@ -1,0 +1,245 @@
+"""Notification use cases: enqueue (idempotent), who receives what, delivery history, dead letters, retry.
+
+Modules *decide* by calling :func:`enqueue` inside their transaction; the sender processor
+(``notify/sender.py``) *sends* only committed rows. Services flush, never commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from commandpost.errors import Conflict, NotFound, ValidationFailed
+from commandpost.notify.models import (
+    CHANNELS,
+    DEAD,
+    MESSAGES,
+    PENDING,
+    STATUSES,
+    OutgoingAttempt,
+    OutgoingMessage,
+)
+from commandpost.notify.rules import MAX_KEY_LENGTH
+from commandpost.notify.upsert import insert_for
+from commandpost.policy.schema import OpsConfig, Person
+from commandpost.security.redact import redact_data, redact_text
+
+ChannelName = Literal["console", "slack", "email", "webhook"]
+Destination = tuple[str, str]
+MAX_DESTINATION_LENGTH = 2000
+_KEY = re.compile(r"[\x21-\x7e][\x20-\x7e]*")
+STATUS_FILTERS = (*STATUSES, "failed")
+"""``failed`` is what people ask for; it means the dead letters (attempts used up or refused for good)."""
+
+
+def _validate(key: str, channel: str, destination: str, now: datetime, not_before: datetime | None) -> None:
+    where = f"notification {key[:60]!r}"
+    if not key or len(key) > MAX_KEY_LENGTH or not _KEY.fullmatch(key):
+        raise ValidationFailed(
+            f"{where}: the idempotency key must be 1–{MAX_KEY_LENGTH} printable ASCII characters"
+        )
+    if channel not in CHANNELS:
+        raise ValidationFailed(f"{where}: channel {channel!r} is not one of {', '.join(CHANNELS)}")
+    if not destination or len(destination) > MAX_DESTINATION_LENGTH or "\n" in destination:
+        raise ValidationFailed(
+            f"{where}: destination must be one line of 1–{MAX_DESTINATION_LENGTH} characters"
+        )
+    for name, value in (("now", now), ("not_before", not_before)):
+        if value is not None and value.tzinfo is None:
+            raise ValidationFailed(f"{where}: {name} must be timezone-aware")
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    channel: ChannelName,
+    destination: str,
+    subject: str,
+    body: str,
+    severity: str | None,
+    incident_id: int | None,
+    person: str | None,
+    payload: dict[str, Any] | None = None,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> OutgoingMessage | None:
+    """Queue one message; a key already queued inserts nothing and returns None.
+
+    ``INSERT … ON CONFLICT (key) DO NOTHING`` on SQLite and PostgreSQL alike, so two engine
+    replicas deciding the same page at the same instant leave one row. Subject, body and payload
+    are redacted before they are stored. ``not_before`` delays the first attempt; lateness is
+    measured from it (or from ``now``).
+    """
+    _validate(key, channel, destination, now, not_before)
+    due = not_before if not_before is not None else now
+    statement = (
+        insert_for(session, OutgoingMessage)
+        .values(
+            key=key,
+            channel=channel,
+            destination=destination.strip(),
+            subject=redact_text(subject),
+            body=redact_text(body),
+            severity=severity,
+            incident_id=incident_id,
+            person=person,
+            payload=redact_data(payload) if payload else None,
+            status=PENDING,
+            attempts=0,
+            created_at=now,
+            due_at=due,
+            next_attempt_at=due,
+            late=False,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OutgoingMessage)
+    )
+    message: OutgoingMessage | None = session.scalars(statement).first()
+    return message
+
+
+# ------------------------------------------------------------------ who receives what
+
+
+def _person(config: OpsConfig, person: str | Person) -> Person:
+    if isinstance(person, Person):
+        return person
+    found = config.person(person)
+    if found is None:
+        raise NotFound(f"people.yaml has no person {person!r}")
+    return found
+
+
+def destinations_for_person(
+    config: OpsConfig, person: str | Person, severity: str | None
+) -> list[Destination]:
+    """``(channel, destination)`` pairs for a page to ``person`` at ``severity``.
+
+    The person's ``notify:`` list for that severity when given, else every contact method they
+    have (Slack, email, webhook). A listed method without a contact value is skipped. The console
+    is always added (destination ``@handle``), so a local run shows every page and a page never
+    has nowhere to go.
+    """
+    who = _person(config, person)
+    contact = {"slack": who.contact.slack_webhook, "email": who.contact.email, "webhook": who.contact.webhook}
+    preferences: dict[str, list[str]] = {str(k): list(v) for k, v in who.notify.items()}
+    wanted = preferences[severity] if severity in preferences else list(contact)
+    result: list[Destination] = []
+    for method in dict.fromkeys(wanted):
+        value = contact.get(method)
+        if value:
+            result.append((method, value))
+    result.append(("console", f"@{who.handle}"))
+    return result
+
+
+def destinations_for_team_channel(config: OpsConfig, team: str) -> list[Destination]:
+    """Where a team's channel gets FYIs (``notify:`` targets): its Slack/webhook/email, and the console."""
+    found = config.team(team)
+    if found is None:
+        raise NotFound(f"people.yaml has no team {team!r}")
+    channel = found.channel
+    if channel is None:
+        return [("console", f"#{found.name}")]
+    pairs = (("slack", channel.slack_webhook), ("email", channel.email), ("webhook", channel.webhook))
+    result: list[Destination] = [(name, value) for name, value in pairs if value]
+    result.append(("console", channel.name))
+    return result
+
+
+# ------------------------------------------------------------------ history, dead letters, retry
+
+
+def messages_for_incident(session: Session, incident_id: int) -> list[OutgoingMessage]:
+    """Every message about an incident, oldest first: who was paged when, on which channel, how it went."""
+    rows = session.scalars(
+        select(OutgoingMessage)
+        .where(OutgoingMessage.incident_id == incident_id)
+        .order_by(OutgoingMessage.created_at, OutgoingMessage.id)
+    )
+    return list(rows)
+
+
+def list_messages(
+    session: Session,
+    *,
+    status: str | None = None,
+    incident_id: int | None = None,
+    channel: str | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[OutgoingMessage]:
+    """Newest first. ``status="failed"`` lists the dead letters."""
+    query = select(OutgoingMessage)
+    if status is not None:
+        if status not in STATUS_FILTERS:
+            raise ValidationFailed(f"status {status!r} is not one of {', '.join(STATUS_FILTERS)}")
+        query = query.where(OutgoingMessage.status == (DEAD if status == "failed" else status))
+    if channel is not None:
+        if channel not in CHANNELS:
+            raise ValidationFailed(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
+        query = query.where(OutgoingMessage.channel == channel)
+    if incident_id is not None:
+        query = query.where(OutgoingMessage.incident_id == incident_id)
+    if before_id is not None:
+        query = query.where(OutgoingMessage.id < before_id)
+    return list(session.scalars(query.order_by(OutgoingMessage.id.desc()).limit(max(1, min(limit, 1000)))))
+
+
+def get_message(session: Session, message_id: int) -> OutgoingMessage:
+    message = session.get(OutgoingMessage, message_id)
+    if message is None:
+        raise NotFound(f"no notification {message_id}")
+    return message
+
+
+def attempts_for(session: Session, message_ids: Sequence[int]) -> dict[int, list[OutgoingAttempt]]:
+    """Attempts of several messages in one query, each list in the order they were made."""
+    found: dict[int, list[OutgoingAttempt]] = {i: [] for i in message_ids}
+    if message_ids:
+        rows = session.scalars(
+            select(OutgoingAttempt)
+            .where(OutgoingAttempt.message_id.in_(message_ids))
+            .order_by(OutgoingAttempt.message_id, OutgoingAttempt.id)
+        )
+        for row in rows:
+            found[row.message_id].append(row)
+    return found
+
+
+def retry(session: Session, *, message_id: int, now: datetime, max_attempts: int) -> OutgoingMessage:
+    """Send a dead letter again (or a waiting retry now), with a fresh budget of ``max_attempts``.
+
+    A conditional UPDATE: if a sender claimed the message meanwhile, nothing changes and the
+    caller hears Conflict.
+    """
+    message = get_message(session, message_id)
+    if message.status not in (DEAD, PENDING):
+        raise Conflict(
+            f"notification {message_id} is {message.status}; only dead or waiting ones can be retried"
+        )
+    table = MESSAGES
+    result = session.execute(
+        update(table)
+        .where(
+            table.c.id == message_id,
+            table.c.status == message.status,
+            table.c.attempts == message.attempts,
+        )
+        .values(
+            status=PENDING,
+            next_attempt_at=now,
+            attempt_limit=message.attempts + max_attempts,
+            claimed_by=None,
+        )
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise Conflict(f"notification {message_id} changed while being retried; look again and retry")
+    session.refresh(message)
+    return message
