@@ -1,5 +1,6 @@
 """Imports every domain's models so Base.metadata knows every table (for Alembic and test setup)."""
 
+from commandpost.alerts import models as alert_models
 from commandpost.engine import models as engine_models
 from commandpost.incidents import models as incident_models
 from commandpost.notify import models as notify_models
@@ -8,6 +9,7 @@ from commandpost.policy import models as policy_models
 from commandpost.security import models as security_models
 
 __all__ = [
+    "alert_models",
     "engine_models",
     "incident_models",
     "notify_models",

@@ -40,3 +40,6 @@ class NormalizedEvent:
     idempotency_key: str | None = None
     """Set when the source names each delivery (SNS MessageId): a retried delivery changes nothing."""
     kind: Literal["alert", "change"] = "alert"
+    raw: Any = None
+    """The part of the body this event came from (one alert of a batch); stored redacted and size-capped.
+    None: the pipeline stores the whole request body."""

@@ -1,0 +1,124 @@
+"""Alert intake endpoints (no bearer token: the integration key is the credential) and the alerts API.
+
+Intake endpoints read the raw body and leave parsing to the source (orjson, no pydantic model on
+the hot path); they answer 2xx only once the events are committed (see ``committer.py``).
+``intake_router`` has no ``/api/v1`` prefix: PagerDuty clients post to ``<base>/v2/enqueue``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from commandpost.alerts import service
+from commandpost.alerts.intake import Intake, IntakeReply
+from commandpost.alerts.schemas import AlertDetailOut, AlertOut, ChangeOut, IncidentChangesOut, incident_ref
+from commandpost.deps import Reader
+
+intake_router = APIRouter(tags=["intake"])
+router = APIRouter(prefix="/api/v1", tags=["alerts"])
+
+_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}}
+_INTAKE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"description": "committed; the body says what each event did (outcome, incident)"},
+    400: {"description": "malformed body"},
+    404: {"description": "unknown source, or no active integration with this key"},
+    413: {"description": "body over the size limit"},
+    422: {"description": "well-formed but invalid event; every problem listed with its path"},
+    429: {"description": "over the integration's rate limit (Retry-After)"},
+    503: {"description": "Alertmanager over its rate limit, or the database is unavailable (Retry-After)"},
+}
+
+
+def _intake(request: Request) -> Intake:
+    """The app's intake (created on first use: its writer thread starts with the first event)."""
+    state = request.app.state
+    intake: Intake | None = getattr(state, "alert_intake", None)
+    if intake is None:
+        intake = Intake(
+            sessions=state.sessions,
+            read_sessions=state.read_sessions,
+            settings=state.settings,
+            clock=state.clock,
+        )
+        state.alert_intake = intake
+    return intake
+
+
+def _respond(reply: IntakeReply) -> Response:
+    return Response(
+        reply.content(), status_code=reply.status, media_type="application/json", headers=reply.headers
+    )
+
+
+@intake_router.post(
+    "/v2/enqueue",
+    status_code=202,
+    summary="PagerDuty Events API v2: trigger / acknowledge / resolve (routing_key = integration key)",
+    openapi_extra=_BODY,
+    responses={202: _INTAKE_RESPONSES[202], 400: {"description": "invalid event (PagerDuty's shape)"}},
+)
+async def pagerduty_enqueue(request: Request) -> Response:
+    return _respond(await _intake(request).pagerduty(await request.body()))
+
+
+@intake_router.post(
+    "/v2/change/enqueue",
+    status_code=202,
+    summary="PagerDuty change events (deploys …): shown as recent changes on the service's incidents",
+    openapi_extra=_BODY,
+    responses={202: _INTAKE_RESPONSES[202], 400: {"description": "invalid event (PagerDuty's shape)"}},
+)
+async def pagerduty_change_enqueue(request: Request) -> Response:
+    return _respond(await _intake(request).pagerduty(await request.body(), change=True))
+
+
+@router.post(
+    "/intake/{source}/{key}",
+    status_code=202,
+    summary="Alerts in a source's native format: alertmanager, grafana, sns, generic",
+    openapi_extra=_BODY,
+    responses=_INTAKE_RESPONSES,
+)
+async def intake(source: str, key: str, request: Request) -> Response:
+    body = await request.body()
+    return _respond(await _intake(request).receive(source, key, body, request.headers))
+
+
+@router.get("/alerts", response_model=list[AlertOut], summary="Alerts, newest first")
+def list_alerts(
+    ctx: Reader,
+    status: Annotated[str | None, Query(description="triggered | acknowledged | resolved | open")] = None,
+    service_name: Annotated[str | None, Query(alias="service")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: Annotated[int | None, Query(description="alert id cursor: only alerts older than it")] = None,
+) -> list[AlertOut]:
+    rows = service.list_alerts(ctx.session, status=status, service=service_name, limit=limit, before=before)
+    return [AlertOut.of(a) for a in rows]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertDetailOut)
+def get_alert(alert_id: int, ctx: Reader) -> AlertDetailOut:
+    return AlertDetailOut.of(service.get_alert(ctx.session, alert_id))
+
+
+@router.get(
+    "/incidents/{number}/changes",
+    response_model=IncidentChangesOut,
+    summary="Recent changes of the incident's service: from 24 h before detection until now, newest first",
+)
+def incident_changes(number: str, ctx: Reader) -> IncidentChangesOut:
+    incident, changes = service.incident_changes(ctx.session, number, now=ctx.now)
+    return IncidentChangesOut(
+        incident=incident_ref(incident.number) or number,
+        service=incident.service,
+        since=incident.detected_at - service.CHANGES_BEFORE_DETECTION if incident.service else None,
+        changes=[ChangeOut.of(c) for c in changes],
+    )
+
+
+@router.get("/incidents/{number}/alerts", response_model=list[AlertOut], summary="The incident's alerts")
+def incident_alerts(number: str, ctx: Reader) -> list[AlertOut]:
+    return [AlertOut.of(a) for a in service.incident_alerts(ctx.session, number)]

@@ -1,0 +1,253 @@
+"""The intake request path, framework-free: key → integration, rate limit, parse, group commit, reply.
+
+``api.py`` hands over the raw body and gets back an :class:`IntakeReply` (status, JSON body,
+headers). Order of work: the integration (a cached lookup; unknown or deactivated key → 404,
+or PagerDuty's 400), the body parsed by the source (4xx, nothing stored), the rate limit (429,
+or 503 for Alertmanager which does not retry a 429), then the group committer — the reply is
+built only from committed outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session, sessionmaker
+
+from commandpost.alerts import service
+from commandpost.alerts.committer import GroupCommitter
+from commandpost.alerts.metrics import EVENTS, REJECTED, UNRUNBOOKED_PAGES
+from commandpost.alerts.normalized import NormalizedEvent
+from commandpost.alerts.ratelimit import TokenBuckets, retry_after_seconds
+from commandpost.alerts.schemas import incident_ref
+from commandpost.alerts.service import IntegrationRef, Outcome
+from commandpost.alerts.sources import pagerduty
+from commandpost.alerts.sources.registry import SOURCES, SourceContext
+from commandpost.clock import Clock
+from commandpost.errors import BadRequest, CommandpostError, NotFound, RateLimited, Unavailable
+from commandpost.settings import Settings
+
+KEY_TTL_SECONDS = 5.0
+"""How long a looked-up key is trusted: a deactivated or rotated key stops working within this."""
+
+PD_THROTTLED = "Requests for this service are arriving too quickly. Please retry later."
+
+
+@dataclass(frozen=True)
+class IntakeReply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def content(self) -> bytes:
+        return orjson.dumps(self.body)
+
+
+class IntegrationCache:
+    """Integration keys → :class:`IntegrationRef`, looked up once per :data:`KEY_TTL_SECONDS`."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, ttl: float = KEY_TTL_SECONDS) -> None:
+        self._sessions = sessions
+        self._ttl = ttl
+        self._known: dict[str, tuple[float, IntegrationRef | None]] = {}
+
+    async def get(self, key: str) -> IntegrationRef | None:
+        now = time.monotonic()
+        hit = self._known.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        ref = await asyncio.get_running_loop().run_in_executor(None, self._load, key)
+        if len(self._known) > 10_000:  # keys are few; a flood of random keys must not grow this forever
+            self._known.clear()
+        self._known[key] = (now + (self._ttl if ref else 1.0), ref)
+        return ref
+
+    def _load(self, key: str) -> IntegrationRef | None:
+        with self._sessions() as session:
+            return service.integration_for_key(session, key)
+
+
+class Intake:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        read_sessions: sessionmaker[Session],
+        settings: Settings,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.committer = GroupCommitter(sessions)
+        self.integrations = IntegrationCache(read_sessions)
+        self.buckets = TokenBuckets()
+
+    # ------------------------------------------------------------ /api/v1/intake/{source}/{key}
+
+    async def receive(self, source: str, key: str, body: bytes, headers: Mapping[str, str]) -> IntakeReply:
+        try:
+            return await self._receive(source, key, body, headers)
+        except CommandpostError as exc:
+            REJECTED.labels(source if source in SOURCES else "unknown", str(exc.http_status)).inc()
+            raise
+
+    async def _receive(self, source: str, key: str, body: bytes, headers: Mapping[str, str]) -> IntakeReply:
+        spec = SOURCES.get(source)
+        if spec is None:
+            raise NotFound(
+                f"unknown intake source {source!r}; sources: {', '.join(sorted(SOURCES))} "
+                "(PagerDuty Events v2: POST /v2/enqueue)"
+            )
+        integration = await self._integration(key, source)
+        ctx = SourceContext(
+            integration=integration.name,
+            service=integration.service,
+            topic_arns=integration.topic_arns,
+            headers=headers,
+            settings=self.settings,
+            now=self.clock.now(),
+        )
+        if spec.blocking:
+            events = await asyncio.get_running_loop().run_in_executor(None, spec.parse, body, ctx)
+        else:
+            events = spec.parse(body, ctx)
+        self._limit(integration, len(events), overload_status=spec.overload_status)
+        outcomes = await self._store(integration, events, body, ctx.now)
+        return _batch_reply(outcomes, events)
+
+    async def _integration(self, key: str, source: str) -> IntegrationRef:
+        integration = await self.integrations.get(key)
+        if integration is None:
+            raise NotFound(
+                f"no active {source} integration has this key (was it rotated or removed from ops?)"
+            )
+        if integration.source != source:
+            raise NotFound(
+                f"this key belongs to the {integration.source} integration {integration.name!r}; "
+                f"send {integration.source} payloads to /api/v1/intake/{integration.source}/<key>"
+                + (" or /v2/enqueue" if integration.source == "pagerduty" else "")
+            )
+        return integration
+
+    def _limit(self, integration: IntegrationRef, count: int, *, overload_status: int) -> None:
+        wait = self.buckets.take(integration.id, max(count, 1), integration.rate_limit_per_minute)
+        if not wait:
+            return
+        limit = integration.rate_limit_per_minute or self.buckets.default_per_minute
+        message = (
+            f"integration {integration.name!r} is over its limit of {limit} events per minute; retry later"
+        )
+        if overload_status == 503:
+            raise Unavailable(message, retry_after=retry_after_seconds(wait))
+        raise RateLimited(message, retry_after=retry_after_seconds(wait))
+
+    async def _store(
+        self, integration: IntegrationRef, events: Sequence[NormalizedEvent], body: bytes, now: Any
+    ) -> list[Outcome]:
+        if not events:
+            return []
+        whole = None if all(e.raw is not None for e in events) else orjson.loads(body)
+        outcomes = await self.committer.submit(integration, events, body=whole, now=now)
+        for outcome in outcomes:
+            EVENTS.labels(integration.source, outcome.outcome).inc()
+            if outcome.unrunbooked_page:
+                UNRUNBOOKED_PAGES.labels(integration.service).inc()
+        return outcomes
+
+    # ------------------------------------------------------------ PagerDuty Events API v2
+
+    async def pagerduty(self, body: bytes, *, change: bool = False) -> IntakeReply:
+        """``/v2/enqueue`` (or ``/v2/change/enqueue``), answered exactly as PagerDuty answers."""
+        try:
+            request = pagerduty.parse_change(body) if change else pagerduty.parse_event(body)
+            integration = await self.integrations.get(request.routing_key)
+            if integration is None or integration.source != "pagerduty":
+                why = (
+                    "routing_key: no active integration has this key"
+                    if integration is None
+                    else f"routing_key belongs to the {integration.source} integration {integration.name!r}, "
+                    "not a pagerduty one"
+                )
+                REJECTED.labels("pagerduty", "400").inc()
+                return _pd_invalid([why])
+            self._limit(integration, 1, overload_status=429)
+            (outcome,) = await self._store(integration, [request.event], body, self.clock.now())
+        except CommandpostError as exc:
+            REJECTED.labels("pagerduty", str(exc.http_status if exc.http_status != 422 else 400)).inc()
+            return _pd_error(exc)
+        if change:
+            return IntakeReply(
+                202,
+                {
+                    "status": "success",
+                    "message": "Change event processed",
+                    "id": str(outcome.change_id),
+                    "outcome": outcome.outcome,
+                },
+            )
+        return IntakeReply(
+            202,
+            {
+                "status": "success",
+                "message": "Event processed",
+                "dedup_key": outcome.dedup_key,
+                "outcome": outcome.outcome,
+                "incident": incident_ref(outcome.incident),
+                "alert": outcome.alert_id,
+            },
+        )
+
+
+def _pd_invalid(errors: list[str]) -> IntakeReply:
+    return IntakeReply(
+        400, {"status": "invalid event", "message": "Event object is invalid", "errors": errors}
+    )
+
+
+def _pd_error(exc: CommandpostError) -> IntakeReply:
+    if isinstance(exc, BadRequest):
+        body = {
+            "status": "Unrecognized object",
+            "message": "Event object format is unrecognized",
+            "errors": [exc.message],
+        }
+        return IntakeReply(400, body)
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+        return IntakeReply(
+            429, {"status": "throttle event", "message": PD_THROTTLED, "errors": [exc.message]}, headers
+        )
+    if exc.http_status == 422:
+        details = exc.details if isinstance(exc.details, list) else [exc.message]
+        return _pd_invalid([str(d) for d in details])
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else {}
+    return IntakeReply(
+        exc.http_status, {"status": exc.code, "message": exc.message, "errors": [exc.message]}, headers
+    )
+
+
+def _batch_reply(outcomes: list[Outcome], events: Sequence[NormalizedEvent]) -> IntakeReply:
+    truncated = next((e.details.get("truncated_alerts", 0) for e in events if e.details), 0)
+    body: dict[str, Any] = {
+        "status": "success",
+        "message": f"{len(outcomes)} event(s) processed",
+        "events": [_event_json(o) for o in outcomes],
+    }
+    if truncated:
+        body["truncated_alerts"] = truncated
+    if len(outcomes) == 1:
+        body.update(_event_json(outcomes[0]))
+    return IntakeReply(202, body)
+
+
+def _event_json(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "dedup_key": outcome.dedup_key,
+        "outcome": outcome.outcome,
+        "incident": incident_ref(outcome.incident),
+        "alert": outcome.alert_id,
+    }

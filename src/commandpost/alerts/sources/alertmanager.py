@@ -1,0 +1,102 @@
+"""Prometheus Alertmanager webhook, payload version 4 (``shared/payloads/alertmanager_webhook_v4.jsonc``).
+
+One request carries a whole aggregation group: firing and resolved alerts together. Each alert
+becomes one event whose dedup key is its fingerprint (computed the way Alertmanager does when an
+older version omits it), so Alertmanager's re-sends of the group are harmless repeats. The
+``groupKey`` is the group key for routing; ``truncatedAlerts`` (alerts dropped by ``max_alerts``)
+is recorded in every event's details.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from commandpost.alerts.normalized import Link, NormalizedEvent
+from commandpost.alerts.wire import Fields, parse_json, top_object
+
+if TYPE_CHECKING:
+    from commandpost.alerts.sources.registry import SourceContext
+
+MAX_SUMMARY = 1024
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_MASK = (1 << 64) - 1
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    """Alertmanager's label-set fingerprint: FNV-1a 64 over sorted ``name 0xff value 0xff``."""
+    value = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode():
+                value = ((value ^ byte) * _FNV_PRIME) & _MASK
+            value = ((value ^ 0xFF) * _FNV_PRIME) & _MASK
+    return f"{value:016x}"
+
+
+def parse(body: bytes, ctx: SourceContext | None = None) -> list[NormalizedEvent]:
+    obj = top_object(parse_json(body), "Alertmanager webhook")
+    f = Fields()
+    version = obj.get("version")
+    if version is not None and version != "4":
+        f.error("version", f"{version!r} is not supported; Alertmanager webhooks send version '4'")
+    if "alerts" not in obj:
+        f.error("alerts", "is required")
+    alerts = f.array(obj, "alerts", "")
+    group_key = f.string(obj, "groupKey") or None
+    group_status = f.string(obj, "status")
+    receiver = f.string(obj, "receiver")
+    external_url = f.string(obj, "externalURL")
+    truncated = f.integer(obj, "truncatedAlerts")
+    common_annotations = f.string_map(obj, "commonAnnotations")
+    f.done()
+
+    shared: dict[str, Any] = {"receiver": receiver} if receiver else {}
+    if truncated:
+        shared["truncated_alerts"] = truncated
+    events = []
+    for i, item in enumerate(alerts):
+        path = f"alerts[{i}]"
+        alert = f.object(item, path)
+        if alert is None:
+            continue
+        labels = f.string_map(alert, "labels", path)
+        annotations = f.string_map(alert, "annotations", path)
+        status = f.string(alert, "status", path, choices=("firing", "resolved"))
+        starts = f.time(alert, "startsAt", path)
+        ends = f.time(alert, "endsAt", path)
+        generator = f.string(alert, "generatorURL", path)
+        fp = f.string(alert, "fingerprint", path, max_length=64)
+        if not labels:
+            f.error(f"{path}.labels", "is required (at least alertname)")
+            continue
+        if not status:  # Alertmanager before 0.16 sends no per-alert status: an end in the past resolves
+            ended = ends is not None and ctx is not None and ctx.now is not None and ends <= ctx.now
+            status = "resolved" if ended or (ends is not None and group_status == "resolved") else "firing"
+        annotations = {**common_annotations, **annotations} if common_annotations else annotations
+        alertname = labels.get("alertname", "")
+        summary = annotations.get("summary") or annotations.get("description") or alertname
+        links = [Link(generator, "Prometheus")] if generator else []
+        if external_url:
+            links.append(Link(external_url, "Alertmanager"))
+        events.append(
+            NormalizedEvent(
+                action="trigger" if status == "firing" else "resolve",
+                dedup_key=fp or fingerprint(labels),
+                summary=summary[:MAX_SUMMARY],
+                source_severity=labels.get("severity", ""),
+                alertname=alertname,
+                source=labels.get("instance", "") or labels.get("job", ""),
+                labels=labels,
+                annotations=annotations,
+                details=shared,
+                starts_at=starts,
+                ends_at=ends,
+                links=tuple(links),
+                group_key=group_key,
+                runbook_url=annotations.get("runbook_url") or annotations.get("runbook") or None,
+                raw=item,
+            )
+        )
+    f.done()
+    return events

@@ -1,0 +1,165 @@
+"""PagerDuty Events API v2: ``POST /v2/enqueue`` (trigger / acknowledge / resolve) and
+``POST /v2/change/enqueue`` (change events), so any tool or library that speaks PagerDuty can send here.
+
+Rules follow PagerDuty's documentation (``shared/payloads/pagerduty_events_v2_enqueue.jsonc``):
+``routing_key`` and ``event_action`` are required; ``dedup_key`` ≤ 255 characters, generated
+when a trigger has none, required for acknowledge/resolve; a trigger needs ``payload`` with
+``summary`` (≤ 1024), ``source`` and ``severity`` (critical, error, warning, info).
+
+Rule matching sees ``alertname`` = ``custom_details.alertname`` when it is a string, else
+``payload.class``; and the labels ``source``, ``component``, ``group``, ``class``. The group key
+is ``payload.group``. A runbook comes from ``custom_details.runbook_url`` or a link whose text or
+address mentions "runbook".
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from commandpost.alerts.normalized import Link, NormalizedEvent
+from commandpost.alerts.wire import Fields, parse_json, top_object
+
+ACTIONS = ("trigger", "acknowledge", "resolve")
+SEVERITIES = ("critical", "error", "warning", "info")
+MAX_DEDUP_KEY = 255
+MAX_SUMMARY = 1024
+_LABEL_FIELDS = ("source", "component", "group", "class")
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """One PagerDuty request: the integration it names and the event it carries."""
+
+    routing_key: str
+    event: NormalizedEvent
+
+
+def parse_event(body: bytes) -> Enqueued:
+    """A ``/v2/enqueue`` body → the routing key and one normalized event (422 with every problem)."""
+    obj = top_object(parse_json(body))
+    f = Fields()
+    routing_key = f.string(obj, "routing_key", required=True)
+    action = f.string(obj, "event_action", required=True, choices=ACTIONS)
+    needs_key = action in ("acknowledge", "resolve")
+    dedup_key = f.string(obj, "dedup_key", required=needs_key, max_length=MAX_DEDUP_KEY)
+    if action != "trigger":
+        f.done()
+        raw = {k: v for k, v in obj.items() if k != "routing_key"}
+        return Enqueued(routing_key, NormalizedEvent(action=action, dedup_key=dedup_key, raw=raw))  # type: ignore[arg-type]
+
+    payload = f.object(obj.get("payload"), "payload") if "payload" in obj else None
+    if "payload" not in obj:
+        f.error("payload", "is required for event_action=trigger")
+    payload = payload or {}
+    summary = f.string(payload, "summary", "payload", required=True, max_length=MAX_SUMMARY)
+    f.string(payload, "source", "payload", required=True)
+    severity = f.string(payload, "severity", "payload", required=True, choices=SEVERITIES)
+    started = f.time(payload, "timestamp", "payload")
+    labels = {name: f.string(payload, name, "payload") for name in _LABEL_FIELDS}
+    labels = {k: v for k, v in labels.items() if v}
+    custom = payload.get("custom_details")
+    links = _links(f, obj)
+    images = _images(f, obj)
+    client = f.string(obj, "client")
+    client_url = f.string(obj, "client_url")
+    f.done()
+
+    custom_map = custom if isinstance(custom, dict) else {}
+    alertname = custom_map.get("alertname")
+    runbook_url = custom_map.get("runbook_url")
+    if not isinstance(runbook_url, str) or not runbook_url:
+        runbook_url = next(
+            (link.href for link in links if "runbook" in (link.text + link.href).lower()), None
+        )
+    if client_url:
+        links = (*links, Link(client_url, client or "client"))
+    details: dict[str, Any] = {}
+    if custom is not None:
+        details["custom_details"] = custom
+    if images:
+        details["images"] = images
+    if client:
+        details["client"] = client
+    raw = {k: v for k, v in obj.items() if k != "routing_key"}
+    event = NormalizedEvent(
+        action="trigger",
+        dedup_key=dedup_key or uuid.uuid4().hex,
+        summary=summary,
+        source_severity=severity,
+        alertname=alertname if isinstance(alertname, str) else labels.get("class", ""),
+        source=labels.get("source", ""),
+        labels=labels,
+        annotations={"runbook_url": runbook_url} if runbook_url else {},
+        details=details,
+        starts_at=started,
+        links=links,
+        group_key=labels.get("group"),
+        runbook_url=runbook_url,
+        raw=raw,
+    )
+    return Enqueued(routing_key, event)
+
+
+def parse_change(body: bytes) -> Enqueued:
+    """A ``/v2/change/enqueue`` body → the routing key and one change event (kind ``change``)."""
+    obj = top_object(parse_json(body), "change event")
+    f = Fields()
+    routing_key = f.string(obj, "routing_key", required=True)
+    payload = f.object(obj.get("payload"), "payload") if "payload" in obj else None
+    if "payload" not in obj:
+        f.error("payload", "is required")
+    payload = payload or {}
+    summary = f.string(payload, "summary", "payload", required=True, max_length=MAX_SUMMARY)
+    source = f.string(payload, "source", "payload")
+    at = f.time(payload, "timestamp", "payload")
+    links = _links(f, obj)
+    images = _images(f, obj)
+    f.done()
+    details: dict[str, Any] = {}
+    if payload.get("custom_details") is not None:
+        details["custom_details"] = payload["custom_details"]
+    if images:
+        details["images"] = images
+    event = NormalizedEvent(
+        action="record",
+        dedup_key=uuid.uuid4().hex,
+        kind="change",
+        summary=summary,
+        source=source,
+        details=details,
+        starts_at=at,
+        links=links,
+        raw={k: v for k, v in obj.items() if k != "routing_key"},
+    )
+    return Enqueued(routing_key, event)
+
+
+def _links(f: Fields, obj: dict[str, Any]) -> tuple[Link, ...]:
+    links = []
+    for i, item in enumerate(f.array(obj, "links", "")):
+        path = f"links[{i}]"
+        link = f.object(item, path)
+        if link is None:
+            continue
+        href = f.string(link, "href", path, required=True)
+        text = f.string(link, "text", path)
+        if href:
+            links.append(Link(href, text))
+    return tuple(links)
+
+
+def _images(f: Fields, obj: dict[str, Any]) -> list[dict[str, str]]:
+    images = []
+    for i, item in enumerate(f.array(obj, "images", "")):
+        path = f"images[{i}]"
+        image = f.object(item, path)
+        if image is None:
+            continue
+        src = f.string(image, "src", path, required=True)
+        href = f.string(image, "href", path)
+        alt = f.string(image, "alt", path)
+        if src:
+            images.append({k: v for k, v in (("src", src), ("href", href), ("alt", alt)) if v})
+    return images
