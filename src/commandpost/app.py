@@ -210,6 +210,7 @@ def _health_routes(app: FastAPI) -> None:
 def _routers() -> list[Any]:
     """Every domain's router. Imported here so a domain stays unaware of the app."""
     from commandpost.alerts import api as alerts_api
+    from commandpost.incidents import api as incidents_api
     from commandpost.oncall import api as oncall_api
     from commandpost.policy import api as policy_api
     from commandpost.security import api as security_api
@@ -217,6 +218,7 @@ def _routers() -> list[Any]:
     return [
         security_api.router,
         policy_api.router,
+        incidents_api.router,
         alerts_api.router,
         alerts_api.intake_router,
         oncall_api.router,

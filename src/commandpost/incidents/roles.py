@@ -60,6 +60,18 @@ def ic_holder(session: Session, incident: Incident) -> str | None:
     return row.holder if row else None
 
 
+def ic_holders(session: Session, incident_ids: list[int]) -> dict[int, str]:
+    """The IC of each incident, in one query (listings)."""
+    if not incident_ids:
+        return {}
+    rows = session.execute(
+        select(IncidentRole.incident_id, IncidentRole.holder).where(
+            IncidentRole.incident_id.in_(incident_ids), IncidentRole.role == "ic"
+        )
+    )
+    return {incident_id: person for incident_id, person in rows}
+
+
 def holder(session: Session, incident: Incident, role: str) -> tuple[str | None, bool]:
     """The effective holder of ``role`` and whether the IC holds it by default."""
     rows = _rows(session, incident)

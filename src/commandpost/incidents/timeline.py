@@ -113,6 +113,12 @@ def entries(
     return list(session.scalars(query.order_by(TimelineEntry.id).limit(limit)))
 
 
+def all_entries(session: Session, incident: Incident) -> list[TimelineEntry]:
+    """The whole timeline, oldest first (exports)."""
+    query = select(TimelineEntry).where(TimelineEntry.incident_id == incident.id).order_by(TimelineEntry.id)
+    return list(session.scalars(query))
+
+
 def count(session: Session, incident: Incident) -> int:
     return (
         session.scalar(

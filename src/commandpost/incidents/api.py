@@ -1,0 +1,275 @@
+"""The incidents API under ``/api/v1`` (scope ``responder`` writes, ``read`` reads). Thin: services decide.
+
+``{number}`` accepts ``7`` or ``INC-7``. Writers load the incident with its row lock; the
+``Responder`` dependency commits (with the audit row) before the response is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy.orm import Session
+
+from commandpost.deps import Ctx, Reader, Responder
+from commandpost.incidents import comms, roles, rules, service, timeline
+from commandpost.incidents.models import Incident
+from commandpost.incidents.schemas import (
+    CommsIn,
+    CommsTemplateOut,
+    DeclaredOut,
+    DeclareIn,
+    EntryIn,
+    EntryOut,
+    IncidentOut,
+    OfferOut,
+    PersonIn,
+    RoleOut,
+    SeverityIn,
+    StatusIn,
+    TimelineOut,
+    UpdateIn,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+
+def _out(session: Session, incident: Incident, ctx: Ctx) -> IncidentOut:
+    return IncidentOut.build(incident, ic=roles.ic_holder(session, incident), now=ctx.now)
+
+
+def _writing(ctx: Ctx, number: str) -> Incident:
+    incident = timeline.load(ctx.session, number, for_update=True)
+    ctx.audit_target(f"incident:{rules.format_number(incident.number)}")
+    return incident
+
+
+@router.post("/incidents", response_model=DeclaredOut, status_code=201, summary="Declare an incident")
+def declare(body: DeclareIn, ctx: Responder) -> DeclaredOut:
+    incident = service.declare(
+        ctx.session,
+        title=body.title,
+        severity=body.severity,
+        actor=ctx.principal.person,
+        now=ctx.now,
+        service=body.service,
+        summary=body.summary,
+        impact=body.impact,
+        impact_started_at=body.impact_started_at,
+        detected_at=body.detected_at,
+        ic=body.ic,
+        labels=body.labels,
+    )
+    number = rules.format_number(incident.number)
+    ctx.audit_target(f"incident:{number}", severity=incident.severity, service=incident.service)
+    config = service.config_of(ctx.session)
+    steps = rules.next_steps(
+        number=number,
+        runbook=incident.runbook,
+        paging=config.severities[incident.severity].paging,
+        channel=incident.channel,
+    )
+    return DeclaredOut(**_out(ctx.session, incident, ctx).model_dump(), next_steps=steps)
+
+
+@router.get("/incidents", response_model=list[IncidentOut], summary="List incidents, newest first")
+def list_incidents(
+    ctx: Reader,
+    status: Annotated[str | None, Query(description="a status, or 'open'")] = None,
+    severity: str | None = None,
+    service_name: Annotated[str | None, Query(alias="service")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[IncidentOut]:
+    rows = service.list_incidents(
+        ctx.session, status=status, severity=severity, service=service_name, limit=limit
+    )
+    ics = roles.ic_holders(ctx.session, [r.id for r in rows])
+    return [IncidentOut.build(r, ic=ics.get(r.id), now=ctx.now) for r in rows]
+
+
+@router.get("/incidents/{number}", response_model=IncidentOut)
+def show(number: str, ctx: Reader) -> IncidentOut:
+    return _out(ctx.session, timeline.load(ctx.session, number), ctx)
+
+
+@router.patch(
+    "/incidents/{number}", response_model=IncidentOut, summary="Edit title, summary, impact, flags…"
+)
+def update(number: str, body: UpdateIn, ctx: Responder) -> IncidentOut:
+    incident = service.update_details(
+        ctx.session,
+        _writing(ctx, number),
+        actor=ctx.principal.person,
+        now=ctx.now,
+        changes=body.model_dump(exclude_unset=True),
+    )
+    return _out(ctx.session, incident, ctx)
+
+
+@router.post("/incidents/{number}/status", response_model=IncidentOut)
+def change_status(number: str, body: StatusIn, ctx: Responder) -> IncidentOut:
+    incident = service.change_status(
+        ctx.session,
+        _writing(ctx, number),
+        status=body.status,
+        note=body.note,
+        actor=ctx.principal.person,
+        now=ctx.now,
+    )
+    return _out(ctx.session, incident, ctx)
+
+
+@router.post("/incidents/{number}/severity", response_model=IncidentOut)
+def change_severity(number: str, body: SeverityIn, ctx: Responder) -> IncidentOut:
+    incident = service.change_severity(
+        ctx.session,
+        _writing(ctx, number),
+        severity=body.severity,
+        reason=body.reason,
+        actor=ctx.principal.person,
+        now=ctx.now,
+    )
+    return _out(ctx.session, incident, ctx)
+
+
+@router.post("/incidents/{number}/ack", response_model=IncidentOut, summary="Acknowledge (first acker is IC)")
+def acknowledge(number: str, ctx: Responder) -> IncidentOut:
+    incident = service.acknowledge(ctx.session, _writing(ctx, number), ctx.principal.person, ctx.now)
+    return _out(ctx.session, incident, ctx)
+
+
+# ---------------------------------------------------------------- roles
+
+
+def _roles(ctx: Ctx, incident: Incident) -> list[RoleOut]:
+    return [RoleOut.build(v, now=ctx.now) for v in roles.view(ctx.session, incident, ctx.now)]
+
+
+@router.get("/incidents/{number}/roles", response_model=list[RoleOut])
+def list_roles(number: str, ctx: Reader) -> list[RoleOut]:
+    return _roles(ctx, timeline.load(ctx.session, number))
+
+
+@router.post("/incidents/{number}/roles/{role}/assign", response_model=RoleOut)
+def assign_role(number: str, role: str, body: PersonIn, ctx: Responder) -> RoleOut:
+    view = roles.assign(
+        ctx.session,
+        _writing(ctx, number),
+        role=role,
+        person=body.person,
+        actor=ctx.principal.person,
+        is_admin=ctx.principal.is_admin,
+        config=service.config_of(ctx.session),
+        now=ctx.now,
+    )
+    return RoleOut.build(view, now=ctx.now)
+
+
+@router.post("/incidents/{number}/roles/{role}/offer", response_model=OfferOut, status_code=201)
+def offer_role(number: str, role: str, body: PersonIn, ctx: Responder) -> OfferOut:
+    offer = roles.offer(
+        ctx.session,
+        _writing(ctx, number),
+        role=role,
+        person=body.person,
+        actor=ctx.principal.person,
+        is_admin=ctx.principal.is_admin,
+        config=service.config_of(ctx.session),
+        now=ctx.now,
+    )
+    return OfferOut.build(offer, now=ctx.now)
+
+
+@router.post("/incidents/{number}/roles/{role}/accept", response_model=OfferOut)
+def accept_role(number: str, role: str, ctx: Responder) -> OfferOut:
+    offer = roles.accept(
+        ctx.session, _writing(ctx, number), role=role, actor=ctx.principal.person, now=ctx.now
+    )
+    return OfferOut.build(offer, now=ctx.now)
+
+
+@router.post("/incidents/{number}/roles/{role}/decline", response_model=OfferOut)
+def decline_role(number: str, role: str, ctx: Responder) -> OfferOut:
+    offer = roles.decline(
+        ctx.session, _writing(ctx, number), role=role, actor=ctx.principal.person, now=ctx.now
+    )
+    return OfferOut.build(offer, now=ctx.now)
+
+
+# ---------------------------------------------------------------- timeline and comms
+
+
+def _markdown(ctx: Ctx, incident: Incident) -> Response:
+    config = service.config_of(ctx.session)
+    items = timeline.all_entries(ctx.session, incident)
+    held = [(v.label, v.holder) for v in roles.view(ctx.session, incident, ctx.now)]
+    text = timeline.to_markdown(incident, items, timezone=config.settings.timezone, roles=held)
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+
+
+@router.get(
+    "/incidents/{number}/timeline",
+    response_model=TimelineOut,
+    summary="Entries after a cursor (follow it live); ?format=md for Markdown",
+)
+def read_timeline(
+    number: str,
+    ctx: Reader,
+    after: Annotated[int | None, Query(description="the next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=timeline.MAX_PAGE)] = 100,
+    format: Annotated[str, Query(description="json | md")] = "json",
+) -> TimelineOut | Response:
+    incident = timeline.load(ctx.session, number)
+    fmt = rules.choose(format.lower(), ("json", "md"), "format")
+    if fmt == "md":
+        return _markdown(ctx, incident)
+    items = timeline.entries(ctx.session, incident, after=after, limit=limit)
+    return TimelineOut(
+        number=rules.format_number(incident.number),
+        status=incident.status,
+        timezone=service.config_of(ctx.session).settings.timezone,
+        entries=[EntryOut.build(e) for e in items],
+        next_cursor=items[-1].id if items else (after or 0),
+    )
+
+
+@router.get("/incidents/{number}/timeline.md", summary="The live document as Markdown (org timezone)")
+def export_timeline(number: str, ctx: Reader) -> Response:
+    return _markdown(ctx, timeline.load(ctx.session, number))
+
+
+@router.post("/incidents/{number}/timeline", response_model=EntryOut, status_code=201)
+def add_entry(number: str, body: EntryIn, ctx: Responder) -> EntryOut:
+    entry = service.add_entry(
+        ctx.session,
+        _writing(ctx, number),
+        kind=body.kind,
+        text=body.text,
+        actor=ctx.principal.person,
+        now=ctx.now,
+        corrects=body.corrects,
+    )
+    return EntryOut.build(entry)
+
+
+@router.post("/incidents/{number}/comms", response_model=EntryOut, status_code=201)
+def post_comms(number: str, body: CommsIn, ctx: Responder) -> EntryOut:
+    entry = comms.post(
+        ctx.session,
+        _writing(ctx, number),
+        kind=body.kind,
+        audience=body.audience,
+        body=body.body,
+        actor=ctx.principal.person,
+        config=service.config_of(ctx.session),
+        now=ctx.now,
+    )
+    return EntryOut.build(entry)
+
+
+@router.get("/incidents/{number}/comms/template", response_model=CommsTemplateOut)
+def comms_template(number: str, ctx: Reader, kind: str = "update") -> CommsTemplateOut:
+    incident = timeline.load(ctx.session, number)
+    body = comms.render(incident, kind, service.config_of(ctx.session), now=ctx.now)
+    return CommsTemplateOut(kind=kind, body=body)

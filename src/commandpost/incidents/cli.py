@@ -1,0 +1,387 @@
+"""Incident verbs of the ``commandpost`` CLI — a client of the API (see ``commandpost.client``).
+
+``declare``, ``incidents``, ``incident show|update|ack|export``, ``status``, ``sev``,
+``role offer|accept|decline|assign|list``, ``note``, ``action``, ``decide``, ``timeline``,
+``comms``. Every listing has ``--json``. Errors come back as the error tree and the root
+CLI turns them into one red line and the class's exit code.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from commandpost.client import Client
+from commandpost.console import console, print_json, sev
+from commandpost.console import status as status_style
+
+Number = Annotated[str, typer.Argument(help="incident number: INC-7 or 7")]
+AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+POLL_SECONDS = 2.0
+_sleep = time.sleep  # tests replace it to drive --follow without waiting
+
+
+def _client() -> Client:
+    return Client.from_settings()
+
+
+def _path(number: str, tail: str = "") -> str:
+    return f"/api/v1/incidents/{number.strip()}{tail}"
+
+
+def _when(value: str | None, tz: str | None = None, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    if not value:
+        return "—"
+    at = datetime.fromisoformat(value)
+    return at.astimezone(ZoneInfo(tz)).strftime(fmt) if tz else at.strftime(fmt)
+
+
+def _person(handle: str | None) -> str:
+    return f"@{handle}" if handle else "—"
+
+
+# ---------------------------------------------------------------- declare and read
+
+
+def declare(
+    title: Annotated[str, typer.Argument(help="what is wrong, in a few words")],
+    severity: Annotated[str, typer.Option("--sev", help="1–4 or SEV1–SEV4 (when in doubt, higher)")],
+    service: Annotated[str | None, typer.Option("--service", help="a service from ops/services")] = None,
+    summary: Annotated[str | None, typer.Option("--summary")] = None,
+    impact: Annotated[str | None, typer.Option("--impact", help="customer / business impact")] = None,
+    ic: Annotated[str | None, typer.Option("--ic", help="the IC if not you")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Declare an incident now ("when in doubt, declare"): number, command post, IC and next steps."""
+    body = {
+        "title": title,
+        "severity": severity,
+        "service": service,
+        "summary": summary,
+        "impact": impact,
+        "ic": ic,
+    }
+    with _client() as client:
+        out = client.post("/api/v1/incidents", {k: v for k, v in body.items() if v is not None})
+    if as_json:
+        print_json(out)
+        return
+    where = f" · {out['service']}" if out["service"] else ""
+    console.print(f"[bold]{out['number']}[/] declared · {sev(out['severity'])}{where} · {out['title']}")
+    console.print(f"  command post  #{out['channel']}", highlight=False)
+    console.print(f"  IC            {_person(out['ic'])}", highlight=False)
+    console.print("next:")
+    for i, step in enumerate(out["next_steps"], 1):
+        console.print(f"  {i}. {step}", highlight=False)
+
+
+def list_incidents(
+    status: Annotated[str | None, typer.Option("--status", help="a status, or 'open'")] = None,
+    severity: Annotated[str | None, typer.Option("--sev", help="SEV1–SEV4")] = None,
+    service: Annotated[str | None, typer.Option("--service")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """Incidents, newest first."""
+    with _client() as client:
+        rows = client.get("/api/v1/incidents", status=status, severity=severity, service=service, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("number", "sev", "status", "title", "service", "IC", "declared (UTC)", "comms due (UTC)")
+    for r in rows:
+        due = _when(r["comms_due_at"], fmt="%H:%M")
+        table.add_row(
+            r["number"],
+            sev(r["severity"]),
+            status_style(r["status"]),
+            r["title"],
+            r["service"] or "—",
+            _person(r["ic"]),
+            _when(r["declared_at"], fmt="%m-%d %H:%M"),
+            f"[bold red]{due} overdue[/]" if r["comms_overdue"] else due,
+        )
+    console.print(table if rows else "no incidents match")
+
+
+def show(number: Number, as_json: AsJson = False) -> None:
+    """One incident: fields, milestones and roles."""
+    with _client() as client:
+        out = client.get(_path(number))
+        held = client.get(_path(number, "/roles"))
+    if as_json:
+        print_json({**out, "roles": held})
+        return
+    console.print(f"[bold]{out['number']}[/] {out['title']}", highlight=False)
+    console.print(
+        f"  {sev(out['severity'])} · {status_style(out['status'])} · {out['service'] or 'no service'} · "
+        f"{out['detection']} · #{out['channel']}",
+        highlight=False,
+    )
+    for label in ("summary", "impact"):
+        if out[label]:
+            console.print(f"  {label}: {out[label]}", highlight=False)
+    console.print(f"  next statuses: {', '.join(out['allowed_next']) or 'none (closed)'}")
+    for name in ("detected", "declared", "acknowledged", "identified", "mitigated", "resolved", "closed"):
+        if out[f"{name}_at"]:
+            console.print(f"  {name:<13}{_when(out[f'{name}_at'])}")
+    if out["comms_due_at"]:
+        overdue = " [bold red](overdue)[/]" if out["comms_overdue"] else ""
+        console.print(f"  comms due    {_when(out['comms_due_at'])}{overdue}")
+    console.print(_roles_table(held))
+
+
+def _roles_table(held: list[dict[str, Any]]) -> Table:
+    table = Table("role", "holder", "by default", "pending offer")
+    for r in held:
+        offer = r["pending_offer"]
+        pending = (
+            f"to @{offer['to_person']} until {_when(offer['expires_at'], fmt='%H:%M:%S UTC')}"
+            if offer
+            else ""
+        )
+        table.add_row(r["label"], _person(r["holder"]), "IC" if r["held_by_ic_by_default"] else "", pending)
+    return table
+
+
+def update(
+    number: Number,
+    title: Annotated[str | None, typer.Option("--title")] = None,
+    summary: Annotated[str | None, typer.Option("--summary")] = None,
+    impact: Annotated[str | None, typer.Option("--impact")] = None,
+    impact_started_at: Annotated[
+        str | None, typer.Option("--impact-started", help="ISO time with offset, e.g. 2026-06-24T11:52+09:00")
+    ] = None,
+    data_loss: Annotated[bool | None, typer.Option("--data-loss/--no-data-loss")] = None,
+    manual: Annotated[bool | None, typer.Option("--manual-intervention/--no-manual-intervention")] = None,
+    runbook: Annotated[str | None, typer.Option("--runbook")] = None,
+) -> None:
+    """Edit the descriptive fields (the change is a timeline entry)."""
+    body = {
+        "title": title,
+        "summary": summary,
+        "impact": impact,
+        "impact_started_at": impact_started_at,
+        "data_loss": data_loss,
+        "manual_intervention": manual,
+        "runbook": runbook,
+    }
+    with _client() as client:
+        out = client.patch(_path(number), {k: v for k, v in body.items() if v is not None})
+    console.print(f"{out['number']} updated", highlight=False)
+
+
+def ack(number: Number) -> None:
+    """Acknowledge; on an incident opened from an alert, the first acker becomes IC."""
+    with _client() as client:
+        out = client.post(_path(number, "/ack"))
+    console.print(f"{out['number']} acknowledged · IC {_person(out['ic'])}", highlight=False)
+
+
+def export(number: Number) -> None:
+    """The live document as Markdown (times in the org timezone)."""
+    with _client() as client:
+        typer.echo(client.get_text(_path(number, "/timeline.md")), nl=False)
+
+
+# ---------------------------------------------------------------- changes
+
+
+def change_status(
+    number: Number,
+    new_status: Annotated[
+        str, typer.Argument(metavar="STATUS", help="identified | mitigated | resolved | closed | reopen")
+    ],
+    note: Annotated[str | None, typer.Option("--note")] = None,
+) -> None:
+    """Move the incident along investigating → identified → mitigated → resolved → closed."""
+    with _client() as client:
+        out = client.post(_path(number, "/status"), {"status": new_status, "note": note})
+    console.print(f"{out['number']} is {status_style(out['status'])}", highlight=False)
+
+
+def change_severity(
+    number: Number,
+    severity: Annotated[str, typer.Argument(help="SEV1–SEV4 or 1–4")],
+    reason: Annotated[str, typer.Option("--reason", help="why (kept on the timeline)")],
+) -> None:
+    """Change severity; the new severity's rules (comms cadence, paging) apply at once."""
+    with _client() as client:
+        out = client.post(_path(number, "/severity"), {"severity": severity, "reason": reason})
+    due = f" · comms due {_when(out['comms_due_at'])}" if out["comms_due_at"] else ""
+    console.print(f"{out['number']} is {sev(out['severity'])}{due}", highlight=False)
+
+
+def _entry(number: str, kind: str, text: str, corrects: int | None) -> None:
+    with _client() as client:
+        out = client.post(_path(number, "/timeline"), {"kind": kind, "text": text, "corrects": corrects})
+    console.print(f"#{out['id']} {out['kind']} recorded on {number.upper()}", highlight=False)
+
+
+Text = Annotated[str, typer.Argument(help="the entry (secrets are redacted before it is stored)")]
+Corrects = Annotated[int | None, typer.Option("--corrects", help="id of the entry this corrects")]
+
+
+def note(number: Number, text: Text, corrects: Corrects = None) -> None:
+    """Add a note to the live document."""
+    _entry(number, "note", text, corrects)
+
+
+def action(number: Number, text: Text, corrects: Corrects = None) -> None:
+    """Record a change to the system (only the Ops holder, or the IC while holding Ops)."""
+    _entry(number, "action", text, corrects)
+
+
+def decide(number: Number, text: Text, corrects: Corrects = None) -> None:
+    """Record a decision."""
+    _entry(number, "decision", text, corrects)
+
+
+def comms(
+    number: Number,
+    kind: Annotated[str, typer.Argument(help="initial | update | resolved")],
+    audience: Annotated[str, typer.Option("--audience", help="internal | external")] = "internal",
+    body: Annotated[
+        str | None, typer.Option("--body", help="default: the kind's template, prefilled")
+    ] = None,
+) -> None:
+    """Post a comms update; the next one is due after the severity's cadence."""
+    with _client() as client:
+        out = client.post(_path(number, "/comms"), {"kind": kind, "audience": audience, "body": body})
+    console.print(f"#{out['id']} comms {kind} ({audience}) posted:", highlight=False)
+    console.print(out["text"], highlight=False, markup=False)
+    if out["data"].get("next_due_at"):
+        console.print(f"next update due {_when(out['data']['next_due_at'])}", highlight=False)
+
+
+# ---------------------------------------------------------------- roles
+
+
+Role = Annotated[str, typer.Argument(help="ic | ops | comms | planning")]
+Person = Annotated[str, typer.Argument(help="a handle from people.yaml")]
+
+
+def role_list(number: Number, as_json: AsJson = False) -> None:
+    """Who holds each role (the IC holds every role not delegated)."""
+    with _client() as client:
+        held = client.get(_path(number, "/roles"))
+    if as_json:
+        print_json(held)
+    else:
+        console.print(_roles_table(held))
+
+
+def role_offer(number: Number, role: Role, person: Person) -> None:
+    """Offer a role; it stays with its holder until the person accepts with their own token."""
+    with _client() as client:
+        out = client.post(_path(number, f"/roles/{role}/offer"), {"person": person})
+    until = _when(out["expires_at"], fmt="%H:%M:%S UTC")
+    console.print(
+        f"{out['role'].upper()} offered to @{out['to_person']} until {until}; "
+        f"they accept with: commandpost role accept {number.upper()} {out['role']}",
+        highlight=False,
+    )
+
+
+def role_accept(number: Number, role: Role) -> None:
+    """Accept a role offered to you."""
+    with _client() as client:
+        out = client.post(_path(number, f"/roles/{role}/accept"))
+    console.print(f"you ({_person(out['to_person'])}) now hold {out['role'].upper()} on {number.upper()}")
+
+
+def role_decline(number: Number, role: Role) -> None:
+    """Decline a role offered to you; it stays with its holder."""
+    with _client() as client:
+        out = client.post(_path(number, f"/roles/{role}/decline"))
+    console.print(f"declined {out['role'].upper()} on {number.upper()}")
+
+
+def role_assign(number: Number, role: Role, person: Person) -> None:
+    """The IC (or an admin token) gives a role directly."""
+    with _client() as client:
+        out = client.post(_path(number, f"/roles/{role}/assign"), {"person": person})
+    console.print(f"{out['label']} on {number.upper()}: {_person(out['holder'])}", highlight=False)
+
+
+# ---------------------------------------------------------------- the live timeline
+
+
+def _print_entry(entry: dict[str, Any], tz: str) -> None:
+    author = entry["author"] if entry["author"] == "commandpost" else f"@{entry['author']}"
+    fix = f" (corrects #{entry['corrects']})" if entry["corrects"] else ""
+    clock = _when(entry["at"], tz, "%H:%M:%S")
+    console.print(
+        f"[dim]{clock}[/] #{entry['id']} [bold]{entry['kind']}[/] {author}{fix}: ",
+        end="",
+        highlight=False,
+    )
+    console.print(entry["text"], markup=False, highlight=False)
+
+
+def show_timeline(
+    number: Number,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="keep polling for new entries")] = False,
+    after: Annotated[int, typer.Option("--after", help="start after this entry id")] = 0,
+    interval: Annotated[float, typer.Option("--interval", help="seconds between polls")] = POLL_SECONDS,
+    as_json: AsJson = False,
+) -> None:
+    """The live document; --follow keeps polling the cursor until the incident is closed (or Ctrl-C)."""
+    cursor = after
+    collected: list[dict[str, Any]] = []
+    with _client() as client:
+        try:
+            while True:
+                page = client.get(_path(number, "/timeline"), after=cursor or None, limit=500)
+                for entry in page["entries"]:
+                    if as_json and not follow:
+                        collected.append(entry)
+                    elif as_json:
+                        print_json(entry)
+                    else:
+                        _print_entry(entry, page["timezone"])
+                cursor = page["next_cursor"]
+                if page["entries"] and len(page["entries"]) == 500:
+                    continue
+                if not follow or page["status"] == "closed":
+                    break
+                _sleep(interval)
+        except KeyboardInterrupt:
+            pass
+    if as_json and not follow:
+        print_json(collected)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the incident verbs to the root CLI."""
+    app.command("declare")(declare)
+    app.command("incidents")(list_incidents)
+    app.command("status")(change_status)
+    app.command("sev")(change_severity)
+    app.command("note")(note)
+    app.command("action")(action)
+    app.command("decide")(decide)
+    app.command("timeline")(show_timeline)
+    app.command("comms")(comms)
+
+    incident_app = typer.Typer(help="One incident: show, update, ack, export.", no_args_is_help=True)
+    incident_app.command("show")(show)
+    incident_app.command("update")(update)
+    incident_app.command("ack")(ack)
+    incident_app.command("export")(export)
+    app.add_typer(incident_app, name="incident")
+
+    role_app = typer.Typer(
+        help="Roles and explicit handover: offer, accept, decline, assign, list.", no_args_is_help=True
+    )
+    role_app.command("list")(role_list)
+    role_app.command("offer")(role_offer)
+    role_app.command("accept")(role_accept)
+    role_app.command("decline")(role_decline)
+    role_app.command("assign")(role_assign)
+    app.add_typer(role_app, name="role")

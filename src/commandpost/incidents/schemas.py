@@ -1,0 +1,206 @@
+"""Request and response bodies of the incidents API.
+
+Names (severity, status, role, kind, audience) are plain strings here and validated by the
+services, so every unknown value gets the same 422 naming the valid ones, from API and CLI alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from commandpost.incidents import rules
+from commandpost.incidents.models import Incident, RoleOffer, TimelineEntry
+from commandpost.incidents.roles import RoleView
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeclareIn(_In):
+    title: str = Field(min_length=1, max_length=300)
+    severity: str | int = Field(description="SEV1–SEV4 (or 1–4)")
+    service: str | None = Field(default=None, max_length=100)
+    summary: str | None = Field(default=None, max_length=20_000)
+    impact: str | None = Field(default=None, max_length=20_000, description="customer / business impact")
+    impact_started_at: AwareDatetime | None = None
+    detected_at: AwareDatetime | None = Field(default=None, description="default: now")
+    ic: str | None = Field(default=None, max_length=100, description="default: the declarer")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class UpdateIn(_In):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    summary: str | None = Field(default=None, max_length=20_000)
+    impact: str | None = Field(default=None, max_length=20_000)
+    impact_started_at: AwareDatetime | None = None
+    service: str | None = Field(default=None, max_length=100)
+    labels: dict[str, str] | None = None
+    data_loss: bool | None = None
+    manual_intervention: bool | None = None
+    runbook: str | None = Field(default=None, max_length=100)
+
+
+class StatusIn(_In):
+    status: str = Field(description="investigating | identified | mitigated | resolved | closed | reopen")
+    note: str | None = Field(default=None, max_length=20_000)
+
+
+class SeverityIn(_In):
+    severity: str | int
+    reason: str = Field(max_length=2000)
+
+
+class PersonIn(_In):
+    person: str = Field(min_length=1, max_length=100)
+
+
+class EntryIn(_In):
+    kind: str = Field(description="note | action | decision")
+    text: str = Field(max_length=20_000)
+    corrects: int | None = Field(default=None, description="id of the entry this one corrects")
+
+
+class CommsIn(_In):
+    kind: str = Field(description="initial | update | resolved")
+    audience: str = Field(default="internal", description="internal | external")
+    body: str | None = Field(default=None, max_length=20_000, description="default: the kind's template")
+
+
+class IncidentOut(BaseModel):
+    number: str = Field(description="INC-n")
+    title: str
+    summary: str
+    impact: str
+    service: str | None
+    severity: str
+    status: str
+    allowed_next: list[str]
+    ic: str | None = Field(description="the IC; null for an alert-opened incident nobody acked yet")
+    labels: dict[str, Any]
+    data_loss: bool
+    manual_intervention: bool
+    detection: str
+    channel: str
+    group_key: str | None
+    runbook: str | None
+    no_runbook: bool
+    created_by: str
+    impact_started_at: datetime | None
+    detected_at: datetime
+    declared_at: datetime
+    acknowledged_at: datetime | None
+    identified_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    reopen_count: int
+    last_comms_at: datetime | None
+    comms_due_at: datetime | None
+    comms_overdue: bool
+    updated_at: datetime
+
+    @classmethod
+    def build(cls, incident: Incident, *, ic: str | None, now: datetime) -> IncidentOut:
+        due = incident.comms_due_at
+        return cls(
+            number=rules.format_number(incident.number),
+            allowed_next=list(rules.allowed_next(incident.status)),
+            ic=ic,
+            comms_overdue=due is not None and due <= now and rules.is_open(incident.status),
+            **{
+                name: getattr(incident, name)
+                for name in cls.model_fields
+                if name not in {"number", "allowed_next", "ic", "comms_overdue"}
+            },
+        )
+
+
+class DeclaredOut(IncidentOut):
+    next_steps: list[str]
+
+
+class OfferOut(BaseModel):
+    id: int
+    role: str
+    from_person: str | None
+    to_person: str
+    offered_by: str
+    offered_at: datetime
+    expires_at: datetime
+    state: str = Field(description="pending | accepted | declined | expired | superseded")
+    answered_at: datetime | None
+
+    @classmethod
+    def build(cls, offer: RoleOffer, *, now: datetime) -> OfferOut:
+        state = "expired" if offer.state == "pending" and offer.expires_at <= now else offer.state
+        return cls(
+            id=offer.id,
+            role=offer.role,
+            from_person=offer.from_person,
+            to_person=offer.to_person,
+            offered_by=offer.offered_by,
+            offered_at=offer.offered_at,
+            expires_at=offer.expires_at,
+            state=state,
+            answered_at=offer.answered_at,
+        )
+
+
+class RoleOut(BaseModel):
+    role: str
+    label: str
+    holder: str | None
+    held_by_ic_by_default: bool
+    assigned_at: datetime | None
+    pending_offer: OfferOut | None
+
+    @classmethod
+    def build(cls, view: RoleView, *, now: datetime) -> RoleOut:
+        offer = view.pending_offer
+        return cls(
+            role=view.role,
+            label=view.label,
+            holder=view.holder,
+            held_by_ic_by_default=view.held_by_ic_by_default,
+            assigned_at=view.assigned_at,
+            pending_offer=OfferOut.build(offer, now=now) if offer else None,
+        )
+
+
+class EntryOut(BaseModel):
+    id: int
+    at: datetime
+    author: str
+    kind: str
+    text: str
+    data: dict[str, Any]
+    corrects: int | None
+
+    @classmethod
+    def build(cls, entry: TimelineEntry) -> EntryOut:
+        return cls(
+            id=entry.id,
+            at=entry.at,
+            author=entry.author,
+            kind=entry.kind,
+            text=entry.text,
+            data=entry.data,
+            corrects=entry.corrects_id,
+        )
+
+
+class TimelineOut(BaseModel):
+    number: str
+    status: str
+    timezone: str = Field(description="the org timezone, for showing times")
+    entries: list[EntryOut]
+    next_cursor: int = Field(description="pass as ?after= to get what comes next")
+
+
+class CommsTemplateOut(BaseModel):
+    kind: str
+    body: str
