@@ -7,5 +7,6 @@ from commandpost.engine.processor import Processor
 
 def processors() -> list[Processor]:
     from commandpost.incidents.processors import CommsReminders, HandoverExpiry
+    from commandpost.oncall.processors import HandoffNotices
 
-    return [HandoverExpiry(), CommsReminders()]
+    return [HandoverExpiry(), CommsReminders(), HandoffNotices()]
