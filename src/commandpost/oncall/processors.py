@@ -1,0 +1,93 @@
+"""The engine processor that sends handoff notices: at every handoff, the outgoing and the incoming
+person get ``handoff_notice`` on each of their contact methods (``notify.destinations_for_person``).
+
+It decides only: one outgoing message per (schedule, layer, handoff instant, person, channel),
+its idempotency key, so a second pass or a second replica enqueues nothing twice. A handoff
+missed while the engine was down is still noticed up to ``LOOKBACK`` later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from commandpost.errors import Unavailable
+from commandpost.notify import rules as notify_rules
+from commandpost.notify import service as notify_service
+from commandpost.notify.models import OutgoingMessage
+from commandpost.oncall import handoff_notice
+from commandpost.oncall import service as oncall_service
+from commandpost.oncall.rules import Handoff
+from commandpost.policy import service as policy_service
+from commandpost.policy.schema import OpsConfig
+
+LOOKBACK = timedelta(hours=6)
+LOOKAHEAD = timedelta(days=8)
+_TICK = timedelta(microseconds=1)
+
+
+def _keys(config: OpsConfig, handoff: Handoff) -> list[tuple[str, str, str, str]]:
+    """(person, channel, destination, key) for everyone the handoff's notice goes to."""
+    schedule = handoff.schedule.encode("ascii", "backslashreplace").decode()
+    out = []
+    for person in (handoff.outgoing, handoff.incoming):
+        if config.person(person) is None:
+            continue
+        for channel, destination in notify_service.destinations_for_person(config, person, None):
+            key = notify_rules.message_key(
+                "handoff",
+                schedule=schedule,
+                layer=handoff.layer,
+                at=handoff.at.strftime("%Y%m%dT%H%M%SZ"),
+                person=person,
+                channel=channel,
+            )
+            out.append((person, channel, destination, key))
+    return out
+
+
+class HandoffNotices:
+    name = "oncall.handoff_notices"
+
+    def run(self, session: Session, now: datetime) -> int:
+        try:
+            config = policy_service.current_config(session)
+        except Unavailable:
+            return 0
+        queued = 0
+        for handoff in oncall_service.handoffs_between(session, config, now - LOOKBACK, now + _TICK):
+            targets = _keys(config, handoff)
+            keys = [key for *_rest, key in targets]
+            done = session.scalar(
+                select(func.count()).select_from(OutgoingMessage).where(OutgoingMessage.key.in_(keys))
+            )
+            if not targets or done == len(targets):
+                continue
+            notice = handoff_notice.build(session, config, handoff, now=now)
+            for person, channel, destination, key in targets:
+                message = notify_service.enqueue(
+                    session,
+                    key=key,
+                    channel=cast(notify_service.ChannelName, channel),
+                    destination=destination,
+                    subject=notice.subject(person),
+                    body=notice.body(person),
+                    severity=None,
+                    incident_id=None,
+                    person=person,
+                    payload=notice.payload(),
+                    now=now,
+                )
+                queued += message is not None
+        return queued
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        try:
+            config = policy_service.current_config(session)
+        except Unavailable:
+            return None
+        upcoming = oncall_service.handoffs_between(session, config, now + _TICK, now + LOOKAHEAD)
+        return upcoming[0].at if upcoming else None
