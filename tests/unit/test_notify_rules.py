@@ -93,7 +93,3 @@ def test_webhook_urls_are_masked_for_display():
     assert rules.mask_destination("slack", url) == "https://hooks.slack.com/…"
     assert rules.mask_destination("webhook", "http://10.0.0.1:8080/x?token=1") == "http://10.0.0.1:8080/…"
     assert rules.mask_destination("email", "yuta@example.com") == "yuta@example.com"
-
-
-def test_interleave_is_round_robin_and_stable():
-    assert rules.interleave(["a", "a", "a", "b", "c", "b"]) == [0, 3, 4, 1, 5, 2]

@@ -110,14 +110,3 @@ def message_key(kind: str, **parts: object) -> str:
 def mask_destination(channel: str, destination: str) -> str:
     """Webhook URLs are credentials (whoever holds a Slack webhook URL can post): show scheme and host."""
     return display(destination) if channel in ("slack", "webhook") else destination
-
-
-def interleave(keys: list[str]) -> list[int]:
-    """Indexes of ``keys`` reordered round-robin by key, so one busy destination cannot queue ahead of all."""
-    rank: dict[str, int] = {}
-    ordered = []
-    for index, key in enumerate(keys):
-        r = rank.get(key, 0)
-        rank[key] = r + 1
-        ordered.append((r, index))
-    return [index for _r, index in sorted(ordered)]
