@@ -7,6 +7,8 @@ from commandpost.engine.processor import Processor
 
 def processors() -> list[Processor]:
     from commandpost.incidents.processors import CommsReminders, HandoverExpiry
+    from commandpost.notify.sender import NotificationSender
     from commandpost.oncall.processors import HandoffNotices
 
-    return [HandoverExpiry(), CommsReminders(), HandoffNotices()]
+    # The sender runs last, so a pass sends what the processors before it decided.
+    return [HandoverExpiry(), CommsReminders(), HandoffNotices(), NotificationSender()]
