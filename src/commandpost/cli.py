@@ -164,12 +164,14 @@ def serve(
 
 
 def _register_domains() -> None:
+    from commandpost.alerts import cli as alerts_cli
     from commandpost.incidents import cli as incidents_cli
     from commandpost.oncall import cli as oncall_cli
     from commandpost.policy import cli as policy_cli
 
     policy_cli.register(app)
     incidents_cli.register(app)
+    alerts_cli.register(app)
     oncall_cli.register(app)
 
 

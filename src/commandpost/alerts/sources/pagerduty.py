@@ -49,15 +49,12 @@ def parse_event(body: bytes) -> Enqueued:
         raw = {k: v for k, v in obj.items() if k != "routing_key"}
         return Enqueued(routing_key, NormalizedEvent(action=action, dedup_key=dedup_key, raw=raw))  # type: ignore[arg-type]
 
-    payload = f.object(obj.get("payload"), "payload") if "payload" in obj else None
-    if "payload" not in obj:
-        f.error("payload", "is required for event_action=trigger")
-    payload = payload or {}
-    summary = f.string(payload, "summary", "payload", required=True, max_length=MAX_SUMMARY)
-    f.string(payload, "source", "payload", required=True)
-    severity = f.string(payload, "severity", "payload", required=True, choices=SEVERITIES)
-    started = f.time(payload, "timestamp", "payload")
-    labels = {name: f.string(payload, name, "payload") for name in _LABEL_FIELDS}
+    payload, p = _payload(f, obj, "is required for event_action=trigger")
+    summary = p.string(payload, "summary", "payload", required=True, max_length=MAX_SUMMARY)
+    p.string(payload, "source", "payload", required=True)
+    severity = p.string(payload, "severity", "payload", required=True, choices=SEVERITIES)
+    started = p.time(payload, "timestamp", "payload")
+    labels = {name: p.string(payload, name, "payload") for name in _LABEL_FIELDS}
     labels = {k: v for k, v in labels.items() if v}
     custom = payload.get("custom_details")
     links = _links(f, obj)
@@ -107,13 +104,10 @@ def parse_change(body: bytes) -> Enqueued:
     obj = top_object(parse_json(body), "change event")
     f = Fields()
     routing_key = f.string(obj, "routing_key", required=True)
-    payload = f.object(obj.get("payload"), "payload") if "payload" in obj else None
-    if "payload" not in obj:
-        f.error("payload", "is required")
-    payload = payload or {}
-    summary = f.string(payload, "summary", "payload", required=True, max_length=MAX_SUMMARY)
-    source = f.string(payload, "source", "payload")
-    at = f.time(payload, "timestamp", "payload")
+    payload, p = _payload(f, obj, "is required")
+    summary = p.string(payload, "summary", "payload", required=True, max_length=MAX_SUMMARY)
+    source = p.string(payload, "source", "payload")
+    at = p.time(payload, "timestamp", "payload")
     links = _links(f, obj)
     images = _images(f, obj)
     f.done()
@@ -134,6 +128,16 @@ def parse_change(body: bytes) -> Enqueued:
         raw={k: v for k, v in obj.items() if k != "routing_key"},
     )
     return Enqueued(routing_key, event)
+
+
+def _payload(f: Fields, obj: dict[str, Any], missing: str) -> tuple[dict[str, Any], Fields]:
+    """``payload`` and the Fields to check it with: a missing or non-object payload is one error,
+    not one per field inside it (those go to a throwaway Fields)."""
+    if "payload" not in obj:
+        f.error("payload", missing)
+        return {}, Fields()
+    payload = f.object(obj["payload"], "payload")
+    return (payload, f) if payload is not None else ({}, Fields())
 
 
 def _links(f: Fields, obj: dict[str, Any]) -> tuple[Link, ...]:
