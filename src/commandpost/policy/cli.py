@@ -74,9 +74,12 @@ def check(
 
     Failure is raised as PolicyInvalid so the root CLI prints the summary and exits 1.
     """
+    from commandpost.clock import SystemClock
     from commandpost.policy.loader import load_ops
+    from commandpost.runbooks.lint import lint_for_check
 
     result = load_ops(directory)
+    lint_for_check(directory, result, now=SystemClock().now())  # runbook lint (RBxxx) is part of the check
     if prometheus_rules and result.config is not None:
         from commandpost.alerts.promrules import lint_prometheus_rules
 

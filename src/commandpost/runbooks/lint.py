@@ -24,9 +24,9 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commandpost.policy.findings import Finding
 from commandpost.policy.schema import SEVERITIES, SLUG, RunbookFrontMatter
@@ -35,6 +35,9 @@ from commandpost.runbooks.context import LintContext, find_ops_root
 from commandpost.runbooks.model import MITIGATE, SECTION_NAMES, Runbook, section_label
 from commandpost.runbooks.parse import parse_file
 from commandpost.security.redact import redact
+
+if TYPE_CHECKING:
+    from commandpost.policy.loader import LoadResult
 
 ERROR, WARNING = "error", "warning"
 
@@ -154,6 +157,29 @@ def lint_runbooks(
             parse_file(file, display=shown), context=ctx, today=today, strict=strict, flagged=flagged
         )
     return sorted(found)
+
+
+def lint_for_check(directory: Path, result: LoadResult, *, now: datetime) -> None:
+    """``commandpost check``'s one call: runbook lint added to the ops check's errors and warnings.
+
+    The loader already reads each runbook and validates its front matter, so RB000 is left to it,
+    and so are the front-matter rules for a file it reported (one defect, one error). RB015 needs
+    the incident history, so the offline check does not run it.
+    """
+    config = result.config
+    context = LintContext.from_config(config) if config else LintContext.from_folder(directory)
+    today = rules.local_today(now, context.timezone)
+    reported = {f.path for f in result.errors}
+    folder = directory / "runbooks"
+    found = (
+        lint_runbooks(folder, today=today, context=context, relative_to=directory) if folder.is_dir() else []
+    )
+    for finding in found:
+        if finding.rule == "RB000" or (finding.path in reported and finding.rule in FRONT_MATTER_RULES):
+            continue
+        (result.errors if finding.is_error else result.warnings).append(finding.as_finding())
+    result.errors.sort()
+    result.warnings.sort()
 
 
 def runbook_files(items: list[Path]) -> list[Path]:
