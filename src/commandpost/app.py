@@ -211,6 +211,7 @@ def _routers() -> list[Any]:
     """Every domain's router. Imported here so a domain stays unaware of the app."""
     from commandpost.alerts import api as alerts_api
     from commandpost.incidents import api as incidents_api
+    from commandpost.notify import api as notify_api
     from commandpost.oncall import api as oncall_api
     from commandpost.policy import api as policy_api
     from commandpost.security import api as security_api
@@ -223,6 +224,7 @@ def _routers() -> list[Any]:
         alerts_api.intake_router,
         oncall_api.router,
         oncall_api.ical_router,
+        notify_api.router,
     ]
 
 

@@ -166,6 +166,7 @@ def serve(
 def _register_domains() -> None:
     from commandpost.alerts import cli as alerts_cli
     from commandpost.incidents import cli as incidents_cli
+    from commandpost.notify import cli as notify_cli
     from commandpost.oncall import cli as oncall_cli
     from commandpost.policy import cli as policy_cli
 
@@ -173,6 +174,7 @@ def _register_domains() -> None:
     incidents_cli.register(app)
     alerts_cli.register(app)
     oncall_cli.register(app)
+    notify_cli.register(app)
 
 
 def main() -> None:
