@@ -18,8 +18,12 @@ from commandpost.policy.models import OpsRevision
 from commandpost.policy.schema import Layer, OpsConfig, Rotation, Schedule
 
 MAX_RANGE = timedelta(days=366)
-HANDOFF_LOOKBACK = timedelta(days=35)
-"""How far back ``handoffs_between`` looks to know who held a layer before the range starts."""
+
+
+def _lookback(layer: Layer) -> timedelta:
+    """How far back to look to know who held a layer before an instant: two turns, and at least
+    8 days so a weekend or a week outside restriction windows is bridged."""
+    return max(2 * layer.rotation.turn(), timedelta(days=8))
 
 
 @dataclass(frozen=True)
@@ -190,7 +194,7 @@ def handoffs_between(session: Session, config: OpsConfig, start: datetime, end: 
     out = []
     for schedule in config.schedules:
         for layer in schedule.layers:
-            layer_shifts = _layer_shifts(session, schedule, layer, start - HANDOFF_LOOKBACK, end)
+            layer_shifts = _layer_shifts(session, schedule, layer, start - _lookback(layer), end)
             out.extend(rules.handoffs(layer_shifts, start, end))
     return sorted(out, key=lambda h: (h.at, h.schedule, h.layer))
 
@@ -198,9 +202,9 @@ def handoffs_between(session: Session, config: OpsConfig, start: datetime, end: 
 def previous_handoff(session: Session, config: OpsConfig, handoff: Handoff) -> datetime | None:
     """When the same layer last changed hands before ``handoff`` (within the lookback)."""
     found, layer = find_layer(config, handoff.schedule, handoff.layer)
-    start = handoff.at - HANDOFF_LOOKBACK
+    start = handoff.at - _lookback(layer)
     earlier = rules.handoffs(
-        _layer_shifts(session, found, layer, start - HANDOFF_LOOKBACK, handoff.at), start, handoff.at
+        _layer_shifts(session, found, layer, start - _lookback(layer), handoff.at), start, handoff.at
     )
     return earlier[-1].at if earlier else None
 
