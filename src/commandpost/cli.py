@@ -169,12 +169,14 @@ def _register_domains() -> None:
     from commandpost.notify import cli as notify_cli
     from commandpost.oncall import cli as oncall_cli
     from commandpost.policy import cli as policy_cli
+    from commandpost.runbooks import cli as runbooks_cli
 
     policy_cli.register(app)
     incidents_cli.register(app)
     alerts_cli.register(app)
     oncall_cli.register(app)
     notify_cli.register(app)
+    runbooks_cli.register(app)
 
 
 def main() -> None:

@@ -65,13 +65,15 @@ def _step_lines(step: dict[str, Any], *, with_state: bool) -> list[RenderableTyp
     mark = _STATE_MARK.get(state, "☐")
     ops = " [magenta](Ops)[/]" if step.get("needs_ops") and with_state else ""
     style = "bold red" if step["warning"] else ""
+    command = step.get("command")
+    text = step["text"].replace(f"`{command}`", "").rstrip() if command else step["text"]
     head = Text.from_markup(f"{mark} [dim]{step['id']}[/]{ops} ")
-    head.append(step["text"], style=style)
+    head.append(text, style=style)
     out: list[RenderableType] = [head]
-    if step.get("command"):
-        out.append(Syntax(step["command"], "bash", word_wrap=True, padding=(0, 0, 0, 4)))
+    if command:  # on its own line, without backticks: ready to copy and paste
+        out.append(Syntax(command, "bash", word_wrap=True, padding=(0, 0, 0, 4)))
     for caution in step.get("cautions", []):
-        out.append(Text.from_markup("    [bold red]⚠ ") + Text(caution["text"], style="red"))
+        out.append(_caution(caution["text"], indent="    "))
     done = step.get("state")
     if with_state and done:
         note = f" — {done['note']}" if done.get("note") else ""
@@ -79,10 +81,16 @@ def _step_lines(step: dict[str, Any], *, with_state: bool) -> list[RenderableTyp
     return out
 
 
+def _caution(text: str, indent: str = "") -> Text:
+    """A warning in red beside what it guards; the ⚠ is added when the text has none."""
+    mark = "" if "⚠" in text else "⚠ "
+    return Text(f"{indent}{mark}{text}", style="bold red")
+
+
 def section_renderable(section: dict[str, Any], *, with_state: bool = False) -> RenderableType:
     parts: list[RenderableType] = []
     for caution in section.get("cautions", []):
-        parts.append(Text.from_markup("[bold red]⚠ ") + Text(caution["text"], style="red"))
+        parts.append(_caution(caution["text"]))
     for step in section["steps"]:
         parts.extend(_step_lines(step, with_state=with_state))
     for item in section.get("items", []):

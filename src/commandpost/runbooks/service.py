@@ -26,7 +26,7 @@ from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import service as incident_service
 from commandpost.incidents.models import Incident
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.schema import OpsConfig, Service
 from commandpost.runbooks import rules
 from commandpost.runbooks.context import LintContext
 from commandpost.runbooks.lint import RunbookFinding, lint_runbook
@@ -189,10 +189,10 @@ def staleness_of(app: Applied, runbook: Runbook, now: datetime) -> rules.Stalene
     return rules.staleness(last_updated, app.today(now), app.config.settings.runbook_max_age)
 
 
-def pointers(config: OpsConfig, slug: str) -> list[dict[str, Any]]:
+def pointers(services: Iterable[Service], slug: str) -> list[dict[str, Any]]:
     """The alert rules and services that point at a runbook (guide §4: alert → runbook)."""
     found: list[dict[str, Any]] = []
-    for service in config.services:
+    for service in services:
         for rule in service.alert_rules:
             if rule.runbook == slug:
                 found.append(
