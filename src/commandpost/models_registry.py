@@ -6,6 +6,7 @@ from commandpost.incidents import models as incident_models
 from commandpost.notify import models as notify_models
 from commandpost.oncall import models as oncall_models
 from commandpost.policy import models as policy_models
+from commandpost.postmortems import models as postmortem_models
 from commandpost.runbooks import models as runbook_models
 from commandpost.security import models as security_models
 
@@ -16,6 +17,7 @@ __all__ = [
     "notify_models",
     "oncall_models",
     "policy_models",
+    "postmortem_models",
     "runbook_models",
     "security_models",
 ]

@@ -1,0 +1,41 @@
+"""The postmortems domain's engine processors.
+
+- :class:`Criteria` evaluates the criteria when an incident resolves and again whenever its live
+  document moves on (``incident.updated_at`` past the postmortem's ``evaluated_for``), drafting the
+  postmortem when one is required. The incidents domain has no "resolved" hook, and polling the
+  stored columns also catches a flag set days after resolution.
+- :class:`ActionItemReminders` queues reminders to owners two days before the due day and the
+  morning after it, through notifications (one message per item, kind, due day and channel).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from commandpost.errors import Unavailable
+from commandpost.postmortems import actions, service
+
+
+class Criteria:
+    name = "postmortems.criteria"
+
+    def run(self, session: Session, now: datetime) -> int:
+        try:
+            return service.evaluate_due(session, now)
+        except Unavailable:  # no ops revision applied yet: nothing to judge by
+            return 0
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        return None  # polled each pass (at most engine_max_sleep_seconds apart)
+
+
+class ActionItemReminders:
+    name = "postmortems.action_item_reminders"
+
+    def run(self, session: Session, now: datetime) -> int:
+        return actions.remind_due(session, now)
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        return actions.next_reminder(session)
