@@ -115,6 +115,17 @@ def test_check_runs_the_runbook_lint(folder: Path) -> None:
     ]
 
 
+def test_check_reports_an_unreadable_runbook_once_and_does_not_crash(folder: Path) -> None:
+    runbook = folder / "runbooks" / "db-connection-exhaustion.md"
+    runbook.write_bytes(runbook.read_bytes().replace(b"owner: payments", b"owner: pay\xffments"))
+    result = invoke("check", str(folder))
+    assert isinstance(result.exception, PolicyInvalid)
+    [line] = [x for x in result.stdout.splitlines() if "db-connection-exhaustion.md" in x]
+    assert line.startswith(f"{folder}/runbooks/db-connection-exhaustion.md:1: not UTF-8 text")
+    lint = invoke("runbook", "lint", str(runbook))
+    assert lint.exit_code == 1 and lint.stdout.startswith(f"{runbook}:3: RB000 not UTF-8 text")
+
+
 def test_new_writes_a_skeleton_that_lints_clean(folder: Path) -> None:
     target = folder / "runbooks" / "queue-stuck.md"
     args = ("runbook", "new", "queue-stuck", "--service", "payment-platform", "--alert", "QueueStuck")

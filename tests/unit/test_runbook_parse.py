@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commandpost.runbooks import rules
 from commandpost.runbooks.model import SnapshotView
@@ -140,3 +142,52 @@ def test_resolve_step_by_id_or_short_id() -> None:
 def test_unreadable_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     missing = parse_file(tmp_path / "nope.md")
     assert missing.problems and missing.problems[0].message.startswith("cannot read the file")
+
+
+_MARKDOWN_BITS = st.sampled_from(
+    [
+        "---\n",
+        "owner: x\n",
+        "## 3. Mitigate\n",
+        "## Verify\n",
+        "- [ ] step `cmd`\n",
+        "- ⚠️ never do it\n",
+        "```\n",
+        "  ```sh\n",
+        "# Runbook: t\n",
+        "last_updated: 2026-13-45\n",
+        "- [x] done\n",
+        "\n",
+        ": [\n",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_MARKDOWN_BITS, st.text(max_size=20)), max_size=30))
+def test_parse_and_lint_never_raise(parts: list[str]) -> None:
+    """Whatever a person writes, parse and lint answer with findings, never an exception."""
+    from datetime import date
+
+    from commandpost.runbooks.context import LintContext
+    from commandpost.runbooks.lint import lint_runbook
+
+    runbook = parse_text("".join(parts), path="runbooks/x.md", slug="x")
+    for finding in lint_runbook(runbook, context=LintContext(), today=date(2026, 11, 27)):
+        assert finding.line >= 1 and finding.rule.startswith("RB")
+
+
+def test_first_move_of_the_ops_model_runbook() -> None:
+    """What the paging domain calls with ``config.runbook(slug)``: the ops model keeps the body only."""
+    from commandpost.policy.loader import load_ops
+    from commandpost.runbooks import service
+
+    config = load_ops(EXAMPLES.parent).config
+    assert config is not None
+    move = service.first_move(config.runbook("db-connection-exhaustion"))
+    assert move is not None and move.text.startswith("First move: rate-limit the runaway caller")
+    assert move.command is not None and move.command.startswith("aws lambda put-function-concurrency ")
+    parsed = service.first_move(parse_file(EXAMPLES / "db-connection-exhaustion.md"))
+    assert parsed is not None and move.step_id == parsed.step_id
+    with pytest.raises(TypeError):
+        service.first_move("db-connection-exhaustion")

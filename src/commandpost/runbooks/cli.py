@@ -78,6 +78,7 @@ def lint(
     printed = {"text": lint_text, "json": lint_json, "github": github_annotations}[output](findings)
     if printed:
         sys.stdout.write(printed + "\n")
+        sys.stdout.flush()
     errors = sum(f.is_error for f in findings)
     if output == "text":
         colour = "red" if errors else "green"

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from commandpost.policy.schema import OpsConfig, OrgSettings, PeopleFile, Service, SeveritiesFile
@@ -126,7 +127,7 @@ def _pointed(services: list[Service]) -> dict[str, tuple[str, ...]]:
 def _model(path: Path, model: type[M]) -> M | None:
     try:
         parsed, _problems = parse_yaml(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     data: Any = parsed.data if parsed else None
     if not isinstance(data, dict):

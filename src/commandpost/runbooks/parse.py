@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import frontmatter
+import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
@@ -175,7 +176,13 @@ def _split(text: str) -> tuple[str, int, str, int] | None:
 def _read_meta(
     yaml_text: str, offset: int, meta: dict[str, Any], lines: dict[str, int], problems: list[ParseProblem]
 ) -> bool:
-    parsed, yaml_problems = parse_yaml(yaml_text, line_offset=offset)
+    try:
+        parsed, yaml_problems = parse_yaml(yaml_text, line_offset=offset)
+    except yaml.YAMLError as exc:  # the reader refuses control characters before parsing starts
+        position = exc.position if isinstance(exc, yaml.reader.ReaderError) else 0
+        line = yaml_text[:position].count("\n") + 1 + offset
+        problems.append(ParseProblem(line, f"front matter: not readable as YAML: {_reason(exc)}"))
+        return False
     problems.extend(ParseProblem(p.line, f"front matter: {p.message}") for p in yaml_problems)
     if parsed is None:
         return False
@@ -186,6 +193,12 @@ def _read_meta(
     meta.update({str(k): v for k, v in data.items()})
     lines.update({str(path[0]): line for path, line in parsed.lines.items() if len(path) == 1})
     return True
+
+
+def _reason(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"{exc.reason} (character #x{exc.character:04x})"
+    return str(exc).splitlines()[0]
 
 
 # ---------------------------------------------------------------- the body
