@@ -214,6 +214,7 @@ def _routers() -> list[Any]:
     from commandpost.notify import api as notify_api
     from commandpost.oncall import api as oncall_api
     from commandpost.policy import api as policy_api
+    from commandpost.postmortems import api as postmortems_api
     from commandpost.runbooks import api as runbooks_api
     from commandpost.security import api as security_api
 
@@ -227,6 +228,7 @@ def _routers() -> list[Any]:
         oncall_api.ical_router,
         notify_api.router,
         runbooks_api.router,
+        postmortems_api.router,
     ]
 
 

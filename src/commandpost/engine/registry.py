@@ -9,6 +9,14 @@ def processors() -> list[Processor]:
     from commandpost.incidents.processors import CommsReminders, HandoverExpiry
     from commandpost.notify.sender import NotificationSender
     from commandpost.oncall.processors import HandoffNotices
+    from commandpost.postmortems.processors import ActionItemReminders, Criteria
 
     # The sender runs last, so a pass sends what the processors before it decided.
-    return [HandoverExpiry(), CommsReminders(), HandoffNotices(), NotificationSender()]
+    return [
+        HandoverExpiry(),
+        CommsReminders(),
+        HandoffNotices(),
+        Criteria(),
+        ActionItemReminders(),
+        NotificationSender(),
+    ]

@@ -466,7 +466,3 @@ class _Check:
                 f"possible secret ({finding.kind}) in the text: "
                 "keep it in a secret store and refer to it by name",
             )
-
-
-def rule_table() -> list[Rule]:
-    return list(RULES.values())

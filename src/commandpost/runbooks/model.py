@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SECTION_NAMES: tuple[str, ...] = ("Symptom", "Detect", "Triage", "Mitigate", "Verify", "Comms", "Postmortem")
-SECTION_KEYS: tuple[str, ...] = tuple(name.lower() for name in SECTION_NAMES)
 MITIGATE, VERIFY = 3, 4
 # Incident listings put hemostasis first (guide §3: "stop the bleeding" before root cause).
 INCIDENT_ORDER: tuple[int, ...] = (3, 4, 0, 1, 2, 5, 6)
@@ -96,10 +95,6 @@ class Section:
     def name(self) -> str:
         return SECTION_NAMES[self.number]
 
-    @property
-    def key(self) -> str:
-        return SECTION_KEYS[self.number]
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "number": self.number,
@@ -167,9 +162,6 @@ class Runbook:
     @property
     def steps(self) -> list[Step]:
         return [step for section in self.sections for step in section.steps]
-
-    def step(self, step_id: str) -> Step | None:
-        return next((s for s in self.steps if s.id == step_id), None)
 
     def meta_line(self, key: str) -> int:
         """The line of a front-matter key, or of the front matter's opening line when it is absent."""
