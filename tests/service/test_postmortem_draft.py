@@ -21,7 +21,7 @@ from commandpost.postmortems.models import ActionItem, Postmortem
 from commandpost.runbooks import service as runbooks_service
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "postmortems"
-START = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)  # 12:00 in Asia/Tokyo, the example org's timezone
+START = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 12:00 in Asia/Tokyo; after the runbook's last_updated
 RUNBOOK = "payment-webhook-backlog"
 
 

@@ -232,7 +232,7 @@ def request_runbook_update(
         session,
         slug=item.runbook,
         incident=incident,
-        source=f"postmortem of {incident_rules.format_number(incident.number)}",
+        source=f"postmortem action item #{item.id}",
         by=actor,
         now=now,
         note=f"action item #{item.id}: {item.title}",

@@ -1,0 +1,235 @@
+"""The postmortems API under ``/api/v1`` (scope ``responder`` writes, ``read`` reads). Thin: services decide.
+
+``{number}`` is the incident's number (``7`` or ``INC-7``): one postmortem per incident.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, Response
+
+from commandpost.deps import Ctx, Reader, Responder
+from commandpost.incidents import rules as incident_rules
+from commandpost.incidents import timeline
+from commandpost.incidents.models import Incident
+from commandpost.postmortems import actions, service
+from commandpost.postmortems.models import ActionItem, Postmortem
+from commandpost.postmortems.schemas import (
+    ActionCountsOut,
+    ActionItemIn,
+    ActionItemOut,
+    ActionItemPatchIn,
+    PostmortemOut,
+    PostmortemPatchIn,
+    PostmortemSummaryOut,
+    ReopenIn,
+    RevisionOut,
+    SubmitIn,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["postmortems"])
+
+
+def _out(ctx: Ctx, incident: Incident, pm: Postmortem) -> PostmortemOut:
+    config = service.config_of(ctx.session)
+    return PostmortemOut.build(
+        pm,
+        number=incident.number,
+        items=service.items_of(ctx.session, pm),
+        flags=service.blame_flags(config, pm),
+        blameless_mode=config.settings.postmortem.blameless,
+        timezone=config.settings.timezone,
+        now=ctx.now,
+    )
+
+
+def _reread(ctx: Ctx, number: str) -> PostmortemOut:
+    incident, pm = service.find(ctx.session, number)
+    return _out(ctx, incident, pm)
+
+
+def _audit(ctx: Ctx, number: str, **details: object) -> None:
+    ctx.audit_target(
+        f"postmortem:{incident_rules.format_number(incident_rules.parse_number(number))}", **details
+    )
+
+
+def _item_out(ctx: Ctx, item: ActionItem) -> ActionItemOut:
+    incident = ctx.session.get_one(Incident, item.incident_id)
+    timezone = service.config_of(ctx.session).settings.timezone
+    return ActionItemOut.build(item, number=incident.number, timezone=timezone, now=ctx.now)
+
+
+# ---------------------------------------------------------------- postmortems
+
+
+@router.get("/postmortems", response_model=list[PostmortemSummaryOut], summary="Postmortems, newest first")
+def list_postmortems(
+    ctx: Reader,
+    status: Annotated[str | None, Query(description="not_required | draft | in_review | final")] = None,
+    since: Annotated[str | None, Query(description="e.g. 30d: Final ones finalized since then")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[PostmortemSummaryOut]:
+    rows = service.list_postmortems(ctx.session, now=ctx.now, status=status, since=since, limit=limit)
+    return [PostmortemSummaryOut.build(pm, incident.number) for pm, incident in rows]
+
+
+@router.post(
+    "/postmortems/{number}",
+    response_model=PostmortemOut,
+    status_code=201,
+    summary="Start a postmortem now (evaluates the criteria; drafts one even if none applies)",
+)
+def start(number: str, ctx: Responder) -> PostmortemOut:
+    _audit(ctx, number)
+    service.start(ctx.session, number, actor=ctx.principal.person, now=ctx.now)
+    return _reread(ctx, number)
+
+
+@router.get(
+    "/postmortems/{number}", response_model=PostmortemOut, summary="Status, sections, criteria, items"
+)
+def show(number: str, ctx: Reader) -> PostmortemOut:
+    return _reread(ctx, number)
+
+
+@router.get(
+    "/postmortems/{number}/markdown",
+    summary="The postmortem as Markdown (guide §5-3 template); ?revision=N for a Final revision",
+    response_class=PlainTextResponse,
+)
+def markdown(number: str, ctx: Reader, revision: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    _incident, pm = service.find(ctx.session, number)
+    text = service.markdown(ctx.session, pm, revision=revision)
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+
+
+@router.patch("/postmortems/{number}", response_model=PostmortemOut, summary="Edit sections, title, author")
+def edit(number: str, body: PostmortemPatchIn, ctx: Responder) -> PostmortemOut:
+    _audit(ctx, number, sections=sorted(body.sections or {}))
+    service.edit(
+        ctx.session,
+        number,
+        actor=ctx.principal.person,
+        now=ctx.now,
+        sections=body.sections,
+        title=body.title,
+        author=body.author,
+        no_action_reason=body.no_action_reason,
+    )
+    return _reread(ctx, number)
+
+
+@router.post("/postmortems/{number}/submit", response_model=PostmortemOut, summary="Draft → In Review")
+def submit(number: str, body: SubmitIn, ctx: Responder) -> PostmortemOut:
+    _audit(ctx, number, reviewer=body.reviewer)
+    service.submit(ctx.session, number, reviewer=body.reviewer, actor=ctx.principal.person, now=ctx.now)
+    return _reread(ctx, number)
+
+
+@router.post(
+    "/postmortems/{number}/approve", response_model=PostmortemOut, summary="The reviewer approves: Final"
+)
+def approve(number: str, ctx: Responder) -> PostmortemOut:
+    _audit(ctx, number)
+    service.approve(ctx.session, number, actor=ctx.principal.person, now=ctx.now)
+    return _reread(ctx, number)
+
+
+@router.post(
+    "/postmortems/{number}/reopen", response_model=PostmortemOut, summary="Back to Draft or In Review"
+)
+def reopen(number: str, ctx: Responder, body: ReopenIn | None = None) -> PostmortemOut:
+    to = body.to if body else "draft"
+    _audit(ctx, number, to=to)
+    service.reopen(ctx.session, number, to=to, actor=ctx.principal.person, now=ctx.now)
+    return _reread(ctx, number)
+
+
+@router.get("/postmortems/{number}/revisions", response_model=list[RevisionOut], summary="Final revisions")
+def list_revisions(number: str, ctx: Reader) -> list[RevisionOut]:
+    _incident, pm = service.find(ctx.session, number)
+    return [RevisionOut.build(r) for r in service.revisions(ctx.session, pm)]
+
+
+@router.get("/postmortems/{number}/revisions/{revision}", response_model=RevisionOut)
+def show_revision(number: str, revision: int, ctx: Reader) -> RevisionOut:
+    _incident, pm = service.find(ctx.session, number)
+    return RevisionOut.build(service.get_revision(ctx.session, pm, revision))
+
+
+# ---------------------------------------------------------------- action items
+
+
+@router.post(
+    "/postmortems/{number}/action-items",
+    response_model=ActionItemOut,
+    status_code=201,
+    summary="Add a SMART action item (422 names the rule broken)",
+)
+def add_action_item(number: str, body: ActionItemIn, ctx: Responder) -> ActionItemOut:
+    _audit(ctx, number, action_item=body.title)
+    incident, pm = service.find(ctx.session, number, for_update=True)
+    item = actions.add(
+        ctx.session,
+        pm,
+        incident,
+        title=body.title or "",
+        type=body.type or "",
+        owner=body.owner,
+        due=body.due,
+        ticket=body.ticket,
+        verification=body.verification,
+        runbook=body.runbook,
+        actor=ctx.principal.person,
+        now=ctx.now,
+    )
+    return _item_out(ctx, item)
+
+
+@router.get("/postmortems/{number}/action-items", response_model=list[ActionItemOut])
+def postmortem_action_items(number: str, ctx: Reader) -> list[ActionItemOut]:
+    incident = timeline.load(ctx.session, number)
+    rows = actions.list_items(ctx.session, now=ctx.now, incident=incident)
+    return [_item_out(ctx, item) for item, _n in rows]
+
+
+@router.get("/action-items", response_model=list[ActionItemOut], summary="Action items by due day")
+def list_action_items(
+    ctx: Reader,
+    overdue: Annotated[bool, Query(description="only open/in-progress items past their due day")] = False,
+    owner: Annotated[str | None, Query(description="a handle")] = None,
+    status: Annotated[str | None, Query(description="open | in_progress | done | wontfix")] = None,
+    incident: Annotated[str | None, Query(description="INC-n")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[ActionItemOut]:
+    found = timeline.load(ctx.session, incident) if incident else None
+    rows = actions.list_items(
+        ctx.session, now=ctx.now, overdue=overdue, owner=owner, status=status, incident=found, limit=limit
+    )
+    timezone = service.config_of(ctx.session).settings.timezone
+    return [ActionItemOut.build(item, number=n, timezone=timezone, now=ctx.now) for item, n in rows]
+
+
+@router.get("/action-items/summary", response_model=ActionCountsOut, summary="Counts by status, and overdue")
+def action_item_counts(ctx: Reader) -> ActionCountsOut:
+    return ActionCountsOut(**actions.counts(ctx.session, now=ctx.now))
+
+
+@router.get("/action-items/{item_id}", response_model=ActionItemOut)
+def show_action_item(item_id: int, ctx: Reader) -> ActionItemOut:
+    return _item_out(ctx, actions.get(ctx.session, item_id))
+
+
+@router.patch(
+    "/action-items/{item_id}",
+    response_model=ActionItemOut,
+    summary="Change fields or status (done, wontfix…)",
+)
+def update_action_item(item_id: int, body: ActionItemPatchIn, ctx: Responder) -> ActionItemOut:
+    changes = body.model_dump(exclude_unset=True)
+    ctx.audit_target(f"action-item:{item_id}", **{k: str(v) for k, v in changes.items()})
+    item = actions.update_item(ctx.session, item_id, changes=changes, actor=ctx.principal.person, now=ctx.now)
+    return _item_out(ctx, item)

@@ -1,0 +1,250 @@
+"""Request and response bodies of the postmortems API.
+
+Action-item fields are optional in the request shape on purpose: a missing owner or due day is a
+SMART rule broken, and the service's 422 names the rule ("Assigned (owner): an owner is required …")
+rather than a bare "field required".
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from commandpost.incidents import rules as incident_rules
+from commandpost.postmortems import actions, rules
+from commandpost.postmortems.blameless import BlameFlag
+from commandpost.postmortems.models import ActionItem, Postmortem, PostmortemRevision
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PostmortemPatchIn(_In):
+    sections: dict[str, str] | None = Field(
+        default=None, description=f"section name → Markdown; sections: {', '.join(rules.SECTION_NAMES)}"
+    )
+    title: str | None = Field(default=None, max_length=300)
+    author: str | None = Field(default=None, max_length=100)
+    no_action_reason: str | None = Field(
+        default=None, max_length=2000, description="an explicit 'no action needed' and why ('' clears it)"
+    )
+
+
+class SubmitIn(_In):
+    reviewer: str = Field(min_length=1, max_length=100, description="a handle from people.yaml")
+
+
+class ReopenIn(_In):
+    to: str = Field(default="draft", description="draft | in_review")
+
+
+class ActionItemIn(_In):
+    title: str | None = Field(default=None, max_length=2000)
+    type: str | None = Field(default=None, description="prevent | mitigate | process")
+    owner: str | None = Field(default=None, max_length=100)
+    due: date | None = Field(default=None, description="YYYY-MM-DD, a day in the org's timezone")
+    ticket: str | None = Field(default=None, max_length=500, description="a key like OPS-123 or a URL")
+    verification: str | None = Field(default=None, max_length=2000, description="required for prevent")
+    runbook: str | None = Field(default=None, max_length=100, description="a runbook to update when Final")
+
+
+class ActionItemPatchIn(ActionItemIn):
+    status: str | None = Field(default=None, description="open | in_progress | done | wontfix")
+    note: str | None = Field(default=None, max_length=2000, description="why (required for wontfix)")
+
+
+class ActionItemOut(BaseModel):
+    id: int
+    incident: str = Field(description="INC-n")
+    title: str
+    type: str
+    owner: str
+    due: date
+    ticket: str | None
+    status: str
+    verification: str | None
+    runbook: str | None
+    note: str
+    origin: str | None = Field(description="'missing-alert' for the item the draft pre-filled")
+    overdue: bool
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    done_at: datetime | None
+
+    @classmethod
+    def build(cls, item: ActionItem, *, number: int, timezone: str, now: datetime) -> ActionItemOut:
+        data = actions.item_dict(item)
+        return cls(
+            **{k: v for k, v in data.items() if k not in ("due", "done_at")},
+            due=item.due,
+            done_at=item.done_at,
+            incident=incident_rules.format_number(number),
+            overdue=item.status in rules.OPEN_ACTION_STATUSES and rules.is_overdue(item.due, now, timezone),
+            created_at=item.created_at,
+            created_by=item.created_by,
+            updated_at=item.updated_at,
+        )
+
+
+class CriteriaOut(BaseModel):
+    required: bool
+    summary: str
+    reasons: list[dict[str, Any]]
+    manual_detection: bool = False
+    evaluated_at: datetime
+
+
+class BlameOut(BaseModel):
+    section: str
+    sentence: str
+    actor: str
+    phrase: str
+    rule: str
+    suggestion: str
+
+    @classmethod
+    def build(cls, flag: BlameFlag) -> BlameOut:
+        return cls(**flag.to_dict())
+
+
+class PostmortemOut(BaseModel):
+    number: str = Field(description="the incident's number, INC-n")
+    title: str
+    severity: str
+    service: str | None
+    status: str = Field(description="not_required | draft | in_review | final")
+    status_label: str
+    author: str | None
+    reviewer: str | None
+    revision: int = Field(description="the latest Final revision (0 before the first Final)")
+    criteria: CriteriaOut
+    sections: dict[str, str]
+    section_titles: dict[str, str]
+    hints: dict[str, str] = Field(description="what belongs in each section")
+    empty_sections: list[str]
+    facts: dict[str, Any] = Field(description="measured numbers; facts.timeline is the transcribed timeline")
+    action_items: list[ActionItemOut]
+    no_action_reason: str | None
+    blameless: list[BlameOut] = Field(description="warnings; blocking only with blameless: strict")
+    blameless_mode: str
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    finalized_at: datetime | None
+    approved_by: str | None
+
+    @classmethod
+    def build(
+        cls,
+        pm: Postmortem,
+        *,
+        number: int,
+        items: list[ActionItem],
+        flags: list[BlameFlag],
+        blameless_mode: str,
+        timezone: str,
+        now: datetime,
+    ) -> PostmortemOut:
+        facts = dict(pm.facts or {})
+        sections = {name: (pm.sections or {}).get(name, "") for name in rules.SECTION_NAMES}
+        return cls(
+            number=incident_rules.format_number(number),
+            title=pm.title,
+            severity=str(facts.get("severity", "")),
+            service=facts.get("service"),
+            status=pm.status,
+            status_label=rules.STATUS_LABELS[pm.status],
+            author=pm.author,
+            reviewer=pm.reviewer,
+            revision=pm.revision,
+            criteria=CriteriaOut(**(pm.criteria or {}), evaluated_at=pm.evaluated_at),
+            sections=sections,
+            section_titles=dict(rules.SECTION_TITLES),
+            hints=dict(rules.HINTS),
+            empty_sections=rules.empty_sections(sections) if pm.status != "not_required" else [],
+            facts=facts,
+            action_items=[ActionItemOut.build(i, number=number, timezone=timezone, now=now) for i in items],
+            no_action_reason=pm.no_action_reason,
+            blameless=[BlameOut.build(f) for f in flags],
+            blameless_mode=blameless_mode,
+            created_at=pm.created_at,
+            updated_at=pm.updated_at,
+            submitted_at=pm.submitted_at,
+            finalized_at=pm.finalized_at,
+            approved_by=pm.approved_by,
+        )
+
+
+class PostmortemSummaryOut(BaseModel):
+    number: str
+    title: str
+    severity: str
+    service: str | None
+    status: str
+    author: str | None
+    reviewer: str | None
+    required: bool
+    criteria: str
+    revision: int
+    created_at: datetime
+    finalized_at: datetime | None
+
+    @classmethod
+    def build(cls, pm: Postmortem, number: int) -> PostmortemSummaryOut:
+        facts = pm.facts or {}
+        return cls(
+            number=incident_rules.format_number(number),
+            title=pm.title,
+            severity=str(facts.get("severity", "")),
+            service=facts.get("service"),
+            status=pm.status,
+            author=pm.author,
+            reviewer=pm.reviewer,
+            required=pm.required,
+            criteria=str((pm.criteria or {}).get("summary", "")),
+            revision=pm.revision,
+            created_at=pm.created_at,
+            finalized_at=pm.finalized_at,
+        )
+
+
+class RevisionOut(BaseModel):
+    revision: int
+    reason: str = Field(description="approved | edited")
+    title: str
+    author: str | None
+    reviewer: str | None
+    created_at: datetime
+    created_by: str
+    sections: dict[str, str]
+    action_items: list[dict[str, Any]]
+    no_action_reason: str | None
+    markdown: str
+
+    @classmethod
+    def build(cls, row: PostmortemRevision) -> RevisionOut:
+        return cls(
+            revision=row.revision,
+            reason=row.reason,
+            title=row.title,
+            author=row.author,
+            reviewer=row.reviewer,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            sections=dict(row.sections),
+            action_items=list(row.action_items),
+            no_action_reason=row.no_action_reason,
+            markdown=row.markdown,
+        )
+
+
+class ActionCountsOut(BaseModel):
+    open: int
+    in_progress: int
+    done: int
+    wontfix: int
+    overdue: int = Field(description="open or in progress, past the due day (org timezone)")
