@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from commandpost.errors import Conflict, NotFound, ValidationFailed
 from commandpost.notify.models import (
@@ -78,30 +78,47 @@ def enqueue(
     """
     _validate(key, channel, destination, now, not_before)
     due = not_before if not_before is not None else now
-    statement = (
-        insert_for(session, OutgoingMessage)
-        .values(
-            key=key,
-            channel=channel,
-            destination=destination.strip(),
-            subject=redact_text(subject),
-            body=redact_text(body),
-            severity=severity,
-            incident_id=incident_id,
-            person=person,
-            payload=redact_data(payload) if payload else None,
-            status=PENDING,
-            attempts=0,
-            created_at=now,
-            due_at=due,
-            next_attempt_at=due,
-            late=False,
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutgoingMessage)
-    )
-    message: OutgoingMessage | None = session.scalars(statement).first()
+    values = {
+        "key": key,
+        "channel": channel,
+        "destination": destination.strip(),
+        "subject": redact_text(subject),
+        "body": redact_text(body),
+        "severity": severity,
+        "incident_id": incident_id,
+        "person": person,
+        "payload": redact_data(payload) if payload else None,
+        "status": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        "due_at": due,
+        "next_attempt_at": due,
+        "late": False,
+    }
+    new_id = session.execute(_insert_once(session), values).scalar_one_or_none()
+    if new_id is None:
+        return None
+    # The row holds exactly these values: attach it as persistent without reading it back.
+    message = OutgoingMessage(id=new_id, **values)
+    make_transient_to_detached(message)
+    session.add(message)
     return message
+
+
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_once(session: Session) -> Any:
+    """One statement per dialect, built once: its compiled form is cached, only the values change."""
+    dialect = session.get_bind().dialect.name
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        statement = _INSERTS[dialect] = (
+            insert_for(session, MESSAGES)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(MESSAGES.c.id)
+        )
+    return statement
 
 
 # ------------------------------------------------------------------ who receives what

@@ -159,7 +159,7 @@ class OutboundGuard:
         port = port or DEFAULT_PORTS[scheme]
         host_allowed = self.allowlist.host(host)
         try:
-            resolved = self.resolver(host, port)
+            resolved = [host] if _parse_ip(host) is not None else self.resolver(host, port)
         except (OSError, UnicodeError) as exc:
             raise Unresolvable(f"{shown}: cannot resolve {host!r} ({exc})") from None
         if not resolved:

@@ -1,20 +1,28 @@
 """HTTP POST through the outbound guard, for the Slack and webhook channels.
 
 Each hop is checked by :class:`OutboundGuard` before any connection is made, and the request
-goes to the checked IP address (Host header and TLS SNI keep the name; the certificate is
-verified against the name), so a DNS answer that changes between check and connect is never
-used. Redirects are not followed unless the new target is allowlisted. Proxies from the
-environment are ignored: a proxy would make the connection somewhere the guard never saw.
+goes to the checked IP address (the Host header and TLS SNI keep the name, and the certificate
+is verified against the name), so a DNS answer that changes between check and connect is never
+used. Redirects are not followed unless the new target is allowlisted. No proxy is used: a
+proxy would connect somewhere the guard never saw.
+
+A request is written in one ``sendall`` on a TCP_NODELAY socket and the answer parsed by the
+standard library's ``http.client.HTTPResponse`` — several times cheaper per request than a
+general-purpose client, which is what fan-out throughput is made of. Keep-alive connections are
+kept per sending thread, keyed by (scheme, address, port, host name), so a TLS connection
+verified for one name never carries a request for another.
 """
 
 from __future__ import annotations
 
+import http.client
+import socket
+import ssl
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from urllib.parse import urljoin
-
-import httpx
+from email.message import Message
+from urllib.parse import quote, urljoin, urlsplit
 
 from commandpost.notify.rules import Delivery, classify_http, parse_retry_after
 from commandpost.notify.ssrf import OutboundGuard, Refused, Target, Unresolvable, display
@@ -22,48 +30,51 @@ from commandpost.notify.ssrf import OutboundGuard, Refused, Target, Unresolvable
 MAX_REDIRECTS = 3
 SNIPPET_BYTES = 300
 READ_LIMIT = 64 * 1024
-TLS_CLIENTS = 64
+POOL_PER_THREAD = 64
+STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+Key = tuple[str, str, int, str]
+PATH_SAFE = "/%:@!$&'()*+,;=-._~?"
+
+
+class _Connection:
+    """A kept-alive socket to one checked address (TLS verified for the host name, when https)."""
+
+    def __init__(self, target: Target, address: str, timeout: float, tls: ssl.SSLContext) -> None:
+        sock = socket.create_connection((address, target.port), timeout=timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if target.scheme == "https":
+                sock = tls.wrap_socket(sock, server_hostname=target.host)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+    def exchange(self, request: bytes) -> tuple[http.client.HTTPResponse, bytes]:
+        """One request written in one go, and the answer (its body read up to READ_LIMIT)."""
+        self.sock.sendall(request)
+        response = http.client.HTTPResponse(self.sock, method="POST")
+        response.begin()
+        return response, response.read(READ_LIMIT)
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class GuardedHttp:
     def __init__(self, guard: OutboundGuard, *, timeout: float) -> None:
         self.guard = guard
         self.timeout = timeout
-        self._plain = self._new_client()
-        # One pool per TLS host name: a pooled connection was verified for one name and must not
-        # carry another name's request, even when both names share an address.
-        self._tls: OrderedDict[str, httpx.Client] = OrderedDict()
+        self._tls = ssl.create_default_context()
+        self._local = threading.local()
+        self._all: list[_Connection] = []
         self._lock = threading.Lock()
 
-    def _new_client(self) -> httpx.Client:
-        return httpx.Client(
-            timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 3.0)),
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-            headers={"User-Agent": "commandpost"},
-        )
-
-    def _client_for(self, target: Target) -> httpx.Client:
-        if target.scheme == "http":
-            return self._plain
-        with self._lock:
-            client = self._tls.get(target.host)
-            if client is None:
-                client = self._tls[target.host] = self._new_client()
-                if len(self._tls) > TLS_CLIENTS:
-                    _name, oldest = self._tls.popitem(last=False)
-                    oldest.close()
-            else:
-                self._tls.move_to_end(target.host)
-            return client
-
     def close(self) -> None:
-        self._plain.close()
         with self._lock:
-            for client in self._tls.values():
-                client.close()
-            self._tls.clear()
+            for connection in self._all:
+                connection.close()
+            self._all.clear()
 
     def post(self, url: str, content: bytes, headers: dict[str, str], now: datetime) -> Delivery:
         for hop in range(MAX_REDIRECTS + 1):
@@ -75,9 +86,9 @@ class GuardedHttp:
                 return Delivery("retry", error=str(exc))
             try:
                 status, response_headers, snippet = self._send(target, content, headers)
-            except httpx.TimeoutException:
+            except TimeoutError:
                 return Delivery("retry", error=f"no answer from {display(url)} within {self.timeout:g}s")
-            except httpx.HTTPError as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 return Delivery("retry", error=f"{display(url)}: {type(exc).__name__}: {exc}")
             location = response_headers.get("location")
             if 300 <= status < 400 and location:
@@ -95,27 +106,71 @@ class GuardedHttp:
             )
         return Delivery("dead", error=f"more than {MAX_REDIRECTS} redirects from {display(url)}")
 
-    def _send(
-        self, target: Target, content: bytes, headers: dict[str, str]
-    ) -> tuple[int, httpx.Headers, str]:
-        client = self._client_for(target)
-        extensions = {} if target.scheme == "http" or target.host_is_ip else {"sni_hostname": target.host}
-        request_headers = {**headers, "Host": target.host_header}
+    # -- connections ---------------------------------------------------------------------------
+
+    def _pool(self) -> OrderedDict[Key, _Connection]:
+        pool: OrderedDict[Key, _Connection] | None = getattr(self._local, "pool", None)
+        if pool is None:
+            pool = self._local.pool = OrderedDict()
+        return pool
+
+    def _forget(self, connection: _Connection) -> None:
+        connection.close()
+        with self._lock:
+            if connection in self._all:
+                self._all.remove(connection)
+
+    def _send(self, target: Target, content: bytes, headers: dict[str, str]) -> tuple[int, Message, str]:
+        parts = urlsplit(target.url)
+        path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=PATH_SAFE)
+        lines = [f"POST {path} HTTP/1.1", f"Host: {target.host_header}", "User-Agent: commandpost"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines.append(f"Content-Length: {len(content)}")
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + content
         last = len(target.addresses) - 1
         for index, address in enumerate(target.addresses):
-            pinned = httpx.URL(target.url).copy_with(host=address)
             try:
-                with client.stream(
-                    "POST", pinned, content=content, headers=request_headers, extensions=extensions
-                ) as response:
-                    body = b""
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) >= READ_LIMIT:
-                            break
-                    snippet = " ".join(body[:SNIPPET_BYTES].decode("utf-8", "replace").split())
-                    return response.status_code, response.headers, snippet
-            except httpx.ConnectError:
+                return self._exchange(target, address, request)
+            except _ConnectFailed as failed:
                 if index == last:
+                    raise failed.error from None
+        raise OSError(f"{display(target.url)}: no address to connect to")
+
+    def _exchange(self, target: Target, address: str, request: bytes) -> tuple[int, Message, str]:
+        key = (target.scheme, address, target.port, target.host)
+        pool = self._pool()
+        for _try in range(2):
+            connection = pool.pop(key, None)
+            reused = connection is not None
+            if connection is None:
+                try:
+                    connection = _Connection(target, address, self.timeout, self._tls)
+                except OSError as exc:  # nothing was sent: the next address may answer
+                    raise _ConnectFailed(exc) from exc
+                with self._lock:
+                    self._all.append(connection)
+            try:
+                response, body = connection.exchange(request)
+            except STALE:
+                self._forget(connection)
+                if not reused:
                     raise
-        raise httpx.ConnectError(f"{display(target.url)}: no address to connect to")
+                continue  # a kept-alive connection the server had closed: once more on a new one
+            except BaseException:
+                self._forget(connection)
+                raise
+            if response.will_close or not response.isclosed():
+                self._forget(connection)  # the server is closing, or a body we did not read whole
+            else:
+                pool[key] = connection
+                while len(pool) > POOL_PER_THREAD:
+                    self._forget(pool.popitem(last=False)[1])
+            snippet = " ".join(body[:SNIPPET_BYTES].decode("utf-8", "replace").split())
+            return response.status, response.msg, snippet
+        raise http.client.RemoteDisconnected("the server closed the connection twice")
+
+
+class _ConnectFailed(Exception):
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
