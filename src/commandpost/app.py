@@ -213,6 +213,7 @@ def _routers() -> list[Any]:
     from commandpost.incidents import api as incidents_api
     from commandpost.notify import api as notify_api
     from commandpost.oncall import api as oncall_api
+    from commandpost.paging import api as paging_api
     from commandpost.policy import api as policy_api
     from commandpost.postmortems import api as postmortems_api
     from commandpost.runbooks import api as runbooks_api
@@ -226,6 +227,7 @@ def _routers() -> list[Any]:
         alerts_api.intake_router,
         oncall_api.router,
         oncall_api.ical_router,
+        paging_api.router,
         notify_api.router,
         runbooks_api.router,
         postmortems_api.router,

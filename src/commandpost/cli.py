@@ -168,6 +168,7 @@ def _register_domains() -> None:
     from commandpost.incidents import cli as incidents_cli
     from commandpost.notify import cli as notify_cli
     from commandpost.oncall import cli as oncall_cli
+    from commandpost.paging import cli as paging_cli
     from commandpost.policy import cli as policy_cli
     from commandpost.runbooks import cli as runbooks_cli
 
@@ -175,6 +176,7 @@ def _register_domains() -> None:
     incidents_cli.register(app)
     alerts_cli.register(app)
     oncall_cli.register(app)
+    paging_cli.register(app)
     notify_cli.register(app)
     runbooks_cli.register(app)
 

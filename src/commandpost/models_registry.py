@@ -5,6 +5,7 @@ from commandpost.engine import models as engine_models
 from commandpost.incidents import models as incident_models
 from commandpost.notify import models as notify_models
 from commandpost.oncall import models as oncall_models
+from commandpost.paging import models as paging_models
 from commandpost.policy import models as policy_models
 from commandpost.postmortems import models as postmortem_models
 from commandpost.runbooks import models as runbook_models
@@ -16,6 +17,7 @@ __all__ = [
     "incident_models",
     "notify_models",
     "oncall_models",
+    "paging_models",
     "policy_models",
     "postmortem_models",
     "runbook_models",

@@ -28,6 +28,7 @@ from commandpost.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from commandpost.incidents import service as incident_service
 from commandpost.incidents import timeline as incident_timeline
 from commandpost.incidents.models import Incident
+from commandpost.paging import service as paging_service
 from commandpost.policy import service as policy_service
 from commandpost.policy.schema import OpsConfig, Service
 from commandpost.security.redact import redact_data, redact_text
@@ -257,6 +258,10 @@ def _acknowledge(
             hit.incident_number,
             f"alert acknowledged at its source ({integration.source}): {hit.summary}",
             now,
+        )
+        # …but someone took the page: escalation to the next level stops.
+        paging_service.acknowledge_number(
+            session, hit.incident_number, by=f"{integration.source} ack", now=now
         )
     return Outcome(event.dedup_key, "recorded", hit.id, hit.incident_number, hit.count)
 

@@ -9,6 +9,7 @@ def processors() -> list[Processor]:
     from commandpost.incidents.processors import CommsReminders, HandoverExpiry
     from commandpost.notify.sender import NotificationSender
     from commandpost.oncall.processors import HandoffNotices
+    from commandpost.paging.processors import EscalationsDue
     from commandpost.postmortems.processors import ActionItemReminders, Criteria
 
     # The sender runs last, so a pass sends what the processors before it decided.
@@ -18,5 +19,6 @@ def processors() -> list[Processor]:
         HandoffNotices(),
         Criteria(),
         ActionItemReminders(),
+        EscalationsDue(),  # right before the sender: a page due now goes out in the same pass
         NotificationSender(),
     ]

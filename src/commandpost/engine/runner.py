@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.clock import Clock
 from commandpost.db.engine import transaction
-from commandpost.engine import lease
+from commandpost.engine import lease, wakeup
 from commandpost.engine.processor import Processor
 from commandpost.engine.registry import processors as default_processors
 from commandpost.settings import Settings
@@ -115,8 +115,10 @@ class Runner:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="commandpost-engine", daemon=True)
         self._thread.start()
+        wakeup.register(self.wake)  # services ask for a pass once their work is committed
 
     def stop(self) -> None:
+        wakeup.unregister(self.wake)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

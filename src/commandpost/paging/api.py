@@ -1,0 +1,61 @@
+"""Escalation over HTTP: ``POST /incidents/{number}/escalate`` and ``GET /incidents/{number}/pages``.
+
+Acknowledging is the incidents API's ``POST /incidents/{number}/ack``: the engine reads the
+incident's acknowledgement when the next level falls due, so it needs no endpoint here. An
+escalation wakes the engine after the commit (``engine.wakeup``), so its pages go out at once.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from commandpost.deps import Reader, Responder
+from commandpost.incidents import rules as incident_rules
+from commandpost.incidents import timeline
+from commandpost.notify import service as notify_service
+from commandpost.paging import service
+from commandpost.paging.schemas import EscalatedOut, EscalationOut, PageOut, PagesOut
+from commandpost.policy import service as policy_service
+
+router = APIRouter(prefix="/api/v1", tags=["paging"])
+
+
+@router.post(
+    "/incidents/{number}/escalate",
+    response_model=EscalatedOut,
+    summary="Page the next level now (when in doubt, escalate); 409 when nobody is left to page",
+)
+def escalate(number: str, ctx: Responder) -> EscalatedOut:
+    incident = timeline.load(ctx.session, number, for_update=True)
+    label = incident_rules.format_number(incident.number)
+    ctx.audit_target(f"incident:{label}")
+    done = service.escalate_now(
+        ctx.session,
+        incident,
+        actor=ctx.principal.person,
+        now=ctx.now,
+        base_url=ctx.request.app.state.settings.base_url(),
+    )
+    config = policy_service.current_config(ctx.session)
+    return EscalatedOut(
+        number=label, queued=done.queued, escalation=EscalationOut.of(done.escalation, incident, config)
+    )
+
+
+@router.get(
+    "/incidents/{number}/pages",
+    response_model=PagesOut,
+    summary="Who was paged when, on which channel, delivered or not; and where escalation stands",
+)
+def pages(number: str, ctx: Reader) -> PagesOut:
+    incident = timeline.load(ctx.session, number)
+    esc = service.escalation_of(ctx.session, incident)
+    config = policy_service.current_config(ctx.session)
+    messages = notify_service.messages_for_incident(ctx.session, incident.id)
+    attempts = notify_service.attempts_for(ctx.session, [m.id for m in messages])
+    return PagesOut(
+        number=incident_rules.format_number(incident.number),
+        severity=incident.severity,
+        escalation=EscalationOut.of(esc, incident, config) if esc else None,
+        pages=[PageOut.of(m, attempts[m.id]) for m in messages],
+    )

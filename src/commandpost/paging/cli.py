@@ -1,0 +1,86 @@
+"""Paging verbs of the ``commandpost`` CLI (a client of the API): ``ack``, ``escalate``, ``pages``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from commandpost.client import Client
+from commandpost.console import console, print_json, sev
+
+Number = Annotated[str, typer.Argument(help="incident number: INC-7 or 7")]
+AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def _path(number: str, tail: str) -> str:
+    return f"/api/v1/incidents/{number.strip()}{tail}"
+
+
+def _when(value: str | None) -> str:
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S %Z") if value else "—"
+
+
+def _chain(esc: dict[str, Any] | None) -> str:
+    if not esc:
+        return "no escalation"
+    text = f"escalation {esc['state']}"
+    if esc["state"] == "active" and esc["next_level"]:
+        targets = ", ".join(esc["next_targets"])
+        text += f" · level {esc['next_level']} ({targets}) at {_when(esc['next_escalation_at'])}"
+    return text
+
+
+def ack(number: Number) -> None:
+    """Acknowledge: escalation stops; with no IC named yet, you become IC."""
+    with Client.from_settings() as client:
+        out = client.post(_path(number, "/ack"))
+    ic = f"@{out['ic']}" if out.get("ic") else "—"
+    console.print(f"{out['number']} acknowledged · IC {ic} · escalation stops", highlight=False)
+
+
+def escalate(number: Number, as_json: AsJson = False) -> None:
+    """Page the next level now ("when in doubt, escalate"), acknowledged or not."""
+    with Client.from_settings() as client:
+        out = client.post(_path(number, "/escalate"))
+    if as_json:
+        print_json(out)
+        return
+    esc = out["escalation"]
+    console.print(
+        f"{out['number']} escalated: {out['queued']} message(s) queued · {_chain(esc)}", highlight=False
+    )
+
+
+def pages(number: Number, as_json: AsJson = False) -> None:
+    """Who was paged when, on which channel, and whether it was delivered."""
+    with Client.from_settings() as client:
+        out = client.get(_path(number, "/pages"))
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"{out['number']} {sev(out['severity'])} · {_chain(out['escalation'])}", highlight=False)
+    table = Table(show_lines=False)
+    for column in ("queued", "kind", "level", "to", "channel", "status", "sent", "attempts"):
+        table.add_column(column)
+    for p in out["pages"]:
+        status = p["status"] + (" (late)" if p["late"] else "")
+        table.add_row(
+            _when(p["created_at"]),
+            p["kind"],
+            str(p["level"] or "—"),
+            f"@{p['person']}" if p["person"] else p["destination"],
+            p["channel"],
+            status if not p["last_error"] else f"{status}: {p['last_error'][:60]}",
+            _when(p["sent_at"]),
+            str(p["attempts"]),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ack")(ack)
+    app.command("escalate")(escalate)
+    app.command("pages")(pages)

@@ -1,0 +1,124 @@
+"""Escalation over the API: where an incident's chain stands, and every page with its delivery."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from commandpost.incidents.models import Incident
+from commandpost.notify.models import DELIVERED, OutgoingAttempt, OutgoingMessage
+from commandpost.notify.rules import mask_destination
+from commandpost.paging import rules
+from commandpost.paging.models import Escalation
+from commandpost.paging.service import effective_state
+from commandpost.policy.schema import OpsConfig
+
+
+class EscalationOut(BaseModel):
+    policy: str | None
+    severity: str
+    state: str = Field(description="active | acknowledged | resolved | stopped")
+    chain: int = Field(description="restarts: a severity raised into a paging one starts a new chain")
+    levels: int
+    next_level: int | None = Field(description="1-based level that fires next, None when exhausted")
+    next_targets: list[str]
+    repeat: int
+    repeat_limit: int
+    next_escalation_at: datetime | None
+    fired: int
+    started_at: datetime
+    last_fired_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    stop_reason: str | None
+
+    @classmethod
+    def of(cls, esc: Escalation, incident: Incident, config: OpsConfig) -> EscalationOut:
+        policy = config.policy(esc.policy) if esc.policy else None
+        route = rules.route_for(policy, incident.severity)
+        levels = rules.levels_of(route) if route else ()
+        state = effective_state(esc, incident)
+        pending = esc.level < len(levels)
+        return cls(
+            policy=esc.policy,
+            severity=esc.severity,
+            state=state,
+            chain=esc.chain,
+            levels=len(levels),
+            next_level=esc.level + 1 if pending else None,
+            next_targets=list(levels[esc.level].targets) if pending else [],
+            repeat=esc.repeat,
+            repeat_limit=route.repeat if route else 0,
+            next_escalation_at=esc.next_escalation_at if state == rules.ACTIVE else None,
+            fired=esc.fired,
+            started_at=esc.started_at,
+            last_fired_at=esc.last_fired_at,
+            acknowledged_at=esc.acknowledged_at
+            or (incident.acknowledged_at if state == rules.ACKNOWLEDGED else None),
+            acknowledged_by=esc.acknowledged_by,
+            stop_reason=esc.stop_reason,
+        )
+
+
+class PageOut(BaseModel):
+    """One message about the incident: a page (level), an FYI, or another notification."""
+
+    id: int
+    kind: str = Field(description="page | fyi | notification")
+    level: int | None = Field(description="1-based level of a page")
+    repeat: int | None
+    target: str | None = Field(description="the policy name that reached this person or channel")
+    person: str | None
+    channel: str
+    destination: str = Field(description="webhook URLs masked to scheme and host")
+    subject: str
+    created_at: datetime
+    due_at: datetime
+    status: str
+    delivered: bool
+    sent_at: datetime | None
+    late: bool
+    attempts: int
+    last_error: str | None
+    escalated_by: str | None
+
+    @classmethod
+    def of(cls, message: OutgoingMessage, attempts: list[OutgoingAttempt]) -> PageOut:
+        payload: dict[str, Any] = message.payload or {}
+        kind = payload.get("kind") if payload.get("kind") in ("page", "fyi") else "notification"
+        level = payload.get("level")
+        return cls(
+            id=message.id,
+            kind=kind,
+            level=level + 1 if isinstance(level, int) else None,
+            repeat=payload.get("repeat") if isinstance(payload.get("repeat"), int) else None,
+            target=payload.get("target"),
+            person=message.person,
+            channel=message.channel,
+            destination=mask_destination(message.channel, message.destination),
+            subject=message.subject,
+            created_at=message.created_at,
+            due_at=message.due_at,
+            status=message.status,
+            delivered=message.status == DELIVERED,
+            sent_at=message.sent_at,
+            late=message.late,
+            attempts=len(attempts) or message.attempts,
+            last_error=message.last_error,
+            escalated_by=payload.get("escalated_by"),
+        )
+
+
+class PagesOut(BaseModel):
+    number: str
+    severity: str
+    escalation: EscalationOut | None
+    pages: list[PageOut]
+
+
+class EscalatedOut(BaseModel):
+    number: str
+    queued: int = Field(description="messages queued by this escalation")
+    escalation: EscalationOut
