@@ -283,6 +283,9 @@ def create_app(
     _health_routes(app)
     for router in _routers():
         app.include_router(router)
+    from commandpost.web.routes import mount as mount_pages
+
+    mount_pages(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     return app

@@ -10,6 +10,7 @@ from commandpost.policy import models as policy_models
 from commandpost.postmortems import models as postmortem_models
 from commandpost.runbooks import models as runbook_models
 from commandpost.security import models as security_models
+from commandpost.security import users as user_models
 
 __all__ = [
     "alert_models",
@@ -22,4 +23,5 @@ __all__ = [
     "postmortem_models",
     "runbook_models",
     "security_models",
+    "user_models",
 ]

@@ -1,0 +1,171 @@
+"""One incident's command post (guide §1-2): header, actions, roles, live timeline, runbook, comms, alerts.
+
+The page renders the newest :data:`TIMELINE_PAGE` entries server-side (an incident with thousands
+of entries still renders fast) with a "load earlier" link; ``app.js`` then polls
+``/incidents/{n}/live?after=<cursor>`` every 1.5 s and prepends new entries — and refreshes the
+header, roles and checklist panels — without a reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from commandpost.alerts import service as alerts_service
+from commandpost.deps import Ctx
+from commandpost.incidents import comms, roles, rules, service, timeline
+from commandpost.incidents.models import Incident, TimelineEntry
+from commandpost.incidents.schemas import IncidentOut
+from commandpost.runbooks import service as runbook_service
+from commandpost.runbooks.model import MITIGATE, Section
+from commandpost.runbooks.models import RunbookStepState
+from commandpost.web import extensions
+from commandpost.web.auth import PageReader, PageRoute
+from commandpost.web.render import ENV, page
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+TIMELINE_PAGE = 200
+LIVE_PAGE = 200
+
+
+def newest_entries(
+    session: Session, incident: Incident, *, before: int | None = None, limit: int = TIMELINE_PAGE
+) -> list[TimelineEntry]:
+    """The newest ``limit`` entries (before an entry id), newest first — one index range scan."""
+    query = select(TimelineEntry).where(TimelineEntry.incident_id == incident.id)
+    if before:
+        query = query.where(TimelineEntry.id < before)
+    return list(session.scalars(query.order_by(TimelineEntry.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """An attached runbook as the panel shows it: Mitigate first, step states, who may tick."""
+
+    slug: str
+    title: str
+    source: str
+    outdated: bool
+    sections: list[Section]
+    states: dict[str, RunbookStepState]
+    progress: dict[str, int]
+
+
+def checklists(session: Session, incident: Incident) -> list[Checklist]:
+    out = []
+    for attachment in runbook_service.attachments(session, incident):
+        out.append(
+            Checklist(
+                slug=attachment.slug,
+                title=attachment.title,
+                source=attachment.source,
+                outdated=attachment.outdated,
+                sections=[
+                    s for s in runbook_service.ordered_sections(attachment.view) if s.steps or s.cautions
+                ],
+                states=attachment.states,
+                progress=runbook_service.progress(attachment.view.steps, attachment.states),
+            )
+        )
+    return out
+
+
+def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
+    """What the live parts of the page are made of (header, roles, checklist)."""
+    ic = roles.ic_holder(ctx.session, incident)
+    ops, _ = roles.holder(ctx.session, incident, "ops")
+    return {
+        "i": IncidentOut.build(
+            incident, ic=ic, now=ctx.now, timezone=service.config_of(ctx.session).settings.timezone
+        ),
+        "roles": roles.view(ctx.session, incident, ctx.now),
+        "ops_holder": ops,
+        "checklists": (found := checklists(ctx.session, incident)),
+        "attachable": sorted(set(runbook_service.applied(ctx.session).runbooks) - {c.slug for c in found}),
+        "mitigate": MITIGATE,
+        "freeze": extensions.slo_freeze(ctx.session, incident, now=ctx.now),
+        "postmortem": extensions.postmortem_of(ctx.session, incident),
+        "can_escalate": extensions.can_escalate(),
+    }
+
+
+@router.get("/incidents/{number}")
+def command_post(request: Request, number: str, ctx: PageReader, before: int | None = None) -> Response:
+    incident = timeline.load(ctx.session, number)
+    config = service.config_of(ctx.session)
+    entries = newest_entries(ctx.session, incident, before=before)
+    is_open = incident.status != "closed"
+    templates = (
+        {kind: comms.render(incident, kind, config, now=ctx.now) for kind in rules.COMMS_KINDS}
+        if is_open
+        else {}
+    )
+    _, changes = alerts_service.incident_changes(ctx.session, incident.number, now=ctx.now)
+    return page(
+        request,
+        "incident/page.html",
+        nav="incidents",
+        **_panels(ctx, incident),
+        entries=entries,
+        cursor=max((e.id for e in entries), default=0) if not before else _newest_id(ctx.session, incident),
+        earlier=entries[-1].id if len(entries) == TIMELINE_PAGE else None,
+        total=timeline.count(ctx.session, incident),
+        windowed=before is not None,
+        people=config.people,
+        severities=config.severities,
+        allowed=rules.allowed_next(incident.status),
+        comms_templates=templates,
+        cadence=config.comms_cadence(incident.severity),
+        alerts=alerts_service.incident_alerts(ctx.session, incident.number),
+        changes=changes,
+        pages=extensions.pages_of(ctx.session, incident),
+        role_labels=rules.ROLE_LABELS,
+    )
+
+
+def _newest_id(session: Session, incident: Incident) -> int:
+    newest = newest_entries(session, incident, limit=1)
+    return newest[0].id if newest else 0
+
+
+def _fragment(name: str, **values: Any) -> str:
+    return ENV.get_template(name).render(**values)
+
+
+@router.get("/incidents/{number}/live")
+def live(
+    request: Request, number: str, ctx: PageReader, after: int | None = None, before: int | None = None
+) -> Response:
+    """JSON for ``app.js``: new entries after the cursor (with refreshed panels), or a page before one."""
+    incident = timeline.load(ctx.session, number)
+    shared = {
+        "timezone": request.state.timezone,
+        "now": ctx.now,
+        "user": ctx.principal,
+        "csrf": request.state.web.csrf_token,
+    }
+    if before is not None:
+        older = newest_entries(ctx.session, incident, before=before)
+        return JSONResponse(
+            {
+                "html": _fragment("incident/entries.html", entries=older, **shared),
+                "earlier": older[-1].id if len(older) == TIMELINE_PAGE else None,
+            }
+        )
+    fresh = timeline.entries(ctx.session, incident, after=after or 0, limit=LIVE_PAGE)
+    body: dict[str, Any] = {"cursor": fresh[-1].id if fresh else (after or 0), "count": len(fresh)}
+    if fresh:
+        values = {**shared, **_panels(ctx, incident), "people": service.config_of(ctx.session).people}
+        body["html"] = _fragment("incident/entries.html", entries=list(reversed(fresh)), **values)
+        body["panels"] = {
+            "header": _fragment("incident/header.html", **values),
+            "roles": _fragment("incident/roles.html", **values),
+            "checklist": _fragment("incident/checklist.html", **values),
+        }
+        body["more"] = len(fresh) == LIVE_PAGE
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

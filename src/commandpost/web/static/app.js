@@ -1,0 +1,151 @@
+// commandpost pages: a little progressive enhancement. Every form works without this file
+// (POST → redirect → GET); with it, forms post in the background, the incident timeline
+// follows the `after` cursor every 1.5 s, and "time since" stays current.
+"use strict";
+
+(function () {
+  const POLL_MS = 1500;
+
+  function flash(message, bad) {
+    const box = document.getElementById("flash");
+    if (!box) return;
+    box.textContent = message;
+    box.className = "flash" + (bad ? " bad" : "");
+    box.hidden = false;
+    clearTimeout(box._timer);
+    box._timer = setTimeout(() => { box.hidden = true; }, bad ? 9000 : 3500);
+  }
+
+  function span(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    const d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    if (d) return h ? `${d}d ${h}h` : `${d}d`;
+    if (h) return m ? `${h}h ${m}m` : `${h}h`;
+    if (m) return `${m}m`;
+    return `${seconds}s`;
+  }
+
+  function refreshTimes() {
+    const now = Date.now();
+    document.querySelectorAll("time[data-since]").forEach((el) => {
+      const at = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(at)) el.textContent = span((now - at) / 1000);
+    });
+    document.querySelectorAll("time[data-until]").forEach((el) => {
+      const at = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(at)) el.textContent = at > now ? span((at - now) / 1000) : span((now - at) / 1000) + " overdue";
+    });
+  }
+
+  async function post(form) {
+    const body = new URLSearchParams(new FormData(form));
+    const response = await fetch(form.action, {
+      method: "POST",
+      body,
+      credentials: "same-origin",
+      headers: { "X-CommandPost-Fetch": "1", "Content-Type": "application/x-www-form-urlencoded" },
+    });
+    let data = {};
+    try { data = await response.json(); } catch (_) { /* not JSON */ }
+    if (response.status === 401) { window.location.href = "/login?next=" + encodeURIComponent(location.pathname); return; }
+    if (!response.ok) throw new Error((data.error && data.error.message) || `refused (${response.status})`);
+    return data;
+  }
+
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-enhance")) return;
+    event.preventDefault();
+    const buttons = form.querySelectorAll("button");
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const data = await post(form);
+      if (data) flash(data.message || "done");
+      if (form.hasAttribute("data-reset")) form.querySelectorAll("input[name=text], textarea[name=body]").forEach((i) => { i.value = ""; });
+      if (live) live.poll();
+    } catch (error) {
+      flash(error.message, true);
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  });
+
+  document.addEventListener("change", (event) => {
+    const select = event.target;
+    if (!(select instanceof HTMLSelectElement) || !select.hasAttribute("data-template-select")) return;
+    const form = select.form;
+    const tpl = form.querySelector(`template[data-template="${select.value}"]`);
+    const area = form.querySelector("textarea[name=body]");
+    if (tpl && area) area.value = tpl.content.textContent;
+  });
+
+  function Live(root) {
+    this.root = root;
+    this.url = root.getAttribute("data-live-url");
+    this.cursor = parseInt(root.getAttribute("data-cursor") || "0", 10);
+    this.busy = false;
+  }
+
+  Live.prototype.poll = async function () {
+    if (this.busy || document.hidden) return;
+    this.busy = true;
+    try {
+      const response = await fetch(`${this.url}?after=${this.cursor}`, {
+        credentials: "same-origin", headers: { "X-CommandPost-Fetch": "1" }, cache: "no-store",
+      });
+      if (response.status === 401) { window.location.reload(); return; }
+      if (!response.ok) return;
+      const data = await response.json();
+      if (!data.count) return;
+      this.cursor = data.cursor;
+      this.root.setAttribute("data-cursor", String(data.cursor));
+      const list = document.getElementById("timeline");
+      const holder = document.createElement("ol");
+      holder.innerHTML = data.html;
+      const fresh = Array.from(holder.children);
+      fresh.reverse().forEach((li) => {
+        li.classList.add("fresh");
+        list.insertBefore(li, list.firstChild);
+      });
+      const count = document.getElementById("entry-count");
+      if (count) count.textContent = String(parseInt(count.textContent, 10) + data.count);
+      Object.entries(data.panels || {}).forEach(([name, html]) => {
+        const old = document.querySelector(`[data-live="${name}"]`);
+        if (!old || old.contains(document.activeElement)) return;
+        const box = document.createElement("div");
+        box.innerHTML = html;
+        if (box.firstElementChild) old.replaceWith(box.firstElementChild);
+      });
+      refreshTimes();
+      if (data.more) setTimeout(() => this.poll(), 0);
+    } catch (_) {
+      /* the next tick tries again */
+    } finally {
+      this.busy = false;
+    }
+  };
+
+  let live = null;
+  const root = document.getElementById("command-post");
+  if (root && root.getAttribute("data-live-url") && !location.search.includes("before=")) {
+    live = new Live(root);
+    setInterval(() => live.poll(), POLL_MS);
+  }
+
+  document.addEventListener("click", async (event) => {
+    const link = event.target.closest ? event.target.closest("#load-earlier") : null;
+    if (!link || !root) return;
+    event.preventDefault();
+    const response = await fetch(`${root.getAttribute("data-live-url")}?before=${link.getAttribute("data-before")}`, {
+      credentials: "same-origin", headers: { "X-CommandPost-Fetch": "1" },
+    });
+    if (!response.ok) { flash("could not load earlier entries", true); return; }
+    const data = await response.json();
+    document.getElementById("timeline").insertAdjacentHTML("beforeend", data.html);
+    if (data.earlier) link.setAttribute("data-before", String(data.earlier)); else link.remove();
+  });
+
+  refreshTimes();
+  setInterval(refreshTimes, 15000);
+})();
