@@ -289,3 +289,16 @@ def test_yaml_lines_duplicates_and_clock_times() -> None:
     assert parsed.line(("a", "c")) == 3
     assert parsed.line(("list", 1)) == 7
     assert parsed.line(("a", "missing", "deeper")) == 1
+
+
+def test_control_character_in_yaml_is_a_finding_not_a_crash(tmp_path):
+    ops = tmp_path / "ops"
+    shutil.copytree(EXAMPLE_OPS, ops)
+    path = ops / "people.yaml"
+    lines = path.read_text().splitlines()
+    lines[2] = lines[2] + " \x08"
+    path.write_text("\n".join(lines) + "\n")
+    result = load_ops(ops)
+    assert [str(f) for f in result.errors] == [
+        "people.yaml:3: YAML syntax error: control character U+0008 is not allowed"
+    ]

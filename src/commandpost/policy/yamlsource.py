@@ -48,7 +48,13 @@ def parse_yaml(text: str, *, line_offset: int = 0) -> tuple[Parsed | None, list[
     Returns ``(None, problems)`` on a syntax error; duplicate keys are problems but the data is
     still returned (the first occurrence wins) so the rest of the file is checked too.
     """
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character: reported where it is, never a crash
+        line = text[: max(0, exc.position)].count("\n") + 1 + line_offset
+        return None, [
+            YamlProblem(line, f"YAML syntax error: control character U+{exc.character:04X} is not allowed")
+        ]
     try:
         try:
             node = loader.get_single_node()
