@@ -284,3 +284,26 @@ def test_a_slow_sink_does_not_hold_up_the_others(sessions, session, clock, chann
     clock.advance(seconds=2)
     assert run(sender, sessions, clock.now()) == 4
     assert {message(session, i).status for i in slow_ids} == {DELIVERED}
+
+
+def test_the_engine_runner_sends_and_sleeps_until_the_next_retry(
+    sessions, session, clock, channels, settings
+):
+    from commandpost.engine.runner import Runner
+
+    channels.script(HOOK, E500, OK)
+    mid = enqueue(sessions, clock, "k")
+    sender = NotificationSender(
+        settings.model_copy(update={"notify_pass_wait_seconds": 30.0}), channels=channels, rand=lambda: 0.0
+    )  # type: ignore[arg-type]
+    runner = Runner(sessions, clock, settings=settings, processors=[sender])
+    try:
+        assert runner.run_once() == 1
+        assert message(session, mid).status == PENDING
+        assert 2.5 <= runner.next_wake(clock.now()) < 3  # the backoff, not a fixed cycle
+        clock.advance(seconds=3)
+        assert runner.run_once() == 1
+        assert message(session, mid).status == DELIVERED
+        assert runner.next_wake(clock.now()) == settings.engine_max_sleep_seconds  # nothing left
+    finally:
+        sender.close()
