@@ -14,6 +14,7 @@ from commandpost.console import err_console
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory, transaction
 from commandpost.policy import service as policy_service
+from commandpost.security import redact
 from commandpost.security import service as security_service
 from commandpost.security.models import ApiToken
 from commandpost.settings import Settings
@@ -52,6 +53,7 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
             err_console.print(
                 f"intake {key.name} ({key.source}, {key.service}): {policy_service.intake_url(base, key)}"
             )
+    redact.warm_up()  # load the secret detectors now, not on the first alert
     err_console.print(f"[bold green]commandpost[/] serving on {base}  (health: {base}/healthz)")
     app = create_app(settings, clock=clock, engine=engine)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
