@@ -99,7 +99,9 @@ def enqueue(
     if new_id is None:
         return None
     # The row holds exactly these values: attach it as persistent without reading it back.
-    message = OutgoingMessage(id=new_id, **values)
+    message = OutgoingMessage(
+        id=new_id, **values, attempt_limit=None, claimed_by=None, sent_at=None, last_error=None
+    )
     make_transient_to_detached(message)
     session.add(message)
     return message
