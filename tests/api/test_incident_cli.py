@@ -133,7 +133,7 @@ def test_status_severity_entries_roles_and_comms(run):
     assert "Ops is held by @mei" in refused.exception.message
     assert "action recorded" in _ok(run("action", "1", "restarted workers", person="mei"))
     offered = _ok(run("role", "offer", "1", "ic", "hana"))
-    assert offered.startswith("IC offered to @hana until 03:15:00 UTC")
+    assert offered.startswith("IC offered to @hana until 12:15:00 JST")
     wrong = run("role", "accept", "1", "ic", person="ken")
     assert isinstance(wrong.exception, Forbidden) and "is for @hana" in wrong.exception.message
     assert _ok(run("role", "accept", "1", "ic", person="hana")).startswith("you (@hana) now hold IC on 1")
@@ -148,7 +148,7 @@ def test_status_severity_entries_roles_and_comms(run):
     ]
     posted = _ok(run("comms", "1", "initial", "--audience", "external"))
     assert posted.startswith("#") and "[SEV1] Incident #1: Payment webhooks failing" in posted
-    assert "next update due 2026-06-24 03:30 UTC" in posted
+    assert "next update due 2026-06-24 12:30 JST" in posted
     assert _ok(run("status", "1", "mitigated", "--note", "backlog draining")).startswith("INC-1 is mitigated")
     bad = run("status", "1", "identified")
     assert isinstance(bad.exception, InvalidTransition) and bad.exception.exit_code == 5

@@ -35,8 +35,13 @@ from commandpost.incidents.schemas import (
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
 
+def _timezone(ctx: Ctx) -> str:
+    return service.config_of(ctx.session).settings.timezone
+
+
 def _out(session: Session, incident: Incident, ctx: Ctx) -> IncidentOut:
-    return IncidentOut.build(incident, ic=roles.ic_holder(session, incident), now=ctx.now)
+    ic = roles.ic_holder(session, incident)
+    return IncidentOut.build(incident, ic=ic, now=ctx.now, timezone=_timezone(ctx))
 
 
 def _writing(ctx: Ctx, number: str) -> Incident:
@@ -85,7 +90,8 @@ def list_incidents(
         ctx.session, status=status, severity=severity, service=service_name, limit=limit
     )
     ics = roles.ic_holders(ctx.session, [r.id for r in rows])
-    return [IncidentOut.build(r, ic=ics.get(r.id), now=ctx.now) for r in rows]
+    tz = _timezone(ctx)
+    return [IncidentOut.build(r, ic=ics.get(r.id), now=ctx.now, timezone=tz) for r in rows]
 
 
 @router.get("/incidents/{number}", response_model=IncidentOut)
@@ -228,7 +234,7 @@ def read_timeline(
     return TimelineOut(
         number=rules.format_number(incident.number),
         status=incident.status,
-        timezone=service.config_of(ctx.session).settings.timezone,
+        timezone=_timezone(ctx),
         entries=[EntryOut.build(e) for e in items],
         next_cursor=items[-1].id if items else (after or 0),
     )

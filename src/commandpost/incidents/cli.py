@@ -93,9 +93,9 @@ def list_incidents(
     if as_json:
         print_json(rows)
         return
-    table = Table("number", "sev", "status", "title", "service", "IC", "declared (UTC)", "comms due (UTC)")
+    table = Table("number", "sev", "status", "title", "service", "IC", "declared", "comms due")
     for r in rows:
-        due = _when(r["comms_due_at"], fmt="%H:%M")
+        due = _when(r["comms_due_at"], r["timezone"], "%H:%M %Z")
         table.add_row(
             r["number"],
             sev(r["severity"]),
@@ -103,7 +103,7 @@ def list_incidents(
             r["title"],
             r["service"] or "—",
             _person(r["ic"]),
-            _when(r["declared_at"], fmt="%m-%d %H:%M"),
+            _when(r["declared_at"], r["timezone"], "%m-%d %H:%M %Z"),
             f"[bold red]{due} overdue[/]" if r["comms_overdue"] else due,
         )
     console.print(table if rows else "no incidents match")
@@ -127,23 +127,30 @@ def show(number: Number, as_json: AsJson = False) -> None:
         if out[label]:
             console.print(f"  {label}: {out[label]}", highlight=False)
     console.print(f"  next statuses: {', '.join(out['allowed_next']) or 'none (closed)'}")
-    for name in ("detected", "declared", "acknowledged", "identified", "mitigated", "resolved", "closed"):
+    tz = out["timezone"]
+    for name in (
+        "impact_started",
+        "detected",
+        "declared",
+        "acknowledged",
+        "identified",
+        "mitigated",
+        "resolved",
+    ):
         if out[f"{name}_at"]:
-            console.print(f"  {name:<13}{_when(out[f'{name}_at'])}")
+            console.print(f"  {name.replace('_', ' '):<15}{_when(out[f'{name}_at'], tz)}")
     if out["comms_due_at"]:
         overdue = " [bold red](overdue)[/]" if out["comms_overdue"] else ""
-        console.print(f"  comms due    {_when(out['comms_due_at'])}{overdue}")
-    console.print(_roles_table(held))
+        console.print(f"  comms due      {_when(out['comms_due_at'], tz)}{overdue}")
+    console.print(_roles_table(held, tz))
 
 
-def _roles_table(held: list[dict[str, Any]]) -> Table:
+def _roles_table(held: list[dict[str, Any]], tz: str) -> Table:
     table = Table("role", "holder", "by default", "pending offer")
     for r in held:
         offer = r["pending_offer"]
         pending = (
-            f"to @{offer['to_person']} until {_when(offer['expires_at'], fmt='%H:%M:%S UTC')}"
-            if offer
-            else ""
+            f"to @{offer['to_person']} until {_when(offer['expires_at'], tz, '%H:%M:%S %Z')}" if offer else ""
         )
         table.add_row(r["label"], _person(r["holder"]), "IC" if r["held_by_ic_by_default"] else "", pending)
     return table
@@ -213,7 +220,7 @@ def change_severity(
     """Change severity; the new severity's rules (comms cadence, paging) apply at once."""
     with _client() as client:
         out = client.post(_path(number, "/severity"), {"severity": severity, "reason": reason})
-    due = f" · comms due {_when(out['comms_due_at'])}" if out["comms_due_at"] else ""
+    due = f" · comms due {_when(out['comms_due_at'], out['timezone'])}" if out["comms_due_at"] else ""
     console.print(f"{out['number']} is {sev(out['severity'])}{due}", highlight=False)
 
 
@@ -253,10 +260,13 @@ def comms(
     """Post a comms update; the next one is due after the severity's cadence."""
     with _client() as client:
         out = client.post(_path(number, "/comms"), {"kind": kind, "audience": audience, "body": body})
+        incident = client.get(_path(number))
     console.print(f"#{out['id']} comms {kind} ({audience}) posted:", highlight=False)
     console.print(out["text"], highlight=False, markup=False)
-    if out["data"].get("next_due_at"):
-        console.print(f"next update due {_when(out['data']['next_due_at'])}", highlight=False)
+    if incident["comms_due_at"]:
+        console.print(
+            f"next update due {_when(incident['comms_due_at'], incident['timezone'])}", highlight=False
+        )
 
 
 # ---------------------------------------------------------------- roles
@@ -270,17 +280,19 @@ def role_list(number: Number, as_json: AsJson = False) -> None:
     """Who holds each role (the IC holds every role not delegated)."""
     with _client() as client:
         held = client.get(_path(number, "/roles"))
+        tz = client.get(_path(number))["timezone"]
     if as_json:
         print_json(held)
     else:
-        console.print(_roles_table(held))
+        console.print(_roles_table(held, tz))
 
 
 def role_offer(number: Number, role: Role, person: Person) -> None:
     """Offer a role; it stays with its holder until the person accepts with their own token."""
     with _client() as client:
         out = client.post(_path(number, f"/roles/{role}/offer"), {"person": person})
-    until = _when(out["expires_at"], fmt="%H:%M:%S UTC")
+        tz = client.get(_path(number))["timezone"]
+    until = _when(out["expires_at"], tz, "%H:%M:%S %Z")
     console.print(
         f"{out['role'].upper()} offered to @{out['to_person']} until {until}; "
         f"they accept with: commandpost role accept {number.upper()} {out['role']}",

@@ -56,7 +56,7 @@ def render(incident: Incident, kind: str, config: OpsConfig, *, now: datetime) -
     kind = rules.choose(kind, rules.COMMS_KINDS, "comms kind")
     template = config.settings.comms.templates.get(kind) or rules.DEFAULT_COMMS_TEMPLATES[kind]  # type: ignore[call-overload]
     at = timeline.effective_now(incident, now)
-    return rules.render_template(template, template_values(incident, config, at=at))
+    return rules.render_template(template, template_values(incident, config, at=at)).strip()
 
 
 def post(

@@ -102,21 +102,22 @@ class IncidentOut(BaseModel):
     comms_due_at: datetime | None
     comms_overdue: bool
     updated_at: datetime
+    timezone: str = Field(description="the org timezone, for showing times")
 
     @classmethod
-    def build(cls, incident: Incident, *, ic: str | None, now: datetime) -> IncidentOut:
+    def build(
+        cls, incident: Incident, *, ic: str | None, now: datetime, timezone: str = "UTC"
+    ) -> IncidentOut:
         due = incident.comms_due_at
-        return cls(
-            number=rules.format_number(incident.number),
-            allowed_next=list(rules.allowed_next(incident.status)),
-            ic=ic,
-            comms_overdue=due is not None and due <= now and rules.is_open(incident.status),
-            **{
-                name: getattr(incident, name)
-                for name in cls.model_fields
-                if name not in {"number", "allowed_next", "ic", "comms_overdue"}
-            },
-        )
+        computed = {
+            "number": rules.format_number(incident.number),
+            "allowed_next": list(rules.allowed_next(incident.status)),
+            "ic": ic,
+            "comms_overdue": due is not None and due <= now and rules.is_open(incident.status),
+            "timezone": timezone,
+        }
+        stored = {name: getattr(incident, name) for name in cls.model_fields if name not in computed}
+        return cls(**computed, **stored)
 
 
 class DeclaredOut(IncidentOut):
