@@ -9,8 +9,31 @@ from commandpost.web.render import STATIC
 
 
 def mount(app: FastAPI) -> None:
-    from commandpost.web.pages import incident, incident_actions, incidents, login, status
+    from commandpost.web.pages import (
+        incident,
+        incident_actions,
+        incidents,
+        login,
+        metrics,
+        oncall,
+        postmortems,
+        runbooks,
+        settings,
+        status,
+    )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (login, status, incidents, incident, incident_actions):
+    pages = (
+        login,
+        status,
+        incidents,
+        incident,
+        incident_actions,
+        oncall,
+        runbooks,
+        postmortems,
+        metrics,
+        settings,
+    )
+    for module in pages:
         app.include_router(module.router)

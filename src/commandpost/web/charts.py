@@ -1,0 +1,144 @@
+"""Charts as inline SVG, drawn server-side with matplotlib: no JavaScript, nothing fetched at run time,
+and testable (an SVG is text: a test can read its title, labels and series).
+
+matplotlib is imported on first use (it takes a moment to import) and only its object API is used
+(``Figure``, no ``pyplot`` global state), so concurrent requests each draw on their own figure.
+Text stays text in the SVG (``svg.fonttype = none``) and matplotlib escapes it as XML, so a
+label that came from a person's input cannot inject markup. The helpers take plain numbers:
+what the numbers mean is the metrics service's business.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from markupsafe import Markup
+
+SEV_COLOURS = {"SEV1": "#b3001b", "SEV2": "#e0451f", "SEV3": "#b7791f", "SEV4": "#2b7a8b"}
+PALETTE = ("#2456d6", "#e0451f", "#1f7a4d", "#b7791f", "#6b3fa0", "#2b7a8b", "#b3001b", "#667085")
+_PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
+
+
+def _figure(width: float, height: float) -> Any:
+    import matplotlib
+
+    matplotlib.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "commandpost",
+            "font.family": "sans-serif",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titleweight": "bold",
+            "axes.titlesize": 10,
+        }
+    )
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _svg(fig: Any, label: str) -> Markup:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    svg = _PROLOG.sub("", buffer.getvalue(), count=1)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{_attr(label)}" ', 1)
+    return Markup(svg)  # matplotlib's own output: its text is XML-escaped
+
+
+def _attr(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _empty(ax: Any, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#667085")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def lines(
+    title: str,
+    series: Mapping[str, Sequence[tuple[datetime | date, float | None]]],
+    *,
+    ylabel: str = "",
+    colours: Mapping[str, str] | None = None,
+    reference: tuple[float, str] | None = None,
+) -> Markup:
+    """One line per series over time (MTTx per severity, an error budget burning down)."""
+    fig = _figure(6.4, 2.8)
+    ax = fig.add_subplot()
+    ax.set_title(title, loc="left")
+    drawn = False
+    for i, (name, points) in enumerate(series.items()):
+        kept = [(x, y) for x, y in points if y is not None]
+        if not kept:
+            continue
+        xs, ys = zip(*kept, strict=True)
+        colour = (colours or {}).get(name) or SEV_COLOURS.get(name) or PALETTE[i % len(PALETTE)]
+        ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.6, label=name, color=colour)
+        drawn = True
+    if reference is not None:
+        ax.axhline(reference[0], color="#667085", linestyle="--", linewidth=1, label=reference[1])
+    if not drawn:
+        _empty(ax, "no data in this period")
+    else:
+        ax.set_ylabel(ylabel)
+        ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+        ax.grid(axis="y", color="#eceef2")
+        fig.autofmt_xdate()
+    return _svg(fig, title)
+
+
+def bars(title: str, labels: Sequence[str], values: Sequence[float], *, xlabel: str = "") -> Markup:
+    """Horizontal bars, largest first (noisy alerts, toil)."""
+    fig = _figure(6.4, max(1.6, 0.32 * len(labels) + 0.9))
+    ax = fig.add_subplot()
+    ax.set_title(title, loc="left")
+    if not labels:
+        _empty(ax, "nothing to show")
+        return _svg(fig, title)
+    order = sorted(range(len(labels)), key=lambda i: values[i])
+    ax.barh([labels[i] for i in order], [values[i] for i in order], color=PALETTE[0])
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", color="#eceef2")
+    return _svg(fig, title)
+
+
+def heatmap(
+    title: str,
+    rows: Sequence[str],
+    columns: Sequence[str],
+    values: Sequence[Sequence[float]],
+    *,
+    unit: str = "",
+    limit: float | None = None,
+) -> Markup:
+    """A people × weeks grid (on-call load); cells over ``limit`` are outlined in red."""
+    fig = _figure(6.8, max(1.8, 0.42 * len(rows) + 1.1))
+    ax = fig.add_subplot()
+    ax.set_title(title, loc="left")
+    if not rows or not columns:
+        _empty(ax, "nothing to show")
+        return _svg(fig, title)
+    image = ax.imshow(values, aspect="auto", cmap="Oranges", vmin=0)
+    ax.set_yticks(range(len(rows)), labels=list(rows))
+    ax.set_xticks(range(len(columns)), labels=list(columns), rotation=45, ha="right")
+    for r, row in enumerate(values):
+        for c, value in enumerate(row):
+            if value:
+                ax.text(c, r, f"{value:g}", ha="center", va="center", fontsize=7, color="#1d2330")
+            if limit is not None and value > limit:
+                ax.add_patch(_outline(c, r))
+    fig.colorbar(image, ax=ax, label=unit, shrink=0.8)
+    return _svg(fig, title)
+
+
+def _outline(column: int, row: int) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="#b3001b", linewidth=1.5)

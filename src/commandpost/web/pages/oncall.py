@@ -1,0 +1,211 @@
+"""On-call (guide §6): who is on call now per schedule and layer, the next handoffs, overrides, a week or
+month calendar, and iCal feeds — all through ``oncall.service`` / ``oncall.feeds`` as the API does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from commandpost.deps import Ctx
+from commandpost.errors import ValidationFailed
+from commandpost.oncall import feeds
+from commandpost.oncall import service as oncall_service
+from commandpost.oncall.rules import Handoff, Shift
+from commandpost.policy import service as policy_service
+from commandpost.web.auth import PageReader, PageResponder, PageRoute
+from commandpost.web.render import page
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+Text = Annotated[str, Form()]
+HANDOFF_HORIZON = timedelta(days=40)
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    today: bool
+    in_month: bool
+    shifts: list[tuple[Shift, str]]  # the shift and what to print beside it ("from 10:00", "until 10:00")
+
+
+def _parse_day(value: str, fallback: date) -> date:
+    if not value:
+        return fallback
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed(
+            f"start: {value!r} is not a date (YYYY-MM-DD)", details={"field": "start"}
+        ) from None
+
+
+def _window(view: str, anchor: date) -> tuple[date, date]:
+    """Monday-based weeks: one week, or every week touching the anchor's month."""
+    if view == "month":
+        first = anchor.replace(day=1)
+        start = first - timedelta(days=first.weekday())
+        following = (first + timedelta(days=32)).replace(day=1)
+        end = following + timedelta(days=(7 - following.weekday()) % 7)
+        return start, end
+    start = anchor - timedelta(days=anchor.weekday())
+    return start, start + timedelta(days=7)
+
+
+def calendar(ctx: Ctx, tz: ZoneInfo, view: str, anchor: date) -> list[Day]:
+    config = policy_service.current_config(ctx.session)
+    start, end = _window(view, anchor)
+    begin = datetime.combine(start, time(0), tz)
+    finish = datetime.combine(end, time(0), tz)
+    shifts = [
+        s
+        for sched in config.schedules
+        for s in oncall_service.schedule_shifts(ctx.session, config, sched.name, begin, finish)
+    ]
+    today = ctx.now.astimezone(tz).date()
+    days = []
+    current = start
+    while current < end:
+        lo, hi = (
+            datetime.combine(current, time(0), tz),
+            datetime.combine(current + timedelta(days=1), time(0), tz),
+        )
+        cell = []
+        for s in shifts:
+            if s.start < hi and s.end > lo:
+                note = ""
+                if lo < s.start:
+                    note = f"from {s.start.astimezone(tz):%H:%M}"
+                elif s.end < hi:
+                    note = f"until {s.end.astimezone(tz):%H:%M}"
+                cell.append((s, note))
+        cell.sort(key=lambda item: (item[0].schedule, item[0].layer, item[0].start))
+        days.append(Day(current, current == today, view != "month" or current.month == anchor.month, cell))
+        current += timedelta(days=1)
+    return days
+
+
+def _next_handoffs(ctx: Ctx) -> dict[tuple[str, str], Handoff]:
+    config = policy_service.current_config(ctx.session)
+    out: dict[tuple[str, str], Handoff] = {}
+    for handoff in oncall_service.handoffs_between(ctx.session, config, ctx.now, ctx.now + HANDOFF_HORIZON):
+        out.setdefault((handoff.schedule, handoff.layer), handoff)
+    return out
+
+
+def _render(request: Request, ctx: Ctx, *, view: str, start: str, new_feed: str = "") -> Response:
+    config = policy_service.current_config(ctx.session)
+    tz = ZoneInfo(config.settings.timezone)
+    if view not in ("week", "month"):
+        raise ValidationFailed(f"view: {view!r} is not one of week, month", details={"field": "view"})
+    anchor = _parse_day(start, ctx.now.astimezone(tz).date())
+    step = timedelta(days=7) if view == "week" else timedelta(days=31)
+    previous = anchor - step if view == "week" else (anchor.replace(day=1) - timedelta(days=1)).replace(day=1)
+    return page(
+        request,
+        "oncall.html",
+        nav="oncall",
+        now_layers=oncall_service.on_call(ctx.session, config, ctx.now),
+        handoffs=_next_handoffs(ctx),
+        overrides=oncall_service.list_overrides(ctx.session, now=ctx.now),
+        schedules=config.schedules,
+        people=config.people,
+        days=calendar(ctx, tz, view, anchor),
+        view=view,
+        anchor=anchor,
+        previous=previous,
+        following=anchor + step
+        if view == "week"
+        else (anchor.replace(day=1) + timedelta(days=32)).replace(day=1),
+        feeds=feeds.list_feeds(ctx.session),
+        new_feed=new_feed,
+    )
+
+
+@router.get("/oncall")
+def oncall_page(request: Request, ctx: PageReader, view: str = "week", start: str = "") -> Response:
+    return _render(request, ctx, view=view, start=start)
+
+
+def _local_instant(value: str, field: str, tz: ZoneInfo) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationFailed(
+            f"{field}: {value!r} is not a date and time (YYYY-MM-DDTHH:MM)", details={"field": field}
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+@router.post("/oncall/overrides")
+def add_override(
+    ctx: PageResponder,
+    layer: Text = "",
+    person: Text = "",
+    start: Text = "",
+    end: Text = "",
+    note: Text = "",
+) -> Response:
+    config = policy_service.current_config(ctx.session)
+    tz = ZoneInfo(config.settings.timezone)
+    schedule, _, layer_name = layer.partition("/")
+    row = oncall_service.add_override(
+        ctx.session,
+        config,
+        schedule=schedule,
+        layer=layer_name,
+        person=person,
+        start=_local_instant(start, "start", tz),
+        end=_local_instant(end, "end", tz),
+        note=note,
+        actor=ctx.principal.person,
+        now=ctx.now,
+    )
+    ctx.audit_target(f"override:{row.id}", schedule=row.schedule, layer=row.layer, person=row.person)
+    return RedirectResponse("/oncall", status_code=303)
+
+
+@router.post("/oncall/overrides/{override_id}/remove")
+def remove_override(override_id: int, ctx: PageResponder) -> Response:
+    row = oncall_service.remove_override(ctx.session, override_id)
+    ctx.audit_target(f"override:{override_id}", schedule=row.schedule, layer=row.layer, person=row.person)
+    return RedirectResponse("/oncall", status_code=303)
+
+
+def _feed_url(request: Request, token: str) -> str:
+    base = request.app.state.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return feeds.url(base, token)
+
+
+@router.post("/oncall/feeds")
+def create_feed(request: Request, ctx: PageResponder, of: Text = "") -> Response:
+    """``of`` is ``schedule:NAME`` or ``person:HANDLE``; the URL is shown once on the page that follows."""
+    kind, _, target = of.partition(":")
+    row, token = feeds.create_feed(
+        ctx.session,
+        policy_service.current_config(ctx.session),
+        schedule=target if kind == "schedule" else None,
+        person=target if kind == "person" else None,
+        actor=ctx.principal.person,
+        now=ctx.now,
+    )
+    ctx.audit_target(f"feed:{row.id}", kind=row.kind, of=row.target)
+    return _render(request, ctx, view="week", start="", new_feed=_feed_url(request, token))
+
+
+@router.post("/oncall/feeds/{feed_id}/rotate")
+def rotate_feed(request: Request, feed_id: int, ctx: PageResponder) -> Response:
+    row, token = feeds.rotate_feed(ctx.session, feed_id, now=ctx.now)
+    ctx.audit_target(f"feed:{row.id}", kind=row.kind, of=row.target)
+    return _render(request, ctx, view="week", start="", new_feed=_feed_url(request, token))
+
+
+@router.post("/oncall/feeds/{feed_id}/delete")
+def delete_feed(feed_id: int, ctx: PageResponder) -> Response:
+    row = feeds.delete_feed(ctx.session, feed_id)
+    ctx.audit_target(f"feed:{feed_id}", kind=row.kind, of=row.target)
+    return RedirectResponse("/oncall", status_code=303)
