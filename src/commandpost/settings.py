@@ -62,10 +62,10 @@ class Settings(BaseSettings):
     notify_backoff_base_seconds: float = Field(default=5.0, gt=0)
     notify_backoff_cap_seconds: float = Field(default=300.0, gt=0)
     notify_timeout_seconds: float = Field(default=5.0, gt=0, description="per HTTP send; SMTP gets 2x")
-    notify_concurrency: int = Field(default=8, ge=1, description="sending threads per process")
+    notify_concurrency: int = Field(default=4, ge=1, description="sending threads per process")
     notify_batch_size: int = Field(default=256, ge=1, description="messages claimed per engine pass")
     notify_per_destination_limit: int = Field(
-        default=4, ge=1, description="in-flight sends to one destination while it is slow"
+        default=2, ge=1, description="sends in flight to one destination at once"
     )
     notify_pass_wait_seconds: float = Field(
         default=1.0, ge=0, description="how long a pass waits for sends; slower ones finish on their own"
