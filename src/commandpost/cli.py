@@ -170,6 +170,7 @@ def _register_domains() -> None:
     from commandpost.oncall import cli as oncall_cli
     from commandpost.paging import cli as paging_cli
     from commandpost.policy import cli as policy_cli
+    from commandpost.postmortems import cli as postmortems_cli
     from commandpost.runbooks import cli as runbooks_cli
 
     policy_cli.register(app)
@@ -179,6 +180,10 @@ def _register_domains() -> None:
     paging_cli.register(app)
     notify_cli.register(app)
     runbooks_cli.register(app)
+    from commandpost.web import cli as web_cli
+
+    web_cli.register(app)
+    postmortems_cli.register(app)  # after incidents: its `action` group wraps the timeline verb
 
 
 def main() -> None:
