@@ -8,12 +8,14 @@ answers "nothing to show" here (and says so in its docstring) rather than faking
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commandpost.incidents.models import Incident
+from commandpost.notify import service as notify_service
+from commandpost.paging import service as paging_service
+from commandpost.paging.schemas import EscalationOut, PageOut
+from commandpost.policy import service as policy_service
 from commandpost.postmortems.models import Postmortem
 
 
@@ -22,14 +24,17 @@ def postmortem_of(session: Session, incident: Incident) -> Postmortem | None:
     return session.scalars(select(Postmortem).where(Postmortem.incident_id == incident.id)).first()
 
 
-def pages_of(session: Session, incident: Incident) -> list[Any]:
-    """Who was paged when (the paging domain). Not landed yet: nothing to show."""
-    return []
+def pages_of(session: Session, incident: Incident) -> list[PageOut]:
+    """Who was paged (and FYI'd) when, on which channel, delivered or not — as ``GET …/pages`` shows it."""
+    messages = notify_service.messages_for_incident(session, incident.id)
+    attempts = notify_service.attempts_for(session, [m.id for m in messages])
+    return [PageOut.of(m, attempts[m.id]) for m in messages]
 
 
-def can_escalate() -> bool:
-    """Whether "escalate now" can be offered (the paging domain's ``escalate``). Not landed yet."""
-    return False
+def escalation_of(session: Session, incident: Incident) -> EscalationOut | None:
+    """Where the incident's escalation stands (level, next due, stopped by whom)."""
+    esc = paging_service.escalation_of(session, incident)
+    return EscalationOut.of(esc, incident, policy_service.current_config(session)) if esc else None
 
 
 def slo_freeze(session: Session, incident: Incident, *, now: datetime) -> str | None:

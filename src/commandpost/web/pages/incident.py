@@ -90,7 +90,7 @@ def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
         "mitigate": MITIGATE,
         "freeze": extensions.slo_freeze(ctx.session, incident, now=ctx.now),
         "postmortem": extensions.postmortem_of(ctx.session, incident),
-        "can_escalate": extensions.can_escalate(),
+        "escalation": extensions.escalation_of(ctx.session, incident),
     }
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from commandpost.deps import Ctx
 from commandpost.incidents import comms, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
+from commandpost.paging import service as paging_service
 from commandpost.runbooks import service as runbook_service
 from commandpost.web.auth import PageResponder, PageRoute, wants_json
 
@@ -40,6 +41,19 @@ def _done(request: Request, incident: Incident, message: str) -> Response:
 def acknowledge(request: Request, number: str, ctx: PageResponder) -> Response:
     incident = service.acknowledge(ctx.session, _writing(ctx, number), ctx.principal.person, ctx.now)
     return _done(request, incident, "acknowledged")
+
+
+@router.post("/incidents/{number}/escalate")
+def escalate(request: Request, number: str, ctx: PageResponder) -> Response:
+    incident = _writing(ctx, number)
+    done = paging_service.escalate_now(
+        ctx.session,
+        incident,
+        actor=ctx.principal.person,
+        now=ctx.now,
+        base_url=request.app.state.settings.base_url(),
+    )
+    return _done(request, incident, f"escalated: {done.queued} page(s) queued")
 
 
 @router.post("/incidents/{number}/severity")
