@@ -61,7 +61,7 @@ def demo_ops(folder: Path) -> Path:
     people_file = target / "people.yaml"
     people = yaml.safe_load(people_file.read_text())
     for person in people["people"]:
-        person["contact"] = {"email": person["contact"].get("email")} if person.get("contact") else {}
+        person["contact"] = {}
         person["notify"] = {sev: [] for sev in ("SEV1", "SEV2", "SEV3", "SEV4")}
     for team in people.get("teams", []):
         if team.get("channel"):
@@ -172,7 +172,11 @@ def demo_command(
         say.note("SLO events are not seeded: the metrics domain is not part of this build yet")
     with serving(database_url, fast, port) as base:
         say.banner(base)
-        play(base, tokens, fast, say)
+        try:
+            play(base, tokens, fast, say)
+        except RuntimeError as exc:
+            console.print(f"[bold red]demo stopped:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
         if keep:
             say.step("scenario done; the server keeps running — Ctrl-C to stop")
             with contextlib.suppress(KeyboardInterrupt):
@@ -398,7 +402,16 @@ def _history_postmortem(
             actor=author,
             now=clock.now(),
         )
-        counts["action items"] += 1
+        for item in pm_service.items_of(session, pm):
+            if not item.ticket:  # e.g. the pre-filled "add the missing alert" item
+                actions.update_item(
+                    session,
+                    item.id,
+                    changes={"ticket": f"OPS-{200 + item.id}"},
+                    actor=author,
+                    now=clock.now(),
+                )
+        counts["action items"] += len(pm_service.items_of(session, pm))
         if n % 3 == 0:
             return  # some stay in draft
         reviewer = "yuta" if author != "yuta" else "hana"
@@ -477,7 +490,8 @@ def play(base: str, tokens: dict[str, str], clock: FastClock, say: Narrator) -> 
 
     say.step("WebhookBacklogHigh fires: Alertmanager posts it to the intake endpoint")
     reply = api.http.post(f"/api/v1/intake/alertmanager/{key['key']}", json=_backlog_alert(t0))
-    number = f"INC-{reply.json()['events'][0]['incident']}"
+    opened = str(reply.json()["events"][0]["incident"])
+    number = opened if opened.startswith("INC-") else f"INC-{opened}"
     path = f"/incidents/{number}"
     say.note(
         f"{reply.status_code}: {number} opened SEV2 with the runbook payment-webhook-backlog — {base}{path}"

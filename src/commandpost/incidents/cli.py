@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from commandpost.client import Client
 from commandpost.console import console, print_json, sev
@@ -93,9 +94,15 @@ def list_incidents(
     if as_json:
         print_json(rows)
         return
-    table = Table("number", "sev", "status", "title", "service", "IC", "declared", "comms due")
+    if not rows:
+        console.print("no incidents match")
+        return
+    zone = _when(rows[0]["declared_at"], rows[0]["timezone"], "%Z")
+    table = Table()
+    for name in ("number", "sev", "status", "title", "service", "IC", f"declared ({zone})", "comms due"):
+        table.add_column(name, no_wrap=name != "title", overflow="fold" if name == "title" else "ellipsis")
     for r in rows:
-        due = _when(r["comms_due_at"], r["timezone"], "%H:%M %Z")
+        due = _when(r["comms_due_at"], r["timezone"], "%H:%M")
         table.add_row(
             r["number"],
             sev(r["severity"]),
@@ -103,10 +110,10 @@ def list_incidents(
             r["title"],
             r["service"] or "—",
             _person(r["ic"]),
-            _when(r["declared_at"], r["timezone"], "%m-%d %H:%M %Z"),
+            _when(r["declared_at"], r["timezone"], "%m-%d %H:%M"),
             f"[bold red]{due} overdue[/]" if r["comms_overdue"] else due,
         )
-    console.print(table if rows else "no incidents match")
+    console.print(table)
 
 
 def show(number: Number, as_json: AsJson = False) -> None:
@@ -136,6 +143,7 @@ def show(number: Number, as_json: AsJson = False) -> None:
         "identified",
         "mitigated",
         "resolved",
+        "closed",
     ):
         if out[f"{name}_at"]:
             console.print(f"  {name.replace('_', ' '):<15}{_when(out[f'{name}_at'], tz)}")
@@ -230,21 +238,21 @@ def _entry(number: str, kind: str, text: str, corrects: int | None) -> None:
     console.print(f"#{out['id']} {out['kind']} recorded on {number.upper()}", highlight=False)
 
 
-Text = Annotated[str, typer.Argument(help="the entry (secrets are redacted before it is stored)")]
+EntryText = Annotated[str, typer.Argument(help="the entry (secrets are redacted before it is stored)")]
 Corrects = Annotated[int | None, typer.Option("--corrects", help="id of the entry this corrects")]
 
 
-def note(number: Number, text: Text, corrects: Corrects = None) -> None:
+def note(number: Number, text: EntryText, corrects: Corrects = None) -> None:
     """Add a note to the live document."""
     _entry(number, "note", text, corrects)
 
 
-def action(number: Number, text: Text, corrects: Corrects = None) -> None:
+def action(number: Number, text: EntryText, corrects: Corrects = None) -> None:
     """Record a change to the system (only the Ops holder, or the IC while holding Ops)."""
     _entry(number, "action", text, corrects)
 
 
-def decide(number: Number, text: Text, corrects: Corrects = None) -> None:
+def decide(number: Number, text: EntryText, corrects: Corrects = None) -> None:
     """Record a decision."""
     _entry(number, "decision", text, corrects)
 
@@ -328,12 +336,10 @@ def _print_entry(entry: dict[str, Any], tz: str) -> None:
     author = entry["author"] if entry["author"] == "commandpost" else f"@{entry['author']}"
     fix = f" (corrects #{entry['corrects']})" if entry["corrects"] else ""
     clock = _when(entry["at"], tz, "%H:%M:%S")
-    console.print(
-        f"[dim]{clock}[/] #{entry['id']} [bold]{entry['kind']}[/] {author}{fix}: ",
-        end="",
-        highlight=False,
+    line = Text.assemble(
+        (clock, "dim"), f" #{entry['id']} ", (entry["kind"], "bold"), f" {author}{fix}: ", entry["text"]
     )
-    console.print(entry["text"], markup=False, highlight=False)
+    console.print(line, soft_wrap=True)
 
 
 def show_timeline(
