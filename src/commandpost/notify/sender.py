@@ -43,7 +43,7 @@ from typing import Any
 
 from prometheus_client import Counter as MetricCounter
 from prometheus_client import Histogram
-from sqlalchemy import Engine, bindparam, case, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, case, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.db.engine import make_session_factory, transaction
@@ -79,6 +79,21 @@ LATENESS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 ERROR_LIMIT = 1000
+CLAIMED_COLUMNS = (
+    "id",
+    "key",
+    "channel",
+    "destination",
+    "subject",
+    "body",
+    "severity",
+    "incident_id",
+    "person",
+    "payload",
+    "attempts",
+    "attempt_limit",
+    "due_at",
+)
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -362,7 +377,7 @@ class NotificationSender:
                 next_attempt_at=now + timedelta(seconds=self.settings.notify_claim_seconds),
                 late=or_(MESSAGES.c.late, MESSAGES.c.due_at < late_cutoff),
             )
-            .returning(*MESSAGES.c)
+            .returning(*(MESSAGES.c[name] for name in CLAIMED_COLUMNS))
         ).all()
         by_id = {row.id: row for row in claimed}
         return [self._outbound(by_id[i], now) for i in chosen if i in by_id]
@@ -435,6 +450,8 @@ class NotificationSender:
         if not results:
             return
         attempts, updates = [], []
+        delivered: list[tuple[int, int]] = []
+        delivered_at: datetime | None = None
         paces: dict[str, datetime] = {}
         for result in results:
             message, delivery = result.message, result.delivery
@@ -460,6 +477,10 @@ class NotificationSender:
                     "sender": self.owner,
                 }
             )
+            if outcome == "delivered":
+                delivered.append((message.id, message.attempt))
+                delivered_at = max(delivered_at or finished, finished)
+                continue
             next_at = finished
             if outcome == "retry":
                 delay = retry_delay(
@@ -474,9 +495,8 @@ class NotificationSender:
                 {
                     "b_id": message.id,
                     "b_attempts": message.attempt,
-                    "b_status": {"delivered": DELIVERED, "retry": PENDING, "dead": DEAD}[outcome],
+                    "b_status": PENDING if outcome == "retry" else DEAD,
                     "b_next": next_at,
-                    "b_sent": finished if outcome == "delivered" else None,
                     "b_error": error,
                 }
             )
@@ -485,22 +505,36 @@ class NotificationSender:
                 until = finished + timedelta(seconds=delivery.retry_after)
                 paces[h] = max(paces.get(h, until), until)
         session.execute(insert(ATTEMPTS), attempts)
-        session.execute(
-            update(MESSAGES)
-            .where(
-                MESSAGES.c.id == bindparam("b_id"),
-                MESSAGES.c.status == SENDING,
-                MESSAGES.c.attempts == bindparam("b_attempts"),
+        if delivered:  # the common case, one statement for the batch (sent_at: when it was recorded)
+            session.execute(
+                update(MESSAGES)
+                .where(
+                    tuple_(MESSAGES.c.id, MESSAGES.c.attempts).in_(delivered), MESSAGES.c.status == SENDING
+                )
+                .values(
+                    status=DELIVERED,
+                    sent_at=delivered_at,
+                    next_attempt_at=delivered_at,
+                    last_error=None,
+                    claimed_by=None,
+                )
             )
-            .values(
-                status=bindparam("b_status"),
-                next_attempt_at=bindparam("b_next"),
-                sent_at=bindparam("b_sent"),
-                last_error=bindparam("b_error"),
-                claimed_by=None,
-            ),
-            updates,
-        )
+        if updates:
+            session.execute(
+                update(MESSAGES)
+                .where(
+                    MESSAGES.c.id == bindparam("b_id"),
+                    MESSAGES.c.status == SENDING,
+                    MESSAGES.c.attempts == bindparam("b_attempts"),
+                )
+                .values(
+                    status=bindparam("b_status"),
+                    next_attempt_at=bindparam("b_next"),
+                    last_error=bindparam("b_error"),
+                    claimed_by=None,
+                ),
+                updates,
+            )
         for h, until in sorted(paces.items()):
             self._hold_destination(session, h, until)
 
