@@ -116,6 +116,7 @@ def serve(app: Any, *, certfile: Path | None = None, keyfile: Path | None = None
         ssl_certfile=str(certfile) if certfile else None,
         ssl_keyfile=str(keyfile) if keyfile else None,
         backlog=2048,
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)

@@ -220,11 +220,11 @@ def _routers() -> list[Any]:
     from commandpost.security import api as security_api
 
     return [
+        alerts_api.intake_router,  # first: the hot intake paths match without scanning the others
+        alerts_api.router,
         security_api.router,
         policy_api.router,
         incidents_api.router,
-        alerts_api.router,
-        alerts_api.intake_router,
         oncall_api.router,
         oncall_api.ical_router,
         paging_api.router,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,9 +36,11 @@ from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.service import IntegrationRef, Outcome
 from commandpost.errors import CommandpostError, Unavailable
 from commandpost.policy import service as policy_service
+from commandpost.policy.schema import OpsConfig
 
 log = logging.getLogger("commandpost.alerts")
 
+_LATEST_REVISION = text("SELECT max(id) FROM ops_revision")
 IDLE_EXIT_SECONDS = 5.0
 MAX_BATCH_REQUESTS = 256
 
@@ -59,6 +62,7 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._config: tuple[int | None, OpsConfig] | None = None
 
     async def submit(
         self, integration: IntegrationRef, events: Sequence[NormalizedEvent], *, body: Any, now: datetime
@@ -108,7 +112,7 @@ class GroupCommitter:
     def _transaction(self, batch: list[_Job]) -> list[list[Outcome]]:
         with self._sessions() as session:
             try:
-                config = policy_service.current_config(session)
+                config = self._current_config(session)
                 results = [
                     service.ingest(
                         session,
@@ -125,6 +129,13 @@ class GroupCommitter:
                 session.rollback()
                 raise
         return results
+
+    def _current_config(self, session: Session) -> OpsConfig:
+        """The applied ops, re-read only when a new revision appears (one small query per batch)."""
+        revision = session.execute(_LATEST_REVISION).scalar()
+        if self._config is None or self._config[0] != revision:
+            self._config = (revision, policy_service.current_config(session))
+        return self._config[1]
 
 
 def _as_error(exc: Exception) -> Exception:

@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 from commandpost.alerts import dedup, rules
 from commandpost.alerts.models import ALERT_STATUSES, Alert, AlertEvent, ChangeEvent
 from commandpost.alerts.normalized import NormalizedEvent
+from commandpost.alerts.scrub import scrub
+from commandpost.alerts.scrub import text as redact_text
 from commandpost.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from commandpost.incidents import service as incident_service
 from commandpost.incidents import timeline as incident_timeline
@@ -31,7 +33,6 @@ from commandpost.incidents.models import Incident
 from commandpost.paging import service as paging_service
 from commandpost.policy import service as policy_service
 from commandpost.policy.schema import OpsConfig, Service
-from commandpost.security.redact import redact_data, redact_text
 
 MAX_RAW_BYTES = 16 * 1024
 MAX_TITLE = 300
@@ -307,7 +308,7 @@ def _change(session: Session, integration: IntegrationRef, event: NormalizedEven
         "origin": redact_text(event.source)[:200],
         "occurred_at": min(event.starts_at, now) if event.starts_at else now,
         "received_at": now,
-        "details": redact_data(event.details),
+        "details": scrub(event.details),
         "links": _links(event),
     }
     change_id = session.execute(insert(table).values(**values).returning(table.c.id)).scalar_one()
@@ -344,9 +345,9 @@ def _alert_values(
         "group_key": route.group_key,
         "runbook": route.runbook[:500] if route.runbook else None,
         "no_runbook": route.paging and route.runbook is None,
-        "labels": redact_data(event.labels),
-        "annotations": redact_data(event.annotations),
-        "details": redact_data(event.details),
+        "labels": scrub(event.labels),
+        "annotations": scrub(event.annotations),
+        "details": scrub(event.details),
         "links": _links(event),
         "raw": stored_raw(event.raw if event.raw is not None else body),
         "count": 1,
@@ -381,7 +382,7 @@ def stored_raw(raw: Any) -> dict[str, Any]:
     """The body as stored: redacted, and cut to :data:`MAX_RAW_BYTES` of JSON text when larger."""
     if raw is None:
         return {}
-    clean = redact_data(raw)
+    clean = scrub(raw)
     text = orjson.dumps(clean)
     if len(text) > MAX_RAW_BYTES:
         return {"truncated": True, "bytes": len(text), "head": text[:MAX_RAW_BYTES].decode(errors="ignore")}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from commandpost.alerts.normalized import NormalizedEvent
-from commandpost.alerts.sources import alertmanager
+from commandpost.alerts.sources import alertmanager, grafana, sns
 from commandpost.alerts.sources import generic as generic_json
 from commandpost.settings import Settings
 
@@ -50,4 +50,6 @@ class Source:
 SOURCES: dict[str, Source] = {
     "alertmanager": Source("alertmanager", alertmanager.parse, overload_status=503),
     "generic": Source("generic", generic_json.parse),
+    "grafana": Source("grafana", grafana.parse),
+    "sns": Source("sns", sns.parse, blocking=True),
 }

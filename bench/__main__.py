@@ -1,0 +1,150 @@
+"""``make bench`` / ``python -m bench [MODULE …]``: run every benchmark module, print one table, write
+docs/performance.md with the machine it ran on.
+
+A benchmark module is any ``bench/<name>.py`` with ``run() -> list[(figure, target, result, ok)]``
+(and optionally ``NOTES``, Markdown shown under the table). Modules run one after the other, so
+they never compete with each other for the machine's cores.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import platform
+import sqlite3
+import subprocess
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+import bench
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUT = REPO / "docs" / "performance.md"
+HELPERS = frozenset({"loadgen"})
+Row = tuple[str, str, str, bool]
+
+
+def modules(selected: list[str]) -> list[str]:
+    found = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if not m.name.startswith("_"))
+    names = [n for n in found if n not in HELPERS]
+    unknown = [s for s in selected if s not in names]
+    if unknown:
+        raise SystemExit(f"unknown bench module(s) {', '.join(unknown)}; modules: {', '.join(names)}")
+    return selected or names
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    pg = "unreachable"
+    try:
+        from sqlalchemy import create_engine, text
+
+        url = os.environ.get("COMMANDPOST_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            pg = str(conn.execute(text("SHOW server_version")).scalar())
+        engine.dispose()
+    except Exception:
+        pass
+    try:
+        am = subprocess.run(
+            ["prometheus-alertmanager", "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        am = "not installed"
+    return {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": f"{cpu} × {os.cpu_count()} logical cores",
+        "load average before the run": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "memory": _memory(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "postgresql": pg,
+        "alertmanager": am,
+    }
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def write_markdown(
+    details: dict[str, str], sections: list[tuple[str, list[Row], str]], seconds: float
+) -> None:
+    lines = [
+        "# Performance",
+        "",
+        "Written by `make bench` (`python -m bench`); rerun it to refresh this page. "
+        "Every figure is measured on the machine below in the same run; a target the run does not "
+        "reach is marked **short**, never rounded up.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *[f"| {k} | {v} |" for k, v in details.items()],
+        f"| bench duration | {seconds:.0f} s |",
+        "",
+        "## Results",
+        "",
+        "| figure | target | result | |",
+        "| --- | --- | --- | --- |",
+    ]
+    for _name, rows, _notes in sections:
+        lines += [f"| {f} | {t} | {r} | {'pass' if ok else '**short**'} |" for f, t, r, ok in rows]
+    for name, _rows, notes in sections:
+        if notes:
+            lines += ["", f"## Notes: {name}", "", notes.strip()]
+    OUTPUT.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    started = time.monotonic()
+    details = machine()
+    console = Console()
+    table = Table("figure", "target", "result", "", title="commandpost benchmarks")
+    sections: list[tuple[str, list[Row], str]] = []
+    failed = False
+    for name in modules(argv):
+        console.print(f"[dim]running bench.{name} …[/]")
+        module: Any = importlib.import_module(f"bench.{name}")
+        try:
+            rows: list[Row] = module.run()
+        except Exception:
+            traceback.print_exc()
+            rows = [(f"bench.{name}", "—", "crashed (traceback above)", False)]
+            failed = True
+        notes = getattr(module, "NOTES", "")
+        sections.append((name, rows, notes.format(seconds=float(os.environ.get("BENCH_SECONDS", "5")))))
+        for figure, target, result, ok in rows:
+            table.add_row(figure, target, result, "[green]pass[/]" if ok else "[yellow]short[/]")
+    console.print(table)
+    write_markdown(details, sections, time.monotonic() - started)
+    console.print(f"written to {OUTPUT.relative_to(REPO)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
