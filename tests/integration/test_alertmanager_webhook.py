@@ -147,7 +147,9 @@ def test_alertmanager_firing_then_resolved(alertmanager, sessions):
     }, "dedup keys are Alertmanager's own fingerprints"
     assert {a.status for a in firing} == {"triggered"}
     assert sorted(a.outcome for a in firing) == ["attached", "incident_opened"]
-    assert {(a.severity, a.runbook, a.incident_number) for a in firing} == {("SEV2", "payment-webhook-backlog", 1)}
+    assert {(a.severity, a.runbook, a.incident_number) for a in firing} == {
+        ("SEV2", "payment-webhook-backlog", 1)
+    }
     assert firing[0].group_key == "alertname=WebhookBacklogHigh"  # the rule's group_by wins over groupKey
     assert firing[0].links[0]["href"].startswith("http://prometheus:9090/graph")
 

@@ -66,9 +66,15 @@ def test_python_pagerduty_trigger_acknowledge_resolve_and_change(server, session
         timestamp=datetime.now(UTC).isoformat(),
     )
     (change,) = rows(sessions, ChangeEvent)
-    assert (change.summary, change.origin, change.service) == ("Deploy payments v42", "ci", "payment-platform")
+    assert (change.summary, change.origin, change.service) == (
+        "Deploy payments v42",
+        "ci",
+        "payment-platform",
+    )
 
-    bad = pagerduty.EventsApiV2Client("0" * 32, base_url=url, verify=ssl.create_default_context(cafile=cafile))
+    bad = pagerduty.EventsApiV2Client(
+        "0" * 32, base_url=url, verify=ssl.create_default_context(cafile=cafile)
+    )
     with pytest.raises(pagerduty.Error) as caught:
         bad.trigger("x", "y")
     assert caught.value.response.status_code == 400
