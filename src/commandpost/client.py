@@ -48,20 +48,23 @@ _BY_STATUS: dict[int, type[errors.CommandpostError]] = {
 
 
 def resolve(settings: Settings | None = None) -> tuple[str, str]:
-    """``(url, token)``: environment first, then the config file, then the defaults."""
+    """``(url, token)``: the environment first, then the config file, then the defaults (empty = unset)."""
     settings = settings or Settings()
-    url, token = settings.url, settings.token
+    data: dict[str, Any] = {}
     path = settings.config_file
     if path.is_file():
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise errors.ValidationFailed(f"{path}: not valid TOML ({exc})") from None
-        if "url" not in settings.model_fields_set and isinstance(data.get("url"), str):
-            url = data["url"]
-        if "token" not in settings.model_fields_set and isinstance(data.get("token"), str):
-            token = data["token"]
-    return url.rstrip("/"), token
+
+    def pick(name: str) -> str:
+        given = getattr(settings, name) if name in settings.model_fields_set else ""
+        from_file = data.get(name)
+        default = str(Settings.model_fields[name].default)
+        return str(given or (from_file if isinstance(from_file, str) and from_file else "") or default)
+
+    return pick("url").rstrip("/"), pick("token")
 
 
 def error_from(response: httpx.Response) -> errors.CommandpostError:
