@@ -113,7 +113,9 @@ def remind_due(session: Session, now: datetime) -> int:
     ).all()
     done = 0
     for incident_id in candidates:
-        incident = timeline.lock(session, session.get_one(Incident, incident_id))
+        incident = timeline.try_lock(session, incident_id)
+        if incident is None:
+            continue
         due = incident.comms_due_at
         if due is None or not rules.is_open(incident.status):
             continue

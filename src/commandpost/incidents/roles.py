@@ -413,7 +413,8 @@ def expire_due(session: Session, now: datetime) -> int:
     """Mark every pending offer past its expiry as expired, one timeline entry each (the engine's pass).
 
     Candidates are read without locks; each is then handled under its incident's lock (the
-    same lock order as a request) and the conditional update skips what another replica did.
+    same lock order as a request; an incident locked elsewhere is skipped until the next pass)
+    and the conditional update skips what another replica already did.
     """
     due = session.execute(
         select(RoleOffer.id, RoleOffer.incident_id)
@@ -423,7 +424,9 @@ def expire_due(session: Session, now: datetime) -> int:
     ).all()
     done = 0
     for offer_id, incident_id in due:
-        incident = timeline.lock(session, session.get_one(Incident, incident_id))
+        incident = timeline.try_lock(session, incident_id)
+        if incident is None:
+            continue
         offer = session.get_one(RoleOffer, offer_id)
         if _expire(session, incident, offer, now=now):
             done += 1

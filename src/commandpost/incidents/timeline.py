@@ -49,6 +49,18 @@ def lock(session: Session, incident: Incident) -> Incident:
     return session.scalars(query).one()
 
 
+def try_lock(session: Session, incident_id: int) -> Incident | None:
+    """For engine processors: the incident under its row lock, or None if another transaction holds it
+    (PostgreSQL ``SKIP LOCKED``: replicas share the work and a busy incident is retried next pass)."""
+    query = (
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(query).first()
+
+
 def ensure_writable(incident: Incident) -> None:
     """Closed incidents are read-only: 409, nothing stored."""
     if incident.status == "closed":
