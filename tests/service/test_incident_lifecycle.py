@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from commandpost.db.engine import transaction
 from commandpost.errors import Conflict, InvalidTransition, ValidationFailed
-from commandpost.incidents import hooks, roles, rules, service, timeline
+from commandpost.incidents import details, hooks, roles, rules, service, timeline
 from commandpost.incidents.models import Incident, TimelineEntry
 from tests.factories import make_incident
 
@@ -184,7 +184,7 @@ def test_closed_incident_refuses_every_write_and_keeps_its_timeline(sessions, ap
             s, i, severity="SEV1", reason="r", actor="yuta", now=clock.now()
         ),
         lambda s, i: service.acknowledge(s, i, "hana", clock.now()),
-        lambda s, i: service.update_details(s, i, actor="yuta", now=clock.now(), changes={"summary": "x"}),
+        lambda s, i: details.update_details(s, i, actor="yuta", now=clock.now(), changes={"summary": "x"}),
         lambda s, i: roles.assign(
             s, i, role="ops", person="mei", actor="yuta", is_admin=False, config=config, now=clock.now()
         ),
@@ -246,7 +246,7 @@ def test_update_details_records_what_changed(sessions, applied_ops, clock):
     with transaction(sessions) as s:
         make_incident(s, now=clock.now())
     with transaction(sessions) as s:
-        incident = service.update_details(
+        incident = details.update_details(
             s,
             timeline.load(s, 1),
             actor="hana",
@@ -256,7 +256,7 @@ def test_update_details_records_what_changed(sessions, applied_ops, clock):
     assert (incident.impact, incident.data_loss) == ("5% of charges delayed", True)
     assert _entries(sessions, 1)[-1] == ("system", "INC-1 updated by @hana: data_loss, impact")
     with pytest.raises(ValidationFailed, match="cannot edit status"), transaction(sessions) as s:
-        service.update_details(s, timeline.load(s, 1), actor="hana", now=clock.now(), changes={"status": "x"})
+        details.update_details(s, timeline.load(s, 1), actor="hana", now=clock.now(), changes={"status": "x"})
 
 
 def test_entries_never_go_back_in_time_even_if_a_clock_does(sessions, applied_ops, clock):

@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
 from commandpost.deps import Ctx, Reader, Responder
-from commandpost.incidents import comms, roles, rules, service, timeline
+from commandpost.incidents import comms, details, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
 from commandpost.incidents.schemas import (
     CommsIn,
@@ -103,7 +103,7 @@ def show(number: str, ctx: Reader) -> IncidentOut:
     "/incidents/{number}", response_model=IncidentOut, summary="Edit title, summary, impact, flags…"
 )
 def update(number: str, body: UpdateIn, ctx: Responder) -> IncidentOut:
-    incident = service.update_details(
+    incident = details.update_details(
         ctx.session,
         _writing(ctx, number),
         actor=ctx.principal.person,

@@ -1,4 +1,4 @@
-"""Incident use cases: declare, open from an alert, acknowledge, status, severity, details, entries, listing.
+"""Incident use cases: declare, open from an alert, acknowledge, status, severity, entries, listing.
 
 Every function takes the session and ``now``; the caller owns the transaction. Writers lock
 the incident row first (``timeline.load(..., for_update=True)`` or ``timeline.lock``) so the
@@ -10,6 +10,8 @@ Timestamps: each milestone (``acknowledged_at``, ``identified_at``, ``mitigated_
 a reopen and a second resolution keep the first values, so metrics measure the first
 response; the timeline keeps every later change. Resolving implies mitigation and closing
 implies resolution, so skips fill those; ``identified_at`` is only set by reaching it.
+
+Edits of the descriptive fields live in ``details.py``, input cleaning in ``inputs.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from commandpost.errors import Conflict, ValidationFailed
-from commandpost.incidents import comms, hooks, roles, rules, timeline
+from commandpost.incidents import comms, hooks, inputs, roles, rules, timeline
 from commandpost.incidents.models import Incident, IncidentCounter, TimelineEntry
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
@@ -31,45 +33,13 @@ from commandpost.policy.schema import OpsConfig
 from commandpost.security.redact import redact_data, redact_text
 
 COUNTER = "incident"
-MAX_TITLE = 300
-MAX_TEXT = 20_000
 
 
 def config_of(session: Session) -> OpsConfig:
     return policy_service.current_config(session)
 
 
-# ---------------------------------------------------------------- validation
-
-
-def _text(value: str | None, field: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise ValidationFailed(f"{field} must not be empty", details={"field": field})
-    if len(text) > limit:
-        raise ValidationFailed(f"{field} is longer than {limit} characters", details={"field": field})
-    return redact_text(text)
-
-
-def _service(config: OpsConfig, service: str | None) -> str | None:
-    if service is None or not service.strip():
-        return None
-    return rules.choose(service.strip(), [s.name for s in config.services], "service")
-
-
-def _check_times(impact_started_at: datetime | None, detected_at: datetime, now: datetime) -> None:
-    if detected_at > now:
-        raise ValidationFailed("detected_at is in the future", details={"field": "detected_at"})
-    if impact_started_at is not None:
-        if impact_started_at > now:
-            raise ValidationFailed(
-                "impact_started_at is in the future", details={"field": "impact_started_at"}
-            )
-        if impact_started_at > detected_at:
-            raise ValidationFailed(
-                "impact_started_at is after detected_at (impact starts before it is detected)",
-                details={"field": "impact_started_at"},
-            )
+# ---------------------------------------------------------------- opening
 
 
 def _default_runbook(config: OpsConfig, service: str | None) -> str | None:
@@ -175,21 +145,21 @@ def declare(
 ) -> Incident:
     """A person declares an incident ("when in doubt, declare"): the declarer, or ``ic``, is IC."""
     config = config_of(session)
-    clean_title = _text(title, "title", required=True, limit=MAX_TITLE)
+    clean_title = inputs.text(title, "title", required=True, limit=inputs.MAX_TITLE)
     sev = rules.normalize_severity(severity)
-    svc = _service(config, service)
+    svc = inputs.service_name(config, service)
     actor = rules.clean_person(actor)
     commander = roles.known_person(config, ic) if ic else actor
     detected = detected_at or now
-    _check_times(impact_started_at, detected, now)
+    inputs.check_times(impact_started_at, detected, now)
     incident = _insert(
         session,
         config,
         title=clean_title,
         severity=sev,
         service=svc,
-        summary=_text(summary, "summary"),
-        impact=_text(impact, "impact"),
+        summary=inputs.text(summary, "summary"),
+        impact=inputs.text(impact, "impact"),
         labels=redact_data(dict(labels or {})),
         detection="manual",
         created_by=actor,
@@ -238,7 +208,7 @@ def open_or_attach(
     """
     config = config_of(session)
     sev = rules.normalize_severity(severity)
-    svc = _service(config, service)
+    svc = inputs.service_name(config, service)
     if svc is None:
         raise ValidationFailed("open_or_attach needs a service", details={"field": "service"})
     key = open_group_key(svc, group_key)
@@ -252,7 +222,7 @@ def open_or_attach(
             incident = _insert(
                 session,
                 config,
-                title=_text(title, "title", required=True, limit=MAX_TITLE),
+                title=inputs.text(title, "title", required=True, limit=inputs.MAX_TITLE),
                 severity=sev,
                 service=svc,
                 detection="automatic",
@@ -356,7 +326,7 @@ def change_status(
     timeline.ensure_writable(incident)
     number = rules.format_number(incident.number)
     move = rules.check_transition(incident.status, status, number=number)
-    clean_note = _text(note, "note")
+    clean_note = inputs.text(note, "note")
     at = timeline.effective_now(incident, now)
     for stamp in move.stamps:
         if getattr(incident, stamp) is None:
@@ -452,71 +422,10 @@ def change_severity(
     incident = timeline.lock(session, incident)
     timeline.ensure_writable(incident)
     new = rules.normalize_severity(severity)
-    why = _text(reason, "reason", required=True, limit=2000)
+    why = inputs.text(reason, "reason", required=True, limit=2000)
     if new == incident.severity:
         raise Conflict(f"{rules.format_number(incident.number)} is already {new}", details={"severity": new})
     _set_severity(session, incident, new=new, reason=why, actor=actor, config=config_of(session), now=now)
-    return incident
-
-
-EDITABLE = (
-    "title",
-    "summary",
-    "impact",
-    "impact_started_at",
-    "service",
-    "labels",
-    "data_loss",
-    "manual_intervention",
-    "runbook",
-)
-
-
-def update_details(
-    session: Session, incident: Incident, *, actor: str, now: datetime, changes: Mapping[str, Any]
-) -> Incident:
-    """Edit descriptive fields (not status, severity or roles); one ``system`` entry lists what changed."""
-    incident = timeline.lock(session, incident)
-    timeline.ensure_writable(incident)
-    config = config_of(session)
-    unknown = sorted(set(changes) - set(EDITABLE))
-    if unknown:
-        raise ValidationFailed(
-            f"cannot edit {', '.join(unknown)}; editable: {', '.join(EDITABLE)}",
-            details={"valid": list(EDITABLE)},
-        )
-    clean: dict[str, Any] = {}
-    for field, value in changes.items():
-        if field in ("title",):
-            clean[field] = _text(value, field, required=True, limit=MAX_TITLE)
-        elif field in ("summary", "impact"):
-            clean[field] = _text(value, field)
-        elif field == "service":
-            clean[field] = _service(config, value)
-        elif field == "labels":
-            clean[field] = redact_data(dict(value or {}))
-        elif field == "impact_started_at":
-            _check_times(value, incident.detected_at, now)
-            clean[field] = value
-        elif field == "runbook":
-            clean[field] = (value or "").strip() or None
-        else:
-            clean[field] = bool(value)
-    changed = {k: v for k, v in clean.items() if getattr(incident, k) != v}
-    if not changed:
-        return incident
-    for field, value in changed.items():
-        setattr(incident, field, value)
-    shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in changed.items()}
-    timeline.append(
-        session,
-        incident,
-        kind="system",
-        text=f"{rules.format_number(incident.number)} updated by @{actor}: {', '.join(sorted(changed))}",
-        author=actor,
-        now=now,
-        data={"changed": shown},
-    )
     return incident
 
 
@@ -537,7 +446,7 @@ def add_entry(
     incident = timeline.lock(session, incident)
     timeline.ensure_writable(incident)
     kind = rules.choose(str(kind).strip().lower(), rules.POSTABLE_KINDS, "entry kind")
-    body = _text(text, "text", required=True)
+    body = inputs.text(text, "text", required=True)
     if kind == "action":
         roles.require_ops(session, incident, actor)
     return timeline.append(
@@ -583,5 +492,5 @@ def list_incidents(
     if severity:
         query = query.where(Incident.severity == rules.normalize_severity(severity))
     if service:
-        query = query.where(Incident.service == _service(config_of(session), service))
+        query = query.where(Incident.service == inputs.service_name(config_of(session), service))
     return list(session.scalars(query.order_by(Incident.number.desc()).limit(limit)))
