@@ -140,7 +140,7 @@ def apply_ops(url: str) -> dict[str, str]:
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with {proc.returncode}")
@@ -154,16 +154,29 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process, its threads and its child processes (Linux /proc)."""
+
+    def own(p: str) -> tuple[int, float]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    total = own(str(pid))[1]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and entry.name != str(pid):
+            try:
+                parent, seconds = own(entry.name)
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                total += seconds
+    return total
 
 
 @contextmanager
-def commandpost_server(database_url: str) -> Iterator[tuple[str, int]]:
+def commandpost_server(database_url: str, workers: int = 1) -> Iterator[tuple[str, int]]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.ingest", "serve", database_url, str(port)],
+        [sys.executable, "-m", "bench.ingest", "serve", database_url, str(port), str(workers)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
     )
@@ -207,18 +220,26 @@ def alertmanager() -> Iterator[tuple[str, int] | None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def serve(database_url: str, port: int) -> None:
-    """The server process: the real app, no engine loop, no access log."""
-    import uvicorn
-
+def app_factory() -> Any:
+    """The real app, no engine loop (its database from BENCH_DATABASE_URL: workers import this)."""
     from commandpost.app import create_app
     from commandpost.clock import SystemClock
     from commandpost.settings import Settings
 
-    settings = Settings(database_url=database_url, engine_enabled=False, log_level="WARNING")
-    app = create_app(settings, clock=SystemClock(), run_engine=False)
+    url = os.environ["BENCH_DATABASE_URL"]
+    settings = Settings(database_url=url, engine_enabled=False, log_level="WARNING")
+    return create_app(settings, clock=SystemClock(), run_engine=False)
+
+
+def serve(database_url: str, port: int, workers: int) -> None:
+    """The server process(es): uvloop, httptools, no access log; ``workers`` > 1 share the port."""
+    import uvicorn
+
+    os.environ["BENCH_DATABASE_URL"] = database_url
     uvicorn.run(
-        app,
+        "bench.ingest:app_factory",
+        factory=True,
+        workers=workers,
         host="127.0.0.1",
         port=port,
         loop="uvloop",
@@ -370,11 +391,17 @@ def measure_commandpost(kind: str) -> dict[str, Any] | None:
             single = loadgen(enqueue, pd, pid=pid)
             batched = loadgen(webhook, am, pid=pid)
             fixed = loadgen(enqueue, pd, rate=FIXED_RATE)
+        with commandpost_server(url, workers=2) as (base, pid):
+            enqueue = f"{base}/v2/enqueue"
+            warm.append(loadgen(enqueue, pd, seconds=1.0))
+            two = loadgen(enqueue, pd, pid=pid)
         accepted = warm[0]["ok"] + single["ok"] + fixed["ok"] + BATCH * (warm[1]["ok"] + batched["ok"])
+        accepted += warm[2]["ok"] + two["ok"]
         return {
             "single": single,
             "batched": batched,
             "fixed": fixed,
+            "two": two,
             "accepted": accepted,
             "stored": stored_events(url),
         }
@@ -433,6 +460,12 @@ def run() -> list[Row]:
                 single["rps"] >= TARGET_SINGLE if primary else True,
             ),
             (
+                f"(a) the same with 2 server processes on one database ({label})",
+                "—",
+                f"{_fmt_rate(got['two']['rps'], 'events')}  {_latency(got['two'])}",
+                True,
+            ),
+            (
                 f"(b) Alertmanager webhooks, {BATCH} alerts/request, durable ({label})",
                 f"≥ {TARGET_BATCHED:,.0f} alerts/s" if primary else "—",
                 f"{_fmt_rate(batched_alerts, 'alerts')}  {_latency(batched)}",
@@ -484,8 +517,8 @@ def run() -> list[Row]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "serve":
-        serve(sys.argv[2], int(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "serve":
+        serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         for figure, target, result, ok in run():
             print(f"{'PASS ' if ok else 'SHORT'}  {figure:<70} {target:<18} {result}")
