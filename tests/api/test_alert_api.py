@@ -29,7 +29,6 @@ def test_pagerduty_answers_exactly_like_pagerduty_plus_outcome_and_incident(clie
         "dedup_key": "k-1",
         "outcome": "incident_opened",
         "incident": "INC-1",
-        "alert": 1,
     }
     r = client.post("/v2/enqueue", json=pd_trigger(k["pagerduty"], dedup_key=None))
     assert r.status_code == 202 and len(r.json()["dedup_key"]) == 32 and r.json()["outcome"] == "recorded"

@@ -207,7 +207,6 @@ class Intake:
                 "dedup_key": outcome.dedup_key,
                 "outcome": outcome.outcome,
                 "incident": incident_ref(outcome.incident),
-                "alert": outcome.alert_id,
             },
         )
 
