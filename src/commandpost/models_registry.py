@@ -3,6 +3,7 @@
 from commandpost.alerts import models as alert_models
 from commandpost.engine import models as engine_models
 from commandpost.incidents import models as incident_models
+from commandpost.metrics import models as metrics_models
 from commandpost.notify import models as notify_models
 from commandpost.oncall import models as oncall_models
 from commandpost.paging import models as paging_models
@@ -16,6 +17,7 @@ __all__ = [
     "alert_models",
     "engine_models",
     "incident_models",
+    "metrics_models",
     "notify_models",
     "oncall_models",
     "paging_models",

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from commandpost.metrics import rules as metrics_rules
 from commandpost.policy.findings import Finding, Source
 from commandpost.policy.schema import WEEKDAYS, AlertRule, EscalationPolicy, Schedule, Service
 
@@ -147,6 +148,8 @@ def _check_services(got: Collected, ctx: _Names, report: Report) -> None:
             report.warn(
                 src, ("name",), f"service '{service.name}' has no SLO: response targets cannot be derived"
             )
+        for keys, message in metrics_rules.response_fit_warnings(service, ctx.severities):
+            report.warn(src, keys, message)  # guide §2: a paging SEV must fit the SLO's allowed downtime
         policy = service.escalation_policy
         known = ctx.policies.get(policy or "")
         if known is not None and known.service != service.name:
