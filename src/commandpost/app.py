@@ -211,6 +211,7 @@ def _routers() -> list[Any]:
     """Every domain's router. Imported here so a domain stays unaware of the app."""
     from commandpost.alerts import api as alerts_api
     from commandpost.incidents import api as incidents_api
+    from commandpost.metrics import api as metrics_api
     from commandpost.notify import api as notify_api
     from commandpost.oncall import api as oncall_api
     from commandpost.paging import api as paging_api
@@ -231,6 +232,7 @@ def _routers() -> list[Any]:
         notify_api.router,
         runbooks_api.router,
         postmortems_api.router,
+        metrics_api.router,
     ]
 
 

@@ -166,6 +166,7 @@ def serve(
 def _register_domains() -> None:
     from commandpost.alerts import cli as alerts_cli
     from commandpost.incidents import cli as incidents_cli
+    from commandpost.metrics import cli as metrics_cli
     from commandpost.notify import cli as notify_cli
     from commandpost.oncall import cli as oncall_cli
     from commandpost.paging import cli as paging_cli
@@ -184,6 +185,7 @@ def _register_domains() -> None:
 
     web_cli.register(app)
     postmortems_cli.register(app)  # after incidents: its `action` group wraps the timeline verb
+    metrics_cli.register(app)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from commandpost.engine.processor import Processor
 
 def processors() -> list[Processor]:
     from commandpost.incidents.processors import CommsReminders, HandoverExpiry
+    from commandpost.metrics.processors import BurnRateAlerts
     from commandpost.notify.sender import NotificationSender
     from commandpost.oncall.processors import HandoffNotices
     from commandpost.paging.processors import EscalationsDue
@@ -19,6 +20,7 @@ def processors() -> list[Processor]:
         HandoffNotices(),
         Criteria(),
         ActionItemReminders(),
+        BurnRateAlerts(),  # before escalations: an SLO page raised now goes out in this pass
         EscalationsDue(),  # right before the sender: a page due now goes out in the same pass
         NotificationSender(),
     ]
