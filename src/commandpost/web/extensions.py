@@ -8,6 +8,7 @@ answers "nothing to show" here (and says so in its docstring) rather than faking
 from __future__ import annotations
 
 from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

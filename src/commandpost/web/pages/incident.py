@@ -33,14 +33,25 @@ TIMELINE_PAGE = 200
 LIVE_PAGE = 200
 
 
+SHOWN = (
+    TimelineEntry.id,
+    TimelineEntry.at,
+    TimelineEntry.author,
+    TimelineEntry.kind,
+    TimelineEntry.text,
+    TimelineEntry.corrects_id,
+)
+
+
 def newest_entries(
     session: Session, incident: Incident, *, before: int | None = None, limit: int = TIMELINE_PAGE
-) -> list[TimelineEntry]:
-    """The newest ``limit`` entries (before an entry id), newest first — one index range scan."""
-    query = select(TimelineEntry).where(TimelineEntry.incident_id == incident.id)
+) -> list[Any]:
+    """The newest ``limit`` entries (before an entry id), newest first: one index range scan, and only
+    the columns the page shows (rows, not ORM objects — the render budget is 150 ms at 5,000 entries)."""
+    query = select(*SHOWN).where(TimelineEntry.incident_id == incident.id)
     if before:
         query = query.where(TimelineEntry.id < before)
-    return list(session.scalars(query.order_by(TimelineEntry.id.desc()).limit(limit)))
+    return list(session.execute(query.order_by(TimelineEntry.id.desc()).limit(limit)))
 
 
 @dataclass(frozen=True)
@@ -77,16 +88,15 @@ def checklists(session: Session, incident: Incident) -> list[Checklist]:
 
 def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
     """What the live parts of the page are made of (header, roles, checklist)."""
+    config = service.config_of(ctx.session)
     ic = roles.ic_holder(ctx.session, incident)
     ops, _ = roles.holder(ctx.session, incident, "ops")
     return {
-        "i": IncidentOut.build(
-            incident, ic=ic, now=ctx.now, timezone=service.config_of(ctx.session).settings.timezone
-        ),
+        "i": IncidentOut.build(incident, ic=ic, now=ctx.now, timezone=config.settings.timezone),
         "roles": roles.view(ctx.session, incident, ctx.now),
         "ops_holder": ops,
         "checklists": (found := checklists(ctx.session, incident)),
-        "attachable": sorted(set(runbook_service.applied(ctx.session).runbooks) - {c.slug for c in found}),
+        "attachable": sorted({r.slug for r in config.runbooks} - {c.slug for c in found}),
         "mitigate": MITIGATE,
         "freeze": extensions.slo_freeze(ctx.session, incident, now=ctx.now),
         "postmortem": extensions.postmortem_of(ctx.session, incident),

@@ -1,0 +1,204 @@
+"""Every page renders for a logged-in user, and the incident page's forms call the services (both DBs)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from commandpost.incidents.models import Incident, TimelineEntry
+from commandpost.security import users
+from tests.api.test_web_auth import PASSWORD, csrf_of, login
+
+FETCH = {"X-CommandPost-Fetch": "1"}
+
+
+@pytest.fixture
+def hana(client, sessions, applied_ops, clock):
+    with sessions() as s:
+        for handle, role in (("hana", "admin"), ("ken", "responder")):
+            users.set_password(s, applied_ops, handle=handle, password=PASSWORD, role=role, now=clock.now())
+        s.commit()
+    login(client, "hana")
+    return csrf_of(client.get("/declare").text)
+
+
+def declare(client, csrf: str, **values: str) -> str:
+    data = {"title": "Payment webhooks piling up", "severity": "SEV2", "service": "payment-platform"}
+    data.update(values)
+    r = client.post("/declare", data={**data, "csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return str(r.headers["location"])
+
+
+def entries(session) -> list[str]:
+    return [e.text for e in session.scalars(select(TimelineEntry).order_by(TimelineEntry.id))]
+
+
+def error_of(text: str) -> str:
+    found = re.search(r'class="error-message"[^>]*>([^<]*)<', text)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def test_declare_form_shows_the_severity_table_and_refuses_bad_input(client, hana, session):
+    form = client.get("/declare").text
+    assert "Full outage / data loss / payment double-charge or miss" in form and "respond within 5m" in form
+    r = client.post("/declare", data={"title": " ", "severity": "SEV2", "csrf_token": hana})
+    assert r.status_code == 422 and error_of(r.text) == "title must not be empty"
+    r = client.post("/declare", data={"title": "x", "severity": "SEV9", "csrf_token": hana})
+    assert r.status_code == 422 and "unknown severity 'SEV9'" in error_of(r.text)
+    assert session.scalar(select(func.count()).select_from(Incident)) == 0
+    assert declare(client, hana) == "/incidents/INC-1"
+    page = client.get("/incidents/INC-1").text
+    assert (
+        "Payment webhooks piling up" in page and "@hana" in page and "inc-2026-06-24-payment-webhooks" in page
+    )
+
+
+def test_incident_forms_call_the_services(client, hana, session):
+    declare(client, hana)
+    base = "/incidents/INC-1"
+    r = client.post(f"{base}/severity", data={"severity": "SEV1", "reason": "", "csrf_token": hana})
+    assert r.status_code == 422 and error_of(r.text) == "reason must not be empty"
+    r = client.post(
+        f"{base}/severity", data={"severity": "SEV1", "reason": "all charging", "csrf_token": hana}
+    )
+    assert r.status_code == 200  # redirected back to the page
+    r = client.post(
+        f"{base}/status", data={"status": "closed", "csrf_token": hana, "note": ""}, headers=FETCH
+    )
+    assert r.status_code == 200 and r.json()["ok"]
+    r = client.post(f"{base}/status", data={"status": "mitigated", "csrf_token": hana}, headers=FETCH)
+    assert r.status_code == 409 and "read-only" in r.json()["error"]["message"]
+    texts = entries(session)
+    assert any("severity SEV2 → SEV1 by @hana: all charging" in t for t in texts)
+    assert any("investigating → closed by @hana" in t for t in texts)
+
+
+def test_handover_offer_accept_and_live_cursor(client, hana, session):
+    declare(client, hana)
+    base = "/incidents/INC-1"
+    live = client.get(f"{base}/live", params={"after": 0}, headers=FETCH).json()
+    cursor = live["cursor"]
+    assert live["count"] >= 3 and "declared SEV2" in live["html"]
+    r = client.post(
+        f"{base}/roles/offer", data={"role": "ic", "person": "ken", "csrf_token": hana}, headers=FETCH
+    )
+    assert r.status_code == 200
+    assert "Accept IC" not in client.get(base).text  # only the person offered sees Accept
+    r = client.post(f"{base}/roles/ic/accept", data={"csrf_token": hana}, headers=FETCH)
+    assert r.status_code == 403 and "is for @ken" in r.json()["error"]["message"]
+    login(client, "ken")
+    ken = csrf_of(client.get(base).text)
+    assert "Accept IC" in client.get(base).text
+    assert client.post(f"{base}/roles/ic/accept", data={"csrf_token": ken}, headers=FETCH).status_code == 200
+    fresh = client.get(f"{base}/live", params={"after": cursor}, headers=FETCH).json()
+    assert fresh["count"] == 2 and "@ken accepted IC from @hana" in fresh["html"]
+    assert "@ken" in fresh["panels"]["header"] and fresh["cursor"] > cursor
+    assert client.get(f"{base}/live", params={"after": fresh["cursor"]}, headers=FETCH).json()["count"] == 0
+
+
+def test_runbook_steps_only_ops_ticks_mitigate(client, hana, session):
+    declare(client, hana)
+    base = "/incidents/INC-1"
+    client.post(
+        f"{base}/runbooks", data={"slug": "payment-webhook-backlog", "csrf_token": hana}, headers=FETCH
+    )
+    page = client.get(base).text
+    assert "What you must never do" in page and page.index("3. Mitigate") < page.index("4. Verify")
+    login(client, "ken")
+    ken = csrf_of(client.get(base).text)
+    r = client.post(
+        f"{base}/runbooks/payment-webhook-backlog/steps/3.1", data={"csrf_token": ken}, headers=FETCH
+    )
+    assert r.status_code == 403 and "only the Ops holder" in r.json()["error"]["message"]
+    login(client, "hana")
+    again = csrf_of(client.get(base).text)  # a new session has a new CSRF token
+    r = client.post(
+        f"{base}/runbooks/payment-webhook-backlog/steps/3.1", data={"csrf_token": again}, headers=FETCH
+    )
+    assert r.status_code == 200
+    assert any("payment-webhook-backlog step 3.1" in t and "done by @hana" in t for t in entries(session))
+
+
+def test_external_comms_reach_the_status_page_and_feed(client, hana):
+    declare(client, hana)
+    text = "Card payments are delayed <b>no charge is lost</b>"
+    r = client.post(
+        "/incidents/INC-1/comms",
+        data={"kind": "initial", "audience": "external", "body": text, "csrf_token": hana},
+        headers=FETCH,
+    )
+    assert r.status_code == 200
+    client.post(
+        "/incidents/INC-1/comms",
+        data={"kind": "update", "audience": "internal", "body": "internal only detail", "csrf_token": hana},
+        headers=FETCH,
+    )
+    status = client.get("/status").text
+    assert "Card payments are delayed &lt;b&gt;no charge is lost&lt;/b&gt;" in status  # escaped, not markup
+    assert "internal only detail" not in status and "partial outage" in status
+    feed = client.get("/status/feed.atom").text
+    assert "no charge is lost" in feed and "internal only detail" not in feed
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/incidents", "Open"),
+        ("/oncall", "On call now"),
+        ("/oncall?view=month", "Calendar"),
+        ("/runbooks", "Payment-webhook backlog stagnation"),
+        ("/runbooks/payment-webhook-backlog", "First move"),
+        ("/runbooks/coverage", "Coverage"),
+        ("/postmortems", "Postmortems"),
+        ("/action-items", "Overdue"),
+        ("/insights", "Toil"),
+        ("/settings", "Integrations"),
+        ("/settings/revisions/1", "initial revision"),
+    ],
+)
+def test_every_page_renders(client, hana, path, expected):
+    r = client.get(path)
+    assert r.status_code == 200, error_of(r.text)
+    assert expected in r.text
+
+
+def test_unknown_things_are_404_pages(client, hana):
+    r = client.get("/incidents/INC-99")
+    assert r.status_code == 404 and error_of(r.text) == "no incident INC-99"
+    assert client.get("/runbooks/nope").status_code == 404
+
+
+def test_overrides_and_feeds_from_the_on_call_page(client, hana, session):
+    r = client.post(
+        "/oncall/overrides",
+        data={
+            "layer": "payment-platform/primary",
+            "person": "ken",
+            "start": "2026-06-24T13:00",
+            "end": "2026-06-25T13:00",
+            "csrf_token": hana,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get("/oncall").text
+    assert "override" in page
+    r = client.post(
+        "/oncall/overrides",
+        data={
+            "layer": "payment-platform/primary",
+            "person": "ken",
+            "start": "tomorrow",
+            "end": "x",
+            "csrf_token": hana,
+        },
+    )
+    assert r.status_code == 422 and "is not a date and time" in error_of(r.text)
+    r = client.post("/oncall/feeds", data={"of": "person:ken", "csrf_token": hana})
+    url = re.search(r'id="new-feed">([^<]+)<', r.text).group(1)
+    ics = client.get(url.replace("http://testserver", ""))
+    assert ics.status_code == 200 and "BEGIN:VCALENDAR" in ics.text
