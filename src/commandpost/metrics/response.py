@@ -128,11 +128,11 @@ def _sums(
     edges = [(lo, min(first_day, hi)), (max(last_day, lo), hi)] if first_day < last_day else [(lo, hi)]
     where_service = " AND service = :service" if service is not None else ""
     fact_values = ", ".join(
-        ["1"]
+        ["1 AS incidents"]
         + [
             part
             for m in RESPONSE_METRICS
-            for part in (f"CASE WHEN {m} IS NULL THEN 0 ELSE 1 END", f"COALESCE({m}, 0)")
+            for part in (f"CASE WHEN {m} IS NULL THEN 0 ELSE 1 END AS n_{m}", f"COALESCE({m}, 0) AS s_{m}")
         ]
     )
     parts = []
