@@ -141,7 +141,7 @@ def test_bad_action_items_are_422_naming_the_smart_rule_and_store_nothing(
         f"{PM}/action-items", json={k: v for k, v in ITEM.items() if k != "owner"}, headers=yuta
     )
     assert ownerless.status_code == 422
-    assert ownerless.json()["error"]["details"] == [
+    assert ownerless.json()["error"]["details"]["smart"] == [
         {
             "rule": "Assigned",
             "field": "owner",

@@ -136,11 +136,14 @@ def test_a_postmortem_is_taken_to_final_from_the_command_line(cli, tmp_path, ses
     revisions = json.loads(_ok(cli("postmortem", "revisions", "INC-1", "--json")))
     assert [r["revision"] for r in revisions] == [1, 2]
 
-    exported = cli("postmortem", "export", "INC-1", "-o", "wiki.md")
-    assert exported.returncode == 0 and "wrote wiki.md (Final" in exported.stderr
-    assert (tmp_path / "wiki.md").read_text(encoding="utf-8") == _ok(
+    exported = cli("postmortem", "export", "INC-1", "-o", "wiki/2026/inc-1.md")
+    assert exported.returncode == 0 and "wrote wiki/2026/inc-1.md (Final" in exported.stderr
+    assert (tmp_path / "wiki" / "2026" / "inc-1.md").read_text(encoding="utf-8") == _ok(
         cli("postmortem", "show", "INC-1", "--format", "md")
     )
+    unwritable = cli("postmortem", "export", "INC-1", "-o", "wiki/2026")  # a folder
+    assert unwritable.returncode == 2 and "cannot write wiki/2026" in unwritable.stderr
+    assert "Traceback" not in unwritable.stderr
     first = _ok(cli("postmortem", "show", "INC-1", "--format", "md", "--revision", "1"))
     assert FILLED["got_lucky"] in first and "It happened at noon" not in first
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from commandpost.clock import FrozenClock
 from commandpost.db.engine import transaction
 from commandpost.errors import Conflict, NotFound
-from commandpost.incidents import comms, roles, service, timeline
+from commandpost.incidents import comms, details, roles, service, timeline
 from commandpost.incidents.models import TimelineEntry
 from commandpost.policy import service as policy_service
 from commandpost.postmortems import draft, processors, rules
@@ -223,7 +223,7 @@ def test_a_second_pass_changes_nothing_and_a_later_change_regenerates_unedited_s
         )
     clock.advance(minutes=5)
     with transaction(sessions) as s:
-        service.update_details(
+        details.update_details(
             s,
             timeline.load(s, number, for_update=True),
             actor="yuta",
@@ -322,13 +322,13 @@ def test_each_criterion_alone_on_an_alert_detected_sev3(sessions, applied_ops, c
         incident = timeline.load(s, number, for_update=True)
         if setup in ("data_loss", "manual_flag"):
             field = "data_loss" if setup == "data_loss" else "manual_intervention"
-            service.update_details(s, incident, actor="hana", now=clock.now(), changes={field: True})
+            details.update_details(s, incident, actor="hana", now=clock.now(), changes={field: True})
         elif setup == "action":
             service.add_entry(
                 s, incident, kind="action", text="restarted the export worker", actor="hana", now=clock.now()
             )
         elif setup == "mitigate_step":
-            service.update_details(s, incident, actor="hana", now=clock.now(), changes={"runbook": RUNBOOK})
+            details.update_details(s, incident, actor="hana", now=clock.now(), changes={"runbook": RUNBOOK})
             runbooks_service.mark_step(s, incident, RUNBOOK, "3.3", state="done", by="hana", now=clock.now())
     _resolve(sessions, clock, number, minutes=60 * 25 if setup == "slow" else 20)
     run_criteria(sessions, clock, minutes_after=1)
@@ -346,7 +346,7 @@ def test_sev4_never_requires_one_even_with_every_other_criterion(sessions, appli
             now=clock.now(),
         )
         incident = timeline.load(s, number, for_update=True)
-        service.update_details(s, incident, actor="hana", now=clock.now(), changes={"data_loss": True})
+        details.update_details(s, incident, actor="hana", now=clock.now(), changes={"data_loss": True})
         service.add_entry(
             s, incident, kind="action", text="deleted the temp files", actor="hana", now=clock.now()
         )
@@ -403,7 +403,7 @@ def test_a_not_required_postmortem_becomes_a_draft_when_a_later_change_meets_a_c
     assert _criteria(sessions, number) == ("not_required", False, [])
     clock.advance(hours=20)
     with transaction(sessions) as s:
-        service.update_details(
+        details.update_details(
             s,
             timeline.load(s, number, for_update=True),
             actor="hana",

@@ -251,7 +251,7 @@ def test_smart_error_names_each_rule_and_the_fix():
     message = caught.value.message
     assert message.startswith("action item is not SMART — Specific (title): 'be careful' is vague wording")
     assert "Assigned (owner): an owner is required: a handle from people.yaml" in message
-    assert caught.value.details == [p.to_dict() for p in problems]
+    assert caught.value.details == {"smart": [p.to_dict() for p in problems]}
 
 
 def test_ticket_keys_are_normalized():

@@ -115,7 +115,7 @@ def add(
         type=candidate.type,
         owner=candidate.owner or "",
         due=candidate.due,
-        ticket=candidate.ticket,
+        ticket=redact_text(candidate.ticket) if candidate.ticket else None,
         status="open",
         verification=_text(candidate.verification),
         runbook=candidate.runbook,
@@ -201,12 +201,8 @@ def update_item(
     runbook_added = merged.runbook is not None and merged.runbook != item.runbook
     assert merged.due is not None  # Time-bound refused a missing due day above
     item.title = redact_text(merged.title)
-    item.type, item.owner, item.due, item.ticket = (
-        merged.type,
-        merged.owner or item.owner,
-        merged.due,
-        merged.ticket,
-    )
+    item.type, item.owner, item.due = merged.type, merged.owner or item.owner, merged.due
+    item.ticket = redact_text(merged.ticket) if merged.ticket else None
     item.verification = _text(merged.verification)
     item.runbook = merged.runbook
     if "note" in changes:
@@ -325,10 +321,11 @@ def remind_due(session: Session, now: datetime) -> int:
     except Unavailable:
         return 0
     timezone = config.settings.timezone
+    horizon = rules.local_today(now, timezone) + rules.REMIND_BEFORE  # later due days owe nothing yet
     rows = session.execute(
         select(ActionItem, Incident)
         .join(Incident, Incident.id == ActionItem.incident_id)
-        .where(ActionItem.status.in_(rules.OPEN_ACTION_STATUSES))
+        .where(ActionItem.status.in_(rules.OPEN_ACTION_STATUSES), ActionItem.due <= horizon)
         .order_by(ActionItem.due, ActionItem.id)
     ).all()
     done = 0

@@ -214,7 +214,11 @@ def export(
         text = client.get_text(_pm(number, "/markdown"))
         pm = client.get(_pm(number))
     path = output or Path(f"postmortem-{pm['number']}.md")
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {path}: {exc.strerror or exc}") from None
     err_console.print(f"wrote {path} ({pm['status_label']}, {len(text.splitlines())} lines)", highlight=False)
 
 
@@ -231,7 +235,7 @@ def revisions(number: Number, as_json: AsJson = False) -> None:
             str(r["revision"]),
             r["reason"],
             f"@{r['created_by']}",
-            r["created_at"][:16],
+            r["created_at"][:16].replace("T", " "),
             _person(r["reviewer"]),
         )
     console.print(table if rows else "no Final revision yet")

@@ -163,12 +163,18 @@ def facts_from(
         mitigated_at=incident.mitigated_at,
         resolved_at=incident.resolved_at,
         alerts=len(fired),
-        pages=sum(1 for e in entries if e.kind == "page"),
+        pages=sum(1 for e in entries if _is_page(e)),
         comms=sum(1 for e in entries if e.kind == "comms"),
         first_alert=first_alert,
         rows=tuple(transcribe(entries, detection=incident.detection)),
         interventions=tuple(interventions(entries)),
     )
+
+
+def _is_page(entry: TimelineEntry) -> bool:
+    """A ``page`` entry that paged someone (not an FYI, not "escalation stopped")."""
+    data = entry.data or {}
+    return entry.kind == "page" and data.get("kind", "page") == "page" and "escalation" not in data
 
 
 def interventions(entries: list[TimelineEntry]) -> list[rules.Intervention]:

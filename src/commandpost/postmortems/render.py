@@ -147,11 +147,11 @@ def markdown(doc: Document) -> str:
     header = [
         f"# Postmortem: {doc.title} ({f.get('severity', '?')})",
         "",
-        f"Status: {rules.STATUS_LABELS.get(doc.status, doc.status)} · Author: {_person(doc.author)} · "
-        f"Reviewer: {_person(doc.reviewer)} · Date: {date}",
-        f"Incident: {f.get('number')} · service {f.get('service') or '—'}"
+        f"- **Status:** {rules.STATUS_LABELS.get(doc.status, doc.status)} · **Author:** {_person(doc.author)}"
+        f" · **Reviewer:** {_person(doc.reviewer)} · **Date:** {date}",
+        f"- **Incident:** {f.get('number')} · service {f.get('service') or '—'}"
         + (f" · revision {doc.revision}" if doc.revision else ""),
-        f"Postmortem {doc.criteria.get('summary', 'criteria not evaluated')}",
+        f"- **Criteria:** {doc.criteria.get('summary', 'not evaluated')}",
     ]
     parts = [
         "\n".join(header),

@@ -457,7 +457,9 @@ def raise_if_not_smart(problems: Sequence[SmartProblem], *, what: str = "action 
     if not problems:
         return
     parts = "; ".join(f"{p.rule} ({p.field}): {p.message}" for p in problems)
-    raise ValidationFailed(f"{what} is not SMART — {parts}", details=[p.to_dict() for p in problems])
+    raise ValidationFailed(
+        f"{what} is not SMART — {parts}", details={"smart": [p.to_dict() for p in problems]}
+    )
 
 
 def check_action_status(current: str, wanted: str, *, note: str) -> str:

@@ -11,6 +11,7 @@ postmortem writes a new ``postmortem_revision`` and keeps the old ones.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from commandpost.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from commandpost.errors import CommandpostError, Conflict, Forbidden, NotFound, ValidationFailed
 from commandpost.incidents import roles, timeline
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import service as incident_service
@@ -30,6 +31,8 @@ from commandpost.policy.schema import OpsConfig
 from commandpost.postmortems import actions, blameless, draft, render, rules
 from commandpost.postmortems.models import ActionItem, Postmortem, PostmortemRevision
 from commandpost.security.redact import redact_text
+
+log = logging.getLogger("commandpost.postmortems")
 
 RESOLVED = ("resolved", "closed")
 MAX_REASON = 2000
@@ -329,7 +332,12 @@ def evaluate_due(session: Session, now: datetime, *, limit: int = 100) -> int:
         pm = session.scalars(select(Postmortem).where(Postmortem.incident_id == incident_id)).first()
         if pm is not None and pm.evaluated_for >= incident.updated_at:
             continue
-        evaluate(session, incident, now=now)
+        try:
+            with session.begin_nested():  # one incident that cannot be evaluated does not stop the others
+                evaluate(session, incident, now=now)
+        except CommandpostError:
+            log.exception("postmortem criteria for incident id %s could not be evaluated", incident_id)
+            continue
         done += 1
     return done
 
