@@ -23,11 +23,10 @@ ACTION_KINDS = ("action", "decision", "status", "runbook_step", "severity", "com
 
 
 def _typed(sql: str) -> Any:
-    return text(sql).bindparams(
-        bindparam("start", type_=UTCDateTime()),
-        bindparam("end", type_=UTCDateTime()),
-        bindparam("kinds", expanding=True),
-    )
+    binds = [bindparam("start", type_=UTCDateTime()), bindparam("end", type_=UTCDateTime())]
+    if ":kinds" in sql:
+        binds.append(bindparam("kinds", expanding=True))
+    return text(sql).bindparams(*binds)
 
 
 def alert_quality(
