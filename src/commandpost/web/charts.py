@@ -102,9 +102,13 @@ def bars(title: str, labels: Sequence[str], values: Sequence[float], *, xlabel: 
     if not labels:
         _empty(ax, "nothing to show")
         return _svg(fig, title)
+    from matplotlib.ticker import MaxNLocator
+
     order = sorted(range(len(labels)), key=lambda i: values[i])
     ax.barh([labels[i] for i in order], [values[i] for i in order], color=PALETTE[0])
     ax.set_xlabel(xlabel)
+    ax.set_axisbelow(True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="x", color="#eceef2")
     return _svg(fig, title)
 

@@ -24,7 +24,7 @@ TOIL_MIN_INCIDENTS = 2
 def metrics_page(request: Request, ctx: PageReader) -> Response:
     candidates = toil.candidates(ctx.session, min_incidents=TOIL_MIN_INCIDENTS, limit=12)
     toil_chart = charts.bars(
-        "Toil: Runbook steps with a command done by hand (incidents)",
+        "Steps with a command done by hand",
         [f"{c.slug} {c.step_id.split('-')[0]}" for c in candidates],
         [float(c.incidents) for c in candidates],
         xlabel="incidents where it was done by hand",
