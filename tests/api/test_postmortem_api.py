@@ -222,3 +222,42 @@ def test_listing_and_starting(client, auth, sessions, applied_ops, clock):
     assert bad.status_code == 422 and "since:" in bad.json()["error"]["message"]
     started = client.post(PM, headers=headers)
     assert started.status_code == 201 and started.json()["status"] == "draft"
+
+
+def test_a_not_required_incident_shows_its_reasons_and_can_be_started(
+    client, auth, sessions, applied_ops, clock
+):
+    from commandpost.incidents import service as incidents
+
+    with transaction(sessions) as s:
+        incident, _ = incidents.open_or_attach(
+            s, service="payment-platform", severity="SEV3", title="Slow CSV export", group_key="csv",
+            impact_started_at=None, detected_at=None, runbook=None, no_runbook=True,
+            source_summary="generic CsvExportSlow: p99 > 30s", now=clock.now(),
+        )  # fmt: skip
+        incidents.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
+    run_criteria(sessions, clock)
+    headers = auth("responder", person="yuta")
+    shown = client.get(PM, headers=headers).json()
+    assert (shown["status"], shown["criteria"]["required"], shown["empty_sections"]) == (
+        "not_required",
+        False,
+        [],
+    )
+    assert shown["criteria"]["summary"].startswith("not required: SEV3, and no data loss")
+    assert client.get("/api/v1/postmortems", headers=headers).json() == []
+    assert [
+        p["number"]
+        for p in client.get("/api/v1/postmortems", params={"status": "not_required"}, headers=headers).json()
+    ] == ["INC-1"]
+    refused = client.patch(PM, json={"sections": {"went_well": "x"}}, headers=headers)
+    assert refused.status_code == 409 and "start one first" in refused.json()["error"]["message"]
+    started = client.post(PM, headers=headers)
+    assert started.status_code == 201
+    assert (
+        started.json()["status"],
+        started.json()["criteria"]["summary"].endswith("(written by choice)"),
+    ) == (
+        "draft",
+        True,
+    )
