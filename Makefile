@@ -37,5 +37,9 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/python -m bench
 
+## Fault injection against real servers (docs/reliability.md), SQLite and PostgreSQL; SOAK=3600 soaks an hour.
+reliability: $(STAMP)
+	COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/python -m reliability
+
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
