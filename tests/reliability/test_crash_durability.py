@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from reliability import crash
 from reliability.figures import failed, report
 from reliability.stack import BACKENDS
+
+from reliability import crash
 
 pytestmark = pytest.mark.integration
 

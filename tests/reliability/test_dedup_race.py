@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from reliability import dedup_race
 from reliability.figures import failed, report
 from reliability.stack import BACKENDS
+
+from reliability import dedup_race
 
 pytestmark = pytest.mark.integration
 
