@@ -1,0 +1,139 @@
+"""The metrics API on both databases: every endpoint's happy path, scopes, bad input (4xx, nothing
+stored), and the budget gauges at /metrics after the burn-rate processor ran."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from commandpost.db.engine import transaction
+from commandpost.metrics.models import SloEvent
+from commandpost.metrics.processors import BurnRateAlerts
+from commandpost.security.models import AuditLog
+
+NOW = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)
+EVENTS = "/api/v1/slos/payment-platform/availability/events"
+
+
+@pytest.fixture
+def reader(auth, applied_ops):  # type: ignore[no-untyped-def]
+    return auth("read", person="hana")
+
+
+@pytest.fixture
+def responder(auth, applied_ops):  # type: ignore[no-untyped-def]
+    return auth("responder", person="yuta")
+
+
+def _count(i: int, good: int = 999, total: int = 1000, minutes: int = 1) -> dict[str, object]:
+    return {"id": f"e{i}", "good": good, "total": total, "at": (NOW - timedelta(minutes=minutes)).isoformat()}
+
+
+def test_push_counts_then_read_the_slo(client, reader, responder, session) -> None:  # type: ignore[no-untyped-def]
+    r = client.post(EVENTS, json={"events": [_count(1), _count(2, 990)]}, headers=responder)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"accepted": 2, "duplicates": 0}
+    again = client.post(EVENTS, json={"events": [_count(2, 990), _count(3)]}, headers=responder)
+    assert again.json() == {"accepted": 1, "duplicates": 1}
+    one = client.get("/api/v1/slos/payment-platform/availability", headers=reader)
+    assert one.status_code == 200, one.text
+    body = one.json()
+    assert body["source"] == "events"
+    assert body["budget"]["allowed"] == 3.0 and body["budget"]["consumed"] == 12.0
+    assert body["burn_rates"]["5m"] == 4.0  # 12 bad of 3,000 against 0.1 %
+    assert body["freeze"] is True and body["service_freeze"] == {
+        "service": "payment-platform",
+        "freeze": True,
+        "exhausted": ["availability"],
+    }
+    listing = client.get("/api/v1/slos", headers=reader).json()
+    assert [(s["slo"], s["source"]) for s in listing["slos"]] == [
+        ("availability", "events"),
+        ("charge-success", "none"),
+    ]
+    assert listing["services"] == [body["service_freeze"]]
+    session.rollback()
+    audit = session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+    assert audit is not None and audit.target == "slo:payment-platform/availability"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (
+            {"events": [_count(1, good=11, total=10)]},
+            422,
+            "events[0]: good (11) must be between 0 and total (10)",
+        ),
+        ({"events": [{"id": "x", "good": 1, "total": 1, "at": "2026-06-24T02:59:00"}]}, 422, "timezone"),
+        ({"events": []}, 422, "events"),
+        ({"events": [_count(i) for i in range(5001)]}, 422, "events"),
+        ({"events": [_count(1) | {"extra": 1}]}, 422, "extra"),
+        ({"events": [_count(1), _count(1)]}, 422, "appears twice"),
+        ({"events": [_count(1, minutes=-10)]}, 422, "is in the future"),
+    ],
+)
+def test_bad_counts_are_refused_and_nothing_is_stored(
+    client, responder, session, body, status, fragment
+) -> None:  # type: ignore[no-untyped-def]
+    r = client.post(EVENTS, json=body, headers=responder)
+    assert r.status_code == status, r.text
+    assert fragment in r.text
+    assert session.scalar(select(func.count()).select_from(SloEvent)) == 0
+
+
+def test_scopes_and_unknown_slos(client, reader, responder) -> None:  # type: ignore[no-untyped-def]
+    assert client.post(EVENTS, json={"events": [_count(1)]}, headers=reader).status_code == 403
+    assert client.get("/api/v1/slos").status_code == 401
+    missing = client.post(
+        "/api/v1/slos/payment-platform/latency/events", json={"events": [_count(1)]}, headers=responder
+    )
+    assert missing.status_code == 404
+    assert (
+        "has no SLO 'latency' (its SLOs: availability, charge-success)" in missing.json()["error"]["message"]
+    )
+    assert client.get("/api/v1/slos/checkout/availability", headers=reader).status_code == 404
+    assert client.get("/api/v1/slos?service=checkout", headers=reader).status_code == 404
+
+
+def test_targets_response_and_the_other_reports(client, reader) -> None:  # type: ignore[no-untyped-def]
+    targets = client.get("/api/v1/slos/targets", headers=reader).json()
+    assert [s["allowed_downtime"] for s in targets["slos"]] == ["43.2 min", "13.104 min"]
+    r = client.get(
+        "/api/v1/metrics/response", params={"from": "2026-06-01", "severity": "SEV1"}, headers=reader
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["from"], r.json()["to"], r.json()["severities"]) == (
+        "2026-06-01T00:00:00+00:00",
+        NOW.isoformat(),
+        [],
+    )
+    bad = client.get("/api/v1/metrics/response", params={"from": "2026-07-01"}, headers=reader)
+    assert bad.status_code == 422 and "must be before" in bad.json()["error"]["message"]
+    assert (
+        client.get("/api/v1/metrics/response", params={"severity": "SEV9"}, headers=reader).status_code == 422
+    )
+    health = client.get("/api/v1/metrics/oncall-health", params={"hours_per_incident": 4}, headers=reader)
+    assert health.status_code == 200 and health.json()["hours_per_incident"] == 4.0
+    assert [r["below_8_person_minimum"] for r in health.json()["rotations"]] == [True, True]
+    quality = client.get("/api/v1/metrics/alert-quality", params={"auto_resolve_minutes": 3}, headers=reader)
+    assert quality.status_code == 200 and quality.json()["alerts_per_incident"] is None
+    assert client.get("/api/v1/metrics/toil", headers=reader).json() == []
+    assert client.get("/api/v1/metrics/alert-quality", params={"limit": 0}, headers=reader).status_code == 422
+
+
+def test_gauges_at_metrics_after_an_evaluation(client, responder, sessions) -> None:  # type: ignore[no-untyped-def]
+    client.post(EVENTS, json={"events": [_count(1, good=900)]}, headers=responder)
+    with transaction(sessions) as s:
+        BurnRateAlerts().run(s, NOW)
+    text = client.get("/metrics").text
+    assert (
+        'commandpost_slo_burn_rate{service="payment-platform",slo="availability",window="5m"} 100.0' in text
+    )
+    assert 'commandpost_slo_freeze{service="payment-platform"} 1.0' in text
+    assert (
+        'commandpost_slo_error_budget_remaining_ratio{service="payment-platform",slo="availability"} -99.0'
+        in text
+    )
