@@ -9,7 +9,8 @@ is one request. When anything in a batch fails, the batch is rolled back and its
 replayed one transaction each, so one bad request never fails its neighbours.
 
 The thread starts on the first request and ends after :data:`IDLE_EXIT_SECONDS` without work,
-so an app needs no lifespan hook for it. One writer per process suits SQLite (one writer at a
+so an app needs no lifespan hook for it. It keeps one Session between batches (building one per
+batch cost more than a small batch's work) and checks the ops revision with one raw query. One writer per process suits SQLite (one writer at a
 time anyway) and keeps PostgreSQL batches free of lock-order deadlocks among themselves; other
 processes are kept correct by the unique constraints, not by this thread.
 """
@@ -26,7 +27,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,7 +40,7 @@ from commandpost.policy.schema import OpsConfig
 
 log = logging.getLogger("commandpost.alerts")
 
-_LATEST_REVISION = text("SELECT max(id) FROM ops_revision")
+LATEST_REVISION = "SELECT max(id) FROM ops_revision"
 IDLE_EXIT_SECONDS = 5.0
 MAX_BATCH_REQUESTS = 256
 
@@ -63,6 +63,7 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._config: tuple[int | None, OpsConfig] | None = None
+        self._session: Session | None = None
 
     async def submit(
         self, integration: IntegrationRef, events: Sequence[NormalizedEvent], *, body: Any, now: datetime
@@ -78,23 +79,26 @@ class GroupCommitter:
         return await job.future
 
     def _run(self) -> None:
-        while True:
-            try:
-                first = self._queue.get(timeout=IDLE_EXIT_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._thread = None
-                        return
-                continue
-            batch = [first]
-            while len(batch) < self._max_batch:
+        try:
+            while True:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    first = self._queue.get(timeout=IDLE_EXIT_SECONDS)
                 except queue.Empty:
-                    break
-            BATCH_SIZE.observe(len(batch))
-            self._commit(batch)
+                    with self._lock:
+                        if self._queue.empty():
+                            self._thread = None
+                            return
+                    continue
+                batch = [first]
+                while len(batch) < self._max_batch:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                BATCH_SIZE.observe(len(batch))
+                self._commit(batch)
+        finally:
+            self._drop_session()
 
     def _commit(self, batch: list[_Job]) -> None:
         try:
@@ -110,29 +114,48 @@ class GroupCommitter:
             _deliver(job, result=outcomes)
 
     def _transaction(self, batch: list[_Job]) -> list[list[Outcome]]:
-        with self._sessions() as session:
-            try:
-                config = self._current_config(session)
-                results = [
-                    service.ingest(
-                        session,
-                        integration=job.integration,
-                        events=job.events,
-                        now=job.now,
-                        body=job.body,
-                        config=config,
-                    )
-                    for job in batch
-                ]
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        """One transaction for the batch, on the writer thread's own session (kept between batches:
+        building a Session and checking out its connection costs more than a small batch)."""
+        if self._session is None:
+            self._session = self._sessions()
+        session = self._session
+        try:
+            config = self._current_config(session)
+            results = [
+                service.ingest(
+                    session,
+                    integration=job.integration,
+                    events=job.events,
+                    now=job.now,
+                    body=job.body,
+                    config=config,
+                )
+                for job in batch
+            ]
+            session.commit()
+        except BaseException:
+            self._drop_session()
+            raise
+        session.expunge_all()  # the incidents it touched: nothing is kept from one batch to the next
         return results
+
+    def _drop_session(self) -> None:
+        if self._session is not None:
+            try:
+                self._session.rollback()
+            finally:
+                self._session.close()
+                self._session = None
 
     def _current_config(self, session: Session) -> OpsConfig:
         """The applied ops, re-read only when a new revision appears (one small query per batch)."""
-        revision = session.execute(_LATEST_REVISION).scalar()
+        cursor = session.connection().connection.cursor()
+        try:
+            cursor.execute(LATEST_REVISION)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        revision = row[0] if row else None
         if self._config is None or self._config[0] != revision:
             self._config = (revision, policy_service.current_config(session))
         return self._config[1]
