@@ -6,7 +6,7 @@ moved step by step and real engine passes (so pages, escalations and postmortem 
 they would); the scenario posts an Alertmanager alert to the real intake endpoint and every person
 acts through the API with their own token, while the engine pages on the console. The server runs
 on a *fast clock* (``--speed`` × real time), so a 15-minute escalation takes 15 s at ``--speed 60``.
-SLO events are not seeded: the metrics domain that stores them is not part of this build yet.
+SLO counts for the charge-success SLO are pushed every 6 hours of the history, worse around incidents.
 """
 
 from __future__ import annotations
@@ -169,7 +169,6 @@ def demo_command(
         )
         counts = seed_history(database_url, days=history_days, end=fast.now() - timedelta(hours=2))
         say.note(", ".join(f"{n} {what}" for what, n in counts.items()))
-        say.note("SLO events are not seeded: the metrics domain is not part of this build yet")
     with serving(database_url, fast, port) as base:
         say.banner(base)
         try:
@@ -258,8 +257,36 @@ def seed_history(database_url: str, *, days: int, end: datetime) -> dict[str, in
         clock.set(start + offset)
         with contextlib.redirect_stdout(io.StringIO()):  # the console channel's historical pages
             _history_incident(sessions, runner, clock, n, sev, title, alert, ack_minutes, counts)
+    counts["SLO counts"] = _slo_counts(sessions, start, end, [start + o for o, *_ in _history_plan(days)])
     engine.dispose()
     return counts
+
+
+def _slo_counts(sessions: Any, start: datetime, end: datetime, incidents: list[datetime]) -> int:
+    """Charges counted every 6 hours for the charge-success SLO (99.99 %), worse around incidents."""
+    from commandpost.db.engine import transaction
+    from commandpost.metrics import slo
+    from commandpost.policy import service as policy_service
+
+    counts = []
+    at = start
+    while at < end:
+        near = any(abs((at - when).total_seconds()) < 6 * 3600 for when in incidents)
+        bad = 1 + (at.hour % 3) + (40 if near else 0)
+        counts.append(slo.Count(client_id=f"demo-{at:%Y%m%d%H}", good=50_000 - bad, total=50_000, at=at))
+        at += timedelta(hours=6)
+    with transaction(sessions) as session:
+        config = policy_service.current_config(session)
+        for i in range(0, len(counts), slo.MAX_BATCH):
+            slo.push(
+                session,
+                config,
+                service="payment-platform",
+                slo="charge-success",
+                counts=counts[i : i + slo.MAX_BATCH],
+                now=end,
+            )
+    return len(counts)
 
 
 def _history_incident(

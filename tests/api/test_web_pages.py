@@ -155,7 +155,7 @@ def test_external_comms_reach_the_status_page_and_feed(client, hana):
         ("/runbooks/coverage", "Coverage"),
         ("/postmortems", "Postmortems"),
         ("/action-items", "Overdue"),
-        ("/insights", "Toil"),
+        ("/insights", 'aria-label="MTTR (median)"'),
         ("/settings", "Integrations"),
         ("/settings/revisions/1", "initial revision"),
     ],

@@ -113,6 +113,11 @@ def test_every_page_renders_in_chromium(browser, login, server, shot):
     expect(toil).to_have_attribute("aria-label", "Steps with a command done by hand")
     expect(toil).to_contain_text("payment-webhook-backlog 3.1")
 
+    for label in ("MTTA (median)", "MTTR (median)", "Error budget remaining", "Pages per person per week"):
+        expect(yuta.locator(f"svg[aria-label='{label}']")).to_have_count(1)
+    expect(yuta.locator("svg[aria-label='MTTR (median)']")).to_contain_text("SEV2")
+    expect(yuta.locator("[data-chart=slos]")).to_contain_text("payment-platform/availability")
+
     yuta.goto("/postmortems/INC-1")
     expect(yuta.locator(".blame").first).to_contain_text("Hana forgot")
     expect(yuta.locator("table.items")).to_contain_text("OPS-123")

@@ -1,8 +1,7 @@
 """What the incident page shows from other domains: its postmortem, its pages and escalation, SLO freeze.
 
 One place for the cross-domain reads of the command post, so the page template stays a template.
-Each function calls the owning domain's service; a capability whose domain has not landed yet
-answers "nothing to show" here (and says so in its docstring) rather than faking data.
+Each function calls the owning domain's service.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commandpost.incidents.models import Incident
+from commandpost.metrics import slo
 from commandpost.notify import service as notify_service
 from commandpost.paging import service as paging_service
 from commandpost.paging.schemas import EscalationOut, PageOut
@@ -39,5 +39,16 @@ def escalation_of(session: Session, incident: Incident) -> EscalationOut | None:
 
 
 def slo_freeze(session: Session, incident: Incident, *, now: datetime) -> str | None:
-    """The SLO freeze banner of the incident's service (the metrics domain). Not landed yet: none."""
-    return None
+    """The SLO freeze banner (guide §7): the service's error budget is exhausted — stop feature work."""
+    if not incident.service:
+        return None
+    config = policy_service.current_config(session)
+    if config.service(incident.service) is None:
+        return None
+    found = slo.freeze_status(session, config, incident.service, now)
+    if not found.frozen:
+        return None
+    return (
+        f"{incident.service} has exhausted its error budget ({', '.join(found.exhausted)}): "
+        "feature work is frozen; invest in reliability"
+    )
