@@ -10,9 +10,11 @@ replayed one transaction each, so one bad request never fails its neighbours.
 
 The thread starts on the first request and ends after :data:`IDLE_EXIT_SECONDS` without work,
 so an app needs no lifespan hook for it. It keeps one Session between batches (building one per
-batch cost more than a small batch's work) and checks the ops revision with one raw query. One writer per process suits SQLite (one writer at a
-time anyway) and keeps PostgreSQL batches free of lock-order deadlocks among themselves; other
-processes are kept correct by the unique constraints, not by this thread.
+batch cost more than a small batch's work) and checks the ops revision with one raw query.
+
+One writer per process suits SQLite (one writer at a time anyway) and keeps PostgreSQL batches
+free of lock-order deadlocks among themselves; other processes are kept correct by the unique
+constraints, not by this thread.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from commandpost.alerts import service
+from commandpost.alerts import dedup, service
 from commandpost.alerts.metrics import BATCH_SIZE
 from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.service import IntegrationRef, Outcome
@@ -121,17 +123,18 @@ class GroupCommitter:
         session = self._session
         try:
             config = self._current_config(session)
-            results = [
-                service.ingest(
-                    session,
-                    integration=job.integration,
-                    events=job.events,
-                    now=job.now,
-                    body=job.body,
-                    config=config,
-                )
-                for job in batch
-            ]
+            with dedup.pinned(session):
+                results = [
+                    service.ingest(
+                        session,
+                        integration=job.integration,
+                        events=job.events,
+                        now=job.now,
+                        body=job.body,
+                        config=config,
+                    )
+                    for job in batch
+                ]
             session.commit()
         except BaseException:
             self._drop_session()

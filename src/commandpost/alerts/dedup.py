@@ -15,6 +15,8 @@ timestamp text and JSON text; PostgreSQL: timestamptz and jsonb), so the models 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -131,7 +133,13 @@ class _Sql:
 _DIALECTS: dict[str, _Sql] = {}
 
 
+_PINNED = "alerts.dbapi"
+
+
 def _sql(session: Session) -> _Sql:
+    pin = session.info.get(_PINNED)
+    if pin is not None:
+        return pin[1]
     name = session.get_bind().dialect.name
     found = _DIALECTS.get(name)
     if found is None:
@@ -139,11 +147,23 @@ def _sql(session: Session) -> _Sql:
     return found
 
 
+@contextmanager
+def pinned(session: Session) -> Iterator[None]:
+    """Within this block (one transaction), statements skip SQLAlchemy's per-call connection lookup:
+    the session's DBAPI connection is looked up once. The group committer wraps each batch in it."""
+    session.info[_PINNED] = (session.connection().connection, _sql(session))
+    try:
+        yield
+    finally:
+        session.info.pop(_PINNED, None)
+
+
 def _run(session: Session, statement: str, params: tuple[Any, ...]) -> Any:
     """One statement on the session's connection, in its transaction; the first row returned."""
     if session.new or session.dirty or session.deleted:
         session.flush()  # pending ORM changes must be visible to the raw statement
-    cursor = session.connection().connection.cursor()
+    pin = session.info.get(_PINNED)
+    cursor = (pin[0] if pin is not None else session.connection().connection).cursor()
     try:
         cursor.execute(statement, params)
         return cursor.fetchone() if cursor.description else None
