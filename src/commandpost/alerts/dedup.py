@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -116,7 +117,7 @@ class _Sql:
     def time(self, value: datetime | None) -> Any:
         if value is None or not self.sqlite:
             return value
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return _sqlite_time(value)
 
     def row(self, values: dict[str, Any]) -> tuple[Any, ...]:
         out = []
@@ -128,6 +129,12 @@ class _Sql:
                 value = self.time(value)
             out.append(value)
         return tuple(out)
+
+
+@lru_cache(maxsize=256)
+def _sqlite_time(value: datetime) -> str:
+    """How SQLAlchemy stores a UTCDateTime in SQLite (the events of one request share ``now``)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 _DIALECTS: dict[str, _Sql] = {}
@@ -160,8 +167,7 @@ def pinned(session: Session) -> Iterator[None]:
 
 def _run(session: Session, statement: str, params: tuple[Any, ...]) -> Any:
     """One statement on the session's connection, in its transaction; the first row returned."""
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # pending ORM changes must be visible to the raw statement
+    session.flush()  # pending ORM changes must be visible to the raw statement (a no-op when clean)
     pin = session.info.get(_PINNED)
     cursor = (pin[0] if pin is not None else session.connection().connection).cursor()
     try:
