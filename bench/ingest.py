@@ -58,15 +58,33 @@ TARGET_BATCHED = 44_000.0
 TARGET_P99_MS = 20.0
 
 NOTES = """\
-**How to read the intake rows.** Each figure is a closed loop of 50 keep-alive connections for
-{seconds:g} s after a warm-up, against one server process; "durable" means the request was
-answered 202 only after its transaction committed (SQLite WAL with `synchronous=NORMAL`, as the
-server runs; PostgreSQL with its default `synchronous_commit=on`). The load generator and the
-server share the machine's cores, as do Alertmanager and its load generator in the reference
-rows. What limits the Python server is CPU per request in one process: HTTP parsing and the
-ASGI/FastAPI path, JSON, and the database driver; group commit makes the commit itself cheap
-(one transaction per batch of waiting requests), so adding connections raises throughput until
-that CPU is spent.
+**How the intake rows are measured.** One server process (uvicorn, uvloop, httptools, no access
+log) and a separate load-generator process on loopback; 50 keep-alive connections, closed loop,
+{seconds:g} s after a warm-up that opens every alert once, so the measured load is repeats (one
+`UPDATE … count = count + 1` per event). *Durable*: each 202 is sent after its transaction
+committed (SQLite WAL with `synchronous=NORMAL`, as the server runs; PostgreSQL with
+`synchronous_commit=on`); "every accepted event stored" checks the stored counts against the
+202s. Alertmanager 0.25 runs in the same bench, in memory, fed by the same load generator on its
+own `POST /api/v2/alerts`. "CPU per event" is the server process's CPU time divided by the events
+it accepted — a figure that holds even when other work shares the machine, which the rates do not.
+
+**What limits it.** CPU in one Python process. Profiles of the single-event path: about half of
+the server's CPU is the HTTP stack before our code runs (uvicorn's protocol, Starlette/FastAPI's
+middleware chain — error handling, telemetry, the app's body limit and request metrics — and
+routing); the rest is roughly parsing and answering (~15 %) and the writer thread (~25 %: one
+`UPDATE … RETURNING` per event and one commit per batch). Group commit makes durability cheap —
+the requests waiting at a moment share one transaction — so the commit is not the limit; the
+per-request Python work is. Batched webhooks amortise the HTTP cost over 50 alerts, which is why
+they reach several times more alerts per second. Two server processes on one SQLite file do not
+help: their writer threads take turns on SQLite's single write lock, and a waiting writer sleeps
+in SQLite's busy handler.
+
+**What would move it.** Serving the intake paths from a lean ASGI app mounted ahead of the
+middleware stack (a change to the app factory, not to the intake): measured here, the stack
+between uvicorn and the intake costs ~2.5× a bare ASGI app, worth up to ~1.5× for single
+events; several server processes sharing PostgreSQL; and fewer Python frames per request.
+The targets (half of Alertmanager's rate, durable, on SQLite, on 2 cores) are not met by this
+design in Python; the table says by how much.
 """
 
 
