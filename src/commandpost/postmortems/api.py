@@ -100,7 +100,9 @@ def show(number: str, ctx: Reader) -> PostmortemOut:
     summary="The postmortem as Markdown (guide §5-3 template); ?revision=N for a Final revision",
     response_class=PlainTextResponse,
 )
-def markdown(number: str, ctx: Reader, revision: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None) -> Response:
+def markdown(
+    number: str, ctx: Reader, revision: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None
+) -> Response:
     _incident, pm = service.find(ctx.session, number)
     text = service.markdown(ctx.session, pm, revision=revision)
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
