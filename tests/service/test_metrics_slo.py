@@ -192,3 +192,20 @@ def test_targets_from_the_applied_ops(applied_ops, clock: FrozenClock) -> None:
         ("charge-success", "13.104 min", "12.96 min (90 d) – 13.248 min (92 d)"),
     ]
     assert out["warnings"] == []
+
+
+def test_rebuilt_rollups_equal_the_ones_kept_at_insert(sessions, session, applied_ops) -> None:
+    counts = [slo.Count(f"r{i}", 1000 - i % 7, 1000, NOW - timedelta(minutes=37 * i)) for i in range(200)]
+    push(sessions, applied_ops, counts[:120])
+    push(sessions, applied_ops, counts[80:])
+
+    def rollups() -> list[tuple[int, ...]]:
+        session.rollback()
+        query = select(SloRollup.size, SloRollup.bucket, SloRollup.series_id, SloRollup.good, SloRollup.total)
+        return [tuple(r) for r in session.execute(query.order_by(SloRollup.size, SloRollup.bucket))]
+
+    kept = rollups()
+    assert len(kept) == 200 + 124 + 6  # minutes, hours (37-minute steps), days
+    with transaction(sessions) as s:
+        slo.rebuild_rollups(s)
+    assert rollups() == kept

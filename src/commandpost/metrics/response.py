@@ -6,9 +6,9 @@ kept by triggers) and ``incident_response_day`` (counts and sums per severity, d
 - Counts and sums: whole UTC days of the period from the day table, the partial days at its
   edges from the fact table — a few thousand rows whatever the number of incidents.
 - Median and p90 by nearest rank (rank ⌈p·n⌉ of the ascending values, docs/metrics.md), the same
-  integer formula on both databases: for a small selection, ``ROW_NUMBER()`` over the sorted
-  values; for a large one, ``ORDER BY … LIMIT 1 OFFSET k`` walking the covering index
-  (severity, metric, detected, service) from the nearer end, so nothing is sorted at query time.
+  integer formula on both databases: ``ORDER BY … LIMIT 1 OFFSET k`` walking the covering index
+  (severity, metric, detected, service) from the nearer end, so nothing is sorted at query time —
+  or, when the selection is a small part of what the index holds, ``ROW_NUMBER()`` over it.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from commandpost.policy.schema import SEVERITIES
 
 NAMES = {"ttd": "mttd", "tta": "mtta", "ttm": "mttm", "ttr": "mttr"}
 PERCENTILES = (50, 90)
-RANK_LIMIT = 50_000
-"""Up to this many values per metric, rank them with a window function; above, walk the index."""
+WALK_ADVANTAGE = 64
+"""Ranking costs about this many index steps per selected value: rank when the selection is smaller
+than the indexed values / WALK_ADVANTAGE, else walk (which may step over every indexed value)."""
 Strategy = Literal["auto", "rank", "walk"]
 
 
@@ -96,8 +97,10 @@ def response_times(
     severities = (sev,) if sev else SEVERITIES
     lo, hi = rules.epoch(start), rules.epoch(end)
     sums = _sums(session, lo, hi, service, severities)
+    indexed = _indexed(session, severities) if strategy == "auto" else {}
     ranked = {
-        metric: _percentiles(session, metric, lo, hi, service, sums, strategy) for metric in RESPONSE_METRICS
+        metric: _percentiles(session, metric, lo, hi, service, sums, strategy, indexed.get(metric, 0))
+        for metric in RESPONSE_METRICS
     }
     rows = []
     for name in severities:
@@ -164,6 +167,16 @@ def _sums(
     return out
 
 
+def _indexed(session: Session, severities: Sequence[str]) -> dict[str, int]:
+    """How many values each metric's index holds for these severities (what a walk may step over)."""
+    sql = text(
+        f"SELECT {', '.join(f'SUM(n_{m})' for m in RESPONSE_METRICS)} FROM incident_response_day "
+        "WHERE severity IN :severities"
+    ).bindparams(bindparam("severities", expanding=True))
+    row = session.execute(sql, {"severities": list(severities)}).one()
+    return {m: int(v or 0) for m, v in zip(RESPONSE_METRICS, row, strict=True)}
+
+
 # ---------------------------------------------------------------- percentiles
 
 
@@ -179,12 +192,13 @@ def _percentiles(
     service: str | None,
     sums: dict[str, dict[str, int]],
     strategy: Strategy,
+    indexed: int,
 ) -> dict[str, dict[int, int]]:
     counts = {sev: got[f"n_{metric}"] for sev, got in sums.items() if got[f"n_{metric}"]}
     if not counts:
         return {}
     params: dict[str, Any] = {"lo": lo, "hi": hi, "service": service}
-    if strategy == "rank" or (strategy == "auto" and sum(counts.values()) <= RANK_LIMIT):
+    if strategy == "rank" or (strategy == "auto" and sum(counts.values()) * WALK_ADVANTAGE < indexed):
         return _by_rank(session, metric, params, service, list(counts))
     return _by_walk(session, metric, params, service, counts)
 

@@ -216,6 +216,29 @@ def _roll_up(session: Session, ids: list[int]) -> None:
     session.execute(sql, {"ids": ids})
 
 
+def rebuild_rollups(session: Session) -> None:
+    """Recompute every rollup from the stored counts: minutes from the events, hours from the
+    minutes, days from the hours (a repair, or after a bulk load that did not go through :func:`push`)."""
+    e = Dialect.of(session).epoch("at")
+    session.execute(text("DELETE FROM slo_rollup"))
+    session.execute(
+        text(
+            "INSERT INTO slo_rollup (size, bucket, series_id, good, total) "
+            f"SELECT 60, ({e} / 60) * 60, series_id, SUM(good), SUM(total) FROM slo_event "
+            f"GROUP BY ({e} / 60) * 60, series_id"
+        )
+    )
+    for size, finer in ((rules.HOUR, rules.MINUTE), (rules.DAY, rules.HOUR)):
+        session.execute(
+            text(
+                "INSERT INTO slo_rollup (size, bucket, series_id, good, total) "
+                f"SELECT {size}, (bucket / {size}) * {size}, series_id, SUM(good), SUM(total) "
+                f"FROM slo_rollup WHERE size = {finer} GROUP BY (bucket / {size}) * {size}, series_id"
+            )
+        )
+    session.flush()
+
+
 # ---------------------------------------------------------------- budgets and burn rates
 
 
