@@ -119,3 +119,34 @@ def test_processor_skips_handoffs_older_than_its_lookback(sessions, clock, tmp_p
     _setup(sessions, clock, tmp_path)
     with sessions() as s:
         assert HandoffNotices().run(s, HANDOFF + timedelta(hours=7)) == 0
+
+
+def test_notice_hands_over_action_items_due_soon_or_overdue(sessions, clock, tmp_path):
+    from datetime import date
+
+    from commandpost.db.engine import transaction
+    from commandpost.incidents import timeline
+    from commandpost.postmortems import actions
+    from commandpost.postmortems import service as pm_service
+
+    config = _setup(sessions, clock, tmp_path)
+    with transaction(sessions) as s:
+        number = incidents_service.declare(
+            s, title="Receipts not issued", severity="SEV2", service="payment-platform", actor="yuta",
+            now=clock.now(),
+        ).number  # fmt: skip
+        incident = timeline.load(s, number, for_update=True)
+        incidents_service.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
+        pm_service.evaluate(s, incident, now=clock.now())
+    with transaction(sessions) as s:
+        incident, pm = pm_service.find(s, number, for_update=True)
+        actions.add(
+            s, pm, incident, title="Alert on DLQ depth above 100 for 5 minutes", type="prevent", owner="hana",
+            due=date(2026, 7, 1), ticket="OPS-7", verification="fire a test message into the DLQ in a drill",
+            actor="yuta", now=clock.now(),
+        )  # fmt: skip
+    handoff = Handoff("payment-platform", "primary", HANDOFF, "yuta", "hana")
+    with sessions() as s:
+        notice = handoff_notice.build(s, config, handoff, now=HANDOFF)
+    assert any("due 2026-07-01" in line and "Alert on DLQ depth" in line for line in notice.action_items)
+    assert "Alert on DLQ depth" in notice.body("hana")

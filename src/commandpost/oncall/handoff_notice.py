@@ -22,6 +22,7 @@ from commandpost.oncall import service as oncall_service
 from commandpost.oncall.rules import Handoff
 from commandpost.policy.models import OpsRevision
 from commandpost.policy.schema import OpsConfig
+from commandpost.postmortems import actions
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,8 @@ class HandoffNotice:
 
 
 def action_items_due(session: Session, person: str, now: datetime) -> list[str]:
-    """SEAM: postmortem action items due for ``person``. The postmortems domain is not built yet,
-    so this returns nothing; once it is, return one line per item (e.g. ``AI-12 due 2026-07-01: …``)."""
-    return []
+    """Postmortem action items of ``person`` due within a week or overdue (guide §6-2: hand them over)."""
+    return actions.due_lines(session, person, now)
 
 
 def relevant_services(config: OpsConfig, schedule: str) -> set[str]:
