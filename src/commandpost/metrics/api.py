@@ -54,10 +54,11 @@ def slo_targets(ctx: Reader) -> dict[str, Any]:
 @router.get("/slos/{service}/{slo_name}", summary="One SLO: budget, burn rates, alerts, freeze")
 def get_slo(service: str, slo_name: str, ctx: Reader) -> dict[str, Any]:
     config = policy_service.current_config(ctx.session)
-    (found,) = slo.statuses(ctx.session, config, ctx.now, service=service, slo=slo_name)
-    return found.to_dict() | {
-        "service_freeze": slo.freeze_status(ctx.session, config, service, ctx.now).to_dict()
-    }
+    slo.find(config, service, slo_name)
+    every = slo.statuses(ctx.session, config, ctx.now, service=service)
+    (found,) = (st for st in every if st.slo.name == slo_name)
+    (freeze,) = slo.freezes(every)
+    return found.to_dict() | {"service_freeze": freeze.to_dict()}
 
 
 @router.post("/slos/{service}/{slo_name}/events", summary="Push SLI counts (batched; idempotent by id)")
