@@ -102,13 +102,13 @@ def test_every_page_renders_in_chromium(browser, login, server, shot):
     errors: list[str] = []
     yuta.on("pageerror", lambda error: errors.append(str(error)))
     for path, name, selector in PAGES:
-        response = yuta.goto(path)
+        response = yuta.goto(path, timeout=60_000)  # the metrics page draws seven charts on first load
         assert response is not None and response.status == 200, (path, response and response.status)
         expect(yuta.locator(selector).first).to_be_visible()
         shot(yuta, name, full_page=name not in PARTIAL)
     assert errors == []  # no JavaScript error on any page
 
-    yuta.goto("/insights")
+    yuta.goto("/insights", timeout=60_000)
     toil = yuta.locator("[data-chart=toil] svg")
     expect(toil).to_have_attribute("aria-label", "Steps with a command done by hand")
     expect(toil).to_contain_text("payment-webhook-backlog 3.1")
