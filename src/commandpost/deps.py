@@ -14,13 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from commandpost.clock import Clock
 from commandpost.errors import Forbidden, Unauthorized
 from commandpost.security import service as security_service
 from commandpost.security.rules import Principal
+
+ROW_ID_MAX = 2_147_483_647
+"""Row ids are 32-bit INTEGER columns: a larger id names no row, and PostgreSQL refuses to compare one
+(500 instead of 404), so an id path or query parameter is checked against this range (422)."""
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="a row id")]
+RowIdQuery = Annotated[int | None, Query(ge=1, le=ROW_ID_MAX, description="a row id")]
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 QUERY_TOKEN_NAMES = ("token", "access_token", "api_key", "apikey")

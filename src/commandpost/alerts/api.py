@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from commandpost.alerts import service
 from commandpost.alerts.intake import Intake, IntakeReply
 from commandpost.alerts.schemas import AlertDetailOut, AlertOut, ChangeOut, IncidentChangesOut, incident_ref
-from commandpost.deps import Reader
+from commandpost.deps import ROW_ID_MAX, Reader, RowId
 
 intake_router = APIRouter(tags=["intake"])
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -140,14 +140,16 @@ def list_alerts(
     status: Annotated[str | None, Query(description="triggered | acknowledged | resolved | open")] = None,
     service_name: Annotated[str | None, Query(alias="service")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(description="alert id cursor: only alerts older than it")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=ROW_ID_MAX, description="alert id cursor: only alerts older than it")
+    ] = None,
 ) -> list[AlertOut]:
     rows = service.list_alerts(ctx.session, status=status, service=service_name, limit=limit, before=before)
     return [AlertOut.of(a) for a in rows]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetailOut)
-def get_alert(alert_id: int, ctx: Reader) -> AlertDetailOut:
+def get_alert(alert_id: RowId, ctx: Reader) -> AlertDetailOut:
     return AlertDetailOut.of(service.get_alert(ctx.session, alert_id))
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 
-from commandpost.deps import Reader, Responder
+from commandpost.deps import ROW_ID_MAX, Reader, Responder, RowId, RowIdQuery
 from commandpost.notify import service as notify_service
 from commandpost.notify.schemas import NotificationOut
 
@@ -30,10 +30,12 @@ def list_notifications(
     status: Annotated[
         str | None, Query(description="pending | sending | delivered | dead | failed (= dead)")
     ] = None,
-    incident_id: int | None = None,
+    incident_id: RowIdQuery = None,
     channel: Annotated[str | None, Query(description="console | slack | email | webhook")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(description="only ids below this (paging)")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=ROW_ID_MAX, description="only ids below this (paging)")
+    ] = None,
 ) -> list[NotificationOut]:
     rows = notify_service.list_messages(
         ctx.session, status=status, incident_id=incident_id, channel=channel, limit=limit, before_id=before
@@ -43,7 +45,7 @@ def list_notifications(
 
 
 @router.get("/notifications/{notification_id}", response_model=NotificationOut)
-def get_notification(ctx: Reader, notification_id: int) -> NotificationOut:
+def get_notification(ctx: Reader, notification_id: RowId) -> NotificationOut:
     message = notify_service.get_message(ctx.session, notification_id)
     return NotificationOut.of(message, notify_service.attempts_for(ctx.session, [message.id])[message.id])
 
@@ -54,7 +56,7 @@ def get_notification(ctx: Reader, notification_id: int) -> NotificationOut:
     summary="Send a dead letter again (or a waiting retry now) with a fresh budget of attempts",
 )
 def retry_notification(
-    ctx: Responder, notification_id: int, request: Request, background: BackgroundTasks
+    ctx: Responder, notification_id: RowId, request: Request, background: BackgroundTasks
 ) -> NotificationOut:
     settings = request.app.state.settings
     message = notify_service.retry(

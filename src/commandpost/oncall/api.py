@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
-from commandpost.deps import Reader, Responder
+from commandpost.deps import Reader, Responder, RowId
 from commandpost.errors import NotFound
 from commandpost.oncall import feeds
 from commandpost.oncall import service as oncall_service
@@ -119,7 +119,7 @@ def add_override(ctx: Responder, body: OverrideIn) -> OverrideOut:
 
 
 @router.delete("/overrides/{override_id}", response_model=OverrideOut, summary="Remove an override")
-def remove_override(ctx: Responder, override_id: int) -> OverrideOut:
+def remove_override(ctx: Responder, override_id: RowId) -> OverrideOut:
     row = oncall_service.remove_override(ctx.session, override_id)
     ctx.audit_target(f"override:{override_id}", schedule=row.schedule, layer=row.layer, person=row.person)
     return OverrideOut.model_validate(row)
@@ -155,14 +155,14 @@ def create_feed(ctx: Responder, body: FeedIn) -> FeedCreated:
 @router.post(
     "/feeds/{feed_id}/rotate", response_model=FeedCreated, summary="New secret; the old URL stops working"
 )
-def rotate_feed(ctx: Responder, feed_id: int) -> FeedCreated:
+def rotate_feed(ctx: Responder, feed_id: RowId) -> FeedCreated:
     row, token = feeds.rotate_feed(ctx.session, feed_id, now=ctx.now)
     ctx.audit_target(f"feed:{row.id}", kind=row.kind, of=row.target)
     return _created(ctx.request, row, token)
 
 
 @router.delete("/feeds/{feed_id}", response_model=FeedOut, summary="Delete a feed; its URL stops working")
-def delete_feed(ctx: Responder, feed_id: int) -> FeedOut:
+def delete_feed(ctx: Responder, feed_id: RowId) -> FeedOut:
     row = feeds.delete_feed(ctx.session, feed_id)
     ctx.audit_target(f"feed:{feed_id}", kind=row.kind, of=row.target)
     return FeedOut.model_validate(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from commandpost.deps import Admin, Reader
+from commandpost.deps import Admin, Reader, RowId
 from commandpost.policy import service
 from commandpost.policy.models import OpsRevision
 from commandpost.policy.schemas import IntegrationOut, RevisionDetail, RevisionOut
@@ -21,7 +21,7 @@ def revisions(ctx: Reader) -> list[RevisionOut]:
 
 
 @router.get("/ops/revisions/{revision_id}", response_model=RevisionDetail)
-def revision(revision_id: int, ctx: Reader) -> RevisionDetail:
+def revision(revision_id: RowId, ctx: Reader) -> RevisionDetail:
     """One revision: when, by whom, from where, what changed and which files it holds."""
     row = service.get_revision(ctx.session, revision_id)
     return RevisionDetail.model_validate(

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 
-from commandpost.deps import Ctx, Reader, Responder
+from commandpost.deps import Ctx, Reader, Responder, RowId
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import timeline
 from commandpost.incidents.models import Incident
@@ -157,7 +157,7 @@ def list_revisions(number: str, ctx: Reader) -> list[RevisionOut]:
 
 
 @router.get("/postmortems/{number}/revisions/{revision}", response_model=RevisionOut)
-def show_revision(number: str, revision: int, ctx: Reader) -> RevisionOut:
+def show_revision(number: str, revision: RowId, ctx: Reader) -> RevisionOut:
     _incident, pm = service.find(ctx.session, number)
     return RevisionOut.build(service.get_revision(ctx.session, pm, revision))
 
@@ -221,7 +221,7 @@ def action_item_counts(ctx: Reader) -> ActionCountsOut:
 
 
 @router.get("/action-items/{item_id}", response_model=ActionItemOut)
-def show_action_item(item_id: int, ctx: Reader) -> ActionItemOut:
+def show_action_item(item_id: RowId, ctx: Reader) -> ActionItemOut:
     return _item_out(ctx, actions.get(ctx.session, item_id))
 
 
@@ -230,7 +230,7 @@ def show_action_item(item_id: int, ctx: Reader) -> ActionItemOut:
     response_model=ActionItemOut,
     summary="Change fields or status (done, wontfix…)",
 )
-def update_action_item(item_id: int, body: ActionItemPatchIn, ctx: Responder) -> ActionItemOut:
+def update_action_item(item_id: RowId, body: ActionItemPatchIn, ctx: Responder) -> ActionItemOut:
     changes = body.model_dump(exclude_unset=True)
     ctx.audit_target(f"action-item:{item_id}", **{k: str(v) for k, v in changes.items()})
     item = actions.update_item(ctx.session, item_id, changes=changes, actor=ctx.principal.person, now=ctx.now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from commandpost.deps import Admin, Reader
+from commandpost.deps import Admin, Reader, RowId
 from commandpost.security import service
 from commandpost.security.schemas import TokenCreated, TokenIn, TokenOut, WhoAmI
 
@@ -32,7 +32,7 @@ def create_token(body: TokenIn, ctx: Admin) -> TokenCreated:
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut)
-def revoke_token(token_id: int, ctx: Admin) -> TokenOut:
+def revoke_token(token_id: RowId, ctx: Admin) -> TokenOut:
     row = service.revoke_token(ctx.session, token_id=token_id, now=ctx.now)
     ctx.audit_target(f"token:{row.id}")
     return TokenOut.model_validate(row)

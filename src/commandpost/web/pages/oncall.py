@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from commandpost.deps import Ctx
+from commandpost.deps import Ctx, RowId
 from commandpost.errors import ValidationFailed
 from commandpost.oncall import feeds
 from commandpost.oncall import service as oncall_service
@@ -170,7 +170,7 @@ def add_override(
 
 
 @router.post("/oncall/overrides/{override_id}/remove")
-def remove_override(override_id: int, ctx: PageResponder) -> Response:
+def remove_override(override_id: RowId, ctx: PageResponder) -> Response:
     row = oncall_service.remove_override(ctx.session, override_id)
     ctx.audit_target(f"override:{override_id}", schedule=row.schedule, layer=row.layer, person=row.person)
     return RedirectResponse("/oncall", status_code=303)
@@ -198,14 +198,14 @@ def create_feed(request: Request, ctx: PageResponder, of: Text = "") -> Response
 
 
 @router.post("/oncall/feeds/{feed_id}/rotate")
-def rotate_feed(request: Request, feed_id: int, ctx: PageResponder) -> Response:
+def rotate_feed(request: Request, feed_id: RowId, ctx: PageResponder) -> Response:
     row, token = feeds.rotate_feed(ctx.session, feed_id, now=ctx.now)
     ctx.audit_target(f"feed:{row.id}", kind=row.kind, of=row.target)
     return _render(request, ctx, view="week", start="", new_feed=_feed_url(request, token))
 
 
 @router.post("/oncall/feeds/{feed_id}/delete")
-def delete_feed(feed_id: int, ctx: PageResponder) -> Response:
+def delete_feed(feed_id: RowId, ctx: PageResponder) -> Response:
     row = feeds.delete_feed(ctx.session, feed_id)
     ctx.audit_target(f"feed:{feed_id}", kind=row.kind, of=row.target)
     return RedirectResponse("/oncall", status_code=303)

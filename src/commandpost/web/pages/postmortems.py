@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from commandpost.deps import Ctx
+from commandpost.deps import Ctx, RowId
 from commandpost.errors import NotFound, ValidationFailed
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import timeline as incident_timeline
@@ -191,7 +191,7 @@ def add_item(
 
 @router.post("/action-items/{item_id}/status")
 def set_item_status(
-    item_id: int, ctx: PageResponder, status: Text = "", note: Text = "", back: Text = ""
+    item_id: RowId, ctx: PageResponder, status: Text = "", note: Text = "", back: Text = ""
 ) -> Response:
     changes: dict[str, str] = {"status": status}
     if note:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from commandpost.deps import Ctx
+from commandpost.deps import Ctx, RowId
 from commandpost.policy import service as policy_service
 from commandpost.policy.models import OpsRevision
 from commandpost.security import service as security_service
@@ -61,7 +61,7 @@ def create_token(
 
 
 @router.post("/settings/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, ctx: PageAdmin) -> Response:
+def revoke_token(token_id: RowId, ctx: PageAdmin) -> Response:
     row = security_service.revoke_token(ctx.session, token_id=token_id, now=ctx.now)
     ctx.audit_target(f"token:{row.id}")
     return RedirectResponse("/settings", status_code=303)
@@ -103,7 +103,7 @@ def file_diff(old: dict[str, str], new: dict[str, str]) -> list[tuple[str, str]]
 
 
 @router.get("/settings/revisions/{revision_id}")
-def revision_page(request: Request, revision_id: int, ctx: PageAdmin) -> Response:
+def revision_page(request: Request, revision_id: RowId, ctx: PageAdmin) -> Response:
     revision = policy_service.get_revision(ctx.session, revision_id)
     previous = ctx.session.scalars(
         select(OpsRevision).where(OpsRevision.seq < revision.seq).order_by(OpsRevision.seq.desc()).limit(1)
