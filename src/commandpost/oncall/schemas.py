@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from commandpost.oncall.rules import Shift
 from commandpost.oncall.service import OnCallNow
@@ -62,9 +63,17 @@ class OnCallOut(BaseModel):
     oncall: list[OnCallLayer]
 
 
+LocalTime = Annotated[
+    dt.time,
+    WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}:\d{2}(\.\d+)?$", "description": "HH:MM:SS"}),
+]
+"""A wall-clock time in the schedule's timezone. JSON Schema's ``format: time`` demands an offset
+("10:00:00Z"), which a local handoff time has not; the pattern says what is served."""
+
+
 class HandoffOut(BaseModel):
     weekday: str | None
-    time: dt.time
+    time: LocalTime
     timezone: str
 
 
