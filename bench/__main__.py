@@ -113,11 +113,18 @@ def write_markdown(
         "| --- | --- | --- | --- |",
     ]
     for _name, rows, _notes in sections:
-        lines += [f"| {f} | {t} | {r} | {'pass' if ok else '**short**'} |" for f, t, r, ok in rows]
+        lines += [
+            f"| {_cell(f)} | {_cell(t)} | {_cell(r)} | {'pass' if ok else '**short**'} |"
+            for f, t, r, ok in rows
+        ]
     for name, _rows, notes in sections:
         if notes:
             lines += ["", f"## Notes: {name}", "", notes.strip()]
     OUTPUT.write_text("\n".join(lines) + "\n")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def main(argv: list[str]) -> int:
