@@ -44,7 +44,7 @@ class _Connection:
                 self.reader, self.writer = await asyncio.wait_for(
                     asyncio.open_connection(self.host, self.port), timeout
                 )
-            assert self.reader is not None
+            assert self.reader is not None and self.writer is not None
             self.writer.write(request)
             return await asyncio.wait_for(read_response(self.reader), timeout)
         except BaseException:

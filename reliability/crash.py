@@ -79,7 +79,13 @@ def _one(backend: str, count: int, kills: int, rate: float, keys: int, rand: ran
         with engine_of(env.url) as engine, engine.connect() as conn:
             stored = set(conn.scalars(select(AlertEvent.idempotency_key)))
             alerts = conn.execute(
-                select(Alert.dedup_key, Alert.alertname, Alert.status, Alert.count, Alert.incident_number)
+                select(
+                    Alert.dedup_key,
+                    Alert.alertname,
+                    Alert.status,
+                    Alert.count.label("n"),
+                    Alert.incident_number,
+                )
             ).all()
             incidents = int(conn.scalar(select(func.count()).select_from(Incident)) or 0)
         answered = {e["idempotency_key"] for e, o in zip(sent, outcomes, strict=True) if o.ok}
@@ -91,7 +97,7 @@ def _one(backend: str, count: int, kills: int, rate: float, keys: int, rand: ran
     return [
         equals(check, "events answered 2xx", len(answered), count, note=note),
         equals(check, "2xx events not stored", len(answered - stored), 0, note=f"{retried} events retried"),
-        equals(check, "alert counts − stored deliveries", sum(a.count for a in alerts) - len(stored), 0),
+        equals(check, "alert counts − stored deliveries", sum(a.n for a in alerts) - len(stored), 0),
         equals(check, "open alerts", len(open_keys), keys, note="one per distinct dedup key"),
         at_most(check, "dedup keys with >1 open alert", sum(1 for n in open_keys.values() if n > 1), 0),
         equals(check, "incidents", incidents, 2, note="SEV1 + SEV2 groups; SEV3 pages nobody"),

@@ -84,7 +84,7 @@ def _one(backend: str, count: int) -> list[Figure]:
             wait_until(lambda: bool(pages()) and all(m.status == DELIVERED for m in pages()), 60)
             wait_until(lambda: len(_page_receipts(env.sink)) >= 1, 10)
             with engine.connect() as conn:
-                alerts = conn.execute(select(Alert.count, Alert.status)).all()
+                alerts = conn.execute(select(Alert.count.label("n"), Alert.status)).all()
                 incidents = conn.execute(select(Incident.number)).all()
             queued = pages()
         received = _page_receipts(env.sink)
@@ -94,7 +94,7 @@ def _one(backend: str, count: int) -> list[Figure]:
     return [
         equals(check, "events answered 2xx", answered, count, note=f"tries per event {dict(attempts)}"),
         equals(check, "alerts", len(alerts), 1),
-        equals(check, "alert count", alerts[0].count if alerts else 0, count),
+        equals(check, "alert count", alerts[0].n if alerts else 0, count),
         equals(check, "incidents", len(incidents), 1),
         equals(check, "pages queued (webhook)", len(webhook_pages), 1, note=f"{len(queued)} with console"),
         equals(check, "pages received by the sink", sum(received.values()), 1),

@@ -15,6 +15,8 @@ class Figure:
     target: str
     ok: bool
     note: str = ""
+    timing: bool = False
+    """a latency or duration: printed and judged by ``make reliability``, never deciding a test"""
 
     @property
     def verdict(self) -> str:
@@ -38,16 +40,19 @@ def equals(check: str, name: str, value: Any, expected: Any, note: str = "") -> 
     return Figure(check, name, value, f"= {_show(expected)}", value == expected, note)
 
 
-def at_most(check: str, name: str, value: float, limit: float, unit: str = "", note: str = "") -> Figure:
-    return Figure(check, name, value, f"≤ {_show(limit)}{unit}", value <= limit, note)
+def at_most(
+    check: str, name: str, value: float, limit: float, unit: str = "", note: str = "", timing: bool = False
+) -> Figure:
+    return Figure(check, name, value, f"≤ {_show(limit)}{unit}", value <= limit, note, timing)
 
 
 def at_least(check: str, name: str, value: float, floor: float, unit: str = "", note: str = "") -> Figure:
     return Figure(check, name, value, f"≥ {_show(floor)}{unit}", value >= floor, note)
 
 
-def failed(figures: Iterable[Figure]) -> list[Figure]:
-    return [f for f in figures if not f.ok]
+def failed(figures: Iterable[Figure], *, timings: bool = True) -> list[Figure]:
+    """The figures that fell short; ``timings=False`` (tests) leaves latencies and durations out."""
+    return [f for f in figures if not f.ok and (timings or not f.timing)]
 
 
 def report(figures: Iterable[Figure]) -> str:

@@ -59,7 +59,15 @@ def install() -> None:
 
 
 def main() -> None:
+    """``python -m reliability.guarded serve …`` (the CLI) or ``… --module NAME ARGS…`` (any module)."""
     install()
+    if sys.argv[1:2] == ["--module"]:
+        import runpy
+
+        name = sys.argv[2]
+        sys.argv = [name, *sys.argv[3:]]
+        runpy.run_module(name, run_name="__main__", alter_sys=True)
+        return
     from commandpost.cli import main as cli_main
 
     sys.argv = ["commandpost", *sys.argv[1:]]

@@ -96,18 +96,18 @@ def sink_ops(folder: Path, sink_url: str, edits: Edits | None = None) -> Path:
 
 
 def apply_ops(url: str, ops: Path) -> None:
-    with _sessions(url) as sessions, transaction(sessions) as s:
+    with sessions_of(url) as sessions, transaction(sessions) as s:
         policy_service.apply_folder(s, ops, now=SystemClock().now(), actor="reliability")
 
 
 def integration_keys(url: str) -> dict[str, str]:
     """source → integration key of the applied ops."""
-    with _sessions(url) as sessions, sessions() as s:
+    with sessions_of(url) as sessions, sessions() as s:
         return {k.source: k.key for k in policy_service.list_integrations(s)}
 
 
 def token(url: str, scope: str, person: str = "yuta") -> str:
-    with _sessions(url) as sessions, transaction(sessions) as s:
+    with sessions_of(url) as sessions, transaction(sessions) as s:
         _row, plaintext = security_service.create_token(
             s, person=person, scope=scope, name=f"reliability {scope}", now=SystemClock().now()
         )
@@ -115,19 +115,21 @@ def token(url: str, scope: str, person: str = "yuta") -> str:
 
 
 @contextlib.contextmanager
-def _sessions(url: str) -> Iterator[sessionmaker[Session]]:
+def sessions_of(url: str, *, read_only: bool = False) -> Iterator[sessionmaker[Session]]:
     engine = create_db_engine(url)
     try:
-        yield make_session_factory(engine)
+        yield make_session_factory(engine, read_only=read_only)
     finally:
         engine.dispose()
 
 
 @contextlib.contextmanager
 def engine_of(url: str) -> Iterator[Engine]:
+    """An engine for reading what the servers wrote: on SQLite its transactions are DEFERRED, so an
+    assertion never holds the write lock a server is waiting for."""
     engine = create_db_engine(url)
     try:
-        yield engine
+        yield engine.execution_options(sqlite_begin="DEFERRED")
     finally:
         engine.dispose()
 

@@ -1,0 +1,16 @@
+"""Check 6, bounded: schemathesis over every operation of /openapi.json, a few examples each (the full run
+asks 200): no 5xx, responses match their schema, invalid requests rejected with 4xx."""
+
+from __future__ import annotations
+
+import pytest
+from reliability.figures import failed, report
+from reliability.stack import BACKENDS
+
+from reliability import fuzz
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_operation_fuzzed_without_a_5xx(backend: str) -> None:
+    figures = fuzz.run((backend,), examples=4, pg_examples=4)
+    assert not failed(figures), report(figures)
