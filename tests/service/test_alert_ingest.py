@@ -304,3 +304,21 @@ def test_listing_filters(ingest, session):
         service.list_alerts(session, status="burning")
     with pytest.raises(NotFound):
         service.get_alert(session, 999)
+
+
+def test_a_webhook_of_distinct_firing_alerts_is_one_bump_then_inserts_in_order(ingest, session):
+    first = ingest("alertmanager", trig("fp-a", **DB_ALERT), trig("fp-b", **DB_ALERT))
+    assert [o.outcome for o in first] == ["incident_opened", "attached"]
+    again = ingest(
+        "alertmanager", trig("fp-b", **DB_ALERT), trig("fp-c", **DB_ALERT), trig("fp-a", **DB_ALERT)
+    )
+    assert [(o.dedup_key, o.outcome, o.count) for o in again] == [
+        ("fp-b", "deduplicated", 2),
+        ("fp-c", "attached", 1),
+        ("fp-a", "deduplicated", 2),
+    ]
+    # the same key twice in one request is applied one event at a time
+    twice = ingest("alertmanager", trig("fp-a", **DB_ALERT), trig("fp-a", **DB_ALERT))
+    assert [o.count for o in twice] == [3, 4]
+    counts_by_key = {a.dedup_key: a.count for a in session.scalars(select(Alert))}
+    assert counts_by_key == {"fp-a": 4, "fp-b": 2, "fp-c": 1}

@@ -105,6 +105,12 @@ class _Sql:
             f"UPDATE alert SET status = 'resolved', open_dedup_key = NULL, resolved_at = {p}, ends_at = {p}, "
             f"last_seen_at = {p} {where} {_RETURNING}"
         )
+        columns = "open_dedup_key, id, count, incident_id, incident_number, summary"
+        self.bump_many = (
+            f"UPDATE alert SET count = count + 1, last_seen_at = {p} WHERE integration_id = {p} AND "
+            + ("open_dedup_key IN ({keys})" if self.sqlite else "open_dedup_key = ANY(%s)")
+            + f" RETURNING {columns}"
+        )
         self.link = f"UPDATE alert SET incident_id = {p}, incident_number = {p}, outcome = {p} WHERE id = {p}"
         marks = ", ".join(
             f"{p}::jsonb" if not self.sqlite and c in _JSON_COLUMNS else p for c in INSERT_COLUMNS
@@ -165,14 +171,28 @@ def pinned(session: Session) -> Iterator[None]:
         session.info.pop(_PINNED, None)
 
 
-def _run(session: Session, statement: str, params: tuple[Any, ...]) -> Any:
-    """One statement on the session's connection, in its transaction; the first row returned."""
+def _cursor(session: Session) -> Any:
+    """A DBAPI cursor on the session's connection, in its transaction."""
     session.flush()  # pending ORM changes must be visible to the raw statement (a no-op when clean)
     pin = session.info.get(_PINNED)
-    cursor = (pin[0] if pin is not None else session.connection().connection).cursor()
+    return (pin[0] if pin is not None else session.connection().connection).cursor()
+
+
+def _run(session: Session, statement: str, params: tuple[Any, ...]) -> Any:
+    """One statement; the first row it returned (None: none, or it returns nothing)."""
+    cursor = _cursor(session)
     try:
         cursor.execute(statement, params)
         return cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
+
+
+def _run_all(session: Session, statement: str, params: tuple[Any, ...]) -> list[Any]:
+    cursor = _cursor(session)
+    try:
+        cursor.execute(statement, params)
+        return list(cursor.fetchall())
     finally:
         cursor.close()
 
@@ -185,6 +205,19 @@ def bump(session: Session, integration_id: int, dedup_key: str, now: datetime) -
     """A repeat: count + 1 and last_seen_at on the open alert with this key (None: there is none)."""
     sql = _sql(session)
     return _open(_run(session, sql.bump, (sql.time(now), integration_id, dedup_key)))
+
+
+def bump_many(
+    session: Session, integration_id: int, dedup_keys: list[str], now: datetime
+) -> dict[str, OpenAlert]:
+    """:func:`bump` for many distinct keys in one statement: key → the open alert it bumped."""
+    sql = _sql(session)
+    if sql.sqlite:
+        statement = sql.bump_many.format(keys=", ".join("?" * len(dedup_keys)))
+        params: tuple[Any, ...] = (sql.time(now), integration_id, *dedup_keys)
+    else:
+        statement, params = sql.bump_many, (now, integration_id, dedup_keys)
+    return {row[0]: OpenAlert(*row[1:]) for row in _run_all(session, statement, params)}
 
 
 def insert_open(session: Session, values: dict[str, Any]) -> int | None:

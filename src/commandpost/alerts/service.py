@@ -98,7 +98,28 @@ def ingest(
     for events whose source gave no ``raw`` of their own. Flushes, never commits."""
     config = config or policy_service.current_config(session)
     service = config.service(integration.service)
+    if _all_distinct_triggers(events):
+        # A webhook of N firing alerts: bump every open one in one statement, then open the rest
+        # in order. Distinct keys commute, so this is the same as applying them one by one.
+        hits = dedup.bump_many(session, integration.id, [e.dedup_key for e in events], now)
+        return [
+            _repeat(session, event, hits[event.dedup_key], now)
+            if event.dedup_key in hits
+            else _trigger(session, config, service, integration, event, now, body, known_closed=True)
+            for event in events
+        ]
     return [_one(session, config, service, integration, event, now, body) for event in events]
+
+
+def _all_distinct_triggers(events: Sequence[NormalizedEvent]) -> bool:
+    if len(events) < 2:
+        return False
+    keys = set()
+    for event in events:
+        if event.action != "trigger" or event.kind != "alert" or event.idempotency_key:
+            return False
+        keys.add(event.dedup_key)
+    return len(keys) == len(events)
 
 
 def _one(
@@ -155,13 +176,18 @@ def _trigger(
     event: NormalizedEvent,
     now: datetime,
     body: Any,
+    *,
+    known_closed: bool = False,
 ) -> Outcome:
-    for _attempt in range(3):
-        hit = dedup.bump(session, integration.id, event.dedup_key, now)
+    """Bump the open alert with this key, else open one. ``known_closed``: a bump just found none."""
+    for attempt in range(3):
+        hit = (
+            None
+            if known_closed and attempt == 0
+            else dedup.bump(session, integration.id, event.dedup_key, now)
+        )
         if hit is not None:
-            if hit.incident_number is not None and _is_milestone(hit.count):
-                _note(session, hit.incident_number, f"alert repeated ×{hit.count}: {hit.summary}", now)
-            return Outcome(event.dedup_key, "deduplicated", hit.id, hit.incident_number, hit.count)
+            return _repeat(session, event, hit, now)
         route = rules.route(config, service, event)
         outcome, notify_after = _unpaged_outcome(config, route, now)
         values = _alert_values(integration, event, route, outcome, notify_after, now, body)
@@ -172,6 +198,12 @@ def _trigger(
             return Outcome(event.dedup_key, outcome, alert_id, None, 1, route.severity)
         return _page(session, integration, event, route, alert_id, values, now)
     raise Unavailable(f"alert {event.dedup_key!r} kept changing under concurrent deliveries; retry")
+
+
+def _repeat(session: Session, event: NormalizedEvent, hit: dedup.OpenAlert, now: datetime) -> Outcome:
+    if hit.incident_number is not None and _is_milestone(hit.count):
+        _note(session, hit.incident_number, f"alert repeated ×{hit.count}: {hit.summary}", now)
+    return Outcome(event.dedup_key, "deduplicated", hit.id, hit.incident_number, hit.count)
 
 
 def _unpaged_outcome(config: OpsConfig, route: rules.Route, now: datetime) -> tuple[str, datetime | None]:
