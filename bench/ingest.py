@@ -61,8 +61,8 @@ TARGET_P99_MS = 20.0
 NOTES = """\
 **How the intake rows are measured.** One server process (uvicorn, uvloop, httptools, no access
 log) and a separate load-generator process on loopback; 50 keep-alive connections, closed loop,
-{seconds:g} s after a warm-up that opens every alert once, so the measured load is repeats (one
-`UPDATE … count = count + 1` per event). *Durable*: each 202 is sent after its transaction
+{seconds:g} s after a warm-up that opens every alert once, so the measured load is repeats
+(`UPDATE … count = count + 1`). *Durable*: each 202 is sent after its transaction
 committed (SQLite WAL with `synchronous=NORMAL`, as the server runs; PostgreSQL with
 `synchronous_commit=on`); "every accepted event stored" checks the stored counts against the
 202s. Alertmanager 0.25 runs in the same bench, in memory, fed by the same load generator on its
@@ -73,7 +73,8 @@ it accepted — a figure that holds even when other work shares the machine, whi
 the server's CPU is the HTTP stack before our code runs (uvicorn's protocol, Starlette/FastAPI's
 middleware chain — error handling, telemetry, the app's body limit and request metrics — and
 routing); the rest is roughly parsing and answering (~15 %) and the writer thread (~25 %: one
-`UPDATE … RETURNING` per event and one commit per batch). Group commit makes durability cheap —
+`UPDATE … RETURNING` per event — per webhook for a webhook's distinct firing alerts — and one
+commit per batch). Group commit makes durability cheap —
 the requests waiting at a moment share one transaction — so the commit is not the limit; the
 per-request Python work is. Batched webhooks amortise the HTTP cost over 50 alerts, which is why
 they reach several times more alerts per second. Two server processes on one SQLite file use a
