@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from commandpost.errors import NotFound, Unauthorized, ValidationFailed
 from commandpost.security.models import ApiToken, AuditLog
+from commandpost.security.redact import redact_data
 from commandpost.security.rules import SCOPES, Principal
 
 TOKEN_PREFIX = "cp_"
@@ -85,14 +86,15 @@ def record_audit(
     now: datetime,
     details: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """Append an audit row; the caller's transaction makes it commit or roll back with the change."""
+    """Append an audit row; the caller's transaction makes it commit or roll back with the change.
+    ``details`` often quote what was written (an action item's title): they are redacted like any text."""
     row = AuditLog(
         at=now,
         actor=principal.person,
         token_id=principal.token_id,
         action=action,
         target=target,
-        details=details or {},
+        details=redact_data(details) if details else {},
     )
     session.add(row)
     session.flush()
