@@ -202,3 +202,11 @@ def test_overrides_and_feeds_from_the_on_call_page(client, hana, session):
     url = re.search(r'id="new-feed">([^<]+)<', r.text).group(1)
     ics = client.get(url.replace("http://testserver", ""))
     assert ics.status_code == 200 and "BEGIN:VCALENDAR" in ics.text
+
+
+def test_cursors_out_of_range_are_422_not_500(client, hana):
+    declare(client, hana)
+    for params in ({"after": 2**31}, {"before": 0}, {"after": -1}):
+        r = client.get("/incidents/INC-1/live", params=params, headers=FETCH)
+        assert r.status_code == 422, (params, r.status_code)
+    assert client.get("/incidents/INC-1", params={"before": 2**40}).status_code == 422

@@ -9,15 +9,15 @@ header, roles and checklist panels — without a reload.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commandpost.alerts import service as alerts_service
-from commandpost.deps import Ctx
+from commandpost.deps import ROW_ID_MAX, Ctx
 from commandpost.incidents import comms, roles, rules, service, timeline
 from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.incidents.schemas import IncidentOut
@@ -104,8 +104,12 @@ def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
     }
 
 
+Before = Annotated[int | None, Query(ge=1, le=ROW_ID_MAX, description="an entry id")]
+After = Annotated[int | None, Query(ge=0, le=ROW_ID_MAX, description="the cursor: an entry id")]
+
+
 @router.get("/incidents/{number}")
-def command_post(request: Request, number: str, ctx: PageReader, before: int | None = None) -> Response:
+def command_post(request: Request, number: str, ctx: PageReader, before: Before = None) -> Response:
     incident = timeline.load(ctx.session, number)
     config = service.config_of(ctx.session)
     entries = newest_entries(ctx.session, incident, before=before)
@@ -149,7 +153,7 @@ def _fragment(name: str, **values: Any) -> str:
 
 @router.get("/incidents/{number}/live")
 def live(
-    request: Request, number: str, ctx: PageReader, after: int | None = None, before: int | None = None
+    request: Request, number: str, ctx: PageReader, after: After = None, before: Before = None
 ) -> Response:
     """JSON for ``app.js``: new entries after the cursor (with refreshed panels), or a page before one."""
     incident = timeline.load(ctx.session, number)
