@@ -14,18 +14,24 @@ from collections.abc import Callable
 
 from reliability import auth, crash, dedup_race, forgery, fuzz, outage, paging, secrets, soak, ssrf
 from reliability.figures import Figure, failed
+from reliability.stack import BACKENDS
+
+
+def _both(check: Callable[[str], list[Figure]]) -> Callable[[], list[Figure]]:
+    return lambda: [figure for backend in BACKENDS for figure in check(backend)]
+
 
 CHECKS: dict[str, Callable[[], list[Figure]]] = {
     "crash": crash.run,
     "dedup": dedup_race.run,
     "paging": paging.run,
     "outage": outage.run,
-    "fuzz": fuzz.run,
-    "auth": auth.run,
-    "forgery": forgery.run,
-    "secrets": secrets.run,
-    "ssrf": ssrf.run,
+    "auth": _both(auth.run),
+    "forgery": _both(forgery.run),
+    "secrets": _both(secrets.run),
+    "ssrf": _both(ssrf.run),
     "soak": lambda: soak.run(seconds=float(os.environ.get("SOAK", "120"))),
+    "fuzz": fuzz.run,  # last: the longest, and it needs no quiet machine
 }
 
 

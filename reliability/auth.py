@@ -179,7 +179,7 @@ def _csrf(m: Matrix, cookies: httpx.Cookies) -> str:
 
 
 def run(backend: str = "sqlite") -> list[Figure]:
-    check = "7 auth matrix"
+    check = f"7 auth matrix ({backend})"
     with stack(backend) as env:
         server = env.server("auth")
         all_endpoints = endpoints(env.url)

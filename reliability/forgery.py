@@ -97,7 +97,7 @@ def _webhook(env: Stack, base: str) -> tuple[list[str], bool]:
 
 
 def run(backend: str = "sqlite") -> list[Figure]:
-    check = "8 forgery matrix"
+    check = f"8 forgery matrix ({backend})"
     with stack(backend) as env:
         env_vars = {
             "COMMANDPOST_SNS_CERT_DIR": _cert_dir(env),

@@ -2,8 +2,8 @@
 
 3, exactly-once paging: two engine processes (the paging tests' own worker,
 ``tests/integration/paging_worker.py``: the real Runner with the escalation processor and the sender)
-share one database; N incidents each escalate through two levels on a compressed policy (page, then
-the next level 2 s later — real time runs the clock, so no page is faked), one page per level to a
+share one database; N incidents each escalate through three levels on a compressed policy (page, then
+each next level 2 s later — real time runs the clock, so no page is faked), one page per level to a
 webhook on the local sink. Every few seconds one replica is SIGKILLed and a fresh one started. Zero
 pages may be missed; a page may arrive twice only if the killed process had it in flight (claimed,
 ``sending``) at the kill, and those are counted.
@@ -38,7 +38,7 @@ from commandpost.paging.models import Escalation
 from reliability.figures import Figure, at_most, equals
 from reliability.stack import BACKENDS, REPO, Stack, engine_of, sessions_of, stack, wait_until
 
-LEVELS = 2
+LEVELS = 3
 
 
 def _policy(escalate_after: str) -> Any:
@@ -46,7 +46,7 @@ def _policy(escalate_after: str) -> Any:
         data["severity_routing"]["SEV2"] = {
             "page": "primary_oncall",
             "escalate_after": escalate_after,
-            "then": ["secondary_oncall"],
+            "then": ["secondary_oncall", "team_lead"],
         }
 
     return {"escalation/payment-platform.yaml": edit}
@@ -216,13 +216,13 @@ def restart_boundary(backend: str) -> list[Figure]:
 
 def run(
     backends: tuple[str, ...] = BACKENDS,
-    incidents: int = 5000,
+    incidents: int = 3334,
     kill_every: float = 3.0,
     timeout: float = 900.0,
 ) -> list[Figure]:
-    figures: list[Figure] = []
-    for backend in backends:
-        figures += exactly_once(backend, incidents, kill_every, timeout)
+    """Exactly-once on PostgreSQL, where two replicas really share the work (on SQLite the lease makes
+    one the sender: the bounded test covers it there); the restart boundary on both."""
+    figures = exactly_once("postgresql", incidents, kill_every, timeout) if "postgresql" in backends else []
     for backend in backends:
         figures += restart_boundary(backend)
     return figures

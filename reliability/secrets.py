@@ -145,7 +145,7 @@ def _group_by_sample(service: dict[str, Any]) -> None:
 
 
 def run(backend: str = "sqlite") -> list[Figure]:
-    check = "9 secrets"
+    check = f"9 secrets ({backend})"
     failures: list[str] = []
     with stack(backend, edits={"services/payment-platform.yaml": _group_by_sample}) as env:
         server = env.server("secrets", env={"COMMANDPOST_LOG_LEVEL": "INFO"})

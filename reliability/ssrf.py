@@ -45,7 +45,7 @@ def start_sink_on(host: str) -> Sink:
 
 
 def run(backend: str = "sqlite") -> list[Figure]:
-    check = "10 SSRF"
+    check = f"10 SSRF ({backend})"
     allowed = start_sink_on("127.0.0.2")
     allowed_url = f"http://127.0.0.2:{allowed.server.server_address[1]}"
     try:
