@@ -180,8 +180,11 @@ def _indexed(session: Session, severities: Sequence[str]) -> dict[str, int]:
 # ---------------------------------------------------------------- percentiles
 
 
-def _filters(service: str | None) -> str:
-    return "detected >= :lo AND detected < :hi" + (" AND service = :service" if service is not None else "")
+def _filters(service: str | None, plus: str = "") -> str:
+    """The period (and service) condition; ``plus`` = "+" keeps SQLite from using it as an index
+    constraint (a skip-scan on ``detected`` and a sort), so it filters while the walk follows the order."""
+    where = f"{plus}detected >= :lo AND {plus}detected < :hi"
+    return where + (f" AND {plus}service = :service" if service is not None else "")
 
 
 def _percentiles(
@@ -226,10 +229,11 @@ def _by_rank(
 def _by_walk(
     session: Session, metric: str, params: dict[str, Any], service: str | None, counts: dict[str, int]
 ) -> dict[str, dict[int, int]]:
-    hint = Dialect.of(session).index_hint(f"ix_incident_response_{metric}")
+    d = Dialect.of(session)
     base = (
-        f"SELECT {metric} FROM incident_response{hint} WHERE severity = :severity "
-        f"AND {metric} IS NOT NULL AND {_filters(service)} ORDER BY {metric}"
+        f"SELECT {metric} FROM incident_response{d.index_hint(f'ix_incident_response_{metric}')} "
+        f"WHERE severity = :severity AND {metric} IS NOT NULL "
+        f"AND {_filters(service, '+' if d.sqlite else '')} ORDER BY {metric}"
     )
     ascending, descending = text(f"{base} LIMIT 1 OFFSET :k"), text(f"{base} DESC LIMIT 1 OFFSET :k")
     out: dict[str, dict[int, int]] = {}
