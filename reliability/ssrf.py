@@ -24,7 +24,7 @@ from commandpost.db.engine import transaction
 from commandpost.notify import service as notify_service
 from commandpost.notify.models import DEAD, DELIVERED, OutgoingMessage
 from reliability.figures import Figure, equals
-from reliability.stack import engine_of, sessions_of, stack, wait_until
+from reliability.stack import engine_of, quiet_errors, sessions_of, stack, wait_until
 
 FORBIDDEN = {
     "loopback-not-allowlisted": "http://127.0.0.1:{port}/direct",
@@ -40,6 +40,7 @@ def start_sink_on(host: str) -> Sink:
     sink = Sink(ThreadingHTTPServer((host, 0), handler))
     sink.server.daemon_threads = True
     handler.sink = sink  # type: ignore[attr-defined]
+    sink.server.handle_error = quiet_errors  # type: ignore[method-assign]
     threading.Thread(target=sink.server.serve_forever, name="ssrf-sink", daemon=True).start()
     return sink
 
