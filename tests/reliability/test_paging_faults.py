@@ -1,5 +1,5 @@
-"""Checks 3 and 4, bounded: two engines paging 60 incidents × 2 levels while one is SIGKILLed every 3 s
-(PostgreSQL, the replicas share work with SKIP LOCKED); a restart 10 minutes past a due escalation
+"""Checks 3 and 4, bounded: two engines paging 60 incidents × 3 pages (2 levels) while one is SIGKILLed
+every 3 s (PostgreSQL, the replicas share work with SKIP LOCKED); a restart 10 minutes past a due escalation
 pages within 5 s, marked late (SQLite, the engine lease handed over)."""
 
 from __future__ import annotations
