@@ -10,17 +10,20 @@ def processors() -> list[Processor]:
     from commandpost.metrics.processors import BurnRateAlerts
     from commandpost.notify.sender import NotificationSender
     from commandpost.oncall.processors import HandoffNotices
-    from commandpost.paging.processors import EscalationsDue
+    from commandpost.paging.processors import EscalationsDue, SendPagesFirst
     from commandpost.postmortems.processors import ActionItemReminders, Criteria
 
+    escalations, sender = EscalationsDue(), NotificationSender()
     # The sender runs last, so a pass sends what the processors before it decided.
     return [
+        escalations,  # pages first: a level that fell due is decided and sent before anything else runs
+        SendPagesFirst(sender),
         HandoverExpiry(),
         CommsReminders(),
         HandoffNotices(),
         Criteria(),
         ActionItemReminders(),
         BurnRateAlerts(),  # before escalations: an SLO page raised now goes out in this pass
-        EscalationsDue(),  # right before the sender: a page due now goes out in the same pass
-        NotificationSender(),
+        escalations,  # right before the sender: a page due now goes out in the same pass
+        sender,
     ]

@@ -89,15 +89,15 @@ class PageText:
         return "\n".join(lines)
 
     def payload(self, kind: str, **extra: Any) -> dict[str, Any]:
+        """What channels link to (Slack buttons, webhook JSON). Kept small: notify redacts every string
+        of every message, so each field is paid for per recipient and channel."""
         return {
             "kind": kind,
             "incident": self.number,
             "url": self.url,
-            "ack_url": self.url,
             "runbook_url": self.runbook_url,
-            "first_move": move_text(self.first_move) if self.first_move else None,
             "no_runbook": bool(self.missing),
-            **extra,
+            **{k: v for k, v in extra.items() if v is not None},
         }
 
 

@@ -7,19 +7,24 @@ severity change racing with the claim either commits first — and the decision 
 for this transaction. On SQLite the engine lease makes this the only decider and the write lock
 serialises it with the API; the conditional UPDATEs in the service hold in both.
 
-Each row is decided in its own savepoint: a row that fails (a bug, a broken config) is pushed back
-by :data:`RETRY_AFTER` and logged instead of blocking every escalation behind it.
+A pass claims up to :data:`BATCH` due rows and decides for at most :data:`BUDGET_SECONDS`;
+rows claimed but not reached stay due and go first in the next pass, which the runner starts at
+once. A batch is decided in one savepoint; if any row fails (a bug, a broken config) the batch is decided
+again one savepoint per row, and the failing row is pushed back by :data:`RETRY_AFTER` and logged
+instead of blocking every escalation behind it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from commandpost.engine.processor import Processor
 from commandpost.incidents.models import Incident
 from commandpost.paging import service
 from commandpost.paging.models import Escalation
@@ -27,7 +32,10 @@ from commandpost.settings import Settings, get_settings
 
 log = logging.getLogger("commandpost.paging")
 
-BATCH = 500
+BATCH = 200
+BUDGET_SECONDS = 0.25
+"""A pass decides for at most this long, then commits: the sender sends those pages in the same
+engine pass, and (on SQLite) the write lock is never held long enough to stall intake."""
 RETRY_AFTER = timedelta(seconds=30)
 DECIDED_LATE = Histogram(
     "commandpost_escalation_decided_seconds",
@@ -40,9 +48,12 @@ FAILED = Counter("commandpost_escalation_failures_total", "Escalation rows whose
 class EscalationsDue:
     name = "paging.escalations"
 
-    def __init__(self, settings: Settings | None = None, *, batch: int = BATCH) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, batch: int = BATCH, budget: float = BUDGET_SECONDS
+    ) -> None:
         self.settings = settings or get_settings()
         self.batch = batch
+        self.budget = budget
 
     def run(self, session: Session, now: datetime) -> int:
         claimed = session.execute(
@@ -57,16 +68,51 @@ class EscalationsDue:
         if not claimed:
             return 0
         decider = service.Decider.of(session, base_url=self.settings.base_url(), now=now)
+        dues = [(esc, incident, esc.next_escalation_at or now) for esc, incident in claimed]
+        deadline = time.monotonic() + self.budget
+        done: list[tuple[Escalation, Incident, datetime]] = []
         work = 0
-        for esc, incident in claimed:
-            due = esc.next_escalation_at or now
+        try:
+            with session.begin_nested():  # the fast path: the whole batch in one savepoint
+                for row in dues:
+                    work += service.process(session, decider, row[0], row[1])
+                    done.append(row)
+                    if time.monotonic() > deadline:
+                        break  # commit what is decided; the rest is due at once, next pass
+        except Exception:
+            log.warning("an escalation failed in a batch of %d; deciding them one by one", len(dues))
+            session.expire_all()
+            done, work = self._one_by_one(session, decider, dues, now, at_least=len(done) + 1)
+        for _esc, _incident, due in done:
+            DECIDED_LATE.observe(max(0.0, (now - due).total_seconds()))
+        return work
+
+    def _one_by_one(
+        self,
+        session: Session,
+        decider: service.Decider,
+        dues: list[tuple[Escalation, Incident, datetime]],
+        now: datetime,
+        *,
+        at_least: int,
+    ) -> tuple[list[tuple[Escalation, Incident, datetime]], int]:
+        """The slow path: a savepoint per row (at least through the row that failed, then within the
+        budget); a row that fails is pushed back by RETRY_AFTER. Returns the rows reached and the work."""
+        deadline = time.monotonic() + self.budget
+        work = 0
+        reached = 0
+        for esc, incident, due in dues:
+            if reached >= at_least and time.monotonic() > deadline:
+                break
+            reached += 1
             try:
                 with session.begin_nested():
                     work += service.process(session, decider, esc, incident)
             except Exception:
                 FAILED.inc()
+                session.expire_all()
                 log.exception(
-                    "escalation of incident %s failed; retrying in %s", incident.number, RETRY_AFTER
+                    "escalation of incident id %s failed; retrying in %s", esc.incident_id, RETRY_AFTER
                 )
                 session.execute(
                     update(Escalation)
@@ -74,10 +120,25 @@ class EscalationsDue:
                     .values(next_escalation_at=now + RETRY_AFTER)
                     .execution_options(synchronize_session=False)
                 )
-                continue
-            DECIDED_LATE.observe(max(0.0, (now - due).total_seconds()))
-        return work
+        return dues[:reached], work
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
         due: datetime | None = session.scalar(select(func.min(Escalation.next_escalation_at)))
         return due
+
+
+class SendPagesFirst:
+    """The notify sender's early slot: run right after the escalations at the start of a pass, so a
+    page that fell due is handed to its channel before the other processors run. The sender's own
+    slot stays last in the pass, for what they decide; this slot reports no due times of its own."""
+
+    name = "notify-sender.pages-first"
+
+    def __init__(self, sender: Processor) -> None:
+        self.sender = sender
+
+    def run(self, session: Session, now: datetime) -> int:
+        return self.sender.run(session, now)
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        return None

@@ -108,16 +108,13 @@ def _insert(session: Session) -> Any:
     return sqlite.insert(Escalation)
 
 
-def start(session: Session, incident: Incident, now: datetime) -> bool:
-    """Start (or restart) the incident's chain for its current severity: due at once, decided by
-    the engine. True when there is anything to do (pages, FYIs, or telling the timeline that a
-    paging incident has nobody to page). One upsert, no reads: this runs on the intake path."""
-    config = policy_service.current_config(session)
-    policy, route, _levels = chain_of(config, incident)
-    if route is None and not _paging(config, incident.severity):
-        return False
+def start(session: Session, incident: Incident, now: datetime) -> None:
+    """Start (or restart) the incident's chain for its current severity, due at once: the engine
+    decides what it means (pages, FYIs, or telling the timeline a paging incident has nobody to
+    page; nothing for a severity the policy does not route). One upsert and no reads, because this
+    runs inside every incident opening — on the alert intake path."""
     values = {
-        "policy": policy.name if policy else None,
+        "policy": None,
         "severity": incident.severity,
         "level": 0,
         "repeat": 0,
@@ -140,7 +137,6 @@ def start(session: Session, incident: Incident, now: datetime) -> bool:
         ).execution_options(synchronize_session=False)
     )
     wakeup.request(session)
-    return True
 
 
 def _on_opened(session: Session, incident: Incident, now: datetime) -> None:
@@ -273,12 +269,12 @@ def _enqueue(
     return reached, problems, queued
 
 
+def _label(reached: dict[str, Any]) -> str:
+    return f"@{reached['person']}" if reached["person"] else f"#{reached['team_channel']}"
+
+
 def _who(reached: list[dict[str, Any]]) -> str:
-    parts = []
-    for r in reached:
-        label = f"@{r['person']}" if r["person"] else f"#{r['team_channel']}"
-        parts.append(f"{label} ({r['target']}) via {', '.join(r['channels'])}")
-    return "; ".join(parts)
+    return "; ".join(f"{_label(r)} ({r['target']}) via {', '.join(r['channels'])}" for r in reached)
 
 
 def send_fyis(
@@ -294,9 +290,9 @@ def send_fyis(
     """The route's ``notify`` targets, told once per severity (no ack needed); deferred to business
     hours for a route that pages nobody when its severity is handled within them. ``due`` is when
     they were due (lateness is measured from it)."""
-    if not _move(session, esc, decider.now, fyi_sent=True):
-        return 0
     if not route.notify:
+        return 0  # nothing to tell; the first level's move records fyi_sent
+    if not _move(session, esc, decider.now, fyi_sent=True, policy=policy.name if policy else None):
         return 0
     now = decider.now
     resolution = rules.resolve(policy, decider.config, route.notify, decider.on_call(session))
@@ -312,7 +308,7 @@ def send_fyis(
         kind="fyi",
         subject=text.subject(fyi=True),
         body=text.fyi_body(f"{incident.severity} notifies {', '.join(route.notify)}"),
-        payload=text.payload("fyi", severity=incident.severity),
+        payload=text.payload("fyi"),
         not_before=not_before or due,
     )
     if reached and not queued:
@@ -328,7 +324,7 @@ def send_fyis(
         {
             "kind": "fyi",
             "severity": incident.severity,
-            "recipients": reached,
+            "to": [_label(r) for r in reached],
             "notes": notes,
             "status_page": resolution.status_page,
             "not_before": not_before.isoformat() if not_before else None,
@@ -376,6 +372,8 @@ def fire(
         last_fired_at=now,
         state=state,
         severity=incident.severity,
+        policy=policy.name if policy else None,
+        fyi_sent=True,
         next_escalation_at=after.at if state == ACTIVE else None,
         stopped_at=None,
         stop_reason=None,
@@ -425,7 +423,7 @@ def fire(
             "chain": esc.chain,
             "level": level,
             "repeat": repeat,
-            "recipients": reached,
+            "to": [_label(r) for r in reached],
             "notes": notes,
             "status_page": resolution.status_page,
             "escalated_by": by,
@@ -458,20 +456,18 @@ def process(session: Session, decider: Decider, esc: Escalation, incident: Incid
     config = decider.config
     policy, route, levels = chain_of(config, incident)
     if route is None:
-        why = f"{number}: {incident.severity} pages but nobody can be paged: " + (
+        paging = _paging(config, incident.severity)
+        missing = (
             f"policy '{policy.name}' has no {incident.severity} route" if policy else _no_policy(incident)
         )
-        stop(
-            session,
-            esc,
-            incident,
-            state=STOPPED,
-            reason=why,
-            now=now,
-            note=_paging(config, incident.severity),
-        )
+        why = f"{number}: {incident.severity} pages but nobody can be paged: {missing}"
+        if not paging:
+            why = f"{number}: nothing to send for {incident.severity} ({missing})"
+        stop(session, esc, incident, state=STOPPED, reason=why, now=now, note=paging)
         return 1
-    work = send_fyis(session, decider, esc, incident, policy, route, due=due) if not esc.fyi_sent else 0
+    work = 0
+    if not esc.fyi_sent and route.notify:
+        work = send_fyis(session, decider, esc, incident, policy, route, due=due)
     if not levels:
         stop(
             session,
