@@ -112,7 +112,7 @@ EXPECTED = [
 ]
 
 
-@pytest.mark.parametrize("strategy", ["rank", "walk", "auto"])
+@pytest.mark.parametrize("strategy", ["rank", "bucket", "walk", "auto"])
 def test_per_severity_statistics_match_the_hand_computed_ones(sessions, session, strategy) -> None:
     seed(sessions)
     report = response.response_times(session, start=FROM, end=TO, strategy=strategy)
@@ -138,10 +138,11 @@ def test_filters_by_service_severity_and_period(sessions, session) -> None:
     )
     assert payments.to_dict()["severities"] == EXPECTED[:1]
     # A period inside one day, starting mid-day: SEV1's first two (T0+1m, T0+13h+2m) and checkout's.
-    first_day = response.response_times(
-        session, start=T0, end=T0 + timedelta(hours=14), severity="SEV1", strategy="walk"
-    )
-    assert first_day.to_dict()["severities"][0]["mttr"] == stats((30 + 60 + 7) * M / 3, 30 * M, 60 * M, 3)
+    for strategy in ("walk", "bucket", "rank"):
+        first_day = response.response_times(
+            session, start=T0, end=T0 + timedelta(hours=14), severity="SEV1", strategy=strategy
+        )
+        assert first_day.to_dict()["severities"][0]["mttr"] == stats((30 + 60 + 7) * M / 3, 30 * M, 60 * M, 3)
     with pytest.raises(ValidationFailed):
         response.response_times(session, start=FROM, end=TO, severity="SEV9")
 
@@ -157,6 +158,21 @@ def test_day_table_and_fact_table_agree_with_the_incidents(sessions, session) ->
         == tuple(fact_total.one())
         == (21, 20, (900 + 1800 + 900 + 2000 + 500 + 500) * M)
     )
+    hist = session.execute(
+        text("SELECT metric, SUM(n) FROM incident_response_hist GROUP BY metric ORDER BY metric")
+    )
+    facts = session.execute(
+        text("SELECT COUNT(tta), COUNT(ttd), COUNT(ttm), COUNT(ttr) FROM incident_response")
+    )
+    assert [int(n) for _m, n in hist] == list(facts.one()) == [21, 20, 20, 20]
+    # SEV1's MTTR values (30, 60, 90, 120, 600 minutes and the two strays' 500) by duration bucket:
+    buckets = session.execute(
+        text(
+            "SELECT bucket, SUM(n) FROM incident_response_hist WHERE metric = 'ttr' AND severity = 'SEV1' "
+            "GROUP BY bucket ORDER BY bucket"
+        )
+    )
+    assert [tuple(r) for r in buckets] == [(15, 1), (17, 1), (18, 1), (19, 1), (23, 3)]  # [28800, 43200)
 
 
 def test_updates_move_an_incident_between_severities_and_drills(

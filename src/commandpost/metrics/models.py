@@ -11,8 +11,11 @@
   conditional UPDATE, so two engine replicas raise or resolve the alert once.
 - ``incident_response``: one narrow row per non-drill incident with its durations in whole
   seconds, kept by database triggers on ``incident`` (migration 0010), and
-  ``incident_response_day``: counts and sums per (severity, service, UTC day), kept by triggers
-  on ``incident_response``. Percentiles walk the per-metric covering indexes.
+  ``incident_response_day``: counts and sums per (severity, service, UTC day), and
+  ``incident_response_hist``: how many values of each duration fall in each of
+  :data:`DURATION_BUCKETS` per (UTC day, severity), both kept by triggers on ``incident_response``.
+  A percentile finds its bucket from the histogram, then walks that bucket's stretch of the
+  per-metric covering index.
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ from commandpost.db.base import Base
 
 RESPONSE_METRICS = ("ttd", "tta", "ttm", "ttr")
 """Columns of ``incident_response``: the durations behind MTTD, MTTA, MTTM and MTTR."""
+DURATION_BUCKETS = (
+    *(10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200),
+    *(10800, 14400, 21600, 28800, 43200, 64800, 86400, 129600, 172800, 259200, 432000, 604800),
+    *(1209600, 2592000),
+)
+"""Upper bounds (seconds, exclusive) of the histogram buckets; bucket i holds [bound i−1, bound i),
+the last one everything from 30 days. The migration installs the same bounds in its triggers."""
 
 
 class SloSeries(Base):
@@ -109,3 +119,13 @@ class IncidentResponseDay(Base):
     s_ttm: Mapped[int] = mapped_column(BigInteger, default=0)
     n_ttr: Mapped[int] = mapped_column(Integer, default=0)
     s_ttr: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class IncidentResponseHist(Base):
+    __tablename__ = "incident_response_hist"
+
+    day: Mapped[int] = mapped_column(BigInteger, primary_key=True, doc="epoch seconds of the UTC day")
+    severity: Mapped[str] = mapped_column(String(10), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(3), primary_key=True, doc="ttd, tta, ttm or ttr")
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True, doc="index into DURATION_BUCKETS")
+    n: Mapped[int] = mapped_column(Integer, default=0)

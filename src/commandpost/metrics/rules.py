@@ -229,6 +229,14 @@ def firing(burn: Mapping[str, Fraction | None]) -> list[Condition]:
 # ---------------------------------------------------------------- response times
 
 
+def day_split(lo: int, hi: int) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """[lo, hi) as its whole UTC days (None if there is none) and the partial stretches at its edges."""
+    first, last = -(-lo // DAY) * DAY, hi // DAY * DAY
+    if first >= last:
+        return None, [(lo, hi)] if lo < hi else []
+    return (first, last), [(a, b) for a, b in ((lo, first), (last, hi)) if a < b]
+
+
 def nearest_rank(percent: int, n: int) -> int:
     """The 1-based rank of the ``percent``-th percentile by nearest rank: ceil(percent/100 · n)."""
     return (percent * n + 99) // 100
