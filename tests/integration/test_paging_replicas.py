@@ -125,6 +125,7 @@ def _stop(*workers: subprocess.Popen[bytes]) -> None:
             worker.wait()
 
 
+@pytest.mark.timeout(900)  # 1,000 incidents opened and paged for real: minutes on a shared 2-core box
 @pytest.mark.parametrize("kill", [False, True], ids=["both-run", "one-killed"])
 def test_two_engine_processes_page_every_level_once(db_url, sessions, session, clock, tmp_path, kill):
     sink = start_sink()
