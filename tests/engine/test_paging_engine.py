@@ -337,3 +337,25 @@ def test_pagerduty_style_source_ack_stops_the_chain(sessions, session, clock):
     run_until(sessions, clock, t0 + timedelta(hours=1), esc)
     assert {row[3] for row in outbox(session) if row[2] == "page"} == {1}
     assert page_entries(session, 1)[-1] == "INC-1: escalation stopped — acknowledged by pagerduty ack"
+
+
+def test_a_sev3_resolved_before_business_hours_never_bothers_the_channel(sessions, session, clock):
+    clock.set(datetime(2026, 6, 26, 13, 0, tzinfo=UTC))  # Friday 22:00 JST
+    apply(sessions, clock)
+    for title in ("CSV export slow", "Cron late"):
+        act(
+            sessions,
+            lambda s, title=title: incidents_service.declare(
+                s, title=title, severity="SEV3", actor="mei", now=clock.now(), service="payment-platform"
+            ),
+        )
+    esc = processor()
+    run_until(sessions, clock, clock.now() + timedelta(hours=1), esc)
+    act(sessions, resolve(1, "mei", clock.now()))
+    monday = datetime(2026, 6, 29, 0, 0, tzinfo=UTC)  # 09:00 JST
+    run_until(sessions, clock, monday + timedelta(hours=1), esc)
+    assert outbox(session) == sorted(expand(monday, "INC-2", "fyi", None, "#payments"))
+    assert page_entries(session, 1) == [
+        "INC-1: SEV3 pages nobody; oncall_channel will hear at Mon 2026-06-29 09:00 JST, "
+        "when business hours start"
+    ]

@@ -143,8 +143,9 @@ def test_a_day_of_rotations_overrides_pages_escalations_and_acks(sessions, sessi
         "INC-3 acknowledged at 03:33 JST: escalation stopped (secondary_oncall, team_lead not paged)"
     )
     assert page_entries(session, 2) == [
-        "INC-2: SEV3 FYI at 09:00 JST (business hours) (no ack needed) to #payments (oncall_channel) "
-        "via slack, console"
+        "INC-2: SEV3 pages nobody; oncall_channel will hear at Mon 2026-06-29 09:00 JST, "
+        "when business hours start",
+        "INC-2: SEV3 FYI (no ack needed) to #payments (oncall_channel) via slack, console",
     ]
     assert page_entries(session, 7)[-1].startswith(
         "INC-7: escalated by @hana — SEV2 paged level 2 of 2: @ken"

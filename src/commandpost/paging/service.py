@@ -79,8 +79,8 @@ class Decider:
             found = self._texts[incident.id] = page.build(self.config, incident, base_url=self.base_url)
         return found
 
-    def local(self, at: datetime | None) -> str:
-        return timeline.local(at, self.config.settings.timezone, "%H:%M %Z") if at else "—"
+    def local(self, at: datetime | None, fmt: str = "%H:%M %Z") -> str:
+        return timeline.local(at, self.config.settings.timezone, fmt) if at else "—"
 
 
 def _paging(config: OpsConfig, severity: str) -> bool:
@@ -287,9 +287,8 @@ def send_fyis(
     *,
     due: datetime,
 ) -> int:
-    """The route's ``notify`` targets, told once per severity (no ack needed); deferred to business
-    hours for a route that pages nobody when its severity is handled within them. ``due`` is when
-    they were due (lateness is measured from it)."""
+    """The route's ``notify`` targets, told once per severity (no ack needed). ``due`` is when they
+    were due (lateness is measured from it)."""
     if not route.notify:
         return 0  # nothing to tell; the first level's move records fyi_sent
     if not _move(session, esc, decider.now, fyi_sent=True, policy=policy.name if policy else None):
@@ -297,8 +296,6 @@ def send_fyis(
     now = decider.now
     resolution = rules.resolve(policy, decider.config, route.notify, decider.on_call(session))
     text = decider.text(incident)
-    not_before = rules.fyi_not_before(decider.config, incident.severity, route, now)
-    when = f" at {decider.local(not_before)} (business hours)" if not_before else ""
     reached, problems, queued = _enqueue(
         session,
         decider,
@@ -309,7 +306,7 @@ def send_fyis(
         subject=text.subject(fyi=True),
         body=text.fyi_body(f"{incident.severity} notifies {', '.join(route.notify)}"),
         payload=text.payload("fyi"),
-        not_before=not_before or due,
+        not_before=due,
     )
     if reached and not queued:
         return 0  # this severity's FYIs went out before (the chain restarted): told once is enough
@@ -318,7 +315,7 @@ def send_fyis(
     _note(
         session,
         incident,
-        f"{text.number}: {incident.severity} FYI{when} (no ack needed) to {summary}"
+        f"{text.number}: {incident.severity} FYI (no ack needed) to {summary}"
         + (f" — {'; '.join(notes)}" if notes else ""),
         now,
         {
@@ -327,7 +324,6 @@ def send_fyis(
             "to": [_label(r) for r in reached],
             "notes": notes,
             "status_page": resolution.status_page,
-            "not_before": not_before.isoformat() if not_before else None,
         },
     )
     return queued
@@ -465,6 +461,8 @@ def process(session: Session, decider: Decider, esc: Escalation, incident: Incid
             why = f"{number}: nothing to send for {incident.severity} ({missing})"
         stop(session, esc, incident, state=STOPPED, reason=why, now=now, note=paging)
         return 1
+    if not esc.fyi_sent and route.notify and not levels and _defer(session, decider, esc, incident, route):
+        return 1
     work = 0
     if not esc.fyi_sent and route.notify:
         work = send_fyis(session, decider, esc, incident, policy, route, due=due)
@@ -511,6 +509,27 @@ def process(session: Session, decider: Decider, esc: Escalation, incident: Incid
             due=due,
         )
     )
+
+
+def _defer(
+    session: Session, decider: Decider, esc: Escalation, incident: Incident, route: SeverityRoute
+) -> bool:
+    """A route that pages nobody, outside business hours: decide again when they open (a resolve in
+    between means the channel is never bothered). True when deferred."""
+    opening = rules.fyi_not_before(decider.config, incident.severity, route, decider.now)
+    if opening is None:
+        return False
+    _move(session, esc, decider.now, next_escalation_at=opening)
+    number = incident_rules.format_number(incident.number)
+    _note(
+        session,
+        incident,
+        f"{number}: {incident.severity} pages nobody; {', '.join(route.notify)} will hear at "
+        f"{decider.local(opening, '%a %Y-%m-%d %H:%M %Z')}, when business hours start",
+        decider.now,
+        {"kind": "fyi", "severity": incident.severity, "deferred_to": opening.isoformat()},
+    )
+    return True
 
 
 def _no_policy(incident: Incident) -> str:
