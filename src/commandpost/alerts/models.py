@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from commandpost.db.base import Base
@@ -31,6 +31,13 @@ class Alert(Base):
         UniqueConstraint("integration_id", "open_dedup_key"),
         Index("ix_alert_service_status", "service", "status"),
         Index("ix_alert_incident_id", "incident_id"),
+        # Only alerts still to be announced keep notify_after: the engine's due scan reads these few.
+        Index(
+            "ix_alert_notify_after",
+            "notify_after",
+            sqlite_where=text("notify_after IS NOT NULL"),
+            postgresql_where=text("notify_after IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,7 +72,8 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     notify_after: Mapped[datetime | None] = mapped_column(
-        doc="non-paging SEV3: when the team channel should hear of it (next business hours)"
+        doc="non-paging SEV3: when the team channel should hear of it (next business hours); "
+        "NULL once decided (paging.alert_notices)"
     )
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
     incident_number: Mapped[int | None] = mapped_column(Integer, doc="copied so a repeat needs no join")

@@ -4,9 +4,10 @@
 a delivery that names itself is claimed first (a retry changes nothing); a trigger bumps the
 open alert with its key or opens one (see :mod:`commandpost.alerts.dedup`), and a new alert is
 routed (:mod:`commandpost.alerts.rules`): a paging SEV opens or attaches to an incident, SEV3
-is left for the team channel (``notify_after``), SEV4 is recorded only. Acknowledge and resolve
-change the open alert — never the incident: a human verifies recovery (guide §3). Every event
-ends counted on an alert or recorded as an ``alert_event`` row; nothing is silently dropped.
+is left for the team channel (``notify_after``: the engine's ``paging.alert_notices`` tells it
+then), SEV4 is recorded only. Acknowledge and resolve change the open alert — never the
+incident: a human verifies recovery (guide §3). Every event ends counted on an alert or
+recorded as an ``alert_event`` row; nothing is silently dropped.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from commandpost.alerts.models import ALERT_STATUSES, Alert, AlertEvent, ChangeE
 from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.scrub import scrub
 from commandpost.alerts.scrub import text as redact_text
+from commandpost.engine import wakeup
 from commandpost.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from commandpost.incidents import service as incident_service
 from commandpost.incidents import timeline as incident_timeline
@@ -195,6 +197,8 @@ def _trigger(
         if alert_id is None:
             continue  # a concurrent first trigger opened it: count this one on theirs
         if not route.paging:
+            if notify_after is not None and notify_after <= now:
+                wakeup.request(session)  # the team channel hears of it in the engine's next pass
             return Outcome(event.dedup_key, outcome, alert_id, None, 1, route.severity)
         return _page(session, integration, event, route, alert_id, values, now)
     raise Unavailable(f"alert {event.dedup_key!r} kept changing under concurrent deliveries; retry")

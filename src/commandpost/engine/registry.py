@@ -10,7 +10,7 @@ def processors() -> list[Processor]:
     from commandpost.metrics.processors import BurnRateAlerts
     from commandpost.notify.sender import NotificationSender
     from commandpost.oncall.processors import HandoffNotices
-    from commandpost.paging.processors import EscalationsDue, SendPagesFirst
+    from commandpost.paging.processors import AlertChannelNotices, EscalationsDue, SendPagesFirst
     from commandpost.postmortems.processors import ActionItemReminders, Criteria
 
     escalations, sender = EscalationsDue(), NotificationSender()
@@ -24,6 +24,7 @@ def processors() -> list[Processor]:
         Criteria(),
         ActionItemReminders(),
         BurnRateAlerts(),  # before escalations: an SLO page raised now goes out in this pass
+        AlertChannelNotices(),  # after the burn-rate alerts: a SEV3 they raise is told this pass
         escalations,  # right before the sender: a page due now goes out in the same pass
         sender,
     ]

@@ -1,4 +1,8 @@
-"""The engine processor "escalations due": claim rows whose ``next_escalation_at`` has come, decide.
+"""The engine processors of paging: escalations due (:class:`EscalationsDue`), the sender's early
+slot (:class:`SendPagesFirst`), and non-paging alerts told to the team channel
+(:class:`AlertChannelNotices`, see :mod:`commandpost.paging.alert_fyi`).
+
+Escalations due: claim rows whose ``next_escalation_at`` has come, decide.
 
 Claiming locks the escalation row *and* its incident in one statement with ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL, so replicas take disjoint rows and never wait for each other (no lock
@@ -22,11 +26,12 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
+from commandpost.alerts.models import Alert
 from commandpost.engine.processor import Processor
 from commandpost.incidents.models import Incident
-from commandpost.paging import service
+from commandpost.paging import alert_fyi, service
 from commandpost.paging.models import Escalation
 from commandpost.settings import Settings, get_settings
 
@@ -142,3 +147,77 @@ class SendPagesFirst:
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
         return None
+
+
+class AlertChannelNotices:
+    """Alerts whose ``notify_after`` has come (SEV3: now within business hours, else the opening):
+    tell the route's ``notify`` targets once, or nobody if the alert was resolved meanwhile.
+
+    Claims up to ``batch`` due alerts (``FOR UPDATE SKIP LOCKED``: replicas take disjoint rows) and
+    decides for at most ``budget`` seconds, a savepoint per alert; the rest stay due and the runner
+    starts the next pass at once, so a morning's backlog never holds a page's pass for long. An
+    alert whose decision raises is pushed back by :data:`RETRY_AFTER` and logged."""
+
+    name = "paging.alert_notices"
+    COLUMNS = (
+        Alert.id,
+        Alert.service,
+        Alert.source,
+        Alert.dedup_key,
+        Alert.status,
+        Alert.severity,
+        Alert.alertname,
+        Alert.summary,
+        Alert.origin,
+        Alert.runbook,
+        Alert.count,
+        Alert.first_seen_at,
+        Alert.notify_after,
+    )
+
+    def __init__(
+        self, settings: Settings | None = None, *, batch: int = BATCH, budget: float = BUDGET_SECONDS
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.batch = batch
+        self.budget = budget
+
+    def run(self, session: Session, now: datetime) -> int:
+        due = session.scalars(
+            select(Alert)
+            .options(load_only(*self.COLUMNS))
+            .where(Alert.notify_after <= now)
+            .order_by(Alert.notify_after, Alert.id)
+            .limit(self.batch)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).all()
+        if not due:
+            return 0
+        decider = service.Decider.of(session, base_url=self.settings.base_url(), now=now)
+        deadline = time.monotonic() + self.budget
+        work = 0
+        for alert in due:
+            alert_id, when = alert.id, alert.notify_after
+            try:
+                with session.begin_nested():
+                    work += 1 + alert_fyi.announce(session, decider, alert)
+            except Exception:
+                session.expire_all()
+                log.exception("telling the channel of alert %s failed; retrying in %s", alert_id, RETRY_AFTER)
+                session.execute(
+                    update(Alert)
+                    .where(Alert.id == alert_id, Alert.notify_after == when)
+                    .values(notify_after=now + RETRY_AFTER)
+                    .execution_options(synchronize_session=False)
+                )
+            if time.monotonic() > deadline:
+                break  # commit what is decided; the rest is due at once, next pass
+        return work
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        # The IS NOT NULL lets both databases answer from the partial index.
+        due: datetime | None = session.scalar(
+            select(func.min(Alert.notify_after)).where(Alert.notify_after.is_not(None))
+        )
+        return due

@@ -211,7 +211,8 @@ def stop(
 # ------------------------------------------------------------------ sending
 
 
-def _destinations(config: OpsConfig, recipient: Recipient, severity: str) -> list[tuple[str, str]]:
+def destinations(config: OpsConfig, recipient: Recipient, severity: str) -> list[tuple[str, str]]:
+    """Where a recipient is told: a person's contact methods for ``severity``, or a team's channel."""
     if recipient.person:
         return notify_service.destinations_for_person(config, recipient.person, severity)
     return notify_service.destinations_for_team_channel(config, recipient.team_channel or "")
@@ -236,7 +237,7 @@ def _enqueue(
     queued = 0
     for recipient in recipients:
         try:
-            pairs = _destinations(decider.config, recipient, incident.severity)
+            pairs = destinations(decider.config, recipient, incident.severity)
         except NotFound as exc:
             problems.append(f"{recipient.target}: cannot reach {recipient.label}: {exc.message}")
             continue
