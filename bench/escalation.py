@@ -228,7 +228,7 @@ def _processors(settings: Settings, sender: NotificationSender) -> list[Any]:
     """Every processor `serve` runs, in its order; ours built on this run's settings and channels."""
     escalations = EscalationsDue(settings)
     out: list[Any] = []
-    for processor in default_processors():
+    for processor in default_processors(settings):
         if isinstance(processor, EscalationsDue):
             out.append(escalations)
         elif isinstance(processor, NotificationSender):

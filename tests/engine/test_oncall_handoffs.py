@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.clock import FrozenClock
 from commandpost.engine.registry import processors
+from commandpost.settings import Settings
 from commandpost.incidents import service as incidents_service
 from commandpost.notify.models import OutgoingMessage
 from commandpost.oncall import handoff_notice
@@ -82,7 +83,7 @@ def test_notice_lists_unresolved_incidents_and_runbooks_changed_since_the_last_h
 def test_processor_queues_one_notice_per_person_and_channel_once(sessions, clock, tmp_path):
     _setup(sessions, clock, tmp_path)
     processor = HandoffNotices()
-    assert processor.name in {p.name for p in processors()}
+    assert processor.name in {p.name for p in processors(Settings())}
     with sessions() as s:
         assert processor.next_due(s, clock.now()) == HANDOFF
         assert processor.run(s, HANDOFF - timedelta(minutes=1)) == 0

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from commandpost.db.engine import transaction
 from commandpost.engine.registry import processors
+from commandpost.settings import Settings
 from commandpost.incidents import service, timeline
 from commandpost.notify.models import OutgoingMessage
 from commandpost.postmortems import actions
@@ -104,7 +105,7 @@ def test_a_second_pass_at_the_same_instant_queues_nothing(sessions, applied_ops,
 
 
 def test_the_engine_runs_criteria_and_reminders_before_the_sender(sessions, applied_ops, clock):
-    names = [p.name for p in processors()]
+    names = [p.name for p in processors(Settings())]
     assert names.index("postmortems.criteria") < names.index("postmortems.action_item_reminders")
     assert names.index("postmortems.action_item_reminders") < names.index("notify-sender") == len(names) - 1
 

@@ -87,3 +87,25 @@ def test_runner_loop_wakes_on_demand(sessions, clock, settings):
         assert ran.wait(timeout=10), "a wake-up should trigger a second pass long before the 60 s sleep"
     finally:
         runner.stop()
+
+
+def test_default_processors_page_with_the_runners_own_base_url(sessions, clock, settings):
+    """Page links come from the settings the runner was given, not from the environment's."""
+    from sqlalchemy import select
+
+    from commandpost.db.engine import transaction
+    from commandpost.notify.models import OutgoingMessage
+    from tests.paging_support import apply, open_alert
+
+    apply(sessions, clock)
+    own = settings.model_copy(update={"public_url": "https://cp.runner.example"})
+    runner = Runner(sessions, clock, settings=own)
+    with transaction(sessions) as s:
+        incident = open_alert(s, severity="SEV1", title="checkout down", now=clock.now(), group="g")
+    escalations = runner.processors[0]
+    with transaction(sessions) as s:
+        assert escalations.run(s, clock.now()) > 0
+    with sessions() as s:
+        pages = s.scalars(select(OutgoingMessage).where(OutgoingMessage.key.startswith("page/"))).all()
+    link = f"https://cp.runner.example/incidents/INC-{incident.number}"
+    assert pages and all(link in m.body for m in pages), [m.body for m in pages]

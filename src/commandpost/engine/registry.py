@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from commandpost.engine.processor import Processor
+from commandpost.settings import Settings
 
 
-def processors() -> list[Processor]:
+def processors(settings: Settings) -> list[Processor]:
+    """The runner's own settings go to the processors that read them (page links use its base URL)."""
     from commandpost.incidents.processors import CommsReminders, HandoverExpiry
     from commandpost.metrics.processors import BurnRateAlerts
     from commandpost.notify.sender import NotificationSender
@@ -13,7 +15,7 @@ def processors() -> list[Processor]:
     from commandpost.paging.processors import AlertChannelNotices, EscalationsDue, SendPagesFirst
     from commandpost.postmortems.processors import ActionItemReminders, Criteria
 
-    escalations, sender = EscalationsDue(), NotificationSender()
+    escalations, sender = EscalationsDue(settings), NotificationSender(settings)
     # The sender runs last, so a pass sends what the processors before it decided.
     return [
         escalations,  # pages first: a level that fell due is decided and sent before anything else runs
@@ -24,7 +26,7 @@ def processors() -> list[Processor]:
         Criteria(),
         ActionItemReminders(),
         BurnRateAlerts(),  # before escalations: an SLO page raised now goes out in this pass
-        AlertChannelNotices(),  # after the burn-rate alerts: a SEV3 they raise is told this pass
+        AlertChannelNotices(settings),  # after the burn-rate alerts: a SEV3 they raise is told this pass
         escalations,  # right before the sender: a page due now goes out in the same pass
         sender,
     ]

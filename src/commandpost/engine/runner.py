@@ -46,7 +46,7 @@ class Runner:
         owner: str | None = None,
     ) -> None:
         self.sessions, self.clock, self.settings = sessions, clock, settings
-        self.processors = default_processors() if processors is None else processors
+        self.processors = default_processors(settings) if processors is None else processors
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
