@@ -105,6 +105,19 @@ def _sending(session, owner: str) -> set[str]:  # type: ignore[no-untyped-def]
     return set(session.scalars(query))
 
 
+def _attempts_of(session, keys: set[str]) -> str:  # type: ignore[no-untyped-def]
+    """Why a message went out twice: its attempts as the senders recorded them."""
+    session.rollback()
+    rows = session.execute(
+        select(OutgoingMessage.key, OutgoingAttempt.number, OutgoingAttempt.sender, OutgoingAttempt.outcome)
+        .add_columns(OutgoingAttempt.error)
+        .join(OutgoingAttempt, OutgoingAttempt.message_id == OutgoingMessage.id)
+        .where(OutgoingMessage.key.in_(keys))
+        .order_by(OutgoingMessage.key, OutgoingAttempt.number)
+    ).all()
+    return "sent twice; attempts recorded:\n" + "\n".join(str(tuple(row)) for row in rows)
+
+
 def _busy_engine(session) -> str:  # type: ignore[no-untyped-def]
     """The engine to kill: on SQLite the lease holder (the one doing the work); on PostgreSQL engine-a."""
     session.rollback()
@@ -175,7 +188,7 @@ def test_two_engine_processes_page_every_level_once(db_url, sessions, session, c
         )
         print(f"killed mid-run: {len(in_flight)} in flight, {len(duplicates)} sent twice")
     else:
-        assert duplicates == {}
+        assert duplicates == {}, _attempts_of(session, set(duplicates))
     session.rollback()
     rows = session.execute(select(Escalation.fired, Escalation.next_escalation_at)).all()
     assert len(rows) == INCIDENTS and {(fired, due) for fired, due in rows} == {(LEVELS, None)}

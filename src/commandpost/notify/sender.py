@@ -44,7 +44,9 @@ from typing import Any
 from prometheus_client import Counter as MetricCounter
 from prometheus_client import Histogram
 from sqlalchemy import Engine, bindparam, case, insert, or_, select, tuple_, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from commandpost.db.engine import make_session_factory, transaction
 from commandpost.notify.channels import Channels, Outbound
@@ -79,6 +81,7 @@ LATENESS = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 ERROR_LIMIT = 1000
+RECORD_TRIES = 5  # with SQLite's 5 s busy timeout: ~25 s of a locked database, inside the 30 s claim
 CLAIMED_COLUMNS = (
     "id",
     "key",
@@ -200,9 +203,7 @@ class NotificationSender:
             for _ in range(max(1, min(len(queue), cap - busy.get(h, 0)))):
                 self.pool.submit(self._lane, current, h, now)
         unstarted, results = current.close(timeout=self.settings.notify_pass_wait_seconds)
-        self._record(session, results)
-        if unstarted:
-            self._release(session, unstarted)
+        self._record_durably(current.factory, results, unstarted)
         return recovered + len(results)
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
@@ -435,8 +436,7 @@ class NotificationSender:
                 result = self._attempt(message, now)
                 if not current.deliver(result):  # the pass has moved on: record the result here
                     try:
-                        with transaction(current.factory) as session:
-                            self._record(session, [result])
+                        self._record_durably(current.factory, [result], [])
                     except Exception:  # the claim expires and a later pass sends it again
                         log.exception("notify: could not record the result of message %d", message.id)
             finally:
@@ -445,6 +445,25 @@ class NotificationSender:
                     self._lock.notify_all()
 
     # ------------------------------------------------------------------ recording
+
+    @retry(
+        retry=retry_if_exception_type(OperationalError),
+        stop=stop_after_attempt(RECORD_TRIES),
+        wait=wait_random_exponential(multiplier=0.1, max=2.0),
+        reraise=True,
+    )
+    def _record_durably(
+        self, factory: sessionmaker[Session], results: list[Result], unstarted: list[Outbound]
+    ) -> None:
+        """Record in a transaction of its own, retried while the database is busy (SQLite's write lock
+        under load): these sends already happened, and a lost record means the claim expires and the
+        receiver gets the message a second time."""
+        if not results and not unstarted:
+            return
+        with transaction(factory) as session:
+            self._record(session, results)
+            if unstarted:
+                self._release(session, unstarted)
 
     def _record(self, session: Session, results: list[Result]) -> None:
         if not results:
