@@ -468,6 +468,7 @@ def test_concurrent_calls_including_the_first_agree_with_serial_calls(
     texts = [t for _, t, _ in CORPUS] + INNOCENT
     expected = [redact(t) for t in texts]
     monkeypatch.setattr(redact_module, "_detectors", None)  # race the lazy build too
+    monkeypatch.setattr(redact_module, "_memo", {})  # and detect again rather than recall
     jobs = texts * 20
     random.Random(7).shuffle(jobs)
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -505,3 +506,20 @@ def test_finding_is_a_plain_value() -> None:
     assert Finding("jwt", 1, 5) == Finding("jwt", 1, 5)
     with pytest.raises(AttributeError):
         Finding("jwt", 1, 5).kind = "x"  # type: ignore[misc]
+
+
+def test_the_memo_recalls_results_and_never_holds_a_raw_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redact_module, "_memo", {})
+    _, text, (secret, *_) = CORPUS[1]
+    first, again = redact(text), redact(text)
+    assert again is first and secret not in first.text and first.findings
+    assert all(isinstance(key, bytes) and len(key) == 16 for key in redact_module._memo)
+    assert not any(secret in r.text for r in redact_module._memo.values())
+
+
+def test_the_memo_is_emptied_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redact_module, "_memo", {})
+    monkeypatch.setattr(redact_module, "_MEMO_LIMIT", 3)
+    for n in range(7):
+        redact(f"deploy {n} done")
+    assert 1 <= len(redact_module._memo) <= 3
