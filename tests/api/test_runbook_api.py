@@ -99,7 +99,14 @@ def test_detail_has_sections_steps_warnings_pointers_and_use(client, yuta, decla
             "labels": {},
             "severity": "SEV2",
             "kind": "alert_rule",
-        }
+        },
+        {
+            "service": "payment-platform",
+            "alert": "SLOErrorBudgetBurn",
+            "labels": {"urgency": "page", "slo": "charge-success"},
+            "severity": "SEV2",
+            "kind": "alert_rule",
+        },
     ]
     assert body["lint"] == [] and body["incidents"] == []
     assert client.post(f"{INC}/runbooks", json={"slug": SLUG}, headers=yuta).status_code == 201

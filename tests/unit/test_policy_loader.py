@@ -158,11 +158,12 @@ BROKEN = {
     "paging rule whose policy pages nobody for its SEV": (
         replace(
             "escalation/payment-platform.yaml",
-            "  SEV2:\n    page: primary_oncall\n    escalate_after: 15m\n    then: [secondary_oncall]\n",
+            "    page: primary_oncall\n    escalate_after: 5m   # 一次が応答しなければ\n"
+            "    then: [secondary_oncall, team_lead]\n",
             "",
         ),
-        "services/payment-platform.yaml:38: alert rule WebhookBacklogHigh pages (SEV2) but escalation policy "
-        "'payment-platform' pages nobody for SEV2: add severity_routing.SEV2.page",
+        "services/payment-platform.yaml:43: alert rule DBConnectionsExhausted pages (SEV1) but escalation "
+        "policy 'payment-platform' pages nobody for SEV1: add severity_routing.SEV1.page",
     ),
     "missing required file": (
         lambda ops: (ops / "people.yaml").unlink(),
