@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commandpost import __version__
+from commandpost.alerts.front import IntakeFront
+from commandpost.alerts.intake import Intake
 from commandpost.clock import Clock, SystemClock
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory
@@ -38,6 +41,18 @@ HTTP_REQUESTS = Counter(
 HTTP_SECONDS = Histogram("commandpost_http_request_seconds", "HTTP request latency")
 
 
+def observe_request(method: str, status: int, seconds: float) -> None:
+    """One answered request in the HTTP metrics (for handlers outside the middleware stack)."""
+    HTTP_SECONDS.observe(seconds)
+    _http_requests(method, status // 100).inc()
+
+
+@functools.cache
+def _http_requests(method: str, status_class: int) -> Any:
+    """The labelled child (``labels()`` is too slow to call per request)."""
+    return HTTP_REQUESTS.labels(method, f"{status_class}xx")
+
+
 class RequestMetrics:
     """Counts requests by method and status class and times them (cheap: no per-route labels)."""
 
@@ -57,7 +72,7 @@ class RequestMetrics:
 
         with HTTP_SECONDS.time():
             await self.app(scope, receive, capture)
-        HTTP_REQUESTS.labels(scope["method"], f"{status[0] // 100}xx").inc()
+        _http_requests(scope["method"], status[0] // 100).inc()
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -236,13 +251,33 @@ def _routers() -> list[Any]:
     ]
 
 
+class App(FastAPI):
+    """The FastAPI app with the alert intake paths served ahead of its middleware stack.
+
+    Intake requests go to :class:`IntakeFront` (bare ASGI: the stack would cost more CPU than
+    storing the event); every other request, and anything the front does not recognise, goes
+    through FastAPI as usual.
+    """
+
+    intake_front: IntakeFront | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.intake_front
+        if front is not None:
+            target = front.route(scope)
+            if target is not None:
+                await front(scope, receive, send, target)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     clock: Clock | None = None,
     engine: Engine | None = None,
     run_engine: bool | None = None,
-) -> FastAPI:
+) -> App:
     settings = settings or get_settings()
     engine = engine or create_db_engine(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
@@ -265,8 +300,9 @@ def create_app(
         finally:
             if runner is not None:
                 runner.stop()
+            app.state.alert_intake.close()
 
-    app = FastAPI(
+    app = App(
         title="commandpost",
         version=__version__,
         description="Incident response the SRE way. Bearer tokens on every endpoint except health, "
@@ -290,4 +326,10 @@ def create_app(
     mount_pages(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
+    app.state.alert_intake = Intake(
+        sessions=sessions, read_sessions=app.state.read_sessions, settings=settings, clock=clock
+    )
+    app.intake_front = IntakeFront(
+        app.state.alert_intake, max_body_bytes=settings.max_body_bytes, observe=observe_request
+    )
     return app

@@ -4,11 +4,9 @@ Intake endpoints read the raw body and leave parsing to the source (orjson, no p
 the hot path); they answer 2xx only once the events are committed (see ``committer.py``).
 ``intake_router`` has no ``/api/v1`` prefix: PagerDuty clients post to ``<base>/v2/enqueue``.
 
-The three intake paths are served by :class:`_RawIntake`, a plain ASGI endpoint registered
-*before* the FastAPI operations of the same paths: FastAPI's per-request machinery (request
-object, dependency solving, response wrapping) costs more CPU than storing the event, so the
-raw route answers and the operations below it only document the endpoints in OpenAPI.
-Errors raised from it still go through the app's one error handler.
+The app serves the intake paths ahead of its middleware stack (:mod:`commandpost.alerts.front`):
+FastAPI's per-request machinery costs more CPU than storing the event. The operations below
+document the endpoints in OpenAPI and answer the same way should a request reach them.
 """
 
 from __future__ import annotations
@@ -17,9 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from starlette.datastructures import Headers
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
 from commandpost.alerts import service
 from commandpost.alerts.intake import Intake, IntakeReply
@@ -42,56 +37,8 @@ _INTAKE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _intake(request: Request) -> Intake:
-    return _intake_of(request.app.state)
-
-
-def _intake_of(state: Any) -> Intake:
-    """The app's intake (created on first use: its writer thread starts with the first event)."""
-    intake: Intake | None = getattr(state, "alert_intake", None)
-    if intake is None:
-        intake = Intake(
-            sessions=state.sessions,
-            read_sessions=state.read_sessions,
-            settings=state.settings,
-            clock=state.clock,
-        )
-        state.alert_intake = intake
+    intake: Intake = request.app.state.alert_intake  # created with the app (create_app)
     return intake
-
-
-class _RawIntake:
-    """``POST`` body in, :class:`IntakeReply` out, as bare ASGI (see the module docstring)."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
-        intake = _intake_of(scope["app"].state)
-        if self.kind == "source":
-            params = scope["path_params"]
-            reply = await intake.receive(params["source"], params["key"], body, Headers(scope=scope))
-        else:
-            reply = await intake.pagerduty(body, change=self.kind == "change")
-        content = reply.content()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
-        headers += [(k.lower().encode(), v.encode()) for k, v in reply.headers.items()]
-        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
-
-
-for _path, _kind in (
-    ("/v2/enqueue", "pagerduty"),
-    ("/v2/change/enqueue", "change"),
-    ("/api/v1/intake/{source}/{key}", "source"),
-):
-    intake_router.routes.append(Route(_path, _RawIntake(_kind), methods=["POST"], include_in_schema=False))
 
 
 def _respond(reply: IntakeReply) -> Response:

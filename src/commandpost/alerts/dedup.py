@@ -11,11 +11,15 @@ These run on every event, so they are written out as SQL for each dialect and ex
 session's own DBAPI connection (same transaction): building them with SQLAlchemy costs ~10×
 more CPU than running them. Values are bound as the ORM stores them (SQLite: naive-UTC
 timestamp text and JSON text; PostgreSQL: timestamptz and jsonb), so the models read them back.
+
+The group committer also bumps a whole batch's repeats up front (:func:`bump_repeats`: one
+statement for every request of the batch) and the per-event :func:`bump` calls that follow take
+their result from it — see that function for why this is the same as bumping one by one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +36,7 @@ from commandpost.alerts.models import AlertEvent
 _event: Table = AlertEvent.__table__  # type: ignore[assignment]
 
 _RETURNING = "RETURNING id, count, incident_id, incident_number, summary"
+_PREBUMPED = "alerts.prebumped"
 _OPEN = "WHERE integration_id = {p} AND open_dedup_key = {p}"
 _JSON_COLUMNS = frozenset({"labels", "annotations", "details", "links", "raw"})
 _TIME_COLUMNS = frozenset(
@@ -78,9 +83,10 @@ INSERT_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OpenAlert:
-    """What a statement on an open alert hands back, without loading the row."""
+    """What a statement on an open alert hands back, without loading the row (not frozen: a frozen
+    dataclass costs several times more to build, and one is built per event)."""
 
     id: int
     count: int
@@ -111,6 +117,22 @@ class _Sql:
             + ("open_dedup_key IN ({keys})" if self.sqlite else "open_dedup_key = ANY(%s)")
             + f" RETURNING {columns}"
         )
+        returning = (
+            "RETURNING alert.integration_id, alert.open_dedup_key, alert.id, alert.count, "
+            "alert.incident_id, alert.incident_number, alert.summary"
+        )
+        self.bump_repeats = (
+            (
+                "UPDATE alert SET count = count + j.n, last_seen_at = j.t FROM (SELECT "
+                "json_extract(value, '$[0]') AS i, json_extract(value, '$[1]') AS k, "
+                "json_extract(value, '$[2]') AS n, json_extract(value, '$[3]') AS t FROM json_each(?)) AS j "
+            )
+            if self.sqlite
+            else (
+                "UPDATE alert SET count = alert.count + j.n, last_seen_at = j.t "
+                "FROM unnest(%s::int[], %s::text[], %s::int[], %s::timestamptz[]) AS j(i, k, n, t) "
+            )
+        ) + f"WHERE alert.integration_id = j.i AND alert.open_dedup_key = j.k {returning}"
         self.link = f"UPDATE alert SET incident_id = {p}, incident_number = {p}, outcome = {p} WHERE id = {p}"
         marks = ", ".join(
             f"{p}::jsonb" if not self.sqlite and c in _JSON_COLUMNS else p for c in INSERT_COLUMNS
@@ -169,6 +191,10 @@ def pinned(session: Session) -> Iterator[None]:
         yield
     finally:
         session.info.pop(_PINNED, None)
+        left = session.info.pop(_PREBUMPED, None)
+    if left and any(entry[2] for entry in left.values()):  # counted up front, taken by no event
+        keys = sorted(k for k, entry in left.items() if entry[2])
+        raise RuntimeError(f"repeats bumped up front but not ingested: {keys}")
 
 
 def _cursor(session: Session) -> Any:
@@ -201,8 +227,54 @@ def _open(row: Any) -> OpenAlert | None:
     return OpenAlert(row[0], row[1], row[2], row[3], row[4]) if row is not None else None
 
 
+def bump_repeats(session: Session, triggers: Sequence[tuple[int, str, int, datetime]]) -> None:
+    """Bump ahead, in one statement, the open alerts that this transaction's triggers will repeat.
+
+    ``triggers``: (integration id, dedup key, how many triggers, the last one's ``now``) for keys
+    that only plain triggers touch in the transaction (no acknowledge, resolve or self-named
+    delivery: those must see the alert in order). Each such open alert gets count + n and the
+    last ``now`` — what n bumps in a row leave — and the next n :func:`bump` calls for its key
+    in this :func:`pinned` block take the counts c+1 … c+n in turn instead of a statement each.
+    Nothing else in the transaction touches those rows, so the order does not show; a key with
+    no open alert is left alone (its first trigger opens one as usual). Distinct keys only.
+    """
+    if not triggers:
+        return
+    sql = _sql(session)
+    rows = sorted(triggers)  # the same lock order in every transaction (PostgreSQL)
+    if sql.sqlite:
+        params: tuple[Any, ...] = (orjson.dumps([(i, k, n, sql.time(t)) for i, k, n, t in rows]).decode(),)
+    else:
+        params = tuple(list(column) for column in zip(*rows, strict=True))
+    wanted = {(i, k): n for i, k, n, _t in rows}
+    prebumped = session.info.setdefault(_PREBUMPED, {})
+    for row in _run_all(session, sql.bump_repeats, params):
+        key = (row[0], row[1])
+        n = wanted[key]
+        # [the alert after the last bump, the count the next bump call reports, calls left]
+        prebumped[key] = [OpenAlert(*row[2:]), row[3] - n + 1, n]
+
+
+def _prebumped(session: Session, integration_id: int, dedup_key: str) -> OpenAlert | None:
+    queued = session.info.get(_PREBUMPED)
+    if not queued:
+        return None
+    entry = queued.get((integration_id, dedup_key))
+    if entry is None or not entry[2]:
+        return None
+    alert, count, _left = entry
+    entry[1] += 1
+    entry[2] -= 1
+    if count == alert.count:
+        return alert
+    return OpenAlert(alert.id, count, alert.incident_id, alert.incident_number, alert.summary)
+
+
 def bump(session: Session, integration_id: int, dedup_key: str, now: datetime) -> OpenAlert | None:
     """A repeat: count + 1 and last_seen_at on the open alert with this key (None: there is none)."""
+    done = _prebumped(session, integration_id, dedup_key)
+    if done is not None:
+        return done
     sql = _sql(session)
     return _open(_run(session, sql.bump, (sql.time(now), integration_id, dedup_key)))
 
@@ -211,13 +283,23 @@ def bump_many(
     session: Session, integration_id: int, dedup_keys: list[str], now: datetime
 ) -> dict[str, OpenAlert]:
     """:func:`bump` for many distinct keys in one statement: key → the open alert it bumped."""
+    done = {}
+    for key in dedup_keys:
+        hit = _prebumped(session, integration_id, key)
+        if hit is not None:
+            done[key] = hit
+    if done:
+        dedup_keys = [k for k in dedup_keys if k not in done]
+        if not dedup_keys:
+            return done
     sql = _sql(session)
     if sql.sqlite:
         statement = sql.bump_many.format(keys=", ".join("?" * len(dedup_keys)))
         params: tuple[Any, ...] = (sql.time(now), integration_id, *dedup_keys)
     else:
         statement, params = sql.bump_many, (now, integration_id, dedup_keys)
-    return {row[0]: OpenAlert(*row[1:]) for row in _run_all(session, statement, params)}
+    done.update((row[0], OpenAlert(*row[1:])) for row in _run_all(session, statement, params))
+    return done
 
 
 def insert_open(session: Session, values: dict[str, Any]) -> int | None:
