@@ -4,15 +4,20 @@ same requests one by one give, and a request waiting for the database never stal
 from __future__ import annotations
 
 import asyncio
+import shutil
+import time
 
 from sqlalchemy import select, text
 
+from commandpost.alerts import committer as committer_module
 from commandpost.alerts import service
 from commandpost.alerts.committer import GroupCommitter
 from commandpost.alerts.models import Alert
 from commandpost.alerts.normalized import NormalizedEvent
+from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.incidents.models import Incident, TimelineEntry
-from tests.alert_support import keys
+from commandpost.policy import service as policy_service
+from tests.alert_support import EXAMPLE_OPS, keys
 
 DB_ALERT = {"alertname": "DBConnectionsExhausted", "summary": "DB connections exhausted"}
 
@@ -101,3 +106,45 @@ def test_a_request_waiting_for_the_database_leaves_the_event_loop_free(
     assert (repeat.outcome, repeat.count, repeat.alert_id) == ("deduplicated", 2, first.alert_id)
     session.rollback()
     assert session.get(Alert, first.alert_id).count == 2
+
+
+def test_the_wal_is_copied_in_beside_the_loop_and_started_over_once_large(
+    sqlite_template, tmp_path, clock, monkeypatch
+):
+    """SQLite only (a WAL is SQLite's): the loop's connection leaves checkpoints to a thread, and a
+    WAL grown past the limit is started over at the next commit instead of growing for ever."""
+    shutil.copy(sqlite_template, tmp_path / "cp.db")
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'cp.db'}")
+    sessions = make_session_factory(engine)
+    with sessions() as s:
+        policy_service.apply_folder(s, EXAMPLE_OPS, now=clock.now(), actor="test")
+        s.commit()
+        ref = service.integration_for_key(s, keys(sessions)["pagerduty"])
+    monkeypatch.setattr(committer_module, "CHECKPOINT_SECONDS", 0.0)
+    monkeypatch.setattr(committer_module, "RESTART_WAL_FRAMES", 1)
+    committer = GroupCommitter(sessions)
+    wal = tmp_path / "cp.db-wal"
+
+    def frames() -> int:
+        return (wal.stat().st_size - 32) // (4096 + 24) if wal.exists() else 0
+
+    def settled() -> None:
+        deadline = time.monotonic() + 10
+        while committer._checkpointing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not committer._checkpointing
+
+    together(committer, ref, clock, [[trig(f"k{i}")] for i in range(200)])  # many pages in the WAL
+    settled()
+    assert committer._restart_wal  # the thread copied them in and found the WAL past the limit
+    grown = frames()
+    together(committer, ref, clock, [[trig("k1")]])  # the loop copies the rest, then starts over
+    settled()
+    raw = engine.raw_connection()  # outside a transaction: SQLite checkpoints only there
+    try:
+        _busy, logged, copied = raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        raw.close()
+    assert logged < 10 < grown and copied == logged  # written again from the start: a few pages
+    committer.close()
+    engine.dispose()

@@ -59,8 +59,11 @@ from commandpost.policy.schema import OpsConfig
 log = logging.getLogger("commandpost.alerts")
 
 LATEST_REVISION = "SELECT max(id) FROM ops_revision"
-_WAITS = "alerts.busy_timeout"
+_PRAGMAS = "alerts.pragmas"
 IDLE_EXIT_SECONDS = 5.0
+CHECKPOINT_SECONDS = 1.0
+RESTART_WAL_FRAMES = 4096
+"""A WAL past this many pages (16 MiB) is started over at the next checkpoint."""
 MAX_BATCH_REQUESTS = 256
 
 
@@ -92,6 +95,9 @@ class GroupCommitter:
         self._loop_used = 0.0
         self._idle_check: asyncio.TimerHandle | None = None
         self._idle_loop: asyncio.AbstractEventLoop | None = None
+        self._checkpointing = False
+        self._checkpointed = time.monotonic()
+        self._restart_wal = False
         # the writer thread's batches (PostgreSQL, or SQLite while another writer holds the lock)
         self._queue: queue.SimpleQueue[list[_Job]] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -124,14 +130,64 @@ class GroupCommitter:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         jobs = self._pending.pop(loop)
+        if self._restart_wal:
+            self._finish_checkpoint()
         for start in range(0, len(jobs), self._max_batch):
             batch = jobs[start : start + self._max_batch]
             BATCH_SIZE.observe(len(batch))
             self._commit_on_loop(batch)
-        self._loop_used = time.monotonic()
+        self._loop_used = now = time.monotonic()
+        if now - self._checkpointed >= CHECKPOINT_SECONDS and not self._checkpointing:
+            self._checkpoint()
         if self._idle_check is None or self._idle_loop is not loop:
             self._idle_loop = loop
             self._idle_check = loop.call_later(IDLE_EXIT_SECONDS, self._release_when_idle)
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file on a thread of its own, while the loop goes on.
+
+        The loop's connection does not checkpoint as it commits (SQLite's default: every 1,000
+        pages, copying and syncing them — tens of milliseconds of a webhook batch on the loop).
+        A copy made beside the loop's commits cannot reach the end of the WAL, so SQLite never
+        starts the file over; once it has grown past :data:`RESTART_WAL_FRAMES`, the loop copies
+        the few frames committed since, itself, before its next commit (which then starts over).
+        """
+        self._checkpointing = True
+
+        def run() -> None:
+            try:
+                connection = self._sessions.kw["bind"].raw_connection()
+                try:
+                    cursor = connection.cursor()
+                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    row = cursor.fetchone()
+                    cursor.close()
+                finally:
+                    connection.close()
+                self._restart_wal = row is not None and row[1] >= RESTART_WAL_FRAMES
+            except Exception as exc:  # the next one tries again; other connections checkpoint too
+                log.warning("alert intake: WAL checkpoint failed: %s", exc)
+            finally:
+                self._checkpointed = time.monotonic()
+                self._checkpointing = False
+
+        threading.Thread(target=run, name="alert-wal-checkpoint", daemon=True).start()
+
+    def _finish_checkpoint(self) -> None:
+        """The rest of the WAL copied by the loop's connection, so its next commit starts it over."""
+        self._restart_wal = False
+        with self._loop_lock:
+            try:
+                bind = self._loop_writer.session().get_bind()
+                assert isinstance(bind, Connection)  # the loop's own (see _open_loop_session)
+                cursor = bind.connection.cursor()  # the DBAPI connection: outside any transaction
+                try:
+                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    cursor.close()
+            except Exception as exc:
+                self._loop_writer.drop()
+                log.warning("alert intake: WAL checkpoint failed: %s", exc)
 
     def _commit_on_loop(self, batch: list[_Job]) -> None:
         try:
@@ -158,26 +214,29 @@ class GroupCommitter:
             return
         self._idle_check = None
         self.close()
+        if not self._checkpointing:
+            self._checkpoint()  # nothing more is coming: copy the WAL in, so readers need not search it
 
     def _open_loop_session(self) -> Session:
-        """A session on a connection of its own that fails fast instead of waiting for the lock."""
+        """A session on a connection of its own that fails fast instead of waiting for the lock and
+        leaves checkpoints to :meth:`_checkpoint`."""
         connection: Connection = self._sessions.kw["bind"].connect()
         try:
-            waits = _busy_timeout(connection, 0)
+            before = _pragmas(connection, busy_timeout=0, wal_autocheckpoint=0)
         except BaseException:
             connection.close()
             raise
         session = self._sessions(bind=connection)
-        session.info[_WAITS] = waits
+        session.info[_PRAGMAS] = before
         return session
 
     def _close_loop_session(self, session: Session) -> None:
         connection = session.get_bind()
-        waits = session.info.get(_WAITS)
+        before = session.info.get(_PRAGMAS)
         session.close()
         if isinstance(connection, Connection):
-            try:  # back to the pool as it came: waiting for the lock like every connection
-                _busy_timeout(connection, waits)
+            try:  # back to the pool as it came
+                _pragmas(connection, **(before or {}))
             except Exception:
                 connection.invalidate()
             connection.close()
@@ -258,11 +317,14 @@ class _Writer:
         self._fail_fast = fail_fast
         self._session: Session | None = None
 
-    def transaction(self, batch: list[_Job]) -> list[list[Outcome]]:
-        """One transaction for the batch: its repeats bumped in one statement, then each request."""
+    def session(self) -> Session:
         if self._session is None:
             self._session = self._open()
-        session = self._session
+        return self._session
+
+    def transaction(self, batch: list[_Job]) -> list[list[Outcome]]:
+        """One transaction for the batch: its repeats bumped in one statement, then each request."""
+        session = self.session()
         try:
             config = self._committer.current_config(session)
             with dedup.pinned(session):
@@ -316,17 +378,20 @@ def _repeats(batch: list[_Job]) -> list[tuple[int, str, int, datetime]]:
     return [(i, k, n, now) for (i, k), (n, now) in found.items() if (i, k) not in other]
 
 
-def _busy_timeout(connection: Connection, milliseconds: int | None) -> int | None:
-    """Set SQLite's busy timeout on this connection (None: leave it); returns the one it had."""
+def _pragmas(connection: Connection, **values: int) -> dict[str, int]:
+    """Set SQLite pragmas on this connection; returns the values they had."""
     cursor = connection.connection.cursor()
+    before = {}
     try:
-        cursor.execute("PRAGMA busy_timeout")
-        row = cursor.fetchone()
-        if milliseconds is not None:
-            cursor.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+        for name, value in values.items():
+            cursor.execute(f"PRAGMA {name}")
+            row = cursor.fetchone()
+            if row is not None:
+                before[name] = int(row[0])
+            cursor.execute(f"PRAGMA {name} = {int(value)}")
     finally:
         cursor.close()
-    return int(row[0]) if row else None
+    return before
 
 
 def _is_busy(exc: BaseException) -> bool:
