@@ -56,9 +56,10 @@ class IntegrationRef:
     topic_arns: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
-    """What one event did; ``incident`` is the incident number when the alert belongs to one."""
+    """What one event did; ``incident`` is the incident number when the alert belongs to one.
+    (Not frozen, though never changed: a frozen dataclass costs several times more to build.)"""
 
     dedup_key: str
     outcome: str
