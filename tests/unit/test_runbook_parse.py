@@ -191,3 +191,16 @@ def test_first_move_of_the_ops_model_runbook() -> None:
     assert parsed is not None and move.step_id == parsed.step_id
     with pytest.raises(TypeError):
         service.first_move("db-connection-exhaustion")
+
+
+def test_an_impossible_date_is_a_finding_not_a_crash() -> None:
+    """YAML reads 2026-13-45 as a timestamp and raises; the loader keeps the text for the lint to name."""
+    from datetime import date
+
+    from commandpost.runbooks.context import LintContext
+    from commandpost.runbooks.lint import lint_runbook
+
+    runbook = parse_text("---\nlast_updated: 2026-13-45\n---\n# Runbook: t\n", path="runbooks/x.md", slug="x")
+    findings = lint_runbook(runbook, context=LintContext(), today=date(2026, 11, 27))
+    assert ("RB004", 2) in {(f.rule, f.line) for f in findings}
+    assert any("'2026-13-45' is not a date" in f.message for f in findings)

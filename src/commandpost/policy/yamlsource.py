@@ -129,4 +129,7 @@ class _Builder:
             and ":" in node.value
         ):
             return node.value
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError:  # a timestamp-shaped impossible date (2026-13-45): the schema says what is wrong
+            return node.value
