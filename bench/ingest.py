@@ -244,11 +244,14 @@ def app_factory() -> Any:
     """The real app, no engine loop (its database from BENCH_DATABASE_URL: workers import this)."""
     from commandpost.app import create_app
     from commandpost.clock import SystemClock
+    from commandpost.serve import tune_gc
     from commandpost.settings import Settings
 
     url = os.environ["BENCH_DATABASE_URL"]
     settings = Settings(database_url=url, engine_enabled=False, log_level="WARNING")
-    return create_app(settings, clock=SystemClock(), run_engine=False)
+    app = create_app(settings, clock=SystemClock(), run_engine=False)
+    tune_gc()  # as `commandpost serve` does
+    return app
 
 
 def serve(database_url: str, port: int, workers: int) -> None:

@@ -162,7 +162,7 @@ class _Sql:
 @lru_cache(maxsize=256)
 def _sqlite_time(value: datetime) -> str:
     """How SQLAlchemy stores a UTCDateTime in SQLite (the events of one request share ``now``)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 _DIALECTS: dict[str, _Sql] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -72,8 +73,10 @@ def check_depth(value: dict[str, Any] | list[Any], limit: int = MAX_DEPTH) -> No
                 stack.append((child, depth + 1))
 
 
+@lru_cache(maxsize=4096)
 def parse_time(text: str) -> datetime | None:
-    """RFC 3339 / ISO 8601 as aware UTC (naive means UTC). Go's zero time (year 1) means "not set"."""
+    """RFC 3339 / ISO 8601 as aware UTC (naive means UTC). Go's zero time (year 1) means "not set".
+    Memoized: a re-sent alert carries the same start (and Go's zero end) every time."""
     value = datetime.fromisoformat(text)
     if value.year == 1:
         return None
@@ -136,12 +139,12 @@ class Fields:
             and (max_length is None or len(value) <= max_length)
             and (choices is None or value in choices)
         ):
-            return value  # the common case, without building the path
-        where = self.join(path, key)
+            return value  # the common cases, without building the path
         if value is None or value == "":
             if required:
-                self.error(where, "is required")
+                self.error(self.join(path, key), "is required")
             return ""
+        where = self.join(path, key)
         if not isinstance(value, str):
             self.error(where, f"expected a string, got {type_name(value)}")
             return ""
@@ -169,17 +172,16 @@ class Fields:
         return value
 
     def time(self, parent: Mapping[str, Any], key: str, path: str = "") -> datetime | None:
-        where = self.join(path, key)
         value = parent.get(key)
         if value is None or value == "":
             return None
         if not isinstance(value, str):
-            self.error(where, f"expected an RFC 3339 timestamp string, got {type_name(value)}")
+            self.error(self.join(path, key), f"expected an RFC 3339 timestamp string, got {type_name(value)}")
             return None
         try:
             return parse_time(value)
         except ValueError:
-            self.error(where, f"{value[:40]!r} is not an RFC 3339 / ISO 8601 timestamp")
+            self.error(self.join(path, key), f"{value[:40]!r} is not an RFC 3339 / ISO 8601 timestamp")
             return None
 
     def integer(self, parent: Mapping[str, Any], key: str, path: str = "", *, default: int = 0) -> int:
