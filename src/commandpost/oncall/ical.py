@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from icalendar import Calendar, Event
-
 from commandpost.oncall.rules import Shift
 from commandpost.policy.schema import OpsConfig
 
@@ -22,6 +20,8 @@ def render(
     shifts: Sequence[Shift], *, name: str, config: OpsConfig, now: datetime, with_person: bool
 ) -> bytes:
     """The calendar; ``with_person`` puts the handle in each summary (a schedule's feed shows many people)."""
+    from icalendar import Calendar, Event  # only feeds need it: kept out of every process's start-up
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

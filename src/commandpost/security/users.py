@@ -17,6 +17,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,8 +33,13 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 SESSION_TTL = timedelta(hours=12)
 _hasher = PasswordHasher()
-# Verified against when the handle is unknown, so a wrong handle costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the handle is unknown, so a wrong handle costs as long as a wrong password.
+    Made on the first login rather than at import: hashing takes 64 MiB and every process imports this."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 class User(Base):
@@ -159,7 +165,7 @@ def verify_password(session: Session, *, handle: str, password: str, now: dateti
     """The user whose password this is; Unauthorized otherwise, saying nothing about which part was wrong."""
     user = get_user(session, handle) if handle.strip() else None
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password[:MAX_PASSWORD])
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:
