@@ -1,5 +1,5 @@
 """``make bench`` / ``python -m bench [MODULE …]``: run every benchmark module, print one table, write
-docs/performance.md with the machine it ran on.
+docs/performance.md with the machine it ran on (a module run alone replaces only its own section).
 
 A benchmark module is any ``bench/<name>.py`` with ``run() -> list[(figure, target, result, ok)]``
 (and optionally ``NOTES``, Markdown shown under the table). Modules run one after the other, so
@@ -12,6 +12,7 @@ import importlib
 import os
 import pkgutil
 import platform
+import re
 import sqlite3
 import subprocess
 import sys
@@ -90,37 +91,50 @@ def _memory() -> str:
     return "unknown"
 
 
+SECTION = re.compile(r"<!-- bench:(?P<name>[a-z_]+) -->\n(?P<body>.*?)<!-- /bench:(?P=name) -->\n", re.S)
+
+
 def write_markdown(
     details: dict[str, str], sections: list[tuple[str, list[Row], str]], seconds: float
 ) -> None:
+    """Rewrite docs/performance.md: the machine, then one section per bench module. Modules not run
+    this time keep the section of their last run (with its own date and load), so ``python -m bench
+    web`` refreshes the web figures without erasing the rest."""
+    kept = {m["name"]: m.group(0) for m in SECTION.finditer(OUTPUT.read_text())} if OUTPUT.exists() else {}
+    when, load = details["when"], details["load average before the run"]
+    for name, rows, notes in sections:
+        body = [
+            f"## {name}",
+            "",
+            f"Measured {when} (load average before the run {load}; this run of "
+            f"{', '.join(n for n, _, _ in sections)} took {seconds:.0f} s).",
+            "",
+            "| figure | target | result | |",
+            "| --- | --- | --- | --- |",
+            *[
+                f"| {_cell(f)} | {_cell(t)} | {_cell(r)} | {'pass' if ok else '**short**'} |"
+                for f, t, r, ok in rows
+            ],
+        ]
+        if notes:
+            body += ["", notes.strip()]
+        kept[name] = f"<!-- bench:{name} -->\n" + "\n".join(body) + f"\n<!-- /bench:{name} -->\n"
+    machine_rows = {k: v for k, v in details.items() if k not in ("when", "load average before the run")}
     lines = [
         "# Performance",
         "",
-        "Written by `make bench` (`python -m bench`); rerun it to refresh this page. "
-        "Every figure is measured on the machine below in the same run; a target the run does not "
-        "reach is marked **short**, never rounded up.",
+        "Written by `make bench` (`python -m bench [MODULE …]`); rerun it to refresh this page. Every "
+        "figure of a section is measured on the machine below in one run, whose date and load the "
+        "section gives; a target the run does not reach is marked **short**, never rounded up.",
         "",
         "## Machine",
         "",
         "| | |",
         "| --- | --- |",
-        *[f"| {k} | {v} |" for k, v in details.items()],
-        f"| bench duration | {seconds:.0f} s |",
+        *[f"| {k} | {v} |" for k, v in machine_rows.items()],
         "",
-        "## Results",
-        "",
-        "| figure | target | result | |",
-        "| --- | --- | --- | --- |",
     ]
-    for _name, rows, _notes in sections:
-        lines += [
-            f"| {_cell(f)} | {_cell(t)} | {_cell(r)} | {'pass' if ok else '**short**'} |"
-            for f, t, r, ok in rows
-        ]
-    for name, _rows, notes in sections:
-        if notes:
-            lines += ["", f"## Notes: {name}", "", notes.strip()]
-    OUTPUT.write_text("\n".join(lines) + "\n")
+    OUTPUT.write_text("\n".join(lines) + "\n" + "\n".join(kept[name] for name in sorted(kept)))
 
 
 def _cell(text: str) -> str:
