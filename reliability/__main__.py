@@ -1,5 +1,7 @@
 """``make reliability`` / ``python -m reliability [CHECK …]``: run the checks one after the other, print every
 figure with its target and PASS/SHORT, and exit non-zero when any falls short (or a check crashed).
+The results go to docs/reliability.md under "Latest results", one section per check (a check run
+alone replaces only its own section).
 
 ``SOAK=3600`` makes the soak an hour instead of two minutes.
 """
@@ -7,13 +9,17 @@ figure with its target and PASS/SHORT, and exit non-zero when any falls short (o
 from __future__ import annotations
 
 import os
+import platform
+import re
 import sys
 import time
 import traceback
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 from reliability import auth, crash, dedup_race, forgery, fuzz, outage, paging, secrets, soak, ssrf
-from reliability.figures import Figure, failed
+from reliability.figures import Figure, failed, show
 from reliability.stack import BACKENDS
 
 
@@ -35,6 +41,42 @@ CHECKS: dict[str, Callable[[], list[Figure]]] = {
 }
 
 
+DOC = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
+HEADING = "## Latest results"
+SECTION = re.compile(r"<!-- check:(?P<name>[a-z_]+) -->\n.*?<!-- /check:(?P=name) -->\n", re.S)
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|")
+
+
+def write_results(runs: dict[str, tuple[list[Figure], float]], load: str) -> None:
+    """Replace the sections of the checks that ran; keep the others' last results."""
+    text = DOC.read_text()
+    head, _, tail = text.partition(HEADING)
+    kept = {m["name"]: m.group(0) for m in SECTION.finditer(tail)}
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cpu = platform.processor() or platform.machine()
+    machine = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    for name, (figures, seconds) in runs.items():
+        rows = [
+            "| "
+            + " | ".join([_cell(f.check), _cell(f.name), _cell(show(f.value)), _cell(f.target), f.verdict])
+            + f" | {_cell(f.note[:160] + ('…' if len(f.note) > 160 else ''))} |"
+            for f in figures
+        ]
+        kept[name] = (
+            f"<!-- check:{name} -->\n### {name}\n\n{when}, {machine}, load average {load} before the run; "
+            f"{seconds:.0f} s.\n\n| check | figure | value | target | | note |\n"
+            + "| --- | --- | --- | --- | --- | --- |\n"
+            + "\n".join(rows)
+            + f"\n<!-- /check:{name} -->\n"
+        )
+    order = [n for n in CHECKS if n in kept]
+    intro = "Written by `make reliability` (`python -m reliability [CHECK …]`), one section per check."
+    DOC.write_text(f"{head}{HEADING}\n\n{intro}\n\n" + "\n".join(kept[n] for n in order))
+
+
 def main(argv: list[str]) -> int:
     unknown = [name for name in argv if name not in CHECKS]
     if unknown:
@@ -43,6 +85,7 @@ def main(argv: list[str]) -> int:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"reliability on {os.cpu_count()} cores, load average {load}", flush=True)
     figures: list[Figure] = []
+    runs: dict[str, tuple[list[Figure], float]] = {}
     for name in argv or list(CHECKS):
         started = time.monotonic()
         print(f"\n== {name}", flush=True)
@@ -55,6 +98,8 @@ def main(argv: list[str]) -> int:
             print(figure.line(), flush=True)
         print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
         figures += found
+        runs[name] = (found, time.monotonic() - started)
+        write_results(runs, load)  # after every check: an interrupted run keeps what it measured
     short = failed(figures)
     print(f"\n{len(figures) - len(short)} PASS, {len(short)} SHORT", flush=True)
     for figure in short:

@@ -24,11 +24,11 @@ class Figure:
 
     def line(self) -> str:
         note = f"  ({self.note})" if self.note else ""
-        value = _show(self.value)
+        value = show(self.value)
         return f"{self.verdict:5}  {self.check}: {self.name} = {value}  [target {self.target}]{note}"
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -37,17 +37,17 @@ def _show(value: Any) -> str:
 
 
 def equals(check: str, name: str, value: Any, expected: Any, note: str = "") -> Figure:
-    return Figure(check, name, value, f"= {_show(expected)}", value == expected, note)
+    return Figure(check, name, value, f"= {show(expected)}", value == expected, note)
 
 
 def at_most(
     check: str, name: str, value: float, limit: float, unit: str = "", note: str = "", timing: bool = False
 ) -> Figure:
-    return Figure(check, name, value, f"≤ {_show(limit)}{unit}", value <= limit, note, timing)
+    return Figure(check, name, value, f"≤ {show(limit)}{unit}", value <= limit, note, timing)
 
 
 def at_least(check: str, name: str, value: float, floor: float, unit: str = "", note: str = "") -> Figure:
-    return Figure(check, name, value, f"≥ {_show(floor)}{unit}", value >= floor, note)
+    return Figure(check, name, value, f"≥ {show(floor)}{unit}", value >= floor, note)
 
 
 def failed(figures: Iterable[Figure], *, timings: bool = True) -> list[Figure]:
