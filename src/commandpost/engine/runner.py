@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.clock import Clock
@@ -107,6 +108,8 @@ class Runner:
                 if self.hold_lease():
                     self.run_once()
                     delay = self.next_wake(self.clock.now())
+            except OperationalError as exc:  # SQLite busy past its timeout, PostgreSQL restarting: transient
+                log.warning("engine pass skipped, database busy or unreachable (%s); retrying", exc.orig)
             except Exception:
                 log.exception("engine pass failed; retrying")
             self._wake.wait(timeout=delay)
