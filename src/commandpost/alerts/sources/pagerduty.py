@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from commandpost.alerts.normalized import Link, NormalizedEvent
@@ -39,6 +40,11 @@ class Enqueued:
 def parse_event(body: bytes) -> Enqueued:
     """A ``/v2/enqueue`` body → the routing key and one normalized event (422 with every problem)."""
     obj = top_object(parse_json(body))
+    plain = _plain_trigger(obj)
+    if plain is not None:
+        routing_key, dedup_key, payload, labels = plain
+        event = _trigger(obj, dedup_key, payload, labels, payload["summary"], payload["severity"])
+        return Enqueued(routing_key, event)
     f = Fields()
     routing_key = f.string(obj, "routing_key", required=True)
     action = f.string(obj, "event_action", required=True, choices=ACTIONS)
@@ -56,13 +62,74 @@ def parse_event(body: bytes) -> Enqueued:
     started = p.time(payload, "timestamp", "payload")
     labels = {name: p.string(payload, name, "payload") for name in _LABEL_FIELDS}
     labels = {k: v for k, v in labels.items() if v}
-    custom = payload.get("custom_details")
     links = _links(f, obj)
     images = _images(f, obj)
     client = f.string(obj, "client")
     client_url = f.string(obj, "client_url")
     f.done()
+    event = _trigger(
+        obj, dedup_key, payload, labels, summary, severity, started, links, images, client, client_url
+    )
+    return Enqueued(routing_key, event)
 
+
+def _plain_trigger(obj: dict[str, Any]) -> tuple[str, str, dict[str, Any], dict[str, str]] | None:
+    """The common trigger — every field of the right type and size; no timestamp, links, images or
+    client — checked without collecting errors: (routing key, dedup key, payload, labels) as the full
+    check would give them, or None for the full check (which also words the errors)."""
+    routing_key = obj.get("routing_key")
+    dedup_key = obj.get("dedup_key")
+    payload = obj.get("payload")
+    if (
+        obj.get("event_action") != "trigger"
+        or routing_key.__class__ is not str
+        or not routing_key
+        or not (dedup_key is None or (dedup_key.__class__ is str and len(dedup_key) <= MAX_DEDUP_KEY))
+        or payload.__class__ is not dict
+        or obj.get("links") is not None
+        or obj.get("images") is not None
+        or obj.get("client") not in (None, "")
+        or obj.get("client_url") not in (None, "")
+    ):
+        return None
+    summary = payload.get("summary")
+    source = payload.get("source")
+    if (
+        summary.__class__ is not str
+        or not summary
+        or len(summary) > MAX_SUMMARY
+        or source.__class__ is not str
+        or not source
+        or payload.get("severity") not in SEVERITIES
+        or payload.get("timestamp") not in (None, "")
+    ):
+        return None
+    labels = {}
+    for name in _LABEL_FIELDS:
+        value = payload.get(name)
+        if value is None or value == "":
+            continue
+        if value.__class__ is not str:
+            return None
+        labels[name] = value
+    return routing_key, dedup_key or "", payload, labels
+
+
+def _trigger(
+    obj: dict[str, Any],
+    dedup_key: str,
+    payload: dict[str, Any],
+    labels: dict[str, str],
+    summary: str,
+    severity: str,
+    started: datetime | None = None,
+    links: tuple[Link, ...] = (),
+    images: list[dict[str, str]] | None = None,
+    client: str = "",
+    client_url: str = "",
+) -> NormalizedEvent:
+    """The event of a checked trigger."""
+    custom = payload.get("custom_details")
     custom_map = custom if isinstance(custom, dict) else {}
     alertname = custom_map.get("alertname")
     runbook_url = custom_map.get("runbook_url")
@@ -79,8 +146,7 @@ def parse_event(body: bytes) -> Enqueued:
         details["images"] = images
     if client:
         details["client"] = client
-    raw = {k: v for k, v in obj.items() if k != "routing_key"}
-    event = NormalizedEvent(
+    return NormalizedEvent(
         action="trigger",
         dedup_key=dedup_key or uuid.uuid4().hex,
         summary=summary,
@@ -94,9 +160,8 @@ def parse_event(body: bytes) -> Enqueued:
         links=links,
         group_key=labels.get("group"),
         runbook_url=runbook_url,
-        raw=raw,
+        raw={k: v for k, v in obj.items() if k != "routing_key"},
     )
-    return Enqueued(routing_key, event)
 
 
 def parse_change(body: bytes) -> Enqueued:
