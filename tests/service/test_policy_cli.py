@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -56,15 +58,25 @@ def test_packaged_example_is_identical_to_examples_ops():
     )
 
 
-def test_check_examples_ops_exits_0():
-    result = run_cli("check", str(EXAMPLE_OPS))
+def _fresh_copy(tmp_path: Path) -> Path:
+    """examples/ops with its runbooks reviewed today: ``check`` reads the real clock, and the example's
+    runbooks (last_updated 2026-11-01) turn stale — a warning — once runbook_max_age has passed."""
+    ops = tmp_path / "ops"
+    shutil.copytree(EXAMPLE_OPS, ops)
+    today = date.today().isoformat()
+    for runbook in (ops / "runbooks").glob("*.md"):
+        runbook.write_text(re.sub(r"\b2026-11-01\b", today, runbook.read_text()))
+    return ops
+
+
+def test_check_examples_ops_exits_0(tmp_path):
+    result = run_cli("check", str(_fresh_copy(tmp_path)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "is valid (0 errors, 0 warnings)" in result.stdout
 
 
 def test_check_a_broken_copy_prints_every_error_and_exits_1(tmp_path):
-    ops = tmp_path / "ops"
-    shutil.copytree(EXAMPLE_OPS, ops)
+    ops = _fresh_copy(tmp_path)
     policy = ops / "escalation" / "payment-platform.yaml"
     policy.write_text(policy.read_text().replace("escalate_after: 5m", "escalate_after: '5x'"))
     people = ops / "people.yaml"
