@@ -349,3 +349,107 @@ def test_the_upgrade_keeps_only_notices_still_ahead(engine, sessions, clock, sta
         kept = {key: at for key, at in s.execute(select(Alert.dedup_key, Alert.notify_after))}
     assert kept["old"] is None
     assert (kept["ahead"] is not None) == (status == "triggered")
+
+
+def storm(n: int) -> list[NormalizedEvent]:
+    return [trigger(f"check-{i}", alertname=f"Check{i}", summary=f"Check {i} fails") for i in range(1, n + 1)]
+
+
+def test_a_storm_of_one_service_is_one_digest_per_recipient_and_channel(sessions, session, clock):
+    """A backlog released at the opening: twelve alerts of one service are one message per channel,
+    listing ten and counting the rest, due at the opening; every alert is decided once."""
+    clock.set(FRIDAY_22_JST)
+    apply(sessions, clock)
+    alerts = ingest(
+        sessions, clock, *storm(12), trigger("check-1"), trigger("wiki", runbook_url="https://wiki.example/x")
+    )
+    ids = sorted({out.alert_id for out in alerts})
+    assert len(ids) == 13  # the repeat of check-1 is counted on its alert
+    processor = notices()
+    clock.set(MONDAY_09_JST + timedelta(minutes=3))
+    assert run(sessions, clock, processor) == 13 + 2  # thirteen alerts decided, two messages
+
+    messages = outbox(session)
+    to = f"alert-digest/service=payment-platform/severity=SEV3/first={ids[0]}/to=#payments"
+    assert rows(messages) == [
+        (f"{to}/channel=console", "console", "#payments-oncall", MONDAY_09_JST, None, "SEV3", None),
+        (f"{to}/channel=slack", "slack", SLACK, MONDAY_09_JST, None, "SEV3", None),
+    ]
+    slack = messages[1]
+    assert slack.subject == "[SEV3] payment-platform: 13 alerts"
+    assert slack.body.splitlines() == [
+        "[SEV3] payment-platform: 13 alerts",
+        "FYI, no page: SEV3 notifies oncall_channel; nobody is paged",
+        f"- Check 1 fails — generic Check1 ×2 (alert {ids[0]})",
+        *(f"- Check {i} fails — generic Check{i} ×1 (alert {ids[i - 1]})" for i in range(2, 11)),
+        "… and 3 more",
+        "Alerts: commandpost alerts --service payment-platform --status open",
+    ]
+    assert slack.payload == {
+        "kind": "alert-digest",
+        "alerts": ids,
+        "service": "payment-platform",
+        "severity": "SEV3",
+        "target": "oncall_channel",
+    }
+    assert all(notify_after(session, alert_id) is None for alert_id in ids)
+
+    assert run(sessions, clock, processor) == 0
+    assert next_due(sessions, clock, processor) is None
+    assert len(outbox(session)) == 2
+
+
+def test_a_digest_links_each_alerts_runbook_when_it_has_one(sessions, session, clock):
+    apply(sessions, clock)
+    ingest(
+        sessions,
+        clock,
+        trigger("csv", runbook_url="https://runbooks.internal/payment-webhook-backlog"),
+        trigger("wiki", alertname="WikiCheck", summary="", runbook_url="https://wiki.example/csv-export"),
+        *storm(2),
+    )
+    assert run(sessions, clock, notices()) == 4 + 2
+    console = next(m for m in outbox(session) if m.channel == "console")
+    assert console.body.splitlines()[2:6] == [
+        "- Admin-panel CSV export fails — generic CSVExportFailing ×1 (alert 1) — runbook "
+        "https://runbooks.internal/payment-webhook-backlog",
+        "- WikiCheck — generic WikiCheck ×1 (alert 2) — runbook https://wiki.example/csv-export",
+        "- Check 1 fails — generic Check1 ×1 (alert 3)",
+        "- Check 2 fails — generic Check2 ×1 (alert 4)",
+    ]
+    assert "… and" not in console.body  # all four listed
+
+
+def test_three_alerts_of_one_service_are_still_told_one_by_one(sessions, session, clock):
+    apply(sessions, clock)
+    ids = [out.alert_id for out in ingest(sessions, clock, *storm(alert_fyi.DIGEST_AFTER))]
+    assert run(sessions, clock, notices()) == 3 + 6
+    messages = outbox(session)
+    assert rows(messages) == [row for alert_id in ids for row in channel_rows(alert_id, clock.now())]
+    assert [m.subject for m in messages if m.channel == "slack"] == [
+        f"[SEV3] payment-platform: Check {i} fails" for i in (1, 2, 3)
+    ]
+
+
+@pytest.mark.parametrize("storm_size", [4, 5])
+def test_a_resolved_alert_is_left_out_of_the_count(sessions, session, clock, storm_size):
+    """One alert of the storm resolves before the pass: it is decided (cleared) and told to nobody;
+    the others are a digest when more than three remain, else told one by one."""
+    apply(sessions, clock)
+    ids = [out.alert_id for out in ingest(sessions, clock, *storm(storm_size))]
+    ingest(sessions, clock, NormalizedEvent(action="resolve", dedup_key="check-2"))
+    announced = [alert_id for alert_id in ids if alert_id != ids[1]]
+    assert run(sessions, clock, notices()) == storm_size + 2 * (1 if storm_size > 4 else 3)
+    messages = outbox(session)
+    if storm_size > 4:
+        assert {m.key.split("/first=")[1].split("/")[0] for m in messages} == {str(ids[0])}
+        assert all(m.payload["alerts"] == announced for m in messages)
+        assert messages[0].subject == "[SEV3] payment-platform: 4 alerts"
+        assert f"(alert {ids[1]})" not in messages[0].body
+    else:
+        assert rows(messages) == [
+            row for alert_id in announced for row in channel_rows(alert_id, clock.now())
+        ]
+    assert all(notify_after(session, alert_id) is None for alert_id in ids)
+    assert run(sessions, clock, notices()) == 0
+    assert len(outbox(session)) == 2 * (1 if storm_size > 4 else 3)

@@ -7,14 +7,22 @@ business hours, else the next opening; SEV4 gets none). When that time comes the
 service's escalation policy, the route of the alert's severity, its ``notify`` targets. An alert
 resolved before then is never announced — the channel is not woken for what already recovered.
 
+A storm (or a backlog released at the opening) would bury the channel under one message per
+alert, so the engine plans each pass (:func:`plan`): more than :data:`DIGEST_AFTER` alerts of one service
+and severity that will be announced become one digest per recipient and channel
+(:func:`announce_digest`); fewer are announced one by one.
+
 Deciding clears ``notify_after`` with a conditional UPDATE on the value read, before anything is
-queued, and every message has the key ``alert-fyi/alert=<id>/to=<who>/channel=<channel>``: an
-alert is announced once, however many engine replicas look at it.
+queued, and every message has a key naming what it tells —
+``alert-fyi/alert=<id>/to=<who>/channel=<channel>``, or for a digest
+``alert-digest/service=<s>/severity=<sev>/first=<smallest alert id>/to=<who>/channel=<channel>``:
+an alert is in one message per recipient and channel, however many engine replicas look at it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +40,13 @@ from commandpost.policy.schema import SeverityRoute
 
 log = logging.getLogger("commandpost.paging")
 KIND = "alert-fyi"
+DIGEST_KIND = "alert-digest"
 MAX_SUMMARY = 300
+DIGEST_AFTER = 3
+"""Up to this many alerts of one service and severity in a pass are announced one by one; more
+become one digest."""
+DIGEST_LISTED = 10
+"""A digest lists this many alerts, then says how many more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +67,39 @@ def clear(session: Session, alert_id: int, due: datetime) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def notify_route(decider: Decider, alert: Alert) -> SeverityRoute | None:
+    """The route of the alert's severity when it names someone to tell, else None."""
+    policy = rules.policy_for(decider.config, alert.service)
+    route = rules.route_for(policy, alert.severity)
+    return route if route is not None and route.notify else None
+
+
+def plan(decider: Decider, alerts: Sequence[Alert]) -> list[list[Alert]]:
+    """The due alerts of a pass, in order, as the units decided together: an alert alone, or every
+    alert of a (service, severity) that will be announced — not resolved, a route with ``notify``
+    targets — when there are more than :data:`DIGEST_AFTER` of them (at its first alert's place)."""
+    groups: dict[tuple[str | None, str], list[Alert]] = {}
+    for alert in alerts:
+        if alert.status != "resolved" and notify_route(decider, alert) is not None:
+            groups.setdefault((alert.service, alert.severity), []).append(alert)
+    digests = {alert.id: group for group in groups.values() if len(group) > DIGEST_AFTER for alert in group}
+    units: list[list[Alert]] = []
+    for alert in alerts:
+        group = digests.get(alert.id)
+        if group is None:
+            units.append([alert])
+        elif group[0] is alert:
+            units.append(group)
+    return units
+
+
+def decide(session: Session, decider: Decider, unit: list[Alert]) -> int:
+    """Decide a unit of :func:`plan`. Returns the messages queued."""
+    if len(unit) == 1:
+        return announce(session, decider, unit[0])
+    return announce_digest(session, decider, unit)
+
+
 def announce(session: Session, decider: Decider, alert: Alert) -> int:
     """Decide one alert whose ``notify_after`` has come: nothing if it was resolved meanwhile or its
     route notifies nobody, else one message per ``notify`` recipient and channel, due when the
@@ -62,13 +109,64 @@ def announce(session: Session, decider: Decider, alert: Alert) -> int:
         return 0
     if alert.status == "resolved":
         return 0
+    route = notify_route(decider, alert)
+    if route is None:
+        return 0
+    return _enqueue(
+        session,
+        decider,
+        alert,
+        route,
+        build(decider, alert, route),
+        due,
+        lambda to, channel: message_key(KIND, alert=alert.id, to=to, channel=channel),
+    )
+
+
+def announce_digest(session: Session, decider: Decider, alerts: Sequence[Alert]) -> int:
+    """Decide a group of :func:`plan` (one service and severity, all to be announced): clear each
+    alert's ``notify_after`` as :func:`announce` does, then one message per recipient and channel
+    for those cleared here, due when the earliest was. Returns the messages queued."""
+    dues = [(alert, alert.notify_after) for alert in sorted(alerts, key=lambda a: a.id)]
+    cleared = [(alert, due) for alert, due in dues if due is not None and clear(session, alert.id, due)]
+    if not cleared:
+        return 0
+    first = cleared[0][0]
+    route = notify_route(decider, first)
+    if route is None:
+        return 0
+    return _enqueue(
+        session,
+        decider,
+        first,
+        route,
+        build_digest(decider, [alert for alert, _due in cleared], route),
+        min(due for _alert, due in cleared),
+        lambda to, channel: message_key(
+            DIGEST_KIND,
+            service=first.service,
+            severity=first.severity,
+            first=first.id,
+            to=to,
+            channel=channel,
+        ),
+    )
+
+
+def _enqueue(
+    session: Session,
+    decider: Decider,
+    alert: Alert,
+    route: SeverityRoute,
+    notice: Notice,
+    due: datetime,
+    key: Callable[[str, str], str],
+) -> int:
+    """Queue ``notice`` for every recipient of the route's ``notify`` targets (``alert`` gives the
+    service and severity, and names the notice in logs); ``key(to, channel)`` is each message's key."""
     config = decider.config
     policy = rules.policy_for(config, alert.service)
-    route = rules.route_for(policy, alert.severity)
-    if route is None or not route.notify:
-        return 0
     resolution = rules.resolve(policy, config, route.notify, decider.on_call(session))
-    notice = build(decider, alert, route)
     queued = 0
     for recipient in resolution.recipients:
         try:
@@ -80,7 +178,7 @@ def announce(session: Session, decider: Decider, alert: Alert) -> int:
         for channel, destination in pairs:
             message = notify_service.enqueue(
                 session,
-                key=message_key(KIND, alert=alert.id, to=to, channel=channel),
+                key=key(to, channel),
                 channel=channel,  # type: ignore[arg-type]
                 destination=destination,
                 subject=notice.subject,
@@ -101,16 +199,12 @@ def announce(session: Session, decider: Decider, alert: Alert) -> int:
 def build(decider: Decider, alert: Alert, route: SeverityRoute) -> Notice:
     """Subject ``[SEV3] <service>: <summary>``; the body says it is an FYI, what fired and how often,
     the runbook (and its first move), and where to look."""
-    summary = alert.summary or alert.alertname or alert.dedup_key
-    if len(summary) > MAX_SUMMARY:
-        summary = summary[: MAX_SUMMARY - 1] + "…"
-    headline = f"[{alert.severity}] {alert.service}: {summary}"
-    what = " ".join(p for p in (alert.source, alert.alertname) if p)
+    headline = f"[{alert.severity}] {alert.service}: {_summary(alert)}"
     since = decider.local(alert.first_seen_at, "%a %Y-%m-%d %H:%M %Z")
     lines = [
         headline,
-        f"FYI, no page: {alert.severity} notifies {', '.join(route.notify)}; nobody is paged",
-        f"Alert: {what} — fired {alert.count}× since {since} (alert {alert.id})",
+        _fyi_line(alert, route),
+        f"Alert: {_what(alert)} — fired {alert.count}× since {since} (alert {alert.id})",
     ]
     if alert.origin:
         lines.append(f"Source: {alert.origin}")
@@ -118,9 +212,49 @@ def build(decider: Decider, alert: Alert, route: SeverityRoute) -> Notice:
         lines.append("Acknowledged at its source")
     link, runbook_lines = _runbook(decider, alert.runbook)
     lines += runbook_lines
-    lines.append(f"Alerts: commandpost alerts --service {alert.service} --status open")
+    lines.append(_alerts_line(alert))
     payload = {"kind": KIND, "alert": alert.id, "service": alert.service, "runbook_url": link}
     return Notice(headline, "\n".join(lines), payload)
+
+
+def build_digest(decider: Decider, alerts: Sequence[Alert], route: SeverityRoute) -> Notice:
+    """Subject ``[SEV3] <service>: <N> alerts``; the body lists the first :data:`DIGEST_LISTED`
+    (summary, what fired, how often, the runbook link when there is one), says how many more, that
+    it is an FYI, and where to look at them all."""
+    first = alerts[0]
+    headline = f"[{first.severity}] {first.service}: {len(alerts)} alerts"
+    lines = [headline, _fyi_line(first, route)]
+    for alert in alerts[:DIGEST_LISTED]:
+        link, _lines = _runbook(decider, alert.runbook)
+        runbook = f" — runbook {link}" if link else ""
+        lines.append(f"- {_summary(alert)} — {_what(alert)} ×{alert.count} (alert {alert.id}){runbook}")
+    if len(alerts) > DIGEST_LISTED:
+        lines.append(f"… and {len(alerts) - DIGEST_LISTED} more")
+    lines.append(_alerts_line(first))
+    payload = {
+        "kind": DIGEST_KIND,
+        "alerts": [a.id for a in alerts],
+        "service": first.service,
+        "severity": first.severity,
+    }
+    return Notice(headline, "\n".join(lines), payload)
+
+
+def _summary(alert: Alert) -> str:
+    summary = alert.summary or alert.alertname or alert.dedup_key
+    return summary if len(summary) <= MAX_SUMMARY else summary[: MAX_SUMMARY - 1] + "…"
+
+
+def _what(alert: Alert) -> str:
+    return " ".join(p for p in (alert.source, alert.alertname) if p)
+
+
+def _fyi_line(alert: Alert, route: SeverityRoute) -> str:
+    return f"FYI, no page: {alert.severity} notifies {', '.join(route.notify)}; nobody is paged"
+
+
+def _alerts_line(alert: Alert) -> str:
+    return f"Alerts: commandpost alerts --service {alert.service} --status open"
 
 
 def _runbook(decider: Decider, reference: str | None) -> tuple[str | None, list[str]]:

@@ -153,10 +153,11 @@ class AlertChannelNotices:
     """Alerts whose ``notify_after`` has come (SEV3: now within business hours, else the opening):
     tell the route's ``notify`` targets once, or nobody if the alert was resolved meanwhile.
 
-    Claims up to ``batch`` due alerts (``FOR UPDATE SKIP LOCKED``: replicas take disjoint rows) and
-    decides for at most ``budget`` seconds, a savepoint per alert; the rest stay due and the runner
-    starts the next pass at once, so a morning's backlog never holds a page's pass for long. An
-    alert whose decision raises is pushed back by :data:`RETRY_AFTER` and logged."""
+    Claims up to ``batch`` due alerts (``FOR UPDATE SKIP LOCKED``: replicas take disjoint rows),
+    plans them (:func:`~commandpost.paging.alert_fyi.plan`: a storm of one service becomes a digest)
+    and decides for at most ``budget`` seconds, a savepoint per alert or digest; the rest stay due
+    and the runner starts the next pass at once, so a morning's backlog never holds a page's pass
+    for long. Alerts whose decision raises are pushed back by :data:`RETRY_AFTER` and logged."""
 
     name = "paging.alert_notices"
     COLUMNS = (
@@ -197,20 +198,22 @@ class AlertChannelNotices:
         decider = service.Decider.of(session, base_url=self.settings.base_url(), now=now)
         deadline = time.monotonic() + self.budget
         work = 0
-        for alert in due:
-            alert_id, when = alert.id, alert.notify_after
+        for unit in alert_fyi.plan(decider, due):
+            whens = [(alert.id, alert.notify_after) for alert in unit]
             try:
                 with session.begin_nested():
-                    work += 1 + alert_fyi.announce(session, decider, alert)
+                    work += len(unit) + alert_fyi.decide(session, decider, unit)
             except Exception:
                 session.expire_all()
-                log.exception("telling the channel of alert %s failed; retrying in %s", alert_id, RETRY_AFTER)
-                session.execute(
-                    update(Alert)
-                    .where(Alert.id == alert_id, Alert.notify_after == when)
-                    .values(notify_after=now + RETRY_AFTER)
-                    .execution_options(synchronize_session=False)
-                )
+                ids = ", ".join(str(alert_id) for alert_id, _when in whens)
+                log.exception("telling the channel of alert %s failed; retrying in %s", ids, RETRY_AFTER)
+                for alert_id, when in whens:
+                    session.execute(
+                        update(Alert)
+                        .where(Alert.id == alert_id, Alert.notify_after == when)
+                        .values(notify_after=now + RETRY_AFTER)
+                        .execution_options(synchronize_session=False)
+                    )
             if time.monotonic() > deadline:
                 break  # commit what is decided; the rest is due at once, next pass
         return work
