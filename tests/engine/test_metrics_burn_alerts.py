@@ -36,7 +36,8 @@ SERVICE = "payment-platform"
 
 def _no_burn_rule(data: dict[str, Any]) -> None:
     """The example ops without its SLOErrorBudgetBurn rules: every burn alert falls to the default."""
-    data["alert_rules"] = [r for r in data["alert_rules"] if r["match"].get("alertname") != "SLOErrorBudgetBurn"]
+    rules = data["alert_rules"]
+    data["alert_rules"] = [r for r in rules if r["match"].get("alertname") != "SLOErrorBudgetBurn"]
 
 
 def _apply(sessions: sessionmaker[Session], folder: Path) -> OpsConfig:

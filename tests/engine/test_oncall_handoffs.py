@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.clock import FrozenClock
 from commandpost.engine.registry import processors
-from commandpost.settings import Settings
 from commandpost.incidents import service as incidents_service
 from commandpost.notify.models import OutgoingMessage
 from commandpost.oncall import handoff_notice
@@ -19,6 +18,7 @@ from commandpost.oncall.processors import HandoffNotices
 from commandpost.oncall.rules import Handoff
 from commandpost.policy import service as policy_service
 from commandpost.policy.schema import OpsConfig
+from commandpost.settings import Settings
 from tests.conftest import EXAMPLE_OPS
 
 HANDOFF = datetime(2026, 6, 29, 1, 0, tzinfo=UTC)  # Monday 10:00 JST: primary yuta -> hana

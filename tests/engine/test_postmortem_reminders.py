@@ -9,12 +9,12 @@ from sqlalchemy import select
 
 from commandpost.db.engine import transaction
 from commandpost.engine.registry import processors
-from commandpost.settings import Settings
 from commandpost.incidents import service, timeline
 from commandpost.notify.models import OutgoingMessage
 from commandpost.postmortems import actions
 from commandpost.postmortems import processors as pm_processors
 from commandpost.postmortems import service as pm_service
+from commandpost.settings import Settings
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 12:00 JST
 DUE = date(2026, 12, 10)

@@ -105,7 +105,8 @@ def test_coverage_on_a_seeded_history(applied, sessions, reads):  # type: ignore
 def test_coverage_of_a_folder_on_disk_finds_paging_rules_without_runbook(folder: Path) -> None:
     service_file = folder / "services" / "payment-platform.yaml"
     # The DBConnectionsExhausted rule loses its runbook; the availability burn rule still names it.
-    service_file.write_text(service_file.read_text().replace("    runbook: db-connection-exhaustion\n", "", 1))
+    text = service_file.read_text()
+    service_file.write_text(text.replace("    runbook: db-connection-exhaustion\n", "", 1))
     report = coverage.from_folder(folder, now=NOW)
     assert not report.strict_ok
     assert report.paging_rules_without_runbook == [
