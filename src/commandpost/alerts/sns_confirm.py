@@ -11,12 +11,14 @@ The HTTP client is injectable so tests (and proxied installs) decide how the req
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
-
-import httpx
 
 from commandpost.alerts.sns_verify import check_sns_url
 from commandpost.errors import Forbidden, Unavailable
+
+if TYPE_CHECKING:
+    import httpx
 
 CONFIRM_TIMEOUT_SECONDS = 10.0
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -39,6 +41,8 @@ def confirm_subscription(url: str, *, http: httpx.Client | None) -> str | None:
     SNS redelivers the confirmation request (and an operator can still confirm by hand).
     """
     check_subscribe_url(url)
+    import httpx  # only a subscription confirmation needs it
+
     client = http or httpx.Client(timeout=CONFIRM_TIMEOUT_SECONDS)
     try:
         with client.stream("GET", url, timeout=CONFIRM_TIMEOUT_SECONDS, follow_redirects=False) as response:

@@ -24,15 +24,14 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
-import httpx
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from commandpost.errors import BadRequest, Forbidden, Unavailable
+
+if TYPE_CHECKING:  # httpx and cryptography are imported where SNS needs them: not in every serve's RSS
+    import httpx
+    from cryptography import x509
 
 SIGNED_KEYS: dict[str, tuple[str, ...]] = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
@@ -60,7 +59,8 @@ SIGNED_KEYS: dict[str, tuple[str, ...]] = {
 OPTIONAL_SIGNED_KEYS = frozenset({"Subject"})
 """Signed only when present (a Notification published without a subject has none)."""
 
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+_HASHES = {"1": "SHA1", "2": "SHA256"}
+"""SignatureVersion → the name of its hash in ``cryptography.hazmat.primitives.hashes``."""
 
 # sns.<region>.amazonaws.com or sns.<region>.amazonaws.com.cn, region like us-east-1,
 # us-gov-west-1, cn-northwest-1. Anchored: no suffix (….amazonaws.com.evil.com) or prefix tricks.
@@ -193,11 +193,15 @@ def verify_signature(
             f"SNS signing certificate {url} is not valid at {now.isoformat()} "
             f"(valid {cert.not_valid_before_utc.isoformat()} to {cert.not_valid_after_utc.isoformat()})"
         )
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise Forbidden(f"SNS signing certificate {url} does not hold an RSA key")
     try:
-        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), algorithm())
+        key.verify(signature, string_to_sign(message), padding.PKCS1v15(), getattr(hashes, algorithm)())
     except InvalidSignature:
         raise Forbidden(
             f"SNS signature does not match the message (SignatureVersion {version}, "
@@ -223,6 +227,8 @@ def _read_from_dir(cert_dir: Path, name: str) -> bytes:
 
 
 def _fetch(url: str, http: httpx.Client | None) -> bytes:
+    import httpx
+
     client = http or httpx.Client(timeout=FETCH_TIMEOUT_SECONDS)
     try:
         with client.stream("GET", url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False) as response:
@@ -244,6 +250,8 @@ def _fetch(url: str, http: httpx.Client | None) -> bytes:
 
 
 def _parse_pem(data: bytes, url: str) -> x509.Certificate:
+    from cryptography import x509
+
     try:
         return x509.load_pem_x509_certificate(data)
     except ValueError:

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
 import orjson
 
 from commandpost.alerts.normalized import Action, Link, NormalizedEvent
@@ -36,6 +35,8 @@ from commandpost.errors import BadRequest, Forbidden, ValidationFailed
 from commandpost.settings import Settings
 
 if TYPE_CHECKING:
+    import httpx
+
     from commandpost.alerts.sources.registry import SourceContext
 
 MAX_DEDUP_KEY = 255
