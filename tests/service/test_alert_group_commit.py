@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select, text
 
@@ -30,6 +31,13 @@ def resolve(key: str) -> NormalizedEvent:
     return NormalizedEvent(action="resolve", dedup_key=key)
 
 
+def run_in_own_loop(coro):
+    """``asyncio.run`` on a thread of its own: earlier tests in the session (Playwright's sync API)
+    can leave an event loop marked running on the main thread, where asyncio.run refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def together(committer, ref, clock, requests):
     """Submit every request in the same event-loop turn (one batch where the committer can)."""
 
@@ -38,7 +46,7 @@ def together(committer, ref, clock, requests):
             *(committer.submit(ref, events, body=None, now=clock.now()) for events in requests)
         )
 
-    return asyncio.run(run())
+    return run_in_own_loop(run())
 
 
 def test_a_batch_counts_repeats_in_order_and_keeps_resolves_in_their_place(
@@ -101,7 +109,7 @@ def test_a_request_waiting_for_the_database_leaves_the_event_loop_free(
             other.commit()
         return await waiting
 
-    (repeat,) = asyncio.run(run())
+    (repeat,) = run_in_own_loop(run())
     committer.close()
     assert (repeat.outcome, repeat.count, repeat.alert_id) == ("deduplicated", 2, first.alert_id)
     session.rollback()
