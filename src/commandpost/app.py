@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,7 +24,7 @@ from commandpost.alerts.intake import Intake
 from commandpost.clock import Clock, SystemClock
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory
-from commandpost.errors import CommandpostError
+from commandpost.errors import BadRequest, CommandpostError
 from commandpost.policy import service as policy_service
 from commandpost.settings import Settings, get_settings
 
@@ -174,6 +175,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
         )
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError) -> JSONResponse:
+        """A value the database refuses (PostgreSQL: a NUL byte in text, a number out of range): the
+        request's fault, and its transaction has rolled back. Not echoed: it may hold anything."""
+        log.info("refused a value the database cannot store on %s %s", request.method, request.url.path)
+        refused = BadRequest(
+            "a value in the request cannot be stored or compared by the database "
+            "(a NUL byte in text, or a number out of range); nothing was changed"
+        )
+        return JSONResponse(refused.to_dict(), status_code=refused.http_status)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -228,3 +228,16 @@ def test_feed_validation(client, applied_ops, auth):
     r = client.post("/api/v1/feeds", json={"person": "nobody"}, headers=headers)
     assert r.status_code == 422 and "people: yuta" in r.json()["error"]["message"]
     assert client.post("/api/v1/feeds/999/rotate", headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/overrides?schedule=pay%00ment", "/api/v1/metrics/response?service=pay%00ment"],
+)
+def test_a_nul_byte_in_a_query_is_a_4xx_never_a_500(client, applied_ops, auth, path, db_url):
+    """Found by schemathesis: PostgreSQL refuses NUL in text, which surfaced as a 500."""
+    r = client.get(path, headers=auth("read"))
+    assert r.status_code < 500, r.text
+    if db_url.startswith("postgresql"):
+        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request", r.text
+        assert "nothing was changed" in r.json()["error"]["message"]
