@@ -9,12 +9,14 @@ or rolls back with the change it describes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import AwareDatetime, BeforeValidator
 from sqlalchemy.orm import Session
 
 from commandpost.clock import Clock
@@ -27,6 +29,23 @@ ROW_ID_MAX = 2_147_483_647
 (500 instead of 404), so an id path or query parameter is checked against this range (422)."""
 RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX, description="a row id")]
 RowIdQuery = Annotated[int | None, Query(ge=1, le=ROW_ID_MAX, description="a row id")]
+
+
+def _iso_only(value: object) -> object:
+    """Refuse a bare number: pydantic would read ``?at=-40648`` as a Unix timestamp, which the schema
+    (``format: date-time``) does not promise and which a typo should not silently turn into 1970."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError(
+            f"expected an ISO 8601 date-time such as 2026-11-27T09:00:00Z, not the number {value!r}"
+        )
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
+"""A date-time query parameter: ISO 8601 text only (no offset = UTC where the endpoint says so)."""
+IsoAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+"""An ISO 8601 date-time query parameter that must carry its timezone."""
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 QUERY_TOKEN_NAMES = ("token", "access_token", "api_key", "apikey")

@@ -241,3 +241,26 @@ def test_a_nul_byte_in_a_query_is_a_4xx_never_a_500(client, applied_ops, auth, p
     if db_url.startswith("postgresql"):
         assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request", r.text
         assert "nothing was changed" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/oncall?at=-40648",
+        "/api/v1/schedules/payment-platform/shifts?from=1700000000",
+        "/api/v1/metrics/response?from=-4.69e-156",
+        "/api/v1/metrics/response?to=2026",
+    ],
+)
+def test_a_bare_number_is_no_date_time(client, applied_ops, auth, path):
+    """Found by schemathesis: pydantic read a bare number as a Unix timestamp, so a typo meant 1970."""
+    r = client.get(path, headers=auth("read"))
+    assert r.status_code == 422, r.text
+    assert "ISO 8601" in r.json()["error"]["message"], r.text
+
+
+def test_an_iso_date_time_query_still_works(client, applied_ops, auth):
+    r = client.get("/api/v1/oncall?at=2026-11-27T09:00:00%2B09:00", headers=auth("read"))
+    assert r.status_code == 200, r.text
+    r = client.get("/api/v1/metrics/response?from=2026-01-01&to=2026-11-27T00:00:00Z", headers=auth("read"))
+    assert r.status_code == 200, r.text

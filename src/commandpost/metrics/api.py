@@ -4,12 +4,12 @@ counts), on-call health, alert quality and toil. Thin: the metrics modules decid
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from commandpost.deps import Reader, Responder
+from commandpost.deps import IsoDatetime, Reader, Responder
 from commandpost.metrics import alert_quality, oncall_health, response, rules, slo, toil
 from commandpost.metrics.schemas import EventsIn
 from commandpost.policy import service as policy_service
@@ -17,8 +17,8 @@ from commandpost.runbooks import toil as runbook_toil
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
 
-From = Annotated[datetime | None, Query(alias="from", description="ISO 8601; no offset = UTC")]
-To = Annotated[datetime | None, Query(description="ISO 8601, exclusive; default now")]
+From = Annotated[IsoDatetime | None, Query(alias="from", description="ISO 8601; no offset = UTC")]
+To = Annotated[IsoDatetime | None, Query(description="ISO 8601, exclusive; default now")]
 
 
 @router.get("/metrics/response", summary="MTTD / MTTA / MTTM / MTTR per severity: count, mean, median, p90")

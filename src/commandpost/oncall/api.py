@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime
 from sqlalchemy.orm import Session
 
-from commandpost.deps import Reader, Responder, RowId
+from commandpost.deps import IsoAwareDatetime, Reader, Responder, RowId
 from commandpost.errors import NotFound
 from commandpost.oncall import feeds
 from commandpost.oncall import service as oncall_service
@@ -35,7 +34,7 @@ from commandpost.policy import service as policy_service
 router = APIRouter(prefix="/api/v1", tags=["on-call"])
 ical_router = APIRouter(tags=["on-call"])
 
-When = Annotated[AwareDatetime | None, Query(description="ISO 8601 with a timezone; default: now")]
+When = Annotated[IsoAwareDatetime | None, Query(description="ISO 8601 with a timezone; default: now")]
 
 
 def _base_url(request: Request) -> str:
@@ -71,8 +70,8 @@ def schedule(ctx: Reader, name: str) -> ScheduleOut:
 def shifts(
     ctx: Reader,
     name: str,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[IsoAwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[IsoAwareDatetime | None, Query(alias="to")] = None,
     layer: str | None = None,
 ) -> ShiftsOut:
     start = start or ctx.now
