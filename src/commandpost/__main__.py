@@ -1,5 +1,5 @@
 """``python -m commandpost`` — the same as the ``commandpost`` command."""
 
-from commandpost.cli import main
+from commandpost.cli_root import main
 
 main()

@@ -1,10 +1,10 @@
 """The ``commandpost`` command: local admin verbs (serve, check, apply, init, db, token) and API clients.
 
-The root group is lazy so ``commandpost --help`` starts fast: it lists every command from
-:data:`COMMANDS` (name → the module that registers it, one-line help) without importing any domain,
-and running a command imports only the module that owns it (``tests/unit/test_cli_index.py`` keeps
-the index equal to what the modules register). Heavy imports live inside the commands for the same
-reason; settings (pydantic-settings) and SQLAlchemy load only when a command needs them.
+The root group is lazy: it lists every command from the index in :mod:`commandpost.cli_root`
+(name → the module that registers it, one-line help) without importing any domain, and running a
+command imports only the module that owns it (``tests/unit/test_cli_index.py`` keeps the index equal
+to what the modules register). Heavy imports live inside the commands for the same reason; settings
+(pydantic-settings) and SQLAlchemy load only when a command needs them.
 
 Errors from the one error tree become a red line on stderr and the exit code
 ``errors.py`` assigns; no stack trace reaches the person at the keyboard.
@@ -18,140 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.core import TyperCommand, TyperGroup
 
+from commandpost.cli_root import COMMANDS, DOMAINS, ROOT_HELP, print_root_help
 from commandpost.console import err_console
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from commandpost.settings import Settings
-
-# Every top-level command in the order `--help` lists it (Typer's: plain commands, then groups):
-# name → (the module whose ``register`` adds it, the first paragraph of its help).
-COMMANDS: dict[str, tuple[str, str]] = {
-    "serve": (
-        "commandpost.cli",
-        "Apply OPS (if given), upgrade the schema, and serve the API, web pages and engine.",
-    ),
-    "check": (
-        "commandpost.policy.cli",
-        "Validate an ops folder: every error as path:line: message; "
-        "exit 1 on errors (warnings too: --strict).",
-    ),
-    "apply": (
-        "commandpost.policy.cli",
-        "Validate an ops folder and store it as the new revision the server runs on (no-op if unchanged).",
-    ),
-    "init": (
-        "commandpost.policy.cli",
-        "Write a complete, valid example ops folder: the guide's payment platform.",
-    ),
-    "declare": (
-        "commandpost.incidents.cli",
-        'Declare an incident now ("when in doubt, declare"): number, command post, IC and next steps.',
-    ),
-    "incidents": ("commandpost.incidents.cli", "Incidents, newest first."),
-    "status": (
-        "commandpost.incidents.cli",
-        "Move the incident along investigating → identified → mitigated → resolved → closed.",
-    ),
-    "sev": (
-        "commandpost.incidents.cli",
-        "Change severity; the new severity's rules (comms cadence, paging) apply at once.",
-    ),
-    "note": ("commandpost.incidents.cli", "Add a note to the live document."),
-    "decide": ("commandpost.incidents.cli", "Record a decision."),
-    "timeline": (
-        "commandpost.incidents.cli",
-        "The live document; --follow keeps polling the cursor until the incident is closed (or Ctrl-C).",
-    ),
-    "comms": (
-        "commandpost.incidents.cli",
-        "Post a comms update; the next one is due after the severity's cadence.",
-    ),
-    "alerts": (
-        "commandpost.alerts.cli",
-        "Alerts, newest first: status, SEV, how many times it fired, its incident and runbook.",
-    ),
-    "oncall": (
-        "commandpost.oncall.cli",
-        "Who is on call now (or --at): schedule, layer, person, until when.",
-    ),
-    "ack": (
-        "commandpost.paging.cli",
-        "Acknowledge: escalation stops; with no IC named yet, you become IC.",
-    ),
-    "escalate": (
-        "commandpost.paging.cli",
-        'Page the next level now ("when in doubt, escalate"), acknowledged or not.',
-    ),
-    "pages": (
-        "commandpost.paging.cli",
-        "Who was paged when, on which channel, and whether it was delivered.",
-    ),
-    "step": (
-        "commandpost.runbooks.cli",
-        "Mark a runbook step in an incident (Mitigate steps: the Ops holder only).",
-    ),
-    "demo": (
-        "commandpost.web.cli",
-        "A throw-away server with a seeded history; then the payment-webhook scenario plays live.",
-    ),
-    "postmortems": (
-        "commandpost.postmortems.cli",
-        "Postmortems, newest first; --final --since 30d lists the month's finals for a read-out.",
-    ),
-    "actions": ("commandpost.postmortems.cli", "Every action item by due day: track them to done."),
-    "db": ("commandpost.cli", "Database schema."),
-    "token": ("commandpost.cli", "API tokens (local admin: talks to the database directly)."),
-    "integrations": (
-        "commandpost.policy.cli",
-        "Integration keys (generated by apply; local admin: talks to the database directly).",
-    ),
-    "incident": ("commandpost.incidents.cli", "One incident: show, update, ack, export."),
-    "role": (
-        "commandpost.incidents.cli",
-        "Roles and explicit handover: offer, accept, decline, assign, list.",
-    ),
-    "override": ("commandpost.oncall.cli", "Overrides: someone covers a schedule layer for a while."),
-    "feed": ("commandpost.oncall.cli", "iCal feeds of a schedule's or a person's shifts."),
-    "notifications": (
-        "commandpost.notify.cli",
-        "Outgoing notifications: the delivery log, dead letters, retry.",
-    ),
-    "runbook": (
-        "commandpost.runbooks.cli",
-        "Runbooks (guide §3): lint, new, list, show, coverage, toil, checklists in incidents.",
-    ),
-    "user": ("commandpost.web.cli", "Web users: people of people.yaml with a password and a role."),
-    "postmortem": (
-        "commandpost.postmortems.cli",
-        "A postmortem: show, start, edit-section, submit, approve, reopen, export.",
-    ),
-    "action": (
-        "commandpost.postmortems.cli",
-        "Postmortem action items: add, done, update, list. "
-        '(`commandpost action INC-7 "text"` records a change on the live timeline.)',
-    ),
-    "metrics": ("commandpost.metrics.cli", "Metrics that decide where to invest (guide §6-1, §7)."),
-    "slo": ("commandpost.metrics.cli", "SLOs: error budgets, burn rates, freeze, response targets."),
-}
-
-# The domain modules in registration order. A later module may replace a name an earlier one
-# registered: postmortems comes after incidents because its `action` group wraps the timeline verb.
-DOMAINS = (
-    "commandpost.policy.cli",
-    "commandpost.incidents.cli",
-    "commandpost.alerts.cli",
-    "commandpost.oncall.cli",
-    "commandpost.paging.cli",
-    "commandpost.notify.cli",
-    "commandpost.runbooks.cli",
-    "commandpost.web.cli",
-    "commandpost.postmortems.cli",
-    "commandpost.metrics.cli",
-)
 
 
 class _Unloaded(TyperCommand):
@@ -191,107 +66,18 @@ class LazyRoot(TyperGroup):
                 self.commands[name] = command
 
     def format_help(self, ctx: Any, formatter: Any) -> None:  # click.Context, click.HelpFormatter
-        """Typer's rich help page, drawn with Rich alone from what is listed (the index, unresolved).
+        """Typer's rich help page, drawn with Rich alone from the index (see :mod:`commandpost.cli_root`).
 
         ``typer.rich_utils`` imports Markdown, Pygments and attrs, a third of the start-up, for a page
         that needs none of them; ``tests/unit/test_cli_index.py`` checks this page is Typer's own.
         """
-        _print_root_help(self, ctx)
-
-
-def _print_root_help(group: LazyRoot, ctx: Any) -> None:
-    """Typer's ``rich_format_help`` for the root: usage, first paragraph, Options and Commands panels."""
-    import inspect
-    import os
-
-    from rich.align import Align
-    from rich.columns import Columns
-    from rich.console import Console, Group
-    from rich.highlighter import RegexHighlighter
-    from rich.padding import Padding
-    from rich.panel import Panel
-    from rich.table import Table
-    from rich.text import Text
-    from rich.theme import Theme
-
-    class Options(RegexHighlighter):
-        highlights = [
-            r"(^|\W)(?P<switch>\-\w+)(?![a-zA-Z0-9])",
-            r"(^|\W)(?P<option>\-\-[\w\-]+)(?![a-zA-Z0-9])",
-            r"(?P<types>\<[^\>]+\>)",
-            r"(?P<usage>Usage: )",
-        ]
-
-    class Negative(RegexHighlighter):
-        highlights = [
-            r"(^|\W)(?P<negative_switch>\-\w+)(?![a-zA-Z0-9])",
-            r"(^|\W)(?P<negative_option>\-\-[\w\-]+)(?![a-zA-Z0-9])",
-        ]
-
-    class Types(RegexHighlighter):
-        highlights = [r"^(?P<types_sep>(\[|<))", r"(?P<types_sep>\|)", r"(?P<types_sep>(\]|>))(\.\.\.)?$"]
-
-    options, negative, types = Options(), Negative(), Types()
-    force = bool(os.getenv("GITHUB_ACTIONS") or os.getenv("FORCE_COLOR") or os.getenv("PY_COLORS")) or None
-    width = os.getenv("TERMINAL_WIDTH")
-    console = Console(
-        theme=Theme(
-            {
-                "option": "bold cyan",
-                "switch": "bold green",
-                "negative_option": "bold magenta",
-                "negative_switch": "bold red",
-                "types": "bold yellow",
-                "types_sep": "dim",
-                "usage": "yellow",
-            }
-        ),
-        highlighter=options,
-        color_system="auto",
-        force_terminal=False if os.getenv("_TYPER_FORCE_DISABLE_TERMINAL") else force,
-        width=int(width) if width else None,
-    )
-
-    def paragraph(text: str | None) -> Text:
-        return options(Text.from_markup(inspect.cleandoc(text or "").split("\n\n")[0].strip()))
-
-    def panel(table: Table, title: str) -> Panel:
-        return Panel(table, border_style="dim", title=title, title_align="left")
-
-    def table(*, highlight: bool) -> Table:
-        return Table(
-            highlight=highlight, show_header=False, expand=True, box=None, pad_edge=False, padding=(0, 1)
-        )
-
-    console.print(Padding(options(group.get_usage(ctx)), 1), style="bold")
-    console.print(Padding(Align(Group(paragraph(group.help)), pad=False), (0, 1, 1, 1)))
-    rows = table(highlight=True)
-    for param in group.get_params(ctx):
-        if not isinstance(param, TyperOption) or param.hidden:
-            continue
-        kind = Text(param.display_type_rich(ctx) or "", style="bold yellow", overflow="fold")
-        rows.add_row(
-            options(",".join(o for o in param.opts if "--" in o)),
-            options(",".join(o for o in param.opts if "--" not in o)),
-            negative(",".join(o for o in param.secondary_opts if "--" in o)),
-            negative(",".join(o for o in param.secondary_opts if "--" not in o)),
-            types(kind),
-            Columns([paragraph(param.help)] if param.help else []),
-        )
-    console.print(panel(rows, "Options"))
-    listed = [c for c in group.commands.values() if not c.hidden]
-    rows = table(highlight=False)
-    rows.add_column(style="bold cyan", no_wrap=True, width=max(len(c.name or "") for c in listed))
-    rows.add_column("Description", justify="left", no_wrap=False, ratio=10)
-    for command in listed:
-        rows.add_row(Text(command.name or ""), paragraph(command.short_help or command.help))
-    console.print(panel(rows, "Commands"))
+        print_root_help()
 
 
 app = typer.Typer(
     name="commandpost",
     cls=LazyRoot,
-    help="Incident response the SRE way: declare, page, run the runbook, learn.",
+    help=ROOT_HELP,
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,

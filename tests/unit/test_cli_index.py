@@ -1,9 +1,10 @@
 """The lazy root CLI against the eager one it replaced, so its static index can never drift.
 
-``commandpost.cli.COMMANDS`` lists every top-level name with the module that registers it and its
-one-line help, so ``commandpost --help`` needs no domain import. These tests rebuild the root the
-old way (every domain registered up front, in ``DOMAINS`` order) and require the same names, order,
-owners, help text, help page and commands — and that listing really imports no domain.
+``commandpost.cli_root.COMMANDS`` lists every top-level name with the module that registers it and
+its one-line help, so ``commandpost --help`` needs neither Typer nor a domain import. These tests
+rebuild the root the old way (every domain registered up front, in ``DOMAINS`` order) and require
+the same names, order, owners, help text, help page and commands — and that listing really imports
+no domain.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from commandpost import cli
+from commandpost import cli, cli_root
 from commandpost.postmortems.cli import ActionGroup
 
 
@@ -58,7 +59,7 @@ def _shape(command: Any) -> Any:
 
 def test_index_names_order_owners_and_help_are_what_the_modules_register():
     owners: dict[str, str] = {}
-    for module in cli.DOMAINS:
+    for module in cli_root.DOMAINS:
         scratch = typer.Typer()
         importlib.import_module(module).register(scratch)
         for name in typer.main.get_group(scratch).commands:
@@ -68,14 +69,15 @@ def test_index_names_order_owners_and_help_are_what_the_modules_register():
         name: (owners.get(name, "commandpost.cli"), _first_paragraph(command))
         for name, command in eager.items()
     }
-    assert list(registered.items()) == list(cli.COMMANDS.items())
-    assert cli.COMMANDS["action"][0] == "commandpost.postmortems.cli"  # the wrapper, not the timeline verb
+    assert list(registered.items()) == list(cli_root.COMMANDS.items())
+    # the wrapper, not the timeline verb:
+    assert cli_root.COMMANDS["action"][0] == "commandpost.postmortems.cli"
 
 
 def test_every_name_resolves_to_the_command_the_eager_root_had():
     lazy = typer.main.get_group(cli.app)
     eager = typer.main.get_group(_eager())
-    for name in cli.COMMANDS:
+    for name in cli_root.COMMANDS:
         assert _shape(lazy.get_command(None, name)) == _shape(eager.get_command(None, name)), name  # type: ignore[arg-type]
     assert isinstance(lazy.get_command(None, "action"), ActionGroup)  # type: ignore[arg-type]
 
@@ -88,22 +90,29 @@ def test_root_help_page_is_the_one_typer_draws(columns, args):
     eager = runner.invoke(_eager(), args)
     assert (lazy.exit_code, lazy.output) == (eager.exit_code, eager.output)
     assert lazy.exit_code == (0 if args else 2)
-    assert all(name in lazy.output for name in cli.COMMANDS)
+    assert all(name in lazy.output for name in cli_root.COMMANDS)
 
 
 _PROBE = """
 import json, sys
 sys.argv = ["commandpost", *json.loads(sys.argv[1])]
-if sys.argv[1:2] == ["eager"]:
+if sys.argv[1:2] == ["eager"]:  # Typer's own page: a plain Typer root with every domain registered
+    import typer
     from commandpost import cli
-    cli._register_domains()
+    main = typer.Typer(
+        name="commandpost", help=cli.app.info.help, no_args_is_help=True, rich_markup_mode="rich"
+    )
+    main.registered_commands = list(cli.app.registered_commands)
+    main.registered_groups = list(cli.app.registered_groups)
+    cli._register_domains(main)
     sys.argv.pop(1)
-from commandpost.cli import main
+else:
+    from commandpost.cli_root import main
 try:
     main()
 except SystemExit as exc:
     code = exc.code
-heavy = ("httpx", "pydantic_settings", "sqlalchemy", "typer.rich_utils", "markdown_it", "pygments")
+heavy = ("httpx", "pydantic_settings", "sqlalchemy", "typer", "click", "markdown_it", "pygments")
 loaded = sorted(m for m in sys.modules if m.startswith("commandpost.") and m.endswith(".cli") or m in heavy)
 print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
 """
@@ -121,13 +130,18 @@ def _probe(*args: str, env: dict[str, str] | None = None) -> tuple[str, dict[str
     return done.stdout, json.loads(done.stderr.strip().splitlines()[-1])
 
 
-def test_help_lists_everything_without_importing_a_domain_or_typers_help_renderer():
+def test_help_lists_everything_without_importing_typer_or_a_domain():
     out, seen = _probe("--help")
-    assert seen == {"code": 0, "loaded": ["commandpost.cli"]}
-    assert all(f" {name} " in out for name in cli.COMMANDS)
-    _out, seen = _probe()
-    assert seen["code"] == 2
-    assert [m for m in seen["loaded"] if m.endswith(".cli")] == ["commandpost.cli"]
+    assert seen == {"code": 0, "loaded": []}
+    assert all(f" {name} " in out for name in cli_root.COMMANDS)
+    no_args, seen = _probe()
+    assert seen == {"code": 2, "loaded": []}
+    assert no_args == out
+
+
+def test_a_command_past_the_root_page_goes_through_typer():
+    _out, seen = _probe("db", "--help")
+    assert seen["code"] == 0 and {"commandpost.cli", "typer"} <= set(seen["loaded"])
 
 
 def test_colours_match_typers_page_too():
