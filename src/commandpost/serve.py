@@ -24,7 +24,7 @@ from commandpost.settings import Settings
 def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = create_db_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    migrate.upgrade(engine)
+    migrate.upgrade_in_child(engine, settings.database_url)
     sessions = make_session_factory(engine)
     clock = SystemClock()
     base = settings.base_url()
