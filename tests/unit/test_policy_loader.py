@@ -88,6 +88,12 @@ BROKEN = {
         "services/zz-copy.yaml:2: duplicate service 'payment-platform' "
         "(already defined at services/payment-platform.yaml:2)",
     ),
+    "duplicate service in a file read first": (
+        # the copy without SLOs is read first: the runbooks' SLOs must not be checked against it alone
+        write("services/a-copy.yaml", "# a copy\nname: payment-platform\nowner: payments\nslos: []\n"),
+        "services/payment-platform.yaml:2: duplicate service 'payment-platform' "
+        "(already defined at services/a-copy.yaml:2)",
+    ),
     "YAML syntax error": (
         replace("people.yaml", "  - handle: ken\n", "  - handle: ken\n   bad: [\n"),
         "people.yaml:16: YAML syntax error: expected <block end>, but found '<block mapping start>' "

@@ -58,8 +58,11 @@ class _Names:
         self.teams = {t.name: t for t in got.people[0].teams} if got.people else {}
         self.severities = got.severities[0].severities if got.severities else None
         self.services: dict[str, Service] = {}
+        self.service_slos: dict[str, set[str]] = {}
         for service, _src in got.services:
             self.services.setdefault(service.name, service)  # a duplicate is reported; the first one counts
+            # ...but which copy is meant is unknown, so an SLO of any copy is accepted (no cascade)
+            self.service_slos.setdefault(service.name, set()).update(slo.name for slo in service.slos)
         self.policies: dict[str, EscalationPolicy] = {}
         for policy, _src in got.policies:
             self.policies.setdefault(policy.name, policy)
@@ -346,13 +349,13 @@ def _check_runbooks(got: Collected, ctx: _Names, report: Report) -> None:
             )
         services = [meta.service] if meta.service else sorted(set(pointed.get(runbook.slug, [])))
         for name in services:
-            owner = ctx.services.get(name)
-            if owner is not None and meta.slo not in {slo.name for slo in owner.slos}:
+            slos = ctx.service_slos.get(name)
+            if slos is not None and meta.slo not in slos:
                 report.error(
                     src,
                     ("slo",),
                     f"front matter: slo '{meta.slo}' is not an SLO of service '{name}' "
-                    f"(its SLOs: {_known(slo.name for slo in owner.slos)})",
+                    f"(its SLOs: {_known(slos)})",
                 )
         for j, alert in enumerate(meta.alerts):
             if alert not in alertnames:
