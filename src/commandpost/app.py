@@ -163,6 +163,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
+            400: "bad_request",  # e.g. a body that is not UTF-8 or nests too deep to parse
             404: "not_found",
             405: "method_not_allowed",
             401: "unauthorized",
@@ -205,7 +206,9 @@ def _health_routes(app: FastAPI) -> None:
     @app.get("/readyz", tags=["health"], summary="Readiness: database, schema and an applied ops revision")
     def readyz(request: Request) -> JSONResponse:
         checks: dict[str, str] = {}
-        engine: Engine = request.app.state.engine
+        # A probe only reads: on SQLite a deferred transaction, so it neither takes the write lock
+        # nor waits out the busy timeout (and reports 503) while a writer holds it.
+        engine: Engine = request.app.state.engine.execution_options(sqlite_begin="DEFERRED")
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import time
+
 from sqlalchemy import func, select
 
 from commandpost.security.models import ApiToken, AuditLog
@@ -127,3 +131,80 @@ def test_chunked_body_over_limit_is_413(client, auth):
         "/api/v1/tokens", content=chunks(), headers={**auth("admin"), "Content-Type": "application/json"}
     )
     assert r.status_code == 413
+
+
+def test_readyz_is_200_once_a_revision_is_applied(client, applied_ops):
+    r = client.get("/readyz")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ready"] is True
+    assert body["checks"]["database"] == "ok" and body["checks"]["migrations"] == "ok"
+    assert body["checks"]["ops"].startswith("revision ")
+
+
+def test_readyz_answers_while_a_writer_holds_the_database(client, applied_ops, sessions, clock):
+    """A probe only reads: on SQLite it must not queue for the write lock (and time out into a 503)."""
+    from commandpost.security import service
+
+    with sessions() as writer:
+        service.create_token(writer, person="hana", scope="read", now=clock.now())  # holds the lock
+        started = time.monotonic()
+        r = client.get("/readyz")
+        elapsed = time.monotonic() - started
+        writer.rollback()
+    assert r.status_code == 200, r.text
+    assert elapsed < 2.0
+
+
+def test_an_unexpected_error_is_500_in_the_error_shape_without_a_trace(app, client):
+    def explode() -> None:
+        raise RuntimeError("internal detail: password=hunter2 at /srv/app.py line 12")
+
+    app.add_api_route("/api/v1/test-explode", explode)
+    r = client.get("/api/v1/test-explode")
+    assert r.status_code == 500
+    error = r.json()["error"]
+    assert set(error) == {"code", "message", "details"} and error["code"] == "internal_error"
+    assert "reference" in error["message"]
+    for leak in ("Traceback", "RuntimeError", "hunter2", "app.py"):
+        assert leak not in r.text
+
+
+def test_audit_row_rolls_back_with_the_mutation(client, auth, session, monkeypatch):
+    """The audit row and the change are one transaction: if writing the audit row fails, no token either."""
+    from commandpost.security import service
+
+    headers = auth("admin")
+    before = session.scalar(select(func.count()).select_from(ApiToken))
+    session.rollback()
+    real = service.record_audit
+
+    def record_then_fail(*args, **kwargs):  # type: ignore[no-untyped-def]
+        real(*args, **kwargs)  # the row is in the transaction, next to the new token...
+        raise RuntimeError("commit never happens")  # ...and both go
+
+    monkeypatch.setattr(service, "record_audit", record_then_fail)
+    r = client.post("/api/v1/tokens", json={"person": "hana", "scope": "read"}, headers=headers)
+    assert r.status_code == 500
+    assert session.scalar(select(func.count()).select_from(ApiToken)) == before
+    assert session.scalar(select(func.count()).select_from(AuditLog)) == 0
+
+
+def test_a_body_that_cannot_be_decoded_is_400_bad_request(client, auth):
+    headers = {**auth("admin"), "Content-Type": "application/json"}
+    for body in (b'{"person": "\xff\xfe", "scope": "read"}', b"[" * 50_000 + b"]" * 50_000):
+        r = client.post("/api/v1/tokens", content=body, headers=headers)
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["code"] == "bad_request"
+
+
+def test_tokens_are_stored_only_as_a_hash(client, auth, session):
+    r = client.post("/api/v1/tokens", json={"person": "hana", "scope": "read"}, headers=auth("admin"))
+    plaintext = r.json()["token"]
+    assert plaintext.startswith("cp_")
+    assert len(base64.urlsafe_b64decode(plaintext[3:] + "=")) == 32  # 32 random bytes
+    row = session.get(ApiToken, r.json()["id"])
+    stored = [str(getattr(row, c.key)) for c in ApiToken.__table__.columns]
+    assert all(plaintext not in value and plaintext[3:] not in value for value in stored)
+    assert row.token_hash == hashlib.sha256(plaintext.encode()).hexdigest()
+    assert plaintext not in client.get("/api/v1/tokens", headers=auth("admin")).text
