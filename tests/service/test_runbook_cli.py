@@ -19,12 +19,17 @@ from typer.testing import CliRunner, Result
 
 from commandpost.client import Client
 from commandpost.clock import FrozenClock
-from commandpost.errors import Conflict, Forbidden, NotFound, PolicyInvalid, ValidationFailed
+from commandpost.db.engine import transaction
+from commandpost.errors import Conflict, Forbidden, NotFound, PolicyInvalid, Unavailable, ValidationFailed
+from commandpost.incidents import service as incidents
+from commandpost.incidents import timeline
 from commandpost.policy import cli as policy_cli
 from commandpost.policy import service as policy_service
 from commandpost.runbooks import cli as runbook_cli
+from commandpost.runbooks import service as runbook_service
 from commandpost.runbooks.lint import lint_runbooks
 from tests.conftest import EXAMPLE_OPS, REPO
+from tests.factories import make_incident
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 SLUG = "payment-webhook-backlog"
@@ -124,6 +129,50 @@ def test_check_reports_an_unreadable_runbook_once_and_does_not_crash(folder: Pat
     assert line.startswith(f"{folder}/runbooks/db-connection-exhaustion.md:1: not UTF-8 text")
     lint = invoke("runbook", "lint", str(runbook))
     assert lint.exit_code == 1 and lint.stdout.startswith(f"{runbook}:3: RB000 not UTF-8 text")
+
+
+def test_lint_with_the_database_adds_rb015(db_url: str, sessions, clock) -> None:  # type: ignore[no-untyped-def]
+    """``--database-url``: a postmortem's update request (written as postmortems write it) fails the lint."""
+    clock.set(NOW)
+    with transaction(sessions) as s:
+        policy_service.apply_folder(s, EXAMPLE_OPS, now=NOW, actor="test")
+    assert invoke("runbook", "lint", str(EXAMPLE_OPS), "--database-url", db_url).exit_code == 0
+    with transaction(sessions) as s:
+        number = make_incident(s, now=datetime(2026, 11, 19, 3, 0, tzinfo=UTC)).number
+    with transaction(sessions) as s:
+        resolved = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+        incident = timeline.load(s, number)
+        incidents.change_status(s, incident, status="resolved", actor="yuta", now=resolved)
+        runbook_service.request_update(
+            s, slug=SLUG, incident=incident, source="postmortem action item #3", by="yuta", now=NOW
+        )
+    result = invoke("runbook", "lint", str(EXAMPLE_OPS), "--database-url", db_url)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{EXAMPLE_OPS}/runbooks/{SLUG}.md:4: RB015 postmortem action item #3 of INC-1 (resolved 2026-11-20) "
+        "asked for an update: update the runbook, then bump last_updated"
+    ]
+    assert invoke("runbook", "lint", str(EXAMPLE_OPS)).exit_code == 0  # files alone: no RB015
+
+
+def test_lint_with_a_wrong_database_says_so_without_a_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.db"
+    result = invoke("runbook", "lint", str(EXAMPLE_OPS), "--database-url", f"sqlite:///{missing}")
+    assert isinstance(result.exception, NotFound) and "no SQLite database at" in result.exception.message
+    assert not missing.exists()  # read-only: the file is not created
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    result = invoke("runbook", "lint", str(EXAMPLE_OPS), "--database-url", f"sqlite:///{empty}")
+    assert isinstance(result.exception, Unavailable)
+    assert "no such table: ops_revision" in result.exception.message and "commandpost db upgrade" in (
+        result.exception.message
+    )
+    refused = invoke(
+        "runbook", "lint", str(EXAMPLE_OPS), "--database-url", "postgresql://u:secret@127.0.0.1:9/x"
+    )
+    assert isinstance(refused.exception, Unavailable) and "secret" not in refused.exception.message
+    bad = invoke("runbook", "lint", str(EXAMPLE_OPS), "--database-url", "nonsense")
+    assert isinstance(bad.exception, ValidationFailed) and "is not a database URL" in bad.exception.message
 
 
 def test_new_writes_a_skeleton_that_lints_clean(folder: Path) -> None:

@@ -18,7 +18,7 @@ import typer
 from commandpost.client import Client
 from commandpost.clock import Clock, SystemClock
 from commandpost.console import console, err_console, print_json
-from commandpost.errors import Conflict, NotFound, ValidationFailed
+from commandpost.errors import Conflict, NotFound, Unavailable, ValidationFailed
 
 runbook_app = typer.Typer(
     help="Runbooks (guide §3): lint, new, list, show, coverage, toil, checklists in incidents.",
@@ -98,11 +98,34 @@ def _today(targets: list[Path], now: datetime) -> date:
 
 
 def _flagged(database_url: str) -> dict[str, str]:
+    """RB015's requests from commandpost's database; a wrong URL is one error line, never a traceback.
+
+    Read-only: a SQLite file that does not exist is refused (not created), nothing is migrated.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
     from commandpost.cli import _sessions
+    from commandpost.db.engine import normalize_url
     from commandpost.runbooks import service
 
-    with _sessions(database_url, upgrade=False)() as session:
-        return service.runbooks_flagged_for_update(session, service.applied(session))
+    try:
+        url = make_url(normalize_url(database_url))
+    except ArgumentError:
+        raise ValidationFailed(f"--database-url {database_url!r} is not a database URL") from None
+    file = url.database if url.get_backend_name() == "sqlite" and url.database != ":memory:" else None
+    if file and not Path(file).is_file():
+        raise NotFound(f"--database-url: no SQLite database at {file}")
+    try:
+        with _sessions(database_url, upgrade=False)() as session:
+            return service.runbooks_flagged_for_update(session, service.applied(session))
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise Unavailable(
+            f"--database-url {url.render_as_string(hide_password=True)}: cannot read the incident history "
+            f"({reason}); is it commandpost's database, migrated and applied "
+            "(commandpost db upgrade, commandpost apply)?"
+        ) from None
 
 
 @runbook_app.command("new")
