@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from commandpost.policy import service as policy_service
+from tests.alert_support import keys, pd_trigger
 from tests.conftest import EXAMPLE_OPS
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
@@ -155,6 +156,29 @@ def test_checklist_in_an_incident(client, auth, yuta, declared):  # type: ignore
         (e["author"], e["data"]["step"], e["data"]["state"]) for e in entries if e["kind"] == "runbook_step"
     ]
     assert marks == [("yuta", steps["3.3"], "done"), ("hana", steps["4.1"], "done")]
+
+
+def test_the_alert_that_opened_an_incident_attaches_its_runbook(client, auth, yuta, sessions):  # type: ignore[no-untyped-def]
+    """No one attaches by hand: the runbook of the alert rule is the incident's checklist at once."""
+    alert = pd_trigger(keys(sessions)["pagerduty"], custom_details={"alertname": "DBConnectionsExhausted"})
+    opened = client.post("/v2/enqueue", json=alert)
+    assert (opened.status_code, opened.json()["incident"]) == (202, "INC-1")
+    [own] = client.get(f"{INC}/runbooks", headers=yuta).json()
+    assert (own["slug"], own["source"], own["attached_by"]) == ("db-connection-exhaustion", "alert", None)
+    assert own["sections"][0]["name"] == "Mitigate"
+    assert own["first_move"]["text"].startswith("First move: rate-limit the runaway caller")
+    hana = auth("responder", person="hana")
+    steps = f"{INC}/runbooks/db-connection-exhaustion/steps"
+    refused = client.post(f"{steps}/3.2", json={"state": "done"}, headers=hana)  # nobody acked yet
+    assert refused.status_code == 403 and "nobody holds Ops on INC-1 yet" in refused.text
+    assert client.post(f"{steps}/4.1", json={"state": "done"}, headers=hana).status_code == 200
+    [stored] = client.get(f"{INC}/runbooks", headers=yuta).json()
+    assert (stored["source"], stored["attached_by"], stored["progress"]["done"]) == ("alert", "hana", 1)
+    entries = client.get(f"{INC}/timeline", params={"limit": 500}, headers=yuta).json()["entries"]
+    assert [e["data"]["state"] for e in entries if e["kind"] == "runbook_step"] == ["done"]
+    assert any(
+        e["text"].endswith("attached (alert); first move: " + own["first_move"]["text"]) for e in entries
+    )
 
 
 def test_bad_step_input(client, auth, yuta, declared):  # type: ignore[no-untyped-def]

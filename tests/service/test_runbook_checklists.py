@@ -174,7 +174,7 @@ def test_the_incidents_own_runbook_counts_as_attached(ops, sessions, reads):  # 
         number = make_alert_incident(s, now=NOW).number  # runbook from the alert rule, no IC yet
     with reads() as s:
         [own] = service.attachments(s, _load(s, number))
-        assert (own.slug, own.source, own.row) == (SLUG, "incident", None)
+        assert (own.slug, own.source, own.row) == (SLUG, "alert", None)  # attached by the alert
     with pytest.raises(Forbidden, match="nobody holds Ops on INC-1 yet"), transaction(sessions) as s:
         service.mark_step(s, _load(s, number), SLUG, "3.3", state="done", by="hana", now=NOW)
     with transaction(sessions) as s:
@@ -183,7 +183,7 @@ def test_the_incidents_own_runbook_counts_as_attached(ops, sessions, reads):  # 
         service.mark_step(s, _load(s, number), SLUG, "3.3", state="done", by="hana", now=NOW)
     with reads() as s:
         [row] = s.scalars(select(IncidentRunbook)).all()
-        assert (row.slug, row.source) == (SLUG, "incident")
+        assert (row.slug, row.source) == (SLUG, "alert")
         [stored] = service.attachments(s, _load(s, number))
         assert stored.row is not None and list(stored.states) == [
             next(i for i in _steps(reads) if i[:3] == "3.3")

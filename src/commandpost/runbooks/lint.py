@@ -15,7 +15,7 @@ The rules (docs/runbooks.md has one example each):
 
 Lint never touches a database: what it needs from elsewhere comes in as a
 :class:`~commandpost.runbooks.context.LintContext` and ``flagged`` (slug → why a postmortem asked
-for an update; see ``service.update_requested``).
+for an update; see ``service.runbooks_flagged_for_update``).
 """
 
 from __future__ import annotations

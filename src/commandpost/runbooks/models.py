@@ -6,7 +6,7 @@
 - ``runbook_step_state``: the latest state of one step of one attachment (unique per step);
   every change also writes a ``runbook_step`` timeline entry, which keeps the history.
 - ``runbook_update_request``: written by postmortems (issue 7) when a postmortem asks for the
-  runbook to be updated; lint rule RB015 reads it (``service.update_requested``).
+  runbook to be updated; lint rule RB015 reads it (``service.runbooks_flagged_for_update``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class IncidentRunbook(Base):
         doc="the parsed runbook attached (model.Runbook.snapshot)"
     )
     source: Mapped[str] = mapped_column(
-        String(20), doc="alert | manual | incident (the incident's own runbook)"
+        String(20),
+        doc="alert (the runbook of the alert that opened it) | manual | incident (the service's default)",
     )
     attached_at: Mapped[datetime]
     attached_by: Mapped[str] = mapped_column(String(100))

@@ -5,8 +5,9 @@ the revision stores (content + hash; parsing is pure and cached per content). An
 checklist is pinned to the version attached: ``incident_runbook.snapshot`` keeps its sections
 and step ids, so a runbook edited mid-incident does not move the ground under the responders.
 
-The incident's own ``runbook`` (from the alert rule or the service's default) counts as attached
-even before anyone marks a step; the first mark stores the attachment. Services flush, never commit.
+The incident's own ``runbook`` (from the alert rule that opened it, or the service's default when
+declared by hand) counts as attached from the start — source ``alert`` or ``incident`` — and the
+first mark stores the attachment. Services flush, never commit.
 """
 
 from __future__ import annotations
@@ -238,8 +239,8 @@ def attach(
 ) -> IncidentRunbook:
     """Attach the applied runbook ``slug`` to ``incident`` as a checklist; attaching again returns the first.
 
-    The alerts domain calls this with ``source="alert"`` for the incident an alert opened.
-    Writes one timeline entry (with the first move) the first time only.
+    The runbook of the alert that opened an incident needs no call: :func:`attachments` lists it
+    (source ``alert``). Writes one timeline entry (with the first move) the first time only.
     """
     incident = timeline.lock(session, incident)
     existing = _stored(session, incident, slug)
@@ -352,7 +353,8 @@ def attachments(session: Session, incident: Incident) -> list[Attachment]:
         runbook = app.runbooks[own]
         view = SnapshotView.from_snapshot(runbook.snapshot())
         title = runbook.meta.get("title") or runbook.title or own
-        out.append(Attachment(own, str(title), "incident", view, None, {}, runbook.content_hash))
+        source = "alert" if incident.detection == "automatic" else "incident"
+        out.append(Attachment(own, str(title), source, view, None, {}, runbook.content_hash))
     out.sort(key=lambda a: (a.slug != own, a.row.id if a.row else 0))
     return out
 
@@ -421,7 +423,7 @@ def mark_step(
     row = found.row
     if row is None:
         app = applied(session)
-        row = _store(session, incident, app, app.get(slug), by=by, now=now, source="incident")
+        row = _store(session, incident, app, app.get(slug), by=by, now=now, source=found.source)
     current = found.states.get(step.id)
     if current is not None and current.state == wanted and current.note == clean_note:
         return Marked(row, step, current, changed=False)
