@@ -17,6 +17,7 @@ from commandpost.db.engine import transaction
 from commandpost.errors import NotFound
 from commandpost.incidents.models import Incident
 from commandpost.metrics import cli as metrics_cli
+from commandpost.metrics import slo
 from tests.conftest import EXAMPLE_OPS
 
 NOW = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)
@@ -127,3 +128,23 @@ def test_metrics_tables_and_json(api, sessions) -> None:  # type: ignore[no-unty
     assert invoke("metrics", "toil").exit_code == 0
     bad = invoke("metrics", "response", "--from", "yesterday")
     assert bad.exit_code != 0 and "not an ISO 8601 date" in str(bad.exception)
+
+
+def test_slo_status_table_shows_every_burn_window(api, sessions, applied_ops) -> None:  # type: ignore[no-untyped-def]
+    """The five windows of the issue (5m, 30m, 1h, 6h, 3d), each with its burn rate."""
+    with transaction(sessions) as s:
+        slo.push(
+            s,
+            applied_ops,
+            service="payment-platform",
+            slo="availability",
+            counts=[slo.Count("c1", 990, 1000, NOW - timedelta(minutes=1))],  # 1 % bad: 10× everywhere
+            now=NOW,
+        )
+    result = invoke("slo", "status", "--service", "payment-platform")
+    assert result.exit_code == 10, result.output  # 10 bad of 1,000 against 1 allowed
+    header = next(line for line in result.stdout.splitlines() if "objective" in line)
+    windows = ["5m", "30m", "1h", "6h", "3d"]
+    assert [w for w in windows if f" {w} " in header] == windows
+    row = next(line for line in result.stdout.splitlines() if "availability" in line)
+    assert row.count("10.0×") == 5
