@@ -1,5 +1,5 @@
 """The metrics API on both databases: every endpoint's happy path, scopes, bad input (4xx, nothing
-stored), and the budget gauges at /metrics after the burn-rate processor ran."""
+stored), the budget gauges at /metrics after the burn-rate processor ran, and the freeze in the web UI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from sqlalchemy import func, select
 from commandpost.db.engine import transaction
 from commandpost.metrics.models import SloEvent
 from commandpost.metrics.processors import BurnRateAlerts
+from commandpost.security import users
 from commandpost.security.models import AuditLog
+from tests.api.test_web_auth import PASSWORD, login
+from tests.factories import make_incident
 
 NOW = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)
 EVENTS = "/api/v1/slos/payment-platform/availability/events"
@@ -137,3 +140,24 @@ def test_gauges_at_metrics_after_an_evaluation(client, responder, sessions) -> N
         'commandpost_slo_error_budget_remaining_ratio{service="payment-platform",slo="availability"} -99.0'
         in text
     )
+
+
+def test_the_web_ui_shows_the_freeze(client, responder, sessions, applied_ops, clock) -> None:  # type: ignore[no-untyped-def]
+    """Guide §7 in the web UI: while the budget is exhausted the incident page of the service carries
+    the freeze banner and the metrics page marks the SLO; within budget neither does."""
+    with transaction(sessions) as s:
+        users.set_password(s, applied_ops, handle="hana", password=PASSWORD, role="read", now=clock.now())
+        make_incident(s, severity="SEV3")  # SEV3: no bad minutes of its own
+    login(client, "hana")
+    banner = "SLO freeze: payment-platform has exhausted its error budget (availability)"
+    client.post(EVENTS, json={"events": [_count(1, good=1000)]}, headers=responder)
+    within = client.get("/incidents/INC-1")
+    assert within.status_code == 200 and "SLO freeze" not in within.text
+    assert 'class="badge bad">freeze' not in client.get("/insights").text
+    client.post(EVENTS, json={"events": [_count(2, good=990)]}, headers=responder)  # 10 bad, 2 allowed
+    frozen = client.get("/incidents/INC-1")
+    assert frozen.status_code == 200 and banner in frozen.text
+    insights = client.get("/insights")
+    assert insights.status_code == 200
+    assert "payment-platform/availability</td><td>99.9% / 30d</td>" in insights.text
+    assert 'class="badge bad">freeze</span>' in insights.text
