@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.clock import FrozenClock
 from commandpost.db.engine import transaction
-from commandpost.metrics import alert_quality, oncall_health
+from commandpost.incidents.models import Incident
+from commandpost.metrics import alert_quality, oncall_health, response
 from commandpost.notify import service as notify_service
 from commandpost.notify.rules import message_key
 from commandpost.policy.schema import OpsConfig
@@ -162,4 +164,22 @@ def test_share_of_time_and_incident_hours_over_four_weeks(session, week: OpsConf
 def test_pages_without_a_runbook_count_once_per_page(session, week: OpsConfig) -> None:
     got = alert_quality.alert_quality(session, start=START, end=END)
     # Declared incidents of a service without a default runbook page without one: 6 of the 9 pages.
+    assert (got["pages"], got["pages_without_runbook"]) == (9, 6)
+
+
+def test_drill_pages_still_count_as_load(sessions, session, week: OpsConfig) -> None:
+    """docs/metrics.md, Drills: a drill leaves response times, not on-call health or alert quality —
+    its pages woke people all the same."""
+    before = oncall_health.health(session, week, start=START, end=END)
+    assert [r.incidents for r in response.response_times(session, start=START, end=END).rows] == [5]
+    with transaction(sessions) as s:
+        for incident in s.scalars(select(Incident)):
+            incident.labels = {"drill": "true"}
+    session.rollback()
+    assert response.response_times(session, start=START, end=END).rows == []
+    after = oncall_health.health(session, week, start=START, end=END)
+    assert after == before
+    yuta = next(p for p in after["people"] if p["person"] == "yuta")
+    assert (yuta["pages"], yuta["sleep_hours_pages"], yuta["max_pages_per_12h"]) == (7, 2, 3)
+    got = alert_quality.alert_quality(session, start=START, end=END)
     assert (got["pages"], got["pages_without_runbook"]) == (9, 6)
