@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from commandpost import errors
-from commandpost.clock import FrozenClock
+from commandpost.clock import FrozenClock, SystemClock
 from commandpost.policy.durations import format_duration, parse_duration
 from commandpost.settings import Settings
 
@@ -17,6 +17,11 @@ def test_settings_read_commandpost_env(monkeypatch):
     monkeypatch.setenv("COMMANDPOST_PORT", "9999")
     s = Settings()
     assert s.database_url == "postgresql://u@h/db" and s.port == 9999
+
+
+def test_system_clock_is_aware_utc():
+    now = SystemClock().now()
+    assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
 
 
 def test_frozen_clock_moves_only_when_told():
@@ -62,6 +67,8 @@ def test_error_tree_maps_to_http_and_exit_codes():
         errors.PayloadTooLarge: (413, 2),
         errors.ValidationFailed: (422, 2),
         errors.PolicyInvalid: (422, 1),
+        errors.RateLimited: (429, 6),
+        errors.Unavailable: (503, 6),
     }
     for cls, (status, code) in table.items():
         assert issubclass(cls, errors.CommandpostError)
