@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from datetime import timedelta
 
@@ -10,8 +11,10 @@ from sqlalchemy import func, select, text
 
 from commandpost.db.engine import transaction
 from commandpost.errors import Conflict, InvalidTransition, ValidationFailed
-from commandpost.incidents import details, hooks, roles, rules, service, timeline
+from commandpost.incidents import comms, details, hooks, roles, rules, service, timeline
 from commandpost.incidents.models import Incident, TimelineEntry
+from commandpost.policy import service as policy_service
+from tests.conftest import EXAMPLE_OPS
 from tests.factories import make_incident
 
 PATHS = {
@@ -21,6 +24,19 @@ PATHS = {
     "resolved": ["resolved"],
     "closed": ["closed"],
 }
+
+
+def _apply_ops(sessions, tmp_path, clock, old, new):
+    """A copy of examples/ops with one line of commandpost.yaml changed, applied; returns its config."""
+    ops = tmp_path / "ops"
+    shutil.copytree(EXAMPLE_OPS, ops)
+    settings = ops / "commandpost.yaml"
+    assert old in settings.read_text()
+    settings.write_text(settings.read_text().replace(old, new))
+    with sessions() as s:
+        policy_service.apply_folder(s, ops, now=clock.now(), actor="test")
+        s.commit()
+        return policy_service.current_config(s)
 
 
 def _entries(sessions, number):
@@ -345,6 +361,76 @@ def test_secrets_are_redacted_in_title_note_summary_and_reason(sessions, applied
     assert all(secret not in value for value in stored)
     assert incident.title == "Leaked key [REDACTED:aws-access-key]"
     assert any("rotating [REDACTED:aws-access-key] now" in value for value in stored)
+
+
+def test_secrets_are_redacted_in_label_keys_runbook_and_comms_body(sessions, applied_ops, clock):
+    """The fields a person types that the title/note test does not reach: label keys, runbook, comms body."""
+    secret = "AKIAIOSFODNN7EXAMPLE"
+    with transaction(sessions) as s:
+        incident = make_incident(
+            s, now=clock.now(), labels={f"key-{secret}": f"value {secret}", "team": "pay"}
+        )
+        details.update_details(
+            s,
+            incident,
+            actor="yuta",
+            now=clock.now(),
+            changes={"runbook": f"rb {secret}", "labels": {secret: "x", "api_token": "hunter2"}},
+        )
+        comms.post(
+            s,
+            incident,
+            kind="update",
+            audience="internal",
+            body=f"rotated {secret}",
+            actor="yuta",
+            config=applied_ops,
+            now=clock.now(),
+        )
+    with transaction(sessions) as s:
+        incident = timeline.load(s, 1)
+        stored = [incident.runbook, str(incident.labels)] + [
+            e.text + str(e.data) for e in timeline.all_entries(s, incident)
+        ]
+    assert all(secret not in str(value) and "hunter2" not in str(value) for value in stored), stored
+    assert incident.runbook == "rb [REDACTED:aws-access-key]"
+    assert incident.labels == {"[REDACTED:aws-access-key]": "x", "api_token": "[REDACTED:secret-key]"}
+    assert "rotated [REDACTED:aws-access-key]" in stored[-1]
+
+
+def test_comms_body_is_bounded_like_every_other_text(sessions, applied_ops, clock):
+    """The service bounds the body itself (the web form has no schema limit): 422, nothing stored."""
+    with transaction(sessions) as s:
+        make_incident(s, now=clock.now())
+    before = _entries(sessions, 1)
+    with pytest.raises(ValidationFailed, match="body is longer than 20000"), transaction(sessions) as s:
+        comms.post(
+            s,
+            timeline.load(s, 1, for_update=True),
+            kind="update",
+            audience="internal",
+            body="x" * 20_001,
+            actor="yuta",
+            config=applied_ops,
+            now=clock.now(),
+        )
+    assert _entries(sessions, 1) == before
+    with transaction(sessions) as s:
+        assert timeline.load(s, 1).last_comms_at is None
+
+
+def test_channel_template_comes_from_commandpost_yaml(sessions, clock, tmp_path):
+    _apply_ops(
+        sessions,
+        tmp_path,
+        clock,
+        'incident_channel_template: "inc-{date}-{slug}"',
+        'incident_channel_template: "{severity}-{service}-{number}"',
+    )
+    with transaction(sessions) as s:
+        incident = make_incident(s, now=clock.now())
+    assert incident.channel == "sev2-payment-platform-1"
+    assert _entries(sessions, 1)[-1] == ("system", "INC-1: command post is #sev2-payment-platform-1")
 
 
 def test_listing_filters_and_validates(sessions, applied_ops, clock):

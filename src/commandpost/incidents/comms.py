@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from commandpost.errors import Unavailable
-from commandpost.incidents import hooks, roles, rules, timeline
+from commandpost.incidents import hooks, inputs, roles, rules, timeline
 from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
@@ -74,7 +74,7 @@ def post(
     timeline.ensure_writable(incident)
     kind = rules.choose(str(kind).strip().lower(), rules.COMMS_KINDS, "comms kind")
     audience = rules.choose(str(audience).strip().lower(), rules.AUDIENCES, "audience")
-    text = (body or "").strip() or render(incident, kind, config, now=now)
+    text = inputs.text(body, "body") or render(incident, kind, config, now=now)
     at = timeline.effective_now(incident, now)
     incident.last_comms_at = at
     refresh_due(incident, config)

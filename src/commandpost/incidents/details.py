@@ -15,7 +15,6 @@ from commandpost.errors import ValidationFailed
 from commandpost.incidents import inputs, rules, timeline
 from commandpost.incidents.models import Incident
 from commandpost.incidents.service import config_of
-from commandpost.security.redact import redact_data
 
 EDITABLE = (
     "title",
@@ -52,12 +51,12 @@ def update_details(
         elif field == "service":
             clean[field] = inputs.service_name(config, value)
         elif field == "labels":
-            clean[field] = redact_data(dict(value or {}))
+            clean[field] = inputs.labels(value)
         elif field == "impact_started_at":
             inputs.check_times(value, incident.detected_at, now)
             clean[field] = value
         elif field == "runbook":
-            clean[field] = (value or "").strip() or None
+            clean[field] = inputs.text(value, field, limit=100) or None
         else:
             clean[field] = bool(value)
     changed = {k: v for k, v in clean.items() if getattr(incident, k) != v}

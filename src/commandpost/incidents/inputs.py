@@ -5,12 +5,14 @@ Every free-text field passes ``security.redact`` here before any service stores 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from commandpost.errors import ValidationFailed
 from commandpost.incidents import rules
 from commandpost.policy.schema import OpsConfig
-from commandpost.security.redact import redact_text
+from commandpost.security.redact import redact_data, redact_text
 
 MAX_TITLE = 300
 MAX_TEXT = 20_000
@@ -24,6 +26,11 @@ def text(value: str | None, field: str, *, required: bool = False, limit: int = 
     if len(cleaned) > limit:
         raise ValidationFailed(f"{field} is longer than {limit} characters", details={"field": field})
     return redact_text(cleaned)
+
+
+def labels(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Labels with keys and values redacted: a key is typed by a person too (``redact_data`` keeps keys)."""
+    return {redact_text(str(key)): item for key, item in redact_data(dict(value or {})).items()}
 
 
 def service_name(config: OpsConfig, service: str | None) -> str | None:

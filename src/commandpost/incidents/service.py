@@ -30,7 +30,7 @@ from commandpost.incidents.models import Incident, IncidentCounter, TimelineEntr
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
 from commandpost.policy.schema import OpsConfig
-from commandpost.security.redact import redact_data, redact_text
+from commandpost.security.redact import redact_text
 
 COUNTER = "incident"
 
@@ -160,7 +160,7 @@ def declare(
         service=svc,
         summary=inputs.text(summary, "summary"),
         impact=inputs.text(impact, "impact"),
-        labels=redact_data(dict(labels or {})),
+        labels=inputs.labels(labels),
         detection="manual",
         created_by=actor,
         impact_started_at=impact_started_at,
