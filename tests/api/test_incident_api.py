@@ -327,6 +327,17 @@ BAD_INPUT = [
         ["INC-1 is closed"],
     ),
     (
+        "assign on a closed incident",
+        "close",
+        "/1/roles/ops/assign",
+        {"person": "mei"},
+        "yuta",
+        409,
+        ["INC-1 is closed"],
+    ),
+    ("ack of a closed incident", "close", "/1/ack", None, "hana", 409, ["INC-1 is closed"]),
+    ("accept on a closed incident", "close", "/1/roles/ic/accept", None, "hana", 409, ["INC-1 is closed"]),
+    (
         "empty note",
         None,
         "/1/timeline",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from datetime import timedelta
 
@@ -13,6 +14,8 @@ from commandpost.errors import Conflict, Forbidden, ValidationFailed
 from commandpost.incidents import roles, service, timeline
 from commandpost.incidents.models import RoleOffer
 from commandpost.incidents.processors import HandoverExpiry
+from commandpost.policy import service as policy_service
+from tests.conftest import EXAMPLE_OPS
 from tests.factories import make_incident, make_offer
 
 
@@ -198,6 +201,29 @@ def test_unanswered_offer_expires_by_the_engine_and_lazily(sessions, incident, c
     # A new offer may follow once the old one is gone.
     with transaction(sessions) as s:
         make_offer(s, timeline.load(s, 1), person="ken", now=clock.now())
+
+
+def test_the_offer_ttl_comes_from_commandpost_yaml(sessions, clock, tmp_path):
+    """``handover_offer_ttl`` is configurable: with 5m an offer expires at 5m, not the default 15m."""
+    ops = tmp_path / "ops"
+    shutil.copytree(EXAMPLE_OPS, ops)
+    settings = ops / "commandpost.yaml"
+    assert "handover_offer_ttl: 15m" in settings.read_text()
+    settings.write_text(settings.read_text().replace("handover_offer_ttl: 15m", "handover_offer_ttl: 5m"))
+    with sessions() as s:
+        policy_service.apply_folder(s, ops, now=clock.now(), actor="test")
+        s.commit()
+    with transaction(sessions) as s:
+        offer = make_offer(s, make_incident(s, now=clock.now()), now=clock.now())
+    assert offer.expires_at == clock.now() + timedelta(minutes=5)
+    clock.advance(minutes=4, seconds=59)
+    with transaction(sessions) as s:
+        assert HandoverExpiry().run(s, clock.now()) == 0
+    clock.advance(seconds=1)
+    with transaction(sessions) as s:
+        assert HandoverExpiry().run(s, clock.now()) == 1
+    assert _held(sessions, clock)["ic"] == ("yuta", False)
+    assert _texts(sessions)[-1] == "INC-1: offer of IC to @hana expired unanswered; IC stays with @yuta"
 
 
 def test_a_new_offer_finalizes_an_expired_one_first(sessions, incident, clock):
