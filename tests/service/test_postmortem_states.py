@@ -219,12 +219,24 @@ def test_a_not_required_postmortem_is_not_edited_until_started(sessions, applied
 # ---------------------------------------------------------------- blameless: warn and strict
 
 
-def _apply(sessions, clock, tmp_path: Path, *, strict: bool = False, runbook_updated: str | None = None):  # type: ignore[no-untyped-def]
+def _apply(  # type: ignore[no-untyped-def]
+    sessions,
+    clock,
+    tmp_path: Path,
+    *,
+    strict: bool = False,
+    runbook_updated: str | None = None,
+    vague_words: str | None = None,
+):
     ops = tmp_path / "ops"
     shutil.copytree(EXAMPLE, ops)
+    path = ops / "commandpost.yaml"
     if strict:
-        path = ops / "commandpost.yaml"
         path.write_text(path.read_text().replace("blameless: warn", "blameless: strict"))
+    if vague_words:
+        path.write_text(
+            path.read_text().replace("blameless: warn", f"blameless: warn\n  vague_words: {vague_words}")
+        )
     if runbook_updated:
         for path in (ops / "runbooks").glob("payment-webhook-backlog.md"):
             text = path.read_text().replace("2026-11-01", runbook_updated)
@@ -270,6 +282,37 @@ def test_strict_mode_blocks_submit(sessions, applied_ops, clock, tmp_path):
     with pytest.raises(Conflict, match="there was no guard preventing deletion"):
         _submit(sessions, clock, number)
     assert _pm(sessions, number).status == "draft"
+
+
+# ---------------------------------------------------------------- SMART: the vague list is configured
+
+
+def test_the_vague_wording_list_comes_from_commandpost_yaml(sessions, applied_ops, clock, tmp_path):
+    number = _drafted(sessions, clock)
+    _apply(sessions, clock, tmp_path, vague_words="[remember to, asap]")
+
+    def add(title: str) -> None:
+        with transaction(sessions) as s:
+            incident, pm = pm_service.find(s, number, for_update=True)
+            actions.add(
+                s, pm, incident, title=title, type="process", owner="ken", due=date(2026, 12, 10),
+                ticket="OPS-12", actor="yuta", now=clock.now(),
+            )  # fmt: skip
+
+    with pytest.raises(ValidationFailed) as caught:
+        add("Remember to rotate the webhook signing secret ASAP")
+    assert [(p["rule"], p["field"]) for p in caught.value.details["smart"]] == [("Specific", "title")] * 2
+    assert (
+        "'remember to' is vague wording (postmortem.vague_words in commandpost.yaml)" in caught.value.message
+    )
+    assert len(_items(sessions, number)) == 1  # only the pre-filled one: nothing stored
+    add("Be careful: rotate the webhook signing secret every 90 days")  # the list replaces the default
+    assert len(_items(sessions, number)) == 2
+
+
+def _items(sessions, number) -> list[str]:  # type: ignore[no-untyped-def]
+    with transaction(sessions) as s:
+        return [i.title for i in pm_service.items_of(s, pm_service.find(s, number)[1])]
 
 
 # ---------------------------------------------------------------- runbooks flagged for update
