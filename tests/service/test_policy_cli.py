@@ -176,6 +176,12 @@ def test_integrations_list_and_rotate(db_url):
     assert table.exit_code == 0
     grafana = rows["payment-platform-grafana"]
     assert f"│ {grafana['key']} │ {grafana['intake_url']} " in table.stdout
+    narrow = CliRunner(env={"COLUMNS": "80"}).invoke(
+        _app(), ["integrations", "list", "--database-url", db_url]
+    )
+    assert narrow.exit_code == 0
+    for row in rows.values():  # too narrow for the table: nothing is cut short
+        assert f"  key:        {row['key']}\n  intake URL: {row['intake_url']}\n" in narrow.stdout
 
     rotated = invoke("integrations", "rotate", "payment-platform-generic", "--database-url", db_url)
     assert rotated.exit_code == 0

@@ -196,16 +196,32 @@ def integrations_list(
     if not rows:
         console.print("no integrations: declare them in services/*.yaml and run 'commandpost apply'")
         return
-    table = Table()
-    for column in ("name", "source", "service", "key"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("intake URL", overflow="fold")
-    for row in rows:
-        name = row["name"] if row["active"] else f"{row['name']} (inactive)"
-        table.add_row(
-            str(name), str(row["source"]), str(row["service"]), str(row["key"]), str(row["intake_url"])
-        )
-    console.print(table)
+    cells = [
+        [
+            row["name"] if row["active"] else f"{row['name']} (inactive)",
+            str(row["source"]),
+            str(row["service"]),
+            str(row["key"]),
+            str(row["intake_url"]),
+        ]
+        for row in rows
+    ]
+    headers = ["name", "source", "service", "key", "intake URL"]
+    widths = [max(len(c) for c in column) for column in zip(headers, *cells, strict=True)]
+    if sum(widths) + 3 * len(widths) + 1 <= console.width:
+        table = Table()
+        for header in headers:
+            table.add_column(header, no_wrap=True)
+        for cell in cells:
+            table.add_row(*cell)
+        console.print(table)
+    else:
+        # Too narrow for the table (an 80-column terminal, a pipe): a key or URL cut short is useless,
+        # so one block per integration, each value whole on its own line.
+        for name, source, service_name, key, url in cells:
+            console.print(f"[bold]{escape(name)}[/] ({escape(source)}, {escape(service_name)})")
+            console.print(f"  key:        {key}", highlight=False, soft_wrap=True)
+            console.print(f"  intake URL: {url}", highlight=False, soft_wrap=True)
     if any(r["source"] == "pagerduty" for r in rows):
         console.print("pagerduty: send Events API v2 to the URL with the key as routing_key")
 
