@@ -198,7 +198,7 @@ def integrations_list(
         return
     cells = [
         [
-            row["name"] if row["active"] else f"{row['name']} (inactive)",
+            str(row["name"]) if row["active"] else f"{row['name']} (inactive)",
             str(row["source"]),
             str(row["service"]),
             str(row["key"]),
