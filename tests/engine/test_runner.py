@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from commandpost.engine import lease
@@ -12,9 +13,14 @@ from commandpost.engine.runner import Runner
 
 
 class Recorder:
-    def __init__(self, name: str, due_in: timedelta | None = None, fail: bool = False) -> None:
-        self.name, self.due_in, self.fail = name, due_in, fail
+    def __init__(
+        self, name: str, due_in: timedelta | None = None, fail: bool = False, work: bool = True
+    ) -> None:
+        self.name, self.due_in, self.fail, self.work = name, due_in, fail, work
         self.calls: list[datetime] = []
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return self.work
 
     def run(self, session: Session, now: datetime) -> int:
         self.calls.append(now)
@@ -31,6 +37,24 @@ def test_run_once_runs_every_processor_and_survives_a_failure(sessions, clock, s
     runner = Runner(sessions, clock, settings=settings, processors=[good, bad, late])
     assert runner.run_once() == 4
     assert good.calls == [clock.now()] and bad.calls == [clock.now()] and late.calls == [clock.now()]
+
+
+def test_on_sqlite_a_processor_without_work_never_takes_the_write_lock(engine, sessions, clock, settings):
+    """Intake must not queue behind passes that change nothing: an idle processor is only asked, in a
+    read-only transaction, and runs nowhere near SQLite's one write lock; one with work runs."""
+    idle, busy = Recorder("idle", work=False), Recorder("busy")
+    runner = Runner(sessions, clock, settings=settings, processors=[idle, busy])
+    if engine.dialect.name != "sqlite":  # no single write lock: every processor runs, claims its rows
+        assert runner.run_once() == 4 and idle.calls == busy.calls == [clock.now()]
+        return
+    assert runner.run_once() == 2
+    assert idle.calls == [] and busy.calls == [clock.now()]
+    with engine.connect() as holder:
+        holder.execute(text("PRAGMA busy_timeout = 0"))
+        holder.execute(text("DELETE FROM engine_lease WHERE 1 = 0"))  # holds the write lock from here
+        idle_only = Runner(sessions, clock, settings=settings, processors=[idle])
+        assert idle_only.run_once() == 0 and idle.calls == []
+        holder.rollback()
 
 
 def test_sleep_is_until_the_earliest_due_time(sessions, clock, settings):

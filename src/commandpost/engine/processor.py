@@ -16,6 +16,14 @@ from sqlalchemy.orm import Session
 class Processor(Protocol):
     name: str
 
+    def has_work(self, session: Session, now: datetime) -> bool:
+        """Whether ``run`` at ``now`` would find anything to do, read in a read-only transaction.
+
+        On SQLite the runner asks first and takes the one write lock only for a processor that has
+        work, so intake is not kept waiting behind passes that change nothing. Say True when unsure.
+        """
+        ...
+
     def run(self, session: Session, now: datetime) -> int:
         """Do what is due at ``now``; return how much work was done. The runner commits."""
         ...
@@ -23,3 +31,8 @@ class Processor(Protocol):
     def next_due(self, session: Session, now: datetime) -> datetime | None:
         """The earliest instant this processor will have work, or None if it has none scheduled."""
         ...
+
+
+def is_due(due: datetime | None, now: datetime) -> bool:
+    """``has_work`` for a processor whose ``next_due`` is exact: something is due by ``now``."""
+    return due is not None and due <= now

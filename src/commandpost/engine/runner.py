@@ -3,6 +3,11 @@
 On SQLite exactly one process holds the ``engine`` lease and runs passes; on
 PostgreSQL every replica runs passes and processors claim rows with
 ``FOR UPDATE SKIP LOCKED``, so the lease there only says who is leader.
+
+SQLite has one write lock for everything, and intake must not queue behind the engine: a processor
+runs in a write transaction only when a read-only look (``has_work``) finds it has work, and after
+each write transaction the engine pauses :data:`SQLITE_YIELD_SECONDS` so a writer waiting for the
+lock (intake polls for it, see ``alerts/committer.py``) gets it between two of the engine's.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.clock import Clock
-from commandpost.db.engine import transaction
+from commandpost.db.engine import make_session_factory, transaction
 from commandpost.engine import lease, wakeup
 from commandpost.engine.processor import Processor
 from commandpost.engine.registry import processors as default_processors
@@ -34,6 +39,7 @@ PROCESSOR_FAILURES = Counter(
 )
 WORK_DONE = Counter("commandpost_engine_work_total", "Work items done by processors", ["processor"])
 LEASE_NAME = "engine"
+SQLITE_YIELD_SECONDS = 0.003
 
 
 class Runner:
@@ -53,6 +59,7 @@ class Runner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.is_sqlite = sessions.kw["bind"].dialect.name == "sqlite"
+        self.read_sessions = make_session_factory(sessions.kw["bind"], read_only=True)
 
     # -- one pass (tests call this directly with a FrozenClock) ------------------------------
     def run_once(self) -> int:
@@ -60,6 +67,8 @@ class Runner:
         total = 0
         with PASS_SECONDS.time():
             for processor in self.processors:
+                if self.is_sqlite and not self._has_work(processor, now):
+                    continue
                 started = time.monotonic()
                 try:
                     with transaction(self.sessions) as session:
@@ -68,12 +77,24 @@ class Runner:
                     PROCESSOR_FAILURES.labels(processor.name).inc()
                     log.exception("engine processor %s failed; the next pass retries", processor.name)
                     continue
+                finally:
+                    if self.is_sqlite:
+                        time.sleep(SQLITE_YIELD_SECONDS)  # the lock is free: let a waiting writer in
                 total += done
                 WORK_DONE.labels(processor.name).inc(done)
                 elapsed = time.monotonic() - started
                 if elapsed > self.settings.engine_lease_seconds / 3:
                     log.warning("engine processor %s took %.1fs", processor.name, elapsed)
         return total
+
+    def _has_work(self, processor: Processor, now: datetime) -> bool:
+        """Ask in a read-only transaction (no write lock); when the question fails, run to find out."""
+        try:
+            with self.read_sessions() as session:
+                return processor.has_work(session, now)
+        except Exception:
+            log.exception("engine processor %s: has_work failed; running it", processor.name)
+            return True
 
     def next_wake(self, now: datetime) -> float:
         """Seconds to sleep: until the earliest due time, at most ``engine_max_sleep_seconds``."""

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from commandpost.engine.processor import is_due
 from commandpost.incidents import comms, roles
 
 
@@ -18,6 +19,9 @@ class HandoverExpiry:
     """An unanswered role offer expires at ``expires_at``; the role stays with its holder."""
 
     name = "incidents.handover_expiry"
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return is_due(roles.next_expiry(session), now)
 
     def run(self, session: Session, now: datetime) -> int:
         return roles.expire_due(session, now)
@@ -30,6 +34,9 @@ class CommsReminders:
     """One overdue-comms reminder per incident and overdue period, on the timeline (later: to Comms)."""
 
     name = "incidents.comms_reminders"
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return is_due(comms.next_reminder(session), now)
 
     def run(self, session: Session, now: datetime) -> int:
         return comms.remind_due(session, now)

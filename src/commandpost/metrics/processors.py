@@ -195,6 +195,9 @@ class BurnRateAlerts:
     def __init__(self) -> None:
         self._evaluated: int | None = None
 
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return self._evaluated != rules.window_end(now)
+
     def run(self, session: Session, now: datetime) -> int:
         minute = rules.window_end(now)
         if self._evaluated == minute:

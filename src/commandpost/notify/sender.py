@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from commandpost.db.engine import make_session_factory, transaction
+from commandpost.engine.processor import is_due
 from commandpost.notify.channels import Channels, Outbound
 from commandpost.notify.models import (
     ATTEMPTS,
@@ -188,6 +189,9 @@ class NotificationSender:
         return self._pool
 
     # ------------------------------------------------------------------ the processor interface
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return is_due(self.next_due(session, now), now)
 
     def run(self, session: Session, now: datetime) -> int:
         recovered = self._recover(session, now)

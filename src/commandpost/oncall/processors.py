@@ -8,6 +8,7 @@ missed while the engine was down is still noticed up to ``LOOKBACK`` later.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -49,8 +50,29 @@ def _keys(config: OpsConfig, handoff: Handoff) -> list[tuple[str, str, str, str]
     return out
 
 
+def _unnoticed(
+    session: Session, config: OpsConfig, now: datetime
+) -> Iterator[tuple[Handoff, list[tuple[str, str, str, str]]]]:
+    """Handoffs of the last ``LOOKBACK`` whose notices are not all queued yet, with their targets."""
+    for handoff in oncall_service.handoffs_between(session, config, now - LOOKBACK, now + _TICK):
+        targets = _keys(config, handoff)
+        keys = [key for *_rest, key in targets]
+        done = session.scalar(
+            select(func.count()).select_from(OutgoingMessage).where(OutgoingMessage.key.in_(keys))
+        )
+        if targets and done != len(targets):
+            yield handoff, targets
+
+
 class HandoffNotices:
     name = "oncall.handoff_notices"
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        try:
+            config = policy_service.current_config(session)
+        except Unavailable:
+            return False
+        return next(_unnoticed(session, config, now), None) is not None
 
     def run(self, session: Session, now: datetime) -> int:
         try:
@@ -58,14 +80,7 @@ class HandoffNotices:
         except Unavailable:
             return 0
         queued = 0
-        for handoff in oncall_service.handoffs_between(session, config, now - LOOKBACK, now + _TICK):
-            targets = _keys(config, handoff)
-            keys = [key for *_rest, key in targets]
-            done = session.scalar(
-                select(func.count()).select_from(OutgoingMessage).where(OutgoingMessage.key.in_(keys))
-            )
-            if not targets or done == len(targets):
-                continue
+        for handoff, targets in _unnoticed(session, config, now):
             notice = handoff_notice.build(session, config, handoff, now=now)
             for person, channel, destination, key in targets:
                 message = notify_service.enqueue(

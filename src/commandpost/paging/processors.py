@@ -11,7 +11,8 @@ severity change racing with the claim either commits first — and the decision 
 for this transaction. On SQLite the engine lease makes this the only decider and the write lock
 serialises it with the API; the conditional UPDATEs in the service hold in both.
 
-A pass claims up to :data:`BATCH` due rows and decides for at most :data:`BUDGET_SECONDS`;
+A pass claims up to :data:`BATCH` due rows and decides for at most :data:`BUDGET_SECONDS`
+(:data:`SQLITE_BUDGET_SECONDS` on SQLite, where the decision holds the write lock intake needs);
 rows claimed but not reached stay due and go first in the next pass, which the runner starts at
 once. A batch is decided in one savepoint; if any row fails (a bug, a broken config) the batch is decided
 again one savepoint per row, and the failing row is pushed back by :data:`RETRY_AFTER` and logged
@@ -29,7 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, load_only
 
 from commandpost.alerts.models import Alert
-from commandpost.engine.processor import Processor
+from commandpost.engine.processor import Processor, is_due
 from commandpost.incidents.models import Incident
 from commandpost.paging import alert_fyi, service
 from commandpost.paging.models import Escalation
@@ -40,7 +41,9 @@ log = logging.getLogger("commandpost.paging")
 BATCH = 200
 BUDGET_SECONDS = 0.25
 """A pass decides for at most this long, then commits: the sender sends those pages in the same
-engine pass, and (on SQLite) the write lock is never held long enough to stall intake."""
+engine pass."""
+SQLITE_BUDGET_SECONDS = 0.05
+"""On SQLite the decision holds the one write lock that intake needs too: commit more often."""
 RETRY_AFTER = timedelta(seconds=30)
 DECIDED_LATE = Histogram(
     "commandpost_escalation_decided_seconds",
@@ -50,15 +53,24 @@ DECIDED_LATE = Histogram(
 FAILED = Counter("commandpost_escalation_failures_total", "Escalation rows whose decision raised")
 
 
-class EscalationsDue:
-    name = "paging.escalations"
+class _Budgeted:
+    """A processor that claims up to ``batch`` due rows and decides for at most ``budget`` seconds
+    (by default :data:`BUDGET_SECONDS`, :data:`SQLITE_BUDGET_SECONDS` on SQLite)."""
 
     def __init__(
-        self, settings: Settings | None = None, *, batch: int = BATCH, budget: float = BUDGET_SECONDS
+        self, settings: Settings | None = None, *, batch: int = BATCH, budget: float | None = None
     ) -> None:
         self.settings = settings or get_settings()
         self.batch = batch
-        self.budget = budget
+        sqlite = self.settings.database_url.startswith("sqlite")
+        self.budget = budget if budget is not None else SQLITE_BUDGET_SECONDS if sqlite else BUDGET_SECONDS
+
+
+class EscalationsDue(_Budgeted):
+    name = "paging.escalations"
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return is_due(self.next_due(session, now), now)
 
     def run(self, session: Session, now: datetime) -> int:
         claimed = session.execute(
@@ -142,6 +154,9 @@ class SendPagesFirst:
     def __init__(self, sender: Processor) -> None:
         self.sender = sender
 
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return self.sender.has_work(session, now)
+
     def run(self, session: Session, now: datetime) -> int:
         return self.sender.run(session, now)
 
@@ -149,7 +164,7 @@ class SendPagesFirst:
         return None
 
 
-class AlertChannelNotices:
+class AlertChannelNotices(_Budgeted):
     """Alerts whose ``notify_after`` has come (SEV3: now within business hours, else the opening):
     tell the route's ``notify`` targets once, or nobody if the alert was resolved meanwhile.
 
@@ -176,12 +191,8 @@ class AlertChannelNotices:
         Alert.notify_after,
     )
 
-    def __init__(
-        self, settings: Settings | None = None, *, batch: int = BATCH, budget: float = BUDGET_SECONDS
-    ) -> None:
-        self.settings = settings or get_settings()
-        self.batch = batch
-        self.budget = budget
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return is_due(self.next_due(session, now), now)
 
     def run(self, session: Session, now: datetime) -> int:
         due = session.scalars(

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from commandpost.engine.processor import is_due
 from commandpost.errors import Unavailable
 from commandpost.postmortems import actions, service
 
 
 class Criteria:
     name = "postmortems.criteria"
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return bool(session.scalar(select(exists(service.pending_evaluation()))))
 
     def run(self, session: Session, now: datetime) -> int:
         try:
@@ -33,6 +38,9 @@ class Criteria:
 
 class ActionItemReminders:
     name = "postmortems.action_item_reminders"
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return is_due(actions.next_reminder(session), now)
 
     def run(self, session: Session, now: datetime) -> int:
         return actions.remind_due(session, now)

@@ -325,7 +325,7 @@ def start(session: Session, number: str | int, *, actor: str, now: datetime) -> 
 
 def evaluate_due(session: Session, now: datetime, *, limit: int = 100) -> int:
     """The engine's pass: every resolved incident whose live document moved since its last evaluation."""
-    ids = session.scalars(_pending().order_by(Incident.updated_at).limit(limit)).all()
+    ids = session.scalars(pending_evaluation().order_by(Incident.updated_at).limit(limit)).all()
     done = 0
     for incident_id in ids:
         incident = session.get_one(Incident, incident_id)
@@ -342,7 +342,7 @@ def evaluate_due(session: Session, now: datetime, *, limit: int = 100) -> int:
     return done
 
 
-def _pending() -> Any:
+def pending_evaluation() -> Any:
     return (
         select(Incident.id)
         .outerjoin(Postmortem, Postmortem.incident_id == Incident.id)
