@@ -18,7 +18,9 @@ Where a batch runs depends on the database:
   switch interval each time) was the limit of the whole intake. The loop's connection never
   waits for SQLite's write lock: when another writer (the engine, a CLI, a second process)
   holds it, ``BEGIN IMMEDIATE`` fails at once and the batch goes to the writer thread below,
-  which waits for the lock as every other connection does, while the loop keeps serving.
+  which waits for the lock while the loop keeps serving. It asks for the lock every
+  :data:`LOCK_POLL_SECONDS` rather than through SQLite's busy handler, whose sleeps grow to
+  100 ms: a busy engine (which pauses between its write transactions) would starve it.
 - **PostgreSQL**: on a writer thread, which waits for the network and the server's commit
   without holding the GIL while the loop keeps parsing requests.
 
@@ -47,6 +49,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from commandpost.alerts import dedup, service
 from commandpost.alerts.metrics import BATCH_SIZE
@@ -65,6 +68,7 @@ CHECKPOINT_SECONDS = 1.0
 RESTART_WAL_FRAMES = 4096
 """A WAL past this many pages (16 MiB) is started over at the next checkpoint."""
 MAX_BATCH_REQUESTS = 256
+LOCK_POLL_SECONDS = 0.001
 
 
 @dataclass
@@ -90,7 +94,7 @@ class GroupCommitter:
         self._on_loop = bind is not None and bind.dialect.name == "sqlite"
         # the event loop's batches (SQLite)
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
-        self._loop_writer = _Writer(self, self._open_loop_session, self._close_loop_session, fail_fast=True)
+        self._loop_writer = _Writer(self, self._open_loop_session, self._close_own_session, fail_fast=True)
         self._loop_lock = threading.Lock()  # one loop at a time on that connection (tests run several)
         self._loop_used = 0.0
         self._idle_check: asyncio.TimerHandle | None = None
@@ -102,7 +106,12 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[list[_Job]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._thread_writer = _Writer(self, self._sessions, _close_thread_session)
+        if self._on_loop:
+            self._thread_writer = _Writer(
+                self, self._open_polling_session, self._close_own_session, poll_for_lock=True
+            )
+        else:
+            self._thread_writer = _Writer(self, self._sessions, _close_thread_session)
 
     async def submit(
         self, integration: IntegrationRef, events: Sequence[NormalizedEvent], *, body: Any, now: datetime
@@ -220,9 +229,16 @@ class GroupCommitter:
     def _open_loop_session(self) -> Session:
         """A session on a connection of its own that fails fast instead of waiting for the lock and
         leaves checkpoints to :meth:`_checkpoint`."""
+        return self._open_own_session(busy_timeout=0, wal_autocheckpoint=0)
+
+    def _open_polling_session(self) -> Session:
+        """The writer thread's (SQLite): SQLite does not wait for the lock; :class:`_Writer` polls."""
+        return self._open_own_session(busy_timeout=0)
+
+    def _open_own_session(self, **pragmas: int) -> Session:
         connection: Connection = self._sessions.kw["bind"].connect()
         try:
-            before = _pragmas(connection, busy_timeout=0, wal_autocheckpoint=0)
+            before = _pragmas(connection, **pragmas)
         except BaseException:
             connection.close()
             raise
@@ -230,7 +246,7 @@ class GroupCommitter:
         session.info[_PRAGMAS] = before
         return session
 
-    def _close_loop_session(self, session: Session) -> None:
+    def _close_own_session(self, session: Session) -> None:
         connection = session.get_bind()
         before = session.info.get(_PRAGMAS)
         session.close()
@@ -310,11 +326,13 @@ class _Writer:
         close_session: Callable[[Session], None],
         *,
         fail_fast: bool = False,
+        poll_for_lock: bool = False,
     ) -> None:
         self._committer = committer
         self._open = open_session
         self._close = close_session
         self._fail_fast = fail_fast
+        self._poll_for_lock = poll_for_lock
         self._session: Session | None = None
 
     def session(self) -> Session:
@@ -326,6 +344,8 @@ class _Writer:
         """One transaction for the batch: its repeats bumped in one statement, then each request."""
         session = self.session()
         try:
+            if self._poll_for_lock:
+                _take_write_lock(session)
             config = self._committer.current_config(session)
             with dedup.pinned(session):
                 dedup.bump_repeats(session, _repeats(batch))
@@ -392,6 +412,21 @@ def _pragmas(connection: Connection, **values: int) -> dict[str, int]:
     finally:
         cursor.close()
     return before
+
+
+def _take_write_lock(session: Session) -> None:
+    """``BEGIN IMMEDIATE`` every :data:`LOCK_POLL_SECONDS` until it succeeds, for as long as the
+    connection's own busy timeout would have waited (kept in the session's info)."""
+    timeout = session.info.get(_PRAGMAS, {}).get("busy_timeout", 5000) / 1000
+    for attempt in Retrying(
+        retry=retry_if_exception(_is_busy),
+        wait=wait_fixed(LOCK_POLL_SECONDS),
+        stop=stop_after_delay(timeout),
+        before_sleep=lambda _state: session.rollback(),
+        reraise=True,
+    ):
+        with attempt:
+            session.connection()
 
 
 def _is_busy(exc: BaseException) -> bool:
