@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from commandpost.incidents.models import Incident, TimelineEntry
+from commandpost.runbooks import service as runbook_service
 from commandpost.security import users
 from tests.api.test_web_auth import PASSWORD, csrf_of, login
 
@@ -121,6 +122,49 @@ def test_runbook_steps_only_ops_ticks_mitigate(client, hana, session):
     )
     assert r.status_code == 200
     assert any("payment-webhook-backlog step 3.1" in t and "done by @hana" in t for t in entries(session))
+
+
+def evidence_of(page: str) -> str:
+    """The Verify evidence block beside the status control ('' when it is not shown)."""
+    found = re.search(r'<div class="evidence" data-live="evidence">(.*?)</section>', page, re.S)
+    return found.group(1) if found else ""
+
+
+def test_verify_evidence_beside_the_status_control(client, hana, session):
+    declare(client, hana)
+    base, slug = "/incidents/INC-1", "payment-webhook-backlog"
+    box = evidence_of(client.get(base).text)  # investigating: resolved is an allowed next state
+    assert "no verification recorded yet" in box and "no runbook attached" in box
+    client.post(f"{base}/runbooks", data={"slug": slug, "csrf_token": hana}, headers=FETCH)
+    box = evidence_of(client.get(base).text)
+    steps = re.findall(r'<li class="(\w+)" data-step="(4\.\d)-', box)
+    assert steps == [("open", "4.1"), ("open", "4.2"), ("open", "4.3")]
+    assert box.count(">not yet<") == 3 and "0/3 Verify steps done" in box
+    assert "no verification recorded yet" in box and "no runbook attached" not in box
+    cursor = client.get(f"{base}/live", params={"after": 0}, headers=FETCH).json()["cursor"]
+    for ref, state, note in (("4.2", "skipped", "no DLQ events"), ("4.3", "failed", ""), ("4.1", "done", "")):
+        r = client.post(
+            f"{base}/runbooks/{slug}/steps/{ref}",
+            data={"state": state, "note": note, "csrf_token": hana},
+            headers=FETCH,
+        )
+        assert r.status_code == 200, r.text
+    box = evidence_of(client.get(base).text)
+    states = re.findall(r'<li class="(\w+)" data-step="(4\.\d)-', box)
+    assert states == [("done", "4.1"), ("skipped", "4.2"), ("failed", "4.3")]
+    assert "no verification recorded yet" not in box and "1/3 Verify steps done" in box
+    assert "done by @hana at 06-24 12:00" in box  # Asia/Tokyo
+    assert "skipped by @hana at 06-24 12:00 — no DLQ events" in box and "failed by @hana" in box
+    incident = session.scalars(select(Incident)).one()
+    done = [e.step_id for e in runbook_service.verify_evidence(session, incident)]
+    assert len(done) == 1 and f'data-step="{done[0]}"' in box  # the service's evidence, on the page
+    live = client.get(f"{base}/live", params={"after": cursor}, headers=FETCH).json()
+    assert "1/3 Verify steps done" in live["panels"]["evidence"]
+    # shown, not enforced: resolving with a failed Verify step is the IC's call
+    r = client.post(f"{base}/status", data={"status": "resolved", "csrf_token": hana}, headers=FETCH)
+    assert r.status_code == 200 and r.json()["ok"]
+    page = client.get(base).text
+    assert evidence_of(page) == "" and 'data-live="evidence" hidden' in page  # resolved: nothing to decide
 
 
 def test_external_comms_reach_the_status_page_and_feed(client, hana):

@@ -63,6 +63,13 @@ def test_declare_handover_live_mitigate_and_status(login, server, browser, shot)
     expect(yuta.locator("#flash")).to_contain_text("only the Ops holder")
     expect(yuta.locator(".checklist .caution").first).to_contain_text("must never do")
 
+    # the Verify evidence beside the status control follows the checklist live
+    evidence = yuta.locator(".actions [data-live=evidence]")
+    expect(evidence).to_contain_text("no verification recorded yet")
+    hana.locator(".checklist li.step[data-step^='4.1-'] button.tick").click()
+    expect(evidence.locator("li.done[data-step^='4.1-']")).to_contain_text("done by @hana")
+    expect(evidence).not_to_contain_text("no verification recorded yet")
+
     hana.select_option("form.comms-form select[name=audience]", "external")
     hana.fill("form.comms-form textarea[name=body]", "Card payments are delayed; no charge is lost.")
     hana.click("form.comms-form button")

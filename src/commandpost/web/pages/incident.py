@@ -1,5 +1,9 @@
 """One incident's command post (guide §1-2): header, actions, roles, live timeline, runbook, comms, alerts.
 
+Beside the status control, while "resolved" is one of the allowed next states, the Verify evidence
+panel lists every attached runbook's Verify steps with their state, who and when (guide §3-1 step 4:
+is it really fixed?) — shown, never enforced: the IC decides when to resolve.
+
 The page renders the newest :data:`TIMELINE_PAGE` entries server-side (an incident with thousands
 of entries still renders fast) with a "load earlier" link; ``app.js`` then polls
 ``/incidents/{n}/live?after=<cursor>`` every 1.5 s and prepends new entries — and refreshes the
@@ -22,7 +26,7 @@ from commandpost.incidents import comms, roles, rules, service, timeline
 from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.incidents.schemas import IncidentOut
 from commandpost.runbooks import service as runbook_service
-from commandpost.runbooks.model import MITIGATE, Section
+from commandpost.runbooks.model import MITIGATE, VERIFY, Section, Step
 from commandpost.runbooks.models import RunbookStepState
 from commandpost.web import extensions
 from commandpost.web.auth import PageReader, PageRoute
@@ -86,8 +90,49 @@ def checklists(session: Session, incident: Incident) -> list[Checklist]:
     return out
 
 
+@dataclass(frozen=True)
+class VerifyStep:
+    step: Step
+    state: RunbookStepState | None  # None: not marked yet
+
+
+@dataclass(frozen=True)
+class VerifyRunbook:
+    slug: str
+    title: str
+    steps: list[VerifyStep]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The Verify steps of every attached runbook: what the move to resolved is judged on.
+
+    ``done`` counts the same rows as ``runbooks.service.verify_evidence`` (Verify steps marked done),
+    read from the checklists the page already loaded — no extra query.
+    """
+
+    runbooks: list[VerifyRunbook]
+
+    @property
+    def total(self) -> int:
+        return sum(len(r.steps) for r in self.runbooks)
+
+    @property
+    def done(self) -> int:
+        return sum(1 for r in self.runbooks for v in r.steps if v.state and v.state.state == "done")
+
+
+def verify_evidence(found: list[Checklist]) -> Evidence:
+    out = []
+    for c in found:
+        section = next((s for s in c.sections if s.number == VERIFY), None)
+        steps = [VerifyStep(step, c.states.get(step.id)) for step in (section.steps if section else ())]
+        out.append(VerifyRunbook(c.slug, c.title, steps))
+    return Evidence(out)
+
+
 def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
-    """What the live parts of the page are made of (header, roles, checklist)."""
+    """What the live parts of the page are made of (header, roles, checklist, Verify evidence)."""
     config = service.config_of(ctx.session)
     ic = roles.ic_holder(ctx.session, incident)
     ops, _ = roles.holder(ctx.session, incident, "ops")
@@ -101,6 +146,7 @@ def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
         "freeze": extensions.slo_freeze(ctx.session, incident, now=ctx.now),
         "postmortem": extensions.postmortem_of(ctx.session, incident),
         "escalation": extensions.escalation_of(ctx.session, incident),
+        "evidence": verify_evidence(found) if "resolved" in rules.allowed_next(incident.status) else None,
     }
 
 
@@ -180,6 +226,7 @@ def live(
             "header": _fragment("incident/header.html", **values),
             "roles": _fragment("incident/roles.html", **values),
             "checklist": _fragment("incident/checklist.html", **values),
+            "evidence": _fragment("incident/evidence.html", **values),
         }
         body["more"] = len(fresh) == LIVE_PAGE
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
