@@ -5,11 +5,12 @@ incident change and its timeline entry are flushed. A hook that raises rolls the
 back, so hooks should decide (insert rows), never send.
 
 Who fills them in:
-- ``incident_opened`` / ``severity_raised``: the paging domain starts or re-targets escalation for a
-  paging severity (``config.severities[new].paging``); today nothing is registered, and the incident
-  service itself applies the comms cadence of the new severity.
-- ``comms_posted`` / ``comms_overdue`` / ``role_offered`` / ``command_post_opened``: the notify domain
-  sends the update, reminds the Comms holder, tells the person offered a role, announces the channel.
+- ``incident_opened`` / ``severity_raised``: ``paging.service`` starts or restarts escalation (its FYI
+  to the severity route's ``notify`` targets also announces the command post to the team channel);
+  the incident service itself applies the comms cadence of the new severity.
+- ``comms_overdue`` / ``role_offered``: ``notify.incident_notices`` tells the effective Comms holder
+  and the person offered a role.
+- ``comms_posted`` / ``command_post_opened``: nothing registered (the channel is announced by the FYI).
 
 Register with ``hooks.severity_raised.append(fn)`` at import time of the registering module.
 """

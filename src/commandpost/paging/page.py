@@ -50,6 +50,8 @@ class PageText:
     """said instead of a first move when the runbook has none we can read"""
     missing: str | None
     """why there is no runbook to follow (then the first line of every page says NO RUNBOOK)"""
+    command_post: str = ""
+    """the incident's channel (``inc-2026-06-24-…``); the FYI announces it to the ``notify`` targets"""
 
     @property
     def headline(self) -> str:
@@ -85,6 +87,8 @@ class PageText:
 
     def fyi_body(self, why: str) -> str:
         lines = self._core()
+        if self.command_post:
+            lines.append(f"Command post: #{self.command_post}")
         lines.append(f"FYI, no ack needed: {why}")
         return "\n".join(lines)
 
@@ -135,4 +139,5 @@ def build(config: OpsConfig, incident: Incident, *, base_url: str) -> PageText:
         first_move=move,
         move_note=note,
         missing=missing,
+        command_post=incident.channel or "",
     )
