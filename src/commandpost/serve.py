@@ -14,6 +14,7 @@ from commandpost.clock import SystemClock
 from commandpost.console import err_console
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory, transaction
+from commandpost.logfilter import uvicorn_log_config
 from commandpost.policy import service as policy_service
 from commandpost.security import redact
 from commandpost.security import service as security_service
@@ -24,7 +25,11 @@ from commandpost.settings import Settings
 def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = create_db_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
-    migrate.upgrade_in_child(engine, settings.database_url)
+    before = migrate.current_revisions(engine)
+    migrate.upgrade_in_child(engine, settings.database_url)  # raises unless the schema is now at HEADS
+    if before != migrate.HEADS:
+        was, now = ", ".join(sorted(before)) or "empty", ", ".join(sorted(migrate.HEADS))
+        _say(f"schema: upgraded from {was} to {now}")
     sessions = make_session_factory(engine)
     clock = SystemClock()
     base = settings.base_url()
@@ -32,7 +37,7 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
     if settings.ops_dir is not None:
         with transaction(sessions) as session:
             result = policy_service.apply_folder(session, settings.ops_dir, now=clock.now(), actor="serve")
-        err_console.print(
+        _say(
             f"ops: {'applied new revision' if result.created else 'unchanged, revision'} "
             f"{result.revision.id} from {settings.ops_dir}"
         )
@@ -44,21 +49,33 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
                 _row, plaintext = security_service.create_token(
                     session, person=person, scope="admin", name="first run", now=clock.now()
                 )
-                err_console.print(f"admin token for @{person} (shown once; save it):")
-                err_console.print(
-                    f"  export COMMANDPOST_URL={base} COMMANDPOST_TOKEN={plaintext}", highlight=False
-                )
+                _say(f"admin token for @{person} (shown once; save it):")
+                _say(f"  export COMMANDPOST_URL={base} COMMANDPOST_TOKEN={plaintext}")
 
     with sessions() as session:
         for key in policy_service.list_integrations(session):
-            err_console.print(
-                f"intake {key.name} ({key.source}, {key.service}): {policy_service.intake_url(base, key)}"
-            )
+            _say(f"intake {key.name} ({key.source}, {key.service}): {policy_service.intake_url(base, key)}")
     redact.warm_up()  # load the secret detectors now, not on the first alert
-    err_console.print(f"[bold green]commandpost[/] serving on {base}  (health: {base}/healthz)")
+    err_console.print(
+        f"[bold green]commandpost[/] serving on {base}  (health: {base}/healthz)",
+        soft_wrap=True,
+        highlight=False,
+    )
     app = create_app(settings, clock=clock, engine=engine)
     tune_gc()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(),  # the access log masks tokens and secret paths (logfilter.py)
+    )
+
+
+def _say(line: str) -> None:
+    """One start-up line on stderr, exactly as given: never wrapped at the console's width (a token or
+    an intake URL cut in two is copy-pasted broken), no markup, no highlighting."""
+    err_console.print(line, soft_wrap=True, markup=False, highlight=False)
 
 
 def tune_gc() -> None:
