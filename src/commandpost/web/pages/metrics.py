@@ -115,7 +115,6 @@ def metrics_page(request: Request, ctx: PageReader) -> Response:
         request,
         "metrics.html",
         nav="insights",
-        metrics_available=True,
         metric_charts=metric_charts,
         statuses=statuses,
         quality=quality,
