@@ -48,13 +48,12 @@ NOTES = (
     f"Idle RSS: `commandpost serve --ops examples/ops` on a fresh SQLite file (engine on, as "
     f"`make run`), {IDLE_SECONDS:.0f} s after `/readyz` first answers ready; `VmRSS` of the server "
     f"process from `/proc` in MB of 10⁶ bytes, median of {RSS_RUNS} servers. The start-up peak "
-    "(`VmHWM`) is the dummy argon2 hash `security/users.py` computes at import (64 MiB of argon2 "
-    "memory, returned at once). What "
+    "(`VmHWM`) is reported beside it. What "
     "stays is mostly the imported code of the dependencies (the RSS each adds, imported in this "
-    "order): SQLAlchemy 28 MB, pydantic 13, Alembic 11, FastAPI with Starlette 10, cryptography 10 "
-    "(SNS signatures only), detect-secrets with requests 6, httpx 5, icalendar 3 (iCal feeds only); "
-    "matplotlib is not among them: it is imported only "
-    "when a chart is first drawn."
+    "order): SQLAlchemy 28 MB, pydantic 13, FastAPI with Starlette 10, cryptography 10 "
+    "(SNS signatures only), detect-secrets with requests 6, httpx 5, icalendar 3 (iCal feeds only). "
+    "Alembic (11 MB) is not among them: `serve` upgrades the schema in a child process and reads "
+    "the version table itself; matplotlib neither: it is imported only when a chart is first drawn."
 )
 
 
