@@ -63,14 +63,15 @@ def top_object(doc: Any, what: str = "event") -> dict[str, Any]:
 def check_depth(value: dict[str, Any] | list[Any], limit: int = MAX_DEPTH) -> None:
     """Refuse nesting deeper than ``limit`` without recursing (a deep document cannot blow the stack)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
+    push = stack.append
     while stack:
         node, depth = stack.pop()
         if depth > limit:
             raise BadRequest(f"request body nests deeper than {limit} levels")
-        children = node.values() if isinstance(node, dict) else node
-        for child in children:
-            if isinstance(child, dict | list):
-                stack.append((child, depth + 1))
+        for child in node.values() if type(node) is dict else node:
+            kind = type(child)  # exact types: parsed JSON has no subclasses, and this is per value
+            if kind is dict or kind is list:
+                push((child, depth + 1))
 
 
 @lru_cache(maxsize=4096)
