@@ -31,7 +31,6 @@ class Settings(BaseSettings):
     engine_enabled: bool = True
     engine_lease_seconds: float = 30.0
     engine_max_sleep_seconds: float = 5.0
-    handover_offer_ttl_seconds: int = 15 * 60
     log_level: str = "INFO"
     sns_cert_dir: Path | None = Field(
         default=None,
