@@ -8,7 +8,25 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from pydantic import AfterValidator, AwareDatetime
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def in_range(value: datetime) -> datetime:
+    """An instant commandpost can reason about (1970 to 2999): shifts, windows and margins add days
+    to it, and a year-1 or year-9999 instant overflows Python's datetime — a 500 where a 422 belongs."""
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not EARLIEST <= aware < LATEST:
+        raise ValueError(f"must be from {EARLIEST.year} to {LATEST.year - 1}, got {value.isoformat()}")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(in_range)]
+"""A timezone-aware instant in a request body, from 1970 to 2999."""
 
 
 class Clock(Protocol):

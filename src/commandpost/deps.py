@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 from sqlalchemy.orm import Session
 
-from commandpost.clock import Clock
+from commandpost.clock import Clock, in_range
 from commandpost.errors import Forbidden, Unauthorized
 from commandpost.security import service as security_service
 from commandpost.security.rules import Principal
@@ -42,10 +42,11 @@ def _iso_only(value: object) -> object:
 
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
-"""A date-time query parameter: ISO 8601 text only (no offset = UTC where the endpoint says so)."""
-IsoAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
-"""An ISO 8601 date-time query parameter that must carry its timezone."""
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(in_range)]
+"""A date-time query parameter: ISO 8601 text only (no offset = UTC where the endpoint says so),
+from 1970 to 2999."""
+IsoAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(in_range)]
+"""An ISO 8601 date-time query parameter that must carry its timezone, from 1970 to 2999."""
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 QUERY_TOKEN_NAMES = ("token", "access_token", "api_key", "apikey")

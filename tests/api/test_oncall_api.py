@@ -264,3 +264,29 @@ def test_an_iso_date_time_query_still_works(client, applied_ops, auth):
     assert r.status_code == 200, r.text
     r = client.get("/api/v1/metrics/response?from=2026-01-01&to=2026-11-27T00:00:00Z", headers=auth("read"))
     assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/oncall?at=9999-12-31T23:59:59Z",
+        "/api/v1/oncall?at=0001-01-01T00:00:00Z",
+        "/api/v1/schedules/payment-platform/shifts?from=9999-12-30T00:00:00Z",
+        "/api/v1/metrics/oncall-health?to=9999-12-31T23:59:59Z",
+    ],
+)
+def test_an_instant_outside_1970_to_2999_is_a_422_not_a_500(client, applied_ops, auth, path):
+    """Shifts and windows add days to the instant: year 1 or 9999 overflowed Python's datetime (500)."""
+    r = client.get(path, headers=auth("read"))
+    assert r.status_code == 422 and "must be from 1970 to 2999" in r.json()["error"]["message"], r.text
+
+
+def test_an_override_outside_1970_to_2999_is_refused_and_nothing_stored(client, applied_ops, auth):
+    body = {"schedule": "payment-platform", "layer": "primary", "person": "ken"}
+    r = client.post(
+        "/api/v1/overrides",
+        json={**body, "start": "0001-01-01T00:00:00Z", "end": "9999-12-31T23:00:00Z"},
+        headers=auth("responder"),
+    )
+    assert r.status_code == 422 and "must be from 1970 to 2999" in r.json()["error"]["message"], r.text
+    assert client.get("/api/v1/overrides?include_past=true", headers=auth("read")).json() == []

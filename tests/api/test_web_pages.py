@@ -254,3 +254,21 @@ def test_cursors_out_of_range_are_422_not_500(client, hana):
         r = client.get("/incidents/INC-1/live", params=params, headers=FETCH)
         assert r.status_code == 422, (params, r.status_code)
     assert client.get("/incidents/INC-1", params={"before": 2**40}).status_code == 422
+
+
+def test_dates_outside_1970_to_2999_are_422_not_500(client, hana):
+    """Date arithmetic on year 1 or 9999 overflows Python's datetime: the on-call page says why."""
+    for start in ("0001-01-01", "9999-12-31"):
+        r = client.get("/oncall", params={"view": "month", "start": start})
+        assert r.status_code == 422 and "must be from 1970 to 2999" in error_of(r.text), start
+    r = client.post(
+        "/oncall/overrides",
+        data={
+            "layer": "payment-platform/primary",
+            "person": "ken",
+            "start": "0001-01-01T00:00",
+            "end": "2026-06-25T13:00",
+            "csrf_token": hana,
+        },
+    )
+    assert r.status_code == 422 and "must be from 1970 to 2999" in error_of(r.text)

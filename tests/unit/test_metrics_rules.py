@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from commandpost.clock import EARLIEST
 from commandpost.errors import ValidationFailed
 from commandpost.metrics import rules
 from commandpost.policy.loader import load_ops
@@ -110,6 +111,12 @@ def test_period_defaults_and_refusals() -> None:
     assert start == datetime(2026, 6, 1, tzinfo=UTC) and end == JUNE
     with pytest.raises(ValidationFailed, match="must be before"):
         rules.period(JUNE, JUNE, JUNE, timedelta(days=1))
+    with pytest.raises(ValidationFailed, match="at least a minute"):
+        rules.period(JUNE - timedelta(seconds=59), JUNE, JUNE, timedelta(days=1))
+    with pytest.raises(ValidationFailed, match="before 1970"):
+        rules.period(datetime(1969, 12, 31, tzinfo=UTC), None, JUNE, timedelta(days=1))
+    # a default period reaching back past 1970 starts there instead of overflowing
+    assert rules.period(None, datetime(1970, 1, 2, tzinfo=UTC), JUNE, timedelta(days=90))[0] == EARLIEST
 
 
 def test_sleep_windows_follow_each_days_offset_across_dst() -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from commandpost.clock import Instant
 from commandpost.incidents import rules
 from commandpost.incidents.models import Incident, RoleOffer, TimelineEntry
 from commandpost.incidents.roles import RoleView
@@ -26,8 +27,8 @@ class DeclareIn(_In):
     service: str | None = Field(default=None, max_length=100)
     summary: str | None = Field(default=None, max_length=20_000)
     impact: str | None = Field(default=None, max_length=20_000, description="customer / business impact")
-    impact_started_at: AwareDatetime | None = None
-    detected_at: AwareDatetime | None = Field(default=None, description="default: now")
+    impact_started_at: Instant | None = None
+    detected_at: Instant | None = Field(default=None, description="default: now")
     ic: str | None = Field(default=None, max_length=100, description="default: the declarer")
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -36,7 +37,7 @@ class UpdateIn(_In):
     title: str | None = Field(default=None, min_length=1, max_length=300)
     summary: str | None = Field(default=None, max_length=20_000)
     impact: str | None = Field(default=None, max_length=20_000)
-    impact_started_at: AwareDatetime | None = None
+    impact_started_at: Instant | None = None
     service: str | None = Field(default=None, max_length=100)
     labels: dict[str, str] | None = None
     data_loss: bool | None = None

@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from commandpost.clock import EARLIEST
 from commandpost.errors import ValidationFailed
 from commandpost.policy.durations import format_duration
 from commandpost.policy.schema import SLO, Service, Severity
@@ -139,15 +140,30 @@ def decompose(lo: int, hi: int, sizes: Sequence[int] = ROLLUP_SIZES) -> list[tup
     return sorted(pieces, key=lambda p: (p[1], -p[0]))
 
 
+MIN_PERIOD = timedelta(minutes=1)
+
+
 def period(
     start: datetime | None, end: datetime | None, now: datetime, default: timedelta
 ) -> tuple[datetime, datetime]:
-    """[start, end) of a report: ``default`` up to now unless given; a time without an offset is UTC."""
+    """[start, end) of a report: ``default`` up to now unless given; a time without an offset is UTC.
+
+    A report starts no earlier than 1970 (nothing is older, and the SQL works in epoch seconds) and
+    spans at least :data:`MIN_PERIOD`: shares of a shorter one divide by zero."""
     end = _aware(end) if end else now
-    start = _aware(start) if start else end - default
+    start = _aware(start) if start else end - default if end - EARLIEST > default else EARLIEST
+    if start < EARLIEST:
+        raise ValidationFailed(
+            f"from ({start.isoformat()}) is before 1970: nothing to report", details={"field": "from"}
+        )
     if start >= end:
         raise ValidationFailed(
             f"from ({start.isoformat()}) must be before to ({end.isoformat()})", details={"field": "from"}
+        )
+    if end - start < MIN_PERIOD:
+        raise ValidationFailed(
+            f"from ({start.isoformat()}) must be at least a minute before to ({end.isoformat()})",
+            details={"field": "from"},
         )
     return start, end
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from commandpost.clock import Instant
 from commandpost.metrics.slo import MAX_BATCH, Count
 
 MAX_COUNT = 10**15
@@ -17,7 +18,7 @@ class CountIn(BaseModel):
     id: str = Field(min_length=1, max_length=200, description="your id for this count (idempotency)")
     good: int = Field(ge=0, le=MAX_COUNT)
     total: int = Field(ge=0, le=MAX_COUNT)
-    at: AwareDatetime
+    at: Instant
 
     def count(self) -> Count:
         return Count(self.id, self.good, self.total, self.at)

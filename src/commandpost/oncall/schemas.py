@@ -6,8 +6,9 @@ import datetime as dt
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from commandpost.clock import Instant
 from commandpost.oncall.rules import Shift
 from commandpost.oncall.service import OnCallNow
 from commandpost.policy.schema import Layer, Schedule
@@ -133,8 +134,8 @@ class OverrideIn(BaseModel):
     schedule: str = Field(min_length=1, max_length=100)
     layer: str = Field(min_length=1, max_length=100)
     person: str = Field(min_length=1, max_length=100, description="a handle from people.yaml")
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     note: str = Field(default="", max_length=2000)
 
 

@@ -4,13 +4,14 @@ month calendar, and iCal feeds — all through ``oncall.service`` / ``oncall.fee
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from commandpost.clock import in_range
 from commandpost.deps import Ctx, RowId
 from commandpost.errors import ValidationFailed
 from commandpost.oncall import feeds
@@ -37,11 +38,12 @@ def _parse_day(value: str, fallback: date) -> date:
     if not value:
         return fallback
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationFailed(
-            f"start: {value!r} is not a date (YYYY-MM-DD)", details={"field": "start"}
-        ) from None
+        day = date.fromisoformat(value)
+        in_range(datetime.combine(day, time(), UTC))
+    except ValueError as exc:
+        why = str(exc) if str(exc).startswith("must be") else "is not a date (YYYY-MM-DD)"
+        raise ValidationFailed(f"start: {value!r} {why}", details={"field": "start"}) from None
+    return day
 
 
 def _window(view: str, anchor: date) -> tuple[date, date]:
@@ -134,11 +136,10 @@ def oncall_page(request: Request, ctx: PageReader, view: str = "week", start: st
 def _local_instant(value: str, field: str, tz: ZoneInfo) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed(
-            f"{field}: {value!r} is not a date and time (YYYY-MM-DDTHH:MM)", details={"field": field}
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+        return in_range(parsed if parsed.tzinfo else parsed.replace(tzinfo=tz))
+    except ValueError as exc:
+        why = str(exc) if str(exc).startswith("must be") else "is not a date and time (YYYY-MM-DDTHH:MM)"
+        raise ValidationFailed(f"{field}: {value!r} {why}", details={"field": field}) from None
 
 
 @router.post("/oncall/overrides")
