@@ -380,7 +380,8 @@ def run(
     min_kills: int = 10,
 ) -> list[Figure]:
     """Exactly-once on PostgreSQL, where two replicas really share the work (on SQLite the lease makes
-    one the sender: the bounded test covers it there); the restart boundary on both.
+    one the sender: tests/integration/test_paging_replicas.py covers that handover); the restart boundary
+    on both.
 
     3,334 incidents × 3 pages = 10,002 pages (the issue's 10,000 escalations), arriving over 57 s: the
     last level 2 comes due at about 59 s, so a kill every 3 s makes about 19, of which at least 10 must
