@@ -54,7 +54,7 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
 
     with sessions() as session:
         for key in policy_service.list_integrations(session):
-            _say(f"intake {key.name} ({key.source}, {key.service}): {policy_service.intake_url(base, key)}")
+            _say(policy_service.intake_line(base, key))
     redact.warm_up()  # load the secret detectors now, not on the first alert
     err_console.print(
         f"[bold green]commandpost[/] serving on {base}  (health: {base}/healthz)",

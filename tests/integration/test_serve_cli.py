@@ -107,11 +107,11 @@ def test_serve_on_a_fresh_database(fresh_url: str, tmp_path: Path) -> None:
         # every integration's intake URL, each on one line
         with make_session_factory(engine, read_only=True)() as session:
             keys = policy_service.list_integrations(session)
-        expected = {
-            f"intake {k.name} ({k.source}, {k.service}): {policy_service.intake_url(base, k)}" for k in keys
-        }
+        expected = {policy_service.intake_line(base, k) for k in keys}
         assert len(keys) == 5 and all(len(line) > 40 for line in expected)
         assert {line for line in lines if line.startswith("intake ")} == expected
+        pagerduty = next(k for k in keys if k.source == "pagerduty")  # its key goes in the body, not the URL
+        assert any(line.endswith(f"/v2/enqueue  routing_key={pagerduty.key}") for line in lines)
 
         # requests whose URL holds a secret: the access log masks it
         query = httpx.get(f"{base}/api/v1/incidents?token={QUERY_SECRET}&limit=1", headers=bearer, timeout=10)

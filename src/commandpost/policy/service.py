@@ -186,6 +186,14 @@ def intake_url(base_url: str, key: IntegrationKey) -> str:
     return f"{base}/api/v1/intake/{key.source}/{key.key}"
 
 
+def intake_line(base_url: str, key: IntegrationKey) -> str:
+    """What ``serve`` prints for an integration: everything a sender needs, on one line."""
+    where = intake_url(base_url, key)
+    if key.source == "pagerduty":
+        where += f"  routing_key={key.key}"
+    return f"intake {key.name} ({key.source}, {key.service}): {where}"
+
+
 # ------------------------------------------------------------------ what changed
 
 
