@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,10 +44,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, migrated once."""
-    name = f"commandpost_test_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database (dropped afterwards); the test fails, loudly, if unreachable."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -59,14 +60,22 @@ def pg_url() -> Iterator[str]:
             "or point COMMANDPOST_TEST_PG_URL at a server where the user may CREATE DATABASE.",
             pytrace=False,
         )
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    engine = create_db_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated once."""
+    with pg_database("commandpost_test") as url:
+        engine = create_db_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -14,20 +14,18 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.logfilter import MASK
 from commandpost.policy import service as policy_service
 from tests.alert_support import free_port
-from tests.conftest import BACKENDS, EXAMPLE_OPS, PG_ADMIN_URL, REPO
+from tests.conftest import BACKENDS, EXAMPLE_OPS, REPO, pg_database
 
 pytestmark = pytest.mark.integration
 COMMANDPOST = Path(sys.executable).with_name("commandpost")
@@ -42,19 +40,8 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'commandpost.db'}"
         return
-    name = f"commandpost_serve_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        pytest.fail(f"PostgreSQL is unreachable at {PG_ADMIN_URL} ({exc})", pytrace=False)
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pg_database("commandpost_serve") as url:
+        yield url
 
 
 def _wait_ready(proc: subprocess.Popen[bytes], base: str, err: Path) -> None:
