@@ -55,15 +55,22 @@ FAILED = Counter("commandpost_escalation_failures_total", "Escalation rows whose
 
 class _Budgeted:
     """A processor that claims up to ``batch`` due rows and decides for at most ``budget`` seconds
-    (by default :data:`BUDGET_SECONDS`, :data:`SQLITE_BUDGET_SECONDS` on SQLite)."""
+    (by default :data:`BUDGET_SECONDS`, or :data:`SQLITE_BUDGET_SECONDS` when the session is SQLite's)."""
 
     def __init__(
         self, settings: Settings | None = None, *, batch: int = BATCH, budget: float | None = None
     ) -> None:
         self.settings = settings or get_settings()
         self.batch = batch
-        sqlite = self.settings.database_url.startswith("sqlite")
-        self.budget = budget if budget is not None else SQLITE_BUDGET_SECONDS if sqlite else BUDGET_SECONDS
+        self.budget = budget
+
+    def deadline(self, session: Session) -> float:
+        """When this pass stops deciding (``time.monotonic()``)."""
+        budget = self.budget
+        if budget is None:
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            budget = SQLITE_BUDGET_SECONDS if sqlite else BUDGET_SECONDS
+        return time.monotonic() + budget
 
 
 class EscalationsDue(_Budgeted):
@@ -86,7 +93,7 @@ class EscalationsDue(_Budgeted):
             return 0
         decider = service.Decider.of(session, base_url=self.settings.base_url(), now=now)
         dues = [(esc, incident, esc.next_escalation_at or now) for esc, incident in claimed]
-        deadline = time.monotonic() + self.budget
+        deadline = self.deadline(session)
         done: list[tuple[Escalation, Incident, datetime]] = []
         work = 0
         try:
@@ -115,7 +122,7 @@ class EscalationsDue(_Budgeted):
     ) -> tuple[list[tuple[Escalation, Incident, datetime]], int]:
         """The slow path: a savepoint per row (at least through the row that failed, then within the
         budget); a row that fails is pushed back by RETRY_AFTER. Returns the rows reached and the work."""
-        deadline = time.monotonic() + self.budget
+        deadline = self.deadline(session)
         work = 0
         reached = 0
         for esc, incident, due in dues:
@@ -207,7 +214,7 @@ class AlertChannelNotices(_Budgeted):
         if not due:
             return 0
         decider = service.Decider.of(session, base_url=self.settings.base_url(), now=now)
-        deadline = time.monotonic() + self.budget
+        deadline = self.deadline(session)
         work = 0
         for unit in alert_fyi.plan(decider, due):
             whens = [(alert.id, alert.notify_after) for alert in unit]
