@@ -32,7 +32,6 @@ from commandpost.errors import NotFound, Unavailable
 from commandpost.incidents import hooks, roles, rules, timeline
 from commandpost.incidents.models import Incident, RoleOffer, TimelineEntry
 from commandpost.notify import service as notify_service
-from commandpost.notify.rules import message_key
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
 from commandpost.policy.schema import OpsConfig
@@ -79,26 +78,21 @@ def _tell(
 ) -> int:
     """One message per contact method of ``person`` (their ``people.yaml`` choice for the incident's
     severity, then the console). Returns how many were queued (0: already queued, or not decidable)."""
-    queued = 0
     try:
         with session.begin_nested():
-            for channel, destination in notify_service.destinations_for_person(
-                config, person, incident.severity
-            ):
-                message = notify_service.enqueue(
-                    session,
-                    key=message_key(kind, **key_parts, to=person, channel=channel),
-                    channel=channel,  # type: ignore[arg-type]
-                    destination=destination,
-                    subject=subject,
-                    body=body,
-                    severity=incident.severity,
-                    incident_id=incident.id,
-                    person=person,
-                    payload=payload,
-                    now=now,
-                )
-                queued += message is not None
+            queued = notify_service.enqueue_each(
+                session,
+                notify_service.destinations_for_person(config, person, incident.severity),
+                kind=kind,
+                key_parts={**key_parts, "to": person},
+                subject=subject,
+                body=body,
+                severity=incident.severity,
+                incident_id=incident.id,
+                person=person,
+                payload=payload,
+                now=now,
+            )
     except NotFound as exc:  # e.g. a declarer who is not in people.yaml: nowhere to send
         log.warning("%s: cannot tell @%s (%s): %s", key_parts.get("incident"), person, kind, exc.message)
         return 0

@@ -24,7 +24,7 @@ from commandpost.notify.models import (
     OutgoingAttempt,
     OutgoingMessage,
 )
-from commandpost.notify.rules import MAX_KEY_LENGTH
+from commandpost.notify.rules import MAX_KEY_LENGTH, message_key
 from commandpost.notify.upsert import insert_for
 from commandpost.policy.schema import OpsConfig, Person
 from commandpost.security.redact import redact_data, redact_text
@@ -108,6 +108,44 @@ def enqueue(
 
 
 _INSERTS: dict[str, Any] = {}
+
+
+def enqueue_each(
+    session: Session,
+    destinations: Sequence[tuple[str, str]],
+    *,
+    kind: str,
+    key_parts: dict[str, Any],
+    subject: str,
+    body: str,
+    severity: str | None,
+    incident_id: int | None,
+    person: str | None,
+    payload: dict[str, Any] | None,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> int:
+    """One message per (channel, destination), keyed ``message_key(kind, **key_parts, channel=…)``: a
+    recipient told on each of their contact methods. Returns how many were queued (a key already
+    queued counts 0)."""
+    queued = 0
+    for channel, destination in destinations:
+        message = enqueue(
+            session,
+            key=message_key(kind, **key_parts, channel=channel),
+            channel=channel,  # type: ignore[arg-type]
+            destination=destination,
+            subject=subject,
+            body=body,
+            severity=severity,
+            incident_id=incident_id,
+            person=person,
+            payload=payload,
+            now=now,
+            not_before=not_before,
+        )
+        queued += message is not None
+    return queued
 
 
 def _insert_once(session: Session) -> Any:

@@ -32,7 +32,6 @@ from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import service as incident_service
 from commandpost.incidents.models import Incident
 from commandpost.notify import service as notify_service
-from commandpost.notify.rules import message_key
 from commandpost.oncall import service as oncall_service
 from commandpost.paging import page, rules
 from commandpost.paging.models import Escalation
@@ -242,22 +241,20 @@ def _enqueue(
             problems.append(f"{recipient.target}: cannot reach {recipient.label}: {exc.message}")
             continue
         to = recipient.person or f"#{recipient.team_channel}"
-        for channel, destination in pairs:
-            message = notify_service.enqueue(
-                session,
-                key=message_key(kind, **key_parts, to=to, channel=channel),
-                channel=channel,  # type: ignore[arg-type]
-                destination=destination,
-                subject=subject,
-                body=body,
-                severity=incident.severity,
-                incident_id=incident.id,
-                person=recipient.person,
-                payload={**payload, "target": recipient.target},
-                now=decider.now,
-                not_before=not_before,
-            )
-            queued += message is not None
+        queued += notify_service.enqueue_each(
+            session,
+            pairs,
+            kind=kind,
+            key_parts={**key_parts, "to": to},
+            subject=subject,
+            body=body,
+            severity=incident.severity,
+            incident_id=incident.id,
+            person=recipient.person,
+            payload={**payload, "target": recipient.target},
+            now=decider.now,
+            not_before=not_before,
+        )
         reached.append(
             {
                 "target": recipient.target,
