@@ -22,7 +22,7 @@ an alert is in one message per recipient and channel, however many engine replic
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session
 from commandpost.alerts.models import Alert
 from commandpost.errors import NotFound
 from commandpost.notify import service as notify_service
-from commandpost.notify.rules import message_key
 from commandpost.paging import page, rules
 from commandpost.paging.service import Decider, destinations
 from commandpost.policy.schema import SeverityRoute
@@ -119,7 +118,8 @@ def announce(session: Session, decider: Decider, alert: Alert) -> int:
         route,
         build(decider, alert, route),
         due,
-        lambda to, channel: message_key(KIND, alert=alert.id, to=to, channel=channel),
+        KIND,
+        {"alert": alert.id},
     )
 
 
@@ -142,14 +142,8 @@ def announce_digest(session: Session, decider: Decider, alerts: Sequence[Alert])
         route,
         build_digest(decider, [alert for alert, _due in cleared], route),
         min(due for _alert, due in cleared),
-        lambda to, channel: message_key(
-            DIGEST_KIND,
-            service=first.service,
-            severity=first.severity,
-            first=first.id,
-            to=to,
-            channel=channel,
-        ),
+        DIGEST_KIND,
+        {"service": first.service, "severity": first.severity, "first": first.id},
     )
 
 
@@ -160,10 +154,12 @@ def _enqueue(
     route: SeverityRoute,
     notice: Notice,
     due: datetime,
-    key: Callable[[str, str], str],
+    kind: str,
+    key_parts: dict[str, Any],
 ) -> int:
     """Queue ``notice`` for every recipient of the route's ``notify`` targets (``alert`` gives the
-    service and severity, and names the notice in logs); ``key(to, channel)`` is each message's key."""
+    service and severity, and names the notice in logs); each message's key is ``kind`` with
+    ``key_parts``, the recipient and the channel."""
     config = decider.config
     policy = rules.policy_for(config, alert.service)
     resolution = rules.resolve(policy, config, route.notify, decider.on_call(session))
@@ -174,23 +170,20 @@ def _enqueue(
         except NotFound as exc:
             log.warning("alert %s: cannot reach %s: %s", alert.id, recipient.label, exc.message)
             continue
-        to = recipient.person or f"#{recipient.team_channel}"
-        for channel, destination in pairs:
-            message = notify_service.enqueue(
-                session,
-                key=key(to, channel),
-                channel=channel,  # type: ignore[arg-type]
-                destination=destination,
-                subject=notice.subject,
-                body=notice.body,
-                severity=alert.severity,
-                incident_id=None,
-                person=recipient.person,
-                payload={**notice.payload, "target": recipient.target},
-                now=decider.now,
-                not_before=due,
-            )
-            queued += message is not None
+        queued += notify_service.enqueue_each(
+            session,
+            pairs,
+            kind=kind,
+            key_parts={**key_parts, "to": recipient.person or f"#{recipient.team_channel}"},
+            subject=notice.subject,
+            body=notice.body,
+            severity=alert.severity,
+            incident_id=None,
+            person=recipient.person,
+            payload={**notice.payload, "target": recipient.target},
+            now=decider.now,
+            not_before=due,
+        )
     for note in resolution.notes:
         log.info("alert %s (%s %s): %s", alert.id, alert.service, alert.severity, note)
     return queued
