@@ -28,7 +28,7 @@ from commandpost.policy import service as policy_service
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_OPS = REPO / "examples" / "ops"
-PAYLOADS = REPO.parent / "shared" / "payloads"
+PAYLOADS = REPO / "tests" / "fixtures" / "payloads"
 SERVICE_FILE = "services/payment-platform.yaml"
 
 

@@ -153,13 +153,21 @@ def demo_command(
     database: Annotated[
         Path | None, typer.Option("--database", help="SQLite file to use (default: a temporary one)")
     ] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            "--start",
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d"],
+            help="play as if the clock read this instant (UTC unless an offset says otherwise)",
+        ),
+    ] = None,
 ) -> None:
     """A throw-away server with a seeded history; then the payment-webhook scenario plays live."""
     folder = Path(tempfile.mkdtemp(prefix="commandpost-demo-"))
     path = database or folder / "demo.db"
     database_url = f"sqlite:///{path}"
     port = port or _free_port()
-    fast = FastClock(speed)
+    fast = FastClock(speed, start if start is None or start.tzinfo else start.replace(tzinfo=UTC))
     say = Narrator(fast)
     say.step(f"throw-away database {path}; ops: the packaged example (console notifications only)")
     tokens = _prepare(database_url, demo_ops(folder), fast)
@@ -505,8 +513,9 @@ def play(base: str, tokens: dict[str, str], clock: FastClock, say: Narrator) -> 
     api = Actors(base, tokens)
     layers = {x["layer"]: x.get("person") for x in api.call("yuta", "GET", "/api/v1/oncall")["oncall"]}
     primary, secondary = layers.get("primary") or "hana", layers.get("secondary") or "ken"
+    # the IC must be able to accept: never the read-only observer, whoever the rotation puts on call
     ic = next(
-        p for p in ("yuta", "sato", "mei", "ken", "hana") if p not in (primary, secondary) and p in tokens
+        p for p in ("yuta", "mei", "ken", "hana") if p not in (primary, secondary) and USERS[p] != "read"
     )
     comms_lead = next(p for p in ("mei", "ken", "hana", "yuta") if p not in (secondary, ic))
     key = next(i for i in api.call("yuta", "GET", "/api/v1/integrations") if i["source"] == "alertmanager")

@@ -1,4 +1,4 @@
-"""Source adapters on the real sample payloads (../shared/payloads) and on broken ones: no database."""
+"""Source adapters on the real sample payloads (tests/fixtures/payloads) and on broken ones: no database."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Prometheus Alertmanager webhook, payload version 4 (``shared/payloads/alertmanager_webhook_v4.jsonc``).
+"""Prometheus Alertmanager webhook, payload version 4
+(``tests/fixtures/payloads/alertmanager_webhook_v4.jsonc``).
 
 One request carries a whole aggregation group: firing and resolved alerts together. Each alert
 becomes one event whose dedup key is its fingerprint (computed the way Alertmanager does when an

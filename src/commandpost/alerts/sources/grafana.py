@@ -1,4 +1,5 @@
-"""Grafana unified alerting webhook contact point (``shared/payloads/grafana_webhook_contact_point.jsonc``).
+"""Grafana unified alerting webhook contact point
+(``tests/fixtures/payloads/grafana_webhook_contact_point.jsonc``).
 
 Like Alertmanager's webhook (Grafana's alerting is built on it), one request carries a group
 of firing and resolved alerts; each alert becomes one event keyed by its fingerprint, and the

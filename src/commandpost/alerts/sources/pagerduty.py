@@ -1,7 +1,7 @@
 """PagerDuty Events API v2: ``POST /v2/enqueue`` (trigger / acknowledge / resolve) and
 ``POST /v2/change/enqueue`` (change events), so any tool or library that speaks PagerDuty can send here.
 
-Rules follow PagerDuty's documentation (``shared/payloads/pagerduty_events_v2_enqueue.jsonc``):
+Rules follow PagerDuty's documentation (``tests/fixtures/payloads/pagerduty_events_v2_enqueue.jsonc``):
 ``routing_key`` and ``event_action`` are required; ``dedup_key`` ≤ 255 characters, generated
 when a trigger has none, required for acknowledge/resolve; a trigger needs ``payload`` with
 ``summary`` (≤ 1024), ``source`` and ``severity`` (critical, error, warning, info).
