@@ -26,6 +26,7 @@ from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.errors import BadRequest, CommandpostError
 from commandpost.policy import service as policy_service
+from commandpost.security.throttle import LoginThrottle
 from commandpost.settings import Settings, get_settings
 
 log = logging.getLogger("commandpost")
@@ -331,6 +332,7 @@ def create_app(
         clock,
     )
     app.state.read_sessions = make_session_factory(engine, read_only=True)
+    app.state.login_throttle = LoginThrottle()
     app.state.engine_runner = None
     install_error_handlers(app)
     _health_routes(app)

@@ -6,6 +6,11 @@ has logged the request line by then. Some paths are secrets themselves: an iCal 
 anyone could post alerts with. :class:`AccessLogSecretFilter` replaces those values with
 :data:`MASK` before the line is formatted; ``commandpost serve`` installs it on the
 ``uvicorn.access`` logger through :func:`uvicorn_log_config`.
+
+Every other log line goes through :class:`SecretFilter` on the handlers: an error logged while
+handling ``POST /api/v1/intake/alertmanager/<key>`` names the path, and an exception's text may
+quote a token; the filter masks intake keys, feed secrets and tokens in the message and in the
+formatted traceback before any handler writes them.
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ _QUERY_NAMES = frozenset(name.lower() for name in QUERY_TOKEN_NAMES)
 _ICAL = re.compile(r"(/ical/)[^/?]+?(\.ics)?(?=[/?]|$)")
 _INTAKE = re.compile(r"(/api/v1/intake/[^/?]+/)[^/?]+")
 _QUERY_SEPARATOR = re.compile(r"([&;])")
+_ICAL_IN_TEXT = re.compile(r"(/ical/)[^/?\s\"']+?(\.ics)?(?=[/?\s\"']|$)")
+_TOKENS = re.compile(r"\b(cpf?_)[A-Za-z0-9_-]{16,}")
+_QUERY_IN_TEXT = re.compile(
+    r"([?&;](?:" + "|".join(map(re.escape, sorted(_QUERY_NAMES))) + r")=)[^&;\s\"']+", re.IGNORECASE
+)
 
 
 def mask_url(path_and_query: str) -> str:
@@ -44,6 +54,38 @@ def mask_url(path_and_query: str) -> str:
                 parts[i] = f"{name}={MASK}"
         query = "".join(parts)
     return f"{path}{sep}{query}"
+
+
+def mask_text(text: str) -> str:
+    """Any log text with intake keys, feed secrets, API tokens and query-string tokens masked."""
+    text = _INTAKE.sub(lambda m: f"{m[1]}{MASK}", text)
+    text = _ICAL_IN_TEXT.sub(lambda m: f"{m[1]}{MASK}{m[2] or ''}", text)
+    text = _QUERY_IN_TEXT.sub(lambda m: f"{m[1]}{MASK}", text)
+    return _TOKENS.sub(lambda m: f"{m[1]}{MASK}", text)
+
+
+class SecretFilter(logging.Filter):
+    """Masks secrets in a record's message and traceback (every handler but the access log's)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == ACCESS_LOGGER:
+            return True  # its arguments are masked by AccessLogSecretFilter; uvicorn formats them itself
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        return True
+
+
+def install_secret_filter(logger: logging.Logger | None = None) -> None:
+    """Put :class:`SecretFilter` on every handler of ``logger`` (the root logger by default)."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, SecretFilter) for f in handler.filters):
+            handler.addFilter(SecretFilter())
 
 
 class AccessLogSecretFilter(logging.Filter):
@@ -67,7 +109,12 @@ def uvicorn_log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config.setdefault("filters", {})["mask_secrets"] = {"()": AccessLogSecretFilter}
+    filters = config.setdefault("filters", {})
+    filters["mask_secrets"] = {"()": AccessLogSecretFilter}
+    filters["mask_secrets_in_text"] = {"()": SecretFilter}
     access = config["loggers"][ACCESS_LOGGER]
     access["filters"] = [*access.get("filters", []), "mask_secrets"]
+    for name, handler in config["handlers"].items():
+        if name != "access":
+            handler["filters"] = [*handler.get("filters", []), "mask_secrets_in_text"]
     return config

@@ -14,7 +14,7 @@ from commandpost.clock import SystemClock
 from commandpost.console import err_console
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory, transaction
-from commandpost.logfilter import uvicorn_log_config
+from commandpost.logfilter import install_secret_filter, uvicorn_log_config
 from commandpost.policy import service as policy_service
 from commandpost.security import redact
 from commandpost.security import service as security_service
@@ -24,6 +24,7 @@ from commandpost.settings import Settings
 
 def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_secret_filter()  # intake keys and tokens never reach a log line
     engine = create_db_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     before = migrate.current_revisions(engine)
     migrate.upgrade_in_child(engine, settings.database_url)  # raises unless the schema is now at HEADS

@@ -149,3 +149,46 @@ def test_static_files_are_served(client):
     r = client.get("/static/app.js")
     assert r.status_code == 200 and "after=" in r.text
     assert client.get("/static/app.css").status_code == 200
+
+
+def test_failed_logins_are_throttled_per_handle_until_the_window_passes(client, people, session, clock):
+    """Five wrong guesses lock the handle for 15 minutes — even the right password is refused, with
+    Retry-After — and nothing is written for a failure; a success then clears the count."""
+    sessions_before = count(session, users.WebSession)
+    for _ in range(5):
+        assert login(client, "hana", "not the password").status_code == 401
+    for password in ("not the password", PASSWORD):
+        r = login(client, "hana", password)
+        assert r.status_code == 429, r.text
+        assert 1 <= int(r.headers["Retry-After"]) <= 15 * 60
+        assert "too many failed logins" in r.text and "cp_session" not in r.headers.get("set-cookie", "")
+    assert count(session, users.WebSession) == sessions_before
+    clock.advance(minutes=15, seconds=1)
+    assert login(client, "hana").status_code == 303
+    for _ in range(4):  # the success reset the count: four more failures still leave a try
+        assert login(client, "hana", "not the password").status_code == 401
+    assert login(client, "hana").status_code == 303
+
+
+def test_failed_logins_are_throttled_per_client_address(client, people):
+    """Guessing across many handles from one address is throttled too (the API's TestClient is one address)."""
+    for n in range(5):
+        assert login(client, f"nobody{n}", PASSWORD).status_code == 401
+    r = login(client, "yuta")
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+
+
+def test_throttle_keeps_a_bounded_number_of_keys():
+    from datetime import UTC, datetime
+
+    from commandpost.security.throttle import LoginThrottle
+
+    throttle = LoginThrottle(limit=2, max_keys=100)
+    now = datetime(2026, 6, 24, tzinfo=UTC)
+    for n in range(1000):
+        throttle.failed([f"address:10.0.{n // 256}.{n % 256}"], now)
+    assert len(throttle._failures) == 100
+    throttle.failed(["handle:ken"], now)
+    throttle.failed(["handle:ken"], now)
+    assert throttle.retry_after(["handle:ken"], now) == 15 * 60
+    assert throttle.retry_after(["handle:mei"], now) is None

@@ -41,10 +41,12 @@ def test_verify_and_sessions(sessions, applied_ops, clock):
             s, applied_ops, handle="ken", password="a long password", role="read", now=clock.now()
         )
         with pytest.raises(Unauthorized, match="wrong handle or password"):
-            users.verify_password(s, handle="ken", password="wrong password!", now=clock.now())
+            users.verify_password(s, handle="ken", password="wrong password!")
         with pytest.raises(Unauthorized, match="wrong handle or password"):
-            users.verify_password(s, handle="", password="a long password", now=clock.now())
-        found = users.verify_password(s, handle="ken", password="a long password", now=clock.now())
+            users.verify_password(s, handle="", password="a long password")
+        verified = users.verify_password(s, handle="ken", password="a long password")
+        assert verified.user_id == user.id and verified.rehash is None
+        found = users.record_login(s, verified, now=clock.now())
         assert found.id == user.id and found.last_login_at == clock.now()
         cookie = users.start_session(s, found, now=clock.now())
         s.commit()
@@ -84,5 +86,5 @@ def test_cli_set_password_from_stdin(db_url, applied_ops, sessions, clock):
     r = run_cli(db_url, "user", "list")
     assert r.returncode == 0 and "@mei" in r.stdout and "admin" in r.stdout
     with sessions() as s:
-        user = users.verify_password(s, handle="mei", password="a long enough password", now=clock.now())
-        assert user.role == "admin"
+        verified = users.verify_password(s, handle="mei", password="a long enough password")
+        assert s.get(users.User, verified.user_id).role == "admin"

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from commandpost.alerts.intake import Intake, IntakeReply
+from commandpost.db import nul
 from commandpost.errors import CommandpostError
 
 log = logging.getLogger("commandpost")
@@ -73,6 +74,7 @@ class IntakeFront:
             body = await self._body(scope, receive)
             if body is None:
                 return None
+            body = nul.clean_json_bytes(body)  # NUL is stored as U+FFFD on both databases (db/nul.py)
             if isinstance(target, str):
                 return await self.intake.pagerduty(body, change=target == CHANGE)
             source, key = target

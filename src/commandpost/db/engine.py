@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from commandpost.db import nul
 from commandpost.errors import ValidationFailed
 
 
@@ -28,7 +29,7 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = Fals
         parsed = make_url(url)
     except Exception as exc:
         raise ValidationFailed(f"database URL {url!r} is not a valid SQLAlchemy URL: {exc}") from exc
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    kwargs: dict[str, Any] = {"echo": echo, "future": True, "json_serializer": nul.json_dumps}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
@@ -36,10 +37,13 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = Fals
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine, busy_timeout_ms)
+        nul.install(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        nul.install(engine)
+        return engine
     raise ValidationFailed(f"database URL {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
 
 

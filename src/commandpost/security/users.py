@@ -161,8 +161,20 @@ def set_role(session: Session, *, handle: str, role: str) -> User:
     return user
 
 
-def verify_password(session: Session, *, handle: str, password: str, now: datetime) -> User:
-    """The user whose password this is; Unauthorized otherwise, saying nothing about which part was wrong."""
+@dataclass(frozen=True)
+class Verified:
+    """A password that matched: who, and the new hash when the stored one uses old parameters."""
+
+    user_id: int
+    handle: str
+    rehash: str | None
+
+
+def verify_password(session: Session, *, handle: str, password: str) -> Verified:
+    """Whose password this is; Unauthorized otherwise, saying nothing about which part was wrong.
+
+    Only reads: run it in a read-only session, outside any write transaction — argon2 takes tens of
+    milliseconds, and on SQLite a write transaction held that long stops intake and the engine."""
     user = get_user(session, handle) if handle.strip() else None
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password[:MAX_PASSWORD])
@@ -170,8 +182,17 @@ def verify_password(session: Session, *, handle: str, password: str, now: dateti
         user = None
     if user is None:
         raise Unauthorized("wrong handle or password")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    rehash = _hasher.hash(password) if _hasher.check_needs_rehash(user.password_hash) else None
+    return Verified(user.id, user.handle, rehash)
+
+
+def record_login(session: Session, verified: Verified, *, now: datetime) -> User:
+    """The write half of a login (short): last login time and, if due, the stronger hash."""
+    user = session.get(User, verified.user_id)
+    if user is None:  # deleted between the two transactions
+        raise Unauthorized("wrong handle or password")
+    if verified.rehash:
+        user.password_hash = verified.rehash
     user.last_login_at = now
     session.flush()
     return user

@@ -12,6 +12,7 @@ from commandpost.db.engine import transaction
 from commandpost.errors import Unauthorized
 from commandpost.security import service as security_service
 from commandpost.security import users
+from commandpost.security.throttle import login_keys
 from commandpost.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -67,20 +68,37 @@ def login(
         )
     state = request.app.state
     now = state.clock.now()
+    keys = login_keys(handle, request.client.host if request.client else None)
+    wait = state.login_throttle.retry_after(keys, now)
+    if wait is not None:
+        response = _login_form(
+            request,
+            next_url=target,
+            error=f"too many failed logins for this handle or from this address; try again in {wait} s",
+            handle=handle,
+            status=429,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     try:
-        with transaction(state.sessions) as session:
-            user = users.verify_password(session, handle=handle, password=password, now=now)
-            cookie = users.start_session(session, user, now=now)
-            security_service.record_audit(
-                session,
-                principal=users.resume(session, cookie, now=now).principal,
-                action="POST /login",
-                target=f"user:{user.handle}",
-                details={"via": "web"},
-                now=now,
-            )
+        # argon2 outside any write transaction: on SQLite a write lock held while hashing stops paging
+        with state.read_sessions() as reading:
+            verified = users.verify_password(reading, handle=handle, password=password)
     except Unauthorized as exc:
+        state.login_throttle.failed(keys, now)
         return _login_form(request, next_url=target, error=exc.message, handle=handle, status=401)
+    state.login_throttle.succeeded(keys)
+    with transaction(state.sessions) as session:
+        user = users.record_login(session, verified, now=now)
+        cookie = users.start_session(session, user, now=now)
+        security_service.record_audit(
+            session,
+            principal=users.resume(session, cookie, now=now).principal,
+            action="POST /login",
+            target=f"user:{user.handle}",
+            details={"via": "web"},
+            now=now,
+        )
     response = RedirectResponse(target, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, cookie, int(users.SESSION_TTL.total_seconds()))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
