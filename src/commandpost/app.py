@@ -24,6 +24,7 @@ from commandpost.alerts.intake import Intake
 from commandpost.clock import Clock, SystemClock
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory
+from commandpost.db.unavailable import unavailable
 from commandpost.errors import BadRequest, CommandpostError
 from commandpost.policy import service as policy_service
 from commandpost.security.throttle import LoginThrottle
@@ -191,6 +192,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        busy = unavailable(exc)
+        if busy is not None:  # locked past the busy timeout, disk full, server unreachable: retry later
+            log.warning(
+                "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+            )
+            return JSONResponse(
+                busy.to_dict(), status_code=busy.http_status, headers={"Retry-After": str(busy.retry_after)}
+            )
         incident_id = uuid.uuid4().hex[:12]
         log.exception("unhandled error %s on %s %s", incident_id, request.method, request.url.path)
         return JSONResponse(

@@ -7,7 +7,9 @@ a 2xx still means "committed", while a burst of N requests costs one ``BEGIN``/`
 instead of N. No request waits for a timer: at low load a batch is one request. The batch's
 repeats are bumped in one statement up front (:func:`commandpost.alerts.dedup.bump_repeats`).
 When anything in a batch fails, the batch is rolled back and its requests are replayed one
-transaction each, so one bad request never fails its neighbours.
+transaction each, so one bad request never fails its neighbours — unless the database itself is
+unavailable (locked past the busy timeout, full, unreachable): then every request of the batch is
+answered 503 at once, instead of each waiting out another busy timeout of its own.
 
 Where a batch runs depends on the database:
 
@@ -55,6 +57,7 @@ from commandpost.alerts import dedup, service
 from commandpost.alerts.metrics import BATCH_SIZE
 from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.service import IntegrationRef, Outcome
+from commandpost.db.unavailable import is_unavailable, unavailable
 from commandpost.errors import CommandpostError, Unavailable
 from commandpost.policy import service as policy_service
 from commandpost.policy.schema import OpsConfig
@@ -206,11 +209,12 @@ class GroupCommitter:
             self._to_thread(batch)
             return
         except Exception as exc:
-            if len(batch) > 1:
+            if len(batch) > 1 and not is_unavailable(exc):
                 for job in batch:  # replay alone: only the failing request fails
                     self._commit_on_loop([job])
                 return
-            _settle(batch[0], error=_as_error(exc))
+            for job in batch:  # the database is down for all of them: each gets its 503 now
+                _settle(job, error=_as_error(exc))
             return
         for job, outcomes in zip(batch, results, strict=True):
             _settle(job, result=outcomes)
@@ -291,11 +295,12 @@ class GroupCommitter:
         try:
             results = self._thread_writer.transaction(batch)
         except Exception as exc:
-            if len(batch) > 1:
+            if len(batch) > 1 and not is_unavailable(exc):
                 for job in batch:  # replay alone: only the failing request fails
                     self._commit_on_thread([job])
                 return
-            _deliver([(batch[0], None, _as_error(exc))])
+            error = _as_error(exc)  # the database is down for all of them: each gets its 503 now
+            _deliver([(job, None, error) for job in batch])
             return
         _deliver([(job, outcomes, None) for job, outcomes in zip(batch, results, strict=True)])
 
@@ -444,6 +449,10 @@ def _close_thread_session(session: Session) -> None:
 def _as_error(exc: Exception) -> Exception:
     if isinstance(exc, CommandpostError):
         return exc
+    busy = unavailable(exc)
+    if busy is not None:
+        log.warning("alert intake: database unavailable, answering 503: %s", exc.__class__.__name__)
+        return busy
     if isinstance(exc, DBAPIError):
         log.warning("alert intake: database error, answering 503: %s", exc.__class__.__name__)
         return Unavailable("the database refused the write; retry shortly", retry_after=2)

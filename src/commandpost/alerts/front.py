@@ -20,6 +20,7 @@ from typing import Any
 
 from commandpost.alerts.intake import Intake, IntakeReply
 from commandpost.db import nul
+from commandpost.db.unavailable import unavailable
 from commandpost.errors import CommandpostError
 
 log = logging.getLogger("commandpost")
@@ -86,7 +87,10 @@ class IntakeFront:
             retry_after = getattr(exc, "retry_after", None)
             headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
             return IntakeReply(exc.http_status, exc.to_dict(), headers)
-        except Exception:
+        except Exception as exc:
+            busy = unavailable(exc)
+            if busy is not None:
+                return IntakeReply(busy.http_status, busy.to_dict(), {"Retry-After": str(busy.retry_after)})
             reference = uuid.uuid4().hex[:12]
             log.exception("unhandled error %s on POST %s", reference, scope["path"])
             message = f"internal error (reference {reference}); see the server log"

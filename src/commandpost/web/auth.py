@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from commandpost.db.unavailable import unavailable
 from commandpost.deps import MUTATING, Ctx
 from commandpost.errors import CommandpostError, Forbidden, Unauthorized, Unavailable
 from commandpost.policy import service as policy_service
@@ -207,7 +208,12 @@ class PageRoute(APIRoute):
                 return error_response(request, exc.http_status, exc.message, exc.details)
             except RequestValidationError as exc:
                 return error_response(request, 422, _validation_message(exc))
-            except Exception:
+            except Exception as exc:
+                busy = unavailable(exc)
+                if busy is not None:
+                    response = error_response(request, busy.http_status, busy.message)
+                    response.headers["Retry-After"] = str(busy.retry_after)
+                    return response
                 reference = uuid.uuid4().hex[:12]
                 log.exception("page error %s on %s %s", reference, request.method, request.url.path)
                 return error_response(request, 500, f"internal error (reference {reference}); see the log")
