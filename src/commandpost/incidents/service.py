@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from commandpost.engine import wakeup
 from commandpost.errors import Conflict, ValidationFailed
 from commandpost.incidents import comms, hooks, inputs, roles, rules, timeline
 from commandpost.incidents.models import Incident, IncidentCounter, TimelineEntry
@@ -321,7 +322,10 @@ def acknowledge(session: Session, incident: Incident, person: str, now: datetime
 def change_status(
     session: Session, incident: Incident, *, status: str, actor: str, now: datetime, note: str | None = None
 ) -> Incident:
-    """Move along the status machine (409 listing the allowed next states otherwise)."""
+    """Move along the status machine (409 listing the allowed next states otherwise).
+
+    Resolving or closing wakes the engine once the caller commits (``engine.wakeup``), so the
+    postmortem criteria are evaluated and the draft written within a second, not at the next poll."""
     incident = timeline.lock(session, incident)
     timeline.ensure_writable(incident)
     number = rules.format_number(incident.number)
@@ -351,6 +355,8 @@ def change_status(
         _reclaim_group(session, incident)
     if move.target == "closed":
         roles.supersede_pending(session, incident, why=f"{number} closed", now=now)
+    if not rules.is_open(move.target):
+        wakeup.request(session)  # after the commit: the postmortem criteria run now, not at the next poll
     return incident
 
 

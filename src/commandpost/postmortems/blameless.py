@@ -36,6 +36,10 @@ SUGGESTIONS: dict[str, str] = {
     "(a runbook step, a safe default, a check)",
     "human": "'human error' is where the analysis starts: name the condition that made the error "
     "possible and the guard that was missing",
+    "possessive": "name the change, not whose it was (e.g. 'the 1.4.2 release'), and the check that let it "
+    "through (a test, a review, a canary)",
+    "passive": "who did it does not explain why it could happen: say what the process allowed "
+    "(e.g. 'the migration could run without a dry run')",
 }
 
 _DELETE = r"deleted|dropped|purged|removed|wiped|truncated|erased"
@@ -52,6 +56,20 @@ _ADVERBS = r"(?:(?:had|has|have|was|just|then|also|again|simply|\w+ly)\s+)*"
 _FAULT_NOUNS = r"mistake|fault|error|negligence|carelessness|oversight|blunder|slip"
 _TO_BLAME = r"to blame|at fault|responsible for the (?:outage|incident|failure)"
 _HUMAN_ERROR = r"\b(?:human|operator|user|pilot|manual)\s+(?:error|mistake)s?\b"
+_CHANGE_NOUNS = (
+    r"changes?|commits?|deploys?|deployments?|push(?:es)?|PRs?|pull requests?|merges?|migrations?|scripts?"
+    r"|query|queries|commands?|config|configs|configuration|edits?|patch(?:es)?|releases?|roll-?outs?|typos?"
+    r"|code|upgrades?"
+)
+"""What a person's possessive or a "… by <person>" names as the cause: their change, not a system."""
+_WORDS_BEFORE = r"(?:[\w:.-]+\s+){0,3}?"
+_CREDIT = (
+    r"noticed|spotted|caught|detected|found|discovered|acknowledged|acked|reported|escalated|fixed"
+    r"|resolved|mitigated|restored|recovered|rolled|reverted|investigated|handled|declared|paged|drained"
+    r"|owned|maintained"
+)
+"""Passives that credit a response ("the backlog was noticed by Hana") are facts, like their active form."""
+_BE = r"(?:was|were|been|being|is|are|got|gets|get)"
 
 
 @dataclass(frozen=True)
@@ -96,10 +114,11 @@ class People:
     def actor(self) -> str:
         """One regex alternative matching any person, longest first (``Hana Suzuki`` before ``Hana``)."""
         handles = sorted(self.handles, key=len, reverse=True)
-        names = sorted(self.names, key=len, reverse=True)
         parts = [rf"@{re.escape(h)}\b" for h in handles]
-        parts += [rf"(?i:\b{re.escape(h)}\b)" for h in handles]
-        parts += [rf"\b{re.escape(n)}\b" for n in names]
+        # names and bare handles longest first, so "Hana Suzuki" is one actor, not "Hana" and a word
+        spelled = [(h, rf"(?i:\b{re.escape(h)}\b)") for h in handles]
+        spelled += [(n, rf"\b{re.escape(n)}\b") for n in self.names]
+        parts += [pattern for _text, pattern in sorted(spelled, key=lambda p: len(p[0]), reverse=True)]
         parts += [rf"(?i:\b{g}\b)" for g in GENERIC_ACTORS]
         return "(?P<actor>" + "|".join(parts) + ")"
 
@@ -115,6 +134,30 @@ class People:
             ("to-blame", "human", re.compile(rf"{a}\s+(?i:(?:is|was|were)\s+(?:{_TO_BLAME}))")),
             ("because-of", "human", re.compile(rf"(?i:\bbecause of\s+){a}(?![\w'’])")),
             ("should-have", "should", re.compile(rf"{a}\s+(?i:(?:should|could|ought to)\s*(?:have|'ve)\b)")),
+            (
+                "possessive-change",
+                "possessive",
+                re.compile(
+                    rf"{a}(?:'s|’s)\s+(?i:{_WORDS_BEFORE}(?:(?:{_CHANGE_NOUNS})\b"
+                    rf"|[\w-]+\s+{_ADVERBS}(?:{_BREAK}|{_DELETE}|took down|brought down)\b))"
+                ),
+            ),
+            (
+                "passive-by",
+                "passive",
+                re.compile(
+                    rf"(?i:\b{_BE}\s+{_ADVERBS}(?!(?:{_CREDIT})\b)[a-z]+(?:\s+(?:up|out|down|over|off))?\s+by\s+)"
+                    rf"{a}(?!\w)"
+                ),
+            ),
+            (
+                "change-by",
+                "possessive",
+                re.compile(
+                    rf"(?i:\b(?:the|a|an|this|that|his|her|their)\s+{_WORDS_BEFORE}(?:{_CHANGE_NOUNS})\s+by\s+)"
+                    rf"{a}(?!\w)"
+                ),
+            ),
             ("actor-deleted", "delete", re.compile(rf"{a}\s+(?i:{_ADVERBS}(?:{_DELETE}))\b")),
             ("actor-misconfigured", "config", re.compile(rf"{a}\s+(?i:{_ADVERBS}(?:{_CONFIG}))")),
             ("actor-forgot", "forget", re.compile(rf"{a}\s+(?i:{_ADVERBS}(?:{_FORGET}))\b")),
