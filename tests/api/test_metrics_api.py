@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from commandpost.db.engine import transaction
+from commandpost.metrics import slo
 from commandpost.metrics.models import SloEvent
 from commandpost.metrics.processors import BurnRateAlerts
 from commandpost.security import users
@@ -30,11 +31,26 @@ def responder(auth, applied_ops):  # type: ignore[no-untyped-def]
     return auth("responder", person="yuta")
 
 
+@pytest.fixture
+def reporting(sessions, applied_ops) -> None:  # type: ignore[no-untyped-def]
+    """The SLI has been pushed for four days (a count of no traffic then): enough of the 30-day window
+    for an overspent budget to freeze (10 %, docs/metrics.md "Coverage")."""
+    with transaction(sessions) as s:
+        slo.push(
+            s,
+            applied_ops,
+            service="payment-platform",
+            slo="availability",
+            counts=[slo.Count("since", 0, 0, NOW - timedelta(days=4))],
+            now=NOW,
+        )
+
+
 def _count(i: int, good: int = 999, total: int = 1000, minutes: int = 1) -> dict[str, object]:
     return {"id": f"e{i}", "good": good, "total": total, "at": (NOW - timedelta(minutes=minutes)).isoformat()}
 
 
-def test_push_counts_then_read_the_slo(client, reader, responder, session) -> None:  # type: ignore[no-untyped-def]
+def test_push_counts_then_read_the_slo(client, reader, responder, session, reporting) -> None:  # type: ignore[no-untyped-def]
     r = client.post(EVENTS, json={"events": [_count(1), _count(2, 990)]}, headers=responder)
     assert r.status_code == 200, r.text
     assert r.json() == {"accepted": 2, "duplicates": 0}
@@ -127,7 +143,7 @@ def test_targets_response_and_the_other_reports(client, reader) -> None:  # type
     assert client.get("/api/v1/metrics/alert-quality", params={"limit": 0}, headers=reader).status_code == 422
 
 
-def test_gauges_at_metrics_after_an_evaluation(client, responder, sessions) -> None:  # type: ignore[no-untyped-def]
+def test_gauges_at_metrics_after_an_evaluation(client, responder, sessions, reporting) -> None:  # type: ignore[no-untyped-def]
     client.post(EVENTS, json={"events": [_count(1, good=900)]}, headers=responder)
     with transaction(sessions) as s:
         BurnRateAlerts().run(s, NOW)
@@ -142,7 +158,7 @@ def test_gauges_at_metrics_after_an_evaluation(client, responder, sessions) -> N
     )
 
 
-def test_the_web_ui_shows_the_freeze(client, responder, sessions, applied_ops, clock) -> None:  # type: ignore[no-untyped-def]
+def test_the_web_ui_shows_the_freeze(client, responder, sessions, applied_ops, clock, reporting) -> None:  # type: ignore[no-untyped-def]
     """Guide §7 in the web UI: while the budget is exhausted the incident page of the service carries
     the freeze banner and the metrics page marks the SLO; within budget neither does."""
     with transaction(sessions) as s:

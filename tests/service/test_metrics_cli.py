@@ -138,7 +138,10 @@ def test_slo_status_table_shows_every_burn_window(api, sessions, applied_ops) ->
             applied_ops,
             service="payment-platform",
             slo="availability",
-            counts=[slo.Count("c1", 990, 1000, NOW - timedelta(minutes=1))],  # 1 % bad: 10× everywhere
+            counts=[
+                slo.Count("since", 0, 0, NOW - timedelta(days=4)),  # reporting for 4 days: enough to freeze
+                slo.Count("c1", 990, 1000, NOW - timedelta(minutes=1)),  # 1 % bad: 10× everywhere
+            ],
             now=NOW,
         )
     result = invoke("slo", "status", "--service", "payment-platform")

@@ -311,6 +311,15 @@ def status(
                 ", ".join(a["condition"] for a in s["alerts"]) or "—",
             )
         console.print(table)
+        for s in out["slos"]:
+            budget, covered = s["budget"], s.get("coverage")
+            overspent = bool(budget) and 0 < budget["consumed"] >= budget["allowed"]
+            if overspent and covered and not covered["enough"]:
+                console.print(
+                    f"{s['service']}/{s['slo']}: budget overspent on counts covering "
+                    f"{covered['ratio'] * 100:.2g} % of its window — no freeze until the counts cover "
+                    f"{covered['needed'] * 100:g} % of the window"
+                )
         for s in out["services"]:
             if s["freeze"]:
                 console.print(

@@ -155,17 +155,25 @@ def health(
 def _on_call(
     session: Session, config: OpsConfig, start: datetime, end: datetime, lo: int, hi: int
 ) -> tuple[dict[str, list[tuple[int, int]]], list[Any]]:
-    """Each person's on-call stretches (whole shifts, any layer) and each layer's shifts."""
+    """Each person's on-call stretches (whole shifts, any layer) and each layer's shifts.
+
+    A rotation counts from its ``start`` (the rules give no shift before it) and from the apply that
+    introduced its layer (``oncall.service.layers_applied_since``): a rotation that started in January
+    and was first applied today puts nobody on call last month. Overrides count as recorded."""
     stretches: dict[str, list[tuple[int, int]]] = defaultdict(list)
     rotations = []
+    applied = oncall_service.layers_applied_since(session)
     for schedule in config.schedules:
         for layer in schedule.layers:
             shifts = []
+            since = applied.get((schedule.name, layer.name))
             for shift in oncall_service.schedule_shifts(
                 session, config, schedule.name, start, end, layer=layer.name
             ):
                 a, b = rules.epoch(shift.start), rules.epoch(shift.end)
-                if b > lo and a < hi:
+                if since is not None and not shift.by_override:
+                    a = max(a, rules.epoch(since))
+                if b > lo and a < hi and b > a:
                     stretches[shift.person].append((a, b))
                     shifts.append((shift.person, a, b))
             rotations.append((schedule, layer, shifts))

@@ -36,6 +36,11 @@ PAGES_PER_BLOCK = 2
 ONCALL_SHARE_LIMIT = Fraction(1, 4)
 ROTATION_MINIMUM = 8
 HOURS_PER_INCIDENT = 6.0
+MIN_COVERAGE = Fraction(1, 10)
+"""An event-based budget reports ``exhausted`` (and freezes its service) only once its counts cover
+this share of the SLO window's length, from the first count in the window to the window's end: its
+allowance is a share of the events counted, so minutes of counts — all bad — would otherwise
+"exhaust" a 30-day budget (docs/metrics.md, "Coverage"). 10 % is 3 days of 30."""
 BURN_SEVERITIES = ("SEV1", "SEV2")
 """Incidents of these severities count their impact window as bad time of an availability SLO."""
 
@@ -194,6 +199,9 @@ class Budget:
     unit: Literal["events", "seconds"]
     allowed: Fraction
     consumed: Fraction
+    coverage: Fraction | None = None
+    """For an event-based budget: the share of the window its counts cover (None: not measured, as
+    for a time-based budget, whose allowance is the whole window whatever happened)."""
 
     @property
     def remaining(self) -> Fraction:
@@ -204,9 +212,19 @@ class Budget:
         return self.remaining / self.allowed if self.allowed else None
 
     @property
-    def exhausted(self) -> bool:
-        """Freeze: some error happened and it is at least the whole allowance."""
+    def overspent(self) -> bool:
+        """Some error happened and it is at least the whole allowance."""
         return self.consumed > 0 and self.consumed >= self.allowed
+
+    @property
+    def covered(self) -> bool:
+        """Enough of the window is counted to judge the budget (:data:`MIN_COVERAGE`)."""
+        return self.coverage is None or self.coverage >= MIN_COVERAGE
+
+    @property
+    def exhausted(self) -> bool:
+        """Freeze: overspent, on counts that cover enough of the window."""
+        return self.overspent and self.covered
 
     def to_dict(self) -> dict[str, Any]:
         ratio = self.remaining_ratio
@@ -221,9 +239,18 @@ class Budget:
         }
 
 
-def event_budget(objective: float, good: int, total: int) -> Budget:
-    """Request-based: the allowance is a share of the events seen in the window."""
-    return Budget("events", error_fraction(objective) * total, Fraction(total - good))
+def event_budget(objective: float, good: int, total: int, coverage: Fraction | None = None) -> Budget:
+    """Request-based: the allowance is a share of the events seen in the window; ``coverage`` (see
+    :func:`coverage`) decides whether an overspent budget is exhausted yet."""
+    return Budget("events", error_fraction(objective) * total, Fraction(total - good), coverage)
+
+
+def coverage(window: Window, first: int | None) -> Fraction:
+    """The share of ``window``'s length covered by counts whose first minute in it is ``first``
+    (epoch seconds; None: no count in the window): from that minute to the window's end."""
+    if first is None or first >= window.end:
+        return Fraction(0)
+    return Fraction(window.end - max(first, window.start), window.length)
 
 
 def time_budget(objective: float, window: Window, bad_seconds: int) -> Budget:

@@ -52,6 +52,29 @@ class Ingested:
     duplicates: int
 
 
+@dataclass(frozen=True)
+class Coverage:
+    """How much of an event-based SLO's window its counts cover: from the minute of the first count
+    in the window (``since``, epoch seconds; None when none falls in it) to the window's end."""
+
+    since: int | None
+    seconds: int
+    ratio: Fraction
+
+    @property
+    def enough(self) -> bool:
+        return self.ratio >= rules.MIN_COVERAGE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "since": None if self.since is None else _iso(self.since),
+            "seconds": self.seconds,
+            "ratio": float(self.ratio),
+            "needed": float(rules.MIN_COVERAGE),
+            "enough": self.enough,
+        }
+
+
 @dataclass
 class SloStatus:
     service: str
@@ -60,6 +83,7 @@ class SloStatus:
     window: rules.Window
     budget: rules.Budget | None
     burn: dict[str, Fraction | None] = field(default_factory=dict)
+    coverage: Coverage | None = None
 
     @property
     def firing(self) -> list[rules.Condition]:
@@ -92,6 +116,7 @@ class SloStatus:
                 for c in self.firing
             ],
             "freeze": self.exhausted,
+            "coverage": self.coverage.to_dict() if self.coverage else None,
         }
 
 
@@ -251,6 +276,7 @@ def statuses(
     wanted = [(svc, s) for svc, s in _slos(config, service) if slo is None or s.name == slo]
     series = _series(session, wanted)
     event_sums = _event_sums(session, wanted, series, now)
+    firsts = _first_counts(session, wanted, series, now)
     bad_time = _incident_seconds(session, wanted, series, now)
     out = []
     for svc, s in wanted:
@@ -264,9 +290,12 @@ def statuses(
                 for w in rules.BURN_WINDOWS
                 for g, t in [sums.get(w, (0, 0))]
             }
-            out.append(
-                SloStatus(svc, s, "events", window, rules.event_budget(s.objective, good, total), burn)
+            first = firsts.get(series[key])
+            covered = Coverage(
+                first, 0 if first is None else window.end - first, rules.coverage(window, first)
             )
+            budget = rules.event_budget(s.objective, good, total, covered.ratio)
+            out.append(SloStatus(svc, s, "events", window, budget, burn, covered))
         elif s.sli == "availability":
             seconds = bad_time.get(svc, {})
             burn = {
@@ -337,6 +366,52 @@ def _event_sums(
     out: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     for sid, label, good, total in session.execute(sql, params):
         out[int(sid)][str(label)] = (int(good or 0), int(total or 0))
+    return out
+
+
+def _first_counts(
+    session: Session, wanted: list[tuple[str, SLO]], series: dict[tuple[str, str], int], now: datetime
+) -> dict[int, int]:
+    """Per series, the minute (epoch seconds) of its first count inside its SLO window.
+
+    From the rollups, like the sums: the earliest bucket of each day/hour/minute piece of the window,
+    then, when that is a day or an hour, the earliest minute inside it — two small reads per SLO."""
+    by_window: dict[str, list[int]] = defaultdict(list)
+    for svc, s in wanted:
+        if (svc, s.name) in series:
+            by_window[s.window].append(series[(svc, s.name)])
+    if not by_window:
+        return {}
+    parts, params = [], {}
+    for label, ids in by_window.items():
+        window = rules.slo_window(label, now)
+        for i, (size, lo, hi) in enumerate(rules.decompose(window.start, window.end)):
+            p = f"{label}_{i}"
+            parts.append(
+                f"SELECT series_id, size, MIN(bucket) AS first FROM slo_rollup WHERE size = :z_{p} "
+                f"AND bucket >= :lo_{p} AND bucket < :hi_{p} AND series_id IN :ids_{p} "
+                "GROUP BY series_id, size"
+            )
+            params.update({f"z_{p}": size, f"lo_{p}": lo, f"hi_{p}": hi, f"ids_{p}": sorted(set(ids))})
+    sql = text(" UNION ALL ".join(parts)).bindparams(
+        *(bindparam(k, expanding=True) for k in params if k.startswith("ids_"))
+    )
+    earliest: dict[int, tuple[int, int]] = {}
+    for sid, size, first in session.execute(sql, params):
+        if first is not None and (int(sid) not in earliest or int(first) < earliest[int(sid)][0]):
+            earliest[int(sid)] = (int(first), int(size))
+    out = {}
+    for sid, (first, size) in earliest.items():
+        if size > rules.MINUTE:
+            minute = session.scalar(
+                text(
+                    "SELECT MIN(bucket) FROM slo_rollup WHERE size = :minute AND series_id = :sid "
+                    "AND bucket >= :lo AND bucket < :hi"
+                ),
+                {"minute": rules.MINUTE, "sid": sid, "lo": first, "hi": first + size},
+            )
+            first = first if minute is None else int(minute)
+        out[sid] = first
     return out
 
 

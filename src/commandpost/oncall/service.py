@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from commandpost.errors import NotFound, ValidationFailed
@@ -164,6 +164,22 @@ def person_shifts(
         if shift.person == handle
     ]
     return sorted(out, key=lambda s: (s.start, s.schedule, s.layer))
+
+
+def layers_applied_since(session: Session) -> dict[tuple[str, str], datetime]:
+    """When each (schedule, layer) was first applied: the creation of its earliest rotation anchor.
+
+    ``sync_rotations`` writes a layer's first anchor in the apply that introduces it, so this is when
+    commandpost started paging from that layer. Its shifts before then are a projection of the
+    rotation into a past nobody was paged in (a rotation whose ``start`` is months old, applied for the
+    first time today); on-call health counts a layer's rotation from here (overrides, recorded by
+    people, count as given)."""
+    rows = session.execute(
+        select(RotationAnchor.schedule, RotationAnchor.layer, func.min(RotationAnchor.created_at)).group_by(
+            RotationAnchor.schedule, RotationAnchor.layer
+        )
+    )
+    return {(schedule, layer): at for schedule, layer, at in rows if at is not None}
 
 
 def who_is_on_call(
