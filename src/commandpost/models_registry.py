@@ -1,5 +1,6 @@
 """Imports every domain's models so Base.metadata knows every table (for Alembic and test setup)."""
 
+from commandpost import public_url as server_models
 from commandpost.alerts import models as alert_models
 from commandpost.engine import models as engine_models
 from commandpost.incidents import models as incident_models
@@ -25,5 +26,6 @@ __all__ = [
     "postmortem_models",
     "runbook_models",
     "security_models",
+    "server_models",
     "user_models",
 ]

@@ -9,6 +9,7 @@ import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from commandpost import public_url
 from commandpost.app import create_app
 from commandpost.clock import SystemClock
 from commandpost.console import err_console
@@ -33,7 +34,12 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
         _say(f"schema: upgraded from {was} to {now}")
     sessions = make_session_factory(engine)
     clock = SystemClock()
+    # One public URL for every link and intake URL: the app's settings carry it, and the database
+    # too, for the processes that do not serve (the CLI, notifications decided elsewhere).
+    settings = public_url.settle(settings)
     base = settings.base_url()
+    with transaction(sessions) as session:
+        public_url.record(session, base, now=clock.now())
 
     if settings.ops_dir is not None:
         with transaction(sessions) as session:

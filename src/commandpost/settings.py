@@ -41,6 +41,18 @@ class Settings(BaseSettings):
         default=True,
         description="confirm SNS subscriptions by fetching SubscribeURL; off: record them for an operator",
     )
+    alert_start_max_age_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="an alert's start time (startsAt, timestamp, StateChangeTime, starts_at) older than its "
+        "receipt minus this is taken as receipt minus this, and the incident's timeline says so",
+    )
+    alert_clock_skew_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="an alert time later than its receipt plus this is taken as the receipt time (noted on "
+        "the timeline); a time in the future within it is kept as the source gave it",
+    )
 
     # Notifications (notify/): SMTP, webhook signing, the outbound address guard, delivery policy.
     smtp_host: str = Field(default="", description="SMTP server for the email channel; empty: email is off")

@@ -16,10 +16,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from commandpost.alerts import service
+from commandpost.alerts import service, subscriptions
 from commandpost.alerts.intake import Intake, IntakeReply
-from commandpost.alerts.schemas import AlertDetailOut, AlertOut, ChangeOut, IncidentChangesOut, incident_ref
-from commandpost.deps import ROW_ID_MAX, Reader, RowId
+from commandpost.alerts.schemas import (
+    AlertDetailOut,
+    AlertOut,
+    ChangeOut,
+    IncidentChangesOut,
+    SubscriptionOut,
+    incident_ref,
+)
+from commandpost.deps import ROW_ID_MAX, Admin, Reader, RowId
 
 intake_router = APIRouter(tags=["intake"])
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
@@ -118,3 +125,44 @@ def incident_changes(number: str, ctx: Reader) -> IncidentChangesOut:
 @router.get("/incidents/{number}/alerts", response_model=list[AlertOut], summary="The incident's alerts")
 def incident_alerts(number: str, ctx: Reader) -> list[AlertOut]:
     return [AlertOut.of(a) for a in service.incident_alerts(ctx.session, number)]
+
+
+@router.get(
+    "/integrations/subscriptions",
+    response_model=list[SubscriptionOut],
+    summary="SNS subscription confirmations awaiting an operator, newest first (admin: URLs hold tokens)",
+)
+def list_subscriptions(
+    ctx: Admin,
+    include_all: Annotated[
+        bool, Query(alias="all", description="every state, not only those awaiting confirmation")
+    ] = False,
+) -> list[SubscriptionOut]:
+    rows = subscriptions.list_subscriptions(ctx.session, include_all=include_all)
+    return [SubscriptionOut.of(r) for r in rows]
+
+
+@router.post(
+    "/integrations/subscriptions/{subscription_id}/confirm",
+    response_model=SubscriptionOut,
+    summary="Confirm an SNS subscription: GET its SubscribeURL (AWS SNS hosts only), record the answer",
+    responses={
+        403: {"description": "not admin, or the URL is not an AWS SNS ConfirmSubscription URL"},
+        409: {"description": "already confirmed, or superseded by a later confirmation"},
+        503: {"description": "AWS could not be reached or refused; nothing changed, try again"},
+    },
+)
+def confirm_subscription(subscription_id: RowId, ctx: Admin) -> SubscriptionOut:
+    target = subscriptions.confirmable(ctx.session, subscription_id)
+    # No transaction stays open while AWS answers (up to 10 s; on SQLite it would hold the write lock
+    # intake needs): this ends the one that authenticated the token, and the change commits with its
+    # audit row in the next, when the request ends — as every mutating request's do.
+    ctx.session.commit()
+    arn = subscriptions.perform(target, now=ctx.now)
+    row = subscriptions.mark_confirmed(
+        ctx.session, subscription_id, subscription_arn=arn, actor=ctx.principal.person, now=ctx.now
+    )
+    ctx.audit_target(
+        f"sns-subscription:{row.id}", topic_arn=row.topic_arn, subscription_arn=row.subscription_arn
+    )
+    return SubscriptionOut.of(row)

@@ -53,7 +53,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
-from commandpost.alerts import dedup, service
+from commandpost.alerts import dedup, service, timebounds
 from commandpost.alerts.metrics import BATCH_SIZE
 from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.service import IntegrationRef, Outcome
@@ -89,9 +89,16 @@ class _Busy(Exception):
 
 
 class GroupCommitter:
-    def __init__(self, sessions: sessionmaker[Session], *, max_batch: int = MAX_BATCH_REQUESTS) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        max_batch: int = MAX_BATCH_REQUESTS,
+        bounds: timebounds.TimeBounds = timebounds.DEFAULT,
+    ) -> None:
         self._sessions = sessions
         self._max_batch = max_batch
+        self.bounds = bounds
         self._config: tuple[int | None, OpsConfig] | None = None
         bind = sessions.kw.get("bind")
         self._on_loop = bind is not None and bind.dialect.name == "sqlite"
@@ -362,6 +369,7 @@ class _Writer:
                         now=job.now,
                         body=job.body,
                         config=config,
+                        bounds=self._committer.bounds,
                     )
                     for job in batch
                 ]

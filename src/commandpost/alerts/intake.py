@@ -28,6 +28,7 @@ from commandpost.alerts.schemas import incident_ref
 from commandpost.alerts.service import IntegrationRef, Outcome
 from commandpost.alerts.sources import pagerduty
 from commandpost.alerts.sources.registry import SOURCES, SourceContext
+from commandpost.alerts.timebounds import TimeBounds
 from commandpost.clock import Clock
 from commandpost.errors import BadRequest, CommandpostError, NotFound, RateLimited, Unavailable
 from commandpost.settings import Settings
@@ -92,7 +93,7 @@ class Intake:
     ) -> None:
         self.settings = settings
         self.clock = clock
-        self.committer = GroupCommitter(sessions)
+        self.committer = GroupCommitter(sessions, bounds=TimeBounds.of(settings))
         self.integrations = IntegrationCache(read_sessions)
         self.buckets = TokenBuckets()
 

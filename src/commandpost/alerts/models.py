@@ -10,6 +10,8 @@
   events that touch no alert (acknowledge/resolve of an unknown key, "record" events), so every
   accepted event is either counted on an alert or recorded here.
 - ``change_event``: deploys and other changes per service, newest first, for "recent changes".
+- ``sns_subscription`` (integration_id, message_id) is unique: an SNS (un)subscription confirmation is
+  kept once, with its SubscribeURL whole for an admin to confirm (see :class:`SnsSubscription`).
 """
 
 from __future__ import annotations
@@ -109,3 +111,35 @@ class ChangeEvent(Base):
     received_at: Mapped[datetime]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     links: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class SnsSubscription(Base):
+    """An SNS SubscriptionConfirmation (or UnsubscribeConfirmation) and what became of it.
+
+    ``subscribe_url`` keeps the SubscribeURL *with its Token*, unredacted — the one column that
+    does, because an operator must be able to use it (``commandpost integrations confirm``) when
+    ``sns_auto_confirm`` is off. Only admins read it (``GET /api/v1/integrations/subscriptions``,
+    the local admin CLI); it is cleared once the subscription is confirmed or superseded. Every
+    other copy of the delivery (``alert_event.raw``, its summary, logs) has the token redacted.
+    """
+
+    __tablename__ = "sns_subscription"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "message_id"),
+        Index("ix_sns_subscription_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration_key.id"))
+    integration: Mapped[str] = mapped_column(String(100))
+    service: Mapped[str] = mapped_column(String(100))
+    topic_arn: Mapped[str] = mapped_column(String(400))
+    message_id: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(20), doc="pending, confirmed, unsubscribed, superseded")
+    subscribe_url: Mapped[str | None] = mapped_column(
+        Text, doc="with its Token (admins only); NULL once confirmed or superseded"
+    )
+    subscription_arn: Mapped[str | None] = mapped_column(String(500))
+    received_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by: Mapped[str | None] = mapped_column(String(100), doc="who confirmed: a person, or 'auto'")

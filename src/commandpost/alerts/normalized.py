@@ -8,7 +8,7 @@ service stores, deduplicates and routes them without knowing the source.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 Action = Literal["trigger", "acknowledge", "resolve", "record"]
@@ -23,6 +23,34 @@ Action = Literal["trigger", "acknowledge", "resolve", "record"]
 class Link:
     href: str
     text: str = ""
+
+
+@dataclass(slots=True)
+class Subscription:
+    """An SNS (un)subscription confirmation, kept apart from the redacted copies of the delivery.
+
+    ``subscribe_url`` is the SubscribeURL *with its Token*: it is stored in ``sns_subscription``
+    unredacted (an operator needs it whole to confirm) and shown only to admins; everywhere else
+    (the raw body, the event summary, logs) the token is redacted.
+    """
+
+    topic_arn: str
+    message_id: str
+    state: Literal["pending", "confirmed", "unsubscribed"]
+    subscribe_url: str | None = None
+    subscription_arn: str | None = None
+
+
+@dataclass(slots=True)
+class Clamped:
+    """A source's time the intake did not take as given (see :mod:`commandpost.alerts.timebounds`)."""
+
+    field: Literal["starts_at", "ends_at"]
+    source: datetime
+    used: datetime
+    why: Literal["too old", "in the future"]
+    limit: timedelta
+    """the bound it crossed: the maximum age, or the clock skew allowed"""
 
 
 @dataclass(slots=True)
@@ -47,3 +75,7 @@ class NormalizedEvent:
     raw: Any = None
     """The part of the body this event came from (one alert of a batch); stored redacted and size-capped.
     None: the pipeline stores the whole request body."""
+    subscription: Subscription | None = None
+    """SNS subscription confirmations only: what ``sns_subscription`` keeps for an operator."""
+    clamped: tuple[Clamped, ...] = ()
+    """Set by the pipeline, not by sources: the times it bounded (noted on the incident's timeline)."""

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from commandpost.alerts.models import Alert, ChangeEvent
+from commandpost.alerts.models import Alert, ChangeEvent, SnsSubscription
+from commandpost.alerts.subscriptions import expires_at
 from commandpost.incidents.rules import format_number
 
 
@@ -88,3 +89,30 @@ class IncidentChangesOut(BaseModel):
     service: str | None
     since: datetime | None = Field(description="24 h before the incident was detected")
     changes: list[ChangeOut] = Field(description="newest first")
+
+
+class SubscriptionOut(BaseModel):
+    """An SNS subscription confirmation (admins only: ``subscribe_url`` carries the token)."""
+
+    id: int
+    integration: str
+    service: str
+    topic_arn: str
+    message_id: str
+    state: str = Field(description="pending | confirmed | unsubscribed | superseded")
+    subscribe_url: str | None = Field(
+        description="the SubscribeURL with its Token, while confirming is still to be done; "
+        "null once confirmed or superseded"
+    )
+    subscription_arn: str | None
+    received_at: datetime
+    expires_at: datetime = Field(description="AWS accepts the token for 3 days after sending it")
+    confirmed_at: datetime | None
+    confirmed_by: str | None = Field(description="who confirmed it: a person, or 'auto' (sns_auto_confirm)")
+
+    @classmethod
+    def of(cls, row: SnsSubscription) -> SubscriptionOut:
+        return cls(
+            **{name: getattr(row, name) for name in cls.model_fields if name != "expires_at"},
+            expires_at=expires_at(row),
+        )

@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from commandpost.alerts import dedup, rules
+from commandpost.alerts import dedup, rules, subscriptions, timebounds
 from commandpost.alerts.models import ALERT_STATUSES, Alert, AlertEvent, ChangeEvent
 from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.scrub import scrub
@@ -96,11 +96,15 @@ def ingest(
     now: datetime,
     body: Any = None,
     config: OpsConfig | None = None,
+    bounds: timebounds.TimeBounds = timebounds.DEFAULT,
 ) -> list[Outcome]:
     """Apply the events of one request in order. ``body`` (the parsed request) is stored, redacted,
-    for events whose source gave no ``raw`` of their own. Flushes, never commits."""
+    for events whose source gave no ``raw`` of their own. A source's start (or end) time outside
+    ``bounds`` around ``now`` is bounded first and noted on the incident's timeline
+    (:mod:`commandpost.alerts.timebounds`). Flushes, never commits."""
     config = config or policy_service.current_config(session)
     service = config.service(integration.service)
+    events = timebounds.clamp_all(events, now, bounds)
     if _all_distinct_triggers(events):
         # A webhook of N firing alerts: bump every open one in one statement, then open the rest
         # in order. Distinct keys commute, so this is the same as applying them one by one.
@@ -149,6 +153,15 @@ def _one(
         result = _resolve(session, integration, event, now)
     else:
         result = Outcome(event.dedup_key, "recorded")
+        if event.subscription is not None:
+            subscriptions.record(
+                session,
+                integration_id=integration.id,
+                integration=integration.name,
+                service=integration.service,
+                subscription=event.subscription,
+                now=now,
+            )
     if claimed is not None:
         dedup.finish_event(
             session,
@@ -254,6 +267,9 @@ def _page(
     )
     outcome = "incident_opened" if created else "attached"
     dedup.link_incident(session, alert_id, incident.id, incident.number, outcome)
+    bounded = timebounds.note(event)
+    if bounded is not None:  # the impact start is not the source's word: say so, and why
+        _note(session, incident.number, f"alert {summary}: {bounded[0]}", now, bounded[1])
     return Outcome(
         event.dedup_key,
         outcome,
@@ -309,12 +325,14 @@ def _resolve(session: Session, integration: IntegrationRef, event: NormalizedEve
     if hit is None:
         return Outcome(event.dedup_key, "recorded")
     if hit.incident_number is not None:
+        bounded = timebounds.note(event)
         _note(
             session,
             hit.incident_number,
             f"alert resolved after {hit.count} firing(s): {hit.summary} — the incident stays open "
-            "until a responder verifies recovery",
+            "until a responder verifies recovery" + (f" ({bounded[0]})" if bounded else ""),
             now,
+            bounded[1] if bounded else None,
         )
     return Outcome(event.dedup_key, "resolved", hit.id, hit.incident_number, hit.count)
 

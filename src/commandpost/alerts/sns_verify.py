@@ -67,6 +67,7 @@ _HASHES = {"1": "SHA1", "2": "SHA256"}
 SNS_HOST = re.compile(r"^sns\.[a-z]{2}(?:-[a-z]+)+-\d{1,2}\.amazonaws\.com(?:\.cn)?$")
 _CERT_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.pem$")
 _UNSAFE_URL_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
+_TOKEN_PARAM = re.compile(r"([?&]Token=)[^&#]*", re.IGNORECASE)
 
 FETCH_TIMEOUT_SECONDS = 5.0
 MAX_CERT_BYTES = 16 * 1024
@@ -74,19 +75,28 @@ MAX_CERT_BYTES = 16 * 1024
 CERT_CACHE_SIZE = 32
 
 
+def shown(url: str) -> str:
+    """``url`` as an error message or log line may quote it: a ``Token`` query value is masked (a
+    SubscribeURL's token confirms the subscription; only admins see it, in ``sns_subscription``)."""
+    return _TOKEN_PARAM.sub(r"\1…", url)
+
+
 def check_sns_url(url: str, *, field: str) -> SplitResult:
     """``url`` if it is https on an AWS SNS host with no userinfo, port or odd characters.
 
-    Used for SigningCertURL (before any fetch) and SubscribeURL (before confirming).
+    Used for SigningCertURL (before any fetch) and SubscribeURL (before confirming). Messages
+    quote the URL with its token masked (:func:`shown`).
     """
     if _UNSAFE_URL_CHARS.search(url):
         raise Forbidden(f"SNS {field} contains whitespace, a backslash or control characters")
     parts = urlsplit(url)
     if parts.scheme != "https":
-        raise Forbidden(f"SNS {field} {url!r} must use https")
+        raise Forbidden(f"SNS {field} {shown(url)!r} must use https")
     host = parts.hostname or ""
     if parts.netloc != host:
-        raise Forbidden(f"SNS {field} {url!r} must not carry user info, a port or upper-case host letters")
+        raise Forbidden(
+            f"SNS {field} {shown(url)!r} must not carry user info, a port or upper-case host letters"
+        )
     if not SNS_HOST.match(host):
         raise Forbidden(f"SNS {field} host {host!r} is not an AWS SNS host (sns.<region>.amazonaws.com[.cn])")
     return parts

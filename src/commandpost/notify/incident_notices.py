@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from commandpost import public_url
 from commandpost.engine import wakeup
 from commandpost.errors import NotFound, Unavailable
 from commandpost.incidents import hooks, roles, rules, timeline
@@ -43,9 +44,13 @@ COMMS_OVERDUE = "comms-overdue"
 ROLE_OFFER = "role-offer"
 
 
-def incident_url(number: str) -> str:
-    """The incident's page, as pages link it (``settings.base_url()`` + ``/incidents/INC-7``)."""
-    return f"{get_settings().base_url().rstrip('/')}/incidents/{number}"
+def incident_url(session: Session, number: str) -> str:
+    """The incident's page on the server that serves it: the public URL ``serve`` recorded in the
+    database (:mod:`commandpost.public_url`), else this process's settings, + ``/incidents/INC-7``.
+
+    Hooks run in whichever process made the change (a request, the engine, a CLI) and are handed no
+    settings: the database is what every one of them shares with the server."""
+    return f"{public_url.base_url(session, get_settings()).rstrip('/')}/incidents/{number}"
 
 
 def _headline(incident: Incident, number: str) -> str:
@@ -134,7 +139,7 @@ def comms_overdue(session: Session, incident: Incident, entry: TimelineEntry, no
         f"{incident.severity}: an update every {format_duration(cadence)}" if cadence else incident.severity
     )
     late = overdue_text(_aware(now) - due)
-    url = incident_url(number)
+    url = incident_url(session, number)
     command = f"commandpost comms {number} update"
     held = f"You hold Comms on {number}" + (" (as IC, by default)" if by_default else "") + "."
     body = "\n".join(
@@ -183,7 +188,7 @@ def role_offered(session: Session, incident: Incident, offer: RoleOffer, now: da
     holder = f"@{offer.from_person}" if offer.from_person else "its holder"
     accept = f"commandpost role accept {number} {offer.role}"
     decline = f"commandpost role decline {number} {offer.role}"
-    url = incident_url(number)
+    url = incident_url(session, number)
     body = "\n".join(
         [
             _headline(incident, number),

@@ -173,10 +173,11 @@ def integrations_list(
     """Integrations: name, source, service, key and the URL a source sends alerts to."""
     from rich.table import Table
 
+    from commandpost import public_url
     from commandpost.policy import service
 
-    base = _settings(database_url).base_url()
     with _sessions(database_url)() as session:
+        base = public_url.base_url(session, _settings(database_url))  # the serving URL, as serve recorded it
         rows = [
             {
                 "name": r.name,
@@ -229,14 +230,114 @@ def integrations_list(
 @integrations_app.command("rotate")
 def integrations_rotate(name: str, database_url: DatabaseUrl = None) -> None:
     """Replace an integration's key; the old key stops working at once."""
+    from commandpost import public_url
     from commandpost.clock import SystemClock
     from commandpost.db.engine import transaction
     from commandpost.policy import service
 
-    base = _settings(database_url).base_url()
     with transaction(_sessions(database_url)) as session:
+        base = public_url.base_url(session, _settings(database_url))
         row = service.rotate_integration(session, name, now=SystemClock().now())
         key, url = row.key, service.intake_url(base, row)
     console.print(f"[green]rotated {escape(name)}[/]: the old key no longer works")
     console.print(f"key: {key}", highlight=False)
     console.print(f"intake URL: {url}", highlight=False, soft_wrap=True)
+
+
+@integrations_app.command("subscriptions")
+def integrations_subscriptions(
+    database_url: DatabaseUrl = None,
+    include_all: Annotated[
+        bool, typer.Option("--all", help="every state, not only those awaiting confirmation")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """SNS subscriptions awaiting confirmation, each with its SubscribeURL (a secret: it holds the token)."""
+    from commandpost.alerts import subscriptions
+
+    with _sessions(database_url)() as session:
+        rows = [
+            {
+                "id": r.id,
+                "integration": r.integration,
+                "service": r.service,
+                "topic_arn": r.topic_arn,
+                "message_id": r.message_id,
+                "state": r.state,
+                "subscribe_url": r.subscribe_url,
+                "subscription_arn": r.subscription_arn,
+                "received_at": r.received_at,
+                "expires_at": subscriptions.expires_at(r),
+                "confirmed_at": r.confirmed_at,
+                "confirmed_by": r.confirmed_by,
+            }
+            for r in subscriptions.list_subscriptions(session, include_all=include_all)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(
+            "no SNS subscription confirmation has arrived"
+            if include_all
+            else "no SNS subscription awaits confirmation (--all: every state)"
+        )
+        return
+    # One block per subscription, each value whole on its own line: a SubscribeURL cut short is useless.
+    for row in rows:
+        console.print(
+            f"[bold]{row['id']}[/] {escape(str(row['topic_arn']))} — {escape(str(row['state']))} "
+            f"({escape(str(row['integration']))}, {escape(str(row['service']))})",
+            soft_wrap=True,
+            highlight=False,
+        )
+        console.print(f"  received:      {row['received_at']:%Y-%m-%d %H:%M:%S} UTC", highlight=False)
+        if row["subscribe_url"]:
+            console.print(
+                f"  expires:       {row['expires_at']:%Y-%m-%d %H:%M:%S} UTC (AWS keeps a token 3 days)",
+                highlight=False,
+            )
+            console.print(
+                f"  SubscribeURL:  {row['subscribe_url']}", markup=False, highlight=False, soft_wrap=True
+            )
+            console.print(f"  confirm:       commandpost integrations confirm {row['id']}", highlight=False)
+        if row["confirmed_at"]:
+            by = escape(str(row["confirmed_by"]))
+            console.print(
+                f"  confirmed:     {row['confirmed_at']:%Y-%m-%d %H:%M:%S} UTC by {by}"
+                + (f" ({escape(str(row['subscription_arn']))})" if row["subscription_arn"] else ""),
+                soft_wrap=True,
+                highlight=False,
+            )
+
+
+@integrations_app.command("confirm")
+def integrations_confirm(
+    subscription: Annotated[
+        int, typer.Argument(help="its id, from 'commandpost integrations subscriptions'")
+    ],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Confirm an SNS subscription: GET its SubscribeURL (AWS SNS hosts only) and record AWS's answer."""
+    import getpass
+
+    from commandpost.alerts import subscriptions
+    from commandpost.clock import SystemClock
+    from commandpost.db.engine import transaction
+
+    sessions = _sessions(database_url)
+    with sessions() as session:  # read, then let go: no transaction stays open while AWS answers
+        target = subscriptions.confirmable(session, subscription)
+    now = SystemClock().now()
+    arn = subscriptions.perform(target, now=now)
+    with transaction(sessions) as session:
+        row = subscriptions.mark_confirmed(
+            session, subscription, subscription_arn=arn, actor=f"cli:{getpass.getuser()}", now=now
+        )
+        topic = row.topic_arn
+    console.print(
+        f"[bold green]confirmed the SNS subscription to {escape(topic)}[/]"
+        + (f": {escape(arn)}" if arn else ""),
+        soft_wrap=True,
+        highlight=False,
+    )

@@ -10,7 +10,9 @@ and only a verified message is mapped to events:
 - any other ``Notification``: recorded, summary = Subject (or the Message).
 - ``SubscriptionConfirmation``: confirmed by fetching SubscribeURL when ``sns_auto_confirm``
   is on, else recorded with the URL for an operator; ``UnsubscribeConfirmation``: recorded.
-  Both are ``action="record"`` events with ``details["subscription"]`` (see docs/alerts.md).
+  Both are ``action="record"`` events with ``details["subscription"]`` (see docs/alerts.md) and
+  :attr:`NormalizedEvent.subscription`, which the pipeline keeps in ``sns_subscription`` with the
+  SubscribeURL whole (every other stored copy has its token redacted).
 
 Nothing here stores anything: the pipeline stores what this returns, so a rejection
 stores nothing.
@@ -27,7 +29,7 @@ from urllib.parse import quote
 
 import orjson
 
-from commandpost.alerts.normalized import Action, Link, NormalizedEvent
+from commandpost.alerts.normalized import Action, Link, NormalizedEvent, Subscription
 from commandpost.alerts.sns_confirm import check_subscribe_url, confirm_subscription
 from commandpost.alerts.sns_verify import OPTIONAL_SIGNED_KEYS, SIGNED_KEYS, verify_signature
 from commandpost.alerts.wire import parse_json, top_object, type_name
@@ -293,16 +295,26 @@ def _subscription(
     check_subscribe_url(url)
     record: dict[str, Any] = {"topic_arn": topic, "message_id": message["MessageId"]}
     links: tuple[Link, ...] = ()
+    kept = Subscription(topic_arn=topic, message_id=message["MessageId"], state="pending", subscribe_url=url)
     if kind == "UnsubscribeConfirmation":
         record |= {"state": "unsubscribed", "subscribe_url": url}
-        summary = f"SNS subscription to {topic} was removed; visit SubscribeURL to subscribe again"
+        summary = (
+            f"SNS subscription to {topic} was removed; to subscribe again: "
+            "commandpost integrations subscriptions --all"
+        )
         links = (Link(href=url, text="Subscribe again"),)
+        kept.state = "unsubscribed"
     elif auto_confirm:
-        record |= {"state": "confirmed", "subscription_arn": confirm_subscription(url, http=http)}
+        arn = confirm_subscription(url, http=http)
+        record |= {"state": "confirmed", "subscription_arn": arn}
         summary = f"SNS subscription to {topic} confirmed"
+        kept.state, kept.subscribe_url, kept.subscription_arn = "confirmed", None, arn
     else:
         record |= {"state": "pending_confirmation", "subscribe_url": url}
-        summary = f"SNS subscription to {topic} awaits an operator: visit SubscribeURL to confirm it"
+        summary = (
+            f"SNS subscription to {topic} awaits an operator: commandpost integrations subscriptions "
+            "lists it, commandpost integrations confirm <id> confirms it"
+        )
         links = (Link(href=url, text="Confirm SNS subscription"),)
     return NormalizedEvent(
         action="record",
@@ -314,6 +326,7 @@ def _subscription(
         links=links,
         idempotency_key=message["MessageId"],
         raw=_raw(message),
+        subscription=kept,
     )
 
 
