@@ -109,7 +109,12 @@ def integration_keys(url: str) -> dict[str, str]:
 def token(url: str, scope: str, person: str = "yuta") -> str:
     with sessions_of(url) as sessions, transaction(sessions) as s:
         _row, plaintext = security_service.create_token(
-            s, person=person, scope=scope, name=f"reliability {scope}", now=SystemClock().now()
+            s,
+            person=person,
+            scope=scope,
+            name=f"reliability {scope}",
+            now=SystemClock().now(),
+            people=policy_service.people_handles(s),
         )
     return plaintext
 

@@ -141,7 +141,9 @@ def make_token(sessions: sessionmaker[Session], clock: FrozenClock) -> Callable[
 
     def make(scope: str = "admin", *, person: str = "yuta") -> str:
         with sessions() as s:
-            _row, plaintext = service.create_token(s, person=person, scope=scope, now=clock.now())
+            _row, plaintext = service.create_token(
+                s, person=person, scope=scope, now=clock.now(), people={person.lstrip("@")}
+            )
             s.commit()
         return plaintext
 

@@ -127,7 +127,9 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 
 @token_app.command("create")
 def token_create(
-    person: Annotated[str, typer.Option("--person", help="the person's handle from people.yaml")],
+    person: Annotated[
+        str, typer.Option("--person", help="a handle from people.yaml, or svc:NAME for automation")
+    ],
     scope: Annotated[str, typer.Option("--scope", help="read | responder | admin")] = "responder",
     name: Annotated[str, typer.Option("--name", help="what the token is for")] = "",
     database_url: DatabaseUrl = None,
@@ -135,11 +137,17 @@ def token_create(
     """Create a token; the token alone is printed on the last line (shown once, stored only as a hash)."""
     from commandpost.clock import SystemClock
     from commandpost.db.engine import transaction
+    from commandpost.policy import service as policy_service
     from commandpost.security import service
 
     with transaction(_sessions(database_url)) as session:
         row, plaintext = service.create_token(
-            session, person=person, scope=scope, name=name, now=SystemClock().now()
+            session,
+            person=person,
+            scope=scope,
+            name=name,
+            now=SystemClock().now(),
+            people=policy_service.people_handles(session),
         )
     err_console.print(f"token {row.id} for @{row.person} with scope {row.scope} (shown once):")
     print(plaintext)

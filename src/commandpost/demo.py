@@ -91,7 +91,7 @@ def _prepare(database_url: str, ops: Path, clock: Clock) -> dict[str, str]:
             users.set_password(session, config, handle=handle, password=PASSWORD, role=role, now=clock.now())
             scope = "admin" if role == "admin" else role
             _row, tokens[handle] = security_service.create_token(
-                session, person=handle, scope=scope, name="demo", now=clock.now()
+                session, person=handle, scope=scope, name="demo", now=clock.now(), people=USERS
             )
     engine.dispose()
     return tokens

@@ -54,7 +54,12 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
             if session.scalar(select(func.count()).select_from(ApiToken)) == 0:
                 person = _first_person(session)
                 _row, plaintext = security_service.create_token(
-                    session, person=person, scope="admin", name="first run", now=clock.now()
+                    session,
+                    person=person,
+                    scope="admin",
+                    name="first run",
+                    now=clock.now(),
+                    people=policy_service.people_handles(session),
                 )
                 _say(f"admin token for @{person} (shown once; save it):")
                 _say(f"  export COMMANDPOST_URL={base} COMMANDPOST_TOKEN={plaintext}")
@@ -100,11 +105,12 @@ def tune_gc() -> None:
 
 
 def _first_person(session: Session) -> str:
-    """The first team lead of the applied ops (else the first person): who the first-run token speaks for."""
+    """The first team lead of the applied ops (else the first person): who the first-run token speaks for.
+    Before any ops are applied there is nobody: the service account ``svc:admin``."""
     try:
         config = policy_service.current_config(session)
     except Exception:
-        return "admin"
+        return "svc:admin"
     for team in config.teams:
         if team.lead:
             return team.lead

@@ -30,7 +30,9 @@ BUSY_MS = 1000
 
 def _token(sessions, clock) -> dict[str, str]:
     with sessions() as s:
-        _row, plaintext = security_service.create_token(s, person="hana", scope="responder", now=clock.now())
+        _row, plaintext = security_service.create_token(
+            s, person="hana", scope="responder", now=clock.now(), people={"hana"}
+        )
         s.commit()
     return {"Authorization": f"Bearer {plaintext}"}
 

@@ -68,7 +68,7 @@ def test_last_used_at_is_kept(client, make_token, session):
     assert row.last_used_at is not None
 
 
-def test_mutation_writes_audit_row_in_same_transaction(client, auth, session):
+def test_mutation_writes_audit_row_in_same_transaction(client, auth, session, applied_ops):
     headers = auth("admin")
     r = client.post("/api/v1/tokens", json={"person": "hana", "scope": "read"}, headers=headers)
     assert r.status_code == 201, r.text
@@ -147,7 +147,9 @@ def test_readyz_answers_while_a_writer_holds_the_database(client, applied_ops, s
     from commandpost.security import service
 
     with sessions() as writer:
-        service.create_token(writer, person="hana", scope="read", now=clock.now())  # holds the lock
+        service.create_token(
+            writer, person="hana", scope="read", now=clock.now(), people={"hana"}
+        )  # holds the lock
         started = time.monotonic()
         r = client.get("/readyz")
         elapsed = time.monotonic() - started
@@ -170,7 +172,7 @@ def test_an_unexpected_error_is_500_in_the_error_shape_without_a_trace(app, clie
         assert leak not in r.text
 
 
-def test_audit_row_rolls_back_with_the_mutation(client, auth, session, monkeypatch):
+def test_audit_row_rolls_back_with_the_mutation(client, auth, session, monkeypatch, applied_ops):
     """The audit row and the change are one transaction: if writing the audit row fails, no token either."""
     from commandpost.security import service
 
@@ -198,7 +200,7 @@ def test_a_body_that_cannot_be_decoded_is_400_bad_request(client, auth):
         assert r.json()["error"]["code"] == "bad_request"
 
 
-def test_tokens_are_stored_only_as_a_hash(client, auth, session):
+def test_tokens_are_stored_only_as_a_hash(client, auth, session, applied_ops):
     r = client.post("/api/v1/tokens", json={"person": "hana", "scope": "read"}, headers=auth("admin"))
     plaintext = r.json()["token"]
     assert plaintext.startswith("cp_")

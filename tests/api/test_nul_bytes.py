@@ -44,9 +44,11 @@ def test_pagerduty_event_with_nul_everywhere_is_stored_with_the_replacement(clie
 
 def test_an_escaped_backslash_before_u0000_is_text_not_a_nul(client, k, session):
     """``\\\\u0000`` in JSON is a backslash and the letters u0000: kept exactly as sent."""
-    raw = b'{"routing_key": "%s", "event_action": "trigger", "dedup_key": "lit", "payload": {"summary": ' % k[
-        "pagerduty"
-    ].encode() + rb'"path C:\\u0000 and \\\u0000 end", "source": "x", "severity": "critical"}}'
+    raw = (
+        b'{"routing_key": "%s", "event_action": "trigger", "dedup_key": "lit", "payload": {"summary": '
+        % k["pagerduty"].encode()
+        + rb'"path C:\\u0000 and \\\u0000 end", "source": "x", "severity": "critical"}}'
+    )
     assert client.post("/v2/enqueue", content=raw).status_code == 202
     session.rollback()
     assert session.scalars(select(Alert.summary)).one() == f"path C:\\u0000 and \\{BAD} end"
@@ -57,7 +59,7 @@ def test_alertmanager_label_with_nul(client, k, session):
         "version": "4",
         "status": "firing",
         "receiver": "cp",
-        "groupKey": "{}:{alertname=\"DBConnectionsExhausted\"}",
+        "groupKey": '{}:{alertname="DBConnectionsExhausted"}',
         "alerts": [
             {
                 "status": "firing",

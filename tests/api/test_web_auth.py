@@ -171,7 +171,7 @@ def test_failed_logins_are_throttled_per_handle_until_the_window_passes(client, 
 
 
 def test_failed_logins_are_throttled_per_client_address(client, people):
-    """Guessing across many handles from one address is throttled too (the API's TestClient is one address)."""
+    """Guessing across many handles from one address is throttled too (TestClient is one address)."""
     for n in range(5):
         assert login(client, f"nobody{n}", PASSWORD).status_code == 401
     r = login(client, "yuta")

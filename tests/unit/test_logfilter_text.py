@@ -14,7 +14,10 @@ TOKEN = "cp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
 
 
 def test_mask_text_masks_paths_tokens_and_query_tokens_anywhere_in_a_line() -> None:
-    line = f"unhandled error 1a2b on POST /api/v1/intake/alertmanager/{KEY} by {TOKEN} /ical/cpf_abcdefghijklmnopqrstu.ics x?token=s3cr3t"
+    line = (
+        f"unhandled error 1a2b on POST /api/v1/intake/alertmanager/{KEY} by {TOKEN} "
+        "/ical/cpf_abcdefghijklmnopqrstu.ics x?token=s3cr3t"
+    )
     masked = mask_text(line)
     assert KEY not in masked and TOKEN not in masked and "s3cr3t" not in masked and "cpf_abcdef" not in masked
     assert f"/api/v1/intake/alertmanager/{MASK}" in masked and "unhandled error 1a2b on POST" in masked

@@ -203,6 +203,20 @@ def decline_role(number: str, role: str, ctx: Responder) -> OfferOut:
     return OfferOut.build(offer, now=ctx.now)
 
 
+@router.post("/incidents/{number}/roles/{role}/withdraw", response_model=OfferOut)
+def withdraw_offer(number: str, role: str, ctx: Responder) -> OfferOut:
+    """Take back a pending offer (the offerer, the role's holder, the IC or an admin)."""
+    offer = roles.withdraw(
+        ctx.session,
+        _writing(ctx, number),
+        role=role,
+        actor=ctx.principal.person,
+        is_admin=ctx.principal.is_admin,
+        now=ctx.now,
+    )
+    return OfferOut.build(offer, now=ctx.now)
+
+
 # ---------------------------------------------------------------- timeline and comms
 
 

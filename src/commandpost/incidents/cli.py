@@ -1,7 +1,7 @@
 """Incident verbs of the ``commandpost`` CLI — a client of the API (see ``commandpost.client``).
 
 ``declare``, ``incidents``, ``incident show|update|ack|export``, ``status``, ``sev``,
-``role offer|accept|decline|assign|list``, ``note``, ``action``, ``decide``, ``timeline``,
+``role offer|accept|decline|withdraw|assign|list``, ``note``, ``action``, ``decide``, ``timeline``,
 ``comms``. Every listing has ``--json``. Errors come back as the error tree and the root
 CLI turns them into one red line and the class's exit code.
 """
@@ -322,6 +322,16 @@ def role_decline(number: Number, role: Role) -> None:
     console.print(f"declined {out['role'].upper()} on {number.upper()}")
 
 
+def role_withdraw(number: Number, role: Role) -> None:
+    """Take back a pending offer (you made it, hold the role, or are IC); the role stays put."""
+    with _client() as client:
+        out = client.post(_path(number, f"/roles/{role}/withdraw"))
+    console.print(
+        f"withdrew the offer of {out['role'].upper()} on {number.upper()} to {_person(out['to_person'])}",
+        highlight=False,
+    )
+
+
 def role_assign(number: Number, role: Role, person: Person) -> None:
     """The IC (or an admin token) gives a role directly."""
     with _client() as client:
@@ -395,11 +405,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(incident_app, name="incident")
 
     role_app = typer.Typer(
-        help="Roles and explicit handover: offer, accept, decline, assign, list.", no_args_is_help=True
+        help="Roles and explicit handover: offer, accept, decline, withdraw, assign, list.",
+        no_args_is_help=True,
     )
     role_app.command("list")(role_list)
     role_app.command("offer")(role_offer)
     role_app.command("accept")(role_accept)
     role_app.command("decline")(role_decline)
+    role_app.command("withdraw")(role_withdraw)
     role_app.command("assign")(role_assign)
     app.add_typer(role_app, name="role")

@@ -8,8 +8,9 @@ Who fills them in:
 - ``incident_opened`` / ``severity_raised``: ``paging.service`` starts or restarts escalation (its FYI
   to the severity route's ``notify`` targets also announces the command post to the team channel);
   the incident service itself applies the comms cadence of the new severity.
-- ``comms_overdue`` / ``role_offered``: ``notify.incident_notices`` tells the effective Comms holder
-  and the person offered a role.
+- ``comms_overdue`` / ``role_offered`` / ``offer_closed``: ``notify.incident_notices`` tells the
+  effective Comms holder, the person offered a role, and the offerer when the offer is declined or
+  expires.
 - ``comms_posted`` / ``command_post_opened``: nothing registered (the channel is announced by the FYI).
 
 Register with ``hooks.severity_raised.append(fn)`` at import time of the registering module.
@@ -37,6 +38,7 @@ command_post_opened: list[EntryHook] = []
 comms_posted: list[EntryHook] = []
 comms_overdue: list[EntryHook] = []
 role_offered: list[OfferHook] = []
+offer_closed: list[OfferHook] = []
 
 
 def _run(hooks: list[Any], *args: Any) -> None:
@@ -68,3 +70,8 @@ def on_comms_overdue(session: Session, incident: Incident, entry: TimelineEntry,
 
 def on_role_offered(session: Session, incident: Incident, offer: RoleOffer, now: datetime) -> None:
     _run(role_offered, session, incident, offer, now)
+
+
+def on_offer_closed(session: Session, incident: Incident, offer: RoleOffer, now: datetime) -> None:
+    """An offer was declined or expired unanswered: whoever made it should know the role stayed put."""
+    _run(offer_closed, session, incident, offer, now)

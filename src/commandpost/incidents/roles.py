@@ -4,7 +4,9 @@ The IC holds every role not delegated: only delegations are rows, so when the IC
 hands every undelegated role moves with it. A role changes hands by ``assign`` (the IC or
 an admin token; the IC role itself only by an admin, as a forced takeover) or by a two-step
 handover: the holder or the IC *offers*, the receiving person *accepts* with their own token
-(or declines), and an unanswered offer expires — until then the role stays put.
+(or declines), and an unanswered offer expires — until then the role stays put. An offer goes
+only to someone who can accept it (not to a read-only person), the offerer can withdraw it, and
+is told (:func:`hooks.on_offer_closed`) when it is declined or expires.
 
 Answers to an offer are conditional updates (``WHERE state = 'pending'``, rowcount checked),
 so two concurrent accepts of one offer have exactly one winner. An offer past its
@@ -24,6 +26,8 @@ from commandpost.errors import Conflict, Forbidden, ValidationFailed
 from commandpost.incidents import hooks, rules, timeline
 from commandpost.incidents.models import Incident, IncidentRole, RoleOffer
 from commandpost.policy.schema import OpsConfig
+from commandpost.security import service as security_service
+from commandpost.security.rules import is_service_account
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,12 @@ def _set_holder(
 
 def start_command(session: Session, incident: Incident, *, person: str, by: str, now: datetime) -> None:
     """The first IC of an incident (declaration, or the first ack of one opened from an alert)."""
+    if is_service_account(person):
+        raise ValidationFailed(
+            f"@{person} is a service account and cannot be IC: name the IC (ic) when declaring, "
+            "and acknowledge as a person",
+            details={"field": "ic", "value": person},
+        )
     at = timeline.effective_now(incident, now)
     session.add(
         IncidentRole(incident_id=incident.id, role="ic", holder=person, assigned_at=at, assigned_by=by)
@@ -246,6 +256,12 @@ def offer(
     person = known_person(config, person)
     number = rules.format_number(incident.number)
     label = rules.ROLE_LABELS[role]
+    if not security_service.may_answer_offers(session, person):
+        raise ValidationFailed(
+            f"@{person} cannot accept {label} on {number}: their login and tokens are read-only; "
+            f"offer it to someone else, or give @{person} the responder role first",
+            details={"field": "person", "value": person, "role": role},
+        )
     ic = _require_ic_exists(session, incident)
     current, _ = holder(session, incident, role)
     if actor not in (current, ic) and not is_admin:
@@ -382,6 +398,49 @@ def decline(session: Session, incident: Incident, *, role: str, actor: str, now:
         now=now,
         data={"role": pending.role, "offer_id": pending.id, "state": "declined", "holder": current},
     )
+    hooks.on_offer_closed(session, incident, pending, now)
+    return pending
+
+
+def withdraw(
+    session: Session, incident: Incident, *, role: str, actor: str, is_admin: bool, now: datetime
+) -> RoleOffer:
+    """The offerer, the role's holder, the IC (or an admin) takes a pending offer back, so an offer
+    nobody will answer never blocks the next one until it expires."""
+    timeline.ensure_writable(incident)
+    role = rules.normalize_role(role)
+    number = rules.format_number(incident.number)
+    label = rules.ROLE_LABELS[role]
+    pending = _pending(session, incident, role)
+    if pending is None:
+        raise Conflict(f"no pending offer of {label} on {number} to withdraw", details={"role": role})
+    current, _ = holder(session, incident, role)
+    ic = ic_holder(session, incident)
+    if actor not in (pending.offered_by, current, ic) and not is_admin:
+        raise Forbidden(
+            f"only @{pending.offered_by} (who offered it), the {label} holder or the IC may withdraw the "
+            f"offer of {label} on {number}; you are @{actor}",
+            details={"role": role, "offered_by": pending.offered_by, "you": actor},
+        )
+    result = session.execute(
+        update(RoleOffer)
+        .where(RoleOffer.id == pending.id, RoleOffer.state == "pending")
+        .values(state="withdrawn", pending_marker=None, answered_at=timeline.effective_now(incident, now))
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        session.refresh(pending)
+        raise Conflict(f"the offer of {label} was already answered ({pending.state})")
+    session.refresh(pending)
+    timeline.append(
+        session,
+        incident,
+        kind="handover",
+        text=f"{number}: offer of {label} to @{pending.to_person} withdrawn by @{actor}; "
+        f"{label} stays with @{current}",
+        author=actor,
+        now=now,
+        data={"role": role, "offer_id": pending.id, "state": "withdrawn", "holder": current, "by": actor},
+    )
     return pending
 
 
@@ -406,6 +465,7 @@ def _expire(session: Session, incident: Incident, offer: RoleOffer, *, now: date
         now=now,
         data={"role": offer.role, "offer_id": offer.id, "state": "expired", "holder": current},
     )
+    hooks.on_offer_closed(session, incident, offer, now)
     return True
 
 

@@ -9,7 +9,9 @@ replica would see differently:
 
 - ``comms-overdue/incident=INC-7/period=20260624T033000Z/to=hana/channel=slack`` — once per
   incident and overdue period (the reminder itself is already taken once by a conditional update);
-- ``role-offer/incident=INC-7/offer=12/to=hana/channel=slack`` — once per offer.
+- ``role-offer/incident=INC-7/offer=12/to=hana/channel=slack`` — once per offer;
+- ``offer-closed/incident=INC-7/offer=12/state=declined/to=yuta/channel=slack`` — to the offerer, once
+  per offer when it is declined or expires.
 
 A message that cannot be decided (the person is not in ``people.yaml``, no ops applied, a bug)
 is logged and skipped inside a savepoint: telling someone never costs the reminder or the offer.
@@ -42,6 +44,7 @@ log = logging.getLogger("commandpost.notify")
 
 COMMS_OVERDUE = "comms-overdue"
 ROLE_OFFER = "role-offer"
+OFFER_CLOSED = "offer-closed"
 
 
 def incident_url(session: Session, number: str) -> str:
@@ -222,6 +225,51 @@ def role_offered(session: Session, incident: Incident, offer: RoleOffer, now: da
     )
 
 
+# ------------------------------------------------------------------ offer declined / expired → the offerer
+
+
+def offer_closed(session: Session, incident: Incident, offer: RoleOffer, now: datetime) -> int:
+    """Tell whoever made an offer that it was declined or expired, and who holds the role still."""
+    if offer.state not in ("declined", "expired"):
+        return 0
+    config = _config(session)
+    if config is None:
+        return 0
+    number = rules.format_number(incident.number)
+    label = rules.ROLE_LABELS.get(offer.role, offer.role)
+    current, _ = roles.holder(session, incident, offer.role)
+    what = "declined" if offer.state == "declined" else "expired unanswered"
+    url = incident_url(session, number)
+    body = "\n".join(
+        [
+            _headline(incident, number),
+            f"Your offer of {label} on {number} to @{offer.to_person} {what}; {label} stays with @{current}.",
+            f"Offer it to someone else: commandpost role offer {number} {offer.role} PERSON",
+            f"Incident: {url}",
+        ]
+    )
+    return _tell(
+        session,
+        config,
+        incident,
+        person=offer.offered_by,
+        kind=OFFER_CLOSED,
+        key_parts={"incident": number, "offer": offer.id, "state": offer.state},
+        subject=f"[{incident.severity}] {number} {label} offer to @{offer.to_person} {what}",
+        body=body,
+        payload={
+            "kind": OFFER_CLOSED,
+            "incident": number,
+            "url": url,
+            "role": offer.role,
+            "to": offer.to_person,
+            "state": offer.state,
+            "holder": current,
+        },
+        now=now,
+    )
+
+
 def _on_comms_overdue(session: Session, incident: Incident, entry: TimelineEntry, now: datetime) -> None:
     comms_overdue(session, incident, entry, now)
 
@@ -230,8 +278,14 @@ def _on_role_offered(session: Session, incident: Incident, offer: RoleOffer, now
     role_offered(session, incident, offer, now)
 
 
+def _on_offer_closed(session: Session, incident: Incident, offer: RoleOffer, now: datetime) -> None:
+    offer_closed(session, incident, offer, now)
+
+
 def register_hooks() -> None:
     """Idempotent: importing this module twice (or calling this again) registers each hook once."""
+    if _on_offer_closed not in hooks.offer_closed:
+        hooks.offer_closed.append(_on_offer_closed)
     if _on_comms_overdue not in hooks.comms_overdue:
         hooks.comms_overdue.append(_on_comms_overdue)
     if _on_role_offered not in hooks.role_offered:

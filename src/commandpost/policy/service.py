@@ -61,6 +61,13 @@ def current_config(session: Session) -> OpsConfig:
     return config
 
 
+def people_handles(session: Session) -> frozenset[str]:
+    """The handles of ``people.yaml`` in the applied revision (none before the first ``apply``)."""
+    if latest_revision(session) is None:
+        return frozenset()
+    return frozenset(p.handle for p in current_config(session).people)
+
+
 def apply_folder(session: Session, path: str | Path, *, now: datetime, actor: str) -> ApplyResult:
     """Validate the folder and store it as a new revision unless the latest one has the same content.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from commandpost.deps import Admin, Reader, RowId
+from commandpost.policy import service as policy_service
 from commandpost.security import service
 from commandpost.security.schemas import TokenCreated, TokenIn, TokenOut, WhoAmI
 
@@ -25,7 +26,12 @@ def list_tokens(ctx: Admin) -> list[TokenOut]:
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
 def create_token(body: TokenIn, ctx: Admin) -> TokenCreated:
     row, plaintext = service.create_token(
-        ctx.session, person=body.person, scope=body.scope, name=body.name, now=ctx.now
+        ctx.session,
+        person=body.person,
+        scope=body.scope,
+        name=body.name,
+        now=ctx.now,
+        people=policy_service.people_handles(ctx.session),
     )
     ctx.audit_target(f"token:{row.id}", person=row.person, scope=row.scope)
     return TokenCreated.model_validate({**TokenOut.model_validate(row).model_dump(), "token": plaintext})

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 Scope = Literal["read", "responder", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "responder", "admin")
 _RANK: dict[str, int] = {s: i for i, s in enumerate(SCOPES)}
+
+
+SERVICE_ACCOUNT_PREFIX = "svc:"
+"""A token for automation speaks for ``svc:NAME`` — never for a made-up person."""
+_SERVICE_ACCOUNT = re.compile(r"svc:[a-z0-9][a-z0-9._-]{0,59}")
+
+
+def is_service_account(handle: str) -> bool:
+    return handle.startswith(SERVICE_ACCOUNT_PREFIX)
+
+
+def valid_service_account(handle: str) -> bool:
+    return _SERVICE_ACCOUNT.fullmatch(handle) is not None
 
 
 def scope_allows(held: str, needed: str) -> bool:

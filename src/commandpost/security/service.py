@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,14 @@ from sqlalchemy.orm import Session
 from commandpost.errors import NotFound, Unauthorized, ValidationFailed
 from commandpost.security.models import ApiToken, AuditLog
 from commandpost.security.redact import redact_data
-from commandpost.security.rules import SCOPES, Principal
+from commandpost.security.rules import (
+    SCOPES,
+    SERVICE_ACCOUNT_PREFIX,
+    Principal,
+    is_service_account,
+    scope_allows,
+    valid_service_account,
+)
 
 TOKEN_PREFIX = "cp_"
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -28,15 +36,40 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_holder(person: str, people: Collection[str]) -> str:
+    """The handle a new token speaks for: a person of ``people.yaml`` (``people``) or ``svc:NAME``.
+
+    A token for a handle nobody has would declare incidents with that name as IC and page no one."""
+    handle = person.strip().lstrip("@")
+    if is_service_account(handle):
+        if not valid_service_account(handle):
+            raise ValidationFailed(
+                f"service account {handle!r}: write svc:NAME, NAME in lowercase letters, digits, '.', '_' "
+                "or '-' (at most 60)",
+                details={"field": "person", "value": handle},
+            )
+        return handle
+    if handle not in people:
+        known = ", ".join("@" + h for h in sorted(people)) or "none: apply an ops folder first"
+        raise ValidationFailed(
+            f"unknown person @{handle}: a token speaks for a person of people.yaml ({known}) "
+            f"or for a service account written {SERVICE_ACCOUNT_PREFIX}NAME",
+            details={"field": "person", "value": handle, "valid": sorted(people)},
+        )
+    return handle
+
+
 def create_token(
-    session: Session, *, person: str, scope: str, now: datetime, name: str = ""
+    session: Session, *, person: str, scope: str, now: datetime, people: Collection[str], name: str = ""
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns the row and the plaintext, which is never stored."""
+    """Create a token for ``person`` (see :func:`token_holder`); returns the row and the plaintext,
+    which is never stored."""
     if scope not in SCOPES:
         raise ValidationFailed(f"unknown scope {scope!r}; valid scopes: {', '.join(SCOPES)}")
+    holder = token_holder(person, people)
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        person=person.lstrip("@"),
+        person=holder,
         scope=scope,
         name=name,
         token_hash=_hash(plaintext),
@@ -99,3 +132,17 @@ def record_audit(
     session.add(row)
     session.flush()
     return row
+
+
+def may_answer_offers(session: Session, person: str) -> bool:
+    """False when every credential ``person`` holds is read-only (a ``read`` login, ``read`` tokens):
+    they could not accept a role. Someone with none yet may still be given a login or a token."""
+    from commandpost.security.users import User
+
+    scopes = set(
+        session.scalars(
+            select(ApiToken.scope).where(ApiToken.person == person, ApiToken.revoked_at.is_(None))
+        )
+    )
+    scopes |= set(session.scalars(select(User.role).where(User.handle == person)))
+    return not scopes or any(scope_allows(scope, "responder") for scope in scopes)

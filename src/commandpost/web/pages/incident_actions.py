@@ -127,6 +127,20 @@ def decline_role(request: Request, number: str, role: str, ctx: PageResponder) -
     return _done(request, incident, "declined")
 
 
+@router.post("/incidents/{number}/roles/{role}/withdraw")
+def withdraw_offer(request: Request, number: str, role: str, ctx: PageResponder) -> Response:
+    incident = _writing(ctx, number)
+    roles.withdraw(
+        ctx.session,
+        incident,
+        role=role,
+        actor=ctx.principal.person,
+        is_admin=ctx.principal.is_admin,
+        now=ctx.now,
+    )
+    return _done(request, incident, "offer withdrawn")
+
+
 @router.post("/incidents/{number}/comms")
 def post_comms(
     request: Request,

@@ -54,7 +54,12 @@ def create_token(
     request: Request, ctx: PageAdmin, person: Text = "", scope: Text = "", name: Text = ""
 ) -> Response:
     row, plaintext = security_service.create_token(
-        ctx.session, person=person, scope=scope, name=name, now=ctx.now
+        ctx.session,
+        person=person,
+        scope=scope,
+        name=name,
+        now=ctx.now,
+        people=policy_service.people_handles(ctx.session),
     )
     ctx.audit_target(f"token:{row.id}", person=row.person, scope=row.scope)
     return _render(request, ctx, new_token=plaintext)
