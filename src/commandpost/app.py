@@ -228,11 +228,22 @@ def _health_routes(app: FastAPI) -> None:
             )
             with request.app.state.read_sessions() as session:
                 revision = policy_service.latest_revision(session)
+                config = policy_service.current_config(session) if revision else None
             checks["ops"] = (
                 f"revision {revision.id} ({revision.content_hash[:12]})"
                 if revision
                 else "none applied: run 'commandpost apply OPS_DIR'"
             )
+            # a detail, not a readiness condition: pages still go out on the other channels
+            from commandpost.policy.email_contacts import email_recipients, smtp_missing
+
+            settings: Settings = request.app.state.settings
+            if settings.smtp_host:
+                checks["email"] = f"ok: SMTP {settings.smtp_host}:{settings.smtp_port}"
+            elif config is not None and (recipients := email_recipients(config.people, config.teams)):
+                checks["email"] = f"warning: {smtp_missing(recipients)}"
+            else:
+                checks["email"] = "off (COMMANDPOST_SMTP_HOST is not set; nobody has an email contact)"
         except Exception as exc:  # readiness reports, it never raises
             checks.setdefault("database", f"unreachable: {type(exc).__name__}")
         ready = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import httpx
 import orjson
 import pytest
 
+from commandpost.policy import service as policy_service
+from commandpost.policy.models import OpsRevision
 from tests.alert_support import PAYLOADS, apply_variant, counts, keys, load_jsonc, pd_trigger, serve
 
 DB = {"custom_details": {"alertname": "DBConnectionsExhausted"}}
@@ -180,10 +183,25 @@ def test_rate_limits_429_with_retry_after_and_503_for_alertmanager(
 
 
 def test_unrunbooked_pages_are_counted(client, sessions, clock, tmp_path):
-    def page_by_default(svc):
-        svc["default_severity"] = "SEV2"
-
-    k = apply_variant(sessions, clock, tmp_path, page_by_default)
+    # `check` refuses a paging default without a default_runbook (issue 14, item 12); a revision an
+    # older commandpost applied can still have one, and its pages are still counted
+    k = apply_variant(sessions, clock, tmp_path, lambda svc: None)
+    with sessions() as s:
+        latest = policy_service.latest_revision(s)
+        assert latest is not None
+        model = copy.deepcopy(latest.model)
+        model["services"][0]["default_severity"] = "SEV2"
+        s.add(
+            OpsRevision(
+                seq=latest.seq + 1,
+                content_hash="legacy" + latest.content_hash[6:],
+                applied_at=clock.now(),
+                applied_by="an older commandpost",
+                model=model,
+                files=latest.files,
+            )
+        )
+        s.commit()
 
     def counted() -> float:
         for line in client.get("/metrics").text.splitlines():

@@ -12,6 +12,7 @@ from commandpost.alerts.models import Alert, AlertEvent, ChangeEvent
 from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.incidents import service as incident_service
 from commandpost.incidents.models import Incident, TimelineEntry
+from commandpost.policy import service as policy_service
 from tests.alert_support import apply_variant, counts, keys
 
 DB_ALERT = {"alertname": "DBConnectionsExhausted"}
@@ -188,13 +189,19 @@ def test_sev4_is_recorded_only(sessions, clock, tmp_path, session):
 
 
 def test_paging_alert_without_runbook_still_pages_marked_no_runbook(sessions, clock, tmp_path, session):
-    def page_by_default(svc):
-        svc["default_severity"] = "SEV2"
-
-    k = apply_variant(sessions, clock, tmp_path, page_by_default)
+    # `check` refuses a paging default without a default_runbook (issue 14, item 12); a revision an
+    # older commandpost applied can still have one: such an alert still pages, marked no runbook
+    k = apply_variant(sessions, clock, tmp_path, lambda svc: None)
     with sessions() as s:
+        applied = policy_service.current_config(s)
+        (svc,) = applied.services
+        config = applied.model_copy(
+            update={"services": [svc.model_copy(update={"default_severity": "SEV2"})]}
+        )
         ref = service.integration_for_key(s, k["generic"])
-        (out,) = service.ingest(s, integration=ref, events=[trig("x", alertname="Unknown")], now=clock.now())
+        (out,) = service.ingest(
+            s, integration=ref, events=[trig("x", alertname="Unknown")], now=clock.now(), config=config
+        )
         (linked,) = service.ingest(
             s,
             integration=ref,
@@ -202,6 +209,7 @@ def test_paging_alert_without_runbook_still_pages_marked_no_runbook(sessions, cl
                 trig("y", alertname="Else", runbook_url="https://runbooks.internal/payment-webhook-backlog")
             ],
             now=clock.now(),
+            config=config,
         )
         s.commit()
     session.rollback()

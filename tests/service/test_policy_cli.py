@@ -37,7 +37,8 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         [sys.executable, "-m", "commandpost", *args],
         capture_output=True,
         text=True,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "300"},
+        # email on: without SMTP, people.yaml's email contacts are a warning (test_smtp_warning.py)
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "300", "COMMANDPOST_SMTP_HOST": "smtp.example.com"},
         timeout=120,
         cwd=cwd,
     )
@@ -98,7 +99,8 @@ def test_check_a_broken_copy_prints_every_error_and_exits_1(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_check_json_and_strict(tmp_path):
+def test_check_json_and_strict(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMMANDPOST_SMTP_HOST", "smtp.example.com")  # else the email contacts warn too
     ops = tmp_path / "ops"
     shutil.copytree(EXAMPLE_OPS, ops)
     (ops / "stray.yaml").write_text("a: 1\n")

@@ -28,7 +28,11 @@ def write(tmp_path: Path, text: str, name: str = "rules.yml") -> Path:
 
 
 def lint(config: OpsConfig, *paths: Path) -> list[str]:
-    return [str(f) for f in lint_prometheus_rules(paths, config)]
+    return [str(f) for f in lint_prometheus_rules(paths, config).errors]
+
+
+def warnings(config: OpsConfig, *paths: Path) -> list[str]:
+    return [str(f) for f in lint_prometheus_rules(paths, config).warnings]
 
 
 def test_good_rules_pass(tmp_path: Path, config: OpsConfig) -> None:
@@ -94,7 +98,7 @@ def test_runbook_url_to_an_unknown_runbook(tmp_path: Path, config: OpsConfig) ->
                 expr: x > 1
                 annotations:
                   runbook_url: https://runbooks.internal/db-is-on-fire
-              - alert: Other
+              - alert: WebhookBacklogHigh
                 expr: y > 1
                 labels: {severity: sev2}
                 annotations:
@@ -111,7 +115,8 @@ def test_runbook_url_to_an_unknown_runbook(tmp_path: Path, config: OpsConfig) ->
     )
     # A URL outside runbook_base_url does not count, even when its last segment is a slug.
     assert findings[1].startswith(
-        f"{path}:8: alert 'Other' pages as SEV2 (its severity label is SEV2): runbook_url"
+        f"{path}:8: alert 'WebhookBacklogHigh' pages as SEV2 (services/payment-platform alert_rules[0]): "
+        "runbook_url 'https://wiki.example.com/payment-webhook-backlog' does not name a runbook"
     )
 
 
@@ -136,6 +141,37 @@ def test_non_paging_rules_need_no_runbook(tmp_path: Path, config: OpsConfig) -> 
         """,
     )
     assert lint(config, path) == []
+
+
+def test_a_severity_label_is_never_a_sev_and_a_sevn_label_routing_ignores_is_a_warning(
+    tmp_path: Path, config: OpsConfig
+) -> None:
+    # issue 14, item 10: intake routes by alert_rules (else default_severity), never by the label
+    assert pages(config, "Other", {"severity": "SEV1"}) is None
+    assert pages(config, "Other", {"service": "payment-platform", "severity": "SEV2"}) is None
+    path = write(
+        tmp_path,
+        """
+        groups:
+          - name: misc
+            rules:
+              - alert: Other
+                expr: y > 1
+                labels: {severity: SEV2}
+              - alert: WebhookBacklogHigh
+                expr: y > 1
+                labels: {severity: SEV2}
+                annotations: {runbook_url: payment-webhook-backlog}
+        """,
+    )
+    assert lint(config, path) == []
+    assert warnings(config, path) == [
+        f"{path}:4: alert 'Other' has labels.severity SEV2, but commandpost takes the severity from the ops "
+        "folder's alert_rules, never from a label: it routes as SEV3 (service payment-platform's "
+        "default_severity), which does not page (SEV3 is handled within business hours); to page on it, "
+        "add to services/payment-platform.yaml alert_rules: "
+        "{match: {alertname: Other}, severity: SEV2, runbook: <runbook-slug>}"
+    ]
 
 
 def test_matching_rule_wins_over_a_lower_severity_label(config: OpsConfig) -> None:

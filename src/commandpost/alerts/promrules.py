@@ -2,37 +2,54 @@
 
 The guide's iron rule (§4) checked where alerts are written, before they ever fire. For each
 alerting rule (``groups[].rules[]`` with ``alert:``; recording rules are skipped; a Kubernetes
-``PrometheusRule`` with ``spec.groups`` works too) we decide whether it pages exactly as intake
-routing will (:func:`commandpost.alerts.rules.route`), on the labels the alert will carry
-(its ``labels`` plus ``alertname``; ``severity`` is its source severity):
+``PrometheusRule`` with ``spec.groups`` works too) :func:`predict` says what intake will decide,
+with intake's own code: the rule's ``labels`` and ``annotations`` become the event intake's
+Alertmanager parser makes of the firing alert, and :func:`commandpost.alerts.rules.route` (the one
+routing function, which intake calls too) routes it on each service that can receive it:
 
-- a ``service`` label naming an ops service: that service's routing — the first matching
-  ``alert_rules`` entry, else the service's ``default_severity``;
-- otherwise (the integration it arrives on is unknown here): every service whose alert rules
-  match it;
-- and, in both cases, a ``severity`` label of SEV1..SEV4 as written.
+- a ``service`` label naming an ops service: that service (Alertmanager routes on it) — its first
+  matching ``alert_rules`` entry, else its ``default_severity``;
+- otherwise, when only one service has integrations: that service, the same way;
+- otherwise (which integration receives it is not known here): every service whose alert rules
+  match it; a service whose rules do not match would give it its ``default_severity``, which says
+  nothing about this alert.
 
-If any of these is a paging severity, the rule must carry ``annotations.runbook_url`` naming a
-runbook of the ops folder — a bare slug, or a URL under ``runbook_base_url`` whose last path
-segment is the slug (resolved by :func:`commandpost.alerts.rules.resolve_runbook`, as intake
-does). Findings point at the rule's ``alert:`` line: ``path:line: message``.
+A ``severity`` label is only the *source* severity (a rule may match it with ``source_severity``
+or ``labels``); commandpost never reads a SEV from it. A label of SEV1..SEV4 that routing does not
+give is a warning saying what the alert routes as and which rule to add.
+
+If a predicted severity pages, the alert's runbook annotation (``runbook_url``, or ``runbook``, as
+intake reads it) must name a runbook of the ops folder — a bare slug, or a URL under
+``runbook_base_url`` whose last path segment is the slug (:func:`commandpost.alerts.rules.resolve_runbook`).
+Findings point at the rule's ``alert:`` line: ``path:line: message``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from commandpost.alerts.normalized import NormalizedEvent
-from commandpost.alerts.rules import resolve_runbook, route
+from commandpost.alerts.rules import Route, resolve_runbook, route
+from commandpost.alerts.sources import alertmanager
 from commandpost.policy.findings import Finding
 from commandpost.policy.schema import SEVERITIES, OpsConfig, Service
 from commandpost.policy.yamlsource import KeyPath, Parsed, parse_yaml
 
 RULE_SUFFIXES = (".yml", ".yaml")
 MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What intake decides for the alert when it arrives on an integration of ``service``."""
+
+    service: str
+    route: Route
 
 
 @dataclass(frozen=True)
@@ -44,29 +61,42 @@ class Paging:
     runbook: str | None = None
 
 
-def lint_prometheus_rules(paths: Iterable[Path], config: OpsConfig) -> list[Finding]:
+@dataclass
+class RulesLint:
+    """The linter's findings: errors fail ``check``; warnings fail it only with ``--strict``."""
+
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+    def extend(self, other: RulesLint) -> None:
+        self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
+
+
+def lint_prometheus_rules(paths: Iterable[Path], config: OpsConfig) -> RulesLint:
     """Findings for every rule file in ``paths`` (a folder means its ``*.yml``/``*.yaml``, recursively)."""
-    findings: list[Finding] = []
-    for path in _rule_files(paths, findings):
-        findings.extend(lint_rule_file(path, config))
-    return sorted(findings)
+    found = RulesLint()
+    for path in _rule_files(paths, found.errors):
+        found.extend(lint_rule_file(path, config))
+    return RulesLint(sorted(set(found.errors)), sorted(set(found.warnings)))
 
 
-def lint_rule_file(path: Path, config: OpsConfig) -> list[Finding]:
+def lint_rule_file(path: Path, config: OpsConfig) -> RulesLint:
     where = str(path)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
-            return [Finding(where, 1, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not a rule file?")]
+            size = f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; not a rule file?"
+            return RulesLint([Finding(where, 1, size)])
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return [Finding(where, 1, "not UTF-8 text")]
+        return RulesLint([Finding(where, 1, "not UTF-8 text")])
     except OSError as exc:
-        return [Finding(where, 1, f"cannot read: {exc.strerror}")]
+        return RulesLint([Finding(where, 1, f"cannot read: {exc.strerror}")])
     parsed, problems = parse_yaml(text)
-    findings = [Finding(where, p.line, p.message.replace(" in ops files", "")) for p in problems]
+    found = RulesLint([Finding(where, p.line, p.message.replace(" in ops files", "")) for p in problems])
     if parsed is not None:
-        findings.extend(_FileLint(where, parsed, config).run())
-    return sorted(set(findings))
+        found.extend(_FileLint(where, parsed, config).run())
+    return RulesLint(sorted(set(found.errors)), sorted(set(found.warnings)))
 
 
 def _rule_files(paths: Iterable[Path], findings: list[Finding]) -> list[Path]:
@@ -87,15 +117,18 @@ def _rule_files(paths: Iterable[Path], findings: list[Finding]) -> list[Path]:
 class _FileLint:
     def __init__(self, where: str, parsed: Parsed, config: OpsConfig) -> None:
         self.where, self.parsed, self.config = where, parsed, config
-        self.findings: list[Finding] = []
+        self.findings = RulesLint()
 
     def error(self, key: KeyPath, message: str) -> None:
-        self.findings.append(Finding(self.where, self.parsed.line(key), message))
+        self.findings.errors.append(Finding(self.where, self.parsed.line(key), message))
 
-    def run(self) -> list[Finding]:
+    def warn(self, key: KeyPath, message: str) -> None:
+        self.findings.warnings.append(Finding(self.where, self.parsed.line(key), message))
+
+    def run(self) -> RulesLint:
         data = self.parsed.data
         if data is None:
-            return []  # an empty rule file is valid for Prometheus
+            return self.findings  # an empty rule file is valid for Prometheus
         if not isinstance(data, dict):
             self.error((), "a Prometheus rule file is a mapping with a 'groups' list")
             return self.findings
@@ -145,10 +178,15 @@ class _FileLint:
         annotations = self._strings(rule, (*key, "annotations"), "annotations")
         if labels is None or annotations is None:
             return
-        paging = pages(self.config, name, labels)
+        event = alert_event(name, labels, annotations)
+        predicted = _predict(self.config, event)
+        label_problem = _severity_label_problem(self.config, name, labels, predicted)
+        if label_problem:
+            self.warn((*key, "alert"), label_problem)
+        paging = _paging(self.config, predicted)
         if paging is None:
             return
-        message = _runbook_problem(self.config, name, paging, annotations.get("runbook_url"))
+        message = _runbook_problem(self.config, name, paging, event.runbook_url)
         if message:
             self.error((*key, "alert"), message)
 
@@ -160,35 +198,103 @@ class _FileLint:
         return {str(k): "" if v is None else str(v) for k, v in value.items()}
 
 
-def pages(config: OpsConfig, alertname: str, labels: dict[str, str]) -> Paging | None:
-    """The most severe paging severity this alert can be routed to, or None if it never pages."""
-    event = NormalizedEvent(
-        action="trigger",
-        dedup_key=alertname,
-        alertname=alertname,
-        labels={**labels, "alertname": alertname},
-        source_severity=labels.get("severity", ""),
-    )
-    found: list[Paging] = []
-    label = labels.get("severity", "").upper()
-    if label in SEVERITIES:
-        found.append(Paging(label, f"its severity label is {label}"))
+def alert_event(alertname: str, labels: dict[str, str], annotations: dict[str, str]) -> NormalizedEvent:
+    """The event intake makes of this rule's alert when it fires: Alertmanager's webhook for it, read
+    by intake's own Alertmanager parser (labels, source severity and runbook URL exactly as intake
+    reads them)."""
+    body = {
+        "version": "4",
+        "status": "firing",
+        "alerts": [
+            {"status": "firing", "labels": {**labels, "alertname": alertname}, "annotations": annotations}
+        ],
+    }
+    (event,) = alertmanager.parse(orjson.dumps(body))
+    return event
+
+
+def arrival_services(config: OpsConfig, labels: dict[str, str]) -> tuple[list[Service], bool]:
+    """The services whose integrations can receive the alert, and whether that is known for sure."""
     named = config.service(labels.get("service", ""))
-    for service in [named] if named else config.services:
+    if named is not None:
+        return [named], True
+    receiving = [s for s in config.services if s.integrations]
+    if len(receiving) == 1:
+        return receiving, True
+    return list(config.services), False
+
+
+def predict(
+    config: OpsConfig, alertname: str, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> list[Prediction]:
+    """Intake's routing decision for the alert on each service that can receive it (see the module)."""
+    return _predict(config, alert_event(alertname, labels, annotations or {}))
+
+
+def _predict(config: OpsConfig, event: NormalizedEvent) -> list[Prediction]:
+    services, known = arrival_services(config, event.labels)
+    found = []
+    for service in services:
         decided = route(config, service, event)
-        if decided.rule is None and named is None:
-            continue  # an unknown service's default severity says nothing about this alert
-        found.append(
-            Paging(decided.severity, _because(service, decided.rule), _slug(config, decided.runbook))
+        if decided.rule is None and not known:
+            continue  # a default_severity says nothing about an alert that may never arrive there
+        found.append(Prediction(service.name, decided))
+    return found
+
+
+def pages(
+    config: OpsConfig, alertname: str, labels: dict[str, str], annotations: dict[str, str] | None = None
+) -> Paging | None:
+    """The most severe paging severity this alert is routed to, or None if it never pages."""
+    return _paging(config, predict(config, alertname, labels, annotations))
+
+
+def _paging(config: OpsConfig, predicted: list[Prediction]) -> Paging | None:
+    found = [
+        Paging(p.route.severity, _because(p), _slug(config, p.route.runbook))
+        for p in predicted
+        if p.route.paging
+    ]
+    return min(found, key=lambda p: p.severity) if found else None
+
+
+def _severity_label_problem(
+    config: OpsConfig, name: str, labels: dict[str, str], predicted: list[Prediction]
+) -> str | None:
+    """A ``severity: SEVn`` label that routing does not give: say what the alert routes as instead."""
+    label = labels.get("severity", "").strip().upper()
+    if label not in SEVERITIES or any(p.route.severity == label for p in predicted):
+        return None
+    wants = f"alert {name!r} has labels.severity {labels['severity']}, but commandpost takes the severity "
+    wants += "from the ops folder's alert_rules, never from a label"
+    rule = f"{{match: {{alertname: {name}}}, severity: {label}, runbook: <runbook-slug>}}"
+    if not predicted:
+        services, _known = arrival_services(config, labels)
+        names = ", ".join(s.name for s in services) or "none"
+        return (
+            f"{wants}: no alert rule matches it, so it gets the default_severity of the service whose "
+            f"integration receives it ({names}); add to that service's alert_rules: {rule}"
         )
-    paging = [p for p in found if config.severities.get(p.severity) and config.severities[p.severity].paging]
-    return min(paging, key=lambda p: p.severity) if paging else None
+    first = predicted[0]
+    level = config.severities.get(first.route.severity)
+    if first.route.paging:
+        effect = "which pages"
+    elif level is not None and level.response_hours != "always":
+        hours = level.response_hours.replace("_", " ")
+        handled = "within business hours" if hours == "business hours" else f"on the {hours}"
+        effect = f"which does not page ({first.route.severity} is handled {handled})"
+    else:
+        effect = "which does not page"
+    return (
+        f"{wants}: it routes as {first.route.severity} ({_because(first)}), {effect}; to page "
+        f"on it, add to services/{first.service}.yaml alert_rules: {rule}"
+    )
 
 
-def _because(service: Service, rule: int | None) -> str:
-    if rule is None:
-        return f"service {service.name}'s default_severity"
-    return f"services/{service.name} alert_rules[{rule}]"
+def _because(predicted: Prediction) -> str:
+    if predicted.route.rule is None:
+        return f"service {predicted.service}'s default_severity"
+    return f"services/{predicted.service} alert_rules[{predicted.route.rule}]"
 
 
 def _slug(config: OpsConfig, runbook: str | None) -> str | None:

@@ -39,15 +39,21 @@ def matches(match: AlertMatch, event: NormalizedEvent) -> bool:
     return all(event.labels.get(name) == value for name, value in match.labels.items())
 
 
+def first_match(service: Service, event: NormalizedEvent) -> int | None:
+    """Index of the first of the service's ``alert_rules`` that matches; None: the defaults apply."""
+    return next((i for i, rule in enumerate(service.alert_rules) if matches(rule.match, event)), None)
+
+
 def route(config: OpsConfig, service: Service | None, event: NormalizedEvent) -> Route:
-    rule_index = None
+    """The one routing decision: intake calls it for every new alert, and ``check`` (the Prometheus
+    rules linter, the burn-alert check) calls it to predict what intake will do."""
+    rule_index = first_match(service, event) if service is not None else None
     severity = service.default_severity if service else FALLBACK_SEVERITY
     runbook: str | None = None
     group_by: list[str] = []
-    for i, rule in enumerate(service.alert_rules if service else ()):
-        if matches(rule.match, event):
-            rule_index, severity, runbook, group_by = i, rule.severity, rule.runbook, rule.group_by
-            break
+    if service is not None and rule_index is not None:
+        rule = service.alert_rules[rule_index]
+        severity, runbook, group_by = rule.severity, rule.runbook, rule.group_by
     if runbook is None and event.runbook_url:
         runbook = resolve_runbook(config, event.runbook_url)
     if runbook is None and service is not None:

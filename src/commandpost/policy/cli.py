@@ -78,12 +78,15 @@ def check(
     from commandpost.policy.loader import load_ops
     from commandpost.runbooks.lint import lint_for_check
 
-    result = load_ops(directory)
+    # email contacts while email is off are a warning (the settings where check runs: COMMANDPOST_*)
+    result = load_ops(directory, smtp_configured=bool(_settings().smtp_host))
     lint_for_check(directory, result, now=SystemClock().now())  # runbook lint (RBxxx) is part of the check
     if prometheus_rules and result.config is not None:
         from commandpost.alerts.promrules import lint_prometheus_rules
 
-        result.errors.extend(lint_prometheus_rules(prometheus_rules, result.config))
+        linted = lint_prometheus_rules(prometheus_rules, result.config)
+        result.errors.extend(linted.errors)
+        result.warnings.extend(linted.warnings)
     failed = bool(result.errors) or (strict and bool(result.warnings))
     if as_json:
         print_json(

@@ -17,6 +17,7 @@ import frontmatter
 from pydantic import BaseModel, ValidationError
 
 from commandpost.policy import xref
+from commandpost.policy.email_contacts import email_recipients, smtp_missing
 from commandpost.policy.findings import Finding, Source, validation_findings
 from commandpost.policy.schema import (
     SLUG,
@@ -79,13 +80,19 @@ def content_hash(files: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def load_ops(path: str | Path) -> LoadResult:
-    """Parse, validate and cross-check the ops folder at ``path``."""
+def load_ops(path: str | Path, *, smtp_configured: bool | None = None) -> LoadResult:
+    """Parse, validate and cross-check the ops folder at ``path``.
+
+    ``smtp_configured=False`` (``check`` passes what the settings say) adds a warning when people.yaml
+    gives someone an email contact that would never be sent; None does not ask.
+    """
     root = Path(path)
     if not root.is_dir():
         return LoadResult(None, [Finding(str(root), 0, "not a directory (expected an ops folder)")], [])
     loader = _FolderLoader(root)
     loader.run()
+    if smtp_configured is False:
+        loader.check_email_delivery()
     errors, warnings = sorted(set(loader.errors)), sorted(set(loader.warnings))
     config = None if errors else loader.config()
     return LoadResult(config, errors, warnings, loader.files, content_hash(loader.files))
@@ -120,6 +127,15 @@ class _FolderLoader:
         report = xref.check(self.got)
         self.errors.extend(report.errors)
         self.warnings.extend(report.warnings)
+
+    def check_email_delivery(self) -> None:
+        """Email contacts while email is off: a warning at the first address (issue 14, item 18)."""
+        if self.got.people is None:
+            return
+        people, source = self.got.people
+        recipients = email_recipients(people.people, people.teams)
+        if recipients and recipients.first is not None:
+            self.warnings.append(source.finding(recipients.first, smtp_missing(recipients)))
 
     def config(self) -> OpsConfig:
         got = self.got

@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from commandpost.oncall import service as oncall_service
 from commandpost.policy.loader import load_ops
 from commandpost.policy.models import IntegrationKey, OpsRevision
 from commandpost.policy.schema import OpsConfig
+from commandpost.policy.yamlsource import parse_yaml
 
 # keyed by content hash too: ids repeat across databases (tests, a second --database-url)
 _cache: dict[tuple[int, str], OpsConfig] = {}
@@ -220,14 +220,18 @@ def _file_changes(old: dict[str, Any] | None, new: dict[str, str]) -> list[str]:
 
 
 def _changed_keys(path: str, old_text: str, new_text: str) -> list[str]:
-    """Dotted keys (two levels deep) whose values differ; runbooks just say "changed"."""
+    """Dotted keys (two levels deep) whose values differ; runbooks just say "changed".
+
+    Read with :func:`parse_yaml`, whose limits hold for stored texts too: a revision stored before
+    them may hold an alias bomb, which then says "changed" instead of expanding.
+    """
     if not path.endswith((".yaml", ".yml")):
         return []
-    try:
-        old, new = yaml.safe_load(old_text), yaml.safe_load(new_text)
-    except yaml.YAMLError:
+    old, old_problems = parse_yaml(old_text)
+    new, new_problems = parse_yaml(new_text)
+    if old is None or new is None or old_problems or new_problems:
         return []
-    return _diff(old, new, prefix="", depth=2)
+    return _diff(old.data, new.data, prefix="", depth=2)
 
 
 def _diff(old: Any, new: Any, *, prefix: str, depth: int) -> list[str]:

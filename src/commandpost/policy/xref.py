@@ -12,12 +12,36 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from commandpost.alerts import rules as alert_rules
+from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.metrics import rules as metrics_rules
 from commandpost.policy.findings import Finding, Source
 from commandpost.policy.schema import WEEKDAYS, AlertRule, EscalationPolicy, Schedule, Service
 
 if TYPE_CHECKING:
     from commandpost.policy.loader import Collected
+
+BURN_ALERTNAME = "SLOErrorBudgetBurn"
+"""The alert name of commandpost's own burn-rate alerts (``metrics.processors.ALERTNAME``)."""
+
+
+def burn_event(service: str, slo: str, condition: metrics_rules.Condition) -> NormalizedEvent:
+    """What routing sees of the burn-rate alert the engine raises for one SLO and condition
+    (``metrics.processors``: the same alert name, source severity and labels)."""
+    return NormalizedEvent(
+        action="trigger",
+        dedup_key=f"slo/{service}/{slo}/{condition.name}",
+        source_severity=condition.kind,
+        alertname=BURN_ALERTNAME,
+        labels={
+            "service": service,
+            "slo": slo,
+            "condition": condition.name,
+            "urgency": condition.kind,
+            "long_window": condition.long,
+            "short_window": condition.short,
+        },
+    )
 
 
 @dataclass
@@ -70,6 +94,10 @@ class _Names:
         for schedule, _src in got.schedules:
             self.schedules.setdefault(schedule.name, schedule)
         self.runbooks = {r.slug for r, _ in got.runbooks}
+        self.slo_runbooks: dict[tuple[str | None, str], str] = {}
+        for runbook, _src in sorted(got.runbooks, key=lambda item: item[0].slug):
+            front = runbook.front_matter
+            self.slo_runbooks.setdefault((front.service, front.slo), runbook.slug)
         self.broken = got.broken
 
     def person_missing(self, handle: str) -> bool:
@@ -90,6 +118,26 @@ class _Names:
 
     def paging(self, severity: str) -> bool:
         return bool(self.severities and severity in self.severities and self.severities[severity].paging)
+
+    def unpaged_effect(self, severity: str) -> str:
+        """What intake does with an alert of a severity that does not page."""
+        level = self.severities.get(severity) if self.severities else None
+        if severity == "SEV4":
+            return "SEV4 is recorded only, nobody is told"
+        if level is not None and level.response_hours == "business_hours":
+            return f"{severity} is held until business hours"
+        if level is not None and level.response_hours == "next_business_day":
+            return f"{severity} is held until the next business day"
+        return "the team channel is told, nobody is paged"
+
+    def lightest_paging(self) -> str:
+        """The least severe severity that pages (what a burn-rate page usually is): SEV2 in the example."""
+        paging = [name for name, level in (self.severities or {}).items() if level.paging]
+        return max(paging) if paging else "SEV2"
+
+    def slo_runbook(self, service: str, slo: str) -> str | None:
+        """The runbook whose front matter names this SLO (and this service, or none): the engine's link."""
+        return self.slo_runbooks.get((service, slo)) or self.slo_runbooks.get((None, slo))
 
 
 def _duplicates(items: Iterable[tuple[str, Source, tuple[Any, ...]]], what: str, report: Report) -> None:
@@ -186,6 +234,68 @@ def _check_services(got: Collected, ctx: _Names, report: Report) -> None:
             report.error(
                 src, ("name",), f"service '{service.name}' has paging alert rules but no escalation_policy"
             )
+        elif not policy and ctx.paging(service.default_severity):
+            report.error(
+                src,
+                ("default_severity",),
+                f"default_severity {service.default_severity} pages, but service '{service.name}' has no "
+                "escalation_policy",
+            )
+        _check_default(service, src, ctx, report)
+        _check_burn_routing(service, src, ctx, report)
+
+
+def _check_default(service: Service, src: Source, ctx: _Names, report: Report) -> None:
+    """The iron rule for alerts no rule matches: a paging default needs a runbook and someone to page."""
+    severity = service.default_severity
+    if not ctx.paging(severity):
+        return
+    if not service.default_runbook:
+        report.error(
+            src,
+            ("default_severity",),
+            f"default_severity {severity} pages, but service '{service.name}' has no default_runbook: every "
+            "alert no alert rule matches would page with NO RUNBOOK; add default_runbook: <runbook-slug> "
+            "(every paging alert must point to a runbook, guide §4)",
+        )
+    policy = ctx.policies.get(service.escalation_policy or "")
+    if policy is not None:
+        route = policy.severity_routing.get(severity)
+        if route is None or not route.escalation_levels():
+            report.error(
+                src,
+                ("default_severity",),
+                f"default_severity {severity} pages, but escalation policy '{policy.name}' pages nobody "
+                f"for {severity}: add severity_routing.{severity}.page",
+            )
+
+
+def _check_burn_routing(service: Service, src: Source, ctx: _Names, report: Report) -> None:
+    """commandpost's own page-urgency burn-rate alerts must reach a paging rule, not fall silently to a
+    default that does not page (a paging default is checked by :func:`_check_default`)."""
+    default = service.default_severity
+    if ctx.severities is None or ctx.paging(default):
+        return
+    pages = [c for c in metrics_rules.CONDITIONS if c.kind == "page"]
+    for i, slo in enumerate(service.slos):
+        unrouted = [
+            c.name
+            for c in pages
+            if alert_rules.first_match(service, burn_event(service.name, slo.name, c)) is None
+        ]
+        if not unrouted:
+            continue
+        which = "" if len(unrouted) == len(pages) else f", condition {', '.join(unrouted)}"
+        runbook = ctx.slo_runbook(service.name, slo.name) or "<runbook-slug>"
+        report.warn(
+            src,
+            ("slos", i),
+            f"SLO '{slo.name}': its page-urgency burn-rate alerts ({BURN_ALERTNAME}, labels urgency: page"
+            f"{which}) match no alert rule, so they route as {default} (default_severity), which does not "
+            f"page: {ctx.unpaged_effect(default)}; add to alert_rules: {{match: {{alertname: "
+            f"{BURN_ALERTNAME}, labels: {{urgency: page, slo: {slo.name}}}}}, severity: "
+            f"{ctx.lightest_paging()}, runbook: {runbook}}}",
+        )
 
 
 def _check_rule(service: Service, i: int, rule: AlertRule, src: Source, ctx: _Names, report: Report) -> None:

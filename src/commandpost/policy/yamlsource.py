@@ -4,6 +4,15 @@ PyYAML's composer gives nodes with marks; we build plain data from them ourselve
 keep a map from key path (``("severity_routing", "SEV1", "escalate_after")``) to the
 1-based line. Duplicate keys — which PyYAML silently collapses — are reported, and a
 plain ``10:00`` stays the string it looks like (YAML 1.1 would read it as 600).
+
+Every YAML text commandpost reads from a person passes through :func:`parse_yaml`, so it is where
+hostile input is refused, as a ``line: message`` problem like any other: a document nested deeper
+than :data:`MAX_DEPTH` levels (PyYAML's composer recurses, so 600 ``[`` ended in a RecursionError),
+an alias that refers to the value containing it, and a document whose aliases (``*name``) stand
+for more than :data:`MAX_ALIAS_VALUES` values in all (an "alias bomb": ten lines of nine aliases
+each mean 10⁹ values, and the builder below walks an aliased node again at each reference). The
+composer counts what each alias stands for while it reads, so a bomb is refused after reading a
+few hundred bytes, before anything is built.
 """
 
 from __future__ import annotations
@@ -12,10 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.error import Mark
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 KeyPath = tuple[Any, ...]
 
+MAX_DEPTH = 64
+"""Collections inside collections; ops files need fewer than 10, Kubernetes manifests about 12."""
+MAX_ALIAS_VALUES = 100_000
+"""Values (scalars, lists, mappings) that aliases may stand for in one document, counted expanded."""
 _SEXAGESIMAL_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 
 
@@ -49,7 +64,7 @@ def parse_yaml(text: str, *, line_offset: int = 0) -> tuple[Parsed | None, list[
     still returned (the first occurrence wins) so the rest of the file is checked too.
     """
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
     except yaml.reader.ReaderError as exc:  # a control character: reported where it is, never a crash
         line = text[: max(0, exc.position)].count("\n") + 1 + line_offset
         return None, [
@@ -58,6 +73,8 @@ def parse_yaml(text: str, *, line_offset: int = 0) -> tuple[Parsed | None, list[
     try:
         try:
             node = loader.get_single_node()
+        except _Refused as exc:
+            return None, [YamlProblem(exc.line + line_offset, f"refused: {exc.reason}")]
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             # an error "at the end of the stream" belongs to the last line that has content
@@ -75,6 +92,68 @@ def parse_yaml(text: str, *, line_offset: int = 0) -> tuple[Parsed | None, list[
         return parsed, builder.problems
     finally:
         loader.dispose()
+
+
+class _Refused(Exception):
+    def __init__(self, mark: Mark, reason: str) -> None:
+        super().__init__(reason)
+        self.line = int(mark.line) + 1
+        self.reason = reason
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader whose composer refuses deep nesting, cyclic aliases and alias bombs.
+
+    Each composed node's *expanded* size (itself plus everything under it, aliases counted as
+    what they stand for) is known once it is composed; an alias adds its anchor's size to the
+    document's alias total, which may not pass :data:`MAX_ALIAS_VALUES`. Only ``compose_node``
+    is overridden, so everything else (scanner, parser, resolver, constructor) is PyYAML's own.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._alias_values = 0
+        self._sizes: dict[Node, int] = {}
+        self._composed = 0  # nodes composed so far, each alias counted as what it stands for
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        # The scanner looks ahead over every open '[' / '{' for each token, so a long run of them
+        # costs time before the composer ever sees the depth: refuse as soon as it is read.
+        if self.flow_level >= MAX_DEPTH:
+            raise _Refused(self.get_mark(), f"nested deeper than {MAX_DEPTH} levels")
+        super().fetch_flow_collection_start(TokenClass)
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            node = super().compose_node(parent, index)  # consumes the event; an undefined alias raises
+            size = self._sizes.get(node) if node is not None else None
+            if size is None:
+                raise _Refused(
+                    event.start_mark, f"alias *{event.anchor} refers to the value that contains it (a cycle)"
+                )
+            self._alias_values += size
+            self._composed += size
+            if self._alias_values > MAX_ALIAS_VALUES:
+                raise _Refused(
+                    event.start_mark,
+                    f"aliases (*name) in this document expand to more than {MAX_ALIAS_VALUES} values "
+                    "(a YAML alias bomb?); write the values out instead",
+                )
+            return node
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(self.peek_event().start_mark, f"nested deeper than {MAX_DEPTH} levels")
+        self._depth += 1
+        before = self._composed
+        self._composed += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if node is not None:
+            self._sizes[node] = self._composed - before
+        return node
 
 
 class _Builder:

@@ -1,7 +1,9 @@
 """Runbook coverage (guide §4: every paging alert points to a runbook; §3: runbooks are perishable).
 
-Five lists: paging alert rules without a runbook, incidents opened from alerts in the last N
-days that paged without one, runbooks no alert points to, stale runbooks, runbooks never used.
+Five lists: paging alert rules without a runbook (a paging ``default_severity`` without a
+``default_runbook`` counts as one: every alert no rule matches pages with it), incidents opened
+from alerts in the last N days that paged without one, runbooks no alert points to, stale
+runbooks, runbooks never used.
 :func:`compute` is pure; :func:`from_database` and :func:`from_folder` feed it from the applied
 revision plus the incident history, or from an ops folder on disk (no history: the two lists
 that need it are left out and say so).
@@ -44,7 +46,7 @@ class Coverage:
 
     @property
     def strict_ok(self) -> bool:
-        """``coverage --strict`` fails when a paging alert rule has no runbook."""
+        """``coverage --strict`` fails when a paging alert rule (or a paging default) has no runbook."""
         return not self.paging_rules_without_runbook
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +77,19 @@ def compute(
     for service in services:
         if service.default_runbook:
             pointed.add(service.default_runbook)
+        if paging(service.default_severity) and service.default_runbook not in runbooks:
+            # alerts no rule matches page too: the default needs a runbook as much as a rule does
+            report.paging_rules_without_runbook.append(
+                {
+                    "service": service.name,
+                    "alert": "default_severity (alerts no rule matches)",
+                    "severity": service.default_severity,
+                    "runbook": service.default_runbook,
+                    "problem": f"unknown default_runbook '{service.default_runbook}'"
+                    if service.default_runbook
+                    else "no default_runbook",
+                }
+            )
         for i, rule in enumerate(service.alert_rules):
             if rule.runbook and rule.runbook in runbooks:
                 pointed.add(rule.runbook)
