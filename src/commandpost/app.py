@@ -25,10 +25,12 @@ from commandpost.clock import Clock, SystemClock
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.db.unavailable import unavailable
+from commandpost.deps import QUERY_TOKEN_NAMES
 from commandpost.errors import BadRequest, CommandpostError
 from commandpost.policy import service as policy_service
 from commandpost.security.throttle import LoginThrottle
 from commandpost.settings import Settings, get_settings
+from commandpost.web.headers import SecurityHeaders
 
 log = logging.getLogger("commandpost")
 
@@ -149,6 +151,20 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     )
 
 
+def bearer_challenge(request: Request, message: str) -> str:
+    """RFC 6750's ``WWW-Authenticate`` for an API 401: no error code when no bearer token was sent,
+    ``invalid_request`` for a token in the query string, ``invalid_token`` for a wrong one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if any(name in request.query_params for name in QUERY_TOKEN_NAMES):
+        error = "invalid_request"
+    elif scheme.lower() == "bearer" and value.strip():
+        error = "invalid_token"
+    else:
+        return 'Bearer realm="commandpost"'
+    description = "".join(c for c in message.replace('"', "'") if " " <= c <= "~" and c != "\\")
+    return f'Bearer realm="commandpost", error="{error}", error_description="{description}"'
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CommandpostError)
     async def _domain(request: Request, exc: CommandpostError) -> JSONResponse:
@@ -156,6 +172,8 @@ def install_error_handlers(app: FastAPI) -> None:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
+        if exc.http_status == 401:
+            headers["WWW-Authenticate"] = bearer_challenge(request, exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -362,6 +380,9 @@ def create_app(
 
     mount_pages(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        SecurityHeaders, docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    )
     app.add_middleware(RequestMetrics)
     app.state.alert_intake = Intake(
         sessions=sessions, read_sessions=app.state.read_sessions, settings=settings, clock=clock

@@ -4,8 +4,10 @@ and testable (an SVG is text: a test can read its title, labels and series).
 matplotlib is imported on first use (it takes a moment to import) and only its object API is used
 (``Figure``, no ``pyplot`` global state), so concurrent requests each draw on their own figure.
 Text stays text in the SVG (``svg.fonttype = none``) and matplotlib escapes it as XML, so a
-label that came from a person's input cannot inject markup. The helpers take plain numbers:
-what the numbers mean is the metrics service's business.
+label that came from a person's input cannot inject markup; and it is plain text, never mathtext
+(``text.parse_math`` off): a ``$…$`` in an alert name is drawn as written. The SVG's own ``<style>``
+element is dropped (the pages' Content-Security-Policy allows none inline; ``app.css`` has its rule).
+The helpers take plain numbers: what the numbers mean is the metrics service's business.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from markupsafe import Markup
 SEV_COLOURS = {"SEV1": "#b3001b", "SEV2": "#e0451f", "SEV3": "#b7791f", "SEV4": "#2b7a8b"}
 PALETTE = ("#2456d6", "#e0451f", "#1f7a4d", "#b7791f", "#6b3fa0", "#2b7a8b", "#b3001b", "#667085")
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
+_STYLE = re.compile(r'<style type="text/css">[^<]*</style>')
 CACHE_SIZE = 128
 F = TypeVar("F", bound=Callable[..., Markup])
 
@@ -64,6 +67,12 @@ def _figure(width: float, height: float, **margins: float) -> Any:
             "axes.spines.right": False,
             "axes.titleweight": "bold",
             "axes.titlesize": 10,
+            # every title, label, tick, legend entry and cell value is plain text: mathtext would
+            # parse an alert named "Cost $\undefinedmacro{x}$ p99" (and fail: a 500) or draw
+            # "Price $5 and $6 off" as "Price 56 off"; nothing here is ever TeX
+            "text.parse_math": False,
+            "text.usetex": False,
+            "axes.formatter.use_mathtext": False,
         }
     )
     from matplotlib.figure import Figure
@@ -75,10 +84,17 @@ def _figure(width: float, height: float, **margins: float) -> Any:
 
 
 def _svg(fig: Any, label: str) -> Markup:
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):  # the rcParams above decide for texts the drawing adds
+        text.set_parse_math(False)
+        text.set_usetex(False)
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = _PROLOG.sub("", buffer.getvalue(), count=1)
-    svg = svg.replace("<svg ", f'<svg role="img" aria-label="{_attr(label)}" ', 1)
+    # the page's CSP allows no inline <style> element: app.css holds its one rule (.chart-svg *)
+    svg = _STYLE.sub("", svg, count=1)
+    svg = svg.replace("<svg ", f'<svg class="chart-svg" role="img" aria-label="{_attr(label)}" ', 1)
     return Markup(svg)  # matplotlib's own output: its text is XML-escaped
 
 
