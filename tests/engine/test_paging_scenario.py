@@ -137,7 +137,7 @@ def test_a_day_of_rotations_overrides_pages_escalations_and_acks(sessions, sessi
         "INC-1: SEV2 paged level 1 of 2: @yuta (primary_oncall) via slack, email, console. "
         "Next: secondary_oncall at 21:15 JST unless acknowledged",
         "INC-1: SEV2 paged level 2 of 2: @hana (secondary_oncall) via slack, email, console. "
-        "This is the last level: nobody else is paged unless someone runs 'commandpost escalate'",
+        "This is the last level: nobody else is paged unless someone escalates by hand",
     ]
     assert page_entries(session, 3)[-1] == (
         "INC-3 acknowledged at 03:33 JST: escalation stopped (secondary_oncall, team_lead not paged)"

@@ -203,5 +203,8 @@ def resolve(
             add(Recipient(name, team_channel=target.channel, why=f"channel of {target.channel}"))
         else:
             status_page = True
-            notes.append(f"{name}: status page — recorded here (the public status page is not built yet)")
+            notes.append(
+                f"{name}: on the public status page (/status) while the severity's comms_scope includes "
+                "external; Comms posts its updates there with audience external"
+            )
     return Resolution(tuple(out), tuple(notes), status_page)

@@ -376,12 +376,17 @@ def fire(
         return 0
     text = decider.text(incident)
     where = rules.describe(levels, level, repeat, route.repeat)
-    following = ""
+    following = page_following = ""
     if state == ACTIVE and after.at is not None:
         names = ", ".join(levels[after.level].targets)
-        following = f"Next: {names} at {decider.local(after.at)} unless acknowledged"
+        following = page_following = f"Next: {names} at {decider.local(after.at)} unless acknowledged"
     elif state == ACTIVE:
-        following = "This is the last level: nobody else is paged unless someone runs 'commandpost escalate'"
+        # the timeline is read beside the incident page's "Escalate now" button (and in the CLI):
+        # it names no tool; the page itself, read on a phone, says how
+        following = "This is the last level: nobody else is paged unless someone escalates by hand"
+        page_following = (
+            f"{following} (Escalate now on the incident page, or: commandpost escalate {text.number})"
+        )
     reached, problems, queued = _enqueue(
         session,
         decider,
@@ -390,7 +395,7 @@ def fire(
         key_parts={"incident": text.number, "chain": esc.chain, "level": level, "repeat": repeat},
         kind="page",
         subject=text.subject(),
-        body=text.page_body(f"{', '.join(levels[level].targets)} ({where})", following),
+        body=text.page_body(f"{', '.join(levels[level].targets)} ({where})", page_following),
         payload=text.payload("page", level=level, repeat=repeat, chain=esc.chain, escalated_by=by),
         not_before=due,
     )

@@ -74,7 +74,7 @@ Last updated: {today.isoformat()} / Owner: {service.owner} / Related SLO: {slo}
 ## 2. Triage — fix the severity and stand up an IC
 - Judge the severity with the table in severities.yaml
 - If SEV1/2: create the incident channel, declare an IC, open the Live Doc: \
-`commandpost incident declare --service {service.name} --severity {sev} --title "{alert}"`
+`commandpost declare "{alert}" --sev {sev} --service {service.name}`
 
 ## 3. Mitigate — first stop the bleeding (before root-cause analysis)
 - [ ] First move (stop the impact fastest), e.g. OFF with a feature flag / roll back the last deploy: \
