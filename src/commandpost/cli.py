@@ -21,7 +21,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from commandpost.cli_root import COMMANDS, DOMAINS, ROOT_HELP, print_root_help
-from commandpost.console import err_console
+from commandpost.console import err_console, markup
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -149,7 +149,9 @@ def token_create(
             now=SystemClock().now(),
             people=policy_service.people_handles(session),
         )
-    err_console.print(f"token {row.id} for @{row.person} with scope {row.scope} (shown once):")
+    err_console.print(
+        f"token {row.id} for @{markup(row.person)} with scope {markup(row.scope)} (shown once):"
+    )
     print(plaintext)
 
 
@@ -162,7 +164,7 @@ def token_revoke(token_id: int, database_url: DatabaseUrl = None) -> None:
 
     with transaction(_sessions(database_url)) as session:
         row = service.revoke_token(session, token_id=token_id, now=SystemClock().now())
-    err_console.print(f"[green]token {row.id} (@{row.person}, {row.scope}) revoked[/]")
+    err_console.print(f"[green]token {row.id} (@{markup(row.person)}, {markup(row.scope)}) revoked[/]")
 
 
 @token_app.command("list")
@@ -172,7 +174,7 @@ def token_list(
     """Tokens: id, person, scope, prefix, last used, revoked."""
     from rich.table import Table
 
-    from commandpost.console import console, print_json
+    from commandpost.console import console, print_json, text
     from commandpost.security import service
 
     with _sessions(database_url)() as session:
@@ -198,10 +200,10 @@ def token_list(
     for r in rows:
         table.add_row(
             str(r.id),
-            "@" + r.person,
-            r.scope,
-            r.name,
-            r.prefix + "…",
+            text("@" + r.person),
+            text(r.scope),
+            text(r.name),
+            text(r.prefix + "…"),
             str(r.last_used_at or "never"),
             str(r.revoked_at or ""),
         )
@@ -241,8 +243,8 @@ def main() -> None:
     try:
         app()  # standalone: Typer prints usage errors and exits with the command's code
     except CommandpostError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {markup(exc.message)}", highlight=False)
         if isinstance(exc.details, list):
             for line in exc.details:
-                err_console.print(f"  {line}", highlight=False)
+                err_console.print(f"  {markup(line)}", highlight=False)
         sys.exit(exc.exit_code)

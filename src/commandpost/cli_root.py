@@ -110,7 +110,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "incident": ("commandpost.incidents.cli", "One incident: show, update, ack, export."),
     "role": (
         "commandpost.incidents.cli",
-        "Roles and explicit handover: offer, accept, decline, assign, list.",
+        "Roles and explicit handover: offer, accept, decline, withdraw, assign, list.",
     ),
     "override": ("commandpost.oncall.cli", "Overrides: someone covers a schedule layer for a while."),
     "feed": ("commandpost.oncall.cli", "iCal feeds of a schedule's or a person's shifts."),
@@ -154,14 +154,32 @@ DOMAINS = (
 
 def main() -> None:
     """The console script: the root help page at once, anything else through the Typer CLI."""
-    args = sys.argv[1:]
-    if args in ([], ["--help"]):
-        print_root_help()
-        sys.stdout.write("\n")  # Click echoes the (empty) formatted help after Typer's page
-        sys.exit(0 if args else 2)  # no arguments is a usage error, as Typer's ``no_args_is_help`` says
-    from commandpost.cli import main as run
+    try:
+        args = sys.argv[1:]
+        if args in ([], ["--help"]):
+            print_root_help()
+            sys.stdout.write("\n")  # Click echoes the (empty) formatted help after Typer's page
+            sys.exit(0 if args else 2)  # no arguments is a usage error, as Typer's ``no_args_is_help`` says
+        from commandpost.cli import main as run
 
-    run()
+        run()
+    finally:
+        _flush_stdout()
+
+
+def _flush_stdout() -> None:
+    """Flush what is still buffered for stdout; a reader that has gone (``| head -1``) ends us quietly.
+
+    Left to the interpreter's last flush, a closed pipe prints ``Exception ignored … BrokenPipeError``
+    and exits 120. Here it exits 1, as Click and Rich do for a pipe closed while they write, with
+    stdout pointed at /dev/null so nothing is flushed into the closed pipe again.
+    """
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
 
 
 def print_root_help() -> None:

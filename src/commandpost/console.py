@@ -1,15 +1,27 @@
-"""Terminal output shared by every CLI module: one Rich console, severity colours, --json printing."""
+"""Terminal output shared by every CLI module: one Rich console, severity colours, --json printing.
+
+Text that came from a person or an alert source (titles, notes, summaries, labels, names, server
+messages quoting them) is printed through :func:`inert` and never as Rich markup: an alert summary
+``Disk 95% full on [/var/lib/postgresql]`` is a closing tag to Rich (``MarkupError``), and
+``ESC ] 52 ; c ; … ESC \\`` would set the reader's clipboard. :func:`text` makes such a value a
+table cell or a piece of a line; :func:`markup` places it inside a markup string of our own.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
+from datetime import UTC, date, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+# emoji=False: ":fire:" in an alert summary stays those six characters
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 SEVERITY_STYLE = {"SEV1": "bold white on red", "SEV2": "bold red", "SEV3": "yellow", "SEV4": "cyan"}
 STATUS_STYLE = {
@@ -20,17 +32,67 @@ STATUS_STYLE = {
     "closed": "dim",
 }
 
+# C0 but tab and newline, DEL, and C1: what a terminal acts on instead of showing (ESC starts colour,
+# cursor, title and clipboard sequences; 0x9b is CSI in one byte; CR and BS overwrite the line).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_JSON_CONTROL = re.compile("[\x7f-\x9f]")  # json.dumps escapes C0 itself
+# A time as the API and the services write it: ISO 8601 with Z or an offset (dates alone are days).
+_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)")
+# A source's own payload, printed as it came (its times are the source's, in the source's form).
+_VERBATIM_KEYS = frozenset({"raw", "details", "labels", "annotations"})
+
+
+def inert(value: object) -> str:
+    """``value`` as text safe to write to a terminal: each control character shown as ``\\x1b``.
+
+    Newline and tab are kept. This is the one escaping function for user and alert text; Rich
+    markup is a separate matter (:func:`text`, :func:`markup`).
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def text(value: object, style: str = "") -> Text:
+    """User or alert text as a Rich ``Text``: printed literally (no markup), control characters escaped."""
+    return Text(inert(value), style=style)
+
+
+def markup(value: object) -> str:
+    """User or alert text to place inside a markup string of ours: escaped for Rich and for the terminal."""
+    return escape(inert(value))
+
 
 def sev(severity: str) -> str:
     """A severity rendered with its colour (Rich markup)."""
     style = SEVERITY_STYLE.get(severity, "")
-    return f"[{style}]{severity}[/]" if style else severity
+    return f"[{style}]{severity}[/]" if style else markup(severity)
 
 
 def status(value: str) -> str:
     style = STATUS_STYLE.get(value, "")
-    return f"[{style}]{value}[/]" if style else value
+    return f"[{style}]{value}[/]" if style else markup(value)
+
+
+def utc(at: datetime) -> str:
+    """A time as every ``--json`` prints it: ISO 8601 in UTC with ``Z`` (``2026-06-24T03:00:00Z``)."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: v if k in _VERBATIM_KEYS else _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and _TIME.fullmatch(value):
+        return utc(datetime.fromisoformat(value))
+    return value
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """``--json``: times in UTC with ``Z``; control characters as JSON escapes (``\\u001b``, ``\\u009b``)."""
+    out = json.dumps(_jsonable(data), indent=2, default=str, ensure_ascii=False)
+    sys.stdout.write(_JSON_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", out) + "\n")

@@ -224,10 +224,10 @@ def test_the_rules_file_lints_against_the_ledger_ops(tmp_path):
     assert [(f.line, f.message.split(":")[0]) for f in linted.errors] == [
         (
             30,
-            "alert 'SLOErrorBudgetBurn' pages as SEV2 (services/payment-platform alert_rules[2]) but has no "
+            "alert 'SLOErrorBudgetBurn' pages as SEV2 (services/payment-platform alert rule 3) but has no "
             "annotations.runbook_url; add runbook_url",
         ),
-        (33, "alert 'SLOErrorBudgetBurn' pages as SEV2 (services/ledger alert_rules[2])"),
+        (33, "alert 'SLOErrorBudgetBurn' pages as SEV2 (services/ledger alert rule 3)"),
     ]
     assert [(f.line, f.message.split(":")[1].strip()) for f in linted.warnings] == [
         (

@@ -82,7 +82,7 @@ def test_paging_rule_without_runbook_url_points_at_its_alert_line(tmp_path: Path
         """,
     )
     assert lint(config, path) == [
-        f"{path}:4: alert 'WebhookBacklogHigh' pages as SEV2 (services/payment-platform alert_rules[0]) "
+        f"{path}:4: alert 'WebhookBacklogHigh' pages as SEV2 (services/payment-platform alert rule 1) "
         "but has no annotations.runbook_url; add runbook_url: https://runbooks.internal/payment-webhook-backlog"
     ]
 
@@ -108,14 +108,14 @@ def test_runbook_url_to_an_unknown_runbook(tmp_path: Path, config: OpsConfig) ->
     findings = lint(config, path)
     assert len(findings) == 2
     assert findings[0].startswith(
-        f"{path}:4: alert 'DBConnectionsExhausted' pages as SEV1 (services/payment-platform alert_rules[1]): "
+        f"{path}:4: alert 'DBConnectionsExhausted' pages as SEV1 (services/payment-platform alert rule 2): "
         "runbook_url 'https://runbooks.internal/db-is-on-fire' does not name a runbook of the ops folder "
         "(use a slug or a URL under runbook_base_url https://runbooks.internal; "
         "runbooks: db-connection-exhaustion, payment-webhook-backlog)"
     )
     # A URL outside runbook_base_url does not count, even when its last segment is a slug.
     assert findings[1].startswith(
-        f"{path}:8: alert 'WebhookBacklogHigh' pages as SEV2 (services/payment-platform alert_rules[0]): "
+        f"{path}:8: alert 'WebhookBacklogHigh' pages as SEV2 (services/payment-platform alert rule 1): "
         "runbook_url 'https://wiki.example.com/payment-webhook-backlog' does not name a runbook"
     )
 
@@ -266,7 +266,7 @@ def test_files_folders_and_kubernetes_prometheusrule(tmp_path: Path, config: Ops
     assert findings == [
         f"{missing}:0: no such file",
         f"{folder / 'k8s.yaml'}:8: alert 'DBConnectionsExhausted' pages as SEV1 "
-        "(services/payment-platform alert_rules[1]) but has no annotations.runbook_url; "
+        "(services/payment-platform alert rule 2) but has no annotations.runbook_url; "
         "add runbook_url: https://runbooks.internal/db-connection-exhaustion",
     ]
 

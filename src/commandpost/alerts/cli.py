@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, print_json, sev
+from commandpost.console import console, markup, print_json, sev, text
 
 _STATUS_STYLE = {"triggered": "bold red", "acknowledged": "yellow", "resolved": "green"}
 
@@ -33,15 +33,15 @@ def list_alerts(
     table = Table("id", "status", "sev", "×", "service", "summary", "incident", "runbook", "last seen (UTC)")
     for r in rows:
         style = _STATUS_STYLE.get(r["status"], "")
-        runbook = r["runbook"] or ("[bold red]none[/]" if r["no_runbook"] else "—")
+        runbook = text(r["runbook"]) if r["runbook"] else ("[bold red]none[/]" if r["no_runbook"] else "—")
         table.add_row(
             str(r["id"]),
-            f"[{style}]{r['status']}[/]" if style else r["status"],
+            f"[{style}]{r['status']}[/]" if style else markup(r["status"]),
             sev(r["severity"]),
             str(r["count"]),
-            r["service"],
-            r["summary"] or r["alertname"] or r["dedup_key"],
-            r["incident"] or r["outcome"],
+            text(r["service"]),
+            text(r["summary"] or r["alertname"] or r["dedup_key"]),
+            text(r["incident"] or r["outcome"]),
             runbook,
             r["last_seen_at"][:19].replace("T", " "),
         )

@@ -294,7 +294,7 @@ def _severity_label_problem(
 def _because(predicted: Prediction) -> str:
     if predicted.route.rule is None:
         return f"service {predicted.service}'s default_severity"
-    return f"services/{predicted.service} alert_rules[{predicted.route.rule}]"
+    return f"services/{predicted.service} alert rule {predicted.route.rule + 1}"  # counted from 1
 
 
 def _slug(config: OpsConfig, runbook: str | None) -> str | None:

@@ -16,6 +16,16 @@ def incident_ref(number: int | None) -> str | None:
     return format_number(number) if number is not None else None
 
 
+def rule_number(index: int | None) -> int | None:
+    """The stored index of the matched alert rule as people count it: the service's first rule is 1."""
+    return index + 1 if index is not None else None
+
+
+def _fields(model: type[BaseModel], alert: Alert) -> dict[str, Any]:
+    derived = {"incident": incident_ref(alert.incident_number), "rule": rule_number(alert.rule)}
+    return {name: derived[name] if name in derived else getattr(alert, name) for name in model.model_fields}
+
+
 class AlertOut(BaseModel):
     id: int
     integration: str
@@ -28,7 +38,9 @@ class AlertOut(BaseModel):
     outcome: str = Field(
         description="what its first trigger did: incident_opened, attached, recorded, suppressed"
     )
-    rule: int | None = Field(description="index of the matched alert rule of the service; null: the default")
+    rule: int | None = Field(
+        description="number of the matched alert rule of the service, 1 for its first; null: the default"
+    )
     source_severity: str
     alertname: str
     summary: str
@@ -48,10 +60,7 @@ class AlertOut(BaseModel):
 
     @classmethod
     def of(cls, alert: Alert) -> AlertOut:
-        return cls(
-            **{name: getattr(alert, name) for name in cls.model_fields if name != "incident"},
-            incident=incident_ref(alert.incident_number),
-        )
+        return cls(**_fields(cls, alert))
 
 
 class AlertDetailOut(AlertOut):
@@ -63,10 +72,7 @@ class AlertDetailOut(AlertOut):
 
     @classmethod
     def of(cls, alert: Alert) -> AlertDetailOut:
-        return cls(
-            **{name: getattr(alert, name) for name in cls.model_fields if name != "incident"},
-            incident=incident_ref(alert.incident_number),
-        )
+        return cls(**_fields(cls, alert))
 
 
 class ChangeOut(BaseModel):

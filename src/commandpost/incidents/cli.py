@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from commandpost.client import Client
-from commandpost.console import console, print_json, sev
+from commandpost.console import console, inert, markup, print_json, sev, text
 from commandpost.console import status as status_style
 
 Number = Annotated[str, typer.Argument(help="incident number: INC-7 or 7")]
@@ -43,7 +43,8 @@ def _when(value: str | None, tz: str | None = None, fmt: str = "%Y-%m-%d %H:%M %
 
 
 def _person(handle: str | None) -> str:
-    return f"@{handle}" if handle else "—"
+    """``@handle`` for a markup string (escaped)."""
+    return f"@{markup(handle)}" if handle else "—"
 
 
 # ---------------------------------------------------------------- declare and read
@@ -72,13 +73,15 @@ def declare(
     if as_json:
         print_json(out)
         return
-    where = f" · {out['service']}" if out["service"] else ""
-    console.print(f"[bold]{out['number']}[/] declared · {sev(out['severity'])}{where} · {out['title']}")
-    console.print(f"  command post  #{out['channel']}", highlight=False)
+    where = f" · {markup(out['service'])}" if out["service"] else ""
+    console.print(
+        f"[bold]{markup(out['number'])}[/] declared · {sev(out['severity'])}{where} · {markup(out['title'])}"
+    )
+    console.print(f"  command post  #{markup(out['channel'])}", highlight=False)
     console.print(f"  IC            {_person(out['ic'])}", highlight=False)
     console.print("next:")
     for i, step in enumerate(out["next_steps"], 1):
-        console.print(f"  {i}. {step}", highlight=False)
+        console.print(f"  {i}. {markup(step)}", highlight=False)
 
 
 def list_incidents(
@@ -104,11 +107,11 @@ def list_incidents(
     for r in rows:
         due = _when(r["comms_due_at"], r["timezone"], "%H:%M")
         table.add_row(
-            r["number"],
+            text(r["number"]),
             sev(r["severity"]),
             status_style(r["status"]),
-            r["title"],
-            r["service"] or "—",
+            text(r["title"]),
+            text(r["service"] or "—"),
             _person(r["ic"]),
             _when(r["declared_at"], r["timezone"], "%m-%d %H:%M"),
             f"[bold red]{due} overdue[/]" if r["comms_overdue"] else due,
@@ -124,16 +127,16 @@ def show(number: Number, as_json: AsJson = False) -> None:
     if as_json:
         print_json({**out, "roles": held})
         return
-    console.print(f"[bold]{out['number']}[/] {out['title']}", highlight=False)
+    console.print(f"[bold]{markup(out['number'])}[/] {markup(out['title'])}", highlight=False)
     console.print(
-        f"  {sev(out['severity'])} · {status_style(out['status'])} · {out['service'] or 'no service'} · "
-        f"{out['detection']} · #{out['channel']}",
+        f"  {sev(out['severity'])} · {status_style(out['status'])} · "
+        f"{markup(out['service'] or 'no service')} · {markup(out['detection'])} · #{markup(out['channel'])}",
         highlight=False,
     )
     for label in ("summary", "impact"):
         if out[label]:
-            console.print(f"  {label}: {out[label]}", highlight=False)
-    console.print(f"  next statuses: {', '.join(out['allowed_next']) or 'none (closed)'}")
+            console.print(f"  {label}: {markup(out[label])}", highlight=False)
+    console.print(f"  next statuses: {markup(', '.join(out['allowed_next']) or 'none (closed)')}")
     tz = out["timezone"]
     for name in (
         "impact_started",
@@ -158,9 +161,13 @@ def _roles_table(held: list[dict[str, Any]], tz: str) -> Table:
     for r in held:
         offer = r["pending_offer"]
         pending = (
-            f"to @{offer['to_person']} until {_when(offer['expires_at'], tz, '%H:%M:%S %Z')}" if offer else ""
+            f"to @{markup(offer['to_person'])} until {_when(offer['expires_at'], tz, '%H:%M:%S %Z')}"
+            if offer
+            else ""
         )
-        table.add_row(r["label"], _person(r["holder"]), "IC" if r["held_by_ic_by_default"] else "", pending)
+        table.add_row(
+            text(r["label"]), _person(r["holder"]), "IC" if r["held_by_ic_by_default"] else "", pending
+        )
     return table
 
 
@@ -188,20 +195,20 @@ def update(
     }
     with _client() as client:
         out = client.patch(_path(number), {k: v for k, v in body.items() if v is not None})
-    console.print(f"{out['number']} updated", highlight=False)
+    console.print(f"{markup(out['number'])} updated", highlight=False)
 
 
 def ack(number: Number) -> None:
     """Acknowledge; on an incident opened from an alert, the first acker becomes IC."""
     with _client() as client:
         out = client.post(_path(number, "/ack"))
-    console.print(f"{out['number']} acknowledged · IC {_person(out['ic'])}", highlight=False)
+    console.print(f"{markup(out['number'])} acknowledged · IC {_person(out['ic'])}", highlight=False)
 
 
 def export(number: Number) -> None:
     """The live document as Markdown (times in the org timezone)."""
     with _client() as client:
-        typer.echo(client.get_text(_path(number, "/timeline.md")), nl=False)
+        typer.echo(inert(client.get_text(_path(number, "/timeline.md"))), nl=False)
 
 
 # ---------------------------------------------------------------- changes
@@ -217,7 +224,7 @@ def change_status(
     """Move the incident along investigating → identified → mitigated → resolved → closed."""
     with _client() as client:
         out = client.post(_path(number, "/status"), {"status": new_status, "note": note})
-    console.print(f"{out['number']} is {status_style(out['status'])}", highlight=False)
+    console.print(f"{markup(out['number'])} is {status_style(out['status'])}", highlight=False)
 
 
 def change_severity(
@@ -229,13 +236,13 @@ def change_severity(
     with _client() as client:
         out = client.post(_path(number, "/severity"), {"severity": severity, "reason": reason})
     due = f" · comms due {_when(out['comms_due_at'], out['timezone'])}" if out["comms_due_at"] else ""
-    console.print(f"{out['number']} is {sev(out['severity'])}{due}", highlight=False)
+    console.print(f"{markup(out['number'])} is {sev(out['severity'])}{due}", highlight=False)
 
 
 def _entry(number: str, kind: str, text: str, corrects: int | None) -> None:
     with _client() as client:
         out = client.post(_path(number, "/timeline"), {"kind": kind, "text": text, "corrects": corrects})
-    console.print(f"#{out['id']} {out['kind']} recorded on {number.upper()}", highlight=False)
+    console.print(f"#{out['id']} {markup(out['kind'])} recorded on {markup(number.upper())}", highlight=False)
 
 
 EntryText = Annotated[str, typer.Argument(help="the entry (secrets are redacted before it is stored)")]
@@ -269,8 +276,8 @@ def comms(
     with _client() as client:
         out = client.post(_path(number, "/comms"), {"kind": kind, "audience": audience, "body": body})
         incident = client.get(_path(number))
-    console.print(f"#{out['id']} comms {kind} ({audience}) posted:", highlight=False)
-    console.print(out["text"], highlight=False, markup=False)
+    console.print(f"#{out['id']} comms {markup(kind)} ({markup(audience)}) posted:", highlight=False)
+    console.print(text(out["text"]), highlight=False)
     if incident["comms_due_at"]:
         console.print(
             f"next update due {_when(incident['comms_due_at'], incident['timezone'])}", highlight=False
@@ -302,8 +309,8 @@ def role_offer(number: Number, role: Role, person: Person) -> None:
         tz = client.get(_path(number))["timezone"]
     until = _when(out["expires_at"], tz, "%H:%M:%S %Z")
     console.print(
-        f"{out['role'].upper()} offered to @{out['to_person']} until {until}; "
-        f"they accept with: commandpost role accept {number.upper()} {out['role']}",
+        f"{markup(out['role'].upper())} offered to {_person(out['to_person'])} until {until}; "
+        f"they accept with: commandpost role accept {markup(number.upper())} {markup(out['role'])}",
         highlight=False,
     )
 
@@ -312,14 +319,17 @@ def role_accept(number: Number, role: Role) -> None:
     """Accept a role offered to you."""
     with _client() as client:
         out = client.post(_path(number, f"/roles/{role}/accept"))
-    console.print(f"you ({_person(out['to_person'])}) now hold {out['role'].upper()} on {number.upper()}")
+    console.print(
+        f"you ({_person(out['to_person'])}) now hold {markup(out['role'].upper())} "
+        f"on {markup(number.upper())}"
+    )
 
 
 def role_decline(number: Number, role: Role) -> None:
     """Decline a role offered to you; it stays with its holder."""
     with _client() as client:
         out = client.post(_path(number, f"/roles/{role}/decline"))
-    console.print(f"declined {out['role'].upper()} on {number.upper()}")
+    console.print(f"declined {markup(out['role'].upper())} on {markup(number.upper())}")
 
 
 def role_withdraw(number: Number, role: Role) -> None:
@@ -327,7 +337,8 @@ def role_withdraw(number: Number, role: Role) -> None:
     with _client() as client:
         out = client.post(_path(number, f"/roles/{role}/withdraw"))
     console.print(
-        f"withdrew the offer of {out['role'].upper()} on {number.upper()} to {_person(out['to_person'])}",
+        f"withdrew the offer of {markup(out['role'].upper())} on {markup(number.upper())} "
+        f"to {_person(out['to_person'])}",
         highlight=False,
     )
 
@@ -336,7 +347,9 @@ def role_assign(number: Number, role: Role, person: Person) -> None:
     """The IC (or an admin token) gives a role directly."""
     with _client() as client:
         out = client.post(_path(number, f"/roles/{role}/assign"), {"person": person})
-    console.print(f"{out['label']} on {number.upper()}: {_person(out['holder'])}", highlight=False)
+    console.print(
+        f"{markup(out['label'])} on {markup(number.upper())}: {_person(out['holder'])}", highlight=False
+    )
 
 
 # ---------------------------------------------------------------- the live timeline
@@ -347,7 +360,11 @@ def _print_entry(entry: dict[str, Any], tz: str) -> None:
     fix = f" (corrects #{entry['corrects']})" if entry["corrects"] else ""
     clock = _when(entry["at"], tz, "%H:%M:%S")
     line = Text.assemble(
-        (clock, "dim"), f" #{entry['id']} ", (entry["kind"], "bold"), f" {author}{fix}: ", entry["text"]
+        (clock, "dim"),
+        f" #{entry['id']} ",
+        text(entry["kind"], "bold"),
+        text(f" {author}{fix}: "),
+        text(entry["text"]),
     )
     console.print(line, soft_wrap=True)
 

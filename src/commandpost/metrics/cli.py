@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, print_json, sev
+from commandpost.console import console, markup, print_json, sev, text
 from commandpost.errors import PolicyInvalid, ValidationFailed
 
 FREEZE_EXIT = 10
@@ -87,7 +87,7 @@ def response(
         print_json(out)
         return
     title = f"Response times {out['from'][:16]} → {out['to'][:16]}" + (
-        f" ({out['service']})" if out["service"] else ""
+        f" ({markup(out['service'])})" if out["service"] else ""
     )
     table = Table("severity", "incidents", "metric", "n", "mean", "median", "p90", title=title)
     for row in out["severities"]:
@@ -142,7 +142,7 @@ def oncall(
     )
     for p in out["people"]:
         people.add_row(
-            f"@{p['person']}",
+            text(f"@{p['person']}"),
             f"{p['on_call_hours']:g} h ({p['on_call_share'] * 100:.0f} %)",
             _flag(p["on_call_share_over_25_percent"]),
             str(p["pages"]),
@@ -158,8 +158,8 @@ def oncall(
     )
     for r in out["rotations"]:
         rotations.add_row(
-            r["schedule"],
-            r["layer"],
+            text(r["schedule"]),
+            text(r["layer"]),
             str(r["members"]),
             "yes" if r["around_the_clock"] else "no",
             _flag(r["below_8_person_minimum"]),
@@ -207,8 +207,8 @@ def alerts(
     )
     for row in out["noisy"]:
         table.add_row(
-            row["service"],
-            row["alertname"],
+            text(row["service"]),
+            text(row["alertname"]),
             str(row["alerts"]),
             str(row["firings"]),
             str(row["without_incident"]),
@@ -233,8 +233,8 @@ def toil(
     table = Table("runbook", "step", "executions", "median", "score", title="Toil (guide §6-3)")
     for row in out:
         table.add_row(
-            row["slug"],
-            row["text"][:60],
+            text(row["slug"]),
+            text(row["text"][:60]),
             str(row["executions"]),
             duration(row["median_seconds"]),
             duration(row["score_seconds"]),
@@ -296,10 +296,10 @@ def status(
             allowed, consumed, left = _budget(s["budget"])
             burn = s["burn_rates"]
             table.add_row(
-                s["service"],
-                s["slo"],
-                f"{s['objective']:g} % / {s['window']}",
-                s["source"],
+                text(s["service"]),
+                text(s["slo"]),
+                text(f"{s['objective']:g} % / {s['window']}"),
+                text(s["source"]),
                 allowed,
                 consumed,
                 left,
@@ -308,7 +308,7 @@ def status(
                 _burn(burn["1h"]),
                 _burn(burn["6h"]),
                 _burn(burn["3d"]),
-                ", ".join(a["condition"] for a in s["alerts"]) or "—",
+                text(", ".join(a["condition"] for a in s["alerts"]) or "—"),
             )
         console.print(table)
         for s in out["slos"]:
@@ -323,8 +323,9 @@ def status(
         for s in out["services"]:
             if s["freeze"]:
                 console.print(
-                    f"[bold red]FREEZE {s['service']}[/]: error budget exhausted "
-                    f"({', '.join(s['exhausted'])}) — stop feature deploys, invest in reliability (guide §7)"
+                    f"[bold red]FREEZE {markup(s['service'])}[/]: error budget exhausted "
+                    f"({markup(', '.join(s['exhausted']))}) — stop feature deploys, "
+                    "invest in reliability (guide §7)"
                 )
     if frozen:
         raise typer.Exit(FREEZE_EXIT)
@@ -351,21 +352,21 @@ def targets(
         "service", "SLO", "objective", "window", "allowed downtime", title="Allowed downtime per window"
     )
     for s in out["slos"]:
-        window = f"{s['window']} ({s['window_days']} d)"
-        allowed = s["allowed_downtime"] + (
-            f"  [dim]quarters: {s['quarter_range']}[/]" if "quarter_range" in s else ""
+        window = text(f"{s['window']} ({s['window_days']} d)")
+        allowed = markup(s["allowed_downtime"]) + (
+            f"  [dim]quarters: {markup(s['quarter_range'])}[/]" if "quarter_range" in s else ""
         )
-        table.add_row(s["service"], s["slo"], f"{s['objective']:g} %", window, allowed)
+        table.add_row(text(s["service"]), text(s["slo"]), f"{s['objective']:g} %", window, allowed)
     console.print(table)
     paging = [
         f"{x['severity']} {duration(x['response_target_seconds'])}" for x in out["severities"] if x["paging"]
     ]
     console.print(
-        f"paging response targets: {', '.join(paging) or 'none'}; "
+        f"paging response targets: {markup(', '.join(paging) or 'none')}; "
         f"typical mitigation assumed: {duration(out['typical_mitigation_seconds'])}"
     )
     for w in out["warnings"]:
-        console.print(f"[yellow]warning: {w['service']}: {w['message']}[/]", soft_wrap=True)
+        console.print(f"[yellow]warning: {markup(w['service'])}: {markup(w['message'])}[/]", soft_wrap=True)
 
 
 def _offline_targets(ops: Path) -> dict[str, Any]:

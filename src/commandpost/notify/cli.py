@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, err_console, print_json, sev
+from commandpost.console import console, err_console, markup, print_json, sev, text
 
 notifications_app = typer.Typer(
     help="Outgoing notifications: the delivery log, dead letters, retry.", invoke_without_command=True
@@ -43,18 +43,19 @@ def _table(rows: list[dict[str, Any]], title: str) -> Table:
     )
     for row in rows:
         style = STATUS_STYLE.get(row["status"], "")
-        status = f"[{style}]{row['status']}[/]" + (" [magenta]late[/]" if row["late"] else "")
+        shown = f"[{style}]{row['status']}[/]" if style else markup(row["status"])
+        status = shown + (" [magenta]late[/]" if row["late"] else "")
         table.add_row(
             str(row["id"]),
             status,
-            row["channel"],
-            row["destination"],
+            text(row["channel"]),
+            text(row["destination"]),
             sev(row["severity"]) if row["severity"] else "",
             str(row["incident_id"] or ""),
-            row["subject"][:60],
+            text(row["subject"][:60]),
             str(row["attempts"]),
             _when(row["sent_at"] or row["next_attempt_at"] or row["created_at"]),
-            (row["last_error"] or "")[:80],
+            text((row["last_error"] or "")[:80]),
         )
     return table
 
@@ -102,7 +103,8 @@ def retry(
         print_json(row)
         return
     err_console.print(
-        f"[green]notification {row['id']} ({row['channel']} → {row['destination']}) queued again[/]"
+        f"[green]notification {row['id']} ({markup(row['channel'])} → {markup(row['destination'])}) "
+        "queued again[/]"
     )
 
 

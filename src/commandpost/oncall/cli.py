@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, err_console, print_json
+from commandpost.console import console, err_console, markup, print_json, text
 from commandpost.errors import ValidationFailed
 
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -57,10 +57,10 @@ def oncall(
         return
     table = Table("schedule", "layer", "person", "until", title=f"On call at {_local(out['at'])}")
     for row in out["oncall"]:
-        person = f"@{row['person']}" if row["person"] else "[dim]nobody[/]"
+        person = f"@{markup(row['person'])}" if row["person"] else "[dim]nobody[/]"
         if row["by_override"]:
             person += f" [yellow](override {row['override_id']})[/]"
-        table.add_row(row["schedule"], row["layer"], person, _local(row["end"]))
+        table.add_row(text(row["schedule"]), text(row["layer"]), person, _local(row["end"]))
     console.print(table)
 
 
@@ -89,7 +89,8 @@ def override_add(
         print_json(out)
         return
     console.print(
-        f"override {out['id']}: @{out['person']} covers {out['schedule']}/{out['layer']} "
+        f"override {out['id']}: @{markup(out['person'])} covers "
+        f"{markup(out['schedule'])}/{markup(out['layer'])} "
         f"from {_local(out['start'])} until {_local(out['end'])}",
         highlight=False,
     )
@@ -112,13 +113,13 @@ def override_list(
     for r in rows:
         table.add_row(
             str(r["id"]),
-            r["schedule"],
-            r["layer"],
-            "@" + r["person"],
+            text(r["schedule"]),
+            text(r["layer"]),
+            text("@" + r["person"]),
             _local(r["start"]),
             _local(r["end"]),
-            "@" + r["created_by"],
-            r["note"],
+            text("@" + r["created_by"]),
+            text(r["note"]),
         )
     console.print(table)
 
@@ -128,11 +129,17 @@ def override_remove(override_id: Annotated[int, typer.Argument(help="the overrid
     """Remove an override; the rotation (or an older override) covers that time again."""
     with _client() as client:
         out = client.request("DELETE", f"/api/v1/overrides/{override_id}").json()
-    console.print(f"override {out['id']} removed (@{out['person']}, {out['schedule']}/{out['layer']})")
+    console.print(
+        f"override {out['id']} removed "
+        f"(@{markup(out['person'])}, {markup(out['schedule'])}/{markup(out['layer'])})"
+    )
 
 
 def _print_feed(out: dict[str, Any]) -> None:
-    err_console.print(f"feed {out['id']} ({out['kind']} {out['target']}); the URL is its secret, shown once:")
+    err_console.print(
+        f"feed {out['id']} ({markup(out['kind'])} {markup(out['target'])}); "
+        "the URL is its secret, shown once:"
+    )
     print(out["url"])
 
 
@@ -157,7 +164,9 @@ def feed_rotate(feed_id: Annotated[int, typer.Argument(help="the feed's id")]) -
 def feed_remove(feed_id: Annotated[int, typer.Argument(help="the feed's id")]) -> None:
     with _client() as client:
         out = client.request("DELETE", f"/api/v1/feeds/{feed_id}").json()
-    console.print(f"feed {out['id']} ({out['kind']} {out['target']}) removed; its URL stops working")
+    console.print(
+        f"feed {out['id']} ({markup(out['kind'])} {markup(out['target'])}) removed; its URL stops working"
+    )
 
 
 @feed_app.command("list")
@@ -171,10 +180,10 @@ def feed_list(as_json: AsJson = False) -> None:
     for r in rows:
         table.add_row(
             str(r["id"]),
-            r["kind"],
-            r["target"],
-            r["prefix"] + "…",
-            "@" + r["created_by"],
+            text(r["kind"]),
+            text(r["target"]),
+            text(r["prefix"] + "…"),
+            text("@" + r["created_by"]),
             _local(r["created_at"]),
             _local(r["rotated_at"]),
         )

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, print_json, sev
+from commandpost.console import console, markup, print_json, sev, text
 
 Number = Annotated[str, typer.Argument(help="incident number: INC-7 or 7")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -24,21 +24,22 @@ def _when(value: str | None) -> str:
 
 
 def _chain(esc: dict[str, Any] | None) -> str:
+    """The escalation in one markup string (names escaped)."""
     if not esc:
         return "no escalation"
-    text = f"escalation {esc['state']}"
+    line = f"escalation {markup(esc['state'])}"
     if esc["state"] == "active" and esc["next_level"]:
-        targets = ", ".join(esc["next_targets"])
-        text += f" · level {esc['next_level']} ({targets}) at {_when(esc['next_escalation_at'])}"
-    return text
+        targets = markup(", ".join(esc["next_targets"]))
+        line += f" · level {esc['next_level']} ({targets}) at {_when(esc['next_escalation_at'])}"
+    return line
 
 
 def ack(number: Number) -> None:
     """Acknowledge: escalation stops; with no IC named yet, you become IC."""
     with Client.from_settings() as client:
         out = client.post(_path(number, "/ack"))
-    ic = f"@{out['ic']}" if out.get("ic") else "—"
-    console.print(f"{out['number']} acknowledged · IC {ic} · escalation stops", highlight=False)
+    ic = f"@{markup(out['ic'])}" if out.get("ic") else "—"
+    console.print(f"{markup(out['number'])} acknowledged · IC {ic} · escalation stops", highlight=False)
 
 
 def escalate(number: Number, as_json: AsJson = False) -> None:
@@ -50,7 +51,8 @@ def escalate(number: Number, as_json: AsJson = False) -> None:
         return
     esc = out["escalation"]
     console.print(
-        f"{out['number']} escalated: {out['queued']} message(s) queued · {_chain(esc)}", highlight=False
+        f"{markup(out['number'])} escalated: {out['queued']} message(s) queued · {_chain(esc)}",
+        highlight=False,
     )
 
 
@@ -61,7 +63,9 @@ def pages(number: Number, as_json: AsJson = False) -> None:
     if as_json:
         print_json(out)
         return
-    console.print(f"{out['number']} {sev(out['severity'])} · {_chain(out['escalation'])}", highlight=False)
+    console.print(
+        f"{markup(out['number'])} {sev(out['severity'])} · {_chain(out['escalation'])}", highlight=False
+    )
     table = Table(show_lines=False)
     for column in ("queued", "kind", "level", "to", "channel", "status", "sent", "attempts"):
         table.add_column(column)
@@ -69,11 +73,11 @@ def pages(number: Number, as_json: AsJson = False) -> None:
         status = p["status"] + (" (late)" if p["late"] else "")
         table.add_row(
             _when(p["created_at"]),
-            p["kind"],
+            text(p["kind"]),
             str(p["level"] or "—"),
-            f"@{p['person']}" if p["person"] else p["destination"],
-            p["channel"],
-            status if not p["last_error"] else f"{status}: {p['last_error'][:60]}",
+            text(f"@{p['person']}" if p["person"] else p["destination"]),
+            text(p["channel"]),
+            text(status if not p["last_error"] else f"{status}: {p['last_error'][:60]}"),
             _when(p["sent_at"]),
             str(p["attempts"]),
         )

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from commandpost.cli import DatabaseUrl, _sessions, _settings
-from commandpost.console import console, print_json
+from commandpost.console import console, print_json, text
+from commandpost.console import markup as escape  # Rich markup escaped, control characters shown as \x1b
 from commandpost.errors import Conflict, PolicyInvalid
 
 DEFAULT_DIR = Path("ops")
@@ -217,7 +217,7 @@ def integrations_list(
         for header in headers:
             table.add_column(header, no_wrap=True)
         for cell in cells:
-            table.add_row(*cell)
+            table.add_row(*(text(value) for value in cell))
         console.print(table)
     else:
         # Too narrow for the table (an 80-column terminal, a pipe): a key or URL cut short is useless,

@@ -17,7 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from commandpost.client import Client
-from commandpost.console import console, err_console, print_json, sev
+from commandpost.console import console, err_console, inert, markup, print_json, sev, text
 from commandpost.incidents import cli as incidents_cli
 
 Number = Annotated[str, typer.Argument(help="incident number: INC-7 or 7")]
@@ -37,27 +37,29 @@ def _pm(number: str, tail: str = "") -> str:
 
 def _status(pm: dict[str, Any]) -> str:
     style = STATUS_STYLE.get(pm["status"], "")
-    return f"[{style}]{pm['status_label']}[/]" if style else pm["status_label"]
+    label = markup(pm["status_label"])
+    return f"[{style}]{label}[/]" if style else label
 
 
 def _person(handle: str | None) -> str:
-    return f"@{handle}" if handle else "—"
+    """``@handle`` for a markup string (escaped)."""
+    return f"@{markup(handle)}" if handle else "—"
 
 
 def _items_table(items: list[dict[str, Any]]) -> Table:
     table = Table("#", "content", "type", "owner", "due", "ticket", "status", "incident")
     for i in items:
         style = ITEM_STYLE.get(i["status"], "")
-        due = f"[bold red]{i['due']} overdue[/]" if i["overdue"] else i["due"]
+        due = f"[bold red]{markup(i['due'])} overdue[/]" if i["overdue"] else markup(i["due"])
         table.add_row(
             str(i["id"]),
-            i["title"],
-            i["type"],
-            f"@{i['owner']}",
+            text(i["title"]),
+            text(i["type"]),
+            _person(i["owner"]),
             due,
-            i["ticket"] or "[red]none[/]",
-            f"[{style}]{i['status']}[/]",
-            i["incident"],
+            text(i["ticket"]) if i["ticket"] else "[red]none[/]",
+            f"[{style}]{markup(i['status'])}[/]",
+            text(i["incident"]),
         )
     return table
 
@@ -76,7 +78,7 @@ def show(
         raise typer.BadParameter(f"--format must be text, md or json, not {fmt!r}")
     with _client() as client:
         if kind == "md":
-            typer.echo(client.get_text(_pm(number, "/markdown"), revision=revision), nl=False)
+            typer.echo(inert(client.get_text(_pm(number, "/markdown"), revision=revision)), nl=False)
             return
         pm = client.get(_pm(number))
     if kind == "json":
@@ -87,39 +89,49 @@ def show(
 
 def _print(pm: dict[str, Any]) -> None:
     console.print(
-        f"[bold]Postmortem {pm['number']}[/]: {pm['title']} ({sev(pm['severity'])})", highlight=False
+        f"[bold]Postmortem {markup(pm['number'])}[/]: {markup(pm['title'])} ({sev(pm['severity'])})",
+        highlight=False,
     )
     revision = f" · revision {pm['revision']}" if pm["revision"] else ""
     console.print(
         f"  {_status(pm)} · author {_person(pm['author'])} · reviewer {_person(pm['reviewer'])}{revision}",
         highlight=False,
     )
-    console.print(f"  {pm['criteria']['summary']}", highlight=False, markup=False)
+    console.print(text(f"  {pm['criteria']['summary']}"), highlight=False)
+    number = markup(pm["number"])
     if pm["status"] == "not_required":
-        console.print(f"  start one anyway: commandpost postmortem start {pm['number']}", highlight=False)
+        console.print(f"  start one anyway: commandpost postmortem start {number}", highlight=False)
         return
     if pm["empty_sections"]:
-        console.print(f"  [yellow]to fill:[/] {', '.join(pm['empty_sections'])}", highlight=False)
+        console.print(f"  [yellow]to fill:[/] {markup(', '.join(pm['empty_sections']))}", highlight=False)
     for flag in pm["blameless"]:
         console.print(
-            f"  [yellow]blameless ({pm['blameless_mode']}):[/] {flag['section']}: “{flag['sentence']}” — "
-            f"{flag['suggestion']}",
+            f"  [yellow]blameless ({markup(pm['blameless_mode'])}):[/] {_flag(flag)}",
             highlight=False,
         )
     if pm["action_items"]:
         console.print(_items_table(pm["action_items"]))
     elif pm["no_action_reason"]:
-        console.print(f"  no action needed: {pm['no_action_reason']}", highlight=False, markup=False)
+        console.print(text(f"  no action needed: {pm['no_action_reason']}"), highlight=False)
     else:
-        console.print(f"  no action items yet: commandpost action add {pm['number']} …", highlight=False)
-    console.print(f"  the document: commandpost postmortem show {pm['number']} --format md", highlight=False)
+        console.print(f"  no action items yet: commandpost action add {number} …", highlight=False)
+    console.print(f"  the document: commandpost postmortem show {number} --format md", highlight=False)
+
+
+def _flag(flag: dict[str, Any], *, section: bool = True) -> str:
+    """A blameless warning for a markup string: ``section: “sentence” — suggestion`` (escaped)."""
+    where = f"{markup(flag['section'])}: " if section else ""
+    return f"{where}“{markup(flag['sentence'])}” — {markup(flag['suggestion'])}"
 
 
 def start(number: Number) -> None:
     """Start a postmortem now: evaluates the criteria and drafts one even if none applies."""
     with _client() as client:
         pm = client.post(_pm(number))
-    console.print(f"{pm['number']} postmortem is {_status(pm)}: {pm['criteria']['summary']}", highlight=False)
+    console.print(
+        f"{markup(pm['number'])} postmortem is {_status(pm)}: {markup(pm['criteria']['summary'])}",
+        highlight=False,
+    )
 
 
 def _read_text(text: str | None, file: Path | None) -> str:
@@ -145,12 +157,10 @@ def edit_section(
     with _client() as client:
         pm = client.patch(_pm(number), {"sections": {name: body}})
     revision = f" (revision {pm['revision']})" if pm["status"] == "final" else ""
-    console.print(f"{pm['number']}: {name} saved · {_status(pm)}{revision}", highlight=False)
+    console.print(f"{markup(pm['number'])}: {markup(name)} saved · {_status(pm)}{revision}", highlight=False)
     for flag in pm["blameless"]:
         if flag["section"] == name:
-            console.print(
-                f"  [yellow]blameless:[/] “{flag['sentence']}” — {flag['suggestion']}", highlight=False
-            )
+            console.print(f"  [yellow]blameless:[/] {_flag(flag, section=False)}", highlight=False)
 
 
 def no_action(
@@ -161,7 +171,8 @@ def no_action(
     with _client() as client:
         pm = client.patch(_pm(number), {"no_action_reason": reason})
     console.print(
-        f"{pm['number']}: no action needed — {pm['no_action_reason'] or 'cleared'}", highlight=False
+        f"{markup(pm['number'])}: no action needed — {markup(pm['no_action_reason'] or 'cleared')}",
+        highlight=False,
     )
 
 
@@ -173,13 +184,11 @@ def submit(
     with _client() as client:
         pm = client.post(_pm(number, "/submit"), {"reviewer": reviewer.lstrip("@")})
     console.print(
-        f"{pm['number']} postmortem is {_status(pm)}; reviewer {_person(pm['reviewer'])}", highlight=False
+        f"{markup(pm['number'])} postmortem is {_status(pm)}; reviewer {_person(pm['reviewer'])}",
+        highlight=False,
     )
     for flag in pm["blameless"]:
-        console.print(
-            f"  [yellow]blameless warning:[/] {flag['section']}: “{flag['sentence']}” — {flag['suggestion']}",
-            highlight=False,
-        )
+        console.print(f"  [yellow]blameless warning:[/] {_flag(flag)}", highlight=False)
 
 
 def approve(number: Number) -> None:
@@ -187,7 +196,7 @@ def approve(number: Number) -> None:
     with _client() as client:
         pm = client.post(_pm(number, "/approve"))
     console.print(
-        f"{pm['number']} postmortem is {_status(pm)} (revision {pm['revision']}), approved by "
+        f"{markup(pm['number'])} postmortem is {_status(pm)} (revision {pm['revision']}), approved by "
         f"{_person(pm['approved_by'])}",
         highlight=False,
     )
@@ -200,7 +209,7 @@ def reopen(
     """Back to Draft or In Review; the Final revisions are kept."""
     with _client() as client:
         pm = client.post(_pm(number, "/reopen"), {"to": to})
-    console.print(f"{pm['number']} postmortem is {_status(pm)}", highlight=False)
+    console.print(f"{markup(pm['number'])} postmortem is {_status(pm)}", highlight=False)
 
 
 def export(
@@ -211,15 +220,18 @@ def export(
 ) -> None:
     """Write the postmortem as a Markdown file for a team wiki."""
     with _client() as client:
-        text = client.get_text(_pm(number, "/markdown"))
+        document = client.get_text(_pm(number, "/markdown"))
         pm = client.get(_pm(number))
     path = output or Path(f"postmortem-{pm['number']}.md")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_text(document, encoding="utf-8")
     except OSError as exc:
         raise typer.BadParameter(f"cannot write {path}: {exc.strerror or exc}") from None
-    err_console.print(f"wrote {path} ({pm['status_label']}, {len(text.splitlines())} lines)", highlight=False)
+    err_console.print(
+        f"wrote {markup(path)} ({markup(pm['status_label'])}, {len(document.splitlines())} lines)",
+        highlight=False,
+    )
 
 
 def revisions(number: Number, as_json: AsJson = False) -> None:
@@ -233,8 +245,8 @@ def revisions(number: Number, as_json: AsJson = False) -> None:
     for r in rows:
         table.add_row(
             str(r["revision"]),
-            r["reason"],
-            f"@{r['created_by']}",
+            text(r["reason"]),
+            _person(r["created_by"]),
             r["created_at"][:16].replace("T", " "),
             _person(r["reviewer"]),
         )
@@ -259,8 +271,8 @@ def list_postmortems(
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "")
         table.add_row(
-            r["number"], sev(r["severity"]), f"[{style}]{r['status']}[/]", r["title"], _person(r["author"]),
-            _person(r["reviewer"]), r["criteria"],
+            text(r["number"]), sev(r["severity"]), f"[{style}]{markup(r['status'])}[/]", text(r["title"]),
+            _person(r["author"]), _person(r["reviewer"]), text(r["criteria"]),
         )  # fmt: skip
     console.print(table if rows else "no postmortems match")
 
@@ -293,8 +305,8 @@ def action_add(
     with _client() as client:
         item = client.post(_pm(number, "/action-items"), body)
     console.print(
-        f"action item #{item['id']} on {item['incident']}: @{item['owner']} by {item['due']} "
-        f"({item['ticket']})",
+        f"action item #{item['id']} on {markup(item['incident'])}: {_person(item['owner'])} by "
+        f"{markup(item['due'])} ({markup(item['ticket'])})",
         highlight=False,
     )
 
@@ -343,7 +355,8 @@ def action_update(
         raise typer.BadParameter("nothing to change: give --status, --due, --owner, --ticket, …")
     item = _patch_item(item_id, body)
     console.print(
-        f"action item #{item['id']}: {item['status']} · @{item['owner']} by {item['due']} ({item['ticket']})",
+        f"action item #{item['id']}: {markup(item['status'])} · {_person(item['owner'])} by "
+        f"{markup(item['due'])} ({markup(item['ticket'])})",
         highlight=False,
     )
 
@@ -355,7 +368,7 @@ def action_list(number: Number, as_json: AsJson = False) -> None:
     if as_json:
         print_json(rows)
     else:
-        console.print(_items_table(rows) if rows else f"no action items on {number.upper()}")
+        console.print(_items_table(rows) if rows else f"no action items on {markup(number.upper())}")
 
 
 def actions_all(

@@ -17,7 +17,7 @@ import typer
 
 from commandpost.client import Client
 from commandpost.clock import Clock, SystemClock
-from commandpost.console import console, err_console, print_json
+from commandpost.console import console, err_console, inert, markup, print_json
 from commandpost.errors import Conflict, NotFound, Unavailable, ValidationFailed
 
 runbook_app = typer.Typer(
@@ -64,7 +64,7 @@ def lint(
 ) -> None:
     """Lint runbooks: every finding as path:line: RBxxx message; exit 1 on errors."""
     from commandpost.runbooks.lint import has_errors, lint_runbooks
-    from commandpost.runbooks.render import github_annotations, lint_json, lint_text
+    from commandpost.runbooks.render import github_annotations, lint_text
 
     if output not in ("text", "json", "github"):
         raise ValidationFailed(f"--format {output!r}: use text, json or github")
@@ -75,10 +75,11 @@ def lint(
     flagged = _flagged(database_url) if database_url else None
     now = _clock.now()
     findings = lint_runbooks(targets, today=_today(targets, now), strict=strict, flagged=flagged)
-    printed = {"text": lint_text, "json": lint_json, "github": github_annotations}[output](findings)
-    if printed:
-        sys.stdout.write(printed + "\n")
-        sys.stdout.flush()
+    if output == "json":
+        print_json([f.to_dict() for f in findings])  # what lint_json writes, with control characters escaped
+    elif printed := {"text": lint_text, "github": github_annotations}[output](findings):
+        sys.stdout.write(inert(printed) + "\n")
+    sys.stdout.flush()
     errors = sum(f.is_error for f in findings)
     if output == "text":
         colour = "red" if errors else "green"
@@ -161,10 +162,11 @@ def new(
         raise Conflict(f"{target} exists; use --force to overwrite it")
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
-    console.print(f"[bold green]wrote {target}[/]", highlight=False)
+    console.print(f"[bold green]wrote {markup(target)}[/]", highlight=False)
     console.print(
         f"next: replace the TODOs and placeholder commands, point an alert rule of "
-        f"services/{service_name}.yaml at it (runbook: {slug}), then commandpost runbook lint {target}",
+        f"services/{markup(service_name)}.yaml at it (runbook: {markup(slug)}), "
+        f"then commandpost runbook lint {markup(target)}",
         highlight=False,
     )
 
@@ -303,6 +305,7 @@ def step(
     verb = marked["state"]["state"] if marked["state"] else state
     unchanged = " (unchanged)" if not out["changed"] else ""
     console.print(
-        f"{out['incident']} {out['slug']} [bold]{marked['id']}[/] {verb}{unchanged}: {marked['text']}",
+        f"{markup(out['incident'])} {markup(out['slug'])} [bold]{markup(marked['id'])}[/] "
+        f"{markup(verb)}{unchanged}: {markup(marked['text'])}",
         highlight=False,
     )

@@ -16,7 +16,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from commandpost.console import sev
+from commandpost.console import inert, markup, sev, text
 from commandpost.runbooks.lint import RunbookFinding
 
 _STATE_MARK = {None: "☐", "done": "[green]☑[/]", "skipped": "[dim]⤼[/]", "failed": "[bold red]☒[/]"}
@@ -66,25 +66,25 @@ def _step_lines(step: dict[str, Any], *, with_state: bool) -> list[RenderableTyp
     ops = " [magenta](Ops)[/]" if step.get("needs_ops") and with_state else ""
     style = "bold red" if step["warning"] else ""
     command = step.get("command")
-    text = step["text"].replace(f"`{command}`", "").rstrip() if command else step["text"]
-    head = Text.from_markup(f"{mark} [dim]{step['id']}[/]{ops} ")
-    head.append(text, style=style)
+    words = step["text"].replace(f"`{command}`", "").rstrip() if command else step["text"]
+    head = Text.from_markup(f"{mark} [dim]{markup(step['id'])}[/]{ops} ")
+    head.append(inert(words), style=style)
     out: list[RenderableType] = [head]
     if command:  # on its own line, without backticks: ready to copy and paste
-        out.append(Syntax(command, "bash", word_wrap=True, padding=(0, 0, 0, 4)))
+        out.append(Syntax(inert(command), "bash", word_wrap=True, padding=(0, 0, 0, 4)))
     for caution in step.get("cautions", []):
         out.append(_caution(caution["text"], indent="    "))
     done = step.get("state")
     if with_state and done:
         note = f" — {done['note']}" if done.get("note") else ""
-        out.append(Text(f"    {done['state']} by @{done['by']} at {done['at']}{note}", style="dim"))
+        out.append(text(f"    {done['state']} by @{done['by']} at {done['at']}{note}", style="dim"))
     return out
 
 
-def _caution(text: str, indent: str = "") -> Text:
+def _caution(words: str, indent: str = "") -> Text:
     """A warning in red beside what it guards; the ⚠ is added when the text has none."""
-    mark = "" if "⚠" in text else "⚠ "
-    return Text(f"{indent}{mark}{text}", style="bold red")
+    mark = "" if "⚠" in words else "⚠ "
+    return text(f"{indent}{mark}{words}", style="bold red")
 
 
 def section_renderable(section: dict[str, Any], *, with_state: bool = False) -> RenderableType:
@@ -95,13 +95,13 @@ def section_renderable(section: dict[str, Any], *, with_state: bool = False) -> 
         parts.extend(_step_lines(step, with_state=with_state))
     for item in section.get("items", []):
         if item["text"]:
-            parts.append(Text("• " + item["text"]))
+            parts.append(text("• " + item["text"]))
         elif item.get("command"):
-            parts.append(Syntax(item["command"], "bash", word_wrap=True))
+            parts.append(Syntax(inert(item["command"]), "bash", word_wrap=True))
     style = "red" if section["number"] == 3 else ("green" if section["number"] == 4 else "blue")
     return Panel(
         Group(*parts) if parts else Text("(empty)", style="dim"),
-        title=section["heading"],
+        title=text(section["heading"]),
         title_align="left",
         border_style=style,
     )
@@ -110,26 +110,26 @@ def section_renderable(section: dict[str, Any], *, with_state: bool = False) -> 
 def runbook_renderable(data: dict[str, Any]) -> RenderableType:
     """``runbook show``: header, lint and staleness, then sections 0–6 with steps, commands and warnings."""
     stale = data.get("staleness") or {}
-    when = f"{data.get('last_updated') or '—'}"
+    when = markup(data.get("last_updated") or "—")
     if stale:
         when += f" ({stale['age_days']} days ago" + (", [bold red]STALE[/])" if stale["stale"] else ")")
     header = Text.from_markup(
-        f"[bold]{data['title']}[/]  [dim]{data['slug']}[/]\n"
-        f"owner {data.get('owner') or '—'} · severity {sev(data.get('severity') or '—')}"
+        f"[bold]{markup(data['title'])}[/]  [dim]{markup(data['slug'])}[/]\n"
+        f"owner {markup(data.get('owner') or '—')} · severity {sev(data.get('severity') or '—')}"
         + (f" → {sev(data['escalates_to'])}" if data.get("escalates_to") else "")
-        + f" · SLO {data.get('slo') or '—'} · last updated {when}\n"
-        f"alerts: {', '.join(data.get('alerts') or []) or '—'} · "
-        f"services: {', '.join(data.get('services') or []) or '—'}"
+        + f" · SLO {markup(data.get('slo') or '—')} · last updated {when}\n"
+        f"alerts: {markup(', '.join(data.get('alerts') or []) or '—')} · "
+        f"services: {markup(', '.join(data.get('services') or []) or '—')}"
     )
     parts: list[RenderableType] = [header]
     move = data.get("first_move")
     if move:
-        parts.append(Text.from_markup(f"[bold]first move:[/] {move['text']}"))
+        parts.append(Text.from_markup(f"[bold]first move:[/] {markup(move['text'])}"))
     for finding in data.get("lint", []):
         colour = "red" if finding["severity"] == "error" else "yellow"
         parts.append(
-            Text.from_markup(f"[{colour}]{finding['rule']}[/] line {finding['line']}: ")
-            + Text(finding["message"])
+            Text.from_markup(f"[{colour}]{markup(finding['rule'])}[/] line {finding['line']}: ")
+            + text(finding["message"])
         )
     parts.extend(section_renderable(s) for s in data["sections"])
     return Group(*parts)
@@ -138,11 +138,11 @@ def runbook_renderable(data: dict[str, Any]) -> RenderableType:
 def checklist_renderable(attachments: list[dict[str, Any]], number: str) -> RenderableType:
     """An incident's runbooks as checklists, Mitigate first, each step with who marked it when."""
     if not attachments:
-        return Text(f"{number}: no runbook attached (attach one: commandpost runbook attach {number} SLUG)")
+        return text(f"{number}: no runbook attached (attach one: commandpost runbook attach {number} SLUG)")
     parts: list[RenderableType] = []
     for a in attachments:
         p = a["progress"]
-        head = f"[bold]{a['title']}[/] [dim]{a['slug']}[/] — {p['done']}/{p['total']} done"
+        head = f"[bold]{markup(a['title'])}[/] [dim]{markup(a['slug'])}[/] — {p['done']}/{p['total']} done"
         if p["failed"]:
             head += f", [red]{p['failed']} failed[/]"
         if a.get("outdated"):
@@ -157,17 +157,17 @@ def checklist_renderable(attachments: list[dict[str, Any]], number: str) -> Rend
 def runbook_table(rows: list[dict[str, Any]]) -> Table:
     table = Table("slug", "severity", "owner", "last updated", "steps", "lint", "alerts")
     for r in rows:
-        age = f"{r['last_updated'] or '—'}" + (" [bold red]stale[/]" if r["stale"] else "")
+        age = markup(r["last_updated"] or "—") + (" [bold red]stale[/]" if r["stale"] else "")
         lint = f"[red]{r['lint_errors']}E[/] " if r["lint_errors"] else ""
         lint += f"[yellow]{r['lint_warnings']}W[/]" if r["lint_warnings"] else ""
         table.add_row(
-            r["slug"],
+            text(r["slug"]),
             sev(r["severity"] or "—"),
-            r["owner"] or "—",
+            text(r["owner"] or "—"),
             age,
             str(r["steps"]),
             lint or "[green]ok[/]",
-            ", ".join(r["alerts"]),
+            text(", ".join(r["alerts"])),
         )
     return table
 
@@ -183,7 +183,7 @@ def coverage_renderable(data: dict[str, Any]) -> RenderableType:
             return
         colour = "red" if rows else "green"
         parts.append(Text.from_markup(f"[bold {colour}]{title}[/]: {len(rows)}"))
-        parts.extend(Text("  " + r) for r in rows)
+        parts.extend(text("  " + r) for r in rows)
         if not rows:
             parts.append(Text(f"  {empty}", style="dim"))
 
@@ -221,6 +221,10 @@ def toil_table(rows: list[dict[str, Any]], min_incidents: int) -> RenderableType
     )
     for rank, r in enumerate(rows, 1):
         table.add_row(
-            str(rank), str(r["incidents"]), r["slug"], f"{r['step_id']} {r['text']}", r["last_done_at"]
+            str(rank),
+            str(r["incidents"]),
+            text(r["slug"]),
+            text(f"{r['step_id']} {r['text']}"),
+            text(r["last_done_at"]),
         )
     return table

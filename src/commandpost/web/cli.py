@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from commandpost.console import err_console
+from commandpost.console import err_console, markup
 
 user_app = typer.Typer(
     help="Web users: people of people.yaml with a password and a role.", no_args_is_help=True
@@ -59,7 +59,7 @@ def set_password(
             now=SystemClock().now(),
         )
         what = "created" if created else "password changed"
-        err_console.print(f"[green]user @{user.handle} {what}[/] (role {user.role})")
+        err_console.print(f"[green]user @{markup(user.handle)} {what}[/] (role {markup(user.role)})")
 
 
 @user_app.command("role")
@@ -75,7 +75,7 @@ def set_role(
 
     with transaction(_sessions(database_url)) as session:
         user = users.set_role(session, handle=handle, role=role)
-        err_console.print(f"[green]@{user.handle} is now {user.role}[/]")
+        err_console.print(f"[green]@{markup(user.handle)} is now {markup(user.role)}[/]")
 
 
 @user_app.command("list")
@@ -84,14 +84,16 @@ def list_users(database_url: DatabaseUrl = None) -> None:
     from rich.table import Table
 
     from commandpost.cli import _sessions
-    from commandpost.console import console
+    from commandpost.console import console, text
     from commandpost.security import users
 
     with _sessions(database_url)() as session:
         rows = users.list_users(session)
     table = Table("handle", "role", "created", "last login")
     for u in rows:
-        table.add_row("@" + u.handle, u.role, f"{u.created_at:%Y-%m-%d}", str(u.last_login_at or "never"))
+        table.add_row(
+            text("@" + u.handle), text(u.role), f"{u.created_at:%Y-%m-%d}", str(u.last_login_at or "never")
+        )
     console.print(table)
 
 
