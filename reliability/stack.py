@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.alert_support import free_port
 from tests.integration.notify_sink import Sink, start_sink, stop_sink
 from tests.paging_support import REPO, ops_variant
+from tests.rotation_week import shift_rotations
 
 from commandpost.clock import SystemClock
 from commandpost.db import migrate
@@ -92,7 +93,8 @@ def sink_ops(folder: Path, sink_url: str, edits: Edits | None = None) -> Path:
             if "channel" in team:
                 team["channel"]["slack_webhook"] = f"{sink_url}/chan/{team['name']}"
 
-    return ops_variant(folder, {"people.yaml": people, **(edits or {})})
+    # on the real clock: the rotation week the tests ask for (tests/rotation_week.py; this week by default)
+    return shift_rotations(ops_variant(folder, {"people.yaml": people, **(edits or {})}))
 
 
 def apply_ops(url: str, ops: Path) -> None:

@@ -27,7 +27,8 @@ from commandpost.db.engine import make_session_factory, transaction
 from commandpost.policy import service as policy_service
 from commandpost.security import users
 from commandpost.settings import Settings
-from tests.conftest import EXAMPLE_OPS, REPO
+from tests.conftest import REPO
+from tests.rotation_week import wall_clock_ops
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -63,6 +64,14 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test runs on the real clock (the server's SystemClock): ``wallclock``."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.path).parents:
+            item.add_marker(pytest.mark.wallclock)
+
+
 @dataclass
 class Server:
     url: str
@@ -76,11 +85,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(db_url: str, engine: Engine) -> Iterator[Server]:
+def server(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Server]:
     sessions = make_session_factory(engine)
     clock = SystemClock()
     with transaction(sessions) as session:
-        policy_service.apply_folder(session, EXAMPLE_OPS, now=clock.now(), actor="test")
+        policy_service.apply_folder(session, wall_clock_ops(tmp_path), now=clock.now(), actor="test")
         config = policy_service.current_config(session)
         for handle, role in USERS.items():
             users.set_password(session, config, handle=handle, password=PASSWORD, role=role, now=clock.now())

@@ -25,6 +25,7 @@ from commandpost.notify.models import DELIVERED, OutgoingAttempt, OutgoingMessag
 from commandpost.paging.models import Escalation
 from tests.integration.notify_sink import Sink, start_sink, stop_sink
 from tests.paging_support import REPO, apply, open_alert, ops_variant
+from tests.rotation_week import shift_rotations
 
 pytestmark = pytest.mark.integration
 INCIDENTS = 1000
@@ -44,7 +45,8 @@ def _ops(tmp_path: Path, sink: Sink) -> Path:
             "then": ["secondary_oncall"],
         }
 
-    return ops_variant(tmp_path, {"people.yaml": people, "escalation/payment-platform.yaml": policy})
+    edits = {"people.yaml": people, "escalation/payment-platform.yaml": policy}
+    return shift_rotations(ops_variant(tmp_path, edits))
 
 
 def _spawn(url: str, owner: str, log: Path) -> subprocess.Popen[bytes]:

@@ -12,7 +12,7 @@ from reliability.figures import failed, report
 
 from reliability import paging
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.wallclock]
 
 
 def test_two_engines_killed_every_few_seconds_miss_no_page() -> None:

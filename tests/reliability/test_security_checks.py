@@ -9,7 +9,7 @@ from reliability.figures import failed, report
 
 from reliability import auth, forgery, secrets, ssrf
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.wallclock]
 
 
 def test_every_route_refuses_missing_low_query_and_feed_tokens() -> None:
