@@ -41,7 +41,7 @@ def test_declare_answers_number_channel_ic_and_next_steps(client, declared, sess
     assert declared["allowed_next"] == ["identified", "mitigated", "resolved", "closed"]
     assert declared["next_steps"] == [
         "join the command post #inc-2026-06-24-payment-webhooks-failing",
-        "page the on-call and ack",
+        "the on-call is being paged: brief them when they ack",
         "open the service's runbook (none linked yet)",
         "post the initial comms: commandpost comms INC-1 initial",
     ]
@@ -194,9 +194,12 @@ def test_comms_prefilled_from_the_template(client, yuta, declared):
 
 
 def test_acknowledge_endpoint(client, auth, yuta, declared):
+    """A declared SEV2 on a service pages its on-call: the first ack is theirs, the IC stays the declarer."""
     r = client.post(f"{BASE}/1/ack", headers=auth(person="hana"))
     assert r.status_code == 200 and r.json()["ic"] == "yuta"
-    assert _timeline(client, yuta)[-1]["text"] == "INC-1 acknowledged by @hana (already acknowledged)"
+    assert _timeline(client, yuta)[-1]["text"] == "INC-1 acknowledged by @hana"
+    client.post(f"{BASE}/1/ack", headers=auth(person="ken"))
+    assert _timeline(client, yuta)[-1]["text"] == "INC-1 acknowledged by @ken (already acknowledged)"
 
 
 def test_patch_details(client, yuta, declared):

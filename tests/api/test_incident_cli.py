@@ -88,9 +88,11 @@ def test_declare_answers_number_channel_ic_and_next_steps(run):
         "INC-1 declared · SEV2 · payment-platform · Payment webhooks failing",
         "  command post  #inc-2026-06-24-payment-webhooks-failing",
         "  IC            @yuta",
+        "  paging        paging the on-call of payment-platform per its escalation policy "
+        "(skipping you if you are on call)",
         "next:",
         "  1. join the command post #inc-2026-06-24-payment-webhooks-failing",
-        "  2. page the on-call and ack",
+        "  2. the on-call is being paged: brief them when they ack",
         "  3. open the service's runbook (none linked yet)",
         "  4. post the initial comms: commandpost comms INC-1 initial",
     ]
@@ -161,7 +163,7 @@ def test_status_severity_entries_roles_and_comms(run):
 def test_timeline_json_and_follow(run, monkeypatch, server, make_token):
     _ok(run("declare", "Payment webhooks failing", "--sev", "2"))
     entries = json.loads(_ok(run("timeline", "1", "--json")))
-    assert [e["kind"] for e in entries] == ["system", "role", "system"]
+    assert [e["kind"] for e in entries] == ["system", "role", "system", "system"]  # no service: nobody paged
     text = _ok(run("timeline", "INC-1"))
     assert "12:00:00 #1 system @yuta: INC-1 declared SEV2 by @yuta: Payment webhooks failing" in text
 
@@ -182,7 +184,7 @@ def test_timeline_json_and_follow(run, monkeypatch, server, make_token):
         assert answer.status_code in (200, 201), answer.text
 
     monkeypatch.setattr(incidents_cli, "_sleep", next_poll)
-    followed = _ok(run("timeline", "1", "--follow", "--after", "3", "--interval", "0.5"))
+    followed = _ok(run("timeline", "1", "--follow", "--after", "4", "--interval", "0.5"))
     lines = followed.splitlines()
     assert polls == [0.5, 0.5]
     assert lines[0].endswith("note @yuta: webhooks recovering")

@@ -185,12 +185,12 @@ def test_escalate_pages_the_next_level_now_and_wraps_after_the_last(sessions, se
     act(
         sessions,
         lambda s: incidents_service.declare(
-            s, title="Looks bad", severity="SEV2", actor="mei", now=t0, service="payment-platform"
+            s, title="Looks bad", severity="SEV2", actor="mei", now=t0, service="payment-platform", page=False
         ),
     )
     esc = processor()
     run_until(sessions, clock, t0 + timedelta(minutes=30), esc)
-    assert outbox(session) == []  # declared: the declarer is IC and already on it; nobody paged
+    assert outbox(session) == []  # declared without paging: the declarer is IC and on it; nobody paged
     for minutes in (31, 32, 33):
         clock.set(t0 + timedelta(minutes=minutes))
         act(sessions, escalate(1, "mei", clock.now()))

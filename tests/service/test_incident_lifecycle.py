@@ -49,7 +49,8 @@ def test_declare_records_everything_the_metrics_need(sessions, applied_ops, cloc
         incident = make_incident(s, now=clock.now(), summary="webhook queue stuck", impact="charges delayed")
     assert incident.number == 1
     assert (incident.status, incident.severity, incident.detection) == ("investigating", "SEV2", "manual")
-    assert incident.declared_at == incident.detected_at == incident.acknowledged_at == clock.now()
+    assert incident.declared_at == incident.detected_at == clock.now()
+    assert incident.acknowledged_at is None  # SEV2 on a service pages its on-call: acknowledged when they ack
     assert incident.channel == "inc-2026-06-24-payment-webhooks-failing"
     assert incident.comms_due_at == clock.now() + timedelta(hours=1)  # SEV2 cadence in examples/ops
     with transaction(sessions) as s:

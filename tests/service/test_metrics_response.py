@@ -212,6 +212,7 @@ def test_the_real_lifecycle_feeds_the_statistics(sessions, session, applied_ops,
             now=start,
             detected_at=start - timedelta(minutes=10),
             impact_started_at=start - timedelta(minutes=14),
+            page=False,
         )
         incident_id = incident.id
     for minutes, status in ((25, "mitigated"), (70, "resolved")):
@@ -226,7 +227,7 @@ def test_the_real_lifecycle_feeds_the_statistics(sessions, session, applied_ops,
             "severity": "SEV2",
             "incidents": 1,
             "mttd": stats(4.0 * M, 4 * M, 4 * M, 1),
-            "mtta": stats(10.0 * M, 10 * M, 10 * M, 1),  # a declared incident is acknowledged when declared
+            "mtta": stats(10.0 * M, 10 * M, 10 * M, 1),  # declared without paging: acknowledged when declared
             "mttm": stats(35.0 * M, 35 * M, 35 * M, 1),
             "mttr": stats(80.0 * M, 80 * M, 80 * M, 1),
         }

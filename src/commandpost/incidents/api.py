@@ -65,17 +65,19 @@ def declare(body: DeclareIn, ctx: Responder) -> DeclaredOut:
         detected_at=body.detected_at,
         ic=body.ic,
         labels=body.labels,
+        page=body.page,
     )
     number = rules.format_number(incident.number)
     ctx.audit_target(f"incident:{number}", severity=incident.severity, service=incident.service)
     config = service.config_of(ctx.session)
-    steps = rules.next_steps(
-        number=number,
-        runbook=incident.runbook,
-        paging=config.severities[incident.severity].paging,
-        channel=incident.channel,
+    paged, paging = rules.declared_paging(
+        severity=incident.severity,
+        pages=config.severities[incident.severity].paging,
+        service=incident.service,
+        page=body.page,
     )
-    return DeclaredOut(**_out(ctx.session, incident, ctx).model_dump(), next_steps=steps)
+    steps = rules.next_steps(number=number, runbook=incident.runbook, paging=paged, channel=incident.channel)
+    return DeclaredOut(**_out(ctx.session, incident, ctx).model_dump(), paging=paging, next_steps=steps)
 
 
 @router.get("/incidents", response_model=list[IncidentOut], summary="List incidents, newest first")

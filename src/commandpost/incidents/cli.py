@@ -57,9 +57,12 @@ def declare(
     summary: Annotated[str | None, typer.Option("--summary")] = None,
     impact: Annotated[str | None, typer.Option("--impact", help="customer / business impact")] = None,
     ic: Annotated[str | None, typer.Option("--ic", help="the IC if not you")] = None,
+    page: Annotated[
+        bool, typer.Option("--page/--no-page", help="page the service's on-call when the severity pages")
+    ] = True,
     as_json: AsJson = False,
 ) -> None:
-    """Declare an incident now ("when in doubt, declare"): number, command post, IC and next steps."""
+    """Declare an incident now ("when in doubt, declare"): number, command post, IC, who is paged, next steps."""
     body = {
         "title": title,
         "severity": severity,
@@ -67,6 +70,7 @@ def declare(
         "summary": summary,
         "impact": impact,
         "ic": ic,
+        "page": page,
     }
     with _client() as client:
         out = client.post("/api/v1/incidents", {k: v for k, v in body.items() if v is not None})
@@ -79,6 +83,7 @@ def declare(
     )
     console.print(f"  command post  #{markup(out['channel'])}", highlight=False)
     console.print(f"  IC            {_person(out['ic'])}", highlight=False)
+    console.print(f"  paging        {out['paging']}", highlight=False, markup=False)
     console.print("next:")
     for i, step in enumerate(out["next_steps"], 1):
         console.print(f"  {i}. {markup(step)}", highlight=False)

@@ -252,11 +252,34 @@ def next_reminder_at(
     return reminded_for + cadence if cadence else None
 
 
+def declared_paging(*, severity: str, pages: bool, service: str | None, page: bool) -> tuple[bool, str]:
+    """Whether declaring pages anyone, and the sentence that says so (in the response and the timeline).
+
+    A paging severity declared on a service pages that service's on-call per its escalation policy
+    (the declarer is skipped when on call); with no service, or with paging turned off, nobody is."""
+    if not pages:
+        return False, f"{severity} does not page: nobody is paged"
+    if not service:
+        return (
+            False,
+            f"nobody is paged: the incident has no service "
+            f"(declare {severity} on a service to page its on-call)",
+        )
+    if not page:
+        return False, "nobody is paged: declared without paging"
+    return (
+        True,
+        f"paging the on-call of {service} per its escalation policy (skipping you if you are on call)",
+    )
+
+
 def next_steps(*, number: str, runbook: str | None, paging: bool, channel: str) -> list[str]:
     """What a declarer does next (guide §3-1 step 2 and 5): page/ack, runbook, initial comms."""
     steps = [
         f"join the command post #{channel}",
-        "page the on-call and ack" if paging else "ack: you are IC; delegate Ops/Comms when people join",
+        "the on-call is being paged: brief them when they ack"
+        if paging
+        else "you are IC: delegate Ops/Comms when people join",
         f"open the runbook {runbook}" if runbook else "open the service's runbook (none linked yet)",
         f"post the initial comms: commandpost comms {number} initial",
     ]

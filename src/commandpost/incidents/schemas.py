@@ -31,6 +31,11 @@ class DeclareIn(_In):
     detected_at: Instant | None = Field(default=None, description="default: now")
     ic: str | None = Field(default=None, max_length=100, description="default: the declarer")
     labels: dict[str, str] = Field(default_factory=dict)
+    page: bool = Field(
+        default=True,
+        description="page the service's on-call when the severity pages "
+        "(false: nobody is paged, and the timeline says so)",
+    )
 
 
 class UpdateIn(_In):
@@ -122,6 +127,7 @@ class IncidentOut(BaseModel):
 
 
 class DeclaredOut(IncidentOut):
+    paging: str = Field(description="who declaring pages: the service's on-call, or why nobody")
     next_steps: list[str]
 
 

@@ -143,8 +143,13 @@ def declare(
     detected_at: datetime | None = None,
     ic: str | None = None,
     labels: Mapping[str, str] | None = None,
+    page: bool = True,
 ) -> Incident:
-    """A person declares an incident ("when in doubt, declare"): the declarer, or ``ic``, is IC."""
+    """A person declares an incident ("when in doubt, declare"): the declarer, or ``ic``, is IC.
+
+    A paging severity on a service pages that service's on-call (the incident stays unacknowledged
+    until they ack; the declarer is skipped when on call); ``page=False``, no service or a severity
+    that does not page leave it acknowledged by the declarer, and the timeline says nobody is paged."""
     config = config_of(session)
     clean_title = inputs.text(title, "title", required=True, limit=inputs.MAX_TITLE)
     sev = rules.normalize_severity(severity)
@@ -153,6 +158,10 @@ def declare(
     commander = roles.known_person(config, ic) if ic else actor
     detected = detected_at or now
     inputs.check_times(impact_started_at, detected, now)
+    rule = config.severities.get(sev)
+    paged, paging_note = rules.declared_paging(
+        severity=sev, pages=bool(rule and rule.paging), service=svc, page=page
+    )
     incident = _insert(
         session,
         config,
@@ -167,7 +176,7 @@ def declare(
         impact_started_at=impact_started_at,
         detected_at=detected,
         declared_at=now,
-        acknowledged_at=now,
+        acknowledged_at=None if paged else now,
         runbook=_default_runbook(config, svc),
         no_runbook=False,
     )
@@ -183,6 +192,16 @@ def declare(
         data={"severity": sev, "service": svc, "detection": "manual"},
     )
     roles.start_command(session, incident, person=commander, by=actor, now=now)
+    if rule and rule.paging and not paged:
+        timeline.append(
+            session,
+            incident,
+            kind="system",
+            text=f"{number}: {paging_note}",
+            author=actor,
+            now=now,
+            data={"paging": False, "why": "no service" if not svc else "declared without paging"},
+        )
     _announce(session, config, incident, author=actor, now=now)
     return incident
 

@@ -348,13 +348,18 @@ def fire(
     decided it)."""
     now = decider.now
     resolution = rules.resolve(policy, decider.config, levels[level].targets, decider.on_call(session))
+    recipients = tuple(  # whoever declared the incident knows: never paged about it
+        r
+        for r in resolution.recipients
+        if not (incident.detection == "manual" and r.person == incident.created_by)
+    )
     after = rules.after_fire(
         levels,
         level=level,
         repeat=repeat,
         repeat_limit=route.repeat,
         at=now,
-        reached=bool(resolution.recipients),
+        reached=bool(recipients),
     )
     moved = _move(
         session,
@@ -391,7 +396,7 @@ def fire(
         session,
         decider,
         incident,
-        resolution.recipients,
+        recipients,
         key_parts={"incident": text.number, "chain": esc.chain, "level": level, "repeat": repeat},
         kind="page",
         subject=text.subject(),
@@ -462,6 +467,7 @@ def process(session: Session, decider: Decider, esc: Escalation, incident: Incid
         why = f"{number}: {incident.severity} pages but nobody can be paged: {missing}"
         if not paging:
             why = f"{number}: nothing to send for {incident.severity} ({missing})"
+        _declarer_holds(incident)
         stop(session, esc, incident, state=STOPPED, reason=why, now=now, note=paging)
         return 1
     if not esc.fyi_sent and route.notify and not levels and _defer(session, decider, esc, incident, route):
@@ -470,6 +476,7 @@ def process(session: Session, decider: Decider, esc: Escalation, incident: Incid
     if not esc.fyi_sent and route.notify:
         work = send_fyis(session, decider, esc, incident, policy, route, due=due)
     if not levels:
+        _declarer_holds(incident)
         stop(
             session,
             esc,
@@ -479,6 +486,8 @@ def process(session: Session, decider: Decider, esc: Escalation, incident: Incid
             now=now,
             note=False,
         )
+        return work + 1
+    if _declarer_on_call(session, decider, esc, incident, policy, levels):
         return work + 1
     if incident.acknowledged_at is not None:
         pending = ", ".join(levels[esc.level].targets) if esc.level < len(levels) else ""
@@ -512,6 +521,44 @@ def process(session: Session, decider: Decider, esc: Escalation, incident: Incid
             due=due,
         )
     )
+
+
+def _declarer_holds(incident: Incident) -> None:
+    """A declared incident that nobody can be paged for is its declarer's: acknowledged when declared."""
+    if incident.detection == "manual" and incident.acknowledged_at is None:
+        incident.acknowledged_at = incident.declared_at
+
+
+def _declarer_on_call(
+    session: Session,
+    decider: Decider,
+    esc: Escalation,
+    incident: Incident,
+    policy: EscalationPolicy | None,
+    levels: tuple[Level, ...],
+) -> bool:
+    """The declarer is on call at the first level: they are on it, so nobody else is paged (the
+    incident counts as acknowledged when declared). True when the chain stopped for that."""
+    declarer = incident.created_by
+    if incident.detection != "manual" or incident.acknowledged_at is not None or esc.fired or esc.repeat:
+        return False
+    first = rules.resolve(policy, decider.config, levels[0].targets, decider.on_call(session))
+    reached = next((r for r in first.recipients if r.person == declarer), None)
+    if reached is None:
+        return False
+    incident.acknowledged_at = incident.declared_at
+    number = incident_rules.format_number(incident.number)
+    why = f" ({reached.why})" if reached.why else ""
+    stop(
+        session,
+        esc,
+        incident,
+        state=ACKNOWLEDGED,
+        reason=f"{number}: @{declarer} is on call{why} and declared it: nobody else is paged",
+        now=decider.now,
+        note=True,
+    )
+    return True
 
 
 def _defer(

@@ -95,8 +95,9 @@ def declare(
     severity: Annotated[str, Form()] = "",
     service_name: Annotated[str, Form(alias="service")] = "",
     summary: Annotated[str, Form()] = "",
+    page: Annotated[str, Form()] = "",
 ) -> Response:
-    values = {"title": title, "severity": severity, "service": service_name, "summary": summary}
+    values = {"title": title, "severity": severity, "service": service_name, "summary": summary, "page": page}
     try:
         incident = service.declare(
             ctx.session,
@@ -106,6 +107,7 @@ def declare(
             summary=summary or None,
             actor=ctx.principal.person,
             now=ctx.now,
+            page=page == "yes",
         )
     except ValidationFailed as exc:
         raise Refused(_declare_form(request, ctx, values=values, error=exc.message, status=422)) from None
