@@ -62,7 +62,7 @@ def declare(
     ] = True,
     as_json: AsJson = False,
 ) -> None:
-    """Declare an incident now ("when in doubt, declare"): number, command post, IC, who is paged, next steps."""
+    """Declare an incident now ("when in doubt, declare"): number, command post, IC and next steps."""
     body = {
         "title": title,
         "severity": severity,
