@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reliability import auth, crash, dedup_race, forgery, fuzz, outage, paging, secrets, soak, ssrf
+from reliability import auth, crash, dedup_race, forgery, fuzz, hostile, outage, paging, secrets, soak, ssrf
 from reliability.figures import Figure, failed, show
 from reliability.stack import BACKENDS
 
@@ -36,6 +36,7 @@ CHECKS: dict[str, Callable[[], list[Figure]]] = {
     "forgery": _both(forgery.run),
     "secrets": _both(secrets.run),
     "ssrf": _both(ssrf.run),
+    "hostile": hostile.run,
     "soak": lambda: soak.run(seconds=float(os.environ.get("SOAK", "120"))),
     "fuzz": fuzz.run,  # last: the longest, and it needs no quiet machine
 }

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -30,6 +30,7 @@ from commandpost.errors import BadRequest, CommandpostError
 from commandpost.policy import service as policy_service
 from commandpost.security.throttle import LoginThrottle
 from commandpost.settings import Settings, get_settings
+from commandpost.web import login_gate
 from commandpost.web.headers import SecurityHeaders
 
 log = logging.getLogger("commandpost")
@@ -208,6 +209,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(refused.to_dict(), status_code=refused.http_status)
 
+    # Database errors get their own entry: Starlette's catch-all (``Exception``) answers and then
+    # re-raises, so uvicorn logged a traceback for every 503 of a locked database.
+    @app.exception_handler(SQLAlchemyError)
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         busy = unavailable(exc)
@@ -309,13 +313,15 @@ class App(FastAPI):
     """The FastAPI app with the alert intake paths served ahead of its middleware stack.
 
     Intake requests go to :class:`IntakeFront` (bare ASGI: the stack would cost more CPU than
-    storing the event); every other request, and anything the front does not recognise, goes
-    through FastAPI as usual.
+    storing the event), and a login from a throttled address is refused by the login gate;
+    every other request, and anything the front does not recognise, goes through FastAPI as usual.
     """
 
     intake_front: IntakeFront | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if await login_gate.refused(scope, send, self.state.login_throttle, self.state.clock):
+            return
         front = self.intake_front
         if front is not None:
             target = front.route(scope)

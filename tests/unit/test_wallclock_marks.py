@@ -24,6 +24,7 @@ INDEPENDENT = {
     "reliability/test_fuzz.py": "status codes and schemas only",
     "reliability/test_guard.py": "the loopback guard; nobody is paged",
     "reliability/test_notifier_outage.py": "every person's sink fails alike; counts pages, not people",
+    "reliability/test_hostile_load.py": "logins, NUL events and a locked database: nobody is paged",
 }
 
 

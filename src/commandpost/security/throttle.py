@@ -26,6 +26,11 @@ class LoginThrottle:
         self.limit, self.window, self.max_keys = limit, window, max_keys
         self._failures: OrderedDict[str, deque[datetime]] = OrderedDict()
         self._lock = threading.Lock()
+        self.verifying = threading.Lock()
+        """Held around each password verification: one at a time per process, so a burst of guesses
+        queues for one core instead of taking every core from intake (argon2 is tens of ms of CPU and
+        64 MiB each; 20 at once stalled intake for a second), and each attempt sees the failures of
+        the ones before it."""
 
     def _recent(self, key: str, now: datetime) -> deque[datetime] | None:
         found = self._failures.get(key)

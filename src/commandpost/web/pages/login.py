@@ -69,7 +69,17 @@ def login(
     state = request.app.state
     now = state.clock.now()
     keys = login_keys(handle, request.client.host if request.client else None)
-    wait = state.login_throttle.retry_after(keys, now)
+    throttle = state.login_throttle
+    with throttle.verifying:
+        wait = throttle.retry_after(keys, now)
+        if wait is None:
+            try:
+                # argon2 outside any write transaction: on SQLite a write lock held while hashing stops paging
+                with state.read_sessions() as reading:
+                    verified = users.verify_password(reading, handle=handle, password=password)
+            except Unauthorized as exc:
+                throttle.failed(keys, now)
+                return _login_form(request, next_url=target, error=exc.message, handle=handle, status=401)
     if wait is not None:
         response = _login_form(
             request,
@@ -80,13 +90,6 @@ def login(
         )
         response.headers["Retry-After"] = str(wait)
         return response
-    try:
-        # argon2 outside any write transaction: on SQLite a write lock held while hashing stops paging
-        with state.read_sessions() as reading:
-            verified = users.verify_password(reading, handle=handle, password=password)
-    except Unauthorized as exc:
-        state.login_throttle.failed(keys, now)
-        return _login_form(request, next_url=target, error=exc.message, handle=handle, status=401)
     state.login_throttle.succeeded(keys)
     with transaction(state.sessions) as session:
         user = users.record_login(session, verified, now=now)
