@@ -111,7 +111,9 @@ def serving(database_url: str, clock: Clock, port: int) -> Iterator[str]:
     """The real app (API, pages, engine on the fast clock) under uvicorn in a thread."""
     import uvicorn
 
+    from commandpost import public_url
     from commandpost.app import create_app
+    from commandpost.db.engine import transaction
     from commandpost.settings import Settings
 
     base = f"http://127.0.0.1:{port}"
@@ -125,6 +127,8 @@ def serving(database_url: str, clock: Clock, port: int) -> Iterator[str]:
         notify_backoff_base_seconds=1.0,
     )
     app = create_app(settings, clock=clock, run_engine=True)
+    with transaction(app.state.sessions) as session:  # links in notices point at this demo server
+        public_url.record(session, base, now=clock.now())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
