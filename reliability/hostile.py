@@ -23,8 +23,8 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -143,7 +143,8 @@ def nul_flood(backend: str, rate: float = 200.0, seconds: float = 10.0, keys: in
     with_nul = sum(1 for summary, key in stored if "\x00" in summary or "\x00" in key)
     replaced = sum(1 for summary, key in stored if "\ufffd" in summary and "\ufffd" in key)
     return [
-        equals(check, "events not accepted", window.errors, 0, note=f"{window.requests} sent: {window.statuses}"),
+        equals(check, "events not accepted", window.errors, 0,
+               note=f"{window.requests} sent: {window.statuses}"),
         equals(check, "alerts stored with a NUL", with_nul, 0),
         equals(check, "alerts stored with U+FFFD where the NUL was", replaced, len(stored),
                note=f"{len(stored)} alerts (distinct dedup keys of the {window.requests} events)"),
@@ -212,7 +213,8 @@ def locked_database(hold_seconds: float = 10.0, requests: int = 20) -> list[Figu
         at_most(check, "slowest answer while locked", slowest, 5.0 + 3.0, " s", timing=True,
                 note="the busy timeout is 5 s; a batch replayed one by one waited 5 s per request"),
         equals(check, "tracebacks in the server log", log.count("Traceback"), 0),
-        equals(check, "alerts sent again after the release and stored", sum(s == 202 for s in again), requests),
+        equals(check, "alerts sent again after the release and stored",
+               sum(s == 202 for s in again), requests),
         equals(check, "alerts stored", stored, requests),
     ]  # fmt: skip
 
