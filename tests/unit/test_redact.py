@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import random
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,6 +80,8 @@ CORPUS: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     ("jwt", f"the session cookie was {JWT}. Rotated.", (JWT, JWT.rsplit(".", 1)[1])),
     ("keyword", 'config had password = "hunter2" in plain text', ("hunter2",)),
+    ("keyword", "db password is hunter2", ("hunter2",)),
+    ("keyword", "the root password for db01 was changed to Tr0ub4dor&3 yesterday", ("Tr0ub4dor&3",)),
     (
         "mailchimp-key",
         "newsletter key 0123456789abcdef0123456789abcdef-us12",
@@ -154,6 +157,7 @@ CORPUS: list[tuple[str, str, tuple[str, ...]]] = [
     ("card-number", "customer card 4111 1111 1111 1111 was charged twice", ("4111 1111 1111 1111",)),
     ("card-number", "refund to 5555-5555-5555-4444 pending", ("5555-5555-5555-4444",)),
     ("card-number", "amex 378282246310005 declined", ("378282246310005",)),
+    ("card-number", "card 4111.1111.1111.1111 on file", ("4111.1111.1111.1111",)),
     (
         "authorization",
         "curl -H 'Authorization: Bearer q8Z2xL0pT4vN7cR1' https://api.example.com",
@@ -196,6 +200,10 @@ INNOCENT = [
     "epoch 1717000123456 ms; 1717000123456789012 ns",
     "/var/lib/postgresql/15/main/pg_wal/000000010000000A000000FF is full",
     "SEV2 → SEV1 after 15m; 顧客への影響: 決済が 12 分間失敗",
+    "the password is wrong, the token is expired, the secret was rotated; password was reset at 03:00",
+    "the api key is in vault, the pin is 42",
+    "hosts 52.95.110.1 54.239.28.85 52.94.76.10 54.240.196.1 and 10.0.0.1.4",
+    "version 5.4.1 of the driver, 4111.1111 rows, 1.5.0.2026.0624 build",
     "",
 ]
 
@@ -459,6 +467,42 @@ def test_a_whole_subtree_under_a_secret_key_is_replaced() -> None:
     assert redact_data({"secrets": {"db": "x", "list": [1, 2]}}) == {"secrets": "[REDACTED:secret-key]"}
 
 
+def test_keys_holding_a_secret_are_redacted_and_stay_distinct() -> None:
+    aws, gh = "AKIAIOSFODNN7EXAMPLE", "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"
+    data = {aws: 1, "AKIAI44QH8DHBEXAMPLE": 2, "[REDACTED:aws-access-key]": 3, "nested": [{gh: "x"}]}
+    out = redact_data(data)
+    assert out == {
+        "[REDACTED:aws-access-key]": 1,
+        "[REDACTED:aws-access-key]#2": 2,
+        "[REDACTED:aws-access-key]#3": 3,
+        "nested": [{"[REDACTED:github-token]": "x"}],
+    }
+    assert redact_data(out) == out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("db password is hunter2", "db password is [REDACTED:keyword]"),
+        ("the token was cp_9f8e7d6c5b.", "the token was [REDACTED:keyword]."),
+        ("API key is now Zx81-qq", "API key is now [REDACTED:keyword]"),
+        ("password for db01 is s3cr3t, rotate it", "password for db01 is [REDACTED:keyword], rotate it"),
+        ("the pin is 4921", "the pin is [REDACTED:keyword]"),
+        ("password is {password} here", "password is {password} here"),
+    ],
+)
+def test_passwords_told_in_prose_are_removed(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_text_made_only_of_markers_finds_nothing() -> None:
+    """Redacting is idempotent even where a rule reaches to the end of the line over several markers."""
+    text = "db password: [REDACTED:keyword] [REDACTED:aws-access-key]"
+    assert redact(text).findings == ()
+    partly = redact("GET /report?token=[REDACTED:jwt]abc123&page=2")
+    assert partly.text == "GET /report?token=[REDACTED:url-secret-param]&page=2"
+
+
 # --- concurrency and pathological input --------------------------------------------------------
 
 
@@ -467,14 +511,14 @@ def test_concurrent_calls_including_the_first_agree_with_serial_calls(
 ) -> None:
     texts = [t for _, t, _ in CORPUS] + INNOCENT
     expected = [redact(t) for t in texts]
-    monkeypatch.setattr(redact_module, "_detectors", None)  # race the lazy build too
+    monkeypatch.setattr(redact_module, "_gate", None)  # race the lazy build too
     monkeypatch.setattr(redact_module, "_memo", {})  # and detect again rather than recall
     jobs = texts * 20
     random.Random(7).shuffle(jobs)
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = dict(zip(jobs, pool.map(redact, jobs), strict=True))
     assert [results[t] for t in texts] == expected
-    assert redact_module._detectors is not None
+    assert redact_module._gate is not None
 
 
 PATHOLOGICAL = {
@@ -485,6 +529,9 @@ PATHOLOGICAL = {
     "keyword run": "secret_" * 7_000,
     "keyword quotes": 'password = "' * 4_000,
     "digit groups": "4-" * 24_000,
+    "dotted digit groups": "4." * 24_000,
+    "prose assignment": "password is " * 4_000,
+    "percent escapes": "%41%4B%49%41" * 4_000,
     "pem headers": "-----BEGIN PRIVATE KEY-----" * 1_800,
     "many lines": "password = x\n" * 3_700,
 }
@@ -517,9 +564,59 @@ def test_the_memo_recalls_results_and_never_holds_a_raw_secret(monkeypatch: pyte
     assert not any(secret in r.text for r in redact_module._memo.values())
 
 
+def test_clean_texts_are_remembered_by_themselves_and_secrets_never(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redact_module, "_clean", {})
+    texts = [t for _, t, _ in CORPUS] + INNOCENT
+    for text in texts:
+        redact(text)
+    assert set(redact_module._clean) == {t for t in INNOCENT if t}
+    assert redact(INNOCENT[0]) is redact_module._clean[INNOCENT[0]]
+
+
 def test_the_memo_is_emptied_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(redact_module, "_memo", {})
     monkeypatch.setattr(redact_module, "_MEMO_LIMIT", 3)
     for n in range(7):
         redact(f"deploy {n} done")
     assert 1 <= len(redact_module._memo) <= 3
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "http://prometheus:9090/graph?g0.expr=curl%20https%3A%2F%2Fdeploy%3Ahunter2pass%40ci.example.com",
+            "http://prometheus:9090/graph?g0.expr=curl%20https%3A%2F%2Fdeploy%3A[REDACTED:basic-auth-url]"
+            "%40ci.example.com",
+        ),
+        (
+            "silence?matcher=note%3Ddb%20password%20is%20hunter2",
+            "silence?matcher=note%3Ddb%20password%20is%20[REDACTED:keyword]",
+        ),
+        ("q?note=refund+to+5555-5555-5555-4444+pending", "q?note=refund+to+[REDACTED:card-number]+pending"),
+        ("caf%C3%A9%20AKIA%49OSFODNN7EXAMPLE%21", "caf%C3%A9%20[REDACTED:aws-access-key]%21"),
+        ("disk 95% full, 100%ff, 20%20 off", "disk 95% full, 100%ff, 20%20 off"),
+    ],
+)
+def test_secrets_quoted_in_urls_are_found_and_the_rest_stays_encoded(text: str, expected: str) -> None:
+    result = redact(text)
+    assert result.text == expected
+    assert redact(result.text).findings == ()
+
+
+def test_a_json_document_inside_a_string_is_redacted_as_json() -> None:
+    """An SNS notification's Message is JSON in a string: escaped quotes hide ``password = "…"``."""
+    message = json.dumps(
+        {"AlarmName": 'config had password = "hunter2" in plain text', "token": "x9", "n": 1}
+    )
+    out = redact_data({"Message": message, "Subject": "[not json] {x}"})
+    assert "hunter2" not in out["Message"] and "x9" not in out["Message"]
+    assert json.loads(out["Message"]) == {
+        "AlarmName": 'config had password = "[REDACTED:keyword]" in plain text',
+        "token": "[REDACTED:secret-key]",
+        "n": 1,
+    }
+    assert out["Subject"] == "[not json] {x}"
+    assert redact_data(out) == out
+    clean = json.dumps({"AlarmName": "WebhookBacklogHigh"}, indent=2)
+    assert redact_data([clean]) == [clean]  # unchanged documents keep their own formatting

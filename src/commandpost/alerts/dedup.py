@@ -15,6 +15,11 @@ timestamp text and JSON text; PostgreSQL: timestamptz and jsonb), so the models 
 The group committer also bumps a whole batch's repeats up front (:func:`bump_repeats`: one
 statement for every request of the batch) and the per-event :func:`bump` calls that follow take
 their result from it — see that function for why this is the same as bumping one by one.
+
+Every function takes the dedup key as the source sent it and matches :func:`stored_key` of it:
+a key holding a secret is stored redacted, yet still finds its alert (and two keys that differ
+only in the secret stay two alerts). A new alert's values are redacted as the alert table's
+column types would (:func:`commandpost.security.stored.redact_row`).
 """
 
 from __future__ import annotations
@@ -31,9 +36,15 @@ from sqlalchemy import Table, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from commandpost.alerts.models import AlertEvent
+from commandpost.alerts.models import Alert, AlertEvent
+from commandpost.security import stored
 
 _event: Table = AlertEvent.__table__  # type: ignore[assignment]
+_alert: Table = Alert.__table__  # type: ignore[assignment]
+# A dedup key as the alert table stores and matches it: as it came, or — when it holds a secret —
+# redacted and followed by a digest of the original (security.stored). These statements bypass
+# SQLAlchemy's binding, so they apply the column's own function: the same key, the same row.
+stored_key = stored.processor(_alert.c.open_dedup_key)
 
 _RETURNING = "RETURNING id, count, incident_id, incident_number, summary"
 _PREBUMPED = "alerts.prebumped"
@@ -241,7 +252,7 @@ def bump_repeats(session: Session, triggers: Sequence[tuple[int, str, int, datet
     if not triggers:
         return
     sql = _sql(session)
-    rows = sorted(triggers)  # the same lock order in every transaction (PostgreSQL)
+    rows = sorted((i, stored_key(k), n, t) for i, k, n, t in triggers)  # one lock order (PostgreSQL)
     if sql.sqlite:
         params: tuple[Any, ...] = (orjson.dumps([(i, k, n, sql.time(t)) for i, k, n, t in rows]).decode(),)
     else:
@@ -255,11 +266,12 @@ def bump_repeats(session: Session, triggers: Sequence[tuple[int, str, int, datet
         prebumped[key] = [OpenAlert(*row[2:]), row[3] - n + 1, n]
 
 
-def _prebumped(session: Session, integration_id: int, dedup_key: str) -> OpenAlert | None:
+def _prebumped(session: Session, integration_id: int, key: str) -> OpenAlert | None:
+    """The next of the counts :func:`bump_repeats` took for this (stored) key, if any are left."""
     queued = session.info.get(_PREBUMPED)
     if not queued:
         return None
-    entry = queued.get((integration_id, dedup_key))
+    entry = queued.get((integration_id, key))
     if entry is None or not entry[2]:
         return None
     alert, count, _left = entry
@@ -272,40 +284,46 @@ def _prebumped(session: Session, integration_id: int, dedup_key: str) -> OpenAle
 
 def bump(session: Session, integration_id: int, dedup_key: str, now: datetime) -> OpenAlert | None:
     """A repeat: count + 1 and last_seen_at on the open alert with this key (None: there is none)."""
-    done = _prebumped(session, integration_id, dedup_key)
+    key = stored_key(dedup_key)
+    done = _prebumped(session, integration_id, key)
     if done is not None:
         return done
     sql = _sql(session)
-    return _open(_run(session, sql.bump, (sql.time(now), integration_id, dedup_key)))
+    return _open(_run(session, sql.bump, (sql.time(now), integration_id, key)))
 
 
 def bump_many(
     session: Session, integration_id: int, dedup_keys: list[str], now: datetime
 ) -> dict[str, OpenAlert]:
     """:func:`bump` for many distinct keys in one statement: key → the open alert it bumped."""
+    keys = {stored_key(k): k for k in dedup_keys}  # stored form → as sent (distinct either way)
     done = {}
-    for key in dedup_keys:
+    for key, sent in keys.items():
         hit = _prebumped(session, integration_id, key)
         if hit is not None:
-            done[key] = hit
-    if done:
-        dedup_keys = [k for k in dedup_keys if k not in done]
-        if not dedup_keys:
-            return done
+            done[sent] = hit
+    wanted = [k for k, sent in keys.items() if sent not in done] if done else list(keys)
+    if not wanted:
+        return done
     sql = _sql(session)
     if sql.sqlite:
-        statement = sql.bump_many.format(keys=", ".join("?" * len(dedup_keys)))
-        params: tuple[Any, ...] = (sql.time(now), integration_id, *dedup_keys)
+        statement = sql.bump_many.format(keys=", ".join("?" * len(wanted)))
+        params: tuple[Any, ...] = (sql.time(now), integration_id, *wanted)
     else:
-        statement, params = sql.bump_many, (now, integration_id, dedup_keys)
-    done.update((row[0], OpenAlert(*row[1:])) for row in _run_all(session, statement, params))
+        statement, params = sql.bump_many, (now, integration_id, wanted)
+    done.update((keys[row[0]], OpenAlert(*row[1:])) for row in _run_all(session, statement, params))
     return done
 
 
 def insert_open(session: Session, values: dict[str, Any]) -> int | None:
-    """Open a new alert; None when an open alert with this (integration, dedup key) already exists."""
+    """Open a new alert; None when an open alert with this (integration, dedup key) already exists.
+    ``values`` as the caller has them: redacted here as the alert table stores them."""
     sql = _sql(session)
-    row = _run(session, sql.insert, sql.row({**values, "open_dedup_key": values["dedup_key"]}))
+    row = _run(
+        session,
+        sql.insert,
+        sql.row(stored.redact_row(_alert, {**values, "open_dedup_key": values["dedup_key"]})),
+    )
     return int(row[0]) if row is not None else None
 
 
@@ -315,7 +333,7 @@ def link_incident(session: Session, alert_id: int, incident_id: int, number: int
 
 def acknowledge(session: Session, integration_id: int, dedup_key: str, now: datetime) -> OpenAlert | None:
     sql = _sql(session)
-    return _open(_run(session, sql.acknowledge, (sql.time(now), integration_id, dedup_key)))
+    return _open(_run(session, sql.acknowledge, (sql.time(now), integration_id, stored_key(dedup_key))))
 
 
 def resolve(
@@ -324,7 +342,8 @@ def resolve(
     """Close the open alert with this key (None: there is none); a later trigger opens a new one."""
     sql = _sql(session)
     at = sql.time(now)
-    return _open(_run(session, sql.resolve, (at, sql.time(ends_at or now), at, integration_id, dedup_key)))
+    key = stored_key(dedup_key)
+    return _open(_run(session, sql.resolve, (at, sql.time(ends_at or now), at, integration_id, key)))
 
 
 def claim_delivery(session: Session, values: dict[str, Any]) -> int | None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.db import nul
 from commandpost.errors import ValidationFailed
+from commandpost.security import stored
 
 
 def normalize_url(url: str) -> str:
@@ -24,6 +25,7 @@ def normalize_url(url: str) -> str:
 
 
 def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
+    stored.install_all()  # before any statement: every text column redacts what is stored in it
     url = normalize_url(url)
     try:
         parsed = make_url(url)
@@ -69,7 +71,12 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
     """Sessions for writing (the default) or for reading only (on SQLite: a deferred transaction)."""
     bind = engine.execution_options(sqlite_begin="DEFERRED") if read_only else engine
-    return sessionmaker(bind=bind, expire_on_commit=False, future=True)
+    factory = sessionmaker(bind=bind, expire_on_commit=False, future=True)
+    # Every text and JSON column redacts what is bound to it (security.stored); the objects are
+    # redacted too, so that what a caller holds after a flush is what was stored.
+    stored.install_all()
+    event.listen(factory, "before_flush", stored.before_flush)
+    return factory
 
 
 @contextmanager

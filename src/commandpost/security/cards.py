@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-# Digits in groups separated by a single space or dash: "4111 1111 1111 1111", "5555-5555-5555-4444".
-_RUN = re.compile(r"[0-9]+(?:[ -][0-9]+)*")
+# Digits in groups separated by a single space, dash or dot: "4111 1111 1111 1111",
+# "5555-5555-5555-4444", "4111.1111.1111.1111". Dots only as the one separator of a card (below).
+_RUN = re.compile(r"[0-9]+(?:[ .-][0-9]+)*")
 _GROUP = re.compile(r"[0-9]+")
 
 _FIRST_DIGITS = "23456"  # every issuer prefix below starts with one of these
@@ -69,7 +70,9 @@ def find_card_numbers(line: str) -> Iterator[tuple[int, int]]:
     """Spans of card numbers in ``line``.
 
     Every contiguous window of up to eight digit groups is tried, not just the whole run, so a
-    card next to other numbers ("qty 2 4111 1111 1111 1111 at 09 15") is still found.
+    card next to other numbers ("qty 2 4111 1111 1111 1111 at 09 15") is still found. A window
+    with a dot between its groups has dots only: addresses listed with spaces ("52.95.110.1
+    54.239.28.85") are not one number, nor are versions next to counts.
     """
     for run in _RUN.finditer(line):
         if run.end() - run.start() < 13:
@@ -79,8 +82,16 @@ def find_card_numbers(line: str) -> Iterator[tuple[int, int]]:
             if line[first_start] not in _FIRST_DIGITS:
                 continue
             digits = ""
+            dots = others = False
             for j in range(i, min(i + _MAX_GROUPS, len(groups))):
                 start, end = groups[j]
+                if j > i:
+                    if line[start - 1] == ".":
+                        dots = True
+                    else:
+                        others = True
+                    if dots and others:
+                        break
                 digits += line[start:end]
                 if len(digits) > 19:
                     break

@@ -191,6 +191,30 @@ _EXTRA_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     ),
 )
 
+# "db password is hunter2", "the API key was changed to Zx81-qq", "pin is 4921": a secret told in
+# prose rather than assigned. Group 1 is the value; it must look like a secret (see _told_value).
+_TOLD = re.compile(
+    r"(?i)\b(?:pass(?:word|wd|phrase|code)?|pwd|pin|secret|token|credentials?"
+    r"|(?:api|access|secret|signing|private|encryption|license)[ _-]?key)s?\b"
+    r"(?:\s++(?:for|of|on|to)\s++[\w.@/:-]++)?"
+    r"\s++(?:is|was|are|were)\s++(?:now\s++|still\s++|(?:changed|set|reset)\s++to\s++)?"
+    r"[\"'`]?([^\s\"'`]*[^\s\"'`.,;:!?)\]}])"
+)
+_TOLD_NEEDLES = ("pass", "pwd", "pin", "secret", "token", "credential", "key")
+_PLAIN_SYMBOLS = frozenset("-_./")
+
+
+def _told_value(value: str) -> bool:
+    """A value worth redacting: four characters or more, with a digit or a symbol ("hunter2",
+    "Tr0ub4dor&3"), not a word ("the password is wrong") and not a placeholder ("{password}")."""
+    return (
+        len(value) >= 4
+        and value[0] not in "{<$%"
+        and any(c.isdigit() or (not c.isalnum() and c not in _PLAIN_SYMBOLS) for c in value)
+        and not _placeholder(value)
+    )
+
+
 _TOKEN = re.compile(r"[A-Za-z0-9+/_-]{16,}=*")  # "=" only as padding: "name=value" is two tokens
 _PIECE = re.compile(r"[A-Za-z0-9]{16,}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -461,7 +485,53 @@ def build() -> tuple[LineDetector, ...]:
         _PatternRule.of(p, kind, True, needles, lambda v: not _placeholder(v), KEYWORD)
         for p, kind, needles in _EXTRA_PATTERNS
     ]
-    return (*_regex_plugin_rules(), *extras, _KeywordDetector(), _EntropyDetector(), _CardDetector())
+    told = _PatternRule.of(_TOLD, "keyword", True, _TOLD_NEEDLES, _told_value, KEYWORD)
+    return (
+        *_regex_plugin_rules(),
+        *extras,
+        told,
+        _KeywordDetector(),
+        _EntropyDetector(),
+        _CardDetector(),
+    )
+
+
+class Gate:
+    """Which detectors may match a text: one substring test per distinct needle, not one per detector.
+
+    Most text holds no needle at all, so for a short string this is the whole cost of finding that
+    it holds no secret but for the few detectors without needles (entropy, cards)."""
+
+    def __init__(self, detectors: tuple[LineDetector, ...]) -> None:
+        self.detectors = detectors
+        sensitive: dict[str, list[int]] = {}
+        insensitive: dict[str, list[int]] = {}
+        always = []
+        for i, detector in enumerate(detectors):
+            if not detector.needles:
+                always.append(i)
+            for needle in detector.needles:
+                (insensitive if detector.ignore_case else sensitive).setdefault(needle, []).append(i)
+        self._always = frozenset(always)
+        self._sensitive = tuple((n, frozenset(ix)) for n, ix in sensitive.items())
+        self._insensitive = tuple((n, frozenset(ix)) for n, ix in insensitive.items())
+        self._any_case = frozenset(i for ix in insensitive.values() for i in ix)
+
+    def active(self, line: Line) -> list[LineDetector]:
+        """The detectors whose needles occur (all ignore-case ones when the text is not ASCII)."""
+        chosen = set(self._always)
+        text = line.text
+        for needle, ix in self._sensitive:
+            if needle in text:
+                chosen |= ix
+        lower = line.lower
+        if lower is None:
+            chosen |= self._any_case
+        else:
+            for needle, ix in self._insensitive:
+                if needle in lower:
+                    chosen |= ix
+        return [self.detectors[i] for i in sorted(chosen)]
 
 
 def private_key_blocks(text: str) -> list[Hit]:
