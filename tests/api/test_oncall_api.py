@@ -234,13 +234,11 @@ def test_feed_validation(client, applied_ops, auth):
     "path",
     ["/api/v1/overrides?schedule=pay%00ment", "/api/v1/metrics/response?service=pay%00ment"],
 )
-def test_a_nul_byte_in_a_query_is_a_4xx_never_a_500(client, applied_ops, auth, path, db_url):
-    """Found by schemathesis: PostgreSQL refuses NUL in text, which surfaced as a 500."""
+def test_a_nul_byte_in_a_query_is_never_a_500(client, applied_ops, auth, path, db_url):
+    """Found by schemathesis: PostgreSQL refuses NUL in text, which surfaced as a 500. A NUL now reads as
+    U+FFFD on both databases (docs/security.md, "NUL characters"): the same answer on both, nothing found."""
     r = client.get(path, headers=auth("read"))
-    assert r.status_code < 500, r.text
-    if db_url.startswith("postgresql"):
-        assert r.status_code == 400 and r.json()["error"]["code"] == "bad_request", r.text
-        assert "nothing was changed" in r.json()["error"]["message"]
+    assert r.status_code == 200, r.text
 
 
 @pytest.mark.parametrize(
