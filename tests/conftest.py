@@ -169,3 +169,14 @@ def applied_ops(sessions: sessionmaker[Session], clock: FrozenClock):  # type: i
         policy_service.apply_folder(s, EXAMPLE_OPS, now=clock.now(), actor="test")
         s.commit()
         return policy_service.current_config(s)
+
+
+@pytest.fixture
+def cert_dir(tmp_path: Path) -> Path:
+    """A folder holding the SNS test signer's certificate, as ``sns_cert_dir`` (tests/fixtures/sns)."""
+    from tests.fixtures.sns import signer
+
+    folder = tmp_path / "sns-certs"
+    folder.mkdir()
+    signer.write_cert(folder, signer.certificate(signer.private_key()))
+    return folder

@@ -27,15 +27,7 @@ from tests.fixtures.sns import signer
 NOW = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)  # conftest's FrozenClock
 OLD = "2015-07-17T08:42:58.315+0000"  # PagerDuty's documentation example
 OLD_AT = datetime(2015, 7, 17, 8, 42, 58, 315000, tzinfo=UTC)
-TOPIC = "arn:aws:sns:ap-northeast-1:123456789012:payment-platform-oncall"
-
-
-@pytest.fixture
-def cert_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "sns-certs"
-    folder.mkdir()
-    signer.write_cert(folder, signer.certificate(signer.private_key()))
-    return folder
+TOPIC = signer.EXAMPLE_OPS_TOPIC
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ from tests.unit.test_redact import CORPUS
 
 SAMPLES = [text for _kind, text, _secrets in CORPUS]
 SECRETS = sorted({secret for _kind, _text, secrets in CORPUS for secret in secrets}, key=len)
-TOPIC = "arn:aws:sns:ap-northeast-1:123456789012:payment-platform-oncall"  # examples/ops topic_arns
+TOPIC = signer.EXAMPLE_OPS_TOPIC
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -336,14 +336,6 @@ class CapturingChannels:
 
     def close(self) -> None:
         pass
-
-
-@pytest.fixture
-def cert_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "sns-certs"
-    folder.mkdir()
-    signer.write_cert(folder, signer.certificate(signer.private_key()))
-    return folder
 
 
 @pytest.fixture

@@ -15,15 +15,7 @@ from commandpost.settings import Settings
 from tests.alert_support import counts, keys
 from tests.fixtures.sns import signer
 
-TOPIC = "arn:aws:sns:ap-northeast-1:123456789012:payment-platform-oncall"  # examples/ops topic_arns
-
-
-@pytest.fixture
-def cert_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "sns-certs"
-    folder.mkdir()
-    signer.write_cert(folder, signer.certificate(signer.private_key()))
-    return folder
+TOPIC = signer.EXAMPLE_OPS_TOPIC
 
 
 @pytest.fixture

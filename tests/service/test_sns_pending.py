@@ -33,18 +33,10 @@ from tests.alert_support import keys
 from tests.fixtures.sns import signer
 from tests.fixtures.sns.aws_standin import HOST, SUBSCRIPTION_ARN, LoopbackTransport, StandIn, aws_standin
 
-TOPIC = "arn:aws:sns:ap-northeast-1:123456789012:payment-platform-oncall"  # examples/ops topic_arns
+TOPIC = signer.EXAMPLE_OPS_TOPIC
 TOKEN = "2336412f37fb687f5d51e6e2425dba1a5c1f7d2e8b9a0c3d4e5f60718293a4b5c6d7e8f9" * 2
 SUBSCRIBE_URL = f"https://{HOST}/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token={TOKEN}"
 LIST = "/api/v1/integrations/subscriptions"
-
-
-@pytest.fixture
-def cert_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "sns-certs"
-    folder.mkdir()
-    signer.write_cert(folder, signer.certificate(signer.private_key()))
-    return folder
 
 
 @pytest.fixture

@@ -21,12 +21,6 @@ TOPICS = [signer.TOPIC]
 
 
 @pytest.fixture
-def cert_dir(tmp_path: Path) -> Path:
-    signer.write_cert(tmp_path, signer.certificate(signer.private_key()))
-    return tmp_path
-
-
-@pytest.fixture
 def settings(cert_dir: Path) -> Settings:
     return Settings(sns_cert_dir=cert_dir, sns_auto_confirm=False)
 

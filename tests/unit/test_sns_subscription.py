@@ -35,14 +35,6 @@ def standin(tmp_path: Path) -> Iterator[tuple[StandIn, httpx.Client]]:
     CERT_CACHE.clear()
 
 
-@pytest.fixture
-def cert_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "certs"
-    folder.mkdir()
-    signer.write_cert(folder, signer.certificate(signer.private_key()))
-    return folder
-
-
 def confirmation(kind: str = "SubscriptionConfirmation", url: str = SUBSCRIBE_URL) -> dict[str, Any]:
     base = signer.fixture("subscription_confirmation.json")  # the AWS docs' example, re-signed
     for unsigned in ("Signature", "SignatureVersion", "SigningCertURL"):

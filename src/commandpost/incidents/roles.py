@@ -422,15 +422,10 @@ def withdraw(
             f"offer of {label} on {number}; you are @{actor}",
             details={"role": role, "offered_by": pending.offered_by, "you": actor},
         )
-    result = session.execute(
-        update(RoleOffer)
-        .where(RoleOffer.id == pending.id, RoleOffer.state == "pending")
-        .values(state="withdrawn", pending_marker=None, answered_at=timeline.effective_now(incident, now))
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        session.refresh(pending)
-        raise Conflict(f"the offer of {label} was already answered ({pending.state})")
-    session.refresh(pending)
+    if pending.expires_at <= now:  # already over: say so (and tell the offerer), as the engine would
+        _expire(session, incident, pending, now=now)
+        return pending
+    _answer(session, incident, pending, "withdrawn", now)
     timeline.append(
         session,
         incident,
