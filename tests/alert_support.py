@@ -170,3 +170,26 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
         )
     )
     return certfile, keyfile
+
+
+SERVE_START_TIMEOUT = 90.0
+"""Seconds a real ``commandpost serve`` may take to answer /readyz (the shared machine can be slow)."""
+
+
+def wait_ready(proc: Any, base: str, err: Path) -> None:
+    """Until ``serve`` (``proc``, its stderr in ``err``) answers /readyz 200; the test fails, with its
+    stderr, if it exits or takes longer than :data:`SERVE_START_TIMEOUT`."""
+    import httpx
+    import pytest
+
+    deadline = time.monotonic() + SERVE_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"serve exited ({proc.returncode}) before /readyz:\n{err.read_text()}", pytrace=False)
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"/readyz was not 200 within {SERVE_START_TIMEOUT:.0f} s:\n{err.read_text()}", pytrace=False)

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,26 +27,11 @@ from typer.testing import CliRunner
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.notify.models import OutgoingMessage
 from commandpost.policy import cli as policy_cli
-from tests.alert_support import free_port
+from tests.alert_support import free_port, wait_ready
 from tests.conftest import EXAMPLE_OPS, REPO
 
 pytestmark = pytest.mark.integration
 COMMANDPOST = Path(sys.executable).with_name("commandpost")
-START_TIMEOUT = 90.0
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], base: str, err: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"serve exited ({proc.returncode}) before /readyz:\n{err.read_text()}", pytrace=False)
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"/readyz was not 200 within {START_TIMEOUT:.0f} s:\n{err.read_text()}", pytrace=False)
 
 
 def _cli() -> typer.Typer:
@@ -75,7 +59,7 @@ def test_cli_and_role_offers_use_the_serving_url(
     with (tmp_path / "stdout.log").open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=stdout, stderr=stderr)
     try:
-        _wait_ready(proc, base, err)
+        wait_ready(proc, base, err)
 
         # the CLI, given only the database, prints the URLs of the server that serves it
         listed = CliRunner().invoke(_cli(), ["integrations", "list", "--json", "--database-url", db_url])

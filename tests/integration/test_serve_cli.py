@@ -13,7 +13,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,12 +23,11 @@ from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.logfilter import MASK
 from commandpost.policy import service as policy_service
-from tests.alert_support import free_port
+from tests.alert_support import free_port, wait_ready
 from tests.conftest import BACKENDS, EXAMPLE_OPS, REPO, pg_database
 
 pytestmark = pytest.mark.integration
 COMMANDPOST = Path(sys.executable).with_name("commandpost")
-START_TIMEOUT = 90.0
 QUERY_SECRET = "SECRETinQUERY0123456789"
 FEED_SECRET = "cpf_SECRETfeed0123456789"
 
@@ -42,20 +40,6 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     with pg_database("commandpost_serve") as url:
         yield url
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], base: str, err: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"serve exited ({proc.returncode}) before /readyz:\n{err.read_text()}", pytrace=False)
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"/readyz was not 200 within {START_TIMEOUT:.0f} s:\n{err.read_text()}", pytrace=False)
 
 
 def test_serve_on_a_fresh_database(fresh_url: str, tmp_path: Path) -> None:
@@ -72,7 +56,7 @@ def test_serve_on_a_fresh_database(fresh_url: str, tmp_path: Path) -> None:
     with out.open("wb") as stdout, err.open("wb") as stderr:
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=stdout, stderr=stderr)
     try:
-        _wait_ready(proc, base, err)
+        wait_ready(proc, base, err)
         lines = err.read_text().splitlines()
 
         # the schema was upgraded from empty, and the ops revision applied
