@@ -167,6 +167,23 @@ def test_comms_due_and_reminder_periods():
 def test_next_steps_name_channel_runbook_and_comms():
     steps = rules.next_steps(number="INC-7", runbook="payment-webhook-backlog", paging=True, channel="inc-x")
     assert steps[0] == "join the command post #inc-x"
-    assert "page the on-call and ack" in steps
+    assert "the on-call is being paged: brief them when they ack" in steps
     assert "open the runbook payment-webhook-backlog" in steps
     assert steps[-1] == "post the initial comms: commandpost comms INC-7 initial"
+
+
+def test_declared_paging_says_who_is_paged_or_why_nobody():
+    assert rules.declared_paging(severity="SEV1", pages=True, service="payment-platform", page=True) == (
+        True,
+        "paging the on-call of payment-platform per its escalation policy (skipping you if you are on call)",
+    )
+    assert rules.declared_paging(severity="SEV1", pages=True, service=None, page=True)[0] is False
+    assert "no service" in rules.declared_paging(severity="SEV1", pages=True, service=None, page=True)[1]
+    assert rules.declared_paging(severity="SEV1", pages=True, service="x", page=False) == (
+        False,
+        "nobody is paged: declared without paging",
+    )
+    assert rules.declared_paging(severity="SEV3", pages=False, service="x", page=True) == (
+        False,
+        "SEV3 does not page: nobody is paged",
+    )
