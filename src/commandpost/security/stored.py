@@ -45,7 +45,7 @@ from sqlalchemy.orm import Mapper, Session, UOWTransaction
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from commandpost.security.redact import MARKER, redact, redact_data
+from commandpost.security.redact import MARKER, marker, redact, redact_data
 
 TEXT, IDENTIFIER, JSON_DATA = "text", "identifier", "json"
 
@@ -132,6 +132,7 @@ IDENTIFIERS: Mapping[str, str] = {
 }
 
 _DIGEST_CHARS = 16
+ENTROPY_KIND = "high-entropy"
 
 
 def store_text(value: str, length: int | None = None) -> str:
@@ -144,15 +145,26 @@ def store_text(value: str, length: int | None = None) -> str:
 
 def store_identifier(value: str, length: int | None = None) -> str:
     """``value`` as an identifier column stores it: as it is without a secret, else redacted and
-    followed by a digest of the original (``… [sha256:0123456789abcdef]``). Idempotent."""
-    found = redact(value)
-    if not found.findings:
+    followed by a digest of the original (``… [sha256:0123456789abcdef]``). Idempotent.
+
+    Randomness alone is no secret here: identifiers are fingerprints, UUIDs and hashes
+    (Alertmanager's ``4edb6a9835d1ccad``, PagerDuty's generated dedup keys), which the high-entropy
+    detectors would all flag. Only a secret with a name or a shape (a password assignment, a
+    GitHub token, a private key…) is redacted in an identifier."""
+    findings = [f for f in redact(value).findings if f.kind != ENTROPY_KIND]
+    if not findings:
         return value
+    parts: list[str] = []
+    pos = 0
+    for finding in findings:
+        parts += (value[pos : finding.start], marker(finding.kind))
+        pos = finding.end
+    parts.append(value[pos:])
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_CHARS]
     tail = f" [sha256:{digest}]"
     if length is not None and length <= len(tail):  # no room for any text: the digest alone
         return tail[1 : length + 1]
-    return _clip(found.text, None if length is None else length - len(tail)) + tail
+    return _clip("".join(parts), None if length is None else length - len(tail)) + tail
 
 
 def store_json(value: Any) -> Any:
