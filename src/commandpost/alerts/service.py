@@ -35,6 +35,7 @@ from commandpost.incidents.models import Incident
 from commandpost.paging import service as paging_service
 from commandpost.policy import service as policy_service
 from commandpost.policy.schema import OpsConfig, Service
+from commandpost.security import stored
 
 MAX_RAW_BYTES = 16 * 1024
 MAX_TITLE = 300
@@ -69,6 +70,10 @@ class Outcome:
     severity: str | None = None
     unrunbooked_page: bool = False
     change_id: int | None = None
+
+
+_events: Table = AlertEvent.__table__  # type: ignore[assignment]
+stored_idempotency_key = stored.processor(_events.c.idempotency_key)
 
 
 def integration_for_key(session: Session, key: str) -> IntegrationRef | None:
@@ -338,13 +343,16 @@ def _resolve(session: Session, integration: IntegrationRef, event: NormalizedEve
 
 
 def _replayed(session: Session, integration: IntegrationRef, event: NormalizedEvent) -> Outcome:
-    """A delivery seen before: answer what it did then, change nothing."""
+    """A delivery seen before: answer what it did then, change nothing.
+
+    The key is matched as the column stores it (``stored_idempotency_key``, idempotent): the row was
+    written by the intake's own statement, and a key holding a secret is stored redacted with a digest."""
     row = session.execute(
         select(AlertEvent.alert_id, Incident.number)
         .outerjoin(Incident, Incident.id == AlertEvent.incident_id)
         .where(
             AlertEvent.integration_id == integration.id,
-            AlertEvent.idempotency_key == event.idempotency_key,
+            AlertEvent.idempotency_key == stored_idempotency_key(event.idempotency_key),
         )
     ).first()
     alert_id, number = (row[0], row[1]) if row else (None, None)
