@@ -35,16 +35,17 @@ from sqlalchemy import bindparam, insert, select, update
 
 from bench import ingest
 from bench.notify import sink
+from commandpost import wiring
 from commandpost.clock import SystemClock
 from commandpost.db.engine import create_db_engine, make_session_factory
-from commandpost.engine.registry import processors as default_processors
+from commandpost.engine.processor import PassPlan
 from commandpost.engine.runner import Runner
 from commandpost.incidents.models import Incident
 from commandpost.notify.channels import Channels
 from commandpost.notify.rules import Delivery
 from commandpost.notify.sender import NotificationSender
 from commandpost.paging.models import Escalation
-from commandpost.paging.processors import EscalationsDue, SendPagesFirst
+from commandpost.paging.processors import EscalationsDue
 from commandpost.policy import service as policy_service
 from commandpost.settings import Settings
 
@@ -61,7 +62,7 @@ TARGET_P99_MS = 250.0
 
 NOTES = f"""
 **escalation**: one engine process — the real Runner with every processor `serve` runs (escalations
-first, then the sender's pages-first slot, the other processors, escalations and the sender again) —
+first, then the sender, the other processors, escalations and the sender again) —
 beside the intake server, a sink process and, in the second window, the load generator at a fixed
 1,000 PagerDuty events/s. 10,000 escalations are pending; in each window {STEADY_RATE:g}/s fall due,
 then {BURST} more at one instant. Lateness = the moment the sender hands the page to the channel − the
@@ -229,18 +230,9 @@ def _window(
 
 def _processors(settings: Settings, sender: NotificationSender) -> list[Any]:
     """Every processor `serve` runs, in its order; ours built on this run's settings and channels."""
-    escalations = EscalationsDue(settings)
-    out: list[Any] = []
-    for processor in default_processors(settings):
-        if isinstance(processor, EscalationsDue):
-            out.append(escalations)
-        elif isinstance(processor, NotificationSender):
-            out.append(sender)
-        elif isinstance(processor, SendPagesFirst):
-            out.append(SendPagesFirst(sender))
-        else:
-            out.append(processor)
-    return out
+    wiring.wire(settings)
+    plan = wiring.engine_plan(settings)
+    return PassPlan(pages=(EscalationsDue(settings),), decide=plan.decide, send=(sender,)).sequence()
 
 
 def _measure(kind: str) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from commandpost import wiring
 from commandpost.app import create_app
 from commandpost.clock import FrozenClock
 from commandpost.db import migrate
@@ -111,6 +112,13 @@ def session(engine: Engine) -> Iterator[Session]:
     """A read-only session for assertions (on SQLite it never holds the write lock)."""
     with make_session_factory(engine, read_only=True)() as s:
         yield s
+
+
+@pytest.fixture(autouse=True)
+def wired() -> None:
+    """Every test starts in a process the composition root wired (as ``serve`` and the CLI do), with
+    default settings; a test that wires its own settings (an app, a public URL) affects only itself."""
+    wiring.wire(Settings(engine_enabled=False))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from commandpost import __version__
+from commandpost import __version__, wiring
 from commandpost.alerts.front import IntakeFront
 from commandpost.alerts.intake import Intake
 from commandpost.clock import Clock, SystemClock
@@ -280,35 +280,6 @@ def _health_routes(app: FastAPI) -> None:
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def _routers() -> list[Any]:
-    """Every domain's router. Imported here so a domain stays unaware of the app."""
-    from commandpost.alerts import api as alerts_api
-    from commandpost.incidents import api as incidents_api
-    from commandpost.metrics import api as metrics_api
-    from commandpost.notify import api as notify_api
-    from commandpost.oncall import api as oncall_api
-    from commandpost.paging import api as paging_api
-    from commandpost.policy import api as policy_api
-    from commandpost.postmortems import api as postmortems_api
-    from commandpost.runbooks import api as runbooks_api
-    from commandpost.security import api as security_api
-
-    return [
-        alerts_api.intake_router,  # first: the hot intake paths match without scanning the others
-        alerts_api.router,
-        security_api.router,
-        policy_api.router,
-        incidents_api.router,
-        oncall_api.router,
-        oncall_api.ical_router,
-        paging_api.router,
-        notify_api.router,
-        runbooks_api.router,
-        postmortems_api.router,
-        metrics_api.router,
-    ]
-
-
 class App(FastAPI):
     """The FastAPI app with the alert intake paths served ahead of its middleware stack.
 
@@ -339,6 +310,7 @@ def create_app(
     run_engine: bool | None = None,
 ) -> App:
     settings = settings or get_settings()
+    wiring.wire(settings)
     engine = engine or create_db_engine(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
@@ -352,7 +324,9 @@ def create_app(
         if start_engine:
             from commandpost.engine.runner import Runner
 
-            runner = Runner(sessions, clock, settings=settings)
+            runner = Runner(
+                sessions, clock, settings=settings, processors=wiring.engine_plan(settings).sequence()
+            )
             runner.start()
             app.state.engine_runner = runner
         try:
@@ -380,7 +354,7 @@ def create_app(
     app.state.engine_runner = None
     install_error_handlers(app)
     _health_routes(app)
-    for router in _routers():
+    for router in wiring.routers():
         app.include_router(router)
     from commandpost.web.routes import mount as mount_pages
 

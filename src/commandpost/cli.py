@@ -238,9 +238,11 @@ def _register_domains(target: typer.Typer = app) -> None:
 
 def main() -> None:
     """Run the CLI; an error from the error tree becomes a red line and its exit code, no traceback."""
+    from commandpost import wiring
     from commandpost.errors import CommandpostError
 
     try:
+        wiring.wire(_settings())
         app()  # standalone: Typer prints usage errors and exits with the command's code
     except CommandpostError as exc:
         err_console.print(f"[bold red]error:[/] {markup(exc.message)}", highlight=False)

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from commandpost import wiring
 from commandpost.clock import Clock, FrozenClock, SystemClock
 from commandpost.console import console
 
@@ -262,7 +263,8 @@ def seed_history(database_url: str, *, days: int, end: datetime) -> dict[str, in
     engine = create_db_engine(database_url)
     sessions = make_session_factory(engine)
     clock = FrozenClock(end - timedelta(days=days))
-    runner = Runner(sessions, clock, settings=Settings(database_url=database_url, engine_enabled=False))
+    settings = Settings(database_url=database_url, engine_enabled=False)
+    runner = Runner(sessions, clock, settings=settings, processors=wiring.engine_plan(settings).sequence())
     start = clock.now()
     counts = {"incidents": 0, "postmortems": 0, "action items": 0}
     for n, (offset, ack_minutes, sev, title, alert) in enumerate(_history_plan(days)):

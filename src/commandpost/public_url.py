@@ -5,7 +5,7 @@
 links, intake URLs over the API, pages sent by the engine) and in the database (:func:`record`,
 table ``server_setting``). A process that does not serve reads it from there (:func:`base_url`):
 ``commandpost integrations list`` with the database URL, and any notification decided outside the
-app's own settings (:func:`commandpost.notify.incident_notices.incident_url`). So a CLI never prints
+app's own settings (:func:`commandpost.incidents.notices.incident_url`). So a CLI never prints
 the 8080 of its own defaults while the server listens on 56637.
 
 With several replicas behind a load balancer set ``COMMANDPOST_PUBLIC_URL`` on each (the balancer's

@@ -27,6 +27,7 @@ from commandpost.notify.models import OutgoingMessage
 from commandpost.paging import alert_fyi
 from commandpost.paging.processors import AlertChannelNotices
 from commandpost.settings import Settings
+from commandpost.wiring import engine_plan
 from tests.alert_support import keys
 from tests.paging_support import BASE_URL, apply, ops_variant
 
@@ -296,7 +297,12 @@ def test_a_pass_past_its_budget_commits_and_leaves_the_rest_due_at_once(sessions
 
 
 def test_the_engine_tells_the_channel_after_burn_rate_alerts_and_before_the_sender(sessions, clock, settings):
-    names = [p.name for p in Runner(sessions, clock, settings=settings).processors]
+    names = [
+        p.name
+        for p in Runner(
+            sessions, clock, settings=settings, processors=engine_plan(settings).sequence()
+        ).processors
+    ]
     assert names.index("metrics.burn_rate_alerts") < names.index("paging.alert_notices")
     assert names.index("paging.alert_notices") < len(names) - 2  # the last escalations slot, the sender
     assert names[-2:] == ["paging.escalations", "notify-sender"]

@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from commandpost import wiring
 from commandpost.db.engine import transaction
 from commandpost.engine.runner import Runner
 from commandpost.incidents import comms, roles, timeline
+from commandpost.incidents import notices as incident_notices
 from commandpost.incidents.models import TimelineEntry
 from commandpost.incidents.processors import CommsReminders
-from commandpost.notify import incident_notices
 from commandpost.notify.models import OutgoingMessage
-from commandpost.settings import get_settings
+from commandpost.settings import Settings
 from tests.factories import make_incident, make_offer
 from tests.paging_support import apply, ops_variant, processor, run_until
 
@@ -32,12 +33,9 @@ HANA = {"slack": "https://hooks.slack.example/services/T000/B002/hana", "email":
 
 
 @pytest.fixture(autouse=True)
-def public_url(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Links in these notices come from ``settings.base_url()`` (COMMANDPOST_PUBLIC_URL)."""
-    monkeypatch.setenv("COMMANDPOST_PUBLIC_URL", PUBLIC_URL)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def public_url() -> None:
+    """Links in these notices come from the settings the root wired the process with."""
+    wiring.wire(Settings(public_url=PUBLIC_URL, engine_enabled=False))
 
 
 @pytest.fixture
@@ -125,7 +123,12 @@ def test_the_same_reminder_decided_twice_queues_nothing_the_second_time(
             .order_by(TimelineEntry.id.desc())
         ).first()
         assert entry is not None and entry.data["reminder"] == "comms_overdue"
-        assert incident_notices.comms_overdue(s, incident, entry, clock.now()) == 0
+        assert (
+            incident_notices.comms_overdue(
+                s, incident, entry, clock.now(), settings=Settings(public_url=PUBLIC_URL)
+            )
+            == 0
+        )
     assert [m.key for m in outbox(session)] == before
 
 

@@ -11,6 +11,7 @@ from commandpost.engine.runner import Runner
 from commandpost.incidents import comms, hooks, roles, service, timeline
 from commandpost.incidents.processors import CommsReminders, HandoverExpiry
 from tests.factories import make_incident, make_offer
+from tests.seam_support import also
 
 
 @pytest.fixture
@@ -47,8 +48,7 @@ def test_handover_offer_expires_after_the_ttl_and_the_role_stays(runner, session
 def test_sev1_comms_reminders_once_per_overdue_period(runner, sessions, applied_ops, clock):
     seen: list[str] = []
     hook = lambda _s, incident, entry, _now: seen.append(entry.text)  # noqa: E731
-    hooks.comms_overdue.append(hook)
-    try:
+    with also(hooks.comms_overdue, hook):
         with transaction(sessions) as s:
             declared = make_incident(s, now=clock.now(), severity="SEV1")
             make_offer(s, declared, role="comms", person="hana", now=clock.now())
@@ -74,8 +74,6 @@ def test_sev1_comms_reminders_once_per_overdue_period(runner, sessions, applied_
             "post one: commandpost comms INC-1 update"
         )
         assert seen == [r.text for r in reminders]
-    finally:
-        hooks.comms_overdue.remove(hook)
 
 
 def test_posting_comms_moves_the_due_time_and_silences_reminders(runner, sessions, applied_ops, clock):

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.clock import FrozenClock
-from commandpost.engine.registry import processors
 from commandpost.incidents import service as incidents_service
 from commandpost.notify.models import OutgoingMessage
 from commandpost.oncall import handoff_notice
@@ -19,6 +18,7 @@ from commandpost.oncall.rules import Handoff
 from commandpost.policy import service as policy_service
 from commandpost.policy.schema import OpsConfig
 from commandpost.settings import Settings
+from commandpost.wiring import engine_plan
 from tests.conftest import EXAMPLE_OPS
 
 HANDOFF = datetime(2026, 6, 29, 1, 0, tzinfo=UTC)  # Monday 10:00 JST: primary yuta -> hana
@@ -83,7 +83,7 @@ def test_notice_lists_unresolved_incidents_and_runbooks_changed_since_the_last_h
 def test_processor_queues_one_notice_per_person_and_channel_once(sessions, clock, tmp_path):
     _setup(sessions, clock, tmp_path)
     processor = HandoffNotices()
-    assert processor.name in {p.name for p in processors(Settings())}
+    assert processor.name in {p.name for p in engine_plan(Settings()).sequence()}
     with sessions() as s:
         assert processor.next_due(s, clock.now()) == HANDOFF
         assert processor.run(s, HANDOFF - timedelta(minutes=1)) == 0

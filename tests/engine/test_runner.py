@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from commandpost.engine import lease
 from commandpost.engine.runner import Runner
+from commandpost.wiring import engine_plan
 
 
 class Recorder:
@@ -123,7 +124,7 @@ def test_default_processors_page_with_the_runners_own_base_url(sessions, clock, 
 
     apply(sessions, clock)
     own = settings.model_copy(update={"public_url": "https://cp.runner.example"})
-    runner = Runner(sessions, clock, settings=own)
+    runner = Runner(sessions, clock, settings=own, processors=engine_plan(own).sequence())
     with transaction(sessions) as s:
         incident = open_alert(s, severity="SEV1", title="checkout down", now=clock.now(), group="g")
     escalations = runner.processors[0]

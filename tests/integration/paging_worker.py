@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 
+from commandpost import wiring
 from commandpost.clock import SystemClock
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.engine.runner import Runner
@@ -39,6 +40,7 @@ def settings_for(url: str) -> Settings:
 
 def main(url: str, owner: str) -> None:
     settings = settings_for(url)
+    wiring.wire(settings)
     sessions = make_session_factory(create_db_engine(url))
     channels = Channels(settings, console_stream=io.StringIO())
     sender = NotificationSender(settings, channels=channels, owner=owner)

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from commandpost.db.engine import transaction
 from commandpost.errors import Conflict, Forbidden, ValidationFailed
+from commandpost.incidents import notices as incident_notices
 from commandpost.incidents import roles, timeline
 from commandpost.incidents.models import RoleOffer
-from commandpost.notify import incident_notices
 from commandpost.notify.models import OutgoingMessage
 from commandpost.security import service as security_service
 from commandpost.security import users
@@ -22,7 +22,6 @@ from tests.factories import make_incident
 
 @pytest.fixture
 def incident(sessions, applied_ops, clock):
-    incident_notices.register_hooks()
     with transaction(sessions) as s:
         users.set_password(
             s, applied_ops, handle="mei", password="a long password", role="read", now=clock.now()

@@ -16,6 +16,7 @@ from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.policy import service as policy_service
 from tests.conftest import EXAMPLE_OPS
 from tests.factories import make_incident
+from tests.seam_support import also
 
 PATHS = {
     "investigating": [],
@@ -218,8 +219,7 @@ def test_closed_incident_refuses_every_write_and_keeps_its_timeline(sessions, ap
 def test_severity_change_needs_a_reason_and_applies_the_new_cadence(sessions, applied_ops, clock):
     raised: list[tuple[str, str]] = []
     hook = lambda _s, _i, old, new, _now: raised.append((old, new))  # noqa: E731
-    hooks.severity_raised.append(hook)
-    try:
+    with also(hooks.severity_raised, hook):
         with transaction(sessions) as s:
             make_incident(s, now=clock.now())
         before = _entries(sessions, 1)
@@ -255,8 +255,6 @@ def test_severity_change_needs_a_reason_and_applies_the_new_cadence(sessions, ap
             )
         assert lowered.comms_due_at is None  # SEV3 has no cadence
         assert raised == [("SEV2", "SEV1")]  # lowering is not a raise
-    finally:
-        hooks.severity_raised.remove(hook)
 
 
 def test_update_details_records_what_changed(sessions, applied_ops, clock):
@@ -460,12 +458,10 @@ def test_declaring_runs_the_opened_hooks(sessions, applied_ops, clock):
     seen: list[str] = []
     opened = lambda _s, incident, _now: seen.append(f"opened INC-{incident.number}")  # noqa: E731
     post = lambda _s, incident, entry, _now: seen.append(f"post #{incident.channel} {entry.kind}")  # noqa: E731
-    hooks.incident_opened.append(opened)
-    hooks.command_post_opened.append(post)
-    try:
-        with transaction(sessions) as s:
-            make_incident(s, now=clock.now())
-    finally:
-        hooks.incident_opened.remove(opened)
-        hooks.command_post_opened.remove(post)
+    with (
+        also(hooks.incident_opened, opened),
+        also(hooks.command_post_opened, post),
+        transaction(sessions) as s,
+    ):
+        make_incident(s, now=clock.now())
     assert seen == ["post #inc-2026-06-24-payment-webhooks-failing system", "opened INC-1"]

@@ -23,10 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from commandpost.alerts import rules as alert_rules
 from commandpost.clock import FrozenClock
 from commandpost.errors import PolicyInvalid
-from commandpost.metrics import processors
+from commandpost.metrics import opscheck, processors
 from commandpost.metrics import rules as metrics_rules
 from commandpost.policy import service as policy_service
-from commandpost.policy import xref
 from commandpost.policy.loader import load_ops
 from commandpost.policy.models import OpsRevision
 from commandpost.policy.yamlsource import parse_yaml
@@ -203,7 +202,7 @@ def test_check_routes_the_burn_alert_the_engine_raises(condition):
         service="payment-platform", slo=slo, burn={condition.long: 20, condition.short: 20}, budget=None
     )
     engine = processors._event(config, status, condition, "trigger")  # type: ignore[arg-type]
-    checked = xref.burn_event("payment-platform", slo.name, condition)
+    checked = opscheck.burn_event("payment-platform", slo.name, condition)
     assert (checked.alertname, checked.source_severity, checked.labels) == (
         engine.alertname,
         engine.source_severity,

@@ -55,13 +55,13 @@ from commandpost.alerts.models import Alert, AlertEvent
 from commandpost.alerts.sources import registry, sns
 from commandpost.db.base import Base
 from commandpost.db.engine import transaction
-from commandpost.engine import registry as engine_registry
 from commandpost.engine.runner import Runner
 from commandpost.notify.rules import Delivery
 from commandpost.notify.sender import NotificationSender
 from commandpost.security import stored
 from commandpost.security import users as web_users
 from commandpost.settings import Settings
+from commandpost.wiring import engine_plan
 from tests.alert_support import keys, serve
 from tests.api.test_postmortem_api import FILLED, ITEM
 from tests.api.test_web_auth import PASSWORD, csrf_of, login
@@ -461,7 +461,7 @@ def _check(
 ) -> None:
     """The engine's passes send what they decided to a recording channel; then nothing raw anywhere."""
     channels = CapturingChannels()
-    processors = engine_registry.processors(settings)
+    processors = engine_plan(settings).sequence()
     for processor in processors:
         if isinstance(processor, NotificationSender):
             processor._channels = channels  # type: ignore[assignment]

@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from commandpost.alerts import dedup, rules, subscriptions, timebounds
+from commandpost.alerts import dedup, hooks, rules, subscriptions, timebounds
 from commandpost.alerts.models import ALERT_STATUSES, Alert, AlertEvent, ChangeEvent
 from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.scrub import scrub
@@ -32,7 +32,6 @@ from commandpost.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from commandpost.incidents import service as incident_service
 from commandpost.incidents import timeline as incident_timeline
 from commandpost.incidents.models import Incident
-from commandpost.paging import service as paging_service
 from commandpost.policy import service as policy_service
 from commandpost.policy.schema import OpsConfig, Service
 from commandpost.security import stored
@@ -319,9 +318,7 @@ def _acknowledge(
             now,
         )
         # …but someone took the page: escalation to the next level stops.
-        paging_service.acknowledge_number(
-            session, hit.incident_number, by=f"{integration.source} ack", now=now
-        )
+        hooks.acknowledged_at_source(session, hit.incident_number, f"{integration.source} ack", now)
     return Outcome(event.dedup_key, "recorded", hit.id, hit.incident_number, hit.count)
 
 

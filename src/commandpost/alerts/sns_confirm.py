@@ -27,7 +27,7 @@ MAX_RESPONSE_BYTES = 64 * 1024
 _SUBSCRIPTION_ARN = re.compile(r"<SubscriptionArn>\s*([^<\s]{1,1024})\s*</SubscriptionArn>")
 
 
-class _HideToken(logging.Filter):
+class HideToken(logging.Filter):
     """httpx logs every request's URL at INFO (``HTTP Request: GET https://sns…&Token=…``): the
     confirmation token must not reach a log line, so any argument holding one is logged masked."""
 
@@ -38,7 +38,10 @@ class _HideToken(logging.Filter):
         return True
 
 
-logging.getLogger("httpx").addFilter(_HideToken())  # once: this module is imported once
+def hide_tokens(logger: logging.Logger) -> None:
+    """Put :class:`HideToken` on ``logger`` once (the composition root does, on httpx's)."""
+    if not any(isinstance(f, HideToken) for f in logger.filters):
+        logger.addFilter(HideToken())
 
 
 def check_subscribe_url(url: str) -> str:

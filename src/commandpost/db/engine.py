@@ -25,6 +25,8 @@ def normalize_url(url: str) -> str:
 
 
 def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
+    import commandpost.models_registry  # noqa: F401  (every table on Base.metadata, to redact each one)
+
     stored.install_all()  # before any statement: every text column redacts what is stored in it
     url = normalize_url(url)
     try:

@@ -7,6 +7,7 @@ It never sends; only the sender processor sends what is committed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -36,3 +37,20 @@ class Processor(Protocol):
 def is_due(due: datetime | None, now: datetime) -> bool:
     """``has_work`` for a processor whose ``next_due`` is exact: something is due by ``now``."""
     return due is not None and due <= now
+
+
+@dataclass(frozen=True)
+class PassPlan:
+    """What one engine pass runs, each processor named once (the composition root lists them).
+
+    A pass runs ``pages`` then ``send`` — a page that fell due goes out before anything else runs —
+    then ``decide`` in order, then ``pages`` and ``send`` again, so a page or message the deciders
+    raised (an SLO page, a reminder) goes out in the same pass."""
+
+    pages: tuple[Processor, ...]
+    decide: tuple[Processor, ...]
+    send: tuple[Processor, ...]
+
+    def sequence(self) -> list[Processor]:
+        """The order of one pass."""
+        return [*self.pages, *self.send, *self.decide, *self.pages, *self.send]

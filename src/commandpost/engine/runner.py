@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
@@ -28,7 +29,6 @@ from commandpost.clock import Clock
 from commandpost.db.engine import make_session_factory, transaction
 from commandpost.engine import lease, wakeup
 from commandpost.engine.processor import Processor
-from commandpost.engine.registry import processors as default_processors
 from commandpost.settings import Settings
 
 log = logging.getLogger("commandpost.engine")
@@ -49,11 +49,13 @@ class Runner:
         clock: Clock,
         *,
         settings: Settings,
-        processors: list[Processor] | None = None,
+        processors: Sequence[Processor],
         owner: str | None = None,
     ) -> None:
+        """``processors``: the order of one pass, as :meth:`PassPlan.sequence` gives it from the root."""
         self.sessions, self.clock, self.settings = sessions, clock, settings
-        self.processors = default_processors(settings) if processors is None else processors
+        self.processors = list(processors)
+        self.scheduled = list(dict.fromkeys(self.processors))  # each once, for due times
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -100,7 +102,7 @@ class Runner:
         """Seconds to sleep: until the earliest due time, at most ``engine_max_sleep_seconds``."""
         delay = self.settings.engine_max_sleep_seconds
         with self.sessions() as session:
-            for processor in self.processors:
+            for processor in self.scheduled:
                 try:
                     due = processor.next_due(session, now)
                 except Exception:

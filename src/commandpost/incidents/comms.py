@@ -91,7 +91,7 @@ def post(
             "next_due_at": incident.comms_due_at.isoformat() if incident.comms_due_at else None,
         },
     )
-    hooks.on_comms_posted(session, incident, entry, now)
+    hooks.comms_posted(session, incident, entry, now)
     return entry
 
 
@@ -136,7 +136,7 @@ def remind_due(session: Session, now: datetime) -> int:
             continue
         session.refresh(incident)
         entry = _reminder_entry(session, incident, config, due=due, period=period, now=now)
-        hooks.on_comms_overdue(session, incident, entry, now)
+        hooks.comms_overdue(session, incident, entry, now)
         done += 1
     return done
 

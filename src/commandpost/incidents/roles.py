@@ -6,7 +6,7 @@ an admin token; the IC role itself only by an admin, as a forced takeover) or by
 handover: the holder or the IC *offers*, the receiving person *accepts* with their own token
 (or declines), and an unanswered offer expires — until then the role stays put. An offer goes
 only to someone who can accept it (not to a read-only person), the offerer can withdraw it, and
-is told (:func:`hooks.on_offer_closed`) when it is declined or expires.
+is told (the ``hooks.offer_closed`` seam) when it is declined or expires.
 
 Answers to an offer are conditional updates (``WHERE state = 'pending'``, rowcount checked),
 so two concurrent accepts of one offer have exactly one winner. An offer past its
@@ -313,7 +313,7 @@ def offer(
             "expires_at": row.expires_at.isoformat(),
         },
     )
-    hooks.on_role_offered(session, incident, row, now)
+    hooks.role_offered(session, incident, row, now)
     return row
 
 
@@ -398,7 +398,7 @@ def decline(session: Session, incident: Incident, *, role: str, actor: str, now:
         now=now,
         data={"role": pending.role, "offer_id": pending.id, "state": "declined", "holder": current},
     )
-    hooks.on_offer_closed(session, incident, pending, now)
+    hooks.offer_closed(session, incident, pending, now)
     return pending
 
 
@@ -460,7 +460,7 @@ def _expire(session: Session, incident: Incident, offer: RoleOffer, *, now: date
         now=now,
         data={"role": offer.role, "offer_id": offer.id, "state": "expired", "holder": current},
     )
-    hooks.on_offer_closed(session, incident, offer, now)
+    hooks.offer_closed(session, incident, offer, now)
     return True
 
 

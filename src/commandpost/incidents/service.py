@@ -125,8 +125,8 @@ def _announce(session: Session, config: OpsConfig, incident: Incident, *, author
     )
     comms.refresh_due(incident, config)
     session.flush()
-    hooks.on_command_post_opened(session, incident, entry, now)
-    hooks.on_incident_opened(session, incident, now)
+    hooks.command_post_opened(session, incident, entry, now)
+    hooks.incident_opened(session, incident, now)
 
 
 def declare(
@@ -436,7 +436,7 @@ def _set_severity(
         },
     )
     if raised:
-        hooks.on_severity_raised(session, incident, old, new, now)
+        hooks.severity_raised(session, incident, old, new, now)
     return entry
 
 

@@ -27,18 +27,14 @@ from commandpost.errors import Unavailable
 from commandpost.metrics import prometheus, rules, slo
 from commandpost.metrics.dialect import Dialect
 from commandpost.metrics.models import SloAlertState
+from commandpost.metrics.rules import ALERTNAME, dedup_key
 from commandpost.policy import service as policy_service
 from commandpost.policy.models import IntegrationKey
 from commandpost.policy.schema import OpsConfig
 
 SOURCE = "slo"
-ALERTNAME = "SLOErrorBudgetBurn"
 _STATE = cast(Table, SloAlertState.__table__)
 _KEYS = cast(Table, IntegrationKey.__table__)
-
-
-def dedup_key(service: str, slo_name: str, condition: str) -> str:
-    return f"slo/{service}/{slo_name}/{condition}"
 
 
 def integration(session: Session, service: str, now: datetime) -> alerts_service.IntegrationRef:

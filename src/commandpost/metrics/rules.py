@@ -47,6 +47,14 @@ BURN_SEVERITIES = ("SEV1", "SEV2")
 Kind = Literal["page", "ticket"]
 
 
+ALERTNAME = "SLOErrorBudgetBurn"
+"""The alert name of the engine's own burn-rate alerts (they go through alert intake like any other)."""
+
+
+def dedup_key(service: str, slo_name: str, condition: str) -> str:
+    return f"slo/{service}/{slo_name}/{condition}"
+
+
 @dataclass(frozen=True)
 class Condition:
     """One multiwindow burn-rate alert of the SRE workbook: both windows burn faster than ``factor``."""

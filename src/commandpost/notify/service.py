@@ -300,9 +300,3 @@ def retry(session: Session, *, message_id: int, now: datetime, max_attempts: int
         raise Conflict(f"notification {message_id} changed while being retried; look again and retry")
     session.refresh(message)
     return message
-
-
-# Registers the incidents hooks notify fills (comms overdue → the Comms holder, role offered → the
-# person offered). Here because every process that decides imports this module: serve (the app's
-# alert intake and paging), the engine (paging's processors) and the tests (through the app).
-from commandpost.notify import incident_notices as _incident_notices  # noqa: E402, F401

@@ -1,6 +1,6 @@
-"""The engine processors of paging: escalations due (:class:`EscalationsDue`), the sender's early
-slot (:class:`SendPagesFirst`), and non-paging alerts told to the team channel
-(:class:`AlertChannelNotices`, see :mod:`commandpost.paging.alert_fyi`).
+"""The engine processors of paging: escalations due (:class:`EscalationsDue`, the pages of a pass)
+and non-paging alerts told to the team channel (:class:`AlertChannelNotices`, see
+:mod:`commandpost.paging.alert_fyi`).
 
 Escalations due: claim rows whose ``next_escalation_at`` has come, decide.
 
@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, load_only
 
 from commandpost.alerts.models import Alert
-from commandpost.engine.processor import Processor, is_due
+from commandpost.engine.processor import is_due
 from commandpost.incidents.models import Incident
 from commandpost.paging import alert_fyi, service
 from commandpost.paging.models import Escalation
@@ -149,26 +149,6 @@ class EscalationsDue(_Budgeted):
     def next_due(self, session: Session, now: datetime) -> datetime | None:
         due: datetime | None = session.scalar(select(func.min(Escalation.next_escalation_at)))
         return due
-
-
-class SendPagesFirst:
-    """The notify sender's early slot: run right after the escalations at the start of a pass, so a
-    page that fell due is handed to its channel before the other processors run. The sender's own
-    slot stays last in the pass, for what they decide; this slot reports no due times of its own."""
-
-    name = "notify-sender.pages-first"
-
-    def __init__(self, sender: Processor) -> None:
-        self.sender = sender
-
-    def has_work(self, session: Session, now: datetime) -> bool:
-        return self.sender.has_work(session, now)
-
-    def run(self, session: Session, now: datetime) -> int:
-        return self.sender.run(session, now)
-
-    def next_due(self, session: Session, now: datetime) -> datetime | None:
-        return None
 
 
 class AlertChannelNotices(_Budgeted):

@@ -27,9 +27,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from commandpost.engine import wakeup
 from commandpost.errors import Conflict, NotFound
-from commandpost.incidents import hooks, timeline
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import service as incident_service
+from commandpost.incidents import timeline
 from commandpost.incidents.models import Incident
 from commandpost.notify import service as notify_service
 from commandpost.oncall import service as oncall_service
@@ -138,20 +138,9 @@ def start(session: Session, incident: Incident, now: datetime) -> None:
     wakeup.request(session)
 
 
-def _on_opened(session: Session, incident: Incident, now: datetime) -> None:
+def restart(session: Session, incident: Incident, old: str, new: str, now: datetime) -> None:
+    """Severity went up: the new severity's escalation starts over from its first level."""
     start(session, incident, now)
-
-
-def _on_raised(session: Session, incident: Incident, old: str, new: str, now: datetime) -> None:
-    start(session, incident, now)
-
-
-def register_hooks() -> None:
-    """Paging starts when an incident opens and restarts when its severity is raised."""
-    if _on_opened not in hooks.incident_opened:
-        hooks.incident_opened.append(_on_opened)
-    if _on_raised not in hooks.severity_raised:
-        hooks.severity_raised.append(_on_raised)
 
 
 # ------------------------------------------------------------------ conditional row changes
@@ -703,6 +692,3 @@ def effective_state(esc: Escalation, incident: Incident) -> str:
     if esc.state == ACTIVE and incident.acknowledged_at is not None:
         return ACKNOWLEDGED
     return esc.state
-
-
-register_hooks()

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from commandpost.errors import Conflict, NotFound, PolicyInvalid, Unavailable
-from commandpost.oncall import service as oncall_service
+from commandpost.policy import hooks
 from commandpost.policy.loader import load_ops
 from commandpost.policy.models import IntegrationKey, OpsRevision
 from commandpost.policy.schema import OpsConfig
@@ -105,7 +105,7 @@ def apply_folder(session: Session, path: str | Path, *, now: datetime, actor: st
         if winner is not None and winner.content_hash == result.content_hash:
             return ApplyResult(winner, False, key_changes)
         raise Conflict("another ops revision was applied at the same moment; apply again") from None
-    oncall_service.sync_rotations(session, config, now)  # a changed rotation keeps who is on call now
+    hooks.ops_applied(session, config, now)  # a changed rotation keeps who is on call now
     return ApplyResult(revision, True, changes)
 
 

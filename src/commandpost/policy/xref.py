@@ -12,36 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from commandpost.alerts import rules as alert_rules
-from commandpost.alerts.normalized import NormalizedEvent
-from commandpost.metrics import rules as metrics_rules
+from commandpost.policy import hooks
 from commandpost.policy.findings import Finding, Source
 from commandpost.policy.schema import WEEKDAYS, AlertRule, EscalationPolicy, Schedule, Service
 
 if TYPE_CHECKING:
     from commandpost.policy.loader import Collected
-
-BURN_ALERTNAME = "SLOErrorBudgetBurn"
-"""The alert name of commandpost's own burn-rate alerts (``metrics.processors.ALERTNAME``)."""
-
-
-def burn_event(service: str, slo: str, condition: metrics_rules.Condition) -> NormalizedEvent:
-    """What routing sees of the burn-rate alert the engine raises for one SLO and condition
-    (``metrics.processors``: the same alert name, source severity and labels)."""
-    return NormalizedEvent(
-        action="trigger",
-        dedup_key=f"slo/{service}/{slo}/{condition.name}",
-        source_severity=condition.kind,
-        alertname=BURN_ALERTNAME,
-        labels={
-            "service": service,
-            "slo": slo,
-            "condition": condition.name,
-            "urgency": condition.kind,
-            "long_window": condition.long,
-            "short_window": condition.short,
-        },
-    )
 
 
 @dataclass
@@ -56,7 +32,7 @@ class Report:
         self.warnings.append(source.finding(keys, message))
 
 
-def _known(names: Iterable[str]) -> str:
+def listed(names: Iterable[str]) -> str:
     listed = sorted(set(names))
     return ", ".join(listed) if listed else "none defined"
 
@@ -64,7 +40,7 @@ def _known(names: Iterable[str]) -> str:
 def check(got: Collected) -> Report:
     """Every cross-reference of the collected models, as errors and warnings."""
     report = Report()
-    ctx = _Names(got)
+    ctx = Names(got)
     _check_people(got, ctx, report)
     _check_services(got, ctx, report)
     _check_policies(got, ctx, report)
@@ -73,7 +49,7 @@ def check(got: Collected) -> Report:
     return report
 
 
-class _Names:
+class Names:
     """The names each file defines, and whether an unknown name can be trusted to be an error."""
 
     def __init__(self, got: Collected) -> None:
@@ -152,7 +128,7 @@ def _duplicates(items: Iterable[tuple[str, Source, tuple[Any, ...]]], what: str,
             first[name] = (source, keys)
 
 
-def _check_people(got: Collected, ctx: _Names, report: Report) -> None:
+def _check_people(got: Collected, ctx: Names, report: Report) -> None:
     if got.people is None:
         return
     people, source = got.people
@@ -166,7 +142,7 @@ def _check_people(got: Collected, ctx: _Names, report: Report) -> None:
                 report.error(
                     source,
                     ("teams", i, "members", j),
-                    f"team '{team.name}': unknown person '{member}' (people: {_known(ctx.people)})",
+                    f"team '{team.name}': unknown person '{member}' (people: {listed(ctx.people)})",
                 )
         if team.lead and ctx.person_missing(team.lead):
             report.error(source, ("teams", i, "lead"), f"team '{team.name}': unknown lead '{team.lead}'")
@@ -176,7 +152,7 @@ def _check_people(got: Collected, ctx: _Names, report: Report) -> None:
             )
 
 
-def _check_services(got: Collected, ctx: _Names, report: Report) -> None:
+def _check_services(got: Collected, ctx: Names, report: Report) -> None:
     _duplicates(((s.name, src, ("name",)) for s, src in got.services), "service", report)
     _duplicates(
         (
@@ -190,7 +166,7 @@ def _check_services(got: Collected, ctx: _Names, report: Report) -> None:
     for service, src in got.services:
         if ctx.team_missing(service.owner):
             report.error(
-                src, ("owner",), f"owner: unknown team '{service.owner}' (teams: {_known(ctx.teams)})"
+                src, ("owner",), f"owner: unknown team '{service.owner}' (teams: {listed(ctx.teams)})"
             )
         _duplicates(
             ((slo.name, src, ("slos", i, "name")) for i, slo in enumerate(service.slos)), "SLO", report
@@ -199,8 +175,7 @@ def _check_services(got: Collected, ctx: _Names, report: Report) -> None:
             report.warn(
                 src, ("name",), f"service '{service.name}' has no SLO: response targets cannot be derived"
             )
-        for keys, message in metrics_rules.response_fit_warnings(service, ctx.severities):
-            report.warn(src, keys, message)  # guide §2: a paging SEV must fit the SLO's allowed downtime
+        hooks.service_checked(service, src, ctx, report)  # what the SLO means for paging (metrics)
         policy = service.escalation_policy
         known = ctx.policies.get(policy or "")
         if known is not None and known.service != service.name:
@@ -213,7 +188,7 @@ def _check_services(got: Collected, ctx: _Names, report: Report) -> None:
             report.error(
                 src,
                 ("escalation_policy",),
-                f"escalation_policy: unknown policy '{policy}' (escalation/: {_known(ctx.policies)})",
+                f"escalation_policy: unknown policy '{policy}' (escalation/: {listed(ctx.policies)})",
             )
         for i, integ in enumerate(service.integrations):
             if integ.source == "sns" and not integ.topic_arns:
@@ -242,10 +217,9 @@ def _check_services(got: Collected, ctx: _Names, report: Report) -> None:
                 "escalation_policy",
             )
         _check_default(service, src, ctx, report)
-        _check_burn_routing(service, src, ctx, report)
 
 
-def _check_default(service: Service, src: Source, ctx: _Names, report: Report) -> None:
+def _check_default(service: Service, src: Source, ctx: Names, report: Report) -> None:
     """The iron rule for alerts no rule matches: a paging default needs a runbook and someone to page."""
     severity = service.default_severity
     if not ctx.paging(severity):
@@ -270,35 +244,7 @@ def _check_default(service: Service, src: Source, ctx: _Names, report: Report) -
             )
 
 
-def _check_burn_routing(service: Service, src: Source, ctx: _Names, report: Report) -> None:
-    """commandpost's own page-urgency burn-rate alerts must reach a paging rule, not fall silently to a
-    default that does not page (a paging default is checked by :func:`_check_default`)."""
-    default = service.default_severity
-    if ctx.severities is None or ctx.paging(default):
-        return
-    pages = [c for c in metrics_rules.CONDITIONS if c.kind == "page"]
-    for i, slo in enumerate(service.slos):
-        unrouted = [
-            c.name
-            for c in pages
-            if alert_rules.first_match(service, burn_event(service.name, slo.name, c)) is None
-        ]
-        if not unrouted:
-            continue
-        which = "" if len(unrouted) == len(pages) else f", condition {', '.join(unrouted)}"
-        runbook = ctx.slo_runbook(service.name, slo.name) or "<runbook-slug>"
-        report.warn(
-            src,
-            ("slos", i),
-            f"SLO '{slo.name}': its page-urgency burn-rate alerts ({BURN_ALERTNAME}, labels urgency: page"
-            f"{which}) match no alert rule, so they route as {default} (default_severity), which does not "
-            f"page: {ctx.unpaged_effect(default)}; add to alert_rules: {{match: {{alertname: "
-            f"{BURN_ALERTNAME}, labels: {{urgency: page, slo: {slo.name}}}}}, severity: "
-            f"{ctx.lightest_paging()}, runbook: {runbook}}}",
-        )
-
-
-def _check_rule(service: Service, i: int, rule: AlertRule, src: Source, ctx: _Names, report: Report) -> None:
+def _check_rule(service: Service, i: int, rule: AlertRule, src: Source, ctx: Names, report: Report) -> None:
     label = rule.match.alertname or f"alert rule {i + 1}"
     pages = ctx.paging(rule.severity)
     if rule.runbook:
@@ -306,7 +252,7 @@ def _check_rule(service: Service, i: int, rule: AlertRule, src: Source, ctx: _Na
             report.error(
                 src,
                 ("alert_rules", i, "runbook"),
-                f"alert rule {label}: unknown runbook '{rule.runbook}' (runbooks/: {_known(ctx.runbooks)})",
+                f"alert rule {label}: unknown runbook '{rule.runbook}' (runbooks/: {listed(ctx.runbooks)})",
             )
     elif pages:
         report.error(
@@ -327,14 +273,14 @@ def _check_rule(service: Service, i: int, rule: AlertRule, src: Source, ctx: _Na
             )
 
 
-def _check_policies(got: Collected, ctx: _Names, report: Report) -> None:
+def _check_policies(got: Collected, ctx: Names, report: Report) -> None:
     _duplicates(((p.name, src, ("name",)) for p, src in got.policies), "escalation policy", report)
     for policy, src in got.policies:
         if ctx.missing("services", policy.service):
             report.error(
                 src,
                 ("service",),
-                f"service: unknown service '{policy.service}' (services: {_known(ctx.services)})",
+                f"service: unknown service '{policy.service}' (services: {listed(ctx.services)})",
             )
         used: set[str] = set()
         for severity, route in policy.severity_routing.items():
@@ -356,7 +302,7 @@ def _check_policies(got: Collected, ctx: _Names, report: Report) -> None:
 
 
 def _check_target_name(
-    targets: dict[str, Any], name: str, src: Source, keys: tuple[Any, ...], ctx: _Names, report: Report
+    targets: dict[str, Any], name: str, src: Source, keys: tuple[Any, ...], ctx: Names, report: Report
 ) -> None:
     if name in targets or not ctx.people_known:
         return
@@ -366,11 +312,11 @@ def _check_target_name(
         src,
         keys,
         f"unknown target '{name}': add it under 'targets:' (a schedule layer, person, team, channel or "
-        f"status_page) or use a person handle or team name (targets: {_known(targets)})",
+        f"status_page) or use a person handle or team name (targets: {listed(targets)})",
     )
 
 
-def _check_target(name: str, target: Any, src: Source, ctx: _Names, report: Report) -> None:
+def _check_target(name: str, target: Any, src: Source, ctx: Names, report: Report) -> None:
     keys = ("targets", name)
     if target.schedule:
         schedule = ctx.schedules.get(target.schedule)
@@ -380,14 +326,14 @@ def _check_target(name: str, target: Any, src: Source, ctx: _Names, report: Repo
                     src,
                     (*keys, "schedule"),
                     f"target '{name}': unknown schedule '{target.schedule}' "
-                    f"(schedules/: {_known(ctx.schedules)})",
+                    f"(schedules/: {listed(ctx.schedules)})",
                 )
         elif target.layer and target.layer not in {layer.name for layer in schedule.layers}:
             report.error(
                 src,
                 (*keys, "layer"),
                 f"target '{name}': schedule '{target.schedule}' has no layer "
-                f"'{target.layer}' (layers: {_known(layer.name for layer in schedule.layers)})",
+                f"'{target.layer}' (layers: {listed(layer.name for layer in schedule.layers)})",
             )
     elif target.person and ctx.person_missing(target.person):
         report.error(src, (*keys, "person"), f"target '{name}': unknown person '{target.person}'")
@@ -409,7 +355,7 @@ def _check_target(name: str, target: Any, src: Source, ctx: _Names, report: Repo
             )
 
 
-def _check_schedules(got: Collected, ctx: _Names, report: Report) -> None:
+def _check_schedules(got: Collected, ctx: Names, report: Report) -> None:
     _duplicates(((s.name, src, ("name",)) for s, src in got.schedules), "schedule", report)
     for schedule, src in got.schedules:
         _duplicates(
@@ -424,7 +370,7 @@ def _check_schedules(got: Collected, ctx: _Names, report: Report) -> None:
                     report.error(
                         src,
                         ("layers", i, "rotation", "members", j),
-                        f"layer '{layer.name}': unknown person '{member}' (people: {_known(ctx.people)})",
+                        f"layer '{layer.name}': unknown person '{member}' (people: {listed(ctx.people)})",
                     )
             weekday = rotation.handoff.weekday
             if weekday and rotation.length == "weekly" and WEEKDAYS[rotation.start.weekday()] != weekday:
@@ -436,7 +382,7 @@ def _check_schedules(got: Collected, ctx: _Names, report: Report) -> None:
                 )
 
 
-def _check_runbooks(got: Collected, ctx: _Names, report: Report) -> None:
+def _check_runbooks(got: Collected, ctx: Names, report: Report) -> None:
     pointed: dict[str, list[str]] = {}
     alertnames = {r.match.alertname for s, _ in got.services for r in s.alert_rules if r.match.alertname}
     for service, _src in got.services:
@@ -455,7 +401,7 @@ def _check_runbooks(got: Collected, ctx: _Names, report: Report) -> None:
             report.error(
                 src,
                 ("service",),
-                f"front matter: unknown service '{meta.service}' (services: {_known(ctx.services)})",
+                f"front matter: unknown service '{meta.service}' (services: {listed(ctx.services)})",
             )
         services = [meta.service] if meta.service else sorted(set(pointed.get(runbook.slug, [])))
         for name in services:
@@ -465,7 +411,7 @@ def _check_runbooks(got: Collected, ctx: _Names, report: Report) -> None:
                     src,
                     ("slo",),
                     f"front matter: slo '{meta.slo}' is not an SLO of service '{name}' "
-                    f"(its SLOs: {_known(slos)})",
+                    f"(its SLOs: {listed(slos)})",
                 )
         for j, alert in enumerate(meta.alerts):
             if alert not in alertnames:

@@ -256,10 +256,10 @@ def install(table: Table) -> None:
 
 
 def install_all() -> None:
-    """:func:`install` on every table of every model. Called where engines and session factories
-    are made (``db/engine.py``), before any statement runs — not when the models are declared, so
-    that Alembic's autogenerate, which makes its own engine, still sees and renders plain types."""
-    import commandpost.models_registry  # noqa: F401  (every model's table on Base.metadata)
+    """:func:`install` on every table on ``Base.metadata``. Called where engines and session factories
+    are made (``db/engine.py``, once every model is imported), before any statement runs — not when
+    the models are declared, so that Alembic's autogenerate, which makes its own engine, still sees
+    and renders plain types."""
     from commandpost.db.base import Base
 
     for table in Base.metadata.tables.values():

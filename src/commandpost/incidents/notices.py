@@ -1,5 +1,5 @@
 """What the incidents domain tells people directly: the Comms holder when an update is overdue, the
-person a role is offered to. Registered on :mod:`commandpost.incidents.hooks` at import time.
+person a role is offered to. :mod:`commandpost.wiring` connects these to :mod:`commandpost.incidents.hooks`.
 
 Both hooks run inside the caller's transaction (the engine's comms-reminder pass, the offer's
 request) and only *decide*: one ``outgoing_message`` per contact method of the person, through
@@ -32,13 +32,13 @@ from sqlalchemy.orm import Session
 from commandpost import public_url
 from commandpost.engine import wakeup
 from commandpost.errors import NotFound, Unavailable
-from commandpost.incidents import hooks, roles, rules, timeline
+from commandpost.incidents import roles, rules, timeline
 from commandpost.incidents.models import Incident, RoleOffer, TimelineEntry
 from commandpost.notify import service as notify_service
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
 from commandpost.policy.schema import OpsConfig
-from commandpost.settings import get_settings
+from commandpost.settings import Settings
 
 log = logging.getLogger("commandpost.notify")
 
@@ -47,13 +47,12 @@ ROLE_OFFER = "role-offer"
 OFFER_CLOSED = "offer-closed"
 
 
-def incident_url(session: Session, number: str) -> str:
+def incident_url(session: Session, number: str, settings: Settings) -> str:
     """The incident's page on the server that serves it: the public URL ``serve`` recorded in the
-    database (:mod:`commandpost.public_url`), else this process's settings, + ``/incidents/INC-7``.
-
-    Hooks run in whichever process made the change (a request, the engine, a CLI) and are handed no
-    settings: the database is what every one of them shares with the server."""
-    return f"{public_url.base_url(session, get_settings()).rstrip('/')}/incidents/{number}"
+    database (:mod:`commandpost.public_url`), else the settings the root wired this process with, +
+    ``/incidents/INC-7``. Notices run in whichever process made the change (a request, the engine, a
+    CLI): the database is what every one of them shares with the server."""
+    return f"{public_url.base_url(session, settings).rstrip('/')}/incidents/{number}"
 
 
 def _headline(incident: Incident, number: str) -> str:
@@ -123,7 +122,9 @@ def _config(session: Session) -> OpsConfig | None:
 # ------------------------------------------------------------------ comms overdue → the Comms holder
 
 
-def comms_overdue(session: Session, incident: Incident, entry: TimelineEntry, now: datetime) -> int:
+def comms_overdue(
+    session: Session, incident: Incident, entry: TimelineEntry, now: datetime, *, settings: Settings
+) -> int:
     """Tell the effective Comms holder (the IC unless Comms is delegated) that an update is overdue."""
     holder, by_default = roles.holder(session, incident, "comms")
     number = rules.format_number(incident.number)
@@ -142,7 +143,7 @@ def comms_overdue(session: Session, incident: Incident, entry: TimelineEntry, no
         f"{incident.severity}: an update every {format_duration(cadence)}" if cadence else incident.severity
     )
     late = overdue_text(_aware(now) - due)
-    url = incident_url(session, number)
+    url = incident_url(session, number, settings)
     command = f"commandpost comms {number} update"
     held = f"You hold Comms on {number}" + (" (as IC, by default)" if by_default else "") + "."
     body = "\n".join(
@@ -179,7 +180,9 @@ def comms_overdue(session: Session, incident: Incident, entry: TimelineEntry, no
 # ------------------------------------------------------------------ role offered → the person offered
 
 
-def role_offered(session: Session, incident: Incident, offer: RoleOffer, now: datetime) -> int:
+def role_offered(
+    session: Session, incident: Incident, offer: RoleOffer, now: datetime, *, settings: Settings
+) -> int:
     """Tell the person offered a role: who offers which role on which incident, until when, how to accept."""
     config = _config(session)
     if config is None:
@@ -191,7 +194,7 @@ def role_offered(session: Session, incident: Incident, offer: RoleOffer, now: da
     holder = f"@{offer.from_person}" if offer.from_person else "its holder"
     accept = f"commandpost role accept {number} {offer.role}"
     decline = f"commandpost role decline {number} {offer.role}"
-    url = incident_url(session, number)
+    url = incident_url(session, number, settings)
     body = "\n".join(
         [
             _headline(incident, number),
@@ -228,7 +231,9 @@ def role_offered(session: Session, incident: Incident, offer: RoleOffer, now: da
 # ------------------------------------------------------------------ offer declined / expired → the offerer
 
 
-def offer_closed(session: Session, incident: Incident, offer: RoleOffer, now: datetime) -> int:
+def offer_closed(
+    session: Session, incident: Incident, offer: RoleOffer, now: datetime, *, settings: Settings
+) -> int:
     """Tell whoever made an offer that it was declined or expired, and who holds the role still."""
     if offer.state not in ("declined", "expired"):
         return 0
@@ -239,7 +244,7 @@ def offer_closed(session: Session, incident: Incident, offer: RoleOffer, now: da
     label = rules.ROLE_LABELS.get(offer.role, offer.role)
     current, _ = roles.holder(session, incident, offer.role)
     what = "declined" if offer.state == "declined" else "expired unanswered"
-    url = incident_url(session, number)
+    url = incident_url(session, number, settings)
     body = "\n".join(
         [
             _headline(incident, number),
@@ -268,28 +273,3 @@ def offer_closed(session: Session, incident: Incident, offer: RoleOffer, now: da
         },
         now=now,
     )
-
-
-def _on_comms_overdue(session: Session, incident: Incident, entry: TimelineEntry, now: datetime) -> None:
-    comms_overdue(session, incident, entry, now)
-
-
-def _on_role_offered(session: Session, incident: Incident, offer: RoleOffer, now: datetime) -> None:
-    role_offered(session, incident, offer, now)
-
-
-def _on_offer_closed(session: Session, incident: Incident, offer: RoleOffer, now: datetime) -> None:
-    offer_closed(session, incident, offer, now)
-
-
-def register_hooks() -> None:
-    """Idempotent: importing this module twice (or calling this again) registers each hook once."""
-    if _on_offer_closed not in hooks.offer_closed:
-        hooks.offer_closed.append(_on_offer_closed)
-    if _on_comms_overdue not in hooks.comms_overdue:
-        hooks.comms_overdue.append(_on_comms_overdue)
-    if _on_role_offered not in hooks.role_offered:
-        hooks.role_offered.append(_on_role_offered)
-
-
-register_hooks()

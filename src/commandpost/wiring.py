@@ -1,0 +1,102 @@
+"""The composition root: the one place that connects the domains to each other.
+
+Domains never register themselves at import time. A lower layer that must hand control to a higher
+one declares a seam (:mod:`commandpost.seams`) and :func:`wire` connects every seam here; the engine's
+processors are listed once, in :func:`engine_plan`; the API routers in :func:`routers`. ``create_app``,
+the CLI and the demo call :func:`wire` before they decide anything. A process that never calls it
+raises :class:`~commandpost.seams.NotWired` at its first incident instead of opening one that pages
+nobody.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from commandpost.alerts import hooks as alert_hooks
+from commandpost.alerts import sns_confirm
+from commandpost.engine.processor import PassPlan
+from commandpost.incidents import hooks as incident_hooks
+from commandpost.incidents import notices
+from commandpost.metrics import opscheck
+from commandpost.oncall import service as oncall_service
+from commandpost.paging import service as paging_service
+from commandpost.policy import hooks as policy_hooks
+from commandpost.settings import Settings
+
+
+def wire(settings: Settings) -> None:
+    """Connect every seam for this process (again: the last call's settings win)."""
+    sns_confirm.hide_tokens(logging.getLogger("httpx"))  # it logs each URL, a confirmation's token too
+    incident_hooks.incident_opened.connect(paging_service.start)
+    incident_hooks.severity_raised.connect(paging_service.restart)
+    incident_hooks.command_post_opened.connect()  # the team channel hears of it in paging's FYI
+    incident_hooks.comms_posted.connect()
+    incident_hooks.comms_overdue.connect(partial(notices.comms_overdue, settings=settings))
+    incident_hooks.role_offered.connect(partial(notices.role_offered, settings=settings))
+    incident_hooks.offer_closed.connect(partial(notices.offer_closed, settings=settings))
+    alert_hooks.acknowledged_at_source.connect(_stop_escalation)
+    policy_hooks.ops_applied.connect(oncall_service.sync_rotations)
+    policy_hooks.service_checked.connect(opscheck.check_service)
+
+
+def _stop_escalation(session: Session, number: int, by: str, now: datetime) -> None:
+    paging_service.acknowledge_number(session, number, by=by, now=now)
+
+
+def engine_plan(settings: Settings) -> PassPlan:
+    """The engine's processors, each once; :class:`PassPlan` says the order of one pass."""
+    from commandpost.incidents.processors import CommsReminders, HandoverExpiry
+    from commandpost.metrics.processors import BurnRateAlerts
+    from commandpost.notify.channels import Channels
+    from commandpost.notify.sender import NotificationSender
+    from commandpost.oncall.processors import HandoffNotices
+    from commandpost.paging.processors import AlertChannelNotices, EscalationsDue
+    from commandpost.postmortems.processors import ActionItemReminders, Criteria
+
+    return PassPlan(
+        pages=(EscalationsDue(settings),),
+        decide=(
+            HandoverExpiry(),
+            CommsReminders(),
+            HandoffNotices(),
+            Criteria(),
+            ActionItemReminders(),
+            BurnRateAlerts(),  # before the channel notices: a SEV3 it raises is told this pass
+            AlertChannelNotices(settings),
+        ),
+        send=(NotificationSender(settings, channels=Channels(settings)),),
+    )
+
+
+def routers() -> list[Any]:
+    """Every domain's API router, in the order the app mounts them."""
+    from commandpost.alerts import api as alerts_api
+    from commandpost.incidents import api as incidents_api
+    from commandpost.metrics import api as metrics_api
+    from commandpost.notify import api as notify_api
+    from commandpost.oncall import api as oncall_api
+    from commandpost.paging import api as paging_api
+    from commandpost.policy import api as policy_api
+    from commandpost.postmortems import api as postmortems_api
+    from commandpost.runbooks import api as runbooks_api
+    from commandpost.security import api as security_api
+
+    return [
+        alerts_api.intake_router,  # first: the hot intake paths match without scanning the others
+        alerts_api.router,
+        security_api.router,
+        policy_api.router,
+        incidents_api.router,
+        oncall_api.router,
+        oncall_api.ical_router,
+        paging_api.router,
+        notify_api.router,
+        runbooks_api.router,
+        postmortems_api.router,
+        metrics_api.router,
+    ]
