@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from commandpost import __version__, wiring
-from commandpost.alerts.front import IntakeFront
-from commandpost.alerts.intake import Intake
+from commandpost.alerts.intake.front import IntakeFront
+from commandpost.alerts.intake.pipeline import Intake
 from commandpost.clock import Clock, SystemClock
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from commandpost.alerts import hooks as alert_hooks
-from commandpost.alerts import sns_confirm
+from commandpost.alerts.sources import sns_confirm
 from commandpost.engine.processor import PassPlan
 from commandpost.incidents import hooks as incident_hooks
 from commandpost.incidents import notices

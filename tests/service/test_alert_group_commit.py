@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select, text
 
-from commandpost.alerts import committer as committer_module
 from commandpost.alerts import service
-from commandpost.alerts.committer import GroupCommitter
+from commandpost.alerts.intake.committer import GroupCommitter
 from commandpost.alerts.models import Alert
 from commandpost.alerts.normalized import NormalizedEvent
+from commandpost.db import sqlite_writer
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.policy import service as policy_service
@@ -128,8 +128,8 @@ def test_the_wal_is_copied_in_beside_the_loop_and_started_over_once_large(
         policy_service.apply_folder(s, EXAMPLE_OPS, now=clock.now(), actor="test")
         s.commit()
         ref = service.integration_for_key(s, keys(sessions)["pagerduty"])
-    monkeypatch.setattr(committer_module, "CHECKPOINT_SECONDS", 0.0)
-    monkeypatch.setattr(committer_module, "RESTART_WAL_FRAMES", 1)
+    monkeypatch.setattr(sqlite_writer, "CHECKPOINT_SECONDS", 0.0)
+    monkeypatch.setattr(sqlite_writer, "RESTART_WAL_FRAMES", 1)
     committer = GroupCommitter(sessions)
     wal = tmp_path / "cp.db-wal"
 
@@ -138,13 +138,13 @@ def test_the_wal_is_copied_in_beside_the_loop_and_started_over_once_large(
 
     def settled() -> None:
         deadline = time.monotonic() + 10
-        while committer._checkpointing and time.monotonic() < deadline:
+        while committer._wal.running and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert not committer._checkpointing
+        assert not committer._wal.running
 
     together(committer, ref, clock, [[trig(f"k{i}")] for i in range(200)])  # many pages in the WAL
     settled()
-    assert committer._restart_wal  # the thread copied them in and found the WAL past the limit
+    assert committer._wal.restart_due  # the thread copied them in and found the WAL past the limit
     grown = frames()
     together(committer, ref, clock, [[trig("k1")]])  # the loop copies the rest, then starts over
     settled()

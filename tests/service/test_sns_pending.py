@@ -22,10 +22,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from commandpost.alerts import sns_confirm
 from commandpost.alerts.models import AlertEvent
-from commandpost.alerts.sns_verify import CERT_CACHE
-from commandpost.alerts.sources import registry, sns
+from commandpost.alerts.sources import registry, sns, sns_confirm
+from commandpost.alerts.sources.sns_verify import CERT_CACHE
 from commandpost.incidents.models import TimelineEntry
 from commandpost.security.models import AuditLog
 from commandpost.settings import Settings

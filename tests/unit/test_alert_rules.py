@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from commandpost.alerts import rules
+from commandpost.alerts.intake.ratelimit import TokenBuckets, retry_after_seconds
 from commandpost.alerts.normalized import NormalizedEvent
-from commandpost.alerts.ratelimit import TokenBuckets, retry_after_seconds
 from commandpost.policy.loader import load_ops
 from tests.alert_support import EXAMPLE_OPS
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from commandpost.alerts import wire
+from commandpost.alerts.intake import wire
 from commandpost.alerts.sources import alertmanager, generic, pagerduty
 from commandpost.errors import BadRequest, ValidationFailed
 from tests.alert_support import PAYLOADS, load_jsonc

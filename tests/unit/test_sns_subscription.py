@@ -15,8 +15,8 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from commandpost.alerts.sns_verify import CERT_CACHE
 from commandpost.alerts.sources.sns import parse_sns
+from commandpost.alerts.sources.sns_verify import CERT_CACHE
 from commandpost.errors import Forbidden, Unavailable
 from commandpost.settings import Settings
 from tests.fixtures.sns import signer

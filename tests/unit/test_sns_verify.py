@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from commandpost.alerts.sns_confirm import check_subscribe_url
-from commandpost.alerts.sns_verify import check_cert_url, load_certificate, string_to_sign, verify_signature
+from commandpost.alerts.sources.sns_confirm import check_subscribe_url
+from commandpost.alerts.sources.sns_verify import (
+    check_cert_url,
+    load_certificate,
+    string_to_sign,
+    verify_signature,
+)
 from commandpost.errors import Forbidden
 from tests.fixtures.sns import signer
 

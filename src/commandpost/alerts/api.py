@@ -1,10 +1,10 @@
 """Alert intake endpoints (no bearer token: the integration key is the credential) and the alerts API.
 
 Intake endpoints read the raw body and leave parsing to the source (orjson, no pydantic model on
-the hot path); they answer 2xx only once the events are committed (see ``committer.py``).
+the hot path); they answer 2xx only once the events are committed (see ``intake/committer.py``).
 ``intake_router`` has no ``/api/v1`` prefix: PagerDuty clients post to ``<base>/v2/enqueue``.
 
-The app serves the intake paths ahead of its middleware stack (:mod:`commandpost.alerts.front`):
+The app serves the intake paths ahead of its middleware stack (:mod:`commandpost.alerts.intake.front`):
 FastAPI's per-request machinery costs more CPU than storing the event. The operations below
 document the endpoints in OpenAPI and answer the same way should a request reach them.
 """
@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from commandpost.alerts import service, subscriptions
-from commandpost.alerts.intake import Intake, IntakeReply
+from commandpost.alerts.intake.pipeline import Intake, IntakeReply
 from commandpost.alerts.schemas import (
     AlertDetailOut,
     AlertOut,

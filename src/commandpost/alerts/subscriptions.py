@@ -8,12 +8,12 @@ Token redacted. So the intake keeps each (un)subscription confirmation here as w
 - :func:`list_subscriptions` — the pending ones (``include_all``: every state), for admins only;
 - :func:`confirmable` → :func:`perform` → :func:`mark_confirmed` — confirming, in three steps so the
   adapter holds no database transaction (on SQLite: no write lock) while AWS answers the GET.
-  :func:`perform` goes through :func:`commandpost.alerts.sns_confirm.confirm_subscription`, the
+  :func:`perform` goes through :func:`commandpost.alerts.sources.sns_confirm.confirm_subscription`, the
   auto-confirm path's own function: https, ``sns.<region>.amazonaws.com[.cn]``, no port or user
   info, ``Action=ConfirmSubscription``, no redirects — checked again on the stored URL.
 
 The token is shown to admins and to nobody else: no log line, error message, audit row or
-timeline entry quotes it (messages use :func:`commandpost.alerts.sns_verify.shown`). A confirmed
+timeline entry quotes it (messages use :func:`commandpost.alerts.sources.sns_verify.shown`). A confirmed
 or superseded row forgets its URL. AWS keeps a confirmation token valid for three days.
 """
 
@@ -27,9 +27,9 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from commandpost.alerts import sns_confirm
 from commandpost.alerts.models import SnsSubscription
 from commandpost.alerts.normalized import Subscription
+from commandpost.alerts.sources import sns_confirm
 from commandpost.errors import Conflict, NotFound, Unavailable
 
 __all__ = [

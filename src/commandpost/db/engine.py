@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from commandpost.db import nul
+from commandpost.db import nul, sqlite_writer
 from commandpost.errors import ValidationFailed
 from commandpost.security import stored
 
@@ -40,7 +40,7 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = Fals
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
         engine = create_engine(url, **kwargs)
-        _configure_sqlite(engine, busy_timeout_ms)
+        sqlite_writer.configure(engine, busy_timeout_ms)
         nul.install(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
@@ -49,25 +49,6 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = Fals
         nul.install(engine)
         return engine
     raise ValidationFailed(f"database URL {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
-
-
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # pysqlite's own BEGIN handling is off so SQLAlchemy's "begin" emits BEGIN IMMEDIATE below:
-        # a writer takes the lock up front instead of failing on upgrade (SQLITE_BUSY mid-transaction).
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # Writers take the lock up front (IMMEDIATE); read-only sessions stay DEFERRED and never block one.
-        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
 
 
 def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:

@@ -7,7 +7,7 @@ PostgreSQL every replica runs passes and processors claim rows with
 SQLite has one write lock for everything, and intake must not queue behind the engine: a processor
 runs in a write transaction only when a read-only look (``has_work``) finds it has work, and after
 each write transaction the engine pauses :data:`SQLITE_YIELD_SECONDS` so a writer waiting for the
-lock (intake polls for it, see ``alerts/committer.py``) gets it between two of the engine's.
+lock (intake polls for it, see ``db/sqlite_writer.py``) gets it between two of the engine's.
 """
 
 from __future__ import annotations

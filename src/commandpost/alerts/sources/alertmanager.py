@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from commandpost.alerts.intake.wire import Fields, parse_json, top_object
 from commandpost.alerts.normalized import Link, NormalizedEvent
-from commandpost.alerts.wire import Fields, parse_json, top_object
 
 if TYPE_CHECKING:
     from commandpost.alerts.sources.registry import SourceContext

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from commandpost.alerts.intake.wire import Fields, parse_json, type_name
 from commandpost.alerts.normalized import Link, NormalizedEvent
-from commandpost.alerts.wire import Fields, parse_json, type_name
 from commandpost.errors import ValidationFailed
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from commandpost.alerts.intake.wire import Fields, parse_json, top_object, type_name
 from commandpost.alerts.normalized import Link, NormalizedEvent
 from commandpost.alerts.sources.alertmanager import fingerprint
-from commandpost.alerts.wire import Fields, parse_json, top_object, type_name
 
 if TYPE_CHECKING:
     from commandpost.alerts.sources.registry import SourceContext

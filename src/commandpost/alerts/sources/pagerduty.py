@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from commandpost.alerts.intake.wire import Fields, parse_json, top_object
 from commandpost.alerts.normalized import Link, NormalizedEvent
-from commandpost.alerts.wire import Fields, parse_json, top_object
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")

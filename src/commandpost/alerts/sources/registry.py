@@ -2,7 +2,7 @@
 
 A source module exposes ``parse(body: bytes, ctx: SourceContext) -> list[NormalizedEvent]``:
 it validates the raw body (4xx from :mod:`commandpost.errors` with the path of every problem,
-see :mod:`commandpost.alerts.wire`) and never touches the database. Plugging a source in is one
+see :mod:`commandpost.alerts.intake.wire`) and never touches the database. Plugging a source in is one
 line in :data:`SOURCES`. ``blocking=True`` runs ``parse`` in a worker thread (it may fetch a
 signing certificate); ``overload_status`` is what a rate-limited request is answered with.
 

@@ -29,10 +29,10 @@ from urllib.parse import quote
 
 import orjson
 
+from commandpost.alerts.intake.wire import parse_json, top_object, type_name
 from commandpost.alerts.normalized import Action, Link, NormalizedEvent, Subscription
-from commandpost.alerts.sns_confirm import check_subscribe_url, confirm_subscription
-from commandpost.alerts.sns_verify import OPTIONAL_SIGNED_KEYS, SIGNED_KEYS, verify_signature
-from commandpost.alerts.wire import parse_json, top_object, type_name
+from commandpost.alerts.sources.sns_confirm import check_subscribe_url, confirm_subscription
+from commandpost.alerts.sources.sns_verify import OPTIONAL_SIGNED_KEYS, SIGNED_KEYS, verify_signature
 from commandpost.errors import BadRequest, Forbidden, ValidationFailed
 from commandpost.settings import Settings
 

@@ -20,10 +20,10 @@ import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.alerts import service
-from commandpost.alerts.committer import GroupCommitter
+from commandpost.alerts.intake.committer import GroupCommitter
+from commandpost.alerts.intake.ratelimit import TokenBuckets, retry_after_seconds
 from commandpost.alerts.metrics import EVENTS, REJECTED, UNRUNBOOKED_PAGES
 from commandpost.alerts.normalized import NormalizedEvent
-from commandpost.alerts.ratelimit import TokenBuckets, retry_after_seconds
 from commandpost.alerts.schemas import incident_ref
 from commandpost.alerts.service import IntegrationRef, Outcome
 from commandpost.alerts.sources import pagerduty

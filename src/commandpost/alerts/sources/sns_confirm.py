@@ -16,7 +16,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from commandpost.alerts.sns_verify import check_sns_url, shown
+from commandpost.alerts.sources.sns_verify import check_sns_url, shown
 from commandpost.errors import Forbidden, Unavailable
 
 if TYPE_CHECKING:

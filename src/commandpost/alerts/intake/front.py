@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from commandpost.alerts.intake import Intake, IntakeReply
+from commandpost.alerts.intake.pipeline import Intake, IntakeReply
 from commandpost.db import nul
 from commandpost.db.unavailable import unavailable
 from commandpost.errors import CommandpostError

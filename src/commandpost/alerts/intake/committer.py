@@ -20,9 +20,9 @@ Where a batch runs depends on the database:
   switch interval each time) was the limit of the whole intake. The loop's connection never
   waits for SQLite's write lock: when another writer (the engine, a CLI, a second process)
   holds it, ``BEGIN IMMEDIATE`` fails at once and the batch goes to the writer thread below,
-  which waits for the lock while the loop keeps serving. It asks for the lock every
-  :data:`LOCK_POLL_SECONDS` rather than through SQLite's busy handler, whose sleeps grow to
-  100 ms: a busy engine (which pauses between its write transactions) would starve it.
+  which waits for the lock while the loop keeps serving, polling for it
+  (:func:`commandpost.db.sqlite_writer.take_write_lock`). The loop's connection leaves the WAL
+  checkpoints to a :class:`~commandpost.db.sqlite_writer.WalCheckpointer`.
 - **PostgreSQL**: on a writer thread, which waits for the network and the server's commit
   without holding the GIL while the loop keeps parsing requests.
 
@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,15 +47,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 from commandpost.alerts import dedup, service, timebounds
 from commandpost.alerts.metrics import BATCH_SIZE
 from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.service import IntegrationRef, Outcome
+from commandpost.db import sqlite_writer
 from commandpost.db.unavailable import is_unavailable, unavailable
 from commandpost.errors import CommandpostError, Unavailable
 from commandpost.policy import service as policy_service
@@ -65,13 +63,8 @@ from commandpost.policy.schema import OpsConfig
 log = logging.getLogger("commandpost.alerts")
 
 LATEST_REVISION = "SELECT max(id) FROM ops_revision"
-_PRAGMAS = "alerts.pragmas"
 IDLE_EXIT_SECONDS = 5.0
-CHECKPOINT_SECONDS = 1.0
-RESTART_WAL_FRAMES = 4096
-"""A WAL past this many pages (16 MiB) is started over at the next checkpoint."""
 MAX_BATCH_REQUESTS = 256
-LOCK_POLL_SECONDS = 0.001
 
 
 @dataclass
@@ -104,21 +97,21 @@ class GroupCommitter:
         self._on_loop = bind is not None and bind.dialect.name == "sqlite"
         # the event loop's batches (SQLite)
         self._pending: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
-        self._loop_writer = _Writer(self, self._open_loop_session, self._close_own_session, fail_fast=True)
+        self._loop_writer = _Writer(
+            self, self._open_loop_session, sqlite_writer.close_session, fail_fast=True
+        )
         self._loop_lock = threading.Lock()  # one loop at a time on that connection (tests run several)
         self._loop_used = 0.0
         self._idle_check: asyncio.TimerHandle | None = None
         self._idle_loop: asyncio.AbstractEventLoop | None = None
-        self._checkpointing = False
-        self._checkpointed = time.monotonic()
-        self._restart_wal = False
+        self._wal = sqlite_writer.WalCheckpointer(sessions, thread_name="alert-wal-checkpoint")
         # the writer thread's batches (PostgreSQL, or SQLite while another writer holds the lock)
         self._queue: queue.SimpleQueue[list[_Job]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         if self._on_loop:
             self._thread_writer = _Writer(
-                self, self._open_polling_session, self._close_own_session, poll_for_lock=True
+                self, self._open_polling_session, sqlite_writer.close_session, poll_for_lock=True
             )
         else:
             self._thread_writer = _Writer(self, self._sessions, _close_thread_session)
@@ -149,61 +142,24 @@ class GroupCommitter:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         jobs = self._pending.pop(loop)
-        if self._restart_wal:
+        if self._wal.restart_due:
             self._finish_checkpoint()
         for start in range(0, len(jobs), self._max_batch):
             batch = jobs[start : start + self._max_batch]
             BATCH_SIZE.observe(len(batch))
             self._commit_on_loop(batch)
         self._loop_used = now = time.monotonic()
-        if now - self._checkpointed >= CHECKPOINT_SECONDS and not self._checkpointing:
-            self._checkpoint()
+        if self._wal.due(now):
+            self._wal.start()
         if self._idle_check is None or self._idle_loop is not loop:
             self._idle_loop = loop
             self._idle_check = loop.call_later(IDLE_EXIT_SECONDS, self._release_when_idle)
 
-    def _checkpoint(self) -> None:
-        """Copy the WAL into the database file on a thread of its own, while the loop goes on.
-
-        The loop's connection does not checkpoint as it commits (SQLite's default: every 1,000
-        pages, copying and syncing them — tens of milliseconds of a webhook batch on the loop).
-        A copy made beside the loop's commits cannot reach the end of the WAL, so SQLite never
-        starts the file over; once it has grown past :data:`RESTART_WAL_FRAMES`, the loop copies
-        the few frames committed since, itself, before its next commit (which then starts over).
-        """
-        self._checkpointing = True
-
-        def run() -> None:
-            try:
-                connection = self._sessions.kw["bind"].raw_connection()
-                try:
-                    cursor = connection.cursor()
-                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                    row = cursor.fetchone()
-                    cursor.close()
-                finally:
-                    connection.close()
-                self._restart_wal = row is not None and row[1] >= RESTART_WAL_FRAMES
-            except Exception as exc:  # the next one tries again; other connections checkpoint too
-                log.warning("alert intake: WAL checkpoint failed: %s", exc)
-            finally:
-                self._checkpointed = time.monotonic()
-                self._checkpointing = False
-
-        threading.Thread(target=run, name="alert-wal-checkpoint", daemon=True).start()
-
     def _finish_checkpoint(self) -> None:
-        """The rest of the WAL copied by the loop's connection, so its next commit starts it over."""
-        self._restart_wal = False
+        """The loop's connection copies the rest of the WAL in, so its next commit starts it over."""
         with self._loop_lock:
             try:
-                bind = self._loop_writer.session().get_bind()
-                assert isinstance(bind, Connection)  # the loop's own (see _open_loop_session)
-                cursor = bind.connection.cursor()  # the DBAPI connection: outside any transaction
-                try:
-                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                finally:
-                    cursor.close()
+                self._wal.finish(self._loop_writer.session)
             except Exception as exc:
                 self._loop_writer.drop()
                 log.warning("alert intake: WAL checkpoint failed: %s", exc)
@@ -234,39 +190,17 @@ class GroupCommitter:
             return
         self._idle_check = None
         self.close()
-        if not self._checkpointing:
-            self._checkpoint()  # nothing more is coming: copy the WAL in, so readers need not search it
+        if not self._wal.running:
+            self._wal.start()  # nothing more is coming: copy the WAL in, so readers need not search it
 
     def _open_loop_session(self) -> Session:
         """A session on a connection of its own that fails fast instead of waiting for the lock and
-        leaves checkpoints to :meth:`_checkpoint`."""
-        return self._open_own_session(busy_timeout=0, wal_autocheckpoint=0)
+        leaves checkpoints to :attr:`_wal`."""
+        return sqlite_writer.open_session(self._sessions, busy_timeout=0, wal_autocheckpoint=0)
 
     def _open_polling_session(self) -> Session:
         """The writer thread's (SQLite): SQLite does not wait for the lock; :class:`_Writer` polls."""
-        return self._open_own_session(busy_timeout=0)
-
-    def _open_own_session(self, **pragmas: int) -> Session:
-        connection: Connection = self._sessions.kw["bind"].connect()
-        try:
-            before = _pragmas(connection, **pragmas)
-        except BaseException:
-            connection.close()
-            raise
-        session = self._sessions(bind=connection)
-        session.info[_PRAGMAS] = before
-        return session
-
-    def _close_own_session(self, session: Session) -> None:
-        connection = session.get_bind()
-        before = session.info.get(_PRAGMAS)
-        session.close()
-        if isinstance(connection, Connection):
-            try:  # back to the pool as it came
-                _pragmas(connection, **(before or {}))
-            except Exception:
-                connection.invalidate()
-            connection.close()
+        return sqlite_writer.open_session(self._sessions, busy_timeout=0)
 
     # ------------------------------------------------------------ on the writer thread
 
@@ -357,7 +291,7 @@ class _Writer:
         session = self.session()
         try:
             if self._poll_for_lock:
-                _take_write_lock(session)
+                sqlite_writer.take_write_lock(session)
             config = self._committer.current_config(session)
             with dedup.pinned(session):
                 dedup.bump_repeats(session, _repeats(batch))
@@ -376,7 +310,7 @@ class _Writer:
             session.commit()
         except BaseException as exc:
             self.drop()
-            if self._fail_fast and _is_busy(exc):
+            if self._fail_fast and sqlite_writer.is_busy(exc):
                 raise _Busy from exc
             raise
         session.expunge_all()  # the incidents it touched: nothing is kept from one batch to the next
@@ -409,45 +343,6 @@ def _repeats(batch: list[_Job]) -> list[tuple[int, str, int, datetime]]:
             else:
                 other.add(key)
     return [(i, k, n, now) for (i, k), (n, now) in found.items() if (i, k) not in other]
-
-
-def _pragmas(connection: Connection, **values: int) -> dict[str, int]:
-    """Set SQLite pragmas on this connection; returns the values they had."""
-    cursor = connection.connection.cursor()
-    before = {}
-    try:
-        for name, value in values.items():
-            cursor.execute(f"PRAGMA {name}")
-            row = cursor.fetchone()
-            if row is not None:
-                before[name] = int(row[0])
-            cursor.execute(f"PRAGMA {name} = {int(value)}")
-    finally:
-        cursor.close()
-    return before
-
-
-def _take_write_lock(session: Session) -> None:
-    """``BEGIN IMMEDIATE`` every :data:`LOCK_POLL_SECONDS` until it succeeds, for as long as the
-    connection's own busy timeout would have waited (kept in the session's info)."""
-    timeout = session.info.get(_PRAGMAS, {}).get("busy_timeout", 5000) / 1000
-    for attempt in Retrying(
-        retry=retry_if_exception(_is_busy),
-        wait=wait_fixed(LOCK_POLL_SECONDS),
-        stop=stop_after_delay(timeout),
-        before_sleep=lambda _state: session.rollback(),
-        reraise=True,
-    ):
-        with attempt:
-            session.connection()
-
-
-def _is_busy(exc: BaseException) -> bool:
-    """SQLite said its write lock is taken (SQLITE_BUSY), rather than anything being wrong."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    code = getattr(exc.orig, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _close_thread_session(session: Session) -> None:
