@@ -19,10 +19,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import String, Text, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from commandpost.db.base import Base
+from commandpost.db.upsert import insert_for
 
 if TYPE_CHECKING:
     from commandpost.settings import Settings
@@ -63,9 +63,8 @@ def settle(settings: Settings) -> Settings:
 def record(session: Session, url: str, *, now: datetime) -> None:
     """Store the serving URL (the last server to start wins). Flushes, never commits."""
     table = ServerSetting.__table__
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     value = url.strip().rstrip("/")
-    statement = module.insert(table).values(name=PUBLIC_URL, value=value, updated_at=now)
+    statement = insert_for(session, table).values(name=PUBLIC_URL, value=value, updated_at=now)
     session.execute(
         statement.on_conflict_do_update(index_elements=["name"], set_={"value": value, "updated_at": now})
     )

@@ -33,10 +33,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from commandpost.alerts.models import Alert, AlertEvent
+from commandpost.db.upsert import insert_for
 from commandpost.security import stored
 
 _event: Table = AlertEvent.__table__  # type: ignore[assignment]
@@ -348,8 +348,7 @@ def resolve(
 
 def claim_delivery(session: Session, values: dict[str, Any]) -> int | None:
     """Record a delivery that names itself; None when that (integration, idempotency key) was seen."""
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = module.insert(_event).values(**values).on_conflict_do_nothing().returning(_event.c.id)
+    stmt = insert_for(session, _event).values(**values).on_conflict_do_nothing().returning(_event.c.id)
     row = session.execute(stmt).first()
     return int(row[0]) if row is not None else None
 

@@ -24,11 +24,11 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from commandpost.alerts.models import SnsSubscription
 from commandpost.alerts.normalized import Subscription
+from commandpost.db.upsert import insert_for
 from commandpost.alerts.sources import sns_confirm
 from commandpost.errors import Conflict, NotFound, Unavailable
 
@@ -92,9 +92,8 @@ def record(
         "confirmed_at": now if confirmed else None,
         "confirmed_by": "auto" if confirmed else None,
     }
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     inserted = session.execute(
-        module.insert(_table)
+        insert_for(session, _table)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["integration_id", "message_id"])
         .returning(_table.c.id)

@@ -8,9 +8,7 @@ integers and every percentile matches exactly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
@@ -25,10 +23,6 @@ class Dialect:
     @property
     def sqlite(self) -> bool:
         return self.name == "sqlite"
-
-    def insert(self, table: Any) -> Any:
-        """``INSERT`` with this dialect's ``ON CONFLICT`` support."""
-        return (sqlite if self.sqlite else postgresql).insert(table)
 
     def epoch(self, column: str) -> str:
         """Epoch seconds of a UTC timestamp column, truncated to the second."""

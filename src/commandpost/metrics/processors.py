@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from commandpost.alerts import service as alerts_service
 from commandpost.alerts.normalized import NormalizedEvent
+from commandpost.db.upsert import insert_for
 from commandpost.errors import Unavailable
 from commandpost.metrics import prometheus, rules, slo
-from commandpost.metrics.dialect import Dialect
 from commandpost.metrics.models import SloAlertState
 from commandpost.metrics.rules import ALERTNAME, dedup_key
 from commandpost.policy import service as policy_service
@@ -42,8 +42,7 @@ def integration(session: Session, service: str, now: datetime) -> alerts_service
     no intake URL and ``apply`` leaves undeclared inactive rows alone)."""
     name = f"slo:{service}"
     session.execute(
-        Dialect.of(session)
-        .insert(_KEYS)
+        insert_for(session, _KEYS)
         .values(
             name=name, service=service, source=SOURCE, key=secrets.token_hex(16), created_at=now, active=False
         )
@@ -104,8 +103,7 @@ def _flip(session: Session, key: tuple[str, str, str], *, to: bool, now: datetim
     """Take the change of one condition: True for exactly one caller."""
     service, slo_name, condition = key
     session.execute(
-        Dialect.of(session)
-        .insert(_STATE)
+        insert_for(session, _STATE)
         .values(service=service, slo=slo_name, condition=condition, firing=False, changed_at=now)
         .on_conflict_do_nothing()
     )

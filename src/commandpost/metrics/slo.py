@@ -23,6 +23,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.orm import Session
 
+from commandpost.db.upsert import insert_for
 from commandpost.errors import NotFound, ValidationFailed
 from commandpost.metrics import rules
 from commandpost.metrics.dialect import Dialect
@@ -195,10 +196,7 @@ def _check(counts: Sequence[Count], now: datetime) -> None:
 def series_id(session: Session, service: str, slo: str, now: datetime) -> int:
     """The series of (service, SLO), created on its first push (a race inserts one row)."""
     row = (
-        Dialect.of(session)
-        .insert(_SERIES)
-        .values(service=service, slo=slo, created_at=now)
-        .on_conflict_do_nothing()
+        insert_for(session, _SERIES).values(service=service, slo=slo, created_at=now).on_conflict_do_nothing()
     )
     session.execute(row)
     found = session.scalar(select(SloSeries.id).where(SloSeries.service == service, SloSeries.slo == slo))
@@ -217,7 +215,7 @@ def push(
         {"series_id": sid, "client_id": c.client_id, "good": c.good, "total": c.total, "at": c.at}
         for c in counts
     ]
-    stmt = Dialect.of(session).insert(_EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.id)
+    stmt = insert_for(session, _EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.id)
     ids = [int(r[0]) for r in session.execute(stmt, rows)]
     if ids:
         _roll_up(session, ids)

@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from commandpost.db.engine import make_session_factory, transaction
+from commandpost.db.upsert import insert_for
 from commandpost.engine.processor import is_due
 from commandpost.notify.channels import Channels, Outbound
 from commandpost.notify.models import (
@@ -68,7 +69,6 @@ from commandpost.notify.rules import (
     retry_delay,
     take_slot,
 )
-from commandpost.notify.upsert import insert_for
 from commandpost.security.redact import redact_text
 from commandpost.settings import Settings, get_settings
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from commandpost.db.upsert import insert_for
 from commandpost.errors import Conflict, NotFound, ValidationFailed
 from commandpost.notify.models import (
     CHANNELS,
@@ -25,7 +26,6 @@ from commandpost.notify.models import (
     OutgoingMessage,
 )
 from commandpost.notify.rules import MAX_KEY_LENGTH, message_key
-from commandpost.notify.upsert import insert_for
 from commandpost.policy.schema import OpsConfig, Person
 from commandpost.security.redact import redact_data, redact_text
 

@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from commandpost.db.upsert import insert_for
 from commandpost.engine import wakeup
 from commandpost.errors import Conflict, NotFound
 from commandpost.incidents import rules as incident_rules
@@ -101,12 +101,6 @@ def chain_of(
 # ------------------------------------------------------------------ starting
 
 
-def _insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(Escalation)
-    return sqlite.insert(Escalation)
-
-
 def start(session: Session, incident: Incident, now: datetime) -> None:
     """Start (or restart) the incident's chain for its current severity, due at once: the engine
     decides what it means (pages, FYIs, or telling the timeline a paging incident has nobody to
@@ -129,7 +123,7 @@ def start(session: Session, incident: Incident, now: datetime) -> None:
         "stopped_at": None,
         "stop_reason": None,
     }
-    statement = _insert(session).values(incident_id=incident.id, chain=0, **values)
+    statement = insert_for(session, Escalation).values(incident_id=incident.id, chain=0, **values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["incident_id"], set_={**values, "chain": Escalation.chain + 1}
