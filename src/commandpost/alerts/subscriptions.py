@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from commandpost.alerts.models import SnsSubscription
 from commandpost.alerts.normalized import Subscription
-from commandpost.db.upsert import insert_for
 from commandpost.alerts.sources import sns_confirm
+from commandpost.db.upsert import insert_for
 from commandpost.errors import Conflict, NotFound, Unavailable
 
 __all__ = [
