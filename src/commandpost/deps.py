@@ -17,9 +17,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.clock import Clock, in_range
+from commandpost.db.engine import transaction
 from commandpost.errors import Forbidden, Unauthorized
 from commandpost.security import service as security_service
 from commandpost.security.rules import Principal
@@ -87,11 +88,16 @@ def bearer_token(request: Request) -> str:
     return value.strip()
 
 
+def sessions_for(request: Request) -> sessionmaker[Session]:
+    """A mutating request writes (on SQLite: BEGIN IMMEDIATE); any other reads (a deferred transaction)."""
+    state = request.app.state
+    factory: sessionmaker[Session] = state.sessions if request.method in MUTATING else state.read_sessions
+    return factory
+
+
 def _unit_of_work(needed: str) -> Callable[[Request], Iterator[Ctx]]:
     def dependency(request: Request) -> Iterator[Ctx]:
-        state = request.app.state
-        session: Session = state.sessions() if request.method in MUTATING else state.read_sessions()
-        try:
+        with transaction(sessions_for(request)) as session:
             now = clock_of(request).now()
             principal = security_service.authenticate(session, bearer_token(request), now=now)
             if not principal.allows(needed):
@@ -111,12 +117,6 @@ def _unit_of_work(needed: str) -> Callable[[Request], Iterator[Ctx]]:
                     details=ctx.audit.get("details"),
                     now=now,
                 )
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     dependency.__name__ = f"require_{needed}"
     return dependency
@@ -127,17 +127,10 @@ Responder = Annotated[Ctx, Depends(_unit_of_work("responder"), scope="function")
 Admin = Annotated[Ctx, Depends(_unit_of_work("admin"), scope="function")]
 
 
-def _public_session(request: Request) -> Iterator[Session]:
-    """A committed unit of work without a bearer token: intake (its key or signature), status page, feeds."""
-    session: Session = request.app.state.sessions()
-    try:
+def _public_read(request: Request) -> Iterator[Session]:
+    """A read without a bearer token (the public status page, iCal feeds): nothing it does is kept."""
+    with transaction(request.app.state.read_sessions, commit=False) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
-PublicSession = Annotated[Session, Depends(_public_session, scope="function")]
+PublicRead = Annotated[Session, Depends(_public_read)]

@@ -63,12 +63,18 @@ def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionm
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error. Services only flush."""
+def transaction(factory: sessionmaker[Session], *, commit: bool = True) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error. Services only flush.
+
+    ``commit=False`` is a read that keeps nothing: it always rolls back (a public page, a feed).
+    """
     session = factory()
     try:
         yield session
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise

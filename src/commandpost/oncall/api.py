@@ -6,14 +6,12 @@ without one: the feed's own secret is the only credential a calendar app can sen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query, Request, Response
 
-from commandpost.deps import IsoAwareDatetime, Reader, Responder, RowId
+from commandpost.deps import IsoAwareDatetime, PublicRead, Reader, Responder, RowId
 from commandpost.errors import NotFound
 from commandpost.oncall import feeds
 from commandpost.oncall import service as oncall_service
@@ -172,22 +170,13 @@ def _created(request: Request, row: object, token: str) -> FeedCreated:
     return FeedCreated(**out.model_dump(), url=feeds.url(_base_url(request), token), token=token)
 
 
-def _read_session(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.read_sessions()
-    try:
-        yield session
-    finally:
-        session.rollback()
-        session.close()
-
-
 @ical_router.get(
     "/ical/{token}.ics",
     summary="A read-only calendar; the secret in the URL is its only credential",
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
 )
-def ical_feed(request: Request, token: str, session: Annotated[Session, Depends(_read_session)]) -> Response:
+def ical_feed(request: Request, token: str, session: PublicRead) -> Response:
     feed = feeds.feed_by_token(session, token)
     if feed is None:
         raise NotFound("no such calendar feed (it may have been rotated or deleted)")

@@ -24,8 +24,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from commandpost.db.engine import transaction
 from commandpost.db.unavailable import unavailable
-from commandpost.deps import MUTATING, Ctx
+from commandpost.deps import MUTATING, Ctx, sessions_for
 from commandpost.errors import CommandpostError, Forbidden, Unauthorized, Unavailable
 from commandpost.policy import service as policy_service
 from commandpost.security import service as security_service
@@ -116,11 +117,9 @@ def _decorate(request: Request, session: Session, who: users.LoggedIn, now: Any)
 
 def _page_unit(needed: str) -> Callable[..., Iterator[Ctx]]:
     def dependency(request: Request, sent: Annotated[str | None, Depends(_csrf_sent)]) -> Iterator[Ctx]:
-        state = request.app.state
         mutating = request.method in MUTATING
-        session: Session = state.sessions() if mutating else state.read_sessions()
-        try:
-            now = state.clock.now()
+        with transaction(sessions_for(request)) as session:
+            now = request.app.state.clock.now()
             cookie = request.cookies.get(SESSION_COOKIE)
             if not cookie:
                 raise LoginRequired
@@ -151,12 +150,6 @@ def _page_unit(needed: str) -> Callable[..., Iterator[Ctx]]:
                     details={**ctx.audit.get("details", {}), "via": "web"},
                     now=now,
                 )
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     dependency.__name__ = f"page_{needed}"
     return dependency
