@@ -125,6 +125,34 @@ def entries(
     return list(session.scalars(query.order_by(TimelineEntry.id).limit(limit)))
 
 
+SHOWN = (
+    TimelineEntry.id,
+    TimelineEntry.at,
+    TimelineEntry.author,
+    TimelineEntry.kind,
+    TimelineEntry.text,
+    TimelineEntry.corrects_id,
+)
+
+
+def newest_entries(
+    session: Session, incident: Incident, *, before: int | None = None, limit: int
+) -> list[Any]:
+    """The newest ``limit`` entries (before an entry id), newest first: one index range scan, and only
+    the columns the command post shows (rows, not ORM objects — its render budget is 150 ms at 5,000
+    entries)."""
+    query = select(*SHOWN).where(TimelineEntry.incident_id == incident.id)
+    if before:
+        query = query.where(TimelineEntry.id < before)
+    return list(session.execute(query.order_by(TimelineEntry.id.desc()).limit(limit)))
+
+
+def newest_id(session: Session, incident: Incident) -> int:
+    """The id of the incident's newest entry (0 while it has none): a follower's starting cursor."""
+    newest = newest_entries(session, incident, limit=1)
+    return newest[0].id if newest else 0
+
+
 def all_entries(session: Session, incident: Incident) -> list[TimelineEntry]:
     """The whole timeline, oldest first (exports)."""
     query = select(TimelineEntry).where(TimelineEntry.incident_id == incident.id).order_by(TimelineEntry.id)

@@ -68,6 +68,11 @@ def find(session: Session, number: str | int, *, for_update: bool = False) -> tu
     return incident, pm
 
 
+def of_incident(session: Session, incident: Incident) -> Postmortem | None:
+    """The incident's postmortem (any state), or None before the criteria were evaluated."""
+    return session.scalars(select(Postmortem).where(Postmortem.incident_id == incident.id)).first()
+
+
 def items_of(session: Session, pm: Postmortem) -> list[ActionItem]:
     query = select(ActionItem).where(ActionItem.postmortem_id == pm.id).order_by(ActionItem.id)
     return list(session.scalars(query))
@@ -329,7 +334,7 @@ def evaluate_due(session: Session, now: datetime, *, limit: int = 100) -> int:
     done = 0
     for incident_id in ids:
         incident = session.get_one(Incident, incident_id)
-        pm = session.scalars(select(Postmortem).where(Postmortem.incident_id == incident_id)).first()
+        pm = of_incident(session, incident)
         if pm is not None and pm.evaluated_for >= incident.updated_at:
             continue
         try:

@@ -1,4 +1,4 @@
-"""What the incident page shows from other domains: its postmortem, its pages and escalation, SLO freeze.
+"""What the incident page shows from other domains: its pages and escalation, the SLO freeze.
 
 One place for the cross-domain reads of the command post, so the page template stays a template.
 Each function calls the owning domain's service.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commandpost.incidents.models import Incident
@@ -17,12 +16,6 @@ from commandpost.notify import service as notify_service
 from commandpost.paging import service as paging_service
 from commandpost.paging.schemas import EscalationOut, PageOut
 from commandpost.policy import service as policy_service
-from commandpost.postmortems.models import Postmortem
-
-
-def postmortem_of(session: Session, incident: Incident) -> Postmortem | None:
-    """The incident's postmortem row (any state), or None before the criteria were evaluated."""
-    return session.scalars(select(Postmortem).where(Postmortem.incident_id == incident.id)).first()
 
 
 def pages_of(session: Session, incident: Incident) -> list[PageOut]:

@@ -17,14 +17,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commandpost.alerts import service as alerts_service
 from commandpost.deps import ROW_ID_MAX, Ctx
 from commandpost.incidents import comms, roles, rules, service, timeline
-from commandpost.incidents.models import Incident, TimelineEntry
+from commandpost.incidents.models import Incident
 from commandpost.incidents.schemas import IncidentOut
+from commandpost.postmortems import service as postmortem_service
 from commandpost.runbooks import service as runbook_service
 from commandpost.runbooks.model import MITIGATE, VERIFY, Section, Step
 from commandpost.runbooks.models import RunbookStepState
@@ -35,27 +35,6 @@ from commandpost.web.render import ENV, page
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 TIMELINE_PAGE = 200
 LIVE_PAGE = 200
-
-
-SHOWN = (
-    TimelineEntry.id,
-    TimelineEntry.at,
-    TimelineEntry.author,
-    TimelineEntry.kind,
-    TimelineEntry.text,
-    TimelineEntry.corrects_id,
-)
-
-
-def newest_entries(
-    session: Session, incident: Incident, *, before: int | None = None, limit: int = TIMELINE_PAGE
-) -> list[Any]:
-    """The newest ``limit`` entries (before an entry id), newest first: one index range scan, and only
-    the columns the page shows (rows, not ORM objects — the render budget is 150 ms at 5,000 entries)."""
-    query = select(*SHOWN).where(TimelineEntry.incident_id == incident.id)
-    if before:
-        query = query.where(TimelineEntry.id < before)
-    return list(session.execute(query.order_by(TimelineEntry.id.desc()).limit(limit)))
 
 
 @dataclass(frozen=True)
@@ -144,7 +123,7 @@ def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
         "attachable": sorted({r.slug for r in config.runbooks} - {c.slug for c in found}),
         "mitigate": MITIGATE,
         "freeze": extensions.slo_freeze(ctx.session, incident, now=ctx.now),
-        "postmortem": extensions.postmortem_of(ctx.session, incident),
+        "postmortem": postmortem_service.of_incident(ctx.session, incident),
         "escalation": extensions.escalation_of(ctx.session, incident),
         "evidence": verify_evidence(found) if "resolved" in rules.allowed_next(incident.status) else None,
     }
@@ -158,7 +137,8 @@ After = Annotated[int | None, Query(ge=0, le=ROW_ID_MAX, description="the cursor
 def command_post(request: Request, number: str, ctx: PageReader, before: Before = None) -> Response:
     incident = timeline.load(ctx.session, number)
     config = service.config_of(ctx.session)
-    entries = newest_entries(ctx.session, incident, before=before)
+    entries = timeline.newest_entries(ctx.session, incident, before=before, limit=TIMELINE_PAGE)
+    newest_shown = max((e.id for e in entries), default=0)
     is_open = incident.status != "closed"
     templates = (
         {kind: comms.render(incident, kind, config, now=ctx.now) for kind in rules.COMMS_KINDS}
@@ -172,7 +152,7 @@ def command_post(request: Request, number: str, ctx: PageReader, before: Before 
         nav="incidents",
         **_panels(ctx, incident),
         entries=entries,
-        cursor=max((e.id for e in entries), default=0) if not before else _newest_id(ctx.session, incident),
+        cursor=timeline.newest_id(ctx.session, incident) if before else newest_shown,
         earlier=entries[-1].id if len(entries) == TIMELINE_PAGE else None,
         total=timeline.count(ctx.session, incident),
         windowed=before is not None,
@@ -186,11 +166,6 @@ def command_post(request: Request, number: str, ctx: PageReader, before: Before 
         pages=extensions.pages_of(ctx.session, incident),
         role_labels=rules.ROLE_LABELS,
     )
-
-
-def _newest_id(session: Session, incident: Incident) -> int:
-    newest = newest_entries(session, incident, limit=1)
-    return newest[0].id if newest else 0
 
 
 def _fragment(name: str, **values: Any) -> str:
@@ -210,7 +185,7 @@ def live(
         "csrf": request.state.web.csrf_token,
     }
     if before is not None:
-        older = newest_entries(ctx.session, incident, before=before)
+        older = timeline.newest_entries(ctx.session, incident, before=before, limit=TIMELINE_PAGE)
         return JSONResponse(
             {
                 "html": _fragment("incident/entries.html", entries=older, **shared),
