@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
 from commandpost.deps import Admin, Reader, RowId
 from commandpost.policy import service
-from commandpost.policy.models import OpsRevision
 from commandpost.policy.schemas import IntegrationOut, RevisionDetail, RevisionOut
 
 router = APIRouter(prefix="/api/v1", tags=["ops"])
@@ -16,8 +14,7 @@ router = APIRouter(prefix="/api/v1", tags=["ops"])
 @router.get("/ops/revisions", response_model=list[RevisionOut])
 def revisions(ctx: Reader) -> list[RevisionOut]:
     """The last 50 applied revisions, newest first."""
-    rows = ctx.session.scalars(select(OpsRevision).order_by(OpsRevision.id.desc()).limit(50))
-    return [RevisionOut.model_validate(r) for r in rows]
+    return [RevisionOut.model_validate(r) for r in service.recent_revisions(ctx.session, limit=50)]
 
 
 @router.get("/ops/revisions/{revision_id}", response_model=RevisionDetail)

@@ -47,6 +47,17 @@ def get_revision(session: Session, revision_id: int) -> OpsRevision:
     return revision
 
 
+def recent_revisions(session: Session, *, limit: int) -> list[OpsRevision]:
+    """The last ``limit`` applied revisions, newest first."""
+    return list(session.scalars(select(OpsRevision).order_by(OpsRevision.id.desc()).limit(limit)))
+
+
+def previous_revision(session: Session, revision: OpsRevision) -> OpsRevision | None:
+    """The revision applied just before ``revision`` (None for the first): what it is diffed against."""
+    query = select(OpsRevision).where(OpsRevision.seq < revision.seq).order_by(OpsRevision.seq.desc())
+    return session.scalars(query.limit(1)).first()
+
+
 def current_config(session: Session) -> OpsConfig:
     """The OpsConfig of the latest applied revision (parsed once per revision per process)."""
     revision = latest_revision(session)

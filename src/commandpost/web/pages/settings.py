@@ -8,11 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from commandpost.deps import Ctx, RowId
 from commandpost.policy import service as policy_service
-from commandpost.policy.models import OpsRevision
 from commandpost.security import service as security_service
 from commandpost.security import users
 from commandpost.web.auth import PageAdmin, PageRoute
@@ -28,9 +26,6 @@ def _render(request: Request, ctx: Ctx, *, new_token: str = "") -> Response:
     integrations = [
         (row, policy_service.intake_url(base, row)) for row in policy_service.list_integrations(ctx.session)
     ]
-    revisions = ctx.session.scalars(
-        select(OpsRevision).order_by(OpsRevision.id.desc()).limit(REVISIONS)
-    ).all()
     return page(
         request,
         "settings.html",
@@ -38,7 +33,7 @@ def _render(request: Request, ctx: Ctx, *, new_token: str = "") -> Response:
         tokens=security_service.list_tokens(ctx.session),
         users=users.list_users(ctx.session),
         integrations=integrations,
-        revisions=revisions,
+        revisions=policy_service.recent_revisions(ctx.session, limit=REVISIONS),
         people=policy_service.current_config(ctx.session).people,
         new_token=new_token,
     )
@@ -110,9 +105,7 @@ def file_diff(old: dict[str, str], new: dict[str, str]) -> list[tuple[str, str]]
 @router.get("/settings/revisions/{revision_id}")
 def revision_page(request: Request, revision_id: RowId, ctx: PageAdmin) -> Response:
     revision = policy_service.get_revision(ctx.session, revision_id)
-    previous = ctx.session.scalars(
-        select(OpsRevision).where(OpsRevision.seq < revision.seq).order_by(OpsRevision.seq.desc()).limit(1)
-    ).first()
+    previous = policy_service.previous_revision(ctx.session, revision)
     old = {k: v for k, v in (previous.files if previous else {}).items() if isinstance(v, str)}
     new = {k: v for k, v in (revision.files or {}).items() if isinstance(v, str)}
     return page(
