@@ -43,8 +43,8 @@ from commandpost.db.engine import transaction
 from commandpost.engine.models import EngineLease
 from commandpost.notify.models import OutgoingAttempt, OutgoingMessage
 from commandpost.paging import rules as paging_rules
+from commandpost.paging.decider import Decider
 from commandpost.paging.models import Escalation
-from commandpost.paging.service import Decider
 from reliability.figures import Figure, at_least, at_most, equals
 from reliability.stack import BACKENDS, REPO, Stack, engine_of, sessions_of, stack, wait_until
 

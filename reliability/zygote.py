@@ -27,14 +27,14 @@ def preload() -> None:
     import uvicorn.loops.auto
     import uvicorn.protocols.http.auto  # noqa: F401 - what uvicorn.run would import later
 
-    from commandpost import app, cli, serve
+    from commandpost import app, cli, serve, wiring
     from commandpost.security import redact
     from commandpost.web import routes
 
     cli._register_domains()
-    app._routers()
+    wiring.routers()
     redact.warm_up()
-    assert serve and routes
+    assert app and serve and routes
 
 
 def child(spec: dict[str, object]) -> None:

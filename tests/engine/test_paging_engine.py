@@ -20,6 +20,7 @@ from commandpost.incidents import timeline
 from commandpost.notify.models import DELIVERED, OutgoingMessage
 from commandpost.notify.rules import Delivery
 from commandpost.notify.sender import NotificationSender
+from commandpost.paging import decision
 from commandpost.paging import service as paging_service
 from commandpost.paging.models import Escalation
 from tests.paging_support import (
@@ -278,14 +279,14 @@ def test_a_failing_row_is_pushed_back_and_does_not_block_the_others(sessions, se
     t0 = clock.now()
     act(sessions, lambda s: open_alert(s, severity="SEV2", title="bad", now=t0, group="bad"))
     act(sessions, lambda s: open_alert(s, severity="SEV2", title="good", now=t0, group="good"))
-    real = paging_service.process
+    real = decision.process
 
     def flaky(s, decider, esc, incident):  # type: ignore[no-untyped-def]
         if incident.number == 1:
             raise RuntimeError("boom")
         return real(s, decider, esc, incident)
 
-    monkeypatch.setattr(paging_service, "process", flaky)
+    monkeypatch.setattr(decision, "process", flaky)
     esc = processor()
     with transaction(sessions) as s:
         esc.run(s, t0)
@@ -293,7 +294,7 @@ def test_a_failing_row_is_pushed_back_and_does_not_block_the_others(sessions, se
     session.rollback()
     retry_at = session.scalar(select(Escalation.next_escalation_at).where(Escalation.incident_id == 1))
     assert retry_at == t0 + timedelta(seconds=30)
-    monkeypatch.setattr(paging_service, "process", real)
+    monkeypatch.setattr(decision, "process", real)
     run_until(sessions, clock, t0 + timedelta(seconds=30), esc)
     assert {row[1] for row in outbox(session) if row[3] == 1} == {"INC-1", "INC-2"}
 

@@ -89,6 +89,15 @@ class Shift:
 
 
 @dataclass(frozen=True)
+class OnCallNow:
+    """One layer at one instant: its shift, or None when nobody is on call (restricted or not started)."""
+
+    schedule: str
+    layer: str
+    shift: Shift | None
+
+
+@dataclass(frozen=True)
 class Handoff:
     schedule: str
     layer: str

@@ -9,8 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from commandpost.clock import Instant
-from commandpost.oncall.rules import Shift
-from commandpost.oncall.service import OnCallNow
+from commandpost.oncall.rules import OnCallNow, Shift
 from commandpost.policy.schema import Layer, Schedule
 
 

@@ -4,7 +4,6 @@ when the YAML changes. Services take a session and ``now``; they flush, never co
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from commandpost.errors import NotFound, ValidationFailed
 from commandpost.oncall import rules
 from commandpost.oncall.models import Override, RotationAnchor
-from commandpost.oncall.rules import Epoch, Handoff, OverrideSpan, Shift
+from commandpost.oncall.rules import Epoch, Handoff, OnCallNow, OverrideSpan, Shift
 from commandpost.policy.models import OpsRevision
 from commandpost.policy.schema import Layer, OpsConfig, Rotation, Schedule
 
@@ -24,15 +23,6 @@ def _lookback(layer: Layer) -> timedelta:
     """How far back to look to know who held a layer before an instant: two turns, and at least
     8 days so a weekend or a week outside restriction windows is bridged."""
     return max(2 * layer.rotation.turn(), timedelta(days=8))
-
-
-@dataclass(frozen=True)
-class OnCallNow:
-    """One layer at one instant: its shift, or None when nobody is on call (restricted or not started)."""
-
-    schedule: str
-    layer: str
-    shift: Shift | None
 
 
 def _names(values: Sequence[str]) -> str:

@@ -34,7 +34,7 @@ from commandpost.alerts.models import Alert
 from commandpost.errors import NotFound
 from commandpost.notify import service as notify_service
 from commandpost.paging import page, rules
-from commandpost.paging.service import Decider, destinations
+from commandpost.paging.decider import Decider, destinations
 from commandpost.policy.schema import SeverityRoute
 
 log = logging.getLogger("commandpost.paging")

@@ -9,7 +9,7 @@ LOCKED`` on PostgreSQL, so replicas take disjoint rows and never wait for each o
 order to get wrong: whoever else holds either row is simply skipped this pass). An ack or a
 severity change racing with the claim either commits first — and the decision sees it — or waits
 for this transaction. On SQLite the engine lease makes this the only decider and the write lock
-serialises it with the API; the conditional UPDATEs in the service hold in both.
+serialises it with the API; the conditional UPDATEs (:mod:`commandpost.paging.row`) hold in both.
 
 A pass claims up to :data:`BATCH` due rows and decides for at most :data:`BUDGET_SECONDS`
 (:data:`SQLITE_BUDGET_SECONDS` on SQLite, where the decision holds the write lock intake needs);
@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session, load_only
 from commandpost.alerts.models import Alert
 from commandpost.engine.processor import is_due
 from commandpost.incidents.models import Incident
-from commandpost.paging import alert_fyi, service
+from commandpost.paging import alert_fyi, decision
+from commandpost.paging.decider import Decider
 from commandpost.paging.models import Escalation
 from commandpost.settings import Settings, get_settings
 
@@ -91,7 +92,7 @@ class EscalationsDue(_Budgeted):
         ).all()
         if not claimed:
             return 0
-        decider = service.Decider.of(session, base_url=self.settings.base_url(), now=now)
+        decider = Decider.of(session, base_url=self.settings.base_url(), now=now)
         dues = [(esc, incident, esc.next_escalation_at or now) for esc, incident in claimed]
         deadline = self.deadline(session)
         done: list[tuple[Escalation, Incident, datetime]] = []
@@ -99,7 +100,7 @@ class EscalationsDue(_Budgeted):
         try:
             with session.begin_nested():  # the fast path: the whole batch in one savepoint
                 for row in dues:
-                    work += service.process(session, decider, row[0], row[1])
+                    work += decision.process(session, decider, row[0], row[1])
                     done.append(row)
                     if time.monotonic() > deadline:
                         break  # commit what is decided; the rest is due at once, next pass
@@ -114,7 +115,7 @@ class EscalationsDue(_Budgeted):
     def _one_by_one(
         self,
         session: Session,
-        decider: service.Decider,
+        decider: Decider,
         dues: list[tuple[Escalation, Incident, datetime]],
         now: datetime,
         *,
@@ -131,7 +132,7 @@ class EscalationsDue(_Budgeted):
             reached += 1
             try:
                 with session.begin_nested():
-                    work += service.process(session, decider, esc, incident)
+                    work += decision.process(session, decider, esc, incident)
             except Exception:
                 FAILED.inc()
                 session.expire_all()
@@ -193,7 +194,7 @@ class AlertChannelNotices(_Budgeted):
         ).all()
         if not due:
             return 0
-        decider = service.Decider.of(session, base_url=self.settings.base_url(), now=now)
+        decider = Decider.of(session, base_url=self.settings.base_url(), now=now)
         deadline = self.deadline(session)
         work = 0
         for unit in alert_fyi.plan(decider, due):

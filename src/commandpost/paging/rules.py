@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from commandpost.alerts import rules as alert_rules
+from commandpost.incidents import rules as incident_rules
 from commandpost.policy.schema import EscalationPolicy, OpsConfig, SeverityRoute, Target
 
 ZERO = timedelta(0)
@@ -44,6 +45,16 @@ class Position:
     level: int
     repeat: int
     at: datetime | None
+
+
+def effective_state(state: str, *, incident_status: str, acknowledged: bool) -> str:
+    """A chain's stored state, or what the engine will record at its next look (it reads lazily): an
+    active chain of an incident no longer open is resolved, of an acknowledged one acknowledged."""
+    if state == ACTIVE and not incident_rules.is_open(incident_status):
+        return RESOLVED
+    if state == ACTIVE and acknowledged:
+        return ACKNOWLEDGED
+    return state
 
 
 def levels_of(route: SeverityRoute) -> tuple[Level, ...]:

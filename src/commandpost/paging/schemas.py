@@ -12,7 +12,6 @@ from commandpost.notify.models import DELIVERED, OutgoingAttempt, OutgoingMessag
 from commandpost.notify.rules import mask_destination
 from commandpost.paging import rules
 from commandpost.paging.models import Escalation
-from commandpost.paging.service import effective_state
 from commandpost.policy.schema import OpsConfig
 
 
@@ -39,7 +38,8 @@ class EscalationOut(BaseModel):
         policy = config.policy(esc.policy) if esc.policy else None
         route = rules.route_for(policy, incident.severity)
         levels = rules.levels_of(route) if route else ()
-        state = effective_state(esc, incident)
+        acknowledged = incident.acknowledged_at is not None
+        state = rules.effective_state(esc.state, incident_status=incident.status, acknowledged=acknowledged)
         pending = esc.level < len(levels)
         return cls(
             policy=esc.policy,

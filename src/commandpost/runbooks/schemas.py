@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents.models import Incident
 from commandpost.runbooks import rules
+from commandpost.runbooks.checklist import Attachment, ordered_sections, progress
 from commandpost.runbooks.lint import RunbookFinding
 from commandpost.runbooks.model import VERIFY, Caution, Runbook, Section, Step
 from commandpost.runbooks.models import RunbookStepState
-from commandpost.runbooks.service import Attachment, ordered_sections, progress
 
 
 class Out(BaseModel):

@@ -29,14 +29,13 @@ from commandpost.incidents.models import Incident
 from commandpost.policy import service as policy_service
 from commandpost.policy.schema import OpsConfig, Service
 from commandpost.runbooks import rules
+from commandpost.runbooks.checklist import Attachment
 from commandpost.runbooks.context import LintContext
 from commandpost.runbooks.lint import RunbookFinding, lint_runbook
 from commandpost.runbooks.model import (
-    INCIDENT_ORDER,
     VERIFY,
     FirstMove,
     Runbook,
-    Section,
     SnapshotView,
     Step,
 )
@@ -302,24 +301,6 @@ def _store(
     return row
 
 
-@dataclass(frozen=True)
-class Attachment:
-    """An attached runbook as a checklist: stored (``row``) or the incident's own, not stored yet."""
-
-    slug: str
-    title: str
-    source: str
-    view: SnapshotView
-    row: IncidentRunbook | None
-    states: dict[str, RunbookStepState]
-    current_hash: str | None
-
-    @property
-    def outdated(self) -> bool:
-        """The applied runbook changed since this version was attached."""
-        return self.current_hash is not None and self.current_hash != self.view.content_hash
-
-
 def attachments(session: Session, incident: Incident) -> list[Attachment]:
     """Every runbook attached to ``incident``, with per-step state (the incident's own runbook first)."""
     rows = list(
@@ -363,12 +344,6 @@ def _applied_or_none(session: Session) -> Applied | None:
     if policy_service.latest_revision(session) is None:
         return None
     return applied(session)
-
-
-def ordered_sections(view: SnapshotView) -> list[Section]:
-    """Mitigate first, then Verify, then the rest in form order (hemostasis before root cause)."""
-    rank = {number: i for i, number in enumerate(INCIDENT_ORDER)}
-    return sorted(view.sections, key=lambda s: rank.get(s.number, len(rank)))
 
 
 # ---------------------------------------------------------------- marking steps
@@ -503,12 +478,3 @@ def verify_evidence(session: Session, incident: Incident) -> list[RunbookStepSta
         .order_by(RunbookStepState.marked_at, RunbookStepState.id)
     )
     return list(session.scalars(query))
-
-
-def progress(steps: Iterable[Step], states: dict[str, RunbookStepState]) -> dict[str, int]:
-    counts = {"total": 0, "open": 0, "done": 0, "skipped": 0, "failed": 0}
-    for step in steps:
-        counts["total"] += 1
-        state = states.get(step.id)
-        counts[state.state if state else "open"] += 1
-    return counts

@@ -25,6 +25,7 @@ from commandpost.incidents import comms, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
 from commandpost.incidents.schemas import IncidentOut
 from commandpost.postmortems import service as postmortem_service
+from commandpost.runbooks import checklist
 from commandpost.runbooks import service as runbook_service
 from commandpost.runbooks.model import MITIGATE, VERIFY, Section, Step
 from commandpost.runbooks.models import RunbookStepState
@@ -59,11 +60,9 @@ def checklists(session: Session, incident: Incident) -> list[Checklist]:
                 title=attachment.title,
                 source=attachment.source,
                 outdated=attachment.outdated,
-                sections=[
-                    s for s in runbook_service.ordered_sections(attachment.view) if s.steps or s.cautions
-                ],
+                sections=[s for s in checklist.ordered_sections(attachment.view) if s.steps or s.cautions],
                 states=attachment.states,
-                progress=runbook_service.progress(attachment.view.steps, attachment.states),
+                progress=checklist.progress(attachment.view.steps, attachment.states),
             )
         )
     return out
