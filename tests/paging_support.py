@@ -124,7 +124,7 @@ def resolve(number: int, person: str, now: datetime) -> Callable[[Session], Any]
 
 def escalate(number: int, person: str, now: datetime) -> Callable[[Session], Any]:
     return lambda s: paging_service.escalate_now(
-        s, timeline.load(s, number), actor=person, now=now, base_url=BASE_URL
+        s, incident=timeline.load(s, number), actor=person, now=now, base_url=BASE_URL
     )
 
 

@@ -45,7 +45,7 @@ def wire(settings: Settings) -> None:
 
 
 def _stop_escalation(session: Session, number: int, by: str, now: datetime) -> None:
-    paging_service.acknowledge_number(session, number, by=by, now=now)
+    paging_service.acknowledge_number(session, number=number, by=by, now=now)
 
 
 def engine_plan(settings: Settings) -> PassPlan:

@@ -332,9 +332,12 @@ def test_pagerduty_style_source_ack_stops_the_chain(sessions, session, clock):
     esc = processor()
     run_until(sessions, clock, t0 + timedelta(minutes=1), esc)
     assert act(
-        sessions, lambda s: paging_service.acknowledge_number(s, 1, by="pagerduty ack", now=clock.now())
+        sessions,
+        lambda s: paging_service.acknowledge_number(s, number=1, by="pagerduty ack", now=clock.now()),
     )
-    assert not act(sessions, lambda s: paging_service.acknowledge_number(s, 1, by="again", now=clock.now()))
+    assert not act(
+        sessions, lambda s: paging_service.acknowledge_number(s, number=1, by="again", now=clock.now())
+    )
     run_until(sessions, clock, t0 + timedelta(hours=1), esc)
     assert {row[3] for row in outbox(session) if row[2] == "page"} == {1}
     assert page_entries(session, 1)[-1] == "INC-1: escalation stopped — acknowledged by pagerduty ack"

@@ -31,7 +31,7 @@ def escalate(number: str, ctx: Responder) -> EscalatedOut:
     ctx.audit_target(f"incident:{label}")
     done = service.escalate_now(
         ctx.session,
-        incident,
+        incident=incident,
         actor=ctx.principal.person,
         now=ctx.now,
         base_url=ctx.request.app.state.settings.base_url(),
@@ -49,7 +49,7 @@ def escalate(number: str, ctx: Responder) -> EscalatedOut:
 )
 def pages(number: str, ctx: Reader) -> PagesOut:
     incident = timeline.load(ctx.session, number)
-    esc = service.escalation_of(ctx.session, incident)
+    esc = service.escalation_of(ctx.session, incident=incident)
     config = policy_service.current_config(ctx.session)
     messages = notify_service.messages_for_incident(ctx.session, incident.id)
     attempts = notify_service.attempts_for(ctx.session, [m.id for m in messages])

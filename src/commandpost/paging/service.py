@@ -77,7 +77,7 @@ class Escalated:
 
 
 def escalate_now(
-    session: Session, incident: Incident, *, actor: str, now: datetime, base_url: str
+    session: Session, *, incident: Incident, actor: str, now: datetime, base_url: str
 ) -> Escalated:
     """ "When in doubt, escalate": page the next level now, acknowledged or not. An active chain goes
     on from there; an acknowledged one stays acknowledged. 409 when there is nobody to escalate to."""
@@ -119,7 +119,7 @@ def escalate_now(
     return Escalated(esc, queued)
 
 
-def acknowledge(session: Session, incident: Incident, *, by: str, now: datetime) -> bool:
+def acknowledge(session: Session, *, incident: Incident, by: str, now: datetime) -> bool:
     """Stop the chain because someone acknowledged where the alert came from (e.g. a PagerDuty
     ``acknowledge`` event). The incident's own acknowledgement (and IC) stays with a person."""
     esc = find(session, incident, lock=True)
@@ -146,14 +146,14 @@ def acknowledge(session: Session, incident: Incident, *, by: str, now: datetime)
     return True
 
 
-def acknowledge_number(session: Session, number: int, *, by: str, now: datetime) -> bool:
+def acknowledge_number(session: Session, *, number: int, by: str, now: datetime) -> bool:
     """:func:`acknowledge` by incident number (the alert intake knows numbers)."""
     incident = session.scalars(select(Incident).where(Incident.number == number)).first()
-    return incident is not None and acknowledge(session, incident, by=by, now=now)
+    return incident is not None and acknowledge(session, incident=incident, by=by, now=now)
 
 
 # ------------------------------------------------------------------ reading
 
 
-def escalation_of(session: Session, incident: Incident) -> Escalation | None:
+def escalation_of(session: Session, *, incident: Incident) -> Escalation | None:
     return find(session, incident, lock=False)

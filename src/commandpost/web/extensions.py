@@ -27,7 +27,7 @@ def pages_of(session: Session, incident: Incident) -> list[PageOut]:
 
 def escalation_of(session: Session, incident: Incident) -> EscalationOut | None:
     """Where the incident's escalation stands (level, next due, stopped by whom)."""
-    esc = paging_service.escalation_of(session, incident)
+    esc = paging_service.escalation_of(session, incident=incident)
     return EscalationOut.of(esc, incident, policy_service.current_config(session)) if esc else None
 
 

@@ -48,7 +48,7 @@ def escalate(request: Request, number: str, ctx: PageResponder) -> Response:
     incident = _writing(ctx, number)
     done = paging_service.escalate_now(
         ctx.session,
-        incident,
+        incident=incident,
         actor=ctx.principal.person,
         now=ctx.now,
         base_url=request.app.state.settings.base_url(),
