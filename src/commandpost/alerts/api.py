@@ -118,7 +118,7 @@ def incident_changes(number: str, ctx: Reader) -> IncidentChangesOut:
         incident=incident_ref(incident.number) or number,
         service=incident.service,
         since=incident.detected_at - service.CHANGES_BEFORE_DETECTION if incident.service else None,
-        changes=[ChangeOut.of(c) for c in changes],
+        changes=[ChangeOut.model_validate(c) for c in changes],
     )
 
 

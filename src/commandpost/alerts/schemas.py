@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from commandpost.alerts.models import Alert, ChangeEvent, SnsSubscription
+from commandpost.alerts.models import Alert, SnsSubscription
 from commandpost.alerts.subscriptions import expires_at
 from commandpost.incidents.rules import format_number
+from commandpost.responses import Out, computed
 
 
 def incident_ref(number: int | None) -> str | None:
@@ -21,12 +22,13 @@ def rule_number(index: int | None) -> int | None:
     return index + 1 if index is not None else None
 
 
-def _fields(model: type[BaseModel], alert: Alert) -> dict[str, Any]:
-    derived = {"incident": incident_ref(alert.incident_number), "rule": rule_number(alert.rule)}
-    return {name: derived[name] if name in derived else getattr(alert, name) for name in model.model_fields}
+def _alert(alert: Alert) -> object:
+    """An alert as its response models read it. Computed: the incident's INC-n label and the rule
+    number as people count it."""
+    return computed(alert, incident=incident_ref(alert.incident_number), rule=rule_number(alert.rule))
 
 
-class AlertOut(BaseModel):
+class AlertOut(Out):
     id: int
     integration: str
     service: str
@@ -60,7 +62,7 @@ class AlertOut(BaseModel):
 
     @classmethod
     def of(cls, alert: Alert) -> AlertOut:
-        return cls(**_fields(cls, alert))
+        return cls.model_validate(_alert(alert))
 
 
 class AlertDetailOut(AlertOut):
@@ -72,10 +74,10 @@ class AlertDetailOut(AlertOut):
 
     @classmethod
     def of(cls, alert: Alert) -> AlertDetailOut:
-        return cls(**_fields(cls, alert))
+        return cls.model_validate(_alert(alert))
 
 
-class ChangeOut(BaseModel):
+class ChangeOut(Out):
     id: int
     service: str
     summary: str
@@ -85,10 +87,6 @@ class ChangeOut(BaseModel):
     details: dict[str, Any]
     links: list[Any]
 
-    @classmethod
-    def of(cls, change: ChangeEvent) -> ChangeOut:
-        return cls(**{name: getattr(change, name) for name in cls.model_fields})
-
 
 class IncidentChangesOut(BaseModel):
     incident: str
@@ -97,7 +95,7 @@ class IncidentChangesOut(BaseModel):
     changes: list[ChangeOut] = Field(description="newest first")
 
 
-class SubscriptionOut(BaseModel):
+class SubscriptionOut(Out):
     """An SNS subscription confirmation (admins only: ``subscribe_url`` carries the token)."""
 
     id: int
@@ -118,7 +116,5 @@ class SubscriptionOut(BaseModel):
 
     @classmethod
     def of(cls, row: SnsSubscription) -> SubscriptionOut:
-        return cls(
-            **{name: getattr(row, name) for name in cls.model_fields if name != "expires_at"},
-            expires_at=expires_at(row),
-        )
+        """Computed: when AWS stops accepting the token."""
+        return cls.model_validate(computed(row, expires_at=expires_at(row)))

@@ -251,7 +251,7 @@ def read_timeline(
         number=rules.format_number(incident.number),
         status=incident.status,
         timezone=_timezone(ctx),
-        entries=[EntryOut.build(e) for e in items],
+        entries=[EntryOut.model_validate(e) for e in items],
         next_cursor=items[-1].id if items else (after or 0),
     )
 
@@ -272,7 +272,7 @@ def add_entry(number: str, body: EntryIn, ctx: Responder) -> EntryOut:
         now=ctx.now,
         corrects=body.corrects,
     )
-    return EntryOut.build(entry)
+    return EntryOut.model_validate(entry)
 
 
 @router.post("/incidents/{number}/comms", response_model=EntryOut, status_code=201)
@@ -287,7 +287,7 @@ def post_comms(number: str, body: CommsIn, ctx: Responder) -> EntryOut:
         config=service.config_of(ctx.session),
         now=ctx.now,
     )
-    return EntryOut.build(entry)
+    return EntryOut.model_validate(entry)
 
 
 @router.get("/incidents/{number}/comms/template", response_model=CommsTemplateOut)

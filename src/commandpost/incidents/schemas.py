@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from commandpost.clock import Instant
 from commandpost.incidents import rules
-from commandpost.incidents.models import Incident, RoleOffer, TimelineEntry
+from commandpost.incidents.models import Incident, RoleOffer
 from commandpost.incidents.roles import RoleView
+from commandpost.responses import Out, computed
 
 
 class _In(BaseModel):
@@ -76,7 +77,7 @@ class CommsIn(_In):
     body: str | None = Field(default=None, max_length=20_000, description="default: the kind's template")
 
 
-class IncidentOut(BaseModel):
+class IncidentOut(Out):
     number: str = Field(description="INC-n")
     title: str
     summary: str
@@ -114,16 +115,19 @@ class IncidentOut(BaseModel):
     def build(
         cls, incident: Incident, *, ic: str | None, now: datetime, timezone: str = "UTC"
     ) -> IncidentOut:
+        """Computed: the INC-n label, the statuses allowed next, the IC (a role, not a column), whether
+        comms are overdue at ``now``, and the org timezone."""
         due = incident.comms_due_at
-        computed = {
-            "number": rules.format_number(incident.number),
-            "allowed_next": list(rules.allowed_next(incident.status)),
-            "ic": ic,
-            "comms_overdue": due is not None and due <= now and rules.is_open(incident.status),
-            "timezone": timezone,
-        }
-        stored = {name: getattr(incident, name) for name in cls.model_fields if name not in computed}
-        return cls(**computed, **stored)
+        return cls.model_validate(
+            computed(
+                incident,
+                number=rules.format_number(incident.number),
+                allowed_next=list(rules.allowed_next(incident.status)),
+                ic=ic,
+                comms_overdue=due is not None and due <= now and rules.is_open(incident.status),
+                timezone=timezone,
+            )
+        )
 
 
 class DeclaredOut(IncidentOut):
@@ -131,7 +135,7 @@ class DeclaredOut(IncidentOut):
     next_steps: list[str]
 
 
-class OfferOut(BaseModel):
+class OfferOut(Out):
     id: int
     role: str
     from_person: str | None
@@ -144,21 +148,13 @@ class OfferOut(BaseModel):
 
     @classmethod
     def build(cls, offer: RoleOffer, *, now: datetime) -> OfferOut:
+        """Computed: ``state`` reads ``expired`` for a pending offer past its expiry at ``now``, before
+        the engine marks the row."""
         state = "expired" if offer.state == "pending" and offer.expires_at <= now else offer.state
-        return cls(
-            id=offer.id,
-            role=offer.role,
-            from_person=offer.from_person,
-            to_person=offer.to_person,
-            offered_by=offer.offered_by,
-            offered_at=offer.offered_at,
-            expires_at=offer.expires_at,
-            state=state,
-            answered_at=offer.answered_at,
-        )
+        return cls.model_validate(computed(offer, state=state))
 
 
-class RoleOut(BaseModel):
+class RoleOut(Out):
     role: str
     label: str
     holder: str | None
@@ -168,37 +164,19 @@ class RoleOut(BaseModel):
 
     @classmethod
     def build(cls, view: RoleView, *, now: datetime) -> RoleOut:
-        offer = view.pending_offer
-        return cls(
-            role=view.role,
-            label=view.label,
-            holder=view.holder,
-            held_by_ic_by_default=view.held_by_ic_by_default,
-            assigned_at=view.assigned_at,
-            pending_offer=OfferOut.build(offer, now=now) if offer else None,
-        )
+        """Computed: the pending offer, whose state depends on ``now``."""
+        offer = OfferOut.build(view.pending_offer, now=now) if view.pending_offer else None
+        return cls.model_validate(computed(view, pending_offer=offer))
 
 
-class EntryOut(BaseModel):
+class EntryOut(Out):
     id: int
     at: datetime
     author: str
     kind: str
     text: str
     data: dict[str, Any]
-    corrects: int | None
-
-    @classmethod
-    def build(cls, entry: TimelineEntry) -> EntryOut:
-        return cls(
-            id=entry.id,
-            at=entry.at,
-            author=entry.author,
-            kind=entry.kind,
-            text=entry.text,
-            data=entry.data,
-            corrects=entry.corrects_id,
-        )
+    corrects: int | None = Field(validation_alias="corrects_id")
 
 
 class TimelineOut(BaseModel):

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
-
 from commandpost.notify.models import OutgoingAttempt, OutgoingMessage
 from commandpost.notify.rules import mask_destination
+from commandpost.responses import Out, computed
 
 
-class AttemptOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class AttemptOut(Out):
     number: int
     at: datetime
     duration_ms: int | None
@@ -22,7 +19,7 @@ class AttemptOut(BaseModel):
     sender: str
 
 
-class NotificationOut(BaseModel):
+class NotificationOut(Out):
     id: int
     key: str
     channel: str
@@ -44,24 +41,15 @@ class NotificationOut(BaseModel):
 
     @classmethod
     def of(cls, message: OutgoingMessage, attempts: list[OutgoingAttempt]) -> NotificationOut:
+        """Computed: the destination masked, whether it was delivered, the next attempt only while one
+        is still to come, and its ``attempts`` (rows of their own) as its history."""
         waiting = message.status in ("pending", "sending")
-        return cls(
-            id=message.id,
-            key=message.key,
-            channel=message.channel,
-            destination=mask_destination(message.channel, message.destination),
-            subject=message.subject,
-            severity=message.severity,
-            incident_id=message.incident_id,
-            person=message.person,
-            status=message.status,
-            delivered=message.status == "delivered",
-            late=message.late,
-            attempts=message.attempts,
-            created_at=message.created_at,
-            due_at=message.due_at,
-            next_attempt_at=message.next_attempt_at if waiting else None,
-            sent_at=message.sent_at,
-            last_error=message.last_error,
-            history=[AttemptOut.model_validate(a) for a in attempts],
+        return cls.model_validate(
+            computed(
+                message,
+                destination=mask_destination(message.channel, message.destination),
+                delivered=message.status == "delivered",
+                next_attempt_at=message.next_attempt_at if waiting else None,
+                history=attempts,
+            )
         )

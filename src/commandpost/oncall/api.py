@@ -76,7 +76,7 @@ def shifts(
     end = end or start + timedelta(days=7)
     config = policy_service.current_config(ctx.session)
     found = oncall_service.schedule_shifts(ctx.session, config, name, start, end, layer=layer)
-    return ShiftsOut(schedule=name, start=start, end=end, shifts=[ShiftOut.of(s) for s in found])
+    return ShiftsOut(schedule=name, start=start, end=end, shifts=[ShiftOut.model_validate(s) for s in found])
 
 
 # ------------------------------------------------------------------ overrides

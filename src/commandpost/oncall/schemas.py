@@ -9,11 +9,12 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from commandpost.clock import Instant
-from commandpost.oncall.rules import OnCallNow, Shift
+from commandpost.oncall.rules import OnCallNow
 from commandpost.policy.schema import Layer, Schedule
+from commandpost.responses import Out, computed
 
 
-class ShiftOut(BaseModel):
+class ShiftOut(Out):
     schedule: str
     layer: str
     person: str
@@ -22,20 +23,8 @@ class ShiftOut(BaseModel):
     by_override: bool
     override_id: int | None
 
-    @classmethod
-    def of(cls, shift: Shift) -> ShiftOut:
-        return cls(
-            schedule=shift.schedule,
-            layer=shift.layer,
-            person=shift.person,
-            start=shift.start,
-            end=shift.end,
-            by_override=shift.by_override,
-            override_id=shift.override_id,
-        )
 
-
-class OnCallLayer(BaseModel):
+class OnCallLayer(Out):
     schedule: str
     layer: str
     person: str | None = Field(description="null when nobody covers the layer (restricted or not started)")
@@ -46,15 +35,17 @@ class OnCallLayer(BaseModel):
 
     @classmethod
     def of(cls, item: OnCallNow) -> OnCallLayer:
+        """Computed: the shift's fields, each empty when nobody covers the layer (``shift`` is None)."""
         shift = item.shift
-        return cls(
-            schedule=item.schedule,
-            layer=item.layer,
-            person=shift.person if shift else None,
-            start=shift.start if shift else None,
-            end=shift.end if shift else None,
-            by_override=bool(shift and shift.by_override),
-            override_id=shift.override_id if shift else None,
+        return cls.model_validate(
+            computed(
+                item,
+                person=shift.person if shift else None,
+                start=shift.start if shift else None,
+                end=shift.end if shift else None,
+                by_override=bool(shift and shift.by_override),
+                override_id=shift.override_id if shift else None,
+            )
         )
 
 
@@ -71,19 +62,19 @@ LocalTime = Annotated[
 ("10:00:00Z"), which a local handoff time has not; the pattern says what is served."""
 
 
-class HandoffOut(BaseModel):
+class HandoffOut(Out):
     weekday: str | None
     time: LocalTime
     timezone: str
 
 
-class RestrictionOut(BaseModel):
+class RestrictionOut(Out):
     days: list[str]
     start: dt.time
     end: dt.time
 
 
-class LayerOut(BaseModel):
+class LayerOut(Out):
     name: str
     members: list[str]
     length: str
@@ -93,18 +84,11 @@ class LayerOut(BaseModel):
 
     @classmethod
     def of(cls, layer: Layer) -> LayerOut:
-        rotation = layer.rotation
-        return cls(
-            name=layer.name,
-            members=list(rotation.members),
-            length=rotation.length,
-            start=rotation.start,
-            handoff=HandoffOut.model_validate(rotation.handoff.model_dump()),
-            restrictions=[RestrictionOut.model_validate(r.model_dump()) for r in layer.restrictions],
-        )
+        """The layer's rotation, flattened into it: the layer gives only its name and restrictions."""
+        return cls.model_validate(computed(layer.rotation, name=layer.name, restrictions=layer.restrictions))
 
 
-class ScheduleOut(BaseModel):
+class ScheduleOut(Out):
     name: str
     description: str
     timezone: str
@@ -112,12 +96,9 @@ class ScheduleOut(BaseModel):
 
     @classmethod
     def of(cls, schedule: Schedule) -> ScheduleOut:
-        return cls(
-            name=schedule.name,
-            description=schedule.description,
-            timezone=schedule.timezone,
-            layers=[LayerOut.of(layer) for layer in schedule.layers],
-        )
+        """Computed: the layers, each flattened (:meth:`LayerOut.of`)."""
+        layers = [LayerOut.of(layer) for layer in schedule.layers]
+        return cls.model_validate(computed(schedule, layers=layers))
 
 
 class ShiftsOut(BaseModel):
@@ -138,9 +119,7 @@ class OverrideIn(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
-class OverrideOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class OverrideOut(Out):
     id: int
     schedule: str
     layer: str
@@ -159,9 +138,7 @@ class FeedIn(BaseModel):
     person: str | None = Field(default=None, max_length=100)
 
 
-class FeedOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class FeedOut(Out):
     id: int
     kind: str
     target: str

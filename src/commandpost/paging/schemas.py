@@ -13,9 +13,10 @@ from commandpost.notify.rules import mask_destination
 from commandpost.paging import rules
 from commandpost.paging.models import Escalation
 from commandpost.policy.schema import OpsConfig
+from commandpost.responses import Out, computed
 
 
-class EscalationOut(BaseModel):
+class EscalationOut(Out):
     policy: str | None
     severity: str
     state: str = Field(description="active | acknowledged | resolved | stopped")
@@ -35,34 +36,31 @@ class EscalationOut(BaseModel):
 
     @classmethod
     def of(cls, esc: Escalation, incident: Incident, config: OpsConfig) -> EscalationOut:
+        """Computed: the state as the incident makes it (an acknowledged or resolved incident stops
+        the chain), and from the policy's route for the incident's severity: the levels, the next one
+        and its targets, the repeat limit."""
         policy = config.policy(esc.policy) if esc.policy else None
         route = rules.route_for(policy, incident.severity)
         levels = rules.levels_of(route) if route else ()
         acknowledged = incident.acknowledged_at is not None
         state = rules.effective_state(esc.state, incident_status=incident.status, acknowledged=acknowledged)
         pending = esc.level < len(levels)
-        return cls(
-            policy=esc.policy,
-            severity=esc.severity,
-            state=state,
-            chain=esc.chain,
-            levels=len(levels),
-            next_level=esc.level + 1 if pending else None,
-            next_targets=list(levels[esc.level].targets) if pending else [],
-            repeat=esc.repeat,
-            repeat_limit=route.repeat if route else 0,
-            next_escalation_at=esc.next_escalation_at if state == rules.ACTIVE else None,
-            fired=esc.fired,
-            started_at=esc.started_at,
-            last_fired_at=esc.last_fired_at,
-            acknowledged_at=esc.acknowledged_at
-            or (incident.acknowledged_at if state == rules.ACKNOWLEDGED else None),
-            acknowledged_by=esc.acknowledged_by,
-            stop_reason=esc.stop_reason,
+        return cls.model_validate(
+            computed(
+                esc,
+                state=state,
+                levels=len(levels),
+                next_level=esc.level + 1 if pending else None,
+                next_targets=list(levels[esc.level].targets) if pending else [],
+                repeat_limit=route.repeat if route else 0,
+                next_escalation_at=esc.next_escalation_at if state == rules.ACTIVE else None,
+                acknowledged_at=esc.acknowledged_at
+                or (incident.acknowledged_at if state == rules.ACKNOWLEDGED else None),
+            )
         )
 
 
-class PageOut(BaseModel):
+class PageOut(Out):
     """One message about the incident: a page (level), an FYI, or another notification."""
 
     id: int
@@ -86,28 +84,23 @@ class PageOut(BaseModel):
 
     @classmethod
     def of(cls, message: OutgoingMessage, attempts: list[OutgoingAttempt]) -> PageOut:
+        """Computed: what the message's payload says (kind, 1-based level, repeat, target, who
+        escalated), the destination masked, whether it was delivered, and the attempts counted."""
         payload: dict[str, Any] = message.payload or {}
         kind = payload.get("kind") if payload.get("kind") in ("page", "fyi") else "notification"
         level = payload.get("level")
-        return cls(
-            id=message.id,
-            kind=kind,
-            level=level + 1 if isinstance(level, int) else None,
-            repeat=payload.get("repeat") if isinstance(payload.get("repeat"), int) else None,
-            target=payload.get("target"),
-            person=message.person,
-            channel=message.channel,
-            destination=mask_destination(message.channel, message.destination),
-            subject=message.subject,
-            created_at=message.created_at,
-            due_at=message.due_at,
-            status=message.status,
-            delivered=message.status == DELIVERED,
-            sent_at=message.sent_at,
-            late=message.late,
-            attempts=len(attempts) or message.attempts,
-            last_error=message.last_error,
-            escalated_by=payload.get("escalated_by"),
+        return cls.model_validate(
+            computed(
+                message,
+                kind=kind,
+                level=level + 1 if isinstance(level, int) else None,
+                repeat=payload.get("repeat") if isinstance(payload.get("repeat"), int) else None,
+                target=payload.get("target"),
+                destination=mask_destination(message.channel, message.destination),
+                delivered=message.status == DELIVERED,
+                attempts=len(attempts) or message.attempts,
+                escalated_by=payload.get("escalated_by"),
+            )
         )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from commandpost.responses import Out
 
 
-class RevisionOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class RevisionOut(Out):
     id: int
     seq: int
     content_hash: str

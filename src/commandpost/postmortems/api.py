@@ -153,13 +153,13 @@ def reopen(number: str, ctx: Responder, body: ReopenIn | None = None) -> Postmor
 @router.get("/postmortems/{number}/revisions", response_model=list[RevisionOut], summary="Final revisions")
 def list_revisions(number: str, ctx: Reader) -> list[RevisionOut]:
     _incident, pm = service.find(ctx.session, number)
-    return [RevisionOut.build(r) for r in service.revisions(ctx.session, pm)]
+    return [RevisionOut.model_validate(r) for r in service.revisions(ctx.session, pm)]
 
 
 @router.get("/postmortems/{number}/revisions/{revision}", response_model=RevisionOut)
 def show_revision(number: str, revision: RowId, ctx: Reader) -> RevisionOut:
     _incident, pm = service.find(ctx.session, number)
-    return RevisionOut.build(service.get_revision(ctx.session, pm, revision))
+    return RevisionOut.model_validate(service.get_revision(ctx.session, pm, revision))
 
 
 # ---------------------------------------------------------------- action items

@@ -13,9 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from commandpost.incidents import rules as incident_rules
-from commandpost.postmortems import actions, rules
+from commandpost.postmortems import rules
 from commandpost.postmortems.blameless import BlameFlag
-from commandpost.postmortems.models import ActionItem, Postmortem, PostmortemRevision
+from commandpost.postmortems.models import ActionItem, Postmortem
+from commandpost.responses import Out, computed
 
 
 class _In(BaseModel):
@@ -56,7 +57,7 @@ class ActionItemPatchIn(ActionItemIn):
     note: str | None = Field(default=None, max_length=2000, description="why (required for wontfix)")
 
 
-class ActionItemOut(BaseModel):
+class ActionItemOut(Out):
     id: int
     incident: str = Field(description="INC-n")
     title: str
@@ -77,17 +78,11 @@ class ActionItemOut(BaseModel):
 
     @classmethod
     def build(cls, item: ActionItem, *, number: int, timezone: str, now: datetime) -> ActionItemOut:
-        data = actions.item_dict(item)
-        return cls(
-            **{k: v for k, v in data.items() if k not in ("due", "done_at")},
-            due=item.due,
-            done_at=item.done_at,
-            incident=incident_rules.format_number(number),
-            overdue=item.status in rules.OPEN_ACTION_STATUSES and rules.is_overdue(item.due, now, timezone),
-            created_at=item.created_at,
-            created_by=item.created_by,
-            updated_at=item.updated_at,
-        )
+        """Computed: the incident's INC-n label, and whether the item is overdue at ``now`` in the org's
+        ``timezone``."""
+        label = incident_rules.format_number(number)
+        overdue = item.status in rules.OPEN_ACTION_STATUSES and rules.is_overdue(item.due, now, timezone)
+        return cls.model_validate(computed(item, incident=label, overdue=overdue))
 
 
 class CriteriaOut(BaseModel):
@@ -98,7 +93,7 @@ class CriteriaOut(BaseModel):
     evaluated_at: datetime
 
 
-class BlameOut(BaseModel):
+class BlameOut(Out):
     section: str
     sentence: str
     actor: str
@@ -106,12 +101,8 @@ class BlameOut(BaseModel):
     rule: str
     suggestion: str
 
-    @classmethod
-    def build(cls, flag: BlameFlag) -> BlameOut:
-        return cls(**flag.to_dict())
 
-
-class PostmortemOut(BaseModel):
+class PostmortemOut(Out):
     number: str = Field(description="the incident's number, INC-n")
     title: str
     severity: str
@@ -149,37 +140,34 @@ class PostmortemOut(BaseModel):
         timezone: str,
         now: datetime,
     ) -> PostmortemOut:
+        """Computed: the incident's INC-n label, what ``facts`` measured (severity, service), the status
+        label, the criteria, every section (empty ones included) with titles and hints, the action items
+        and blameless warnings (other rows), and the org's blameless mode."""
         facts = dict(pm.facts or {})
         sections = {name: (pm.sections or {}).get(name, "") for name in rules.SECTION_NAMES}
-        return cls(
-            number=incident_rules.format_number(number),
-            title=pm.title,
-            severity=str(facts.get("severity", "")),
-            service=facts.get("service"),
-            status=pm.status,
-            status_label=rules.STATUS_LABELS[pm.status],
-            author=pm.author,
-            reviewer=pm.reviewer,
-            revision=pm.revision,
-            criteria=CriteriaOut(**(pm.criteria or {}), evaluated_at=pm.evaluated_at),
-            sections=sections,
-            section_titles=dict(rules.SECTION_TITLES),
-            hints=dict(rules.HINTS),
-            empty_sections=rules.empty_sections(sections) if pm.status != "not_required" else [],
-            facts=facts,
-            action_items=[ActionItemOut.build(i, number=number, timezone=timezone, now=now) for i in items],
-            no_action_reason=pm.no_action_reason,
-            blameless=[BlameOut.build(f) for f in flags],
-            blameless_mode=blameless_mode,
-            created_at=pm.created_at,
-            updated_at=pm.updated_at,
-            submitted_at=pm.submitted_at,
-            finalized_at=pm.finalized_at,
-            approved_by=pm.approved_by,
+        return cls.model_validate(
+            computed(
+                pm,
+                number=incident_rules.format_number(number),
+                severity=str(facts.get("severity", "")),
+                service=facts.get("service"),
+                status_label=rules.STATUS_LABELS[pm.status],
+                criteria=CriteriaOut(**(pm.criteria or {}), evaluated_at=pm.evaluated_at),
+                sections=sections,
+                section_titles=dict(rules.SECTION_TITLES),
+                hints=dict(rules.HINTS),
+                empty_sections=rules.empty_sections(sections) if pm.status != "not_required" else [],
+                facts=facts,
+                action_items=[
+                    ActionItemOut.build(i, number=number, timezone=timezone, now=now) for i in items
+                ],
+                blameless=[BlameOut.model_validate(f) for f in flags],
+                blameless_mode=blameless_mode,
+            )
         )
 
 
-class PostmortemSummaryOut(BaseModel):
+class PostmortemSummaryOut(Out):
     number: str
     title: str
     severity: str
@@ -195,24 +183,21 @@ class PostmortemSummaryOut(BaseModel):
 
     @classmethod
     def build(cls, pm: Postmortem, number: int) -> PostmortemSummaryOut:
+        """Computed: the incident's INC-n label, what ``facts`` measured (severity, service), and the
+        criteria's one-line summary."""
         facts = pm.facts or {}
-        return cls(
-            number=incident_rules.format_number(number),
-            title=pm.title,
-            severity=str(facts.get("severity", "")),
-            service=facts.get("service"),
-            status=pm.status,
-            author=pm.author,
-            reviewer=pm.reviewer,
-            required=pm.required,
-            criteria=str((pm.criteria or {}).get("summary", "")),
-            revision=pm.revision,
-            created_at=pm.created_at,
-            finalized_at=pm.finalized_at,
+        return cls.model_validate(
+            computed(
+                pm,
+                number=incident_rules.format_number(number),
+                severity=str(facts.get("severity", "")),
+                service=facts.get("service"),
+                criteria=str((pm.criteria or {}).get("summary", "")),
+            )
         )
 
 
-class RevisionOut(BaseModel):
+class RevisionOut(Out):
     revision: int
     reason: str = Field(description="approved | edited")
     title: str
@@ -224,22 +209,6 @@ class RevisionOut(BaseModel):
     action_items: list[dict[str, Any]]
     no_action_reason: str | None
     markdown: str
-
-    @classmethod
-    def build(cls, row: PostmortemRevision) -> RevisionOut:
-        return cls(
-            revision=row.revision,
-            reason=row.reason,
-            title=row.title,
-            author=row.author,
-            reviewer=row.reviewer,
-            created_at=row.created_at,
-            created_by=row.created_by,
-            sections=dict(row.sections),
-            action_items=list(row.action_items),
-            no_action_reason=row.no_action_reason,
-            markdown=row.markdown,
-        )
 
 
 class ActionCountsOut(BaseModel):

@@ -9,15 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents.models import Incident
+from commandpost.responses import Out, computed
 from commandpost.runbooks import rules
 from commandpost.runbooks.checklist import Attachment, ordered_sections, progress
 from commandpost.runbooks.lint import RunbookFinding
-from commandpost.runbooks.model import VERIFY, Caution, Runbook, Section, Step
+from commandpost.runbooks.model import VERIFY, Runbook, Section, Step
 from commandpost.runbooks.models import RunbookStepState
-
-
-class Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class CautionOut(Out):
@@ -25,21 +22,13 @@ class CautionOut(Out):
     line: int
     guards: str | None = Field(description="the step this warning stands beside (the step right before it)")
 
-    @classmethod
-    def build(cls, caution: Caution) -> CautionOut:
-        return cls(text=caution.text, line=caution.line, guards=caution.guards)
-
 
 class StepStateOut(Out):
     state: str
     note: str
-    by: str
-    at: datetime
+    by: str = Field(validation_alias="marked_by")
+    at: datetime = Field(validation_alias="marked_at")
     entry_id: int | None
-
-    @classmethod
-    def build(cls, row: RunbookStepState) -> StepStateOut:
-        return cls(state=row.state, note=row.note, by=row.marked_by, at=row.marked_at, entry_id=row.entry_id)
 
 
 class StepOut(Out):
@@ -56,18 +45,9 @@ class StepOut(Out):
 
     @classmethod
     def build(cls, step: Step, state: RunbookStepState | None = None) -> StepOut:
-        return cls(
-            id=step.id,
-            section=step.section,
-            position=step.position,
-            text=step.text,
-            line=step.line,
-            command=step.command,
-            warning=step.warning,
-            needs_ops=rules.needs_ops(step),
-            cautions=[CautionOut.build(c) for c in step.cautions],
-            state=StepStateOut.build(state) if state else None,
-        )
+        """Computed: whether only the Ops holder marks it, and its ``state`` in an incident (a row of
+        its own)."""
+        return cls.model_validate(computed(step, needs_ops=rules.needs_ops(step), state=state))
 
 
 class ItemOut(Out):
@@ -87,15 +67,10 @@ class SectionOut(Out):
 
     @classmethod
     def build(cls, section: Section, states: dict[str, RunbookStepState] | None = None) -> SectionOut:
+        """Computed: the steps, each with its state in an incident (``states``, by step id)."""
         states = states or {}
-        return cls(
-            number=section.number,
-            name=section.name,
-            heading=section.heading,
-            line=section.line,
-            steps=[StepOut.build(s, states.get(s.id)) for s in section.steps],
-            items=[ItemOut(text=i.text, line=i.line, command=i.command) for i in section.items],
-            cautions=[CautionOut.build(c) for c in section.cautions],
+        return cls.model_validate(
+            computed(section, steps=[StepOut.build(s, states.get(s.id)) for s in section.steps])
         )
 
 
@@ -106,10 +81,6 @@ class FindingOut(Out):
     name: str
     severity: Literal["error", "warning"]
     message: str
-
-    @classmethod
-    def build(cls, finding: RunbookFinding) -> FindingOut:
-        return cls.model_validate(finding.to_dict())
 
 
 class StalenessOut(Out):
@@ -143,13 +114,8 @@ class IncidentRefOut(Out):
 
     @classmethod
     def build(cls, incident: Incident) -> IncidentRefOut:
-        return cls(
-            number=incident_rules.format_number(incident.number),
-            title=incident.title,
-            status=incident.status,
-            severity=incident.severity,
-            declared_at=incident.declared_at,
-        )
+        """Computed: the INC-n label."""
+        return cls.model_validate(computed(incident, number=incident_rules.format_number(incident.number)))
 
 
 class RunbookSummaryOut(Out):
@@ -242,11 +208,11 @@ def runbook_out(
         service=_text(meta.get("service")),
         escalates_to=_text(meta.get("escalates_to")),
         content_hash=runbook.content_hash,
-        staleness=StalenessOut(**staleness.to_dict()) if staleness else None,
-        first_move=FirstMoveOut(**move.to_dict()) if move else None,
+        staleness=StalenessOut.model_validate(staleness) if staleness else None,
+        first_move=FirstMoveOut.model_validate(move) if move else None,
         sections=[SectionOut.build(s) for s in runbook.sections],
-        warnings=[CautionOut.build(c) for c in sorted(cautions, key=lambda c: c.line)],
-        lint=[FindingOut.build(f) for f in findings],
+        warnings=[CautionOut.model_validate(c) for c in sorted(cautions, key=lambda c: c.line)],
+        lint=[FindingOut.model_validate(f) for f in findings],
         pointed_by=[PointerOut(**p) for p in pointed_by],
         incidents=[IncidentRefOut.build(i) for i in incidents],
     )
@@ -319,7 +285,7 @@ def attachment_out(attachment: Attachment) -> AttachmentOut:
         attached_by=row.attached_by if row else None,
         content_hash=view.content_hash,
         outdated=attachment.outdated,
-        first_move=FirstMoveOut(**move.to_dict()) if move else None,
+        first_move=FirstMoveOut.model_validate(move) if move else None,
         progress=ProgressOut(**progress(view.steps, states)),
         sections=[SectionOut.build(s, states) for s in ordered_sections(view)],
         verify_evidence=evidence,

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from commandpost.responses import Out
+
 
 class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -15,8 +17,7 @@ class TokenIn(BaseModel):
     name: str = Field(default="", max_length=200)
 
 
-class TokenOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class TokenOut(Out):
     id: int
     person: str
     scope: str
