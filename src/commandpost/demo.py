@@ -328,7 +328,7 @@ def _history_incident(
         responder = primary or "hana"
         if alert:
             key = next(k for k in policy_service.list_integrations(session) if k.source == "alertmanager")
-            ref = alerts_service.integration_for_key(session, key.key)
+            ref = alerts_service.integration_for_key(session, key=key.key)
             assert ref is not None
             event = NormalizedEvent(
                 action="trigger",

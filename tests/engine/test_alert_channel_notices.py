@@ -56,7 +56,7 @@ def trigger(key: str, alertname: str = "CSVExportFailing", **fields: Any) -> Nor
 def ingest(sessions, clock, *events: NormalizedEvent) -> list[alerts_service.Outcome]:
     key = keys(sessions)["generic"]
     with transaction(sessions) as s:
-        ref = alerts_service.integration_for_key(s, key)
+        ref = alerts_service.integration_for_key(s, key=key)
         assert ref is not None
         return alerts_service.ingest(s, integration=ref, events=list(events), now=clock.now())
 
@@ -325,7 +325,7 @@ def test_the_upgrade_keeps_only_notices_still_ahead(engine, sessions, clock, sta
     apply(sessions, clock)
     integration = keys(sessions)["generic"]
     with transaction(sessions) as s:
-        ref = alerts_service.integration_for_key(s, integration)
+        ref = alerts_service.integration_for_key(s, key=integration)
         assert ref is not None
         wall = datetime.now(UTC)  # the migration has no injected clock: it runs at `serve`/`db upgrade`
         for key, when in (("old", wall - timedelta(days=30)), ("ahead", wall + timedelta(hours=12))):

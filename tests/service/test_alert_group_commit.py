@@ -53,7 +53,7 @@ def test_a_batch_counts_repeats_in_order_and_keeps_resolves_in_their_place(
     sessions, clock, applied_ops, session
 ):
     with sessions() as s:
-        ref = service.integration_for_key(s, keys(sessions)["pagerduty"])
+        ref = service.integration_for_key(s, key=keys(sessions)["pagerduty"])
     committer = GroupCommitter(sessions)
     (opened,), (other,) = together(committer, ref, clock, [[trig("db", **DB_ALERT)], [trig("q")]])
     assert opened.outcome == "incident_opened" and other.count == 1
@@ -90,7 +90,7 @@ def test_a_request_waiting_for_the_database_leaves_the_event_loop_free(
     sessions, clock, applied_ops, engine, session
 ):
     with sessions() as s:
-        ref = service.integration_for_key(s, keys(sessions)["pagerduty"])
+        ref = service.integration_for_key(s, key=keys(sessions)["pagerduty"])
     committer = GroupCommitter(sessions)
     ((first,),) = together(committer, ref, clock, [[trig("db")]])
 
@@ -127,7 +127,7 @@ def test_the_wal_is_copied_in_beside_the_loop_and_started_over_once_large(
     with sessions() as s:
         policy_service.apply_folder(s, EXAMPLE_OPS, now=clock.now(), actor="test")
         s.commit()
-        ref = service.integration_for_key(s, keys(sessions)["pagerduty"])
+        ref = service.integration_for_key(s, key=keys(sessions)["pagerduty"])
     monkeypatch.setattr(sqlite_writer, "CHECKPOINT_SECONDS", 0.0)
     monkeypatch.setattr(sqlite_writer, "RESTART_WAL_FRAMES", 1)
     committer = GroupCommitter(sessions)

@@ -25,7 +25,7 @@ def ingest(sessions, clock, applied_ops, session):
 
     def run(source: str, *events: NormalizedEvent, body=None):
         with sessions() as s:
-            ref = service.integration_for_key(s, keys(sessions)[source])
+            ref = service.integration_for_key(s, key=keys(sessions)[source])
             out = service.ingest(s, integration=ref, events=list(events), now=clock.now(), body=body)
             s.commit()
         session.rollback()
@@ -178,7 +178,7 @@ def test_sev4_is_recorded_only(sessions, clock, tmp_path, session):
 
     k = apply_variant(sessions, clock, tmp_path, sev4_for_info)
     with sessions() as s:
-        ref = service.integration_for_key(s, k["generic"])
+        ref = service.integration_for_key(s, key=k["generic"])
         (out,) = service.ingest(
             s, integration=ref, events=[trig("x", source_severity="info")], now=clock.now()
         )
@@ -198,7 +198,7 @@ def test_paging_alert_without_runbook_still_pages_marked_no_runbook(sessions, cl
         config = applied.model_copy(
             update={"services": [svc.model_copy(update={"default_severity": "SEV2"})]}
         )
-        ref = service.integration_for_key(s, k["generic"])
+        ref = service.integration_for_key(s, key=k["generic"])
         (out,) = service.ingest(
             s, integration=ref, events=[trig("x", alertname="Unknown")], now=clock.now(), config=config
         )
@@ -236,7 +236,7 @@ def test_alerts_of_one_group_share_an_incident_and_other_groups_get_their_own(in
         "incident_opened",
     )
     assert one[0].incident == two[0].incident != other[0].incident
-    assert [a.dedup_key for a in service.incident_alerts(session, one[0].incident)] == ["fp-2", "fp-3"]
+    assert [a.dedup_key for a in service.incident_alerts(session, number=one[0].incident)] == ["fp-2", "fp-3"]
 
 
 def test_alert_resolution_on_a_closed_incident_writes_no_entry(ingest, sessions, session, clock):
@@ -289,7 +289,7 @@ def test_change_events_are_recent_changes_of_the_service_newest_first(ingest, se
         "pagerduty", NormalizedEvent(action="record", dedup_key="c3", kind="change", summary="Rollback v42")
     )
     assert counts(session)["change_event"] == 4
-    incident, changes = service.incident_changes(session, opened.incident, now=clock.now())
+    incident, changes = service.incident_changes(session, number=opened.incident, now=clock.now())
     assert incident.number == opened.incident
     assert [c.summary for c in changes] == ["Rollback v42", "Flag flip", "Deploy v42"]
     assert (
@@ -311,7 +311,7 @@ def test_listing_filters(ingest, session):
     with pytest.raises(ValidationFailed, match="status 'burning' is not one of"):
         service.list_alerts(session, status="burning")
     with pytest.raises(NotFound):
-        service.get_alert(session, 999)
+        service.get_alert(session, alert_id=999)
 
 
 def test_a_webhook_of_distinct_firing_alerts_is_one_bump_then_inserts_in_order(ingest, session):

@@ -191,7 +191,7 @@ def test_ingest_called_directly_clamps_with_the_defaults(
 
     with sessions() as s:
         integration = next(k for k in keys_rows(s) if k.source == "generic")
-        ref = service.integration_for_key(s, integration.key)
+        ref = service.integration_for_key(s, key=integration.key)
         assert ref is not None
         event = NormalizedEvent(
             action="trigger",

@@ -23,7 +23,7 @@ T = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)
 def _send(sessions: sessionmaker[Session], action: str, key: str, alertname: str, at: datetime) -> int | None:
     with transaction(sessions) as s:
         generic = next(k for k in policy_service.list_integrations(s) if k.source == "generic")
-        ref = alerts_service.integration_for_key(s, generic.key)
+        ref = alerts_service.integration_for_key(s, key=generic.key)
         assert ref is not None
         event = NormalizedEvent(
             action=action, dedup_key=key, alertname=alertname, summary=f"{alertname} firing"

@@ -104,7 +104,7 @@ def list_alerts(
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetailOut)
 def get_alert(alert_id: RowId, ctx: Reader) -> AlertDetailOut:
-    return AlertDetailOut.of(service.get_alert(ctx.session, alert_id))
+    return AlertDetailOut.of(service.get_alert(ctx.session, alert_id=alert_id))
 
 
 @router.get(
@@ -113,7 +113,7 @@ def get_alert(alert_id: RowId, ctx: Reader) -> AlertDetailOut:
     summary="Recent changes of the incident's service: from 24 h before detection until now, newest first",
 )
 def incident_changes(number: str, ctx: Reader) -> IncidentChangesOut:
-    incident, changes = service.incident_changes(ctx.session, number, now=ctx.now)
+    incident, changes = service.incident_changes(ctx.session, number=number, now=ctx.now)
     return IncidentChangesOut(
         incident=incident_ref(incident.number) or number,
         service=incident.service,
@@ -124,7 +124,7 @@ def incident_changes(number: str, ctx: Reader) -> IncidentChangesOut:
 
 @router.get("/incidents/{number}/alerts", response_model=list[AlertOut], summary="The incident's alerts")
 def incident_alerts(number: str, ctx: Reader) -> list[AlertOut]:
-    return [AlertOut.of(a) for a in service.incident_alerts(ctx.session, number)]
+    return [AlertOut.of(a) for a in service.incident_alerts(ctx.session, number=number)]
 
 
 @router.get(
@@ -153,14 +153,18 @@ def list_subscriptions(
     },
 )
 def confirm_subscription(subscription_id: RowId, ctx: Admin) -> SubscriptionOut:
-    target = subscriptions.confirmable(ctx.session, subscription_id)
+    target = subscriptions.confirmable(ctx.session, subscription_id=subscription_id)
     # No transaction stays open while AWS answers (up to 10 s; on SQLite it would hold the write lock
     # intake needs): this ends the one that authenticated the token, and the change commits with its
     # audit row in the next, when the request ends — as every mutating request's do.
     ctx.session.commit()
     arn = subscriptions.perform(target, now=ctx.now)
     row = subscriptions.mark_confirmed(
-        ctx.session, subscription_id, subscription_arn=arn, actor=ctx.principal.person, now=ctx.now
+        ctx.session,
+        subscription_id=subscription_id,
+        subscription_arn=arn,
+        actor=ctx.principal.person,
+        now=ctx.now,
     )
     ctx.audit_target(
         f"sns-subscription:{row.id}", topic_arn=row.topic_arn, subscription_arn=row.subscription_arn

@@ -238,7 +238,7 @@ def _open(row: Any) -> OpenAlert | None:
     return OpenAlert(row[0], row[1], row[2], row[3], row[4]) if row is not None else None
 
 
-def bump_repeats(session: Session, triggers: Sequence[tuple[int, str, int, datetime]]) -> None:
+def bump_repeats(session: Session, *, triggers: Sequence[tuple[int, str, int, datetime]]) -> None:
     """Bump ahead, in one statement, the open alerts that this transaction's triggers will repeat.
 
     ``triggers``: (integration id, dedup key, how many triggers, the last one's ``now``) for keys
@@ -282,7 +282,7 @@ def _prebumped(session: Session, integration_id: int, key: str) -> OpenAlert | N
     return OpenAlert(alert.id, count, alert.incident_id, alert.incident_number, alert.summary)
 
 
-def bump(session: Session, integration_id: int, dedup_key: str, now: datetime) -> OpenAlert | None:
+def bump(session: Session, *, integration_id: int, dedup_key: str, now: datetime) -> OpenAlert | None:
     """A repeat: count + 1 and last_seen_at on the open alert with this key (None: there is none)."""
     key = stored_key(dedup_key)
     done = _prebumped(session, integration_id, key)
@@ -293,7 +293,7 @@ def bump(session: Session, integration_id: int, dedup_key: str, now: datetime) -
 
 
 def bump_many(
-    session: Session, integration_id: int, dedup_keys: list[str], now: datetime
+    session: Session, *, integration_id: int, dedup_keys: list[str], now: datetime
 ) -> dict[str, OpenAlert]:
     """:func:`bump` for many distinct keys in one statement: key → the open alert it bumped."""
     keys = {stored_key(k): k for k in dedup_keys}  # stored form → as sent (distinct either way)
@@ -315,7 +315,7 @@ def bump_many(
     return done
 
 
-def insert_open(session: Session, values: dict[str, Any]) -> int | None:
+def insert_open(session: Session, *, values: dict[str, Any]) -> int | None:
     """Open a new alert; None when an open alert with this (integration, dedup key) already exists.
     ``values`` as the caller has them: redacted here as the alert table stores them."""
     sql = _sql(session)
@@ -327,17 +327,17 @@ def insert_open(session: Session, values: dict[str, Any]) -> int | None:
     return int(row[0]) if row is not None else None
 
 
-def link_incident(session: Session, alert_id: int, incident_id: int, number: int, outcome: str) -> None:
+def link_incident(session: Session, *, alert_id: int, incident_id: int, number: int, outcome: str) -> None:
     _run(session, _sql(session).link, (incident_id, number, outcome, alert_id))
 
 
-def acknowledge(session: Session, integration_id: int, dedup_key: str, now: datetime) -> OpenAlert | None:
+def acknowledge(session: Session, *, integration_id: int, dedup_key: str, now: datetime) -> OpenAlert | None:
     sql = _sql(session)
     return _open(_run(session, sql.acknowledge, (sql.time(now), integration_id, stored_key(dedup_key))))
 
 
 def resolve(
-    session: Session, integration_id: int, dedup_key: str, now: datetime, ends_at: datetime | None
+    session: Session, *, integration_id: int, dedup_key: str, now: datetime, ends_at: datetime | None
 ) -> OpenAlert | None:
     """Close the open alert with this key (None: there is none); a later trigger opens a new one."""
     sql = _sql(session)
@@ -346,16 +346,16 @@ def resolve(
     return _open(_run(session, sql.resolve, (at, sql.time(ends_at or now), at, integration_id, key)))
 
 
-def claim_delivery(session: Session, values: dict[str, Any]) -> int | None:
+def claim_delivery(session: Session, *, values: dict[str, Any]) -> int | None:
     """Record a delivery that names itself; None when that (integration, idempotency key) was seen."""
     stmt = insert_for(session, _event).values(**values).on_conflict_do_nothing().returning(_event.c.id)
     row = session.execute(stmt).first()
     return int(row[0]) if row is not None else None
 
 
-def record_event(session: Session, values: dict[str, Any]) -> int:
+def record_event(session: Session, *, values: dict[str, Any]) -> int:
     return int(session.execute(insert(_event).values(**values).returning(_event.c.id)).scalar_one())
 
 
-def finish_event(session: Session, event_id: int, **values: Any) -> None:
+def finish_event(session: Session, *, event_id: int, **values: Any) -> None:
     session.execute(update(_event).where(_event.c.id == event_id).values(**values))

@@ -75,7 +75,7 @@ _events: Table = AlertEvent.__table__  # type: ignore[assignment]
 stored_idempotency_key = stored.processor(_events.c.idempotency_key)
 
 
-def integration_for_key(session: Session, key: str) -> IntegrationRef | None:
+def integration_for_key(session: Session, *, key: str) -> IntegrationRef | None:
     """The active integration a key belongs to, with its ops declaration (rate limit, SNS topics)."""
     row = policy_service.integration_by_key(session, key)
     if row is None:
@@ -112,7 +112,9 @@ def ingest(
     if _all_distinct_triggers(events):
         # A webhook of N firing alerts: bump every open one in one statement, then open the rest
         # in order. Distinct keys commute, so this is the same as applying them one by one.
-        hits = dedup.bump_many(session, integration.id, [e.dedup_key for e in events], now)
+        hits = dedup.bump_many(
+            session, integration_id=integration.id, dedup_keys=[e.dedup_key for e in events], now=now
+        )
         return [
             _repeat(session, event, hits[event.dedup_key], now)
             if event.dedup_key in hits
@@ -146,7 +148,9 @@ def _one(
         return _change(session, integration, event, now)
     claimed = None
     if event.idempotency_key:
-        claimed = dedup.claim_delivery(session, _event_values(integration, event, now, body, "pending"))
+        claimed = dedup.claim_delivery(
+            session, values=_event_values(integration, event, now, body, "pending")
+        )
         if claimed is None:
             return _replayed(session, integration, event)
     if event.action == "trigger":
@@ -169,13 +173,13 @@ def _one(
     if claimed is not None:
         dedup.finish_event(
             session,
-            claimed,
+            event_id=claimed,
             outcome=result.outcome,
             alert_id=result.alert_id,
             incident_id=_incident_id(result),
         )
     elif result.alert_id is None:
-        dedup.record_event(session, _event_values(integration, event, now, body, result.outcome))
+        dedup.record_event(session, values=_event_values(integration, event, now, body, result.outcome))
     return result
 
 
@@ -204,14 +208,14 @@ def _trigger(
         hit = (
             None
             if known_closed and attempt == 0
-            else dedup.bump(session, integration.id, event.dedup_key, now)
+            else dedup.bump(session, integration_id=integration.id, dedup_key=event.dedup_key, now=now)
         )
         if hit is not None:
             return _repeat(session, event, hit, now)
         route = rules.route(config, service, event)
         outcome, notify_after = _unpaged_outcome(config, route, now)
         values = _alert_values(integration, event, route, outcome, notify_after, now, body)
-        alert_id = dedup.insert_open(session, values)
+        alert_id = dedup.insert_open(session, values=values)
         if alert_id is None:
             continue  # a concurrent first trigger opened it: count this one on theirs
         if not route.paging:
@@ -270,7 +274,9 @@ def _page(
         now=now,
     )
     outcome = "incident_opened" if created else "attached"
-    dedup.link_incident(session, alert_id, incident.id, incident.number, outcome)
+    dedup.link_incident(
+        session, alert_id=alert_id, incident_id=incident.id, number=incident.number, outcome=outcome
+    )
     bounded = timebounds.note(event)
     if bounded is not None:  # the impact start is not the source's word: say so, and why
         _note(session, incident.number, f"alert {summary}: {bounded[0]}", now, bounded[1])
@@ -307,7 +313,7 @@ def _acknowledge(
 ) -> Outcome:
     """The alert is acknowledged at its source. The incident is not: acknowledging makes the acker IC,
     and a monitoring tool cannot be IC — a person acknowledges the incident."""
-    hit = dedup.acknowledge(session, integration.id, event.dedup_key, now)
+    hit = dedup.acknowledge(session, integration_id=integration.id, dedup_key=event.dedup_key, now=now)
     if hit is None:
         return Outcome(event.dedup_key, "recorded")
     if hit.incident_number is not None:
@@ -323,7 +329,9 @@ def _acknowledge(
 
 
 def _resolve(session: Session, integration: IntegrationRef, event: NormalizedEvent, now: datetime) -> Outcome:
-    hit = dedup.resolve(session, integration.id, event.dedup_key, now, event.ends_at)
+    hit = dedup.resolve(
+        session, integration_id=integration.id, dedup_key=event.dedup_key, now=now, ends_at=event.ends_at
+    )
     if hit is None:
         return Outcome(event.dedup_key, "recorded")
     if hit.incident_number is not None:
@@ -483,14 +491,14 @@ def list_alerts(
     return list(session.scalars(query.order_by(Alert.id.desc()).limit(limit)))
 
 
-def get_alert(session: Session, alert_id: int) -> Alert:
+def get_alert(session: Session, *, alert_id: int) -> Alert:
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}", details={"alert": alert_id})
     return alert
 
 
-def incident_alerts(session: Session, number: str | int) -> list[Alert]:
+def incident_alerts(session: Session, *, number: str | int) -> list[Alert]:
     incident = incident_timeline.load(session, number)
     return list(session.scalars(select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.id)))
 
@@ -511,7 +519,7 @@ def recent_changes(
 
 
 def incident_changes(
-    session: Session, number: str | int, *, now: datetime
+    session: Session, *, number: str | int, now: datetime
 ) -> tuple[Incident, list[ChangeEvent]]:
     """An incident's "recent changes": its service's changes from 24 h before detection until now."""
     incident = incident_timeline.load(session, number)

@@ -112,7 +112,7 @@ def list_subscriptions(
     return list(session.scalars(query.order_by(SnsSubscription.id.desc()).limit(limit)))
 
 
-def get(session: Session, subscription_id: int) -> SnsSubscription:
+def get(session: Session, *, subscription_id: int) -> SnsSubscription:
     row = session.get(SnsSubscription, subscription_id)
     if row is None:
         raise NotFound(
@@ -123,9 +123,9 @@ def get(session: Session, subscription_id: int) -> SnsSubscription:
     return row
 
 
-def confirmable(session: Session, subscription_id: int) -> Confirmable:
+def confirmable(session: Session, *, subscription_id: int) -> Confirmable:
     """The subscription's SubscribeURL, if it still waits for one; Conflict when it does not."""
-    row = get(session, subscription_id)
+    row = get(session, subscription_id=subscription_id)
     if row.state not in CONFIRMABLE or row.subscribe_url is None:
         if row.state == "confirmed":
             by = f" by {row.confirmed_by}" if row.confirmed_by else ""
@@ -160,7 +160,7 @@ def perform(target: Confirmable, *, now: datetime) -> str | None:
 
 
 def mark_confirmed(
-    session: Session, subscription_id: int, *, subscription_arn: str | None, actor: str, now: datetime
+    session: Session, *, subscription_id: int, subscription_arn: str | None, actor: str, now: datetime
 ) -> SnsSubscription:
     """Record the confirmation (conditional: a concurrent confirm wins once) and forget the URL."""
     done = session.execute(
@@ -176,10 +176,10 @@ def mark_confirmed(
         .returning(_table.c.integration_id, _table.c.topic_arn)
     ).first()
     if done is None:
-        confirmable(session, subscription_id)  # raises what it is now (NotFound, Conflict)
+        confirmable(session, subscription_id=subscription_id)  # raises what it is now (NotFound, Conflict)
         raise Conflict(f"SNS subscription {subscription_id} changed while it was being confirmed")
     _supersede(session, int(done[0]), str(done[1]), but=subscription_id)
-    row = get(session, subscription_id)
+    row = get(session, subscription_id=subscription_id)
     session.refresh(row)
     return row
 

@@ -330,12 +330,16 @@ def integrations_confirm(
 
     sessions = _sessions(database_url)
     with sessions() as session:  # read, then let go: no transaction stays open while AWS answers
-        target = subscriptions.confirmable(session, subscription)
+        target = subscriptions.confirmable(session, subscription_id=subscription)
     now = SystemClock().now()
     arn = subscriptions.perform(target, now=now)
     with transaction(sessions) as session:
         row = subscriptions.mark_confirmed(
-            session, subscription, subscription_arn=arn, actor=f"cli:{getpass.getuser()}", now=now
+            session,
+            subscription_id=subscription,
+            subscription_arn=arn,
+            actor=f"cli:{getpass.getuser()}",
+            now=now,
         )
         topic = row.topic_arn
     console.print(

@@ -294,7 +294,7 @@ class _Writer:
                 sqlite_writer.take_write_lock(session)
             config = self._committer.current_config(session)
             with dedup.pinned(session):
-                dedup.bump_repeats(session, _repeats(batch))
+                dedup.bump_repeats(session, triggers=_repeats(batch))
                 results = [
                     service.ingest(
                         session,

@@ -79,7 +79,7 @@ class IntegrationCache:
 
     def _load(self, key: str) -> IntegrationRef | None:
         with self._sessions() as session:
-            return service.integration_for_key(session, key)
+            return service.integration_for_key(session, key=key)
 
 
 class Intake:

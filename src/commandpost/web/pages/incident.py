@@ -144,7 +144,7 @@ def command_post(request: Request, number: str, ctx: PageReader, before: Before 
         if is_open
         else {}
     )
-    _, changes = alerts_service.incident_changes(ctx.session, incident.number, now=ctx.now)
+    _, changes = alerts_service.incident_changes(ctx.session, number=incident.number, now=ctx.now)
     return page(
         request,
         "incident/page.html",
@@ -160,7 +160,7 @@ def command_post(request: Request, number: str, ctx: PageReader, before: Before 
         allowed=rules.allowed_next(incident.status),
         comms_templates=templates,
         cadence=config.comms_cadence(incident.severity),
-        alerts=alerts_service.incident_alerts(ctx.session, incident.number),
+        alerts=alerts_service.incident_alerts(ctx.session, number=incident.number),
         changes=changes,
         pages=extensions.pages_of(ctx.session, incident),
         role_labels=rules.ROLE_LABELS,
