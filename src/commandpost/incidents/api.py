@@ -41,7 +41,7 @@ def _timezone(ctx: Ctx) -> str:
 
 def _out(session: Session, incident: Incident, ctx: Ctx) -> IncidentOut:
     ic = roles.ic_holder(session, incident)
-    return IncidentOut.build(incident, ic=ic, now=ctx.now, timezone=_timezone(ctx))
+    return IncidentOut.of(incident, ic=ic, now=ctx.now, timezone=_timezone(ctx))
 
 
 def _writing(ctx: Ctx, number: str) -> Incident:
@@ -93,7 +93,7 @@ def list_incidents(
     )
     ics = roles.ic_holders(ctx.session, [r.id for r in rows])
     tz = _timezone(ctx)
-    return [IncidentOut.build(r, ic=ics.get(r.id), now=ctx.now, timezone=tz) for r in rows]
+    return [IncidentOut.of(r, ic=ics.get(r.id), now=ctx.now, timezone=tz) for r in rows]
 
 
 @router.get("/incidents/{number}", response_model=IncidentOut)
@@ -151,7 +151,7 @@ def acknowledge(number: str, ctx: Responder) -> IncidentOut:
 
 
 def _roles(ctx: Ctx, incident: Incident) -> list[RoleOut]:
-    return [RoleOut.build(v, now=ctx.now) for v in roles.view(ctx.session, incident, ctx.now)]
+    return [RoleOut.of(v, now=ctx.now) for v in roles.view(ctx.session, incident, ctx.now)]
 
 
 @router.get("/incidents/{number}/roles", response_model=list[RoleOut])
@@ -171,7 +171,7 @@ def assign_role(number: str, role: str, body: PersonIn, ctx: Responder) -> RoleO
         config=service.config_of(ctx.session),
         now=ctx.now,
     )
-    return RoleOut.build(view, now=ctx.now)
+    return RoleOut.of(view, now=ctx.now)
 
 
 @router.post("/incidents/{number}/roles/{role}/offer", response_model=OfferOut, status_code=201)
@@ -186,7 +186,7 @@ def offer_role(number: str, role: str, body: PersonIn, ctx: Responder) -> OfferO
         config=service.config_of(ctx.session),
         now=ctx.now,
     )
-    return OfferOut.build(offer, now=ctx.now)
+    return OfferOut.of(offer, now=ctx.now)
 
 
 @router.post("/incidents/{number}/roles/{role}/accept", response_model=OfferOut)
@@ -194,7 +194,7 @@ def accept_role(number: str, role: str, ctx: Responder) -> OfferOut:
     offer = roles.accept(
         ctx.session, _writing(ctx, number), role=role, actor=ctx.principal.person, now=ctx.now
     )
-    return OfferOut.build(offer, now=ctx.now)
+    return OfferOut.of(offer, now=ctx.now)
 
 
 @router.post("/incidents/{number}/roles/{role}/decline", response_model=OfferOut)
@@ -202,7 +202,7 @@ def decline_role(number: str, role: str, ctx: Responder) -> OfferOut:
     offer = roles.decline(
         ctx.session, _writing(ctx, number), role=role, actor=ctx.principal.person, now=ctx.now
     )
-    return OfferOut.build(offer, now=ctx.now)
+    return OfferOut.of(offer, now=ctx.now)
 
 
 @router.post("/incidents/{number}/roles/{role}/withdraw", response_model=OfferOut)
@@ -216,7 +216,7 @@ def withdraw_offer(number: str, role: str, ctx: Responder) -> OfferOut:
         is_admin=ctx.principal.is_admin,
         now=ctx.now,
     )
-    return OfferOut.build(offer, now=ctx.now)
+    return OfferOut.of(offer, now=ctx.now)
 
 
 # ---------------------------------------------------------------- timeline and comms

@@ -112,9 +112,7 @@ class IncidentOut(Out):
     timezone: str = Field(description="the org timezone, for showing times")
 
     @classmethod
-    def build(
-        cls, incident: Incident, *, ic: str | None, now: datetime, timezone: str = "UTC"
-    ) -> IncidentOut:
+    def of(cls, incident: Incident, *, ic: str | None, now: datetime, timezone: str = "UTC") -> IncidentOut:
         """Computed: the INC-n label, the statuses allowed next, the IC (a role, not a column), whether
         comms are overdue at ``now``, and the org timezone."""
         due = incident.comms_due_at
@@ -147,7 +145,7 @@ class OfferOut(Out):
     answered_at: datetime | None
 
     @classmethod
-    def build(cls, offer: RoleOffer, *, now: datetime) -> OfferOut:
+    def of(cls, offer: RoleOffer, *, now: datetime) -> OfferOut:
         """Computed: ``state`` reads ``expired`` for a pending offer past its expiry at ``now``, before
         the engine marks the row."""
         state = "expired" if offer.state == "pending" and offer.expires_at <= now else offer.state
@@ -163,9 +161,9 @@ class RoleOut(Out):
     pending_offer: OfferOut | None
 
     @classmethod
-    def build(cls, view: RoleView, *, now: datetime) -> RoleOut:
+    def of(cls, view: RoleView, *, now: datetime) -> RoleOut:
         """Computed: the pending offer, whose state depends on ``now``."""
-        offer = OfferOut.build(view.pending_offer, now=now) if view.pending_offer else None
+        offer = OfferOut.of(view.pending_offer, now=now) if view.pending_offer else None
         return cls.model_validate(computed(view, pending_offer=offer))
 
 

@@ -34,7 +34,7 @@ router = APIRouter(prefix="/api/v1", tags=["postmortems"])
 
 def _out(ctx: Ctx, incident: Incident, pm: Postmortem) -> PostmortemOut:
     config = service.config_of(ctx.session)
-    return PostmortemOut.build(
+    return PostmortemOut.of(
         pm,
         number=incident.number,
         items=service.items_of(ctx.session, pm),
@@ -59,7 +59,7 @@ def _audit(ctx: Ctx, number: str, **details: object) -> None:
 def _item_out(ctx: Ctx, item: ActionItem) -> ActionItemOut:
     incident = ctx.session.get_one(Incident, item.incident_id)
     timezone = service.config_of(ctx.session).settings.timezone
-    return ActionItemOut.build(item, number=incident.number, timezone=timezone, now=ctx.now)
+    return ActionItemOut.of(item, number=incident.number, timezone=timezone, now=ctx.now)
 
 
 # ---------------------------------------------------------------- postmortems
@@ -73,7 +73,7 @@ def list_postmortems(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[PostmortemSummaryOut]:
     rows = service.list_postmortems(ctx.session, now=ctx.now, status=status, since=since, limit=limit)
-    return [PostmortemSummaryOut.build(pm, incident.number) for pm, incident in rows]
+    return [PostmortemSummaryOut.of(pm, incident.number) for pm, incident in rows]
 
 
 @router.post(
@@ -212,7 +212,7 @@ def list_action_items(
         ctx.session, now=ctx.now, overdue=overdue, owner=owner, status=status, incident=found, limit=limit
     )
     timezone = service.config_of(ctx.session).settings.timezone
-    return [ActionItemOut.build(item, number=n, timezone=timezone, now=ctx.now) for item, n in rows]
+    return [ActionItemOut.of(item, number=n, timezone=timezone, now=ctx.now) for item, n in rows]
 
 
 @router.get("/action-items/summary", response_model=ActionCountsOut, summary="Counts by status, and overdue")

@@ -77,7 +77,7 @@ class ActionItemOut(Out):
     done_at: datetime | None
 
     @classmethod
-    def build(cls, item: ActionItem, *, number: int, timezone: str, now: datetime) -> ActionItemOut:
+    def of(cls, item: ActionItem, *, number: int, timezone: str, now: datetime) -> ActionItemOut:
         """Computed: the incident's INC-n label, and whether the item is overdue at ``now`` in the org's
         ``timezone``."""
         label = incident_rules.format_number(number)
@@ -129,7 +129,7 @@ class PostmortemOut(Out):
     approved_by: str | None
 
     @classmethod
-    def build(
+    def of(
         cls,
         pm: Postmortem,
         *,
@@ -158,9 +158,7 @@ class PostmortemOut(Out):
                 hints=dict(rules.HINTS),
                 empty_sections=rules.empty_sections(sections) if pm.status != "not_required" else [],
                 facts=facts,
-                action_items=[
-                    ActionItemOut.build(i, number=number, timezone=timezone, now=now) for i in items
-                ],
+                action_items=[ActionItemOut.of(i, number=number, timezone=timezone, now=now) for i in items],
                 blameless=[BlameOut.model_validate(f) for f in flags],
                 blameless_mode=blameless_mode,
             )
@@ -182,7 +180,7 @@ class PostmortemSummaryOut(Out):
     finalized_at: datetime | None
 
     @classmethod
-    def build(cls, pm: Postmortem, number: int) -> PostmortemSummaryOut:
+    def of(cls, pm: Postmortem, number: int) -> PostmortemSummaryOut:
         """Computed: the incident's INC-n label, what ``facts`` measured (severity, service), and the
         criteria's one-line summary."""
         facts = pm.facts or {}

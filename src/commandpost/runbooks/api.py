@@ -121,5 +121,5 @@ def mark_step(number: str, slug: str, step_id: str, body: StepMarkIn, ctx: Respo
         now=ctx.now,
     )
     return MarkedOut(
-        incident=label, slug=slug, changed=marked.changed, step=StepOut.build(marked.step, marked.state)
+        incident=label, slug=slug, changed=marked.changed, step=StepOut.of(marked.step, marked.state)
     )

@@ -44,7 +44,7 @@ class StepOut(Out):
     state: StepStateOut | None = None
 
     @classmethod
-    def build(cls, step: Step, state: RunbookStepState | None = None) -> StepOut:
+    def of(cls, step: Step, state: RunbookStepState | None = None) -> StepOut:
         """Computed: whether only the Ops holder marks it, and its ``state`` in an incident (a row of
         its own)."""
         return cls.model_validate(computed(step, needs_ops=rules.needs_ops(step), state=state))
@@ -66,11 +66,11 @@ class SectionOut(Out):
     cautions: list[CautionOut]
 
     @classmethod
-    def build(cls, section: Section, states: dict[str, RunbookStepState] | None = None) -> SectionOut:
+    def of(cls, section: Section, states: dict[str, RunbookStepState] | None = None) -> SectionOut:
         """Computed: the steps, each with its state in an incident (``states``, by step id)."""
         states = states or {}
         return cls.model_validate(
-            computed(section, steps=[StepOut.build(s, states.get(s.id)) for s in section.steps])
+            computed(section, steps=[StepOut.of(s, states.get(s.id)) for s in section.steps])
         )
 
 
@@ -113,7 +113,7 @@ class IncidentRefOut(Out):
     declared_at: datetime
 
     @classmethod
-    def build(cls, incident: Incident) -> IncidentRefOut:
+    def of(cls, incident: Incident) -> IncidentRefOut:
         """Computed: the INC-n label."""
         return cls.model_validate(computed(incident, number=incident_rules.format_number(incident.number)))
 
@@ -210,11 +210,11 @@ def runbook_out(
         content_hash=runbook.content_hash,
         staleness=StalenessOut.model_validate(staleness) if staleness else None,
         first_move=FirstMoveOut.model_validate(move) if move else None,
-        sections=[SectionOut.build(s) for s in runbook.sections],
+        sections=[SectionOut.of(s) for s in runbook.sections],
         warnings=[CautionOut.model_validate(c) for c in sorted(cautions, key=lambda c: c.line)],
         lint=[FindingOut.model_validate(f) for f in findings],
         pointed_by=[PointerOut(**p) for p in pointed_by],
-        incidents=[IncidentRefOut.build(i) for i in incidents],
+        incidents=[IncidentRefOut.of(i) for i in incidents],
     )
 
 
@@ -287,6 +287,6 @@ def attachment_out(attachment: Attachment) -> AttachmentOut:
         outdated=attachment.outdated,
         first_move=FirstMoveOut.model_validate(move) if move else None,
         progress=ProgressOut(**progress(view.steps, states)),
-        sections=[SectionOut.build(s, states) for s in ordered_sections(view)],
+        sections=[SectionOut.of(s, states) for s in ordered_sections(view)],
         verify_evidence=evidence,
     )

@@ -115,7 +115,7 @@ def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
     ic = roles.ic_holder(ctx.session, incident)
     ops, _ = roles.holder(ctx.session, incident, "ops")
     return {
-        "i": IncidentOut.build(incident, ic=ic, now=ctx.now, timezone=config.settings.timezone),
+        "i": IncidentOut.of(incident, ic=ic, now=ctx.now, timezone=config.settings.timezone),
         "roles": roles.view(ctx.session, incident, ctx.now),
         "ops_holder": ops,
         "checklists": (found := checklists(ctx.session, incident)),
