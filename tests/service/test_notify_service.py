@@ -118,7 +118,7 @@ def test_history_lists_and_filters(sessions, session, clock):
         b.status = DEAD
         c.status = DELIVERED
         s.commit()
-    assert [m.key for m in service.messages_for_incident(session, 7)] == ["a", "b"]
+    assert [m.key for m in service.messages_for_incident(session, incident_id=7)] == ["a", "b"]
     assert [m.id for m in service.list_messages(session)] == [c.id, b.id, a.id]
     assert [m.key for m in service.list_messages(session, status="failed")] == ["b"]
     assert [m.key for m in service.list_messages(session, status="dead")] == ["b"]

@@ -89,7 +89,7 @@ def _tell(
         with session.begin_nested():
             queued = notify_service.enqueue_each(
                 session,
-                notify_service.destinations_for_person(config, person, incident.severity),
+                destinations=notify_service.destinations_for_person(config, person, incident.severity),
                 kind=kind,
                 key_parts={**key_parts, "to": person},
                 subject=subject,

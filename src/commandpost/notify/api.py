@@ -40,14 +40,16 @@ def list_notifications(
     rows = notify_service.list_messages(
         ctx.session, status=status, incident_id=incident_id, channel=channel, limit=limit, before_id=before
     )
-    attempts = notify_service.attempts_for(ctx.session, [r.id for r in rows])
+    attempts = notify_service.attempts_for(ctx.session, message_ids=[r.id for r in rows])
     return [NotificationOut.of(r, attempts[r.id]) for r in rows]
 
 
 @router.get("/notifications/{notification_id}", response_model=NotificationOut)
 def get_notification(ctx: Reader, notification_id: RowId) -> NotificationOut:
-    message = notify_service.get_message(ctx.session, notification_id)
-    return NotificationOut.of(message, notify_service.attempts_for(ctx.session, [message.id])[message.id])
+    message = notify_service.get_message(ctx.session, message_id=notification_id)
+    return NotificationOut.of(
+        message, notify_service.attempts_for(ctx.session, message_ids=[message.id])[message.id]
+    )
 
 
 @router.post(
@@ -64,4 +66,6 @@ def retry_notification(
     )
     ctx.audit_target(f"notification:{message.id}", key=message.key, channel=message.channel)
     background.add_task(_wake_engine, request)
-    return NotificationOut.of(message, notify_service.attempts_for(ctx.session, [message.id])[message.id])
+    return NotificationOut.of(
+        message, notify_service.attempts_for(ctx.session, message_ids=[message.id])[message.id]
+    )

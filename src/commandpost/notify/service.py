@@ -112,8 +112,8 @@ _INSERTS: dict[str, Any] = {}
 
 def enqueue_each(
     session: Session,
-    destinations: Sequence[tuple[str, str]],
     *,
+    destinations: Sequence[tuple[str, str]],
     kind: str,
     key_parts: dict[str, Any],
     subject: str,
@@ -213,7 +213,7 @@ def destinations_for_team_channel(config: OpsConfig, team: str) -> list[Destinat
 # ------------------------------------------------------------------ history, dead letters, retry
 
 
-def messages_for_incident(session: Session, incident_id: int) -> list[OutgoingMessage]:
+def messages_for_incident(session: Session, *, incident_id: int) -> list[OutgoingMessage]:
     """Every message about an incident, oldest first: who was paged when, on which channel, how it went."""
     rows = session.scalars(
         select(OutgoingMessage)
@@ -249,14 +249,14 @@ def list_messages(
     return list(session.scalars(query.order_by(OutgoingMessage.id.desc()).limit(max(1, min(limit, 1000)))))
 
 
-def get_message(session: Session, message_id: int) -> OutgoingMessage:
+def get_message(session: Session, *, message_id: int) -> OutgoingMessage:
     message = session.get(OutgoingMessage, message_id)
     if message is None:
         raise NotFound(f"no notification {message_id}")
     return message
 
 
-def attempts_for(session: Session, message_ids: Sequence[int]) -> dict[int, list[OutgoingAttempt]]:
+def attempts_for(session: Session, *, message_ids: Sequence[int]) -> dict[int, list[OutgoingAttempt]]:
     """Attempts of several messages in one query, each list in the order they were made."""
     found: dict[int, list[OutgoingAttempt]] = {i: [] for i in message_ids}
     if message_ids:
@@ -276,7 +276,7 @@ def retry(session: Session, *, message_id: int, now: datetime, max_attempts: int
     A conditional UPDATE: if a sender claimed the message meanwhile, nothing changes and the
     caller hears Conflict.
     """
-    message = get_message(session, message_id)
+    message = get_message(session, message_id=message_id)
     if message.status not in (DEAD, PENDING):
         raise Conflict(
             f"notification {message_id} is {message.status}; only dead or waiting ones can be retried"

@@ -172,7 +172,7 @@ def _enqueue(
             continue
         queued += notify_service.enqueue_each(
             session,
-            pairs,
+            destinations=pairs,
             kind=kind,
             key_parts={**key_parts, "to": recipient.person or f"#{recipient.team_channel}"},
             subject=notice.subject,

@@ -51,8 +51,8 @@ def pages(number: str, ctx: Reader) -> PagesOut:
     incident = timeline.load(ctx.session, number)
     esc = service.escalation_of(ctx.session, incident=incident)
     config = policy_service.current_config(ctx.session)
-    messages = notify_service.messages_for_incident(ctx.session, incident.id)
-    attempts = notify_service.attempts_for(ctx.session, [m.id for m in messages])
+    messages = notify_service.messages_for_incident(ctx.session, incident_id=incident.id)
+    attempts = notify_service.attempts_for(ctx.session, message_ids=[m.id for m in messages])
     return PagesOut(
         number=incident_rules.format_number(incident.number),
         severity=incident.severity,

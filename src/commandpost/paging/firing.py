@@ -76,7 +76,7 @@ def enqueue(
         to = recipient.person or f"#{recipient.team_channel}"
         queued += notify_service.enqueue_each(
             session,
-            pairs,
+            destinations=pairs,
             kind=kind,
             key_parts={**key_parts, "to": to},
             subject=subject,

@@ -20,8 +20,8 @@ from commandpost.policy import service as policy_service
 
 def pages_of(session: Session, incident: Incident) -> list[PageOut]:
     """Who was paged (and FYI'd) when, on which channel, delivered or not — as ``GET …/pages`` shows it."""
-    messages = notify_service.messages_for_incident(session, incident.id)
-    attempts = notify_service.attempts_for(session, [m.id for m in messages])
+    messages = notify_service.messages_for_incident(session, incident_id=incident.id)
+    attempts = notify_service.attempts_for(session, message_ids=[m.id for m in messages])
     return [PageOut.of(m, attempts[m.id]) for m in messages]
 
 
