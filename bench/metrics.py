@@ -354,7 +354,7 @@ def measure(engine: Engine) -> dict[str, Any]:
 
     def budgets() -> Any:
         with sessions() as s:
-            return slo.statuses(s, config, NOW)
+            return slo.statuses(s, config=config, now=NOW)
 
     out: dict[str, Any] = {}
     out["response"] = _time(response_times)

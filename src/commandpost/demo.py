@@ -294,7 +294,7 @@ def _slo_counts(sessions: Any, start: datetime, end: datetime, incidents: list[d
         for i in range(0, len(counts), slo.MAX_BATCH):
             slo.push(
                 session,
-                config,
+                config=config,
                 service="payment-platform",
                 slo="charge-success",
                 counts=counts[i : i + slo.MAX_BATCH],

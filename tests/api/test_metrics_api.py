@@ -38,7 +38,7 @@ def reporting(sessions, applied_ops) -> None:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
         slo.push(
             s,
-            applied_ops,
+            config=applied_ops,
             service="payment-platform",
             slo="availability",
             counts=[slo.Count("since", 0, 0, NOW - timedelta(days=4))],

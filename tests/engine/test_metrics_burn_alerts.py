@@ -50,7 +50,12 @@ def _push(sessions: sessionmaker[Session], config: OpsConfig, counts: list[slo.C
     for i in range(0, len(counts), slo.MAX_BATCH):
         with transaction(sessions) as s:
             slo.push(
-                s, config, service=SERVICE, slo="availability", counts=counts[i : i + slo.MAX_BATCH], now=now
+                s,
+                config=config,
+                service=SERVICE,
+                slo="availability",
+                counts=counts[i : i + slo.MAX_BATCH],
+                now=now,
             )
 
 

@@ -135,7 +135,7 @@ def test_slo_status_table_shows_every_burn_window(api, sessions, applied_ops) ->
     with transaction(sessions) as s:
         slo.push(
             s,
-            applied_ops,
+            config=applied_ops,
             service="payment-platform",
             slo="availability",
             counts=[

@@ -79,7 +79,7 @@ def week(sessions: sessionmaker[Session], clock: FrozenClock, tmp_path: Path) ->
 
 
 def test_the_crafted_week(sessions, session, week: OpsConfig) -> None:
-    got = oncall_health.health(session, week, start=START, end=END)
+    got = oncall_health.health(session, config=week, start=START, end=END)
     people = {p["person"]: p for p in got["people"]}
     assert list(people) == ["hana", "ken", "mei", "sato", "yuta"]
     assert people["yuta"] == {
@@ -142,14 +142,14 @@ def test_a_fixed_offset_would_have_counted_the_sunday_page_as_asleep(session, we
             ]
         }
     )
-    got = oncall_health.health(session, fixed, start=START, end=END)
+    got = oncall_health.health(session, config=fixed, start=START, end=END)
     yuta = next(p for p in got["people"] if p["person"] == "yuta")
     assert yuta["sleep_hours_pages"] == 3
 
 
 def test_share_of_time_and_incident_hours_over_four_weeks(session, week: OpsConfig) -> None:
     got = oncall_health.health(
-        session, week, start=START, end=START + timedelta(weeks=4), hours_per_incident=4
+        session, config=week, start=START, end=START + timedelta(weeks=4), hours_per_incident=4
     )
     yuta = next(p for p in got["people"] if p["person"] == "yuta")
     # Primary in week 1, secondary in week 4 (the secondary rotation is one person behind).
@@ -170,14 +170,14 @@ def test_pages_without_a_runbook_count_once_per_page(session, week: OpsConfig) -
 def test_drill_pages_still_count_as_load(sessions, session, week: OpsConfig) -> None:
     """docs/metrics.md, Drills: a drill leaves response times, not on-call health or alert quality —
     its pages woke people all the same."""
-    before = oncall_health.health(session, week, start=START, end=END)
+    before = oncall_health.health(session, config=week, start=START, end=END)
     assert [r.incidents for r in response.response_times(session, start=START, end=END).rows] == [5]
     with transaction(sessions) as s:
         for incident in s.scalars(select(Incident)):
             incident.labels = {"drill": "true"}
     session.rollback()
     assert response.response_times(session, start=START, end=END).rows == []
-    after = oncall_health.health(session, week, start=START, end=END)
+    after = oncall_health.health(session, config=week, start=START, end=END)
     assert after == before
     yuta = next(p for p in after["people"] if p["person"] == "yuta")
     assert (yuta["pages"], yuta["sleep_hours_pages"], yuta["max_pages_per_12h"]) == (7, 2, 3)

@@ -28,12 +28,12 @@ def push(
     sessions: sessionmaker[Session], config: OpsConfig, counts: list[slo.Count], name: str = "availability"
 ):
     with transaction(sessions) as s:
-        return slo.push(s, config, service=SERVICE, slo=name, counts=counts, now=NOW)
+        return slo.push(s, config=config, service=SERVICE, slo=name, counts=counts, now=NOW)
 
 
 def status(session: Session, config: OpsConfig, name: str) -> dict[str, Any]:
     session.rollback()
-    (found,) = slo.statuses(session, config, NOW, service=SERVICE, slo=name)
+    (found,) = slo.statuses(session, config=config, now=NOW, service=SERVICE, slo=name)
     return found.to_dict()
 
 
@@ -110,7 +110,7 @@ def test_event_budget_and_burn_rates_over_their_windows(sessions, session, appli
     assert got["burn_rates"] == {"5m": 10.0, "30m": 10.0, "1h": 10.0, "6h": 2.5, "3d": 2.5}  # 150/60,000
     assert [a["condition"] for a in got["alerts"]] == ["ticket_3d"]
     assert got["freeze"] is True
-    assert slo.freeze_status(session, applied_ops, SERVICE, NOW).to_dict() == {
+    assert slo.freeze_status(session, config=applied_ops, service=SERVICE, now=NOW).to_dict() == {
         "service": SERVICE,
         "freeze": True,
         "exhausted": ["availability"],
@@ -182,7 +182,7 @@ def test_within_budget_is_not_frozen(sessions, session, applied_ops) -> None:
     assert got["budget"]["consumed"] == 1200.0
     assert got["budget"]["remaining_percent"] == pytest.approx(100 * (2592 - 1200) / 2592)
     assert not got["freeze"]
-    assert slo.freeze_status(session, applied_ops, SERVICE, NOW).frozen is False
+    assert slo.freeze_status(session, config=applied_ops, service=SERVICE, now=NOW).frozen is False
 
 
 def test_targets_from_the_applied_ops(applied_ops, clock: FrozenClock) -> None:

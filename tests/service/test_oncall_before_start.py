@@ -42,7 +42,7 @@ def _shadow(data: dict[str, Any]) -> None:
 
 def _hours(session, config, start: datetime, end: datetime) -> dict[str, float]:  # type: ignore[no-untyped-def]
     session.rollback()
-    got = oncall_health.health(session, config, start=start, end=end)
+    got = oncall_health.health(session, config=config, start=start, end=end)
     return {p["person"]: p["on_call_hours"] for p in got["people"]}
 
 
@@ -52,7 +52,7 @@ def test_a_first_apply_counts_nothing_before_it(sessions, session, clock, tmp_pa
     may = _hours(session, config, *MAY)
     assert may == {"hana": 0.0, "ken": 0.0, "mei": 0.0, "sato": 0.0, "yuta": 0.0}
     session.rollback()
-    got = oncall_health.health(session, config, start=MAY[0], end=MAY[1])
+    got = oncall_health.health(session, config=config, start=MAY[0], end=MAY[1])
     assert [r["pages"] for r in got["rotations"]] == [0, 0]
 
     # the week of the apply: sato holds the primary (week 24 of the rotation, the 5th member), hana

@@ -31,7 +31,7 @@ SERVICE = "payment-platform"
 
 def _push(sessions, config, counts: list[slo.Count]) -> None:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        slo.push(s, config, service=SERVICE, slo="availability", counts=counts, now=NOW)
+        slo.push(s, config=config, service=SERVICE, slo="availability", counts=counts, now=NOW)
 
 
 def _burst(minutes: int = 5) -> list[slo.Count]:
@@ -41,7 +41,7 @@ def _burst(minutes: int = 5) -> list[slo.Count]:
 
 def _status(session, config) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     session.rollback()
-    (found,) = slo.statuses(session, config, NOW, service=SERVICE, slo="availability")
+    (found,) = slo.statuses(session, config=config, now=NOW, service=SERVICE, slo="availability")
     return found.to_dict()
 
 
@@ -84,7 +84,7 @@ def test_five_minutes_of_bad_counts_do_not_freeze(sessions, session, applied_ops
         "enough": False,
     }
     assert [a["condition"] for a in got["alerts"]] == ["page_1h", "page_6h", "ticket_3d"]  # it still pages
-    assert slo.freeze_status(session, applied_ops, SERVICE, NOW).frozen is False
+    assert slo.freeze_status(session, config=applied_ops, service=SERVICE, now=NOW).frozen is False
 
     gate = cli("slo", "status", "--service", SERVICE)
     assert gate.exit_code == 0, gate.output

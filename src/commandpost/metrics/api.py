@@ -38,7 +38,7 @@ def response_times(
 @router.get("/slos", summary="Every SLO's error budget, burn rates and alerts, and each service's freeze")
 def list_slos(ctx: Reader, service: str | None = None) -> dict[str, Any]:
     config = policy_service.current_config(ctx.session)
-    found = slo.statuses(ctx.session, config, ctx.now, service=service)
+    found = slo.statuses(ctx.session, config=config, now=ctx.now, service=service)
     return {
         "at": ctx.now.isoformat(),
         "slos": [st.to_dict() for st in found],
@@ -55,7 +55,7 @@ def slo_targets(ctx: Reader) -> dict[str, Any]:
 def get_slo(service: str, slo_name: str, ctx: Reader) -> dict[str, Any]:
     config = policy_service.current_config(ctx.session)
     slo.find(config, service, slo_name)
-    every = slo.statuses(ctx.session, config, ctx.now, service=service)
+    every = slo.statuses(ctx.session, config=config, now=ctx.now, service=service)
     (found,) = (st for st in every if st.slo.name == slo_name)
     (freeze,) = slo.freezes(every)
     return found.to_dict() | {"service_freeze": freeze.to_dict()}
@@ -66,7 +66,7 @@ def push_events(service: str, slo_name: str, body: EventsIn, ctx: Responder) -> 
     config = policy_service.current_config(ctx.session)
     got = slo.push(
         ctx.session,
-        config,
+        config=config,
         service=service,
         slo=slo_name,
         counts=[e.count() for e in body.events],
@@ -85,7 +85,9 @@ def oncall(
 ) -> dict[str, Any]:
     lo, hi = rules.period(start, to, ctx.now, timedelta(days=30))
     config = policy_service.current_config(ctx.session)
-    return oncall_health.health(ctx.session, config, start=lo, end=hi, hours_per_incident=hours_per_incident)
+    return oncall_health.health(
+        ctx.session, config=config, start=lo, end=hi, hours_per_incident=hours_per_incident
+    )
 
 
 @router.get("/metrics/alert-quality", summary="Alerts per incident, noisy alerts, pages without a runbook")

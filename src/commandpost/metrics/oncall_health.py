@@ -97,8 +97,8 @@ def _iso(epoch: int) -> str:
 
 def health(
     session: Session,
-    config: OpsConfig,
     *,
+    config: OpsConfig,
     start: datetime,
     end: datetime,
     hours_per_incident: float = rules.HOURS_PER_INCIDENT,

@@ -122,7 +122,7 @@ def _flip(session: Session, key: tuple[str, str, str], *, to: bool, now: datetim
 
 def evaluate(session: Session, config: OpsConfig, now: datetime) -> int:
     """One evaluation: publish gauges, raise what started firing, resolve what cleared."""
-    statuses = slo.statuses(session, config, now)
+    statuses = slo.statuses(session, config=config, now=now)
     prometheus.publish(statuses)
     done = 0
     evaluated: set[tuple[str, str, str]] = set()

@@ -193,7 +193,7 @@ def _check(counts: Sequence[Count], now: datetime) -> None:
         seen.add(count.client_id)
 
 
-def series_id(session: Session, service: str, slo: str, now: datetime) -> int:
+def series_id(session: Session, *, service: str, slo: str, now: datetime) -> int:
     """The series of (service, SLO), created on its first push (a race inserts one row)."""
     row = (
         insert_for(session, _SERIES).values(service=service, slo=slo, created_at=now).on_conflict_do_nothing()
@@ -205,12 +205,12 @@ def series_id(session: Session, service: str, slo: str, now: datetime) -> int:
 
 
 def push(
-    session: Session, config: OpsConfig, *, service: str, slo: str, counts: Sequence[Count], now: datetime
+    session: Session, *, config: OpsConfig, service: str, slo: str, counts: Sequence[Count], now: datetime
 ) -> Ingested:
     """Store new counts and add exactly those to the rollups, in the caller's transaction."""
     find(config, service, slo)
     _check(counts, now)
-    sid = series_id(session, service, slo, now)
+    sid = series_id(session, service=service, slo=slo, now=now)
     rows = [
         {"series_id": sid, "client_id": c.client_id, "good": c.good, "total": c.total, "at": c.at}
         for c in counts
@@ -266,7 +266,7 @@ def rebuild_rollups(session: Session) -> None:
 
 
 def statuses(
-    session: Session, config: OpsConfig, now: datetime, *, service: str | None = None, slo: str | None = None
+    session: Session, *, config: OpsConfig, now: datetime, service: str | None = None, slo: str | None = None
 ) -> list[SloStatus]:
     """Budget and burn rates of every SLO (or one service's, or one SLO)."""
     if service is not None and slo is not None:
@@ -307,9 +307,11 @@ def statuses(
     return out
 
 
-def freeze_status(session: Session, config: OpsConfig, service: str, now: datetime) -> FreezeStatus:
+def freeze_status(session: Session, *, config: OpsConfig, service: str, now: datetime) -> FreezeStatus:
     """Whether ``service`` is frozen, for the API, the web banner and ``commandpost slo status``."""
-    exhausted = [st.slo.name for st in statuses(session, config, now, service=service) if st.exhausted]
+    exhausted = [
+        st.slo.name for st in statuses(session, config=config, now=now, service=service) if st.exhausted
+    ]
     return FreezeStatus(service, bool(exhausted), exhausted)
 
 

@@ -38,7 +38,7 @@ def slo_freeze(session: Session, incident: Incident, *, now: datetime) -> str | 
     config = policy_service.current_config(session)
     if config.service(incident.service) is None:
         return None
-    found = slo.freeze_status(session, config, incident.service, now)
+    found = slo.freeze_status(session, config=config, service=incident.service, now=now)
     if not found.frozen:
         return None
     return (

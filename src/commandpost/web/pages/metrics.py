@@ -65,12 +65,12 @@ def burn_down(session: Session, now: datetime) -> tuple[Markup, list[Any]]:
     series: dict[str, list[tuple[date, float | None]]] = {}
     for k in reversed(range(BURN_DAYS + 1)):
         at = now - timedelta(days=k)
-        for status in slo.statuses(session, config, at):
+        for status in slo.statuses(session, config=config, now=at):
             ratio = status.budget.remaining_ratio if status.budget else None
             name = f"{status.service}/{status.slo.name}"
             series.setdefault(name, []).append((at.date(), float(ratio * 100) if ratio is not None else None))
     chart = charts.lines("Error budget remaining", series, ylabel="% of budget", reference=(0.0, "exhausted"))
-    return chart, slo.statuses(session, config, now)
+    return chart, slo.statuses(session, config=config, now=now)
 
 
 def load_heatmap(session: Session, now: datetime) -> Markup:
@@ -80,7 +80,7 @@ def load_heatmap(session: Session, now: datetime) -> Markup:
     people = [p.handle for p in config.people]
     values = [[0.0] * len(weeks) for _ in people]
     for column, (start, end) in enumerate(weeks):
-        report = oncall_health.health(session, config, start=start, end=end)
+        report = oncall_health.health(session, config=config, start=start, end=end)
         for person in report["people"]:
             if person["person"] in people:
                 values[people.index(person["person"])][column] = float(person["pages"])
