@@ -68,6 +68,19 @@ class Ctx:
         self.audit["target"] = target
         self.audit.setdefault("details", {}).update(details)
 
+    def write_audit(self, **details: Any) -> None:
+        """The one way a request writes its audit row, in its transaction: the method and route
+        template, what the endpoint named (:meth:`audit_target`, else the path), and the details."""
+        route = self.request.scope.get("route")
+        security_service.record_audit(
+            self.session,
+            principal=self.principal,
+            action=f"{self.request.method} {getattr(route, 'path', self.request.url.path)}",
+            target=self.audit.get("target", self.request.url.path),
+            details={**self.audit.get("details", {}), **details},
+            now=self.now,
+        )
+
 
 def clock_of(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
@@ -99,7 +112,7 @@ def _unit_of_work(needed: str) -> Callable[[Request], Iterator[Ctx]]:
     def dependency(request: Request) -> Iterator[Ctx]:
         with transaction(sessions_for(request)) as session:
             now = clock_of(request).now()
-            principal = security_service.authenticate(session, bearer_token(request), now=now)
+            principal = security_service.authenticate(session, token=bearer_token(request), now=now)
             if not principal.allows(needed):
                 raise Forbidden(
                     f"this needs a token with scope '{needed}'; yours has '{principal.scope}'",
@@ -108,15 +121,7 @@ def _unit_of_work(needed: str) -> Callable[[Request], Iterator[Ctx]]:
             ctx = Ctx(session=session, principal=principal, now=now, request=request)
             yield ctx
             if request.method in MUTATING:
-                route = request.scope.get("route")
-                security_service.record_audit(
-                    session,
-                    principal=principal,
-                    action=f"{request.method} {getattr(route, 'path', request.url.path)}",
-                    target=ctx.audit.get("target", request.url.path),
-                    details=ctx.audit.get("details"),
-                    now=now,
-                )
+                ctx.write_audit()
 
     dependency.__name__ = f"require_{needed}"
     return dependency

@@ -29,7 +29,6 @@ from commandpost.db.unavailable import unavailable
 from commandpost.deps import MUTATING, Ctx, sessions_for
 from commandpost.errors import CommandpostError, Forbidden, Unauthorized, Unavailable
 from commandpost.policy import service as policy_service
-from commandpost.security import service as security_service
 from commandpost.security import users
 from commandpost.web.render import page
 
@@ -124,7 +123,7 @@ def _page_unit(needed: str) -> Callable[..., Iterator[Ctx]]:
             if not cookie:
                 raise LoginRequired
             try:
-                who = users.resume(session, cookie, now=now)
+                who = users.resume(session, token=cookie, now=now)
             except Unauthorized:
                 raise LoginRequired from None
             if mutating and not users.csrf_matches(who.csrf_token, sent):
@@ -141,15 +140,7 @@ def _page_unit(needed: str) -> Callable[..., Iterator[Ctx]]:
             ctx = Ctx(session=session, principal=who.principal, now=now, request=request)
             yield ctx
             if mutating:
-                route = request.scope.get("route")
-                security_service.record_audit(
-                    session,
-                    principal=who.principal,
-                    action=f"{request.method} {getattr(route, 'path', request.url.path)}",
-                    target=ctx.audit.get("target", request.url.path),
-                    details={**ctx.audit.get("details", {}), "via": "web"},
-                    now=now,
-                )
+                ctx.write_audit(via="web")
 
     dependency.__name__ = f"page_{needed}"
     return dependency

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from commandpost.db.engine import transaction
+from commandpost.deps import Ctx
 from commandpost.errors import Unauthorized
-from commandpost.security import service as security_service
 from commandpost.security import users
 from commandpost.security.throttle import login_keys
 from commandpost.web.auth import (
@@ -92,16 +92,12 @@ def login(
         return response
     state.login_throttle.succeeded(keys)
     with transaction(state.sessions) as session:
-        user = users.record_login(session, verified, now=now)
-        cookie = users.start_session(session, user, now=now)
-        security_service.record_audit(
-            session,
-            principal=users.resume(session, cookie, now=now).principal,
-            action="POST /login",
-            target=f"user:{user.handle}",
-            details={"via": "web"},
-            now=now,
-        )
+        user = users.record_login(session, verified=verified, now=now)
+        cookie = users.start_session(session, user=user, now=now)
+        principal = users.resume(session, token=cookie, now=now).principal
+        ctx = Ctx(session=session, principal=principal, now=now, request=request)
+        ctx.audit_target(f"user:{user.handle}")
+        ctx.write_audit(via="web")
     response = RedirectResponse(target, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, cookie, int(users.SESSION_TTL.total_seconds()))
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -111,7 +107,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, ctx: PageReader) -> Response:
     ctx.audit_target(f"user:{ctx.principal.person}")
-    users.end_session(ctx.session, request.cookies.get(SESSION_COOKIE, ""))
+    users.end_session(ctx.session, token=request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
