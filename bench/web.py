@@ -83,7 +83,7 @@ def seed(engine: Engine) -> str:
     with transaction(sessions) as session:
         policy_service.apply_folder(session, EXAMPLE, now=now, actor="bench")
         config = policy_service.current_config(session)
-        users.set_password(session, config, handle="yuta", password=PASSWORD, role="admin", now=now)
+        users.set_password(session, config=config, handle="yuta", password=PASSWORD, role="admin", now=now)
         incident = service.declare(
             session,
             title="Payment webhooks piling up",

@@ -155,7 +155,7 @@ def _prepare(m: Matrix) -> tuple[str, str, dict[str, httpx.Cookies]]:
         config = policy_service.current_config(s)
         for handle, role in (("yuta", "admin"), ("hana", "responder"), ("mei", "read")):
             users.set_password(
-                s, config, handle=handle, password=PASSWORD, role=role, now=SystemClock().now()
+                s, config=config, handle=handle, password=PASSWORD, role=role, now=SystemClock().now()
             )
     cookies = {}
     for handle, role in (("yuta", "admin"), ("hana", "responder"), ("mei", "read")):

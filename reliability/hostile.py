@@ -93,7 +93,7 @@ def login_storm(backend: str, clients: int = 20, seconds: float = 20.0, rate: fl
         server = env.server("storm")
         with sessions_of(env.url) as sessions, transaction(sessions) as s:
             config = policy_service.current_config(s)
-            users.set_password(s, config, handle="hana", password=PASSWORD, role="responder",
+            users.set_password(s, config=config, handle="hana", password=PASSWORD, role="responder",
                                now=datetime.now(UTC))  # fmt: skip
         bodies = pagerduty_bodies(env.folder, env.keys()["pagerduty"], 200, prefix="storm")
         baseline = measure(server.base, bodies, rate=rate, seconds=min(seconds, 10.0))

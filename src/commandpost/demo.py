@@ -89,7 +89,9 @@ def _prepare(database_url: str, ops: Path, clock: Clock) -> dict[str, str]:
         policy_service.apply_folder(session, ops, now=clock.now(), actor="demo")
         config = policy_service.current_config(session)
         for handle, role in USERS.items():
-            users.set_password(session, config, handle=handle, password=PASSWORD, role=role, now=clock.now())
+            users.set_password(
+                session, config=config, handle=handle, password=PASSWORD, role=role, now=clock.now()
+            )
             scope = "admin" if role == "admin" else role
             _row, tokens[handle] = security_service.create_token(
                 session, person=handle, scope=scope, name="demo", now=clock.now(), people=USERS

@@ -162,7 +162,9 @@ def test_the_web_ui_shows_the_freeze(client, responder, sessions, applied_ops, c
     """Guide §7 in the web UI: while the budget is exhausted the incident page of the service carries
     the freeze banner and the metrics page marks the SLO; within budget neither does."""
     with transaction(sessions) as s:
-        users.set_password(s, applied_ops, handle="hana", password=PASSWORD, role="read", now=clock.now())
+        users.set_password(
+            s, config=applied_ops, handle="hana", password=PASSWORD, role="read", now=clock.now()
+        )
         make_incident(s, severity="SEV3")  # SEV3: no bad minutes of its own
     login(client, "hana")
     banner = "SLO freeze: payment-platform has exhausted its error budget (availability)"

@@ -19,7 +19,9 @@ PASSWORD = "correct horse battery staple"
 def people(sessions, applied_ops, clock):
     with sessions() as s:
         for handle, role in (("yuta", "admin"), ("hana", "responder"), ("mei", "read")):
-            users.set_password(s, applied_ops, handle=handle, password=PASSWORD, role=role, now=clock.now())
+            users.set_password(
+                s, config=applied_ops, handle=handle, password=PASSWORD, role=role, now=clock.now()
+            )
         s.commit()
 
 
@@ -132,7 +134,9 @@ def test_a_session_expires(client, people, clock):
 def test_changing_the_password_ends_sessions(client, people, sessions, applied_ops, clock):
     login(client, "hana")
     with sessions() as s:
-        users.set_password(s, applied_ops, handle="hana", password="another long password", now=clock.now())
+        users.set_password(
+            s, config=applied_ops, handle="hana", password="another long password", now=clock.now()
+        )
         s.commit()
     assert client.get("/incidents", follow_redirects=False).status_code == 303
 

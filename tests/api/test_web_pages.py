@@ -20,7 +20,9 @@ FETCH = {"X-CommandPost-Fetch": "1"}
 def hana(client, sessions, applied_ops, clock):
     with sessions() as s:
         for handle, role in (("hana", "admin"), ("ken", "responder")):
-            users.set_password(s, applied_ops, handle=handle, password=PASSWORD, role=role, now=clock.now())
+            users.set_password(
+                s, config=applied_ops, handle=handle, password=PASSWORD, role=role, now=clock.now()
+            )
         s.commit()
     login(client, "hana")
     return csrf_of(client.get("/declare").text)

@@ -92,7 +92,9 @@ def server(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Server]:
         policy_service.apply_folder(session, wall_clock_ops(tmp_path), now=clock.now(), actor="test")
         config = policy_service.current_config(session)
         for handle, role in USERS.items():
-            users.set_password(session, config, handle=handle, password=PASSWORD, role=role, now=clock.now())
+            users.set_password(
+                session, config=config, handle=handle, password=PASSWORD, role=role, now=clock.now()
+            )
     port = _free_port()
     settings = Settings(database_url=db_url, engine_enabled=False, host="127.0.0.1", port=port)
     app = create_app(settings, clock=clock, engine=engine, run_engine=False)

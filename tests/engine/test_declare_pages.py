@@ -92,7 +92,12 @@ def test_the_declare_form_says_nobody_is_paged_without_a_service(client, applied
 
     with sessions() as s:
         users.set_password(
-            s, applied_ops, handle="hana", password="a long password", role="responder", now=clock.now()
+            s,
+            config=applied_ops,
+            handle="hana",
+            password="a long password",
+            role="responder",
+            now=clock.now(),
         )
         s.commit()
     import re

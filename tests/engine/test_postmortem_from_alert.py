@@ -149,7 +149,7 @@ def test_a_sev2_from_an_alert_is_drafted_from_its_live_document_and_taken_to_fin
     # the metrics page counts it as overdue
     with transaction(sessions) as s:
         users.set_password(
-            s, applied_ops, handle="hana", password=PASSWORD, role="responder", now=clock.now()
+            s, config=applied_ops, handle="hana", password=PASSWORD, role="responder", now=clock.now()
         )
     assert login(client, "hana").status_code == 303
     page = client.get("/insights")

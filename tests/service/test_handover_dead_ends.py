@@ -24,7 +24,7 @@ from tests.factories import make_incident
 def incident(sessions, applied_ops, clock):
     with transaction(sessions) as s:
         users.set_password(
-            s, applied_ops, handle="mei", password="a long password", role="read", now=clock.now()
+            s, config=applied_ops, handle="mei", password="a long password", role="read", now=clock.now()
         )
         security_service.create_token(s, person="ken", scope="responder", now=clock.now(), people={"ken"})
         return make_incident(s, now=clock.now())  # IC @yuta

@@ -376,7 +376,7 @@ def web_people(sessions: sessionmaker[Session], applied_ops: Any, clock: Any) ->
     with sessions() as s:
         for handle, role in (("yuta", "admin"), ("hana", "responder")):
             web_users.set_password(
-                s, applied_ops, handle=handle, password=PASSWORD, role=role, now=clock.now()
+                s, config=applied_ops, handle=handle, password=PASSWORD, role=role, now=clock.now()
             )
         s.commit()
 

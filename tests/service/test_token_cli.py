@@ -23,7 +23,7 @@ def test_token_create_list_revoke(db_url, session, clock, applied_ops):
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip().splitlines()[-1]
     assert token.startswith("cp_") and len(token) > 40
-    principal = service.authenticate(session, token, now=clock.now())
+    principal = service.authenticate(session, token=token, now=clock.now())
     assert (principal.person, principal.scope) == ("hana", "responder")
     session.rollback()
 

@@ -16,21 +16,23 @@ from commandpost.security import users
 def test_set_password_creates_a_user_of_people_yaml(sessions, applied_ops, clock):
     with sessions() as s:
         user, created = users.set_password(
-            s, applied_ops, handle="@hana", password="a long password", now=clock.now()
+            s, config=applied_ops, handle="@hana", password="a long password", now=clock.now()
         )
         s.commit()
         assert created and user.handle == "hana" and user.role == "responder"
         assert user.password_hash.startswith("$argon2id$") and "a long password" not in user.password_hash
         with pytest.raises(ValidationFailed, match="unknown person @nobody"):
-            users.set_password(s, applied_ops, handle="nobody", password="a long password", now=clock.now())
+            users.set_password(
+                s, config=applied_ops, handle="nobody", password="a long password", now=clock.now()
+            )
         with pytest.raises(ValidationFailed, match="use at least 10"):
-            users.set_password(s, applied_ops, handle="hana", password="short", now=clock.now())
+            users.set_password(s, config=applied_ops, handle="hana", password="short", now=clock.now())
         with pytest.raises(ValidationFailed, match="unknown role 'boss'"):
             users.set_password(
-                s, applied_ops, handle="hana", password="a long password", role="boss", now=clock.now()
+                s, config=applied_ops, handle="hana", password="a long password", role="boss", now=clock.now()
             )
         again, created = users.set_password(
-            s, applied_ops, handle="hana", password="another password", now=clock.now()
+            s, config=applied_ops, handle="hana", password="another password", now=clock.now()
         )
         assert not created and again.role == "responder"
 
@@ -38,7 +40,7 @@ def test_set_password_creates_a_user_of_people_yaml(sessions, applied_ops, clock
 def test_verify_and_sessions(sessions, applied_ops, clock):
     with sessions() as s:
         user, _ = users.set_password(
-            s, applied_ops, handle="ken", password="a long password", role="read", now=clock.now()
+            s, config=applied_ops, handle="ken", password="a long password", role="read", now=clock.now()
         )
         with pytest.raises(Unauthorized, match="wrong handle or password"):
             users.verify_password(s, handle="ken", password="wrong password!")
@@ -46,22 +48,22 @@ def test_verify_and_sessions(sessions, applied_ops, clock):
             users.verify_password(s, handle="", password="a long password")
         verified = users.verify_password(s, handle="ken", password="a long password")
         assert verified.user_id == user.id and verified.rehash is None
-        found = users.record_login(s, verified, now=clock.now())
+        found = users.record_login(s, verified=verified, now=clock.now())
         assert found.id == user.id and found.last_login_at == clock.now()
-        cookie = users.start_session(s, found, now=clock.now())
+        cookie = users.start_session(s, user=found, now=clock.now())
         s.commit()
         row = s.scalars(select(users.WebSession)).one()
         assert row.token_hash != cookie and len(cookie) >= 40
-        who = users.resume(s, cookie, now=clock.now() + timedelta(hours=11))
+        who = users.resume(s, token=cookie, now=clock.now() + timedelta(hours=11))
         assert (who.principal.person, who.principal.scope) == ("ken", "read")
         assert users.csrf_matches(who.csrf_token, who.csrf_token) and not users.csrf_matches(
             who.csrf_token, None
         )
         with pytest.raises(Unauthorized):
-            users.resume(s, cookie, now=clock.now() + users.SESSION_TTL)
-        users.end_session(s, cookie)
+            users.resume(s, token=cookie, now=clock.now() + users.SESSION_TTL)
+        users.end_session(s, token=cookie)
         with pytest.raises(Unauthorized):
-            users.resume(s, cookie, now=clock.now())
+            users.resume(s, token=cookie, now=clock.now())
 
 
 def run_cli(db_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -256,7 +256,7 @@ def offer(
     person = known_person(config, person)
     number = rules.format_number(incident.number)
     label = rules.ROLE_LABELS[role]
-    if not security_service.may_answer_offers(session, person):
+    if not security_service.may_answer_offers(session, person=person):
         raise ValidationFailed(
             f"@{person} cannot accept {label} on {number}: their login and tokens are read-only; "
             f"offer it to someone else, or give @{person} the responder role first",

@@ -81,7 +81,7 @@ def create_token(
     return row, plaintext
 
 
-def authenticate(session: Session, token: str, *, now: datetime) -> Principal:
+def authenticate(session: Session, *, token: str, now: datetime) -> Principal:
     """The principal a bearer token stands for; Unauthorized for unknown or revoked tokens."""
     row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _hash(token))).first()
     if row is None or row.revoked_at is not None:
@@ -134,7 +134,7 @@ def record_audit(
     return row
 
 
-def may_answer_offers(session: Session, person: str) -> bool:
+def may_answer_offers(session: Session, *, person: str) -> bool:
     """False when every credential ``person`` holds is read-only (a ``read`` login, ``read`` tokens):
     they could not accept a role. Someone with none yet may still be given a login or a token."""
     from commandpost.security.users import User

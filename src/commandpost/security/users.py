@@ -98,7 +98,7 @@ def _check_password(password: str) -> None:
         raise ValidationFailed(f"the password is longer than {MAX_PASSWORD} characters")
 
 
-def get_user(session: Session, handle: str) -> User | None:
+def get_user(session: Session, *, handle: str) -> User | None:
     return session.scalars(select(User).where(User.handle == handle.strip().lstrip("@"))).first()
 
 
@@ -108,8 +108,8 @@ def list_users(session: Session) -> list[User]:
 
 def set_password(
     session: Session,
-    config: OpsConfig,
     *,
+    config: OpsConfig,
     handle: str,
     password: str,
     now: datetime,
@@ -129,7 +129,7 @@ def set_password(
         )
     _check_password(password)
     wanted = _check_role(role) if role is not None else None
-    user = get_user(session, clean)
+    user = get_user(session, handle=clean)
     created = user is None
     if user is None:
         user = User(
@@ -151,7 +151,7 @@ def set_password(
 
 
 def set_role(session: Session, *, handle: str, role: str) -> User:
-    user = get_user(session, handle)
+    user = get_user(session, handle=handle)
     if user is None:
         raise NotFound(
             f"no user @{handle.lstrip('@')}; create one with: commandpost user set-password HANDLE"
@@ -175,7 +175,7 @@ def verify_password(session: Session, *, handle: str, password: str) -> Verified
 
     Only reads: run it in a read-only session, outside any write transaction — argon2 takes tens of
     milliseconds, and on SQLite a write transaction held that long stops intake and the engine."""
-    user = get_user(session, handle) if handle.strip() else None
+    user = get_user(session, handle=handle) if handle.strip() else None
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
@@ -186,7 +186,7 @@ def verify_password(session: Session, *, handle: str, password: str) -> Verified
     return Verified(user.id, user.handle, rehash)
 
 
-def record_login(session: Session, verified: Verified, *, now: datetime) -> User:
+def record_login(session: Session, *, verified: Verified, now: datetime) -> User:
     """The write half of a login (short): last login time and, if due, the stronger hash."""
     user = session.get(User, verified.user_id)
     if user is None:  # deleted between the two transactions
@@ -198,7 +198,7 @@ def record_login(session: Session, verified: Verified, *, now: datetime) -> User
     return user
 
 
-def start_session(session: Session, user: User, *, now: datetime, ttl: timedelta = SESSION_TTL) -> str:
+def start_session(session: Session, *, user: User, now: datetime, ttl: timedelta = SESSION_TTL) -> str:
     """A new browser session for ``user``; returns the cookie value (stored only as a hash)."""
     token = secrets.token_urlsafe(32)
     session.add(
@@ -215,7 +215,7 @@ def start_session(session: Session, user: User, *, now: datetime, ttl: timedelta
     return token
 
 
-def resume(session: Session, token: str, *, now: datetime) -> LoggedIn:
+def resume(session: Session, *, token: str, now: datetime) -> LoggedIn:
     """Who the cookie ``token`` belongs to; Unauthorized for an unknown, ended or expired session."""
     row = session.execute(
         select(WebSession, User)
@@ -238,7 +238,7 @@ def csrf_matches(expected: str, sent: str | None) -> bool:
     return bool(sent) and hmac.compare_digest(expected.encode(), (sent or "").encode())
 
 
-def end_session(session: Session, token: str) -> None:
+def end_session(session: Session, *, token: str) -> None:
     """Log out: the session row is deleted, so the cookie is worthless even if it was copied."""
     session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
     session.flush()

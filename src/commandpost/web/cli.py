@@ -52,7 +52,7 @@ def set_password(
     with transaction(_sessions(database_url)) as session:
         user, created = users.set_password(
             session,
-            policy_service.current_config(session),
+            config=policy_service.current_config(session),
             handle=handle,
             password=password,
             role=role,
