@@ -115,7 +115,7 @@ def _apply(url: str, sink_url: str) -> dict[str, str]:
     people.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     engine = create_db_engine(url)
     with make_session_factory(engine)() as s:
-        policy_service.apply_folder(s, ops, now=datetime.now(UTC), actor="bench")
+        policy_service.apply_folder(s, path=ops, now=datetime.now(UTC), actor="bench")
         s.commit()
         keys = {k.source: k.key for k in policy_service.list_integrations(s)}
     engine.dispose()

@@ -155,7 +155,7 @@ def apply_ops(url: str) -> dict[str, str]:
     engine = create_db_engine(url)
     sessions = make_session_factory(engine)
     with sessions() as s:
-        policy_service.apply_folder(s, folder / "ops", now=datetime.now(UTC), actor="bench")
+        policy_service.apply_folder(s, path=folder / "ops", now=datetime.now(UTC), actor="bench")
         s.commit()
         keys = {k.source: k.key for k in policy_service.list_integrations(s)}
     engine.dispose()

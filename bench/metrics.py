@@ -174,7 +174,9 @@ def _loader(engine: Engine) -> Engine:
 def _seed(engine: Engine) -> None:
     sqlite = engine.dialect.name == "sqlite"
     with tempfile.TemporaryDirectory() as tmp, make_session_factory(engine)() as s:
-        policy_service.apply_folder(s, _ops_folder(Path(tmp)), now=NOW - timedelta(days=400), actor="bench")
+        policy_service.apply_folder(
+            s, path=_ops_folder(Path(tmp)), now=NOW - timedelta(days=400), actor="bench"
+        )
         s.commit()
     loader = _loader(engine)
     incidents, *counts = _seed_sql(sqlite)

@@ -81,7 +81,7 @@ def seed(engine: Engine) -> str:
     sessions = make_session_factory(engine)
     now = SystemClock().now()
     with transaction(sessions) as session:
-        policy_service.apply_folder(session, EXAMPLE, now=now, actor="bench")
+        policy_service.apply_folder(session, path=EXAMPLE, now=now, actor="bench")
         config = policy_service.current_config(session)
         users.set_password(session, config=config, handle="yuta", password=PASSWORD, role="admin", now=now)
         incident = service.declare(

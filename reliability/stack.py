@@ -99,7 +99,7 @@ def sink_ops(folder: Path, sink_url: str, edits: Edits | None = None) -> Path:
 
 def apply_ops(url: str, ops: Path) -> None:
     with sessions_of(url) as sessions, transaction(sessions) as s:
-        policy_service.apply_folder(s, ops, now=SystemClock().now(), actor="reliability")
+        policy_service.apply_folder(s, path=ops, now=SystemClock().now(), actor="reliability")
 
 
 def integration_keys(url: str) -> dict[str, str]:

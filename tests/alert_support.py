@@ -49,7 +49,7 @@ def apply_variant(
     change(data)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     with sessions() as s:
-        policy_service.apply_folder(s, folder, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=folder, now=clock.now(), actor="test")
         s.commit()
     return keys(sessions)
 

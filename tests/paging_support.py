@@ -58,7 +58,7 @@ def ops_variant(tmp: Path, edits: dict[str, Callable[[dict[str, Any]], None]]) -
 
 def apply(sessions: sessionmaker[Session], clock: FrozenClock, folder: Path = EXAMPLE_OPS) -> OpsConfig:
     with transaction(sessions) as s:
-        policy_service.apply_folder(s, folder, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=folder, now=clock.now(), actor="test")
         return policy_service.current_config(s)
 
 

@@ -86,7 +86,7 @@ def _prepare(database_url: str, ops: Path, clock: Clock) -> dict[str, str]:
     sessions = make_session_factory(engine)
     tokens = {}
     with transaction(sessions) as session:
-        policy_service.apply_folder(session, ops, now=clock.now(), actor="demo")
+        policy_service.apply_folder(session, path=ops, now=clock.now(), actor="demo")
         config = policy_service.current_config(session)
         for handle, role in USERS.items():
             users.set_password(

@@ -43,7 +43,9 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
 
     if settings.ops_dir is not None:
         with transaction(sessions) as session:
-            result = policy_service.apply_folder(session, settings.ops_dir, now=clock.now(), actor="serve")
+            result = policy_service.apply_folder(
+                session, path=settings.ops_dir, now=clock.now(), actor="serve"
+            )
         _say(
             f"ops: {'applied new revision' if result.created else 'unchanged, revision'} "
             f"{result.revision.id} from {settings.ops_dir}"

@@ -62,7 +62,7 @@ def sqlite_app(tmp_path, sqlite_template, clock):
     from tests.conftest import EXAMPLE_OPS
 
     with sessions() as s:
-        policy_service.apply_folder(s, EXAMPLE_OPS, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=EXAMPLE_OPS, now=clock.now(), actor="test")
         s.commit()
     settings = Settings(database_url=url, engine_enabled=False, sqlite_busy_timeout_ms=BUSY_MS)
     app = create_app(settings, clock=clock, engine=engine, run_engine=False)

@@ -12,12 +12,12 @@ def test_revisions_list_and_detail_with_changes(client, auth, sessions, clock, t
     ops = tmp_path / "ops"
     shutil.copytree(EXAMPLE_OPS, ops)
     with sessions() as s:
-        service.apply_folder(s, ops, now=clock.now(), actor="test")
+        service.apply_folder(s, path=ops, now=clock.now(), actor="test")
         s.commit()
     people = ops / "people.yaml"
     people.write_text(people.read_text().replace("name: Ken Watanabe", "name: Ken Watanabe-Mori"))
     with sessions() as s:
-        second = service.apply_folder(s, ops, now=clock.now(), actor="test")
+        second = service.apply_folder(s, path=ops, now=clock.now(), actor="test")
         s.commit()
         second_id = second.revision.id
 

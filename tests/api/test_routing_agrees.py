@@ -134,7 +134,7 @@ def ledger_ops(sessions, clock, tmp_path) -> tuple[OpsConfig, dict[str, str]]:
     """examples/ops plus the ledger service, applied; returns its config and service → alertmanager key."""
     ops = ops_with_ledger(tmp_path)
     with sessions() as s:
-        policy_service.apply_folder(s, ops, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=ops, now=clock.now(), actor="test")
         s.commit()
         config = policy_service.current_config(s)
         keys = {k.service: k.key for k in policy_service.list_integrations(s) if k.source == "alertmanager"}

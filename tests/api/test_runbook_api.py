@@ -21,7 +21,7 @@ def ops(sessions, clock):  # type: ignore[no-untyped-def]
     """The example ops applied on 2026-11-27 (its runbooks are dated 2026-11-01)."""
     clock.set(NOW)
     with sessions() as s:
-        policy_service.apply_folder(s, EXAMPLE_OPS, now=NOW, actor="test")
+        policy_service.apply_folder(s, path=EXAMPLE_OPS, now=NOW, actor="test")
         s.commit()
     return clock
 

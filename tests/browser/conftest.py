@@ -89,7 +89,7 @@ def server(db_url: str, engine: Engine, tmp_path: Path) -> Iterator[Server]:
     sessions = make_session_factory(engine)
     clock = SystemClock()
     with transaction(sessions) as session:
-        policy_service.apply_folder(session, wall_clock_ops(tmp_path), now=clock.now(), actor="test")
+        policy_service.apply_folder(session, path=wall_clock_ops(tmp_path), now=clock.now(), actor="test")
         config = policy_service.current_config(session)
         for handle, role in USERS.items():
             users.set_password(

@@ -42,7 +42,7 @@ def _no_burn_rule(data: dict[str, Any]) -> None:
 
 def _apply(sessions: sessionmaker[Session], folder: Path) -> OpsConfig:
     with transaction(sessions) as s:
-        policy_service.apply_folder(s, folder, now=T - timedelta(days=4), actor="test")
+        policy_service.apply_folder(s, path=folder, now=T - timedelta(days=4), actor="test")
         return policy_service.current_config(s)
 
 

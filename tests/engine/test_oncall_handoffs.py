@@ -31,13 +31,13 @@ def _setup(sessions: sessionmaker[Session], clock: FrozenClock, tmp_path) -> Ops
     shutil.copytree(EXAMPLE_OPS, ops)
     clock.set(datetime(2026, 6, 20, tzinfo=UTC))
     with sessions() as s:
-        policy_service.apply_folder(s, ops, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=ops, now=clock.now(), actor="test")
         s.commit()
     clock.set(datetime(2026, 6, 24, 3, tzinfo=UTC))
     path = ops / RUNBOOK
     path.write_text(path.read_text() + "\nOne more line learned on Tuesday.\n")
     with sessions() as s:
-        policy_service.apply_folder(s, ops, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=ops, now=clock.now(), actor="test")
         config = policy_service.current_config(s)
         open_one = incidents_service.declare(
             s,

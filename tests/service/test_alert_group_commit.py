@@ -125,7 +125,7 @@ def test_the_wal_is_copied_in_beside_the_loop_and_started_over_once_large(
     engine = create_db_engine(f"sqlite:///{tmp_path / 'cp.db'}")
     sessions = make_session_factory(engine)
     with sessions() as s:
-        policy_service.apply_folder(s, EXAMPLE_OPS, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=EXAMPLE_OPS, now=clock.now(), actor="test")
         s.commit()
         ref = service.integration_for_key(s, key=keys(sessions)["pagerduty"])
     monkeypatch.setattr(sqlite_writer, "CHECKPOINT_SECONDS", 0.0)

@@ -35,7 +35,7 @@ def _apply_ops(sessions, tmp_path, clock, old, new):
     assert old in settings.read_text()
     settings.write_text(settings.read_text().replace(old, new))
     with sessions() as s:
-        policy_service.apply_folder(s, ops, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=ops, now=clock.now(), actor="test")
         s.commit()
         return policy_service.current_config(s)
 

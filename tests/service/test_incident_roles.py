@@ -211,7 +211,7 @@ def test_the_offer_ttl_comes_from_commandpost_yaml(sessions, clock, tmp_path):
     assert "handover_offer_ttl: 15m" in settings.read_text()
     settings.write_text(settings.read_text().replace("handover_offer_ttl: 15m", "handover_offer_ttl: 5m"))
     with sessions() as s:
-        policy_service.apply_folder(s, ops, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=ops, now=clock.now(), actor="test")
         s.commit()
     with transaction(sessions) as s:
         offer = make_offer(s, make_incident(s, now=clock.now()), now=clock.now())

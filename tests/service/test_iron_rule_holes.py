@@ -105,7 +105,7 @@ def test_apply_stores_nothing_for_a_paging_default_without_a_runbook(
 ):
     folder = ops_variant(tmp_path, {SERVICE_FILE: page_by_default})
     with sessions() as s, pytest.raises(PolicyInvalid) as raised:
-        policy_service.apply_folder(s, folder, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=folder, now=clock.now(), actor="test")
     assert any(DEFAULT_PAGES in line for line in raised.value.details)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(OpsRevision)) == 0

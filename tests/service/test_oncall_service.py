@@ -26,7 +26,7 @@ WEEK_START = datetime(2026, 6, 22, 1, 0, tzinfo=UTC)
 
 def _apply(sessions: sessionmaker[Session], path: Path, clock: FrozenClock) -> OpsConfig:
     with sessions() as s:
-        policy_service.apply_folder(s, path, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=path, now=clock.now(), actor="test")
         s.commit()
         return policy_service.current_config(s)
 

@@ -242,7 +242,7 @@ def test_apply_stores_nothing_for_a_bomb(
         runbook = ops / "runbooks" / "db-connection-exhaustion.md"
         runbook.write_text("---\n" + BOMB + runbook.read_text()[len("---\n") :])
     with sessions() as s, pytest.raises(PolicyInvalid) as raised:
-        policy_service.apply_folder(s, ops, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=ops, now=clock.now(), actor="test")
     assert any("refused: aliases" in line for line in raised.value.details)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(OpsRevision)) == 0

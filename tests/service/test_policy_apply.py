@@ -19,7 +19,7 @@ from tests.conftest import EXAMPLE_OPS
 
 def _apply(sessions: sessionmaker[Session], path: Path, clock: FrozenClock) -> service.ApplyResult:
     with sessions() as s:
-        result = service.apply_folder(s, path, now=clock.now(), actor="test")
+        result = service.apply_folder(s, path=path, now=clock.now(), actor="test")
         s.commit()
         return result
 
@@ -74,7 +74,7 @@ def test_invalid_folder_stores_nothing(sessions, clock, tmp_path):
     shutil.copytree(EXAMPLE_OPS, ops)
     (ops / "severities.yaml").write_text("severities: {}\n")
     with pytest.raises(PolicyInvalid) as info, sessions() as s:
-        service.apply_folder(s, ops, now=clock.now(), actor="test")
+        service.apply_folder(s, path=ops, now=clock.now(), actor="test")
     assert any(d.startswith("severities.yaml:1: ") for d in info.value.details)
     assert _revisions(sessions) == 0
     with sessions() as s:
@@ -104,17 +104,17 @@ def test_integration_keys_are_generated_stable_and_rotatable(sessions, clock, tm
     with sessions() as s:
         assert {k.name: (k.key, k.source, k.service) for k in service.list_integrations(s)} == keys
 
-        row = service.rotate_integration(s, "payment-platform-generic", now=clock.now())
+        row = service.rotate_integration(s, name="payment-platform-generic", now=clock.now())
         new_key = row.key
         s.commit()
     assert new_key != keys["payment-platform-generic"][0]
     with sessions() as s:
-        assert service.integration_by_key(s, keys["payment-platform-generic"][0]) is None
-        found = service.integration_by_key(s, new_key)
+        assert service.integration_by_key(s, key=keys["payment-platform-generic"][0]) is None
+        found = service.integration_by_key(s, key=new_key)
         assert found is not None and found.name == "payment-platform-generic"
         assert found.rotated_at == clock.now()
         with pytest.raises(NotFound, match="no active integration named 'nope'"):
-            service.rotate_integration(s, "nope", now=clock.now())
+            service.rotate_integration(s, name="nope", now=clock.now())
 
 
 def test_removed_integration_is_deactivated(sessions, clock, tmp_path):
@@ -130,7 +130,7 @@ def test_removed_integration_is_deactivated(sessions, clock, tmp_path):
         result.changes
     )
     with sessions() as s:
-        assert service.integration_by_key(s, old) is None
+        assert service.integration_by_key(s, key=old) is None
         assert "payment-platform-grafana" not in {k.name for k in service.list_integrations(s)}
 
 

@@ -124,7 +124,7 @@ if __name__ == "__main__":  # print the example from a throwaway SQLite database
         factory = make_session_factory(engine)
         frozen = FrozenClock(START)
         with transaction(factory) as session:
-            policy_service.apply_folder(session, Path("examples/ops"), now=frozen.now(), actor="docs")
+            policy_service.apply_folder(session, path=Path("examples/ops"), now=frozen.now(), actor="docs")
         sys.stdout.write(example_postmortem(factory, frozen))
         engine.dispose()
     finally:

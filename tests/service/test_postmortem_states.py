@@ -242,7 +242,7 @@ def _apply(  # type: ignore[no-untyped-def]
             text = path.read_text().replace("2026-11-01", runbook_updated)
             path.write_text(text)
     with transaction(sessions) as s:
-        policy_service.apply_folder(s, ops, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=ops, now=clock.now(), actor="test")
 
 
 def test_warn_mode_warns_at_review_and_strict_mode_blocks(sessions, applied_ops, clock, tmp_path):

@@ -32,7 +32,7 @@ def ops(sessions: sessionmaker[Session], clock: FrozenClock):  # type: ignore[no
     """The example ops folder applied on 2026-11-27 (its runbooks are dated 2026-11-01)."""
     clock.set(NOW)
     with transaction(sessions) as s:
-        policy_service.apply_folder(s, EXAMPLE_OPS, now=NOW, actor="test")
+        policy_service.apply_folder(s, path=EXAMPLE_OPS, now=NOW, actor="test")
     return clock
 
 
@@ -241,7 +241,7 @@ def test_update_request_flags_the_runbook_until_it_is_updated(ops, sessions, rea
     path = folder / "runbooks" / f"{SLUG}.md"
     path.write_text(path.read_text().replace("last_updated: 2026-11-01", "last_updated: 2026-11-20"))
     with transaction(sessions) as s:
-        policy_service.apply_folder(s, folder, now=NOW, actor="test")
+        policy_service.apply_folder(s, path=folder, now=NOW, actor="test")
     with reads() as s:
         app = service.applied(s)
         assert service.runbooks_flagged_for_update(s, app) == {}

@@ -136,7 +136,7 @@ def test_lint_with_the_database_adds_rb015(db_url: str, sessions, clock) -> None
     """``--database-url``: a postmortem's update request (written as postmortems write it) fails the lint."""
     clock.set(NOW)
     with transaction(sessions) as s:
-        policy_service.apply_folder(s, EXAMPLE_OPS, now=NOW, actor="test")
+        policy_service.apply_folder(s, path=EXAMPLE_OPS, now=NOW, actor="test")
     assert invoke("runbook", "lint", str(EXAMPLE_OPS), "--database-url", db_url).exit_code == 0
     with transaction(sessions) as s:
         number = make_incident(s, now=datetime(2026, 11, 19, 3, 0, tzinfo=UTC)).number
@@ -234,7 +234,7 @@ def api(client, clock, sessions, make_token, monkeypatch) -> Callable[[str], Non
     """Apply the example ops, declare INC-1 (IC @yuta); ``api("hana")`` makes the CLI call as @hana."""
     clock.set(NOW)
     with sessions() as s:
-        policy_service.apply_folder(s, EXAMPLE_OPS, now=NOW, actor="test")
+        policy_service.apply_folder(s, path=EXAMPLE_OPS, now=NOW, actor="test")
         s.commit()
     tokens = {p: make_token("responder", person=p) for p in ("yuta", "hana")}
     who = {"person": "yuta"}

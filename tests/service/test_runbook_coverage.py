@@ -60,7 +60,7 @@ def folder(tmp_path: Path) -> Path:
 def applied(sessions: sessionmaker[Session], clock: FrozenClock, folder: Path) -> FrozenClock:
     clock.set(NOW)
     with transaction(sessions) as s:
-        policy_service.apply_folder(s, folder, now=NOW, actor="test")
+        policy_service.apply_folder(s, path=folder, now=NOW, actor="test")
     return clock
 
 

@@ -77,7 +77,7 @@ stored_idempotency_key = stored.processor(_events.c.idempotency_key)
 
 def integration_for_key(session: Session, *, key: str) -> IntegrationRef | None:
     """The active integration a key belongs to, with its ops declaration (rate limit, SNS topics)."""
-    row = policy_service.integration_by_key(session, key)
+    row = policy_service.integration_by_key(session, key=key)
     if row is None:
         return None
     config = policy_service.current_config(session)

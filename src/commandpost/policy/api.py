@@ -20,7 +20,7 @@ def revisions(ctx: Reader) -> list[RevisionOut]:
 @router.get("/ops/revisions/{revision_id}", response_model=RevisionDetail)
 def revision(revision_id: RowId, ctx: Reader) -> RevisionDetail:
     """One revision: when, by whom, from where, what changed and which files it holds."""
-    row = service.get_revision(ctx.session, revision_id)
+    row = service.get_revision(ctx.session, revision_id=revision_id)
     return RevisionDetail.model_validate(
         {**RevisionOut.model_validate(row).model_dump(), "files": sorted(row.files)}
     )

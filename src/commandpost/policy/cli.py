@@ -129,7 +129,7 @@ def apply(directory: OpsDir = DEFAULT_DIR, database_url: DatabaseUrl = None) -> 
     if loaded.errors:
         raise PolicyInvalid(f"{directory}: {_plural(len(loaded.errors), 'error')}; nothing applied")
     with transaction(_sessions(database_url)) as session:
-        result = service.apply_folder(session, directory, now=SystemClock().now(), actor="cli")
+        result = service.apply_folder(session, path=directory, now=SystemClock().now(), actor="cli")
         revision_id, digest = result.revision.id, result.revision.content_hash
     if result.created:
         console.print(
@@ -240,7 +240,7 @@ def integrations_rotate(name: str, database_url: DatabaseUrl = None) -> None:
 
     with transaction(_sessions(database_url)) as session:
         base = public_url.base_url(session, _settings(database_url))
-        row = service.rotate_integration(session, name, now=SystemClock().now())
+        row = service.rotate_integration(session, name=name, now=SystemClock().now())
         key, url = row.key, service.intake_url(base, row)
     console.print(f"[green]rotated {escape(name)}[/]: the old key no longer works")
     console.print(f"key: {key}", highlight=False)

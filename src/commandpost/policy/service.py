@@ -40,7 +40,7 @@ def latest_revision(session: Session) -> OpsRevision | None:
     return session.scalars(select(OpsRevision).order_by(OpsRevision.id.desc()).limit(1)).first()
 
 
-def get_revision(session: Session, revision_id: int) -> OpsRevision:
+def get_revision(session: Session, *, revision_id: int) -> OpsRevision:
     revision = session.get(OpsRevision, revision_id)
     if revision is None:
         raise NotFound(f"ops revision {revision_id} does not exist")
@@ -52,7 +52,7 @@ def recent_revisions(session: Session, *, limit: int) -> list[OpsRevision]:
     return list(session.scalars(select(OpsRevision).order_by(OpsRevision.id.desc()).limit(limit)))
 
 
-def previous_revision(session: Session, revision: OpsRevision) -> OpsRevision | None:
+def previous_revision(session: Session, *, revision: OpsRevision) -> OpsRevision | None:
     """The revision applied just before ``revision`` (None for the first): what it is diffed against."""
     query = select(OpsRevision).where(OpsRevision.seq < revision.seq).order_by(OpsRevision.seq.desc())
     return session.scalars(query.limit(1)).first()
@@ -175,14 +175,14 @@ def list_integrations(session: Session, *, include_inactive: bool = False) -> li
     return list(session.scalars(query))
 
 
-def integration_by_key(session: Session, key: str) -> IntegrationKey | None:
+def integration_by_key(session: Session, *, key: str) -> IntegrationKey | None:
     """The active integration a key belongs to (None for unknown or deactivated keys)."""
     return session.scalars(
         select(IntegrationKey).where(IntegrationKey.key == key, IntegrationKey.active.is_(True))
     ).first()
 
 
-def rotate_integration(session: Session, name: str, *, now: datetime) -> IntegrationKey:
+def rotate_integration(session: Session, *, name: str, now: datetime) -> IntegrationKey:
     """Replace an integration's key; the old key stops working at once."""
     row = session.scalars(
         select(IntegrationKey).where(IntegrationKey.name == name, IntegrationKey.active.is_(True))

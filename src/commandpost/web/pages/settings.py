@@ -104,8 +104,8 @@ def file_diff(old: dict[str, str], new: dict[str, str]) -> list[tuple[str, str]]
 
 @router.get("/settings/revisions/{revision_id}")
 def revision_page(request: Request, revision_id: RowId, ctx: PageAdmin) -> Response:
-    revision = policy_service.get_revision(ctx.session, revision_id)
-    previous = policy_service.previous_revision(ctx.session, revision)
+    revision = policy_service.get_revision(ctx.session, revision_id=revision_id)
+    previous = policy_service.previous_revision(ctx.session, revision=revision)
     old = {k: v for k, v in (previous.files if previous else {}).items() if isinstance(v, str)}
     new = {k: v for k, v in (revision.files or {}).items() if isinstance(v, str)}
     return page(
