@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost import wiring
@@ -89,10 +89,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url: str = request.getfixturevalue("pg_url")
     yield url
     engine = create_db_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        _empty(conn)
     engine.dispose()
+
+
+def _empty(conn: Connection) -> None:
+    """Every table emptied and every sequence back at 1, as TRUNCATE … RESTART IDENTITY would leave
+    them, in a few milliseconds: DELETE of a table this small is cheap where TRUNCATE makes new files
+    for all 37 tables (≈0.2 s a test)."""
+    conn.exec_driver_sql("SET LOCAL session_replication_role = replica")  # the append-only triggers too
+    conn.exec_driver_sql("; ".join(f'DELETE FROM "{t.name}"' for t in reversed(Base.metadata.sorted_tables)))
+    sequences = conn.exec_driver_sql("SELECT schemaname || '.' || sequencename FROM pg_sequences").scalars()
+    resets = ", ".join(f"setval('{name}', 1, false)" for name in sequences)
+    if resets:
+        conn.exec_driver_sql(f"SELECT {resets}")
 
 
 @pytest.fixture
@@ -112,6 +123,11 @@ def session(engine: Engine) -> Iterator[Session]:
     """A read-only session for assertions (on SQLite it never holds the write lock)."""
     with make_session_factory(engine, read_only=True)() as s:
         yield s
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Wired before any fixture of any scope runs (module fixtures load ops folders, which checks them)."""
+    wiring.wire(Settings(engine_enabled=False))
 
 
 @pytest.fixture(autouse=True)

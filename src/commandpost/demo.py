@@ -326,7 +326,9 @@ def _history_incident(
 
     with transaction(sessions) as session:
         config = policy_service.current_config(session)
-        primary = oncall_service.who_is_on_call(session, config, "payment-platform", "primary", clock.now())
+        primary = oncall_service.who_is_on_call(
+            session, config=config, schedule="payment-platform", layer="primary", at=clock.now()
+        )
         responder = primary or "hana"
         if alert:
             key = next(k for k in policy_service.list_integrations(session) if k.source == "alertmanager")

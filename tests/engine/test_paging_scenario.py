@@ -64,7 +64,7 @@ def test_a_day_of_rotations_overrides_pages_escalations_and_acks(sessions, sessi
         lambda t: (
             lambda s: oncall_service.add_override(
                 s,
-                config,
+                config=config,
                 schedule="payment-platform",
                 layer="primary",
                 person="ken",

@@ -41,7 +41,7 @@ def _members(ops: Path, layer: str, members: list[str]) -> None:
 
 def _who(sessions: sessionmaker[Session], config: OpsConfig, layer: str, at: datetime) -> str | None:
     with sessions() as s:
-        return service.who_is_on_call(s, config, "payment-platform", layer, at)
+        return service.who_is_on_call(s, config=config, schedule="payment-platform", layer=layer, at=at)
 
 
 def test_apply_stores_one_anchor_per_layer_and_who_is_on_call_follows_the_rotation(
@@ -54,7 +54,7 @@ def test_apply_stores_one_anchor_per_layer_and_who_is_on_call_follows_the_rotati
     week = [_who(sessions, applied_ops, "primary", WEEK_START + timedelta(weeks=i)) for i in range(5)]
     assert week == ["yuta", "hana", "ken", "mei", "yuta"]
     assert _who(sessions, applied_ops, "primary", WEEK_START - timedelta(seconds=1)) == "mei"
-    current = service.on_call(session, applied_ops, now)
+    current = service.on_call(session, config=applied_ops, at=now)
     assert [(c.schedule, c.layer, c.shift.person if c.shift else None) for c in current] == [
         ("payment-platform", "primary", "yuta"),
         ("payment-platform", "secondary", "hana"),
@@ -117,7 +117,7 @@ def test_overrides_add_list_remove_and_the_latest_wins(applied_ops, sessions, cl
     with sessions() as s:
         first = service.add_override(
             s,
-            applied_ops,
+            config=applied_ops,
             schedule="payment-platform",
             layer="primary",
             person="@ken",
@@ -128,7 +128,7 @@ def test_overrides_add_list_remove_and_the_latest_wins(applied_ops, sessions, cl
         )
         second = service.add_override(
             s,
-            applied_ops,
+            config=applied_ops,
             schedule="payment-platform",
             layer="primary",
             person="mei",
@@ -146,18 +146,18 @@ def test_overrides_add_list_remove_and_the_latest_wins(applied_ops, sessions, cl
     assert _who(sessions, applied_ops, "primary", now + timedelta(hours=7)) == "yuta"
     assert _who(sessions, applied_ops, "secondary", now + timedelta(hours=1)) == "hana"
     with sessions() as s:
-        current = service.on_call(s, applied_ops, now + timedelta(hours=1))
+        current = service.on_call(s, config=applied_ops, at=now + timedelta(hours=1))
     assert current[0].shift is not None and current[0].shift.override_id == first_id
     with sessions() as s:
         assert [o.id for o in service.list_overrides(s, now=now)] == [first_id, second_id]
         assert [o.id for o in service.list_overrides(s, now=now, person="mei")] == [second_id]
         assert service.list_overrides(s, now=now + timedelta(days=1)) == []
         assert len(service.list_overrides(s, now=now + timedelta(days=1), include_past=True)) == 2
-        service.remove_override(s, second_id)
+        service.remove_override(s, override_id=second_id)
         s.commit()
     assert _who(sessions, applied_ops, "primary", now + timedelta(hours=2, minutes=30)) == "ken"
     with sessions() as s, pytest.raises(NotFound, match=f"no override with id {second_id}"):
-        service.remove_override(s, second_id)
+        service.remove_override(s, override_id=second_id)
 
 
 @pytest.mark.parametrize(
@@ -175,7 +175,7 @@ def test_override_validation_names_the_valid_values(applied_ops, sessions, sessi
     with sessions() as s, pytest.raises(ValidationFailed) as caught:
         service.add_override(
             s,
-            applied_ops,
+            config=applied_ops,
             schedule=args["schedule"],
             layer=args["layer"],
             person=args["person"],
@@ -190,7 +190,11 @@ def test_override_validation_names_the_valid_values(applied_ops, sessions, sessi
 
 def test_schedule_shifts_over_a_range(applied_ops, session, clock):
     found = service.schedule_shifts(
-        session, applied_ops, "payment-platform", WEEK_START, WEEK_START + timedelta(weeks=2)
+        session,
+        config=applied_ops,
+        schedule="payment-platform",
+        start=WEEK_START,
+        end=WEEK_START + timedelta(weeks=2),
     )
     assert [(s.layer, s.person, s.start) for s in found] == [
         ("primary", "yuta", WEEK_START),
@@ -200,22 +204,32 @@ def test_schedule_shifts_over_a_range(applied_ops, session, clock):
     ]
     one = service.schedule_shifts(
         session,
-        applied_ops,
-        "payment-platform",
-        WEEK_START,
-        WEEK_START + timedelta(days=1),
+        config=applied_ops,
+        schedule="payment-platform",
+        start=WEEK_START,
+        end=WEEK_START + timedelta(days=1),
         layer="secondary",
     )
     assert [s.person for s in one] == ["hana"]
     with pytest.raises(ValidationFailed, match="at most 366 days"):
         service.schedule_shifts(
-            session, applied_ops, "payment-platform", WEEK_START, WEEK_START + timedelta(days=367)
+            session,
+            config=applied_ops,
+            schedule="payment-platform",
+            start=WEEK_START,
+            end=WEEK_START + timedelta(days=367),
         )
     with pytest.raises(ValidationFailed, match="is not after"):
-        service.schedule_shifts(session, applied_ops, "payment-platform", WEEK_START, WEEK_START)
+        service.schedule_shifts(
+            session, config=applied_ops, schedule="payment-platform", start=WEEK_START, end=WEEK_START
+        )
     with pytest.raises(NotFound, match="schedules: payment-platform"):
-        service.schedule_shifts(session, applied_ops, "nope", WEEK_START, WEEK_START + timedelta(days=1))
-    mine = service.person_shifts(session, applied_ops, "@hana", WEEK_START, WEEK_START + timedelta(weeks=2))
+        service.schedule_shifts(
+            session, config=applied_ops, schedule="nope", start=WEEK_START, end=WEEK_START + timedelta(days=1)
+        )
+    mine = service.person_shifts(
+        session, config=applied_ops, person="@hana", start=WEEK_START, end=WEEK_START + timedelta(weeks=2)
+    )
     assert [(s.layer, s.start) for s in mine] == [
         ("secondary", WEEK_START),
         ("primary", WEEK_START + timedelta(weeks=1)),
@@ -224,7 +238,7 @@ def test_schedule_shifts_over_a_range(applied_ops, session, clock):
 
 def test_handoffs_between_lists_outgoing_and_incoming(applied_ops, sessions, session, clock):
     found = service.handoffs_between(
-        session, applied_ops, WEEK_START, WEEK_START + timedelta(weeks=1, seconds=1)
+        session, config=applied_ops, start=WEEK_START, end=WEEK_START + timedelta(weeks=1, seconds=1)
     )
     assert [(h.layer, h.at, h.outgoing, h.incoming) for h in found] == [
         ("primary", WEEK_START, "mei", "yuta"),
@@ -236,7 +250,7 @@ def test_handoffs_between_lists_outgoing_and_incoming(applied_ops, sessions, ses
     with sessions() as s:
         service.add_override(
             s,
-            applied_ops,
+            config=applied_ops,
             schedule="payment-platform",
             layer="primary",
             person="sato",
@@ -247,7 +261,9 @@ def test_handoffs_between_lists_outgoing_and_incoming(applied_ops, sessions, ses
         )
         s.commit()
     with sessions() as s:
-        around = service.handoffs_between(s, applied_ops, now - timedelta(hours=1), now + timedelta(hours=2))
+        around = service.handoffs_between(
+            s, config=applied_ops, start=now - timedelta(hours=1), end=now + timedelta(hours=2)
+        )
     assert [(h.at, h.outgoing, h.incoming) for h in around] == [
         (now, "yuta", "sato"),
         (now + timedelta(hours=1), "sato", "yuta"),

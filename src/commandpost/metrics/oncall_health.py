@@ -168,7 +168,7 @@ def _on_call(
             shifts = []
             since = applied.get((schedule.name, layer.name))
             for shift in oncall_service.schedule_shifts(
-                session, config, schedule.name, start, end, layer=layer.name
+                session, config=config, schedule=schedule.name, start=start, end=end, layer=layer.name
             ):
                 a, b = rules.epoch(shift.start), rules.epoch(shift.end)
                 if since is not None and not shift.by_override:

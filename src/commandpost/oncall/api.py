@@ -45,7 +45,7 @@ def _base_url(request: Request) -> str:
 def oncall(ctx: Reader, at: When = None, schedule: str | None = None) -> OnCallOut:
     instant = at or ctx.now
     config = policy_service.current_config(ctx.session)
-    layers = oncall_service.on_call(ctx.session, config, instant, schedule=schedule)
+    layers = oncall_service.on_call(ctx.session, config=config, at=instant, schedule=schedule)
     return OnCallOut(at=instant, oncall=[OnCallLayer.of(item) for item in layers])
 
 
@@ -75,7 +75,9 @@ def shifts(
     start = start or ctx.now
     end = end or start + timedelta(days=7)
     config = policy_service.current_config(ctx.session)
-    found = oncall_service.schedule_shifts(ctx.session, config, name, start, end, layer=layer)
+    found = oncall_service.schedule_shifts(
+        ctx.session, config=config, schedule=name, start=start, end=end, layer=layer
+    )
     return ShiftsOut(schedule=name, start=start, end=end, shifts=[ShiftOut.model_validate(s) for s in found])
 
 
@@ -101,7 +103,7 @@ def add_override(ctx: Responder, body: OverrideIn) -> OverrideOut:
     config = policy_service.current_config(ctx.session)
     row = oncall_service.add_override(
         ctx.session,
-        config,
+        config=config,
         schedule=body.schedule,
         layer=body.layer,
         person=body.person,
@@ -117,7 +119,7 @@ def add_override(ctx: Responder, body: OverrideIn) -> OverrideOut:
 
 @router.delete("/overrides/{override_id}", response_model=OverrideOut, summary="Remove an override")
 def remove_override(ctx: Responder, override_id: RowId) -> OverrideOut:
-    row = oncall_service.remove_override(ctx.session, override_id)
+    row = oncall_service.remove_override(ctx.session, override_id=override_id)
     ctx.audit_target(f"override:{override_id}", schedule=row.schedule, layer=row.layer, person=row.person)
     return OverrideOut.model_validate(row)
 
@@ -139,7 +141,7 @@ def create_feed(ctx: Responder, body: FeedIn) -> FeedCreated:
     config = policy_service.current_config(ctx.session)
     row, token = feeds.create_feed(
         ctx.session,
-        config,
+        config=config,
         schedule=body.schedule,
         person=body.person,
         actor=ctx.principal.person,
@@ -153,14 +155,14 @@ def create_feed(ctx: Responder, body: FeedIn) -> FeedCreated:
     "/feeds/{feed_id}/rotate", response_model=FeedCreated, summary="New secret; the old URL stops working"
 )
 def rotate_feed(ctx: Responder, feed_id: RowId) -> FeedCreated:
-    row, token = feeds.rotate_feed(ctx.session, feed_id, now=ctx.now)
+    row, token = feeds.rotate_feed(ctx.session, feed_id=feed_id, now=ctx.now)
     ctx.audit_target(f"feed:{row.id}", kind=row.kind, of=row.target)
     return _created(ctx.request, row, token)
 
 
 @router.delete("/feeds/{feed_id}", response_model=FeedOut, summary="Delete a feed; its URL stops working")
 def delete_feed(ctx: Responder, feed_id: RowId) -> FeedOut:
-    row = feeds.delete_feed(ctx.session, feed_id)
+    row = feeds.delete_feed(ctx.session, feed_id=feed_id)
     ctx.audit_target(f"feed:{feed_id}", kind=row.kind, of=row.target)
     return FeedOut.model_validate(row)
 
@@ -177,11 +179,11 @@ def _created(request: Request, row: object, token: str) -> FeedCreated:
     responses={200: {"content": {"text/calendar": {}}}},
 )
 def ical_feed(request: Request, token: str, session: PublicRead) -> Response:
-    feed = feeds.feed_by_token(session, token)
+    feed = feeds.feed_by_token(session, token=token)
     if feed is None:
         raise NotFound("no such calendar feed (it may have been rotated or deleted)")
     now: datetime = request.app.state.clock.now()
-    body = feeds.calendar(session, policy_service.current_config(session), feed, now=now)
+    body = feeds.calendar(session, config=policy_service.current_config(session), feed=feed, now=now)
     return Response(
         body,
         media_type="text/calendar; charset=utf-8",

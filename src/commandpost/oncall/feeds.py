@@ -38,8 +38,8 @@ def url(base_url: str, token: str) -> str:
 
 def create_feed(
     session: Session,
-    config: OpsConfig,
     *,
+    config: OpsConfig,
     schedule: str | None,
     person: str | None,
     actor: str,
@@ -81,7 +81,7 @@ def _get(session: Session, feed_id: int) -> IcalFeed:
     return row
 
 
-def rotate_feed(session: Session, feed_id: int, *, now: datetime) -> tuple[IcalFeed, str]:
+def rotate_feed(session: Session, *, feed_id: int, now: datetime) -> tuple[IcalFeed, str]:
     """A new secret for the feed; the old URL stops working at once."""
     row = _get(session, feed_id)
     token = _new_token()
@@ -90,7 +90,7 @@ def rotate_feed(session: Session, feed_id: int, *, now: datetime) -> tuple[IcalF
     return row, token
 
 
-def delete_feed(session: Session, feed_id: int) -> IcalFeed:
+def delete_feed(session: Session, *, feed_id: int) -> IcalFeed:
     row = _get(session, feed_id)
     session.delete(row)
     session.flush()
@@ -101,19 +101,23 @@ def list_feeds(session: Session) -> list[IcalFeed]:
     return list(session.scalars(select(IcalFeed).order_by(IcalFeed.id)))
 
 
-def feed_by_token(session: Session, token: str) -> IcalFeed | None:
+def feed_by_token(session: Session, *, token: str) -> IcalFeed | None:
     return session.scalars(select(IcalFeed).where(IcalFeed.token_hash == _hash(token))).first()
 
 
-def calendar(session: Session, config: OpsConfig, feed: IcalFeed, *, now: datetime) -> bytes:
+def calendar(session: Session, *, config: OpsConfig, feed: IcalFeed, now: datetime) -> bytes:
     """The feed's shifts from 30 days back to 90 days ahead, as iCalendar bytes."""
     start, end = now - WINDOW_BACK, now + WINDOW_AHEAD
     if feed.kind == "schedule":
-        shifts = oncall_service.schedule_shifts(session, config, feed.target, start, end)
+        shifts = oncall_service.schedule_shifts(
+            session, config=config, schedule=feed.target, start=start, end=end
+        )
         name = f"On call: {feed.target}"
     else:
         if config.person(feed.target) is None:
             raise NotFound(f"this feed's person '{feed.target}' is no longer in people.yaml")
-        shifts = oncall_service.person_shifts(session, config, feed.target, start, end)
+        shifts = oncall_service.person_shifts(
+            session, config=config, person=feed.target, start=start, end=end
+        )
         name = f"On call: @{feed.target}"
     return ical.render(shifts, name=name, config=config, now=now, with_person=feed.kind == "schedule")

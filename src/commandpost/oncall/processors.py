@@ -54,7 +54,9 @@ def _unnoticed(
     session: Session, config: OpsConfig, now: datetime
 ) -> Iterator[tuple[Handoff, list[tuple[str, str, str, str]]]]:
     """Handoffs of the last ``LOOKBACK`` whose notices are not all queued yet, with their targets."""
-    for handoff in oncall_service.handoffs_between(session, config, now - LOOKBACK, now + _TICK):
+    for handoff in oncall_service.handoffs_between(
+        session, config=config, start=now - LOOKBACK, end=now + _TICK
+    ):
         targets = _keys(config, handoff)
         keys = [key for *_rest, key in targets]
         done = session.scalar(
@@ -104,5 +106,7 @@ class HandoffNotices:
             config = policy_service.current_config(session)
         except Unavailable:
             return None
-        upcoming = oncall_service.handoffs_between(session, config, now + _TICK, now + LOOKAHEAD)
+        upcoming = oncall_service.handoffs_between(
+            session, config=config, start=now + _TICK, end=now + LOOKAHEAD
+        )
         return upcoming[0].at if upcoming else None

@@ -109,7 +109,7 @@ def _layer_shifts(
 
 
 def shifts(
-    session: Session, config: OpsConfig, schedule: str, layer: str, start: datetime, end: datetime
+    session: Session, *, config: OpsConfig, schedule: str, layer: str, start: datetime, end: datetime
 ) -> list[Shift]:
     """The layer's shifts overlapping [start, end), overrides applied, each whole (not cut to the range)."""
     check_range(start, end)
@@ -119,11 +119,11 @@ def shifts(
 
 def schedule_shifts(
     session: Session,
+    *,
     config: OpsConfig,
     schedule: str,
     start: datetime,
     end: datetime,
-    *,
     layer: str | None = None,
 ) -> list[Shift]:
     """Every layer's shifts (or one layer's), in layer order then time. NotFound for an unknown schedule."""
@@ -141,7 +141,7 @@ def schedule_shifts(
 
 
 def person_shifts(
-    session: Session, config: OpsConfig, person: str, start: datetime, end: datetime
+    session: Session, *, config: OpsConfig, person: str, start: datetime, end: datetime
 ) -> list[Shift]:
     """One person's shifts in every schedule and layer, by start."""
     check_range(start, end)
@@ -173,7 +173,7 @@ def layers_applied_since(session: Session) -> dict[tuple[str, str], datetime]:
 
 
 def who_is_on_call(
-    session: Session, config: OpsConfig, schedule: str, layer: str, at: datetime
+    session: Session, *, config: OpsConfig, schedule: str, layer: str, at: datetime
 ) -> str | None:
     """The handle of whoever covers the layer at ``at`` (overrides applied); None when nobody does."""
     found, found_layer = find_layer(config, schedule, layer)
@@ -182,7 +182,7 @@ def who_is_on_call(
 
 
 def on_call(
-    session: Session, config: OpsConfig, at: datetime, *, schedule: str | None = None
+    session: Session, *, config: OpsConfig, at: datetime, schedule: str | None = None
 ) -> list[OnCallNow]:
     """Every schedule's every layer at ``at`` (or one schedule's)."""
     schedules = [get_schedule(config, schedule)] if schedule else config.schedules
@@ -194,7 +194,7 @@ def on_call(
     return out
 
 
-def handoffs_between(session: Session, config: OpsConfig, start: datetime, end: datetime) -> list[Handoff]:
+def handoffs_between(session: Session, *, config: OpsConfig, start: datetime, end: datetime) -> list[Handoff]:
     """Every handoff (schedule, layer, at, outgoing, incoming) in [start, end), by time."""
     check_range(start, end)
     out = []
@@ -205,7 +205,7 @@ def handoffs_between(session: Session, config: OpsConfig, start: datetime, end: 
     return sorted(out, key=lambda h: (h.at, h.schedule, h.layer))
 
 
-def previous_handoff(session: Session, config: OpsConfig, handoff: Handoff) -> datetime | None:
+def previous_handoff(session: Session, *, config: OpsConfig, handoff: Handoff) -> datetime | None:
     """When the same layer last changed hands before ``handoff`` (within the lookback)."""
     found, layer = find_layer(config, handoff.schedule, handoff.layer)
     start = handoff.at - _lookback(layer)
@@ -220,8 +220,8 @@ def previous_handoff(session: Session, config: OpsConfig, handoff: Handoff) -> d
 
 def add_override(
     session: Session,
-    config: OpsConfig,
     *,
+    config: OpsConfig,
     schedule: str,
     layer: str,
     person: str,
@@ -280,7 +280,7 @@ def list_overrides(
     return list(session.scalars(query))
 
 
-def remove_override(session: Session, override_id: int) -> Override:
+def remove_override(session: Session, *, override_id: int) -> Override:
     row = session.get(Override, override_id)
     if row is None:
         raise NotFound(f"no override with id {override_id}")

@@ -43,7 +43,7 @@ class Decider:
             key = (schedule, layer)
             if key not in self._on_call:
                 self._on_call[key] = oncall_service.who_is_on_call(
-                    session, self.config, schedule, layer, self.now
+                    session, config=self.config, schedule=schedule, layer=layer, at=self.now
                 )
             return self._on_call[key]
 

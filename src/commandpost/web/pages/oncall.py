@@ -66,7 +66,9 @@ def calendar(ctx: Ctx, tz: ZoneInfo, view: str, anchor: date) -> list[Day]:
     shifts = [
         s
         for sched in config.schedules
-        for s in oncall_service.schedule_shifts(ctx.session, config, sched.name, begin, finish)
+        for s in oncall_service.schedule_shifts(
+            ctx.session, config=config, schedule=sched.name, start=begin, end=finish
+        )
     ]
     today = ctx.now.astimezone(tz).date()
     days = []
@@ -94,7 +96,9 @@ def calendar(ctx: Ctx, tz: ZoneInfo, view: str, anchor: date) -> list[Day]:
 def _next_handoffs(ctx: Ctx) -> dict[tuple[str, str], Handoff]:
     config = policy_service.current_config(ctx.session)
     out: dict[tuple[str, str], Handoff] = {}
-    for handoff in oncall_service.handoffs_between(ctx.session, config, ctx.now, ctx.now + HANDOFF_HORIZON):
+    for handoff in oncall_service.handoffs_between(
+        ctx.session, config=config, start=ctx.now, end=ctx.now + HANDOFF_HORIZON
+    ):
         out.setdefault((handoff.schedule, handoff.layer), handoff)
     return out
 
@@ -111,7 +115,7 @@ def _render(request: Request, ctx: Ctx, *, view: str, start: str, new_feed: str 
         request,
         "oncall.html",
         nav="oncall",
-        now_layers=oncall_service.on_call(ctx.session, config, ctx.now),
+        now_layers=oncall_service.on_call(ctx.session, config=config, at=ctx.now),
         handoffs=_next_handoffs(ctx),
         overrides=oncall_service.list_overrides(ctx.session, now=ctx.now),
         schedules=config.schedules,
@@ -156,7 +160,7 @@ def add_override(
     schedule, _, layer_name = layer.partition("/")
     row = oncall_service.add_override(
         ctx.session,
-        config,
+        config=config,
         schedule=schedule,
         layer=layer_name,
         person=person,
@@ -172,7 +176,7 @@ def add_override(
 
 @router.post("/oncall/overrides/{override_id}/remove")
 def remove_override(override_id: RowId, ctx: PageResponder) -> Response:
-    row = oncall_service.remove_override(ctx.session, override_id)
+    row = oncall_service.remove_override(ctx.session, override_id=override_id)
     ctx.audit_target(f"override:{override_id}", schedule=row.schedule, layer=row.layer, person=row.person)
     return RedirectResponse("/oncall", status_code=303)
 
@@ -188,7 +192,7 @@ def create_feed(request: Request, ctx: PageResponder, of: Text = "") -> Response
     kind, _, target = of.partition(":")
     row, token = feeds.create_feed(
         ctx.session,
-        policy_service.current_config(ctx.session),
+        config=policy_service.current_config(ctx.session),
         schedule=target if kind == "schedule" else None,
         person=target if kind == "person" else None,
         actor=ctx.principal.person,
@@ -200,13 +204,13 @@ def create_feed(request: Request, ctx: PageResponder, of: Text = "") -> Response
 
 @router.post("/oncall/feeds/{feed_id}/rotate")
 def rotate_feed(request: Request, feed_id: RowId, ctx: PageResponder) -> Response:
-    row, token = feeds.rotate_feed(ctx.session, feed_id, now=ctx.now)
+    row, token = feeds.rotate_feed(ctx.session, feed_id=feed_id, now=ctx.now)
     ctx.audit_target(f"feed:{row.id}", kind=row.kind, of=row.target)
     return _render(request, ctx, view="week", start="", new_feed=_feed_url(request, token))
 
 
 @router.post("/oncall/feeds/{feed_id}/delete")
 def delete_feed(feed_id: RowId, ctx: PageResponder) -> Response:
-    row = feeds.delete_feed(ctx.session, feed_id)
+    row = feeds.delete_feed(ctx.session, feed_id=feed_id)
     ctx.audit_target(f"feed:{feed_id}", kind=row.kind, of=row.target)
     return RedirectResponse("/oncall", status_code=303)
