@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 OPS ?= examples/ops
 DB ?= sqlite:///var/commandpost.db
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# One pytest worker per core (pytest-xdist); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test test-sqlite test-pg lint fmt bench reliability clean
 
@@ -20,9 +22,10 @@ run: $(STAMP)
 	@mkdir -p var
 	$(BIN)/commandpost serve --ops $(OPS) --database-url $(DB) --first-run-token
 
-## The whole suite, on SQLite and on PostgreSQL (COMMANDPOST_TEST_PG_URL, default the local `test` database).
+## The whole suite, on SQLite and on PostgreSQL (COMMANDPOST_TEST_PG_URL, default the local `test` database),
+## one worker per core.
 test: $(STAMP)
-	COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench reliability
