@@ -367,7 +367,13 @@ def _history_incident(
         if incident.runbook:
             for step in ("3.1", "3.2", "3.3"):
                 runbook_service.mark_step(
-                    session, incident, incident.runbook, step, state="done", by=responder, now=clock.now()
+                    session,
+                    incident=incident,
+                    slug=incident.runbook,
+                    step_ref=step,
+                    state="done",
+                    by=responder,
+                    now=clock.now(),
                 )
         if config.severities[sev].comms_cadence:
             comms.post(

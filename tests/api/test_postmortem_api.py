@@ -106,7 +106,7 @@ def test_a_sev2_is_taken_to_final_through_the_api(client, auth, sessions, applie
     )
 
     with transaction(sessions) as s:  # the runbook named by the item is flagged (RB015)
-        flagged = runbooks_service.runbooks_flagged_for_update(s, runbooks_service.applied(s))
+        flagged = runbooks_service.runbooks_flagged_for_update(s, app=runbooks_service.applied(s))
     why = f"postmortem action item #{item['id']} of INC-1 (resolved 2026-11-24) asked for an update"
     assert flagged == {"payment-webhook-backlog": why}
 

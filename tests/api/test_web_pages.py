@@ -158,7 +158,7 @@ def test_verify_evidence_beside_the_status_control(client, hana, session):
     assert "done by @hana at 06-24 12:00" in box  # Asia/Tokyo
     assert "skipped by @hana at 06-24 12:00 — no DLQ events" in box and "failed by @hana" in box
     incident = session.scalars(select(Incident)).one()
-    done = [e.step_id for e in runbook_service.verify_evidence(session, incident)]
+    done = [e.step_id for e in runbook_service.verify_evidence(session, incident=incident)]
     assert len(done) == 1 and f'data-step="{done[0]}"' in box  # the service's evidence, on the page
     live = client.get(f"{base}/live", params={"after": cursor}, headers=FETCH).json()
     assert "1/3 Verify steps done" in live["panels"]["evidence"]

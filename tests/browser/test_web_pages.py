@@ -24,10 +24,18 @@ def seed(server) -> None:
             incident = service.declare(
                 session, title=title, severity="SEV2", service="payment-platform", actor="yuta", now=now
             )
-            runbook_service.attach(session, incident, "payment-webhook-backlog", by="yuta", now=now)
+            runbook_service.attach(
+                session, incident=incident, slug="payment-webhook-backlog", by="yuta", now=now
+            )
             for step in ("3.1", "3.3"):
                 runbook_service.mark_step(
-                    session, incident, "payment-webhook-backlog", step, state="done", by="yuta", now=now
+                    session,
+                    incident=incident,
+                    slug="payment-webhook-backlog",
+                    step_ref=step,
+                    state="done",
+                    by="yuta",
+                    now=now,
                 )
             comms.post(
                 session,

@@ -113,13 +113,19 @@ def _checklist(sessions: sessionmaker[Session], when: datetime, marks: list[tupl
     """A declared incident that attached the backlog runbook at ``when`` and marked steps done at +minutes."""
     with transaction(sessions) as s:
         incident = make_incident(s, now=when)
-        runbooks_service.attach(s, incident, SLUG, by="yuta", now=when)
+        runbooks_service.attach(s, incident=incident, slug=SLUG, by="yuta", now=when)
         number = incident.number
     for step, minutes in marks:
         with transaction(sessions) as s:
             at = when + timedelta(minutes=minutes)
             runbooks_service.mark_step(
-                s, timeline.load(s, number), SLUG, step, state="done", by="yuta", now=at
+                s,
+                incident=timeline.load(s, number),
+                slug=SLUG,
+                step_ref=step,
+                state="done",
+                by="yuta",
+                now=at,
             )
 
 

@@ -115,12 +115,16 @@ def script_webhook_backlog(sessions, clock: FrozenClock, *, resolve: bool = True
     )  # fmt: skip
     step(
         24,
-        lambda s, i, now: runbooks_service.mark_step(s, i, RUNBOOK, "3.4", state="done", by="ken", now=now),
+        lambda s, i, now: runbooks_service.mark_step(
+            s, incident=i, slug=RUNBOOK, step_ref="3.4", state="done", by="ken", now=now
+        ),
     )
     step(30, lambda s, i, now: service.change_status(s, i, status="mitigated", actor="yuta", now=now))
     step(
         40,
-        lambda s, i, now: runbooks_service.mark_step(s, i, RUNBOOK, "4.1", state="done", by="ken", now=now),
+        lambda s, i, now: runbooks_service.mark_step(
+            s, incident=i, slug=RUNBOOK, step_ref="4.1", state="done", by="ken", now=now
+        ),
     )
     step(
         45,
@@ -329,7 +333,9 @@ def test_each_criterion_alone_on_an_alert_detected_sev3(sessions, applied_ops, c
             )
         elif setup == "mitigate_step":
             details.update_details(s, incident, actor="hana", now=clock.now(), changes={"runbook": RUNBOOK})
-            runbooks_service.mark_step(s, incident, RUNBOOK, "3.3", state="done", by="hana", now=clock.now())
+            runbooks_service.mark_step(
+                s, incident=incident, slug=RUNBOOK, step_ref="3.3", state="done", by="hana", now=clock.now()
+            )
     _resolve(sessions, clock, number, minutes=60 * 25 if setup == "slow" else 20)
     run_criteria(sessions, clock, minutes_after=1)
     assert _criteria(sessions, number) == expected

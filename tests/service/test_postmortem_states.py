@@ -319,7 +319,7 @@ def _items(sessions, number) -> list[str]:  # type: ignore[no-untyped-def]
 
 def _flagged(sessions) -> dict[str, str]:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        return runbooks_service.runbooks_flagged_for_update(s, runbooks_service.applied(s))
+        return runbooks_service.runbooks_flagged_for_update(s, app=runbooks_service.applied(s))
 
 
 def test_a_final_postmortem_flags_the_runbook_until_its_last_updated_moves_past(

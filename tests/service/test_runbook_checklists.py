@@ -58,7 +58,7 @@ def _steps(reads: sessionmaker[Session], slug: str = SLUG) -> list[str]:
 
 def _mark(sessions: sessionmaker[Session], number: int, slug: str, step: str, **kwargs: object) -> None:
     with transaction(sessions) as s:
-        service.mark_step(s, _load(s, number), slug, step, **{"now": NOW, **kwargs})  # type: ignore[arg-type]
+        service.mark_step(s, incident=_load(s, number), slug=slug, step_ref=step, **{"now": NOW, **kwargs})  # type: ignore[arg-type]
 
 
 def _entries(s: Session, number: int, kind: str) -> list[TimelineEntry]:
@@ -68,8 +68,8 @@ def _entries(s: Session, number: int, kind: str) -> list[TimelineEntry]:
 def test_attach_is_idempotent_and_pins_the_version(ops, sessions, reads):  # type: ignore[no-untyped-def]
     number = _incident(sessions)
     with transaction(sessions) as s:
-        first = service.attach(s, _load(s, number), SLUG, by="yuta", now=NOW)
-        again = service.attach(s, _load(s, number), SLUG, by="hana", now=NOW)
+        first = service.attach(s, incident=_load(s, number), slug=SLUG, by="yuta", now=NOW)
+        again = service.attach(s, incident=_load(s, number), slug=SLUG, by="hana", now=NOW)
         assert again.id == first.id and again.attached_by == "yuta"
     with reads() as s:
         rows = s.scalars(select(IncidentRunbook)).all()
@@ -87,28 +87,46 @@ def test_attach_unknown_runbook_names_the_known_ones(ops, sessions, reads):  # t
         ),
         transaction(sessions) as s,
     ):
-        service.attach(s, _load(s, number), "nope", by="yuta", now=NOW)
+        service.attach(s, incident=_load(s, number), slug="nope", by="yuta", now=NOW)
 
 
 def test_step_states_record_who_when_and_write_timeline_entries(ops, sessions, reads):  # type: ignore[no-untyped-def]
     number = _incident(sessions)
     verify = [s for s in _steps(reads) if s.startswith("4.")]
     with transaction(sessions) as s:
-        service.attach(s, _load(s, number), SLUG, by="yuta", now=NOW)
+        service.attach(s, incident=_load(s, number), slug=SLUG, by="yuta", now=NOW)
     ops.advance(minutes=5)
     with transaction(sessions) as s:
         marked = service.mark_step(
-            s, _load(s, number), SLUG, verify[0], state="done", by="hana", now=ops.now(), note="depth 12"
+            s,
+            incident=_load(s, number),
+            slug=SLUG,
+            step_ref=verify[0],
+            state="done",
+            by="hana",
+            now=ops.now(),
+            note="depth 12",
         )
         assert marked.changed and marked.state.marked_by == "hana"
     with transaction(sessions) as s:  # the same mark again changes nothing
         assert not service.mark_step(
-            s, _load(s, number), SLUG, verify[0], state="done", by="hana", now=ops.now(), note="depth 12"
+            s,
+            incident=_load(s, number),
+            slug=SLUG,
+            step_ref=verify[0],
+            state="done",
+            by="hana",
+            now=ops.now(),
+            note="depth 12",
         ).changed
     ops.advance(minutes=1)
     with transaction(sessions) as s:  # a later mark replaces the state; the timeline keeps both
-        service.mark_step(s, _load(s, number), SLUG, "4.2", state="failed", by="ken", now=ops.now())
-        service.mark_step(s, _load(s, number), SLUG, "4.2", state="done", by="ken", now=ops.now())
+        service.mark_step(
+            s, incident=_load(s, number), slug=SLUG, step_ref="4.2", state="failed", by="ken", now=ops.now()
+        )
+        service.mark_step(
+            s, incident=_load(s, number), slug=SLUG, step_ref="4.2", state="done", by="ken", now=ops.now()
+        )
     with reads() as s:
         entries = _entries(s, number, "runbook_step")
         assert [(e.author, e.data["step"], e.data["state"], e.data["previous"]) for e in entries] == [
@@ -123,7 +141,7 @@ def test_step_states_record_who_when_and_write_timeline_entries(ops, sessions, r
             verify[1]: ("done", "ken"),
         }
         assert states[verify[1]].entry_id == entries[2].id
-        evidence = service.verify_evidence(s, _load(s, number))
+        evidence = service.verify_evidence(s, incident=_load(s, number))
         assert [e.step_id for e in evidence] == verify[:2]
 
 
@@ -131,14 +149,16 @@ def test_mitigate_steps_need_the_ops_holder(ops, sessions, reads):  # type: igno
     number = _incident(sessions)  # IC @yuta holds Ops by default
     first_move = next(s for s in _steps(reads) if s.startswith("3.3"))
     with transaction(sessions) as s:
-        service.attach(s, _load(s, number), SLUG, by="yuta", now=NOW)
+        service.attach(s, incident=_load(s, number), slug=SLUG, by="yuta", now=NOW)
     with pytest.raises(
         Forbidden, match=r"only the Ops holder marks it .* Ops is held by the IC @yuta"
     ) as exc:
         _mark(sessions, number, SLUG, first_move, state="done", by="hana")
     assert exc.value.details["holder"] == "yuta" and exc.value.details["step"] == first_move
     with transaction(sessions) as s:
-        service.mark_step(s, _load(s, number), SLUG, first_move, state="done", by="yuta", now=NOW)
+        service.mark_step(
+            s, incident=_load(s, number), slug=SLUG, step_ref=first_move, state="done", by="yuta", now=NOW
+        )
     with transaction(sessions) as s:
         incident = timeline.lock(s, _load(s, number))
         roles.assign(
@@ -146,9 +166,13 @@ def test_mitigate_steps_need_the_ops_holder(ops, sessions, reads):  # type: igno
             config=policy_service.current_config(s), now=NOW,
         )  # fmt: skip
     with pytest.raises(Forbidden, match="Ops is held by @hana"), transaction(sessions) as s:
-        service.mark_step(s, _load(s, number), SLUG, "3.4", state="failed", by="yuta", now=NOW)
+        service.mark_step(
+            s, incident=_load(s, number), slug=SLUG, step_ref="3.4", state="failed", by="yuta", now=NOW
+        )
     with transaction(sessions) as s:
-        service.mark_step(s, _load(s, number), SLUG, "3.4", state="failed", by="hana", now=NOW)
+        service.mark_step(
+            s, incident=_load(s, number), slug=SLUG, step_ref="3.4", state="failed", by="hana", now=NOW
+        )
     with reads() as s:
         assert [e.author for e in _entries(s, number, "runbook_step")] == ["yuta", "hana"]
 
@@ -156,9 +180,11 @@ def test_mitigate_steps_need_the_ops_holder(ops, sessions, reads):  # type: igno
 def test_unknown_step_is_404_naming_the_steps(ops, sessions, reads):  # type: ignore[no-untyped-def]
     number = _incident(sessions)
     with transaction(sessions) as s:
-        service.attach(s, _load(s, number), SLUG, by="yuta", now=NOW)
+        service.attach(s, incident=_load(s, number), slug=SLUG, by="yuta", now=NOW)
     with pytest.raises(NotFound) as exc, transaction(sessions) as s:
-        service.mark_step(s, _load(s, number), SLUG, "9.9", state="done", by="yuta", now=NOW)
+        service.mark_step(
+            s, incident=_load(s, number), slug=SLUG, step_ref="9.9", state="done", by="yuta", now=NOW
+        )
     assert exc.value.details["steps"] == _steps(reads)
     assert "has no step '9.9'; its steps: 3.1-" in exc.value.message
     with pytest.raises(NotFound, match="'db-connection-exhaustion' is not attached to INC-1"):
@@ -173,18 +199,22 @@ def test_the_incidents_own_runbook_counts_as_attached(ops, sessions, reads):  # 
     with transaction(sessions) as s:
         number = make_alert_incident(s, now=NOW).number  # runbook from the alert rule, no IC yet
     with reads() as s:
-        [own] = service.attachments(s, _load(s, number))
+        [own] = service.attachments(s, incident=_load(s, number))
         assert (own.slug, own.source, own.row) == (SLUG, "alert", None)  # attached by the alert
     with pytest.raises(Forbidden, match="nobody holds Ops on INC-1 yet"), transaction(sessions) as s:
-        service.mark_step(s, _load(s, number), SLUG, "3.3", state="done", by="hana", now=NOW)
+        service.mark_step(
+            s, incident=_load(s, number), slug=SLUG, step_ref="3.3", state="done", by="hana", now=NOW
+        )
     with transaction(sessions) as s:
         incidents.acknowledge(s, _load(s, number), "hana", NOW)
     with transaction(sessions) as s:
-        service.mark_step(s, _load(s, number), SLUG, "3.3", state="done", by="hana", now=NOW)
+        service.mark_step(
+            s, incident=_load(s, number), slug=SLUG, step_ref="3.3", state="done", by="hana", now=NOW
+        )
     with reads() as s:
         [row] = s.scalars(select(IncidentRunbook)).all()
         assert (row.slug, row.source) == (SLUG, "alert")
-        [stored] = service.attachments(s, _load(s, number))
+        [stored] = service.attachments(s, incident=_load(s, number))
         assert stored.row is not None and list(stored.states) == [
             next(i for i in _steps(reads) if i[:3] == "3.3")
         ]
@@ -195,7 +225,7 @@ def test_closed_incidents_are_read_only(ops, sessions, reads):  # type: ignore[n
     with transaction(sessions) as s:
         incidents.change_status(s, _load(s, number), status="closed", actor="yuta", now=NOW)
     with pytest.raises(Conflict, match="closed"), transaction(sessions) as s:
-        service.attach(s, _load(s, number), SLUG, by="yuta", now=NOW)
+        service.attach(s, incident=_load(s, number), slug=SLUG, by="yuta", now=NOW)
 
 
 # ---------------------------------------------------------------- RB015: update requested by a postmortem
@@ -210,7 +240,7 @@ def test_update_request_flags_the_runbook_until_it_is_updated(ops, sessions, rea
     with transaction(sessions) as s:
         number = make_incident(s, now=datetime(2026, 11, 19, 3, 0, tzinfo=UTC)).number
     with reads() as s:
-        assert service.runbooks_flagged_for_update(s, service.applied(s)) == {}  # nothing asked yet
+        assert service.runbooks_flagged_for_update(s, app=service.applied(s)) == {}  # nothing asked yet
     _resolve(sessions, number, datetime(2026, 11, 20, 3, 0, tzinfo=UTC))
     with transaction(sessions) as s:  # the way the postmortems domain will write it
         request = service.request_update(
@@ -228,10 +258,10 @@ def test_update_request_flags_the_runbook_until_it_is_updated(ops, sessions, rea
         assert again.id == request.id
     with reads() as s:
         app = service.applied(s)
-        assert service.runbooks_flagged_for_update(s, app) == {
+        assert service.runbooks_flagged_for_update(s, app=app) == {
             SLUG: "postmortem:7 of INC-1 (resolved 2026-11-20) asked for an update"
         }
-        findings = service.lint_applied(s, app, now=NOW)
+        findings = service.lint_applied(s, app=app, now=NOW)
         assert [(f.rule, f.line) for f in findings[SLUG]] == [("RB015", 4)]
         assert findings["db-connection-exhaustion"] == []
         assert s.scalar(select(func.count()).select_from(RunbookUpdateRequest)) == 1
@@ -244,5 +274,5 @@ def test_update_request_flags_the_runbook_until_it_is_updated(ops, sessions, rea
         policy_service.apply_folder(s, path=folder, now=NOW, actor="test")
     with reads() as s:
         app = service.applied(s)
-        assert service.runbooks_flagged_for_update(s, app) == {}
-        assert service.lint_applied(s, app, now=NOW)[SLUG] == []
+        assert service.runbooks_flagged_for_update(s, app=app) == {}
+        assert service.lint_applied(s, app=app, now=NOW)[SLUG] == []

@@ -128,10 +128,16 @@ def _run_steps(sessions: sessionmaker[Session], marks: list[tuple[str, str]], *,
     when = NOW - timedelta(days=day)
     with transaction(sessions) as s:
         incident = make_incident(s, now=when)
-        service.attach(s, incident, SLUG, by="yuta", now=when)
+        service.attach(s, incident=incident, slug=SLUG, by="yuta", now=when)
         for step, state in marks:
             service.mark_step(
-                s, timeline.load(s, incident.number), SLUG, step, state=state, by="yuta", now=when
+                s,
+                incident=timeline.load(s, incident.number),
+                slug=SLUG,
+                step_ref=step,
+                state=state,
+                by="yuta",
+                now=when,
             )
 
 

@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["runbooks"])
 @router.get("/runbooks", response_model=list[RunbookSummaryOut], summary="The applied runbooks")
 def list_runbooks(ctx: Reader) -> list[RunbookSummaryOut]:
     app = service.applied(ctx.session)
-    findings = service.lint_applied(ctx.session, app, now=ctx.now)
+    findings = service.lint_applied(ctx.session, app=app, now=ctx.now)
     base = app.config.settings.runbook_base_url
     return [
         RunbookSummaryOut(
@@ -67,13 +67,13 @@ def runbook_toil(
 def get_runbook(slug: str, ctx: Reader) -> RunbookOut:
     app = service.applied(ctx.session)
     runbook = app.get(slug)
-    findings = service.lint_applied(ctx.session, app, now=ctx.now)[slug]
+    findings = service.lint_applied(ctx.session, app=app, now=ctx.now)[slug]
     return runbook_out(
         runbook,
         staleness=service.staleness_of(app, runbook, ctx.now),
         findings=findings,
         pointed_by=service.pointers(app.config.services, slug),
-        incidents=service.incidents_using(ctx.session, slug),
+        incidents=service.incidents_using(ctx.session, slug=slug),
         base_url=app.config.settings.runbook_base_url,
     )
 
@@ -85,7 +85,7 @@ def get_runbook(slug: str, ctx: Reader) -> RunbookOut:
 )
 def incident_runbooks(number: str, ctx: Reader) -> list[AttachmentOut]:
     incident = timeline.load(ctx.session, number)
-    return [attachment_out(a) for a in service.attachments(ctx.session, incident)]
+    return [attachment_out(a) for a in service.attachments(ctx.session, incident=incident)]
 
 
 @router.post(
@@ -97,8 +97,8 @@ def incident_runbooks(number: str, ctx: Reader) -> list[AttachmentOut]:
 def attach_runbook(number: str, body: AttachIn, ctx: Responder) -> list[AttachmentOut]:
     incident = timeline.load(ctx.session, number, for_update=True)
     ctx.audit_target(f"incident:{incident_rules.format_number(incident.number)}", runbook=body.slug)
-    service.attach(ctx.session, incident, body.slug, by=ctx.principal.person, now=ctx.now)
-    return [attachment_out(a) for a in service.attachments(ctx.session, incident)]
+    service.attach(ctx.session, incident=incident, slug=body.slug, by=ctx.principal.person, now=ctx.now)
+    return [attachment_out(a) for a in service.attachments(ctx.session, incident=incident)]
 
 
 @router.post(
@@ -112,9 +112,9 @@ def mark_step(number: str, slug: str, step_id: str, body: StepMarkIn, ctx: Respo
     ctx.audit_target(f"incident:{label}", runbook=slug, step=step_id, state=body.state)
     marked = service.mark_step(
         ctx.session,
-        incident,
-        slug,
-        step_id,
+        incident=incident,
+        slug=slug,
+        step_ref=step_id,
         state=body.state,
         note=body.note,
         by=ctx.principal.person,

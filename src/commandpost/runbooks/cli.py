@@ -119,7 +119,7 @@ def _flagged(database_url: str) -> dict[str, str]:
         raise NotFound(f"--database-url: no SQLite database at {file}")
     try:
         with _sessions(database_url, upgrade=False)() as session:
-            return service.runbooks_flagged_for_update(session, service.applied(session))
+            return service.runbooks_flagged_for_update(session, app=service.applied(session))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise Unavailable(

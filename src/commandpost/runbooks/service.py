@@ -141,7 +141,7 @@ def _update_request(session: Session, slug: str, incident_id: int) -> RunbookUpd
     return session.scalars(query).first()
 
 
-def runbooks_flagged_for_update(session: Session, app: Applied) -> dict[str, str]:
+def runbooks_flagged_for_update(session: Session, *, app: Applied) -> dict[str, str]:
     """The seam behind RB015: slug → why, for runbooks a postmortem asked to update and not updated since.
 
     A request counts until the runbook's ``last_updated`` is on or after the day (org timezone)
@@ -170,12 +170,12 @@ def runbooks_flagged_for_update(session: Session, app: Applied) -> dict[str, str
 
 
 def lint_applied(
-    session: Session, app: Applied, *, now: datetime, strict: bool = False
+    session: Session, *, app: Applied, now: datetime, strict: bool = False
 ) -> dict[str, list[RunbookFinding]]:
     """Every applied runbook linted with the folder's context, today's date and RB015's requests."""
     context = app.context()
     today = app.today(now)
-    flagged = runbooks_flagged_for_update(session, app)
+    flagged = runbooks_flagged_for_update(session, app=app)
     return {
         slug: lint_runbook(runbook, context=context, today=today, strict=strict, flagged=flagged)
         for slug, runbook in app.runbooks.items()
@@ -211,7 +211,7 @@ def pointers(services: Iterable[Service], slug: str) -> list[dict[str, Any]]:
     return found
 
 
-def incidents_using(session: Session, slug: str, *, limit: int = 50) -> list[Incident]:
+def incidents_using(session: Session, *, slug: str, limit: int = 50) -> list[Incident]:
     """Incidents that used a runbook: attached, or named as the incident's own runbook. Newest first."""
     attached = select(IncidentRunbook.incident_id).where(IncidentRunbook.slug == slug)
     query = (
@@ -234,7 +234,7 @@ def _stored(session: Session, incident: Incident, slug: str) -> IncidentRunbook 
 
 
 def attach(
-    session: Session, incident: Incident, slug: str, *, by: str, now: datetime, source: str = "manual"
+    session: Session, *, incident: Incident, slug: str, by: str, now: datetime, source: str = "manual"
 ) -> IncidentRunbook:
     """Attach the applied runbook ``slug`` to ``incident`` as a checklist; attaching again returns the first.
 
@@ -301,7 +301,7 @@ def _store(
     return row
 
 
-def attachments(session: Session, incident: Incident) -> list[Attachment]:
+def attachments(session: Session, *, incident: Incident) -> list[Attachment]:
     """Every runbook attached to ``incident``, with per-step state (the incident's own runbook first)."""
     rows = list(
         session.scalars(
@@ -359,10 +359,10 @@ class Marked:
 
 def mark_step(
     session: Session,
+    *,
     incident: Incident,
     slug: str,
     step_ref: str,
-    *,
     state: str,
     by: str,
     now: datetime,
@@ -378,9 +378,9 @@ def mark_step(
     wanted = rules.normalize_state(state)
     clean_note = _note(note)
     number = incident_rules.format_number(incident.number)
-    found = next((a for a in attachments(session, incident) if a.slug == slug), None)
+    found = next((a for a in attachments(session, incident=incident) if a.slug == slug), None)
     if found is None:
-        attached = ", ".join(a.slug for a in attachments(session, incident)) or "none"
+        attached = ", ".join(a.slug for a in attachments(session, incident=incident)) or "none"
         raise NotFound(
             f"runbook '{slug}' is not attached to {number} (attached: {attached}); "
             f"attach it first: POST /api/v1/incidents/{incident.number}/runbooks",
@@ -466,7 +466,7 @@ def _require_ops(session: Session, incident: Incident, person: str, step: Step) 
         ) from None
 
 
-def verify_evidence(session: Session, incident: Incident) -> list[RunbookStepState]:
+def verify_evidence(session: Session, *, incident: Incident) -> list[RunbookStepState]:
     """Verify steps marked done: the evidence the "mitigated → resolved" view shows."""
     query = (
         select(RunbookStepState)

@@ -53,7 +53,7 @@ class Checklist:
 
 def checklists(session: Session, incident: Incident) -> list[Checklist]:
     out = []
-    for attachment in runbook_service.attachments(session, incident):
+    for attachment in runbook_service.attachments(session, incident=incident):
         out.append(
             Checklist(
                 slug=attachment.slug,

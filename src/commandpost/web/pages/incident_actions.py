@@ -167,7 +167,7 @@ def post_comms(
 @router.post("/incidents/{number}/runbooks")
 def attach_runbook(request: Request, number: str, ctx: PageResponder, slug: Text = "") -> Response:
     incident = _writing(ctx, number)
-    runbook_service.attach(ctx.session, incident, slug, by=ctx.principal.person, now=ctx.now)
+    runbook_service.attach(ctx.session, incident=incident, slug=slug, by=ctx.principal.person, now=ctx.now)
     return _done(request, incident, f"runbook {slug} attached")
 
 
@@ -187,9 +187,9 @@ def mark_step(
     )
     runbook_service.mark_step(
         ctx.session,
-        incident,
-        slug,
-        step_id,
+        incident=incident,
+        slug=slug,
+        step_ref=step_id,
         state=state,
         note=note or None,
         by=ctx.principal.person,

@@ -17,7 +17,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 @router.get("/runbooks")
 def runbook_list(request: Request, ctx: PageReader) -> Response:
     app = service.applied(ctx.session)
-    findings = service.lint_applied(ctx.session, app, now=ctx.now)
+    findings = service.lint_applied(ctx.session, app=app, now=ctx.now)
     rows = [
         RunbookSummaryOut(
             **summary_fields(
@@ -44,13 +44,13 @@ def runbook_coverage(request: Request, ctx: PageReader, days: int = coverage.DEF
 def runbook_page(request: Request, slug: str, ctx: PageReader) -> Response:
     app = service.applied(ctx.session)
     runbook = app.get(slug)
-    findings = service.lint_applied(ctx.session, app, now=ctx.now)[slug]
+    findings = service.lint_applied(ctx.session, app=app, now=ctx.now)[slug]
     view = runbook_out(
         runbook,
         staleness=service.staleness_of(app, runbook, ctx.now),
         findings=findings,
         pointed_by=service.pointers(app.config.services, slug),
-        incidents=service.incidents_using(ctx.session, slug),
+        incidents=service.incidents_using(ctx.session, slug=slug),
         base_url=app.config.settings.runbook_base_url,
     )
     return page(request, "runbook.html", nav="runbooks", rb=view)
