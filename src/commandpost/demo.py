@@ -429,7 +429,7 @@ def _history_postmortem(
 
     with transaction(sessions) as session:
         try:
-            incident, pm = pm_service.find(session, number)
+            incident, pm = pm_service.find(session, number=number)
         except NotFound:
             return
         if pm.status != "draft":
@@ -439,11 +439,11 @@ def _history_postmortem(
         sections.update(
             {k: "—" for k, v in (pm.sections or {}).items() if not str(v).strip() and k not in sections}
         )
-        pm_service.edit(session, number, actor=author, now=clock.now(), sections=sections)
+        pm_service.edit(session, number=number, actor=author, now=clock.now(), sections=sections)
         actions.add(
             session,
-            pm,
-            incident,
+            pm=pm,
+            incident=incident,
             title="Add queue-depth auto-scaling to the payment-webhook consumer",
             type="prevent",
             owner=author,
@@ -453,22 +453,22 @@ def _history_postmortem(
             actor=author,
             now=clock.now(),
         )
-        for item in pm_service.items_of(session, pm):
+        for item in pm_service.items_of(session, pm=pm):
             if not item.ticket:  # e.g. the pre-filled "add the missing alert" item
                 actions.update_item(
                     session,
-                    item.id,
+                    item_id=item.id,
                     changes={"ticket": f"OPS-{200 + item.id}"},
                     actor=author,
                     now=clock.now(),
                 )
-        counts["action items"] += len(pm_service.items_of(session, pm))
+        counts["action items"] += len(pm_service.items_of(session, pm=pm))
         if n % 3 == 0:
             return  # some stay in draft
         reviewer = "yuta" if author != "yuta" else "hana"
-        pm_service.submit(session, number, reviewer=reviewer, actor=author, now=clock.now())
+        pm_service.submit(session, number=number, reviewer=reviewer, actor=author, now=clock.now())
         if n % 3 == 1:
-            pm_service.approve(session, number, actor=reviewer, now=clock.now())
+            pm_service.approve(session, number=number, actor=reviewer, now=clock.now())
 
 
 # ---------------------------------------------------------------- the live scenario (guide §3-2)

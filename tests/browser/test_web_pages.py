@@ -53,19 +53,19 @@ def seed(server) -> None:
                     session, timeline.load(session, n, for_update=True), status=status, actor="yuta", now=now
                 )
     with transaction(sessions) as session:
-        pm = pm_service.start(session, 1, actor="yuta", now=now)
-        incident, pm = pm_service.find(session, 1)
+        pm = pm_service.start(session, number=1, actor="yuta", now=now)
+        incident, pm = pm_service.find(session, number=1)
         pm_service.edit(
             session,
-            1,
+            number=1,
             actor="yuta",
             now=now,
             sections={"went_poorly": "Hana forgot to scale the consumer."},
         )
         actions.add(
             session,
-            pm,
-            incident,
+            pm=pm,
+            incident=incident,
             title="Add queue-depth auto-scaling to the webhook consumer",
             type="prevent",
             owner="hana",

@@ -138,11 +138,11 @@ def test_notice_hands_over_action_items_due_soon_or_overdue(sessions, clock, tmp
         ).number  # fmt: skip
         incident = timeline.load(s, number, for_update=True)
         incidents_service.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
-        pm_service.evaluate(s, incident, now=clock.now())
+        pm_service.evaluate(s, incident=incident, now=clock.now())
     with transaction(sessions) as s:
-        incident, pm = pm_service.find(s, number, for_update=True)
+        incident, pm = pm_service.find(s, number=number, for_update=True)
         actions.add(
-            s, pm, incident, title="Alert on DLQ depth above 100 for 5 minutes", type="prevent", owner="hana",
+            s, pm=pm, incident=incident, title="Alert on DLQ depth above 100 for 5 minutes", type="prevent", owner="hana",
             due=date(2026, 7, 1), ticket="OPS-7", verification="fire a test message into the DLQ in a drill",
             actor="yuta", now=clock.now(),
         )  # fmt: skip

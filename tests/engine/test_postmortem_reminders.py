@@ -30,9 +30,9 @@ def _item(sessions, clock, *, owner: str = "hana", due: date = DUE) -> int:  # t
         )  # fmt: skip
         service.acknowledge(s, incident, "yuta", clock.now())
         service.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
-        pm = pm_service.evaluate(s, incident, now=clock.now())
+        pm = pm_service.evaluate(s, incident=incident, now=clock.now())
         item = actions.add(
-            s, pm, incident, title="Alert when no receipt is issued for 5 minutes", type="prevent",
+            s, pm=pm, incident=incident, title="Alert when no receipt is issued for 5 minutes", type="prevent",
             owner=owner, due=due, ticket="OPS-77",
             verification="stop the receipts job in staging and see the page",
             actor="yuta", now=clock.now(),
@@ -85,13 +85,15 @@ def test_a_new_due_day_rearms_the_reminders_and_done_silences_them(sessions, app
     _pass(sessions, clock, datetime(2026, 12, 11, 0, 0, tzinfo=UTC))  # first seen overdue: only "after"
     assert [key.split(":")[2] for key, *_ in _outbox(sessions)] == ["after"] * 3
     with transaction(sessions) as s:
-        actions.update_item(s, item, changes={"due": date(2026, 12, 20)}, actor="hana", now=clock.now())
+        actions.update_item(
+            s, item_id=item, changes={"due": date(2026, 12, 20)}, actor="hana", now=clock.now()
+        )
         assert actions.overdue_count(s, now=clock.now()) == 0
         assert actions.next_reminder(s) == datetime(2026, 12, 18, 0, 0, tzinfo=UTC)
     assert _pass(sessions, clock, datetime(2026, 12, 18, 0, 0, tzinfo=UTC)) == 1
     assert _outbox(sessions)[-1][0] == f"action-item:{item}:before:2026-12-20:console"
     with transaction(sessions) as s:
-        actions.update_item(s, item, changes={"status": "done"}, actor="hana", now=clock.now())
+        actions.update_item(s, item_id=item, changes={"status": "done"}, actor="hana", now=clock.now())
         assert actions.next_reminder(s) is None
     assert _pass(sessions, clock, datetime(2026, 12, 21, 0, 0, tzinfo=UTC)) == 0
     assert len(_outbox(sessions)) == 6
@@ -114,13 +116,13 @@ def test_the_engine_runs_criteria_and_reminders_before_the_sender(sessions, appl
 def test_the_handoff_lines_list_items_due_soon_and_overdue(sessions, applied_ops, clock):
     item = _item(sessions, clock, owner="ken")
     with transaction(sessions) as s:
-        assert actions.due_lines(s, "ken", datetime(2026, 11, 30, tzinfo=UTC)) == []
-        assert actions.due_lines(s, "@ken", datetime(2026, 12, 5, tzinfo=UTC)) == [
+        assert actions.due_lines(s, person="ken", now=datetime(2026, 11, 30, tzinfo=UTC)) == []
+        assert actions.due_lines(s, person="@ken", now=datetime(2026, 12, 5, tzinfo=UTC)) == [
             f"#{item} due 2026-12-10 (INC-1): Alert when no receipt is issued for 5 minutes"
         ]
-        assert actions.due_lines(s, "ken", datetime(2026, 12, 12, tzinfo=UTC))[0].startswith(
+        assert actions.due_lines(s, person="ken", now=datetime(2026, 12, 12, tzinfo=UTC))[0].startswith(
             f"#{item} due 2026-12-10 (INC-1, overdue)"
         )
-        assert actions.due_lines(s, "hana", datetime(2026, 12, 5, tzinfo=UTC)) == []
+        assert actions.due_lines(s, person="hana", now=datetime(2026, 12, 5, tzinfo=UTC)) == []
         incident = timeline.load(s, 1)
         assert incident.status == "resolved"

@@ -85,17 +85,17 @@ def example_postmortem(sessions, clock: FrozenClock) -> str:  # type: ignore[no-
     run_criteria(sessions, clock)
     clock.set(START.replace(day=25, hour=1))  # the next morning, 10:00 JST
     with transaction(sessions) as s:
-        pm_service.edit(s, number, actor="yuta", now=clock.now(), sections=SECTIONS)
-        incident, pm = pm_service.find(s, number, for_update=True)
+        pm_service.edit(s, number=number, actor="yuta", now=clock.now(), sections=SECTIONS)
+        incident, pm = pm_service.find(s, number=number, for_update=True)
         for item in ITEMS:
-            actions.add(s, pm, incident, actor="yuta", now=clock.now(), **item)  # type: ignore[arg-type]
+            actions.add(s, pm=pm, incident=incident, actor="yuta", now=clock.now(), **item)  # type: ignore[arg-type]
     with transaction(sessions) as s:
-        pm_service.submit(s, number, reviewer="hana", actor="yuta", now=clock.now())
+        pm_service.submit(s, number=number, reviewer="hana", actor="yuta", now=clock.now())
     clock.advance(hours=3)
     with transaction(sessions) as s:
-        pm_service.approve(s, number, actor="hana", now=clock.now())
+        pm_service.approve(s, number=number, actor="hana", now=clock.now())
     with transaction(sessions) as s:
-        return pm_service.markdown(s, pm_service.find(s, number)[1])
+        return pm_service.markdown(s, pm=pm_service.find(s, number=number)[1])
 
 
 def _documented() -> str:

@@ -174,8 +174,8 @@ def test_resolving_a_sev2_drafts_a_postmortem_that_matches_the_expected_file(ses
     number = script_webhook_backlog(sessions, clock)
     assert run_criteria(sessions, clock) == 1
     with transaction(sessions) as s:
-        _incident, pm = pm_service.find(s, number)
-        got = pm_service.markdown(s, pm)
+        _incident, pm = pm_service.find(s, number=number)
+        got = pm_service.markdown(s, pm=pm)
         assert (pm.status, pm.author, pm.required) == ("draft", "yuta", True)
         assert pm.criteria["summary"] == "required: SEV2; manual intervention at 12:21 by @ken"
     expected = (FIXTURES / "webhook-backlog-draft.md").read_text(encoding="utf-8")
@@ -189,7 +189,7 @@ def test_the_draft_timeline_is_the_live_document_transcribed(sessions, applied_o
     number = script_webhook_backlog(sessions, clock)
     run_criteria(sessions, clock)
     with transaction(sessions) as s:
-        incident, pm = pm_service.find(s, number)
+        incident, pm = pm_service.find(s, number=number)
         live = timeline.all_entries(s, incident)
         rows = pm.facts["timeline"]
     kept = [e for e in live if e.kind != "note" and (e.kind != "system" or e.data.get("acknowledged"))]
@@ -223,7 +223,11 @@ def test_a_second_pass_changes_nothing_and_a_later_change_regenerates_unedited_s
     assert run_criteria(sessions, clock) == 0
     with transaction(sessions) as s:
         pm_service.edit(
-            s, number, actor="yuta", now=clock.now(), sections={"summary": "Our own summary of the backlog."}
+            s,
+            number=number,
+            actor="yuta",
+            now=clock.now(),
+            sections={"summary": "Our own summary of the backlog."},
         )
     clock.advance(minutes=5)
     with transaction(sessions) as s:
@@ -239,7 +243,7 @@ def test_a_second_pass_changes_nothing_and_a_later_change_regenerates_unedited_s
         )
     assert run_criteria(sessions, clock) == 1
     with transaction(sessions) as s:
-        _incident, pm = pm_service.find(s, number)
+        _incident, pm = pm_service.find(s, number=number)
         assert pm.sections["summary"] == "Our own summary of the backlog."  # edited: left alone
         assert pm.sections["user_impact"] == "about 1,800 charges confirmed late; none lost"
         assert pm.sections["timeline"].splitlines()[-1].endswith("**status** resolved → closed by @yuta")
@@ -254,9 +258,9 @@ def test_an_open_incident_has_no_postmortem_and_start_refuses_it(sessions, appli
         transaction(sessions) as s,
         pytest.raises(NotFound, match="criteria are evaluated when it is resolved"),
     ):
-        pm_service.find(s, number)
+        pm_service.find(s, number=number)
     with pytest.raises(Conflict, match="a postmortem starts once it is resolved"), transaction(sessions) as s:
-        pm_service.start(s, number, actor="yuta", now=clock.now())
+        pm_service.start(s, number=number, actor="yuta", now=clock.now())
     with transaction(sessions) as s:
         assert s.scalar(select(func.count()).select_from(Postmortem)) == 0
 
@@ -303,7 +307,7 @@ def _resolve(sessions, clock, number: int, minutes: int = 20) -> None:  # type: 
 
 def _criteria(sessions, number: int) -> tuple[str, bool, list[str]]:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        _i, pm = pm_service.find(s, number)
+        _i, pm = pm_service.find(s, number=number)
         return pm.status, pm.required, [r["criterion"] for r in pm.criteria["reasons"]]
 
 
@@ -359,7 +363,7 @@ def test_sev4_never_requires_one_even_with_every_other_criterion(sessions, appli
     _resolve(sessions, clock, number)
     run_criteria(sessions, clock, minutes_after=1)
     with transaction(sessions) as s:
-        _i, pm = pm_service.find(s, number)
+        _i, pm = pm_service.find(s, number=number)
         assert (pm.status, pm.required) == ("not_required", False)
         assert pm.criteria["summary"] == "not required: SEV4 never requires a postmortem (a ticket suffices)"
         assert s.scalar(select(func.count()).select_from(ActionItem)) == 0
@@ -370,7 +374,7 @@ def test_manual_detection_drafts_and_prefills_the_missing_alert_item(sessions, a
     run_criteria(sessions, clock, minutes_after=1)
     run_criteria(sessions, clock, minutes_after=1)  # a later pass adds no second item
     with transaction(sessions) as s:
-        _i, pm = pm_service.find(s, number)
+        _i, pm = pm_service.find(s, number=number)
         assert pm.criteria["summary"] == (
             "required: detection manual: a human noticed, not monitoring (a monitoring defect)"
         )
@@ -378,7 +382,7 @@ def test_manual_detection_drafts_and_prefills_the_missing_alert_item(sessions, a
             f"Manual: a human noticed, not monitoring — @hana declared INC-{number} at 12:00 "
             "with no alert firing. This is a monitoring defect"
         )
-        (item,) = pm_service.items_of(s, pm)
+        (item,) = pm_service.items_of(s, pm=pm)
         assert (item.type, item.owner, item.status, item.origin, item.ticket) == (
             "prevent", "hana", "open", draft.MISSING_ALERT, None,
         )  # fmt: skip
@@ -424,7 +428,7 @@ def test_start_drafts_one_by_choice(sessions, applied_ops, clock):
     number = _alert_incident(sessions, clock, severity="SEV3")
     _resolve(sessions, clock, number)
     with transaction(sessions) as s:
-        pm = pm_service.start(s, number, actor="hana", now=clock.now())
+        pm = pm_service.start(s, number=number, actor="hana", now=clock.now())
         assert pm.status == "draft"
         assert pm.criteria["summary"].endswith("(written by choice)")
         assert pm.sections["detection"].startswith(

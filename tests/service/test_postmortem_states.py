@@ -49,47 +49,47 @@ def _drafted(sessions, clock) -> int:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
         incident = timeline.load(s, number, for_update=True)
         service.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
-        pm_service.evaluate(s, incident, now=clock.now())
+        pm_service.evaluate(s, incident=incident, now=clock.now())
     return number
 
 
 def _pm(sessions, number):  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        _i, pm = pm_service.find(s, number)
+        _i, pm = pm_service.find(s, number=number)
         return pm
 
 
 def _item_id(sessions, number) -> int:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        _i, pm = pm_service.find(s, number)
-        return pm_service.items_of(s, pm)[0].id
+        _i, pm = pm_service.find(s, number=number)
+        return pm_service.items_of(s, pm=pm)[0].id
 
 
 def _edit(sessions, clock, number, **sections):  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        return pm_service.edit(s, number, actor="yuta", now=clock.now(), sections=sections)
+        return pm_service.edit(s, number=number, actor="yuta", now=clock.now(), sections=sections)
 
 
 def _submit(sessions, clock, number, reviewer="hana"):  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        return pm_service.submit(s, number, reviewer=reviewer, actor="yuta", now=clock.now())
+        return pm_service.submit(s, number=number, reviewer=reviewer, actor="yuta", now=clock.now())
 
 
 def _approve(sessions, clock, number, actor="hana"):  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        return pm_service.approve(s, number, actor=actor, now=clock.now())
+        return pm_service.approve(s, number=number, actor=actor, now=clock.now())
 
 
 def _revisions(sessions, number) -> list[tuple[int, str, str]]:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        _i, pm = pm_service.find(s, number)
-        return [(r.revision, r.reason, r.sections["got_lucky"]) for r in pm_service.revisions(s, pm)]
+        _i, pm = pm_service.find(s, number=number)
+        return [(r.revision, r.reason, r.sections["got_lucky"]) for r in pm_service.revisions(s, pm=pm)]
 
 
 def _ticket(sessions, clock, number) -> None:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
         actions.update_item(
-            s, _item_id(sessions, number), changes={"ticket": "OPS-9"}, actor="yuta", now=clock.now()
+            s, item_id=_item_id(sessions, number), changes={"ticket": "OPS-9"}, actor="yuta", now=clock.now()
         )
 
 
@@ -130,11 +130,15 @@ def test_no_action_needed_must_be_explicit(sessions, applied_ops, clock):
     number = _drafted(sessions, clock)
     with transaction(sessions) as s, pytest.raises(ValidationFailed, match="wontfix needs a note"):
         actions.update_item(
-            s, _item_id(sessions, number), changes={"status": "wontfix"}, actor="yuta", now=clock.now()
+            s,
+            item_id=_item_id(sessions, number),
+            changes={"status": "wontfix"},
+            actor="yuta",
+            now=clock.now(),
         )
     with transaction(sessions) as s:
         actions.update_item(
-            s, _item_id(sessions, number), changes={"status": "wontfix", "note": "an alert exists: OPS-3"},
+            s, item_id=_item_id(sessions, number), changes={"status": "wontfix", "note": "an alert exists: OPS-3"},
             actor="yuta", now=clock.now(),
         )  # fmt: skip
     _edit(sessions, clock, number, **FILLED)
@@ -143,7 +147,11 @@ def test_no_action_needed_must_be_explicit(sessions, applied_ops, clock):
         _approve(sessions, clock, number)
     with transaction(sessions) as s:
         pm_service.edit(
-            s, number, actor="yuta", now=clock.now(), no_action_reason="the receipts job is being retired"
+            s,
+            number=number,
+            actor="yuta",
+            now=clock.now(),
+            no_action_reason="the receipts job is being retired",
         )
     assert _approve(sessions, clock, number).status == "final"
 
@@ -162,8 +170,8 @@ def test_editing_a_final_postmortem_makes_a_new_revision_and_keeps_the_old(sessi
         (2, "edited", "It happened in business hours, with the author awake."),
     ]
     with transaction(sessions) as s:
-        _i, pm = pm_service.find(s, number)
-        old = pm_service.get_revision(s, pm, 1)
+        _i, pm = pm_service.find(s, number=number)
+        old = pm_service.get_revision(s, pm=pm, revision=1)
         assert old.created_at == NOW + timedelta(minutes=40)  # approved, and never touched since
         assert FILLED["got_lucky"] in old.markdown and "revision 1" in old.markdown
     with pytest.raises(Conflict, match="an edit cannot empty required sections: went_well"):
@@ -181,11 +189,11 @@ def test_reopen_goes_back_and_a_second_approval_is_a_new_revision(sessions, appl
     _ticket(sessions, clock, number)
     _edit(sessions, clock, number, **FILLED)
     with pytest.raises(InvalidTransition, match="is Draft; it cannot reopen"), transaction(sessions) as s:
-        pm_service.reopen(s, number, to=None, actor="yuta", now=clock.now())
+        pm_service.reopen(s, number=number, to=None, actor="yuta", now=clock.now())
     _submit(sessions, clock, number)
     _approve(sessions, clock, number)
     with transaction(sessions) as s:
-        pm = pm_service.reopen(s, number, to=None, actor="yuta", now=clock.now())
+        pm = pm_service.reopen(s, number=number, to=None, actor="yuta", now=clock.now())
         assert (pm.status, pm.submitted_at, pm.revision) == ("draft", None, 1)
     _edit(sessions, clock, number, got_lucky="Luck: the queue had headroom.")
     _submit(sessions, clock, number, reviewer="ken")
@@ -202,15 +210,15 @@ def test_a_not_required_postmortem_is_not_edited_until_started(sessions, applied
             now=clock.now(),
         )  # fmt: skip
         service.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
-        pm_service.evaluate(s, incident, now=clock.now())
+        pm_service.evaluate(s, incident=incident, now=clock.now())
         number = incident.number
     with pytest.raises(Conflict, match="needs no postmortem by the criteria; start one first"):
         _edit(sessions, clock, number, went_well="x")
     with transaction(sessions) as s:
-        pm = pm_service.find(s, number)[1]
+        pm = pm_service.find(s, number=number)[1]
         with pytest.raises(Conflict, match="has no postmortem draft; start one first"):
             actions.add(
-                s, pm, timeline.load(s, number), title="Add an export latency alert now", type="prevent",
+                s, pm=pm, incident=timeline.load(s, number), title="Add an export latency alert now", type="prevent",
                 owner="yuta", due=date(2026, 12, 1), ticket="OPS-1", verification="run the export load test",
                 actor="yuta", now=clock.now(),
             )  # fmt: skip
@@ -293,9 +301,9 @@ def test_the_vague_wording_list_comes_from_commandpost_yaml(sessions, applied_op
 
     def add(title: str) -> None:
         with transaction(sessions) as s:
-            incident, pm = pm_service.find(s, number, for_update=True)
+            incident, pm = pm_service.find(s, number=number, for_update=True)
             actions.add(
-                s, pm, incident, title=title, type="process", owner="ken", due=date(2026, 12, 10),
+                s, pm=pm, incident=incident, title=title, type="process", owner="ken", due=date(2026, 12, 10),
                 ticket="OPS-12", actor="yuta", now=clock.now(),
             )  # fmt: skip
 
@@ -311,7 +319,7 @@ def test_the_vague_wording_list_comes_from_commandpost_yaml(sessions, applied_op
 
 def _items(sessions, number) -> list[str]:  # type: ignore[no-untyped-def]
     with transaction(sessions) as s:
-        return [i.title for i in pm_service.items_of(s, pm_service.find(s, number)[1])]
+        return [i.title for i in pm_service.items_of(s, pm=pm_service.find(s, number=number)[1])]
 
 
 # ---------------------------------------------------------------- runbooks flagged for update
@@ -328,9 +336,9 @@ def test_a_final_postmortem_flags_the_runbook_until_its_last_updated_moves_past(
     number = _drafted(sessions, clock)
     _ticket(sessions, clock, number)
     with transaction(sessions) as s:
-        incident, pm = pm_service.find(s, number, for_update=True)
+        incident, pm = pm_service.find(s, number=number, for_update=True)
         item = actions.add(
-            s, pm, incident, title="Add a DLQ re-injection step to the backlog runbook", type="process",
+            s, pm=pm, incident=incident, title="Add a DLQ re-injection step to the backlog runbook", type="process",
             owner="ken", due=date(2026, 12, 10), ticket="OPS-11", runbook="payment-webhook-backlog",
             actor="yuta", now=clock.now(),
         )  # fmt: skip
@@ -358,7 +366,7 @@ def test_an_item_naming_a_runbook_added_after_final_flags_it_at_once(sessions, a
     assert _flagged(sessions) == {}
     with transaction(sessions) as s:
         actions.update_item(
-            s, _item_id(sessions, number), changes={"runbook": "payment-webhook-backlog"}, actor="yuta",
+            s, item_id=_item_id(sessions, number), changes={"runbook": "payment-webhook-backlog"}, actor="yuta",
             now=clock.now(),
         )  # fmt: skip
     assert list(_flagged(sessions)) == ["payment-webhook-backlog"]

@@ -94,7 +94,7 @@ class HandoffNotice:
 
 def action_items_due(session: Session, person: str, now: datetime) -> list[str]:
     """Postmortem action items of ``person`` due within a week or overdue (guide §6-2: hand them over)."""
-    return actions.due_lines(session, person, now)
+    return actions.due_lines(session, person=person, now=now)
 
 
 def relevant_services(config: OpsConfig, schedule: str) -> set[str]:

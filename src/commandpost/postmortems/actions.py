@@ -77,9 +77,9 @@ def _owner(value: str | None) -> str | None:
 
 def add(
     session: Session,
+    *,
     pm: Postmortem,
     incident: Incident,
-    *,
     title: str,
     type: str,
     owner: str | None,
@@ -128,12 +128,12 @@ def add(
     session.add(item)
     session.flush()
     if pm.status == "final" and item.runbook:
-        request_runbook_update(session, incident, item, actor=actor, now=now)
+        request_runbook_update(session, incident=incident, item=item, actor=actor, now=now)
     return item
 
 
 def prefill(
-    session: Session, pm: Postmortem, incident: Incident, spec: draft.ItemSpec, *, now: datetime
+    session: Session, *, pm: Postmortem, incident: Incident, spec: draft.ItemSpec, now: datetime
 ) -> ActionItem:
     """The machine's own item (no ticket yet: Final asks for one)."""
     item = ActionItem(
@@ -158,7 +158,7 @@ def prefill(
     return item
 
 
-def get(session: Session, item_id: int, *, for_update: bool = False) -> ActionItem:
+def get(session: Session, *, item_id: int, for_update: bool = False) -> ActionItem:
     query = select(ActionItem).where(ActionItem.id == item_id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -169,7 +169,7 @@ def get(session: Session, item_id: int, *, for_update: bool = False) -> ActionIt
 
 
 def update_item(
-    session: Session, item_id: int, *, changes: Mapping[str, Any], actor: str, now: datetime
+    session: Session, *, item_id: int, changes: Mapping[str, Any], actor: str, now: datetime
 ) -> ActionItem:
     """Change fields or status; the result must still be SMART (a new due day must be in the future)."""
     unknown = sorted(set(changes) - set(EDITABLE))
@@ -178,7 +178,7 @@ def update_item(
             f"cannot change {', '.join(unknown)}; editable: {', '.join(EDITABLE)}",
             details={"valid": list(EDITABLE)},
         )
-    item = get(session, item_id, for_update=True)
+    item = get(session, item_id=item_id, for_update=True)
     config = policy_service.current_config(session)
     merged = rules.ActionDraft(
         title=str(changes.get("title", item.title) or "").strip(),
@@ -215,12 +215,12 @@ def update_item(
     pm = session.get_one(Postmortem, item.postmortem_id)
     if runbook_added and pm.status == "final":
         incident = session.get_one(Incident, item.incident_id)
-        request_runbook_update(session, incident, item, actor=actor, now=now)
+        request_runbook_update(session, incident=incident, item=item, actor=actor, now=now)
     return item
 
 
 def request_runbook_update(
-    session: Session, incident: Incident, item: ActionItem, *, actor: str, now: datetime
+    session: Session, *, incident: Incident, item: ActionItem, actor: str, now: datetime
 ) -> None:
     """The runbooks domain's RB015 seam: the runbook stays flagged until its last_updated moves on."""
     assert item.runbook is not None
@@ -290,7 +290,7 @@ def counts(session: Session, *, now: datetime) -> dict[str, int]:
     return out
 
 
-def due_lines(session: Session, person: str, now: datetime, *, within_days: int = 7) -> list[str]:
+def due_lines(session: Session, *, person: str, now: datetime, within_days: int = 7) -> list[str]:
     """One line per open item of ``person`` due within ``within_days`` or overdue (the on-call handoff
     notice lists them): ``#12 due 2026-07-01 (INC-7, overdue): Add the missing alert …``."""
     today = _today(session, now)
@@ -314,7 +314,7 @@ def due_lines(session: Session, person: str, now: datetime, *, within_days: int 
 # ---------------------------------------------------------------- reminders (engine)
 
 
-def remind_due(session: Session, now: datetime) -> int:
+def remind_due(session: Session, *, now: datetime) -> int:
     """Queue the reminders owed at ``now``: two days before the due day, and the morning after it."""
     try:
         config = policy_service.current_config(session)

@@ -37,7 +37,7 @@ def _out(ctx: Ctx, incident: Incident, pm: Postmortem) -> PostmortemOut:
     return PostmortemOut.of(
         pm,
         number=incident.number,
-        items=service.items_of(ctx.session, pm),
+        items=service.items_of(ctx.session, pm=pm),
         flags=service.blame_flags(config, pm),
         blameless_mode=config.settings.postmortem.blameless,
         timezone=config.settings.timezone,
@@ -46,7 +46,7 @@ def _out(ctx: Ctx, incident: Incident, pm: Postmortem) -> PostmortemOut:
 
 
 def _reread(ctx: Ctx, number: str) -> PostmortemOut:
-    incident, pm = service.find(ctx.session, number)
+    incident, pm = service.find(ctx.session, number=number)
     return _out(ctx, incident, pm)
 
 
@@ -84,7 +84,7 @@ def list_postmortems(
 )
 def start(number: str, ctx: Responder) -> PostmortemOut:
     _audit(ctx, number)
-    service.start(ctx.session, number, actor=ctx.principal.person, now=ctx.now)
+    service.start(ctx.session, number=number, actor=ctx.principal.person, now=ctx.now)
     return _reread(ctx, number)
 
 
@@ -103,8 +103,8 @@ def show(number: str, ctx: Reader) -> PostmortemOut:
 def markdown(
     number: str, ctx: Reader, revision: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None
 ) -> Response:
-    _incident, pm = service.find(ctx.session, number)
-    text = service.markdown(ctx.session, pm, revision=revision)
+    _incident, pm = service.find(ctx.session, number=number)
+    text = service.markdown(ctx.session, pm=pm, revision=revision)
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 
@@ -113,7 +113,7 @@ def edit(number: str, body: PostmortemPatchIn, ctx: Responder) -> PostmortemOut:
     _audit(ctx, number, sections=sorted(body.sections or {}))
     service.edit(
         ctx.session,
-        number,
+        number=number,
         actor=ctx.principal.person,
         now=ctx.now,
         sections=body.sections,
@@ -127,7 +127,9 @@ def edit(number: str, body: PostmortemPatchIn, ctx: Responder) -> PostmortemOut:
 @router.post("/postmortems/{number}/submit", response_model=PostmortemOut, summary="Draft → In Review")
 def submit(number: str, body: SubmitIn, ctx: Responder) -> PostmortemOut:
     _audit(ctx, number, reviewer=body.reviewer)
-    service.submit(ctx.session, number, reviewer=body.reviewer, actor=ctx.principal.person, now=ctx.now)
+    service.submit(
+        ctx.session, number=number, reviewer=body.reviewer, actor=ctx.principal.person, now=ctx.now
+    )
     return _reread(ctx, number)
 
 
@@ -136,7 +138,7 @@ def submit(number: str, body: SubmitIn, ctx: Responder) -> PostmortemOut:
 )
 def approve(number: str, ctx: Responder) -> PostmortemOut:
     _audit(ctx, number)
-    service.approve(ctx.session, number, actor=ctx.principal.person, now=ctx.now)
+    service.approve(ctx.session, number=number, actor=ctx.principal.person, now=ctx.now)
     return _reread(ctx, number)
 
 
@@ -146,20 +148,20 @@ def approve(number: str, ctx: Responder) -> PostmortemOut:
 def reopen(number: str, ctx: Responder, body: ReopenIn | None = None) -> PostmortemOut:
     to = body.to if body else "draft"
     _audit(ctx, number, to=to)
-    service.reopen(ctx.session, number, to=to, actor=ctx.principal.person, now=ctx.now)
+    service.reopen(ctx.session, number=number, to=to, actor=ctx.principal.person, now=ctx.now)
     return _reread(ctx, number)
 
 
 @router.get("/postmortems/{number}/revisions", response_model=list[RevisionOut], summary="Final revisions")
 def list_revisions(number: str, ctx: Reader) -> list[RevisionOut]:
-    _incident, pm = service.find(ctx.session, number)
-    return [RevisionOut.model_validate(r) for r in service.revisions(ctx.session, pm)]
+    _incident, pm = service.find(ctx.session, number=number)
+    return [RevisionOut.model_validate(r) for r in service.revisions(ctx.session, pm=pm)]
 
 
 @router.get("/postmortems/{number}/revisions/{revision}", response_model=RevisionOut)
 def show_revision(number: str, revision: RowId, ctx: Reader) -> RevisionOut:
-    _incident, pm = service.find(ctx.session, number)
-    return RevisionOut.model_validate(service.get_revision(ctx.session, pm, revision))
+    _incident, pm = service.find(ctx.session, number=number)
+    return RevisionOut.model_validate(service.get_revision(ctx.session, pm=pm, revision=revision))
 
 
 # ---------------------------------------------------------------- action items
@@ -173,11 +175,11 @@ def show_revision(number: str, revision: RowId, ctx: Reader) -> RevisionOut:
 )
 def add_action_item(number: str, body: ActionItemIn, ctx: Responder) -> ActionItemOut:
     _audit(ctx, number, action_item=body.title)
-    incident, pm = service.find(ctx.session, number, for_update=True)
+    incident, pm = service.find(ctx.session, number=number, for_update=True)
     item = actions.add(
         ctx.session,
-        pm,
-        incident,
+        pm=pm,
+        incident=incident,
         title=body.title or "",
         type=body.type or "",
         owner=body.owner,
@@ -222,7 +224,7 @@ def action_item_counts(ctx: Reader) -> ActionCountsOut:
 
 @router.get("/action-items/{item_id}", response_model=ActionItemOut)
 def show_action_item(item_id: RowId, ctx: Reader) -> ActionItemOut:
-    return _item_out(ctx, actions.get(ctx.session, item_id))
+    return _item_out(ctx, actions.get(ctx.session, item_id=item_id))
 
 
 @router.patch(
@@ -233,5 +235,7 @@ def show_action_item(item_id: RowId, ctx: Reader) -> ActionItemOut:
 def update_action_item(item_id: RowId, body: ActionItemPatchIn, ctx: Responder) -> ActionItemOut:
     changes = body.model_dump(exclude_unset=True)
     ctx.audit_target(f"action-item:{item_id}", **{k: str(v) for k, v in changes.items()})
-    item = actions.update_item(ctx.session, item_id, changes=changes, actor=ctx.principal.person, now=ctx.now)
+    item = actions.update_item(
+        ctx.session, item_id=item_id, changes=changes, actor=ctx.principal.person, now=ctx.now
+    )
     return _item_out(ctx, item)

@@ -28,7 +28,7 @@ class Criteria:
 
     def run(self, session: Session, now: datetime) -> int:
         try:
-            return service.evaluate_due(session, now)
+            return service.evaluate_due(session, now=now)
         except Unavailable:  # no ops revision applied yet: nothing to judge by
             return 0
 
@@ -43,7 +43,7 @@ class ActionItemReminders:
         return is_due(actions.next_reminder(session), now)
 
     def run(self, session: Session, now: datetime) -> int:
-        return actions.remind_due(session, now)
+        return actions.remind_due(session, now=now)
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
         return actions.next_reminder(session)

@@ -49,7 +49,7 @@ def people_of(config: OpsConfig) -> blameless.People:
 # ---------------------------------------------------------------- reading
 
 
-def find(session: Session, number: str | int, *, for_update: bool = False) -> tuple[Incident, Postmortem]:
+def find(session: Session, *, number: str | int, for_update: bool = False) -> tuple[Incident, Postmortem]:
     """The incident ``INC-n`` and its postmortem (404 saying how one comes to exist)."""
     incident = timeline.load(session, number, for_update=for_update)
     query = select(Postmortem).where(Postmortem.incident_id == incident.id)
@@ -68,12 +68,12 @@ def find(session: Session, number: str | int, *, for_update: bool = False) -> tu
     return incident, pm
 
 
-def of_incident(session: Session, incident: Incident) -> Postmortem | None:
+def of_incident(session: Session, *, incident: Incident) -> Postmortem | None:
     """The incident's postmortem (any state), or None before the criteria were evaluated."""
     return session.scalars(select(Postmortem).where(Postmortem.incident_id == incident.id)).first()
 
 
-def items_of(session: Session, pm: Postmortem) -> list[ActionItem]:
+def items_of(session: Session, *, pm: Postmortem) -> list[ActionItem]:
     query = select(ActionItem).where(ActionItem.postmortem_id == pm.id).order_by(ActionItem.id)
     return list(session.scalars(query))
 
@@ -82,7 +82,7 @@ def blame_flags(config: OpsConfig, pm: Postmortem) -> list[blameless.BlameFlag]:
     return blameless.check_sections(pm.sections or {}, people_of(config))
 
 
-def document(session: Session, pm: Postmortem) -> render.Document:
+def document(session: Session, *, pm: Postmortem) -> render.Document:
     return render.Document(
         title=pm.title,
         status=pm.status,
@@ -92,30 +92,30 @@ def document(session: Session, pm: Postmortem) -> render.Document:
         sections=pm.sections or {},
         facts=pm.facts or {},
         criteria=pm.criteria or {},
-        items=[render.Item.of(actions.item_dict(i)) for i in items_of(session, pm)],
+        items=[render.Item.of(actions.item_dict(i)) for i in items_of(session, pm=pm)],
         no_action_reason=pm.no_action_reason,
     )
 
 
-def markdown(session: Session, pm: Postmortem, *, revision: int | None = None) -> str:
+def markdown(session: Session, *, pm: Postmortem, revision: int | None = None) -> str:
     if revision is None:
-        return render.markdown(document(session, pm))
-    return get_revision(session, pm, revision).markdown
+        return render.markdown(document(session, pm=pm))
+    return get_revision(session, pm=pm, revision=revision).markdown
 
 
-def revisions(session: Session, pm: Postmortem) -> list[PostmortemRevision]:
+def revisions(session: Session, *, pm: Postmortem) -> list[PostmortemRevision]:
     query = select(PostmortemRevision).where(PostmortemRevision.postmortem_id == pm.id)
     return list(session.scalars(query.order_by(PostmortemRevision.revision)))
 
 
-def get_revision(session: Session, pm: Postmortem, revision: int) -> PostmortemRevision:
+def get_revision(session: Session, *, pm: Postmortem, revision: int) -> PostmortemRevision:
     found = session.scalars(
         select(PostmortemRevision).where(
             PostmortemRevision.postmortem_id == pm.id, PostmortemRevision.revision == revision
         )
     ).first()
     if found is None:
-        have = [r.revision for r in revisions(session, pm)]
+        have = [r.revision for r in revisions(session, pm=pm)]
         raise NotFound(
             f"no revision {revision} of this postmortem "
             f"(revisions: {', '.join(map(str, have)) or 'none yet'})"
@@ -160,7 +160,7 @@ def _owner_for_prefill(config: OpsConfig, facts: draft.Facts) -> str:
 
 
 def evaluate(
-    session: Session, incident: Incident, *, now: datetime, actor: str = incident_rules.SYSTEM_AUTHOR
+    session: Session, *, incident: Incident, now: datetime, actor: str = incident_rules.SYSTEM_AUTHOR
 ) -> Postmortem:
     """Evaluate the criteria for a resolved incident and create or refresh its postmortem.
 
@@ -288,7 +288,7 @@ def _prefill_missing_alert(
         today=rules.local_today(now, config.settings.timezone),
         runbooks={rb.slug for rb in config.runbooks},
     )
-    actions.prefill(session, pm, incident, spec, now=now)
+    actions.prefill(session, pm=pm, incident=incident, spec=spec, now=now)
 
 
 def _announce(session: Session, incident: Incident, pm: Postmortem, *, now: datetime) -> None:
@@ -308,7 +308,7 @@ def _announce(session: Session, incident: Incident, pm: Postmortem, *, now: date
     pm.evaluated_for = incident.updated_at
 
 
-def start(session: Session, number: str | int, *, actor: str, now: datetime) -> Postmortem:
+def start(session: Session, *, number: str | int, actor: str, now: datetime) -> Postmortem:
     """A person starts a postmortem now: evaluate the criteria, and draft it even if none applies."""
     incident = timeline.load(session, number, for_update=True)
     label = incident_rules.format_number(incident.number)
@@ -317,7 +317,7 @@ def start(session: Session, number: str | int, *, actor: str, now: datetime) -> 
             f"{label} is {incident.status}; a postmortem starts once it is resolved (mitigate first)",
             details={"number": label, "status": incident.status},
         )
-    pm = evaluate(session, incident, now=now, actor=actor)
+    pm = evaluate(session, incident=incident, now=now, actor=actor)
     if pm.status == "not_required":
         facts = draft.gather(session, incident, config_of(session))
         _to_draft(pm, facts, now=now)
@@ -328,18 +328,18 @@ def start(session: Session, number: str | int, *, actor: str, now: datetime) -> 
     return pm
 
 
-def evaluate_due(session: Session, now: datetime, *, limit: int = 100) -> int:
+def evaluate_due(session: Session, *, now: datetime, limit: int = 100) -> int:
     """The engine's pass: every resolved incident whose live document moved since its last evaluation."""
     ids = session.scalars(pending_evaluation().order_by(Incident.updated_at).limit(limit)).all()
     done = 0
     for incident_id in ids:
         incident = session.get_one(Incident, incident_id)
-        pm = of_incident(session, incident)
+        pm = of_incident(session, incident=incident)
         if pm is not None and pm.evaluated_for >= incident.updated_at:
             continue
         try:
             with session.begin_nested():  # one incident that cannot be evaluated does not stop the others
-                evaluate(session, incident, now=now)
+                evaluate(session, incident=incident, now=now)
         except CommandpostError:
             log.exception("postmortem criteria for incident id %s could not be evaluated", incident_id)
             continue
@@ -381,8 +381,8 @@ def _clean_sections(changes: Mapping[str, Any]) -> dict[str, str]:
 
 def edit(
     session: Session,
-    number: str | int,
     *,
+    number: str | int,
     actor: str,
     now: datetime,
     sections: Mapping[str, Any] | None = None,
@@ -392,7 +392,7 @@ def edit(
 ) -> Postmortem:
     """Change sections (and title, author, "no action needed" reason). On a Final postmortem the
     result must still be complete, and it becomes a new revision; the previous one is kept."""
-    incident, pm = find(session, number, for_update=True)
+    incident, pm = find(session, number=number, for_update=True)
     config = config_of(session)
     label = incident_rules.format_number(incident.number)
     if pm.status == "not_required":
@@ -455,10 +455,10 @@ def _strict_blameless(config: OpsConfig, sections: Mapping[str, str], label: str
 
 
 def submit(
-    session: Session, number: str | int, *, reviewer: str, actor: str, now: datetime
+    session: Session, *, number: str | int, reviewer: str, actor: str, now: datetime
 ) -> tuple[Postmortem, list[blameless.BlameFlag]]:
     """Draft → In Review with a named reviewer; returns the blameless warnings (blocking when strict)."""
-    incident, pm = find(session, number, for_update=True)
+    incident, pm = find(session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
     config = config_of(session)
     target = rules.check_move(pm.status, "submit", number=label)
@@ -473,9 +473,9 @@ def submit(
     return pm, blame_flags(config, pm)
 
 
-def approve(session: Session, number: str | int, *, actor: str, now: datetime) -> Postmortem:
+def approve(session: Session, *, number: str | int, actor: str, now: datetime) -> Postmortem:
     """The named reviewer approves: Final, a revision is stored, runbooks named by items are flagged."""
-    incident, pm = find(session, number, for_update=True)
+    incident, pm = find(session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
     config = config_of(session)
     rules.check_move(pm.status, "approve", number=label)
@@ -494,9 +494,9 @@ def approve(session: Session, number: str | int, *, actor: str, now: datetime) -
     pm.status, pm.finalized_at, pm.approved_by, pm.updated_at = "final", now, actor, now
     session.flush()
     _snapshot(session, pm, reason="approved", actor=actor, now=now)
-    for item in items_of(session, pm):
+    for item in items_of(session, pm=pm):
         if item.runbook:
-            actions.request_runbook_update(session, incident, item, actor=actor, now=now)
+            actions.request_runbook_update(session, incident=incident, item=item, actor=actor, now=now)
     return pm
 
 
@@ -507,7 +507,7 @@ def _final_problems(session: Session, pm: Postmortem) -> tuple[list[str], dict[s
     if missing:
         problems.append(f"empty required sections: {', '.join(missing)}")
         details["empty_sections"] = missing
-    items = [i for i in items_of(session, pm) if i.status != "wontfix"]
+    items = [i for i in items_of(session, pm=pm) if i.status != "wontfix"]
     if not items and not pm.no_action_reason:
         problems.append(
             "no action items: add at least one (commandpost action add) or say why none is needed "
@@ -524,9 +524,9 @@ def _final_problems(session: Session, pm: Postmortem) -> tuple[list[str], dict[s
     return problems, details
 
 
-def reopen(session: Session, number: str | int, *, to: str | None, actor: str, now: datetime) -> Postmortem:
+def reopen(session: Session, *, number: str | int, to: str | None, actor: str, now: datetime) -> Postmortem:
     """Final or In Review → Draft (default) or In Review; the Final revisions stay."""
-    incident, pm = find(session, number, for_update=True)
+    incident, pm = find(session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
     pm.status = rules.check_move(pm.status, "reopen", number=label, target=to)
     if pm.status == "draft":
@@ -539,8 +539,8 @@ def reopen(session: Session, number: str | int, *, to: str | None, actor: str, n
 def _snapshot(
     session: Session, pm: Postmortem, *, reason: str, actor: str, now: datetime
 ) -> PostmortemRevision:
-    items = items_of(session, pm)
-    pm.revision = (max((r.revision for r in revisions(session, pm)), default=0)) + 1
+    items = items_of(session, pm=pm)
+    pm.revision = (max((r.revision for r in revisions(session, pm=pm)), default=0)) + 1
     session.flush()
     row = PostmortemRevision(
         postmortem_id=pm.id,
@@ -554,7 +554,7 @@ def _snapshot(
         criteria=dict(pm.criteria or {}),
         action_items=[actions.item_dict(i) for i in items],
         no_action_reason=pm.no_action_reason,
-        markdown=render.markdown(document(session, pm)),
+        markdown=render.markdown(document(session, pm=pm)),
         created_at=now,
         created_by=actor,
     )

@@ -122,7 +122,7 @@ def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
         "attachable": sorted({r.slug for r in config.runbooks} - {c.slug for c in found}),
         "mitigate": MITIGATE,
         "freeze": extensions.slo_freeze(ctx.session, incident, now=ctx.now),
-        "postmortem": postmortem_service.of_incident(ctx.session, incident),
+        "postmortem": postmortem_service.of_incident(ctx.session, incident=incident),
         "escalation": extensions.escalation_of(ctx.session, incident),
         "evidence": verify_evidence(found) if "resolved" in rules.allowed_next(incident.status) else None,
     }

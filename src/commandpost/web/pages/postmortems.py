@@ -41,7 +41,7 @@ def _editor(request: Request, ctx: Ctx, number: str) -> Response:
     incident = incident_timeline.load(ctx.session, number)
     config = service.config_of(ctx.session)
     try:
-        _incident, pm = service.find(ctx.session, incident.number)
+        _incident, pm = service.find(ctx.session, number=incident.number)
     except NotFound as missing:
         return page(
             request,
@@ -64,14 +64,14 @@ def _editor(request: Request, ctx: Ctx, number: str) -> Response:
         sections=rules.SECTIONS,
         hints=rules.HINTS,
         flags={name: [f for f in flags if f.section == name] for name in rules.SECTION_NAMES},
-        items=service.items_of(ctx.session, pm),
+        items=service.items_of(ctx.session, pm=pm),
         today=rules.local_today(ctx.now, config.settings.timezone),
         people=config.people,
         runbooks=sorted(r.slug for r in config.runbooks),
         labels=rules.STATUS_LABELS,
         types=rules.ACTION_TYPES,
         item_statuses=rules.ACTION_STATUSES,
-        revisions=service.revisions(ctx.session, pm),
+        revisions=service.revisions(ctx.session, pm=pm),
         can_start=False,
         why="",
     )
@@ -90,7 +90,7 @@ def _back(ctx: Ctx, number: str) -> Response:
 
 @router.post("/postmortems/{number}/start")
 def start(number: str, ctx: PageResponder) -> Response:
-    service.start(ctx.session, number, actor=ctx.principal.person, now=ctx.now)
+    service.start(ctx.session, number=number, actor=ctx.principal.person, now=ctx.now)
     return _back(ctx, number)
 
 
@@ -120,7 +120,7 @@ def edit_sections(
     sections = {name: given[name] for name in rules.SECTION_NAMES if given.get(name) is not None}
     service.edit(
         ctx.session,
-        number,
+        number=number,
         actor=ctx.principal.person,
         now=ctx.now,
         sections=sections,
@@ -132,19 +132,19 @@ def edit_sections(
 
 @router.post("/postmortems/{number}/submit")
 def submit(number: str, ctx: PageResponder, reviewer: Text = "") -> Response:
-    service.submit(ctx.session, number, reviewer=reviewer, actor=ctx.principal.person, now=ctx.now)
+    service.submit(ctx.session, number=number, reviewer=reviewer, actor=ctx.principal.person, now=ctx.now)
     return _back(ctx, number)
 
 
 @router.post("/postmortems/{number}/approve")
 def approve(number: str, ctx: PageResponder) -> Response:
-    service.approve(ctx.session, number, actor=ctx.principal.person, now=ctx.now)
+    service.approve(ctx.session, number=number, actor=ctx.principal.person, now=ctx.now)
     return _back(ctx, number)
 
 
 @router.post("/postmortems/{number}/reopen")
 def reopen(number: str, ctx: PageResponder, to: Text = "") -> Response:
-    service.reopen(ctx.session, number, to=to or None, actor=ctx.principal.person, now=ctx.now)
+    service.reopen(ctx.session, number=number, to=to or None, actor=ctx.principal.person, now=ctx.now)
     return _back(ctx, number)
 
 
@@ -171,11 +171,11 @@ def add_item(
     verification: Text = "",
     runbook: Text = "",
 ) -> Response:
-    incident, pm = service.find(ctx.session, number, for_update=True)
+    incident, pm = service.find(ctx.session, number=number, for_update=True)
     actions.add(
         ctx.session,
-        pm,
-        incident,
+        pm=pm,
+        incident=incident,
         title=title,
         type=type,
         owner=owner or None,
@@ -196,7 +196,9 @@ def set_item_status(
     changes: dict[str, str] = {"status": status}
     if note:
         changes["note"] = note
-    item = actions.update_item(ctx.session, item_id, changes=changes, actor=ctx.principal.person, now=ctx.now)
+    item = actions.update_item(
+        ctx.session, item_id=item_id, changes=changes, actor=ctx.principal.person, now=ctx.now
+    )
     ctx.audit_target(f"action-item:{item.id}", status=item.status)
     target = back if back.startswith("/") and not back.startswith("//") else "/action-items"
     return RedirectResponse(target, status_code=303)
