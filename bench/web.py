@@ -94,11 +94,16 @@ def seed(engine: Engine) -> str:
         )
         number = f"INC-{incident.number}"
     with transaction(sessions) as session:
-        incident = timeline.load(session, number, for_update=True)
-        for i in range(timeline.count(session, incident), ENTRIES):
+        incident = timeline.load(session, number=number, for_update=True)
+        for i in range(timeline.count(session, incident=incident), ENTRIES):
             kind = ("note", "decision", "action")[i % 3]
             service.add_entry(
-                session, incident, kind=kind, text=f"entry {i}: queue depth {4812 - i}", actor="yuta", now=now
+                session,
+                incident=incident,
+                kind=kind,
+                text=f"entry {i}: queue depth {4812 - i}",
+                actor="yuta",
+                now=now,
             )
     return number
 

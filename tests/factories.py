@@ -55,11 +55,11 @@ def make_offer(session: Session, incident: Incident, **overrides: Any) -> RoleOf
     values.update(overrides)
     values.setdefault("now", DEFAULT_NOW)
     values.setdefault("config", policy_service.current_config(session))
-    return roles.offer(session, timeline.lock(session, incident), **values)
+    return roles.offer(session, incident=timeline.lock(session, incident=incident), **values)
 
 
 def make_note(session: Session, incident: Incident, **overrides: Any) -> TimelineEntry:
     values: dict[str, Any] = {"kind": "note", "text": "looking at the webhook queue", "actor": "yuta"}
     values.update(overrides)
     values.setdefault("now", DEFAULT_NOW)
-    return service.add_entry(session, incident, **values)
+    return service.add_entry(session, incident=incident, **values)

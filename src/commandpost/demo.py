@@ -358,11 +358,16 @@ def _history_incident(
     runner.run_once()
     clock.advance(minutes=ack_minutes)
     with transaction(sessions) as session:
-        incident = service.timeline.load(session, number, for_update=True)
-        service.acknowledge(session, incident, responder, clock.now())
+        incident = service.timeline.load(session, number=number, for_update=True)
+        service.acknowledge(session, incident=incident, person=responder, now=clock.now())
         if incident.severity != sev:
             service.change_severity(
-                session, incident, severity=sev, reason="impact confirmed", actor=responder, now=clock.now()
+                session,
+                incident=incident,
+                severity=sev,
+                reason="impact confirmed",
+                actor=responder,
+                now=clock.now(),
             )
         if incident.runbook:
             for step in ("3.1", "3.2", "3.3"):
@@ -378,7 +383,7 @@ def _history_incident(
         if config.severities[sev].comms_cadence:
             comms.post(
                 session,
-                incident,
+                incident=incident,
                 kind="initial",
                 audience="external",
                 body=None,
@@ -388,7 +393,7 @@ def _history_incident(
             )
         service.add_entry(
             session,
-            incident,
+            incident=incident,
             kind="decision",
             text="Mitigate first: scale out, root cause later",
             actor=responder,
@@ -396,10 +401,12 @@ def _history_incident(
         )
     clock.advance(minutes=15 + 7 * (n % 6))
     with transaction(sessions) as session:
-        incident = service.timeline.load(session, number, for_update=True)
-        service.change_status(session, incident, status="mitigated", actor=responder, now=clock.now())
+        incident = service.timeline.load(session, number=number, for_update=True)
+        service.change_status(
+            session, incident=incident, status="mitigated", actor=responder, now=clock.now()
+        )
         clock.advance(minutes=20)
-        service.change_status(session, incident, status="resolved", actor=responder, now=clock.now())
+        service.change_status(session, incident=incident, status="resolved", actor=responder, now=clock.now())
         counts["incidents"] += 1
     runner.run_once()  # the postmortem criteria are evaluated and a draft written where they apply
     _history_postmortem(sessions, clock, number, responder, n, counts)

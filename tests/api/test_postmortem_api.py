@@ -235,7 +235,7 @@ def test_a_not_required_incident_shows_its_reasons_and_can_be_started(
             impact_started_at=None, detected_at=None, runbook=None, no_runbook=True,
             source_summary="generic CsvExportSlow: p99 > 30s", now=clock.now(),
         )  # fmt: skip
-        incidents.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
+        incidents.change_status(s, incident=incident, status="resolved", actor="yuta", now=clock.now())
     run_criteria(sessions, clock)
     headers = auth("responder", person="yuta")
     shown = client.get(PM, headers=headers).json()

@@ -39,7 +39,7 @@ def seed(server) -> None:
                 )
             comms.post(
                 session,
-                incident,
+                incident=incident,
                 kind="initial",
                 audience="external",
                 body=f"{title}: we are on it.",
@@ -50,7 +50,11 @@ def seed(server) -> None:
             for status in ("mitigated", "resolved"):
                 now += timedelta(minutes=20)
                 service.change_status(
-                    session, timeline.load(session, n, for_update=True), status=status, actor="yuta", now=now
+                    session,
+                    incident=timeline.load(session, number=n, for_update=True),
+                    status=status,
+                    actor="yuta",
+                    now=now,
                 )
     with transaction(sessions) as session:
         pm = pm_service.start(session, number=1, actor="yuta", now=now)

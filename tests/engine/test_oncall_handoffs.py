@@ -50,7 +50,7 @@ def _setup(sessions: sessionmaker[Session], clock: FrozenClock, tmp_path) -> Ops
         done = incidents_service.declare(
             s, title="Old blip", severity="SEV3", actor="yuta", now=clock.now(), service="payment-platform"
         )
-        incidents_service.change_status(s, done, status="resolved", actor="yuta", now=clock.now())
+        incidents_service.change_status(s, incident=done, status="resolved", actor="yuta", now=clock.now())
         s.commit()
         assert open_one.number != done.number
     return config
@@ -136,13 +136,16 @@ def test_notice_hands_over_action_items_due_soon_or_overdue(sessions, clock, tmp
             s, title="Receipts not issued", severity="SEV2", service="payment-platform", actor="yuta",
             now=clock.now(),
         ).number  # fmt: skip
-        incident = timeline.load(s, number, for_update=True)
-        incidents_service.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
+        incident = timeline.load(s, number=number, for_update=True)
+        incidents_service.change_status(
+            s, incident=incident, status="resolved", actor="yuta", now=clock.now()
+        )
         pm_service.evaluate(s, incident=incident, now=clock.now())
     with transaction(sessions) as s:
         incident, pm = pm_service.find(s, number=number, for_update=True)
         actions.add(
-            s, pm=pm, incident=incident, title="Alert on DLQ depth above 100 for 5 minutes", type="prevent", owner="hana",
+            s, pm=pm, incident=incident, title="Alert on DLQ depth above 100 for 5 minutes", type="prevent",
+            owner="hana",
             due=date(2026, 7, 1), ticket="OPS-7", verification="fire a test message into the DLQ in a drill",
             actor="yuta", now=clock.now(),
         )  # fmt: skip

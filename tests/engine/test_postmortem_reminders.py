@@ -28,12 +28,12 @@ def _item(sessions, clock, *, owner: str = "hana", due: date = DUE) -> int:  # t
             impact_started_at=None, detected_at=None, runbook=None, no_runbook=True,
             source_summary="generic ReceiptsStalled: no receipts for 10m", now=clock.now(),
         )  # fmt: skip
-        service.acknowledge(s, incident, "yuta", clock.now())
-        service.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
+        service.acknowledge(s, incident=incident, person="yuta", now=clock.now())
+        service.change_status(s, incident=incident, status="resolved", actor="yuta", now=clock.now())
         pm = pm_service.evaluate(s, incident=incident, now=clock.now())
         item = actions.add(
-            s, pm=pm, incident=incident, title="Alert when no receipt is issued for 5 minutes", type="prevent",
-            owner=owner, due=due, ticket="OPS-77",
+            s, pm=pm, incident=incident, title="Alert when no receipt is issued for 5 minutes",
+            type="prevent", owner=owner, due=due, ticket="OPS-77",
             verification="stop the receipts job in staging and see the page",
             actor="yuta", now=clock.now(),
         )  # fmt: skip
@@ -124,5 +124,5 @@ def test_the_handoff_lines_list_items_due_soon_and_overdue(sessions, applied_ops
             f"#{item} due 2026-12-10 (INC-1, overdue)"
         )
         assert actions.due_lines(s, person="hana", now=datetime(2026, 12, 5, tzinfo=UTC)) == []
-        incident = timeline.load(s, 1)
+        incident = timeline.load(s, number=1)
         assert incident.status == "resolved"

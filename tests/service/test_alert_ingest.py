@@ -243,7 +243,9 @@ def test_alert_resolution_on_a_closed_incident_writes_no_entry(ingest, sessions,
     ingest("pagerduty", trig(**DB_ALERT))
     with sessions() as s:
         inc = s.scalars(select(Incident)).one()
-        incident_service.change_status(s, inc, status="closed", actor="yuta", now=clock.now(), note="done")
+        incident_service.change_status(
+            s, incident=inc, status="closed", actor="yuta", now=clock.now(), note="done"
+        )
         s.commit()
     entries_before = counts(session)["timeline_entry"]
     (out,) = ingest("pagerduty", NormalizedEvent(action="resolve", dedup_key="k-1"))

@@ -33,7 +33,7 @@ def incident(sessions, applied_ops, clock):
 def _offer(sessions, clock, config, person, actor="yuta", is_admin=False):
     with transaction(sessions) as s:
         return roles.offer(
-            s, timeline.load(s, 1, for_update=True), role="ic", person=person, actor=actor,
+            s, incident=timeline.load(s, number=1, for_update=True), role="ic", person=person, actor=actor,
             is_admin=is_admin, config=config, now=clock.now(),
         )  # fmt: skip
 
@@ -58,24 +58,30 @@ def test_the_ic_withdraws_an_offer_and_may_offer_again_at_once(
     with pytest.raises(Conflict, match="already has a pending offer"):
         _offer(sessions, clock, applied_ops, "ken")
     with transaction(sessions) as s, pytest.raises(Forbidden, match="only @yuta"):
-        roles.withdraw(s, timeline.load(s, 1), role="ic", actor="ken", is_admin=False, now=clock.now())
+        roles.withdraw(
+            s, incident=timeline.load(s, number=1), role="ic", actor="ken", is_admin=False, now=clock.now()
+        )
     with transaction(sessions) as s:
         withdrawn = roles.withdraw(
-            s, timeline.load(s, 1), role="ic", actor="yuta", is_admin=False, now=clock.now()
+            s, incident=timeline.load(s, number=1), role="ic", actor="yuta", is_admin=False, now=clock.now()
         )
     assert withdrawn.state == "withdrawn"
     with transaction(sessions) as s:
-        texts = [e.text for e in timeline.all_entries(s, timeline.load(s, 1))]
+        texts = [e.text for e in timeline.all_entries(s, incident=timeline.load(s, number=1))]
     assert "INC-1: offer of IC to @hana withdrawn by @yuta; IC stays with @yuta" in texts
     assert _offer(sessions, clock, applied_ops, "ken").to_person == "ken"
     with transaction(sessions) as s, pytest.raises(Conflict, match="no pending offer"):
-        roles.withdraw(s, timeline.load(s, 1), role="ops", actor="yuta", is_admin=False, now=clock.now())
+        roles.withdraw(
+            s, incident=timeline.load(s, number=1), role="ops", actor="yuta", is_admin=False, now=clock.now()
+        )
 
 
 def test_the_offerer_is_told_when_an_offer_is_declined(sessions, session, incident, clock, applied_ops):
     _offer(sessions, clock, applied_ops, "hana")
     with transaction(sessions) as s:
-        roles.decline(s, timeline.load(s, 1, for_update=True), role="ic", actor="hana", now=clock.now())
+        roles.decline(
+            s, incident=timeline.load(s, number=1, for_update=True), role="ic", actor="hana", now=clock.now()
+        )
     told = _notices(session, incident_notices.OFFER_CLOSED)
     assert told and {m.person for m in told} == {"yuta"}
     assert "to @hana declined; IC stays with @yuta" in told[0].body
@@ -85,7 +91,7 @@ def test_the_offerer_is_told_when_an_offer_expires(sessions, session, incident, 
     _offer(sessions, clock, applied_ops, "hana")
     clock.advance(applied_ops.settings.handover_offer_ttl + timedelta(seconds=1))
     with transaction(sessions) as s:
-        assert roles.expire_due(s, clock.now()) == 1
+        assert roles.expire_due(s, now=clock.now()) == 1
     told = _notices(session, incident_notices.OFFER_CLOSED)
     assert told and {m.person for m in told} == {"yuta"} and "expired unanswered" in told[0].body
 

@@ -42,7 +42,7 @@ def _apply_ops(sessions, tmp_path, clock, old, new):
 
 def _entries(sessions, number):
     with transaction(sessions) as s:
-        return [(e.kind, e.text) for e in timeline.all_entries(s, timeline.load(s, number))]
+        return [(e.kind, e.text) for e in timeline.all_entries(s, incident=timeline.load(s, number=number))]
 
 
 def test_declare_records_everything_the_metrics_need(sessions, applied_ops, clock):
@@ -55,7 +55,7 @@ def test_declare_records_everything_the_metrics_need(sessions, applied_ops, cloc
     assert incident.channel == "inc-2026-06-24-payment-webhooks-failing"
     assert incident.comms_due_at == clock.now() + timedelta(hours=1)  # SEV2 cadence in examples/ops
     with transaction(sessions) as s:
-        assert roles.ic_holder(s, timeline.load(s, 1)) == "yuta"
+        assert roles.ic_holder(s, incident=timeline.load(s, number=1)) == "yuta"
     assert _entries(sessions, 1) == [
         ("system", "INC-1 declared SEV2 on payment-platform by @yuta: Payment webhooks failing"),
         ("role", "INC-1: @yuta is IC"),
@@ -70,7 +70,7 @@ def test_numbers_are_sequential_and_channels_unique(sessions, applied_ops, clock
     assert (first.number, second.number) == (1, 2)
     assert second.channel == "inc-2026-06-24-payment-webhooks-failing-2"
     with transaction(sessions) as s:
-        assert roles.ic_holder(s, timeline.load(s, "INC-2")) == "hana"
+        assert roles.ic_holder(s, incident=timeline.load(s, number="INC-2")) == "hana"
     assert ("role", "INC-2: @hana is IC (named by @yuta)") in _entries(sessions, 2)
 
 
@@ -137,14 +137,16 @@ def test_transition_table_on_the_database(sessions, applied_ops, clock, source):
         for step in PATHS[source]:
             clock.advance(minutes=1)
             with transaction(sessions) as s:
-                service.change_status(s, timeline.load(s, number), status=step, actor="yuta", now=clock.now())
+                service.change_status(
+                    s, incident=timeline.load(s, number=number), status=step, actor="yuta", now=clock.now()
+                )
         before = _entries(sessions, number)
         clock.advance(minutes=1)
         allowed = rules.allowed_next(source)
         if target in allowed:
             with transaction(sessions) as s:
                 incident = service.change_status(
-                    s, timeline.load(s, number), status=target, actor="yuta", now=clock.now()
+                    s, incident=timeline.load(s, number=number), status=target, actor="yuta", now=clock.now()
                 )
             assert incident.status == target
             for stamp in rules.check_transition(source, target).stamps:
@@ -155,13 +157,15 @@ def test_transition_table_on_the_database(sessions, applied_ops, clock, source):
             continue
         error = Conflict if source == "closed" else InvalidTransition
         with pytest.raises(error) as caught, transaction(sessions) as s:
-            service.change_status(s, timeline.load(s, number), status=target, actor="yuta", now=clock.now())
+            service.change_status(
+                s, incident=timeline.load(s, number=number), status=target, actor="yuta", now=clock.now()
+            )
         if source != "closed":
             assert caught.value.details["allowed"] == list(allowed)
             assert f"allowed next: {', '.join(allowed)}" in caught.value.message
         assert _entries(sessions, number) == before
         with transaction(sessions) as s:
-            assert timeline.load(s, number).status == source
+            assert timeline.load(s, number=number).status == source
 
 
 def test_milestones_are_set_once_and_reopen_keeps_them(sessions, applied_ops, clock):
@@ -172,7 +176,9 @@ def test_milestones_are_set_once_and_reopen_keeps_them(sessions, applied_ops, cl
     def move(status: str, minutes: int) -> Incident:
         clock.advance(minutes=minutes)
         with transaction(sessions) as s:
-            return service.change_status(s, timeline.load(s, 1), status=status, actor="yuta", now=clock.now())
+            return service.change_status(
+                s, incident=timeline.load(s, number=1), status=status, actor="yuta", now=clock.now()
+            )
 
     resolved = move("resolved", 10)
     assert resolved.mitigated_at == resolved.resolved_at == start + timedelta(minutes=10)
@@ -193,26 +199,46 @@ def test_milestones_are_set_once_and_reopen_keeps_them(sessions, applied_ops, cl
 def test_closed_incident_refuses_every_write_and_keeps_its_timeline(sessions, applied_ops, clock):
     with transaction(sessions) as s:
         make_incident(s, now=clock.now())
-        service.change_status(s, timeline.load(s, 1), status="closed", actor="yuta", now=clock.now())
+        service.change_status(
+            s, incident=timeline.load(s, number=1), status="closed", actor="yuta", now=clock.now()
+        )
     before = _entries(sessions, 1)
     config = applied_ops
     writes = [
-        lambda s, i: service.add_entry(s, i, kind="note", text="late", actor="yuta", now=clock.now()),
-        lambda s, i: service.change_severity(
-            s, i, severity="SEV1", reason="r", actor="yuta", now=clock.now()
+        lambda s, i: service.add_entry(
+            s, incident=i, kind="note", text="late", actor="yuta", now=clock.now()
         ),
-        lambda s, i: service.acknowledge(s, i, "hana", clock.now()),
-        lambda s, i: details.update_details(s, i, actor="yuta", now=clock.now(), changes={"summary": "x"}),
+        lambda s, i: service.change_severity(
+            s, incident=i, severity="SEV1", reason="r", actor="yuta", now=clock.now()
+        ),
+        lambda s, i: service.acknowledge(s, incident=i, person="hana", now=clock.now()),
+        lambda s, i: details.update_details(
+            s, incident=i, actor="yuta", now=clock.now(), changes={"summary": "x"}
+        ),
         lambda s, i: roles.assign(
-            s, i, role="ops", person="mei", actor="yuta", is_admin=False, config=config, now=clock.now()
+            s,
+            incident=i,
+            role="ops",
+            person="mei",
+            actor="yuta",
+            is_admin=False,
+            config=config,
+            now=clock.now(),
         ),
         lambda s, i: roles.offer(
-            s, i, role="ic", person="hana", actor="yuta", is_admin=False, config=config, now=clock.now()
+            s,
+            incident=i,
+            role="ic",
+            person="hana",
+            actor="yuta",
+            is_admin=False,
+            config=config,
+            now=clock.now(),
         ),
     ]
     for write in writes:
         with pytest.raises(Conflict, match="INC-1 is closed"), transaction(sessions) as s:
-            write(s, timeline.load(s, 1, for_update=True))
+            write(s, timeline.load(s, number=1, for_update=True))
     assert _entries(sessions, 1) == before
 
 
@@ -225,18 +251,28 @@ def test_severity_change_needs_a_reason_and_applies_the_new_cadence(sessions, ap
         before = _entries(sessions, 1)
         with pytest.raises(ValidationFailed, match="reason"), transaction(sessions) as s:
             service.change_severity(
-                s, timeline.load(s, 1), severity="SEV1", reason=" ", actor="yuta", now=clock.now()
+                s,
+                incident=timeline.load(s, number=1),
+                severity="SEV1",
+                reason=" ",
+                actor="yuta",
+                now=clock.now(),
             )
         with pytest.raises(Conflict, match="already SEV2"), transaction(sessions) as s:
             service.change_severity(
-                s, timeline.load(s, 1), severity="2", reason="same", actor="yuta", now=clock.now()
+                s,
+                incident=timeline.load(s, number=1),
+                severity="2",
+                reason="same",
+                actor="yuta",
+                now=clock.now(),
             )
         assert _entries(sessions, 1) == before
         clock.advance(minutes=10)
         with transaction(sessions) as s:
             incident = service.change_severity(
                 s,
-                timeline.load(s, 1),
+                incident=timeline.load(s, number=1),
                 severity="SEV1",
                 reason="all charging fails",
                 actor="yuta",
@@ -251,7 +287,12 @@ def test_severity_change_needs_a_reason_and_applies_the_new_cadence(sessions, ap
         assert "comms every 30m (next due 12:30 JST)" in line
         with transaction(sessions) as s:
             lowered = service.change_severity(
-                s, timeline.load(s, 1), severity="SEV3", reason="contained", actor="yuta", now=clock.now()
+                s,
+                incident=timeline.load(s, number=1),
+                severity="SEV3",
+                reason="contained",
+                actor="yuta",
+                now=clock.now(),
             )
         assert lowered.comms_due_at is None  # SEV3 has no cadence
         assert raised == [("SEV2", "SEV1")]  # lowering is not a raise
@@ -263,7 +304,7 @@ def test_update_details_records_what_changed(sessions, applied_ops, clock):
     with transaction(sessions) as s:
         incident = details.update_details(
             s,
-            timeline.load(s, 1),
+            incident=timeline.load(s, number=1),
             actor="hana",
             now=clock.now(),
             changes={"impact": "5% of charges delayed", "data_loss": True, "summary": None},
@@ -271,7 +312,9 @@ def test_update_details_records_what_changed(sessions, applied_ops, clock):
     assert (incident.impact, incident.data_loss) == ("5% of charges delayed", True)
     assert _entries(sessions, 1)[-1] == ("system", "INC-1 updated by @hana: data_loss, impact")
     with pytest.raises(ValidationFailed, match="cannot edit status"), transaction(sessions) as s:
-        details.update_details(s, timeline.load(s, 1), actor="hana", now=clock.now(), changes={"status": "x"})
+        details.update_details(
+            s, incident=timeline.load(s, number=1), actor="hana", now=clock.now(), changes={"status": "x"}
+        )
 
 
 def test_entries_never_go_back_in_time_even_if_a_clock_does(sessions, applied_ops, clock):
@@ -279,9 +322,11 @@ def test_entries_never_go_back_in_time_even_if_a_clock_does(sessions, applied_op
         make_incident(s, now=clock.now())
     lagging = clock.now() - timedelta(minutes=3)  # a replica whose clock is behind
     with transaction(sessions) as s:
-        entry = service.add_entry(s, timeline.load(s, 1), kind="note", text="n", actor="yuta", now=lagging)
+        entry = service.add_entry(
+            s, incident=timeline.load(s, number=1), kind="note", text="n", actor="yuta", now=lagging
+        )
         incident = service.change_status(
-            s, timeline.load(s, 1), status="mitigated", actor="yuta", now=lagging
+            s, incident=timeline.load(s, number=1), status="mitigated", actor="yuta", now=lagging
         )
     assert entry.at == clock.now()
     assert incident.mitigated_at == clock.now()
@@ -303,14 +348,19 @@ def test_corrections_point_at_an_entry_of_the_same_incident(sessions, applied_op
     with transaction(sessions) as s:
         make_incident(s, now=clock.now())
         make_incident(s, now=clock.now(), title="Other")
-        other = timeline.all_entries(s, timeline.load(s, 2))[0].id
+        other = timeline.all_entries(s, incident=timeline.load(s, number=2))[0].id
         wrong = service.add_entry(
-            s, timeline.load(s, 1), kind="note", text="queue at 10k", actor="yuta", now=clock.now()
+            s,
+            incident=timeline.load(s, number=1),
+            kind="note",
+            text="queue at 10k",
+            actor="yuta",
+            now=clock.now(),
         )
     with transaction(sessions) as s:
         fix = service.add_entry(
             s,
-            timeline.load(s, 1),
+            incident=timeline.load(s, number=1),
             kind="note",
             text="queue at 100k",
             actor="yuta",
@@ -320,26 +370,34 @@ def test_corrections_point_at_an_entry_of_the_same_incident(sessions, applied_op
     assert fix.corrects_id == wrong.id
     with pytest.raises(ValidationFailed, match="not on INC-1"), transaction(sessions) as s:
         service.add_entry(
-            s, timeline.load(s, 1), kind="note", text="x", actor="yuta", now=clock.now(), corrects=other
+            s,
+            incident=timeline.load(s, number=1),
+            kind="note",
+            text="x",
+            actor="yuta",
+            now=clock.now(),
+            corrects=other,
         )
     with pytest.raises(ValidationFailed, match="note, action, decision"), transaction(sessions) as s:
-        service.add_entry(s, timeline.load(s, 1), kind="status", text="x", actor="yuta", now=clock.now())
+        service.add_entry(
+            s, incident=timeline.load(s, number=1), kind="status", text="x", actor="yuta", now=clock.now()
+        )
 
 
 def test_timeline_cursor_pages(sessions, applied_ops, clock):
     with transaction(sessions) as s:
         incident = make_incident(s, now=clock.now())
         for i in range(5):
-            service.add_entry(s, incident, kind="note", text=f"n{i}", actor="yuta", now=clock.now())
+            service.add_entry(s, incident=incident, kind="note", text=f"n{i}", actor="yuta", now=clock.now())
     with transaction(sessions) as s:
-        incident = timeline.load(s, 1)
-        first = timeline.entries(s, incident, limit=4)
-        rest = timeline.entries(s, incident, after=first[-1].id, limit=100)
+        incident = timeline.load(s, number=1)
+        first = timeline.entries(s, incident=incident, limit=4)
+        rest = timeline.entries(s, incident=incident, after=first[-1].id, limit=100)
         assert [e.text for e in first + rest][-5:] == ["n0", "n1", "n2", "n3", "n4"]
         assert len(first) == 4 and len(rest) == 4
-        assert timeline.entries(s, incident, after=rest[-1].id) == []
+        assert timeline.entries(s, incident=incident, after=rest[-1].id) == []
         with pytest.raises(ValidationFailed, match="limit"):
-            timeline.entries(s, incident, limit=0)
+            timeline.entries(s, incident=incident, limit=0)
 
 
 def test_secrets_are_redacted_in_title_note_summary_and_reason(sessions, applied_ops, clock):
@@ -347,15 +405,15 @@ def test_secrets_are_redacted_in_title_note_summary_and_reason(sessions, applied
     with transaction(sessions) as s:
         incident = make_incident(s, now=clock.now(), title=f"Leaked key {secret}", summary=f"key {secret}")
         service.add_entry(
-            s, incident, kind="note", text=f"rotating {secret} now", actor="yuta", now=clock.now()
+            s, incident=incident, kind="note", text=f"rotating {secret} now", actor="yuta", now=clock.now()
         )
         service.change_severity(
-            s, incident, severity="SEV1", reason=f"{secret} is live", actor="yuta", now=clock.now()
+            s, incident=incident, severity="SEV1", reason=f"{secret} is live", actor="yuta", now=clock.now()
         )
     with transaction(sessions) as s:
-        incident = timeline.load(s, 1)
+        incident = timeline.load(s, number=1)
         stored = [incident.title, incident.summary, incident.channel] + [
-            e.text + str(e.data) for e in timeline.all_entries(s, incident)
+            e.text + str(e.data) for e in timeline.all_entries(s, incident=incident)
         ]
     assert all(secret not in value for value in stored)
     assert incident.title == "Leaked key [REDACTED:aws-access-key]"
@@ -371,14 +429,14 @@ def test_secrets_are_redacted_in_label_keys_runbook_and_comms_body(sessions, app
         )
         details.update_details(
             s,
-            incident,
+            incident=incident,
             actor="yuta",
             now=clock.now(),
             changes={"runbook": f"rb {secret}", "labels": {secret: "x", "api_token": "hunter2"}},
         )
         comms.post(
             s,
-            incident,
+            incident=incident,
             kind="update",
             audience="internal",
             body=f"rotated {secret}",
@@ -387,9 +445,9 @@ def test_secrets_are_redacted_in_label_keys_runbook_and_comms_body(sessions, app
             now=clock.now(),
         )
     with transaction(sessions) as s:
-        incident = timeline.load(s, 1)
+        incident = timeline.load(s, number=1)
         stored = [incident.runbook, str(incident.labels)] + [
-            e.text + str(e.data) for e in timeline.all_entries(s, incident)
+            e.text + str(e.data) for e in timeline.all_entries(s, incident=incident)
         ]
     assert all(secret not in str(value) and "hunter2" not in str(value) for value in stored), stored
     assert incident.runbook == "rb [REDACTED:aws-access-key]"
@@ -405,7 +463,7 @@ def test_comms_body_is_bounded_like_every_other_text(sessions, applied_ops, cloc
     with pytest.raises(ValidationFailed, match="body is longer than 20000"), transaction(sessions) as s:
         comms.post(
             s,
-            timeline.load(s, 1, for_update=True),
+            incident=timeline.load(s, number=1, for_update=True),
             kind="update",
             audience="internal",
             body="x" * 20_001,
@@ -415,7 +473,7 @@ def test_comms_body_is_bounded_like_every_other_text(sessions, applied_ops, cloc
         )
     assert _entries(sessions, 1) == before
     with transaction(sessions) as s:
-        assert timeline.load(s, 1).last_comms_at is None
+        assert timeline.load(s, number=1).last_comms_at is None
 
 
 def test_channel_template_comes_from_commandpost_yaml(sessions, clock, tmp_path):
@@ -437,7 +495,9 @@ def test_listing_filters_and_validates(sessions, applied_ops, clock):
         make_incident(s, now=clock.now())
         make_incident(s, now=clock.now(), severity="SEV1", service=None)
         make_incident(s, now=clock.now(), severity="SEV3")
-        service.change_status(s, timeline.load(s, 3), status="resolved", actor="yuta", now=clock.now())
+        service.change_status(
+            s, incident=timeline.load(s, number=3), status="resolved", actor="yuta", now=clock.now()
+        )
     with transaction(sessions) as s:
         assert [i.number for i in service.list_incidents(s)] == [3, 2, 1]
         assert [i.number for i in service.list_incidents(s, status="open")] == [2, 1]

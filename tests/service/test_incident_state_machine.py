@@ -64,7 +64,7 @@ class IncidentMachine(RuleBasedStateMachine):
         """Run one change; the invariant then checks it appended a ``kind`` entry, or nothing if refused."""
         try:
             with transaction(self.sessions) as s:
-                change(s, timeline.load(s, number, for_update=True))
+                change(s, timeline.load(s, number=number, for_update=True))
         except CommandpostError:
             self.expect[number] = None
             return False
@@ -91,7 +91,9 @@ class IncidentMachine(RuleBasedStateMachine):
     def transition(self, number: int, target_status: str) -> None:
         self._apply(
             number,
-            lambda s, i: service.change_status(s, i, status=target_status, actor="yuta", now=self._now()),
+            lambda s, i: service.change_status(
+                s, incident=i, status=target_status, actor="yuta", now=self._now()
+            ),
             "status",
         )
 
@@ -100,7 +102,7 @@ class IncidentMachine(RuleBasedStateMachine):
         self._apply(
             number,
             lambda s, i: service.change_severity(
-                s, i, severity=severity, reason="impact changed", actor="yuta", now=self._now()
+                s, incident=i, severity=severity, reason="impact changed", actor="yuta", now=self._now()
             ),
             "severity",
         )
@@ -117,7 +119,7 @@ class IncidentMachine(RuleBasedStateMachine):
             number,
             lambda s, i: roles.assign(
                 s,
-                i,
+                incident=i,
                 role=role,
                 person=person,
                 actor=actor,
@@ -139,7 +141,7 @@ class IncidentMachine(RuleBasedStateMachine):
             number,
             lambda s, i: roles.offer(
                 s,
-                i,
+                incident=i,
                 role=role,
                 person=person,
                 actor=actor,
@@ -154,14 +156,14 @@ class IncidentMachine(RuleBasedStateMachine):
     def offer_as_ic(self, number: int, role: str, person: str) -> None:
         """The usual handover: the IC offers a role."""
         with transaction(self.sessions) as s:
-            ic = roles.ic_holder(s, timeline.load(s, number)) or "yuta"
+            ic = roles.ic_holder(s, incident=timeline.load(s, number=number)) or "yuta"
         self.offer(number, role, person, ic)
 
     @rule(number=incidents, role=st.sampled_from(rules.ROLES), answer=st.sampled_from(["accept", "decline"]))
     def answer_as_receiver(self, number: int, role: str, answer: str) -> None:
         """The person an offer is for answers it (often after it expired, which must be refused)."""
         with transaction(self.sessions) as s:
-            incident = timeline.load(s, number)
+            incident = timeline.load(s, number=number)
             pending = s.scalars(
                 select(RoleOffer.to_person).where(
                     RoleOffer.incident_id == incident.id, RoleOffer.role == role, RoleOffer.state == "pending"
@@ -175,15 +177,19 @@ class IncidentMachine(RuleBasedStateMachine):
     @rule(number=incidents, role=st.sampled_from(rules.ROLES), actor=st.sampled_from(PEOPLE))
     def accept(self, number: int, role: str, actor: str) -> None:
         if self._apply(
-            number, lambda s, i: roles.accept(s, i, role=role, actor=actor, now=self._now()), "handover"
+            number,
+            lambda s, i: roles.accept(s, incident=i, role=role, actor=actor, now=self._now()),
+            "handover",
         ):
             with transaction(self.sessions) as s:
-                assert roles.holder(s, timeline.load(s, number), role)[0] == actor
+                assert roles.holder(s, incident=timeline.load(s, number=number), role=role)[0] == actor
 
     @rule(number=incidents, role=st.sampled_from(rules.ROLES), actor=st.sampled_from(PEOPLE))
     def decline(self, number: int, role: str, actor: str) -> None:
         self._apply(
-            number, lambda s, i: roles.decline(s, i, role=role, actor=actor, now=self._now()), "handover"
+            number,
+            lambda s, i: roles.decline(s, incident=i, role=role, actor=actor, now=self._now()),
+            "handover",
         )
 
     @rule(number=incidents, kind=st.sampled_from(rules.POSTABLE_KINDS), actor=st.sampled_from(PEOPLE))
@@ -191,7 +197,7 @@ class IncidentMachine(RuleBasedStateMachine):
         self._apply(
             number,
             lambda s, i: service.add_entry(
-                s, i, kind=kind, text=f"{kind} by {actor}", actor=actor, now=self._now()
+                s, incident=i, kind=kind, text=f"{kind} by {actor}", actor=actor, now=self._now()
             ),
             kind,
         )
@@ -215,7 +221,9 @@ class IncidentMachine(RuleBasedStateMachine):
             ).all()
             for offer_id in due:
                 offer = s.get_one(RoleOffer, offer_id)
-                texts = [e.data for e in timeline.all_entries(s, s.get_one(Incident, offer.incident_id))]
+                texts = [
+                    e.data for e in timeline.all_entries(s, incident=s.get_one(Incident, offer.incident_id))
+                ]
                 assert {"offer_id": offer_id, "state": "expired"}.items() <= next(
                     d for d in texts if d.get("offer_id") == offer_id and d.get("state") == "expired"
                 ).items()
@@ -229,8 +237,8 @@ class IncidentMachine(RuleBasedStateMachine):
                 self._check(s, number)
 
     def _check(self, s: Session, number: int) -> None:
-        incident = timeline.load(s, number)
-        entries = [(e.id, e.at, e.kind, e.text) for e in timeline.all_entries(s, incident)]
+        incident = timeline.load(s, number=number)
+        entries = [(e.id, e.at, e.kind, e.text) for e in timeline.all_entries(s, incident=incident)]
         previous = self.entries.get(number, [])
         assert entries[: len(previous)] == previous, "the timeline was rewritten"
         new = entries[len(previous) :]
@@ -255,7 +263,7 @@ class IncidentMachine(RuleBasedStateMachine):
         assert ics == 1, f"INC-{number} has {ics} IC holders"
         if number in self.accepted:
             role, actor = self.accepted.pop(number)
-            assert roles.holder(s, incident, role)[0] == actor
+            assert roles.holder(s, incident=incident, role=role)[0] == actor
         pending = s.scalars(
             select(RoleOffer.role).where(RoleOffer.incident_id == incident.id, RoleOffer.state == "pending")
         ).all()

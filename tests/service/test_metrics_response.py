@@ -220,7 +220,7 @@ def test_the_real_lifecycle_feeds_the_statistics(sessions, session, applied_ops,
         with transaction(sessions) as s:
             row = s.get(Incident, incident_id)
             assert row is not None
-            incident_service.change_status(s, row, status=status, actor="yuta", now=clock.now())
+            incident_service.change_status(s, incident=row, status=status, actor="yuta", now=clock.now())
     got = response.response_times(session, start=start - timedelta(days=1), end=clock.now()).to_dict()
     assert got["severities"] == [
         {

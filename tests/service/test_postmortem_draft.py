@@ -59,20 +59,20 @@ def script_webhook_backlog(sessions, clock: FrozenClock, *, resolve: bool = True
         nonlocal config
         with transaction(sessions) as s:
             config = policy_service.current_config(s)
-            fn(s, timeline.load(s, number, for_update=True), at(minutes))
+            fn(s, timeline.load(s, number=number, for_update=True), at(minutes))
 
-    step(3, lambda s, i, now: service.acknowledge(s, i, "yuta", now))
+    step(3, lambda s, i, now: service.acknowledge(s, incident=i, person="yuta", now=now))
     step(
         4,
         lambda s, i, now: roles.assign(
-            s, i, role="ops", person="ken", actor="yuta", is_admin=False, config=config, now=now
+            s, incident=i, role="ops", person="ken", actor="yuta", is_admin=False, config=config, now=now
         ),
     )
     step(
         5,
         lambda s, i, now: comms.post(
             s,
-            i,
+            incident=i,
             kind="initial",
             audience="internal",
             body="Charges are delayed: webhook processing is stuck. Next update by 13:05.",
@@ -84,15 +84,15 @@ def script_webhook_backlog(sessions, clock: FrozenClock, *, resolve: bool = True
     step(
         8,
         lambda s, i, now: service.add_entry(
-            s, i, kind="note", text="queue depth 4,200 and growing; consumer crash-looping", actor="ken",
-            now=now,
+            s, incident=i, kind="note", text="queue depth 4,200 and growing; consumer crash-looping",
+            actor="ken", now=now,
         ),
     )  # fmt: skip
     step(
         10,
         lambda s, i, now: service.change_status(
             s,
-            i,
+            incident=i,
             status="identified",
             actor="yuta",
             now=now,
@@ -102,14 +102,14 @@ def script_webhook_backlog(sessions, clock: FrozenClock, *, resolve: bool = True
     step(
         12,
         lambda s, i, now: service.add_entry(
-            s, i, kind="decision", text="roll back the consumer to 1.4.1 rather than scale out", actor="yuta",
-            now=now,
+            s, incident=i, kind="decision", text="roll back the consumer to 1.4.1 rather than scale out",
+            actor="yuta", now=now,
         ),
     )  # fmt: skip
     step(
         21,
         lambda s, i, now: service.add_entry(
-            s, i, kind="action", text="rolled back payment-webhook-consumer to task definition :41",
+            s, incident=i, kind="action", text="rolled back payment-webhook-consumer to task definition :41",
             actor="ken", now=now,
         ),
     )  # fmt: skip
@@ -119,7 +119,9 @@ def script_webhook_backlog(sessions, clock: FrozenClock, *, resolve: bool = True
             s, incident=i, slug=RUNBOOK, step_ref="3.4", state="done", by="ken", now=now
         ),
     )
-    step(30, lambda s, i, now: service.change_status(s, i, status="mitigated", actor="yuta", now=now))
+    step(
+        30, lambda s, i, now: service.change_status(s, incident=i, status="mitigated", actor="yuta", now=now)
+    )
     step(
         40,
         lambda s, i, now: runbooks_service.mark_step(
@@ -130,7 +132,7 @@ def script_webhook_backlog(sessions, clock: FrozenClock, *, resolve: bool = True
         45,
         lambda s, i, now: comms.post(
             s,
-            i,
+            incident=i,
             kind="update",
             audience="internal",
             body="Rolled back; the queue is draining. Re-injecting the DLQ next.",
@@ -144,7 +146,7 @@ def script_webhook_backlog(sessions, clock: FrozenClock, *, resolve: bool = True
             52,
             lambda s, i, now: service.change_status(
                 s,
-                i,
+                incident=i,
                 status="resolved",
                 actor="yuta",
                 now=now,
@@ -190,7 +192,7 @@ def test_the_draft_timeline_is_the_live_document_transcribed(sessions, applied_o
     run_criteria(sessions, clock)
     with transaction(sessions) as s:
         incident, pm = pm_service.find(s, number=number)
-        live = timeline.all_entries(s, incident)
+        live = timeline.all_entries(s, incident=incident)
         rows = pm.facts["timeline"]
     kept = [e for e in live if e.kind != "note" and (e.kind != "system" or e.data.get("acknowledged"))]
     kept = [e for e in kept if not (e.kind == "system" and "postmortem" in e.data)]
@@ -233,13 +235,17 @@ def test_a_second_pass_changes_nothing_and_a_later_change_regenerates_unedited_s
     with transaction(sessions) as s:
         details.update_details(
             s,
-            timeline.load(s, number, for_update=True),
+            incident=timeline.load(s, number=number, for_update=True),
             actor="yuta",
             now=clock.now(),
             changes={"impact": "about 1,800 charges confirmed late; none lost", "data_loss": False},
         )
         service.change_status(
-            s, timeline.load(s, number, for_update=True), status="closed", actor="yuta", now=clock.now()
+            s,
+            incident=timeline.load(s, number=number, for_update=True),
+            status="closed",
+            actor="yuta",
+            now=clock.now(),
         )
     assert run_criteria(sessions, clock) == 1
     with transaction(sessions) as s:
@@ -277,7 +283,11 @@ def _declare_and_resolve(sessions, clock, *, minutes: int = 30, **declare) -> in
     clock.advance(minutes=minutes)
     with transaction(sessions) as s:
         service.change_status(
-            s, timeline.load(s, number, for_update=True), status="resolved", actor="hana", now=clock.now()
+            s,
+            incident=timeline.load(s, number=number, for_update=True),
+            status="resolved",
+            actor="hana",
+            now=clock.now(),
         )
     return number
 
@@ -293,7 +303,9 @@ def _alert_incident(sessions, clock, *, severity: str) -> int:  # type: ignore[n
         number = incident.number
     clock.advance(minutes=2)
     with transaction(sessions) as s:
-        service.acknowledge(s, timeline.load(s, number, for_update=True), "hana", clock.now())
+        service.acknowledge(
+            s, incident=timeline.load(s, number=number, for_update=True), person="hana", now=clock.now()
+        )
     return number
 
 
@@ -301,7 +313,11 @@ def _resolve(sessions, clock, number: int, minutes: int = 20) -> None:  # type: 
     clock.advance(minutes=minutes)
     with transaction(sessions) as s:
         service.change_status(
-            s, timeline.load(s, number, for_update=True), status="resolved", actor="hana", now=clock.now()
+            s,
+            incident=timeline.load(s, number=number, for_update=True),
+            status="resolved",
+            actor="hana",
+            now=clock.now(),
         )
 
 
@@ -327,16 +343,23 @@ def test_each_criterion_alone_on_an_alert_detected_sev3(sessions, applied_ops, c
     severity = "SEV2" if setup == "sev2" else "SEV3"
     number = _alert_incident(sessions, clock, severity=severity)
     with transaction(sessions) as s:
-        incident = timeline.load(s, number, for_update=True)
+        incident = timeline.load(s, number=number, for_update=True)
         if setup in ("data_loss", "manual_flag"):
             field = "data_loss" if setup == "data_loss" else "manual_intervention"
-            details.update_details(s, incident, actor="hana", now=clock.now(), changes={field: True})
+            details.update_details(s, incident=incident, actor="hana", now=clock.now(), changes={field: True})
         elif setup == "action":
             service.add_entry(
-                s, incident, kind="action", text="restarted the export worker", actor="hana", now=clock.now()
+                s,
+                incident=incident,
+                kind="action",
+                text="restarted the export worker",
+                actor="hana",
+                now=clock.now(),
             )
         elif setup == "mitigate_step":
-            details.update_details(s, incident, actor="hana", now=clock.now(), changes={"runbook": RUNBOOK})
+            details.update_details(
+                s, incident=incident, actor="hana", now=clock.now(), changes={"runbook": RUNBOOK}
+            )
             runbooks_service.mark_step(
                 s, incident=incident, slug=RUNBOOK, step_ref="3.3", state="done", by="hana", now=clock.now()
             )
@@ -350,15 +373,17 @@ def test_sev4_never_requires_one_even_with_every_other_criterion(sessions, appli
     with transaction(sessions) as s:
         service.change_status(
             s,
-            timeline.load(s, number, for_update=True),
+            incident=timeline.load(s, number=number, for_update=True),
             status="investigating",
             actor="hana",
             now=clock.now(),
         )
-        incident = timeline.load(s, number, for_update=True)
-        details.update_details(s, incident, actor="hana", now=clock.now(), changes={"data_loss": True})
+        incident = timeline.load(s, number=number, for_update=True)
+        details.update_details(
+            s, incident=incident, actor="hana", now=clock.now(), changes={"data_loss": True}
+        )
         service.add_entry(
-            s, incident, kind="action", text="deleted the temp files", actor="hana", now=clock.now()
+            s, incident=incident, kind="action", text="deleted the temp files", actor="hana", now=clock.now()
         )
     _resolve(sessions, clock, number)
     run_criteria(sessions, clock, minutes_after=1)
@@ -415,7 +440,7 @@ def test_a_not_required_postmortem_becomes_a_draft_when_a_later_change_meets_a_c
     with transaction(sessions) as s:
         details.update_details(
             s,
-            timeline.load(s, number, for_update=True),
+            incident=timeline.load(s, number=number, for_update=True),
             actor="hana",
             now=clock.now(),
             changes={"data_loss": True},

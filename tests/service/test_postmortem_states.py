@@ -47,8 +47,8 @@ def _drafted(sessions, clock) -> int:  # type: ignore[no-untyped-def]
         ).number
     clock.advance(minutes=40)
     with transaction(sessions) as s:
-        incident = timeline.load(s, number, for_update=True)
-        service.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
+        incident = timeline.load(s, number=number, for_update=True)
+        service.change_status(s, incident=incident, status="resolved", actor="yuta", now=clock.now())
         pm_service.evaluate(s, incident=incident, now=clock.now())
     return number
 
@@ -138,8 +138,8 @@ def test_no_action_needed_must_be_explicit(sessions, applied_ops, clock):
         )
     with transaction(sessions) as s:
         actions.update_item(
-            s, item_id=_item_id(sessions, number), changes={"status": "wontfix", "note": "an alert exists: OPS-3"},
-            actor="yuta", now=clock.now(),
+            s, item_id=_item_id(sessions, number),
+            changes={"status": "wontfix", "note": "an alert exists: OPS-3"}, actor="yuta", now=clock.now(),
         )  # fmt: skip
     _edit(sessions, clock, number, **FILLED)
     _submit(sessions, clock, number)
@@ -209,7 +209,7 @@ def test_a_not_required_postmortem_is_not_edited_until_started(sessions, applied
             impact_started_at=None, detected_at=None, runbook=None, no_runbook=True, source_summary="x",
             now=clock.now(),
         )  # fmt: skip
-        service.change_status(s, incident, status="resolved", actor="yuta", now=clock.now())
+        service.change_status(s, incident=incident, status="resolved", actor="yuta", now=clock.now())
         pm_service.evaluate(s, incident=incident, now=clock.now())
         number = incident.number
     with pytest.raises(Conflict, match="needs no postmortem by the criteria; start one first"):
@@ -218,8 +218,9 @@ def test_a_not_required_postmortem_is_not_edited_until_started(sessions, applied
         pm = pm_service.find(s, number=number)[1]
         with pytest.raises(Conflict, match="has no postmortem draft; start one first"):
             actions.add(
-                s, pm=pm, incident=timeline.load(s, number), title="Add an export latency alert now", type="prevent",
-                owner="yuta", due=date(2026, 12, 1), ticket="OPS-1", verification="run the export load test",
+                s, pm=pm, incident=timeline.load(s, number=number), title="Add an export latency alert now",
+                type="prevent", owner="yuta", due=date(2026, 12, 1), ticket="OPS-1",
+                verification="run the export load test",
                 actor="yuta", now=clock.now(),
             )  # fmt: skip
 
@@ -338,9 +339,9 @@ def test_a_final_postmortem_flags_the_runbook_until_its_last_updated_moves_past(
     with transaction(sessions) as s:
         incident, pm = pm_service.find(s, number=number, for_update=True)
         item = actions.add(
-            s, pm=pm, incident=incident, title="Add a DLQ re-injection step to the backlog runbook", type="process",
-            owner="ken", due=date(2026, 12, 10), ticket="OPS-11", runbook="payment-webhook-backlog",
-            actor="yuta", now=clock.now(),
+            s, pm=pm, incident=incident, title="Add a DLQ re-injection step to the backlog runbook",
+            type="process", owner="ken", due=date(2026, 12, 10), ticket="OPS-11",
+            runbook="payment-webhook-backlog", actor="yuta", now=clock.now(),
         )  # fmt: skip
         item_id = item.id
     _edit(sessions, clock, number, **FILLED)
@@ -366,7 +367,7 @@ def test_an_item_naming_a_runbook_added_after_final_flags_it_at_once(sessions, a
     assert _flagged(sessions) == {}
     with transaction(sessions) as s:
         actions.update_item(
-            s, item_id=_item_id(sessions, number), changes={"runbook": "payment-webhook-backlog"}, actor="yuta",
-            now=clock.now(),
+            s, item_id=_item_id(sessions, number), changes={"runbook": "payment-webhook-backlog"},
+            actor="yuta", now=clock.now(),
         )  # fmt: skip
     assert list(_flagged(sessions)) == ["payment-webhook-backlog"]

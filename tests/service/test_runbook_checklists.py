@@ -48,7 +48,7 @@ def _incident(sessions: sessionmaker[Session], **overrides: object) -> int:
 
 
 def _load(s: Session, number: int) -> Incident:
-    return timeline.load(s, number)
+    return timeline.load(s, number=number)
 
 
 def _steps(reads: sessionmaker[Session], slug: str = SLUG) -> list[str]:
@@ -62,7 +62,7 @@ def _mark(sessions: sessionmaker[Session], number: int, slug: str, step: str, **
 
 
 def _entries(s: Session, number: int, kind: str) -> list[TimelineEntry]:
-    return [e for e in timeline.all_entries(s, _load(s, number)) if e.kind == kind]
+    return [e for e in timeline.all_entries(s, incident=_load(s, number)) if e.kind == kind]
 
 
 def test_attach_is_idempotent_and_pins_the_version(ops, sessions, reads):  # type: ignore[no-untyped-def]
@@ -160,9 +160,9 @@ def test_mitigate_steps_need_the_ops_holder(ops, sessions, reads):  # type: igno
             s, incident=_load(s, number), slug=SLUG, step_ref=first_move, state="done", by="yuta", now=NOW
         )
     with transaction(sessions) as s:
-        incident = timeline.lock(s, _load(s, number))
+        incident = timeline.lock(s, incident=_load(s, number))
         roles.assign(
-            s, incident, role="ops", person="hana", actor="yuta", is_admin=False,
+            s, incident=incident, role="ops", person="hana", actor="yuta", is_admin=False,
             config=policy_service.current_config(s), now=NOW,
         )  # fmt: skip
     with pytest.raises(Forbidden, match="Ops is held by @hana"), transaction(sessions) as s:
@@ -206,7 +206,7 @@ def test_the_incidents_own_runbook_counts_as_attached(ops, sessions, reads):  # 
             s, incident=_load(s, number), slug=SLUG, step_ref="3.3", state="done", by="hana", now=NOW
         )
     with transaction(sessions) as s:
-        incidents.acknowledge(s, _load(s, number), "hana", NOW)
+        incidents.acknowledge(s, incident=_load(s, number), person="hana", now=NOW)
     with transaction(sessions) as s:
         service.mark_step(
             s, incident=_load(s, number), slug=SLUG, step_ref="3.3", state="done", by="hana", now=NOW
@@ -223,7 +223,7 @@ def test_the_incidents_own_runbook_counts_as_attached(ops, sessions, reads):  # 
 def test_closed_incidents_are_read_only(ops, sessions, reads):  # type: ignore[no-untyped-def]
     number = _incident(sessions)
     with transaction(sessions) as s:
-        incidents.change_status(s, _load(s, number), status="closed", actor="yuta", now=NOW)
+        incidents.change_status(s, incident=_load(s, number), status="closed", actor="yuta", now=NOW)
     with pytest.raises(Conflict, match="closed"), transaction(sessions) as s:
         service.attach(s, incident=_load(s, number), slug=SLUG, by="yuta", now=NOW)
 
@@ -233,7 +233,7 @@ def test_closed_incidents_are_read_only(ops, sessions, reads):  # type: ignore[n
 
 def _resolve(sessions: sessionmaker[Session], number: int, when: datetime) -> None:
     with transaction(sessions) as s:
-        incidents.change_status(s, _load(s, number), status="resolved", actor="yuta", now=when)
+        incidents.change_status(s, incident=_load(s, number), status="resolved", actor="yuta", now=when)
 
 
 def test_update_request_flags_the_runbook_until_it_is_updated(ops, sessions, reads, tmp_path: Path):  # type: ignore[no-untyped-def]

@@ -40,12 +40,12 @@ def _timezone(ctx: Ctx) -> str:
 
 
 def _out(session: Session, incident: Incident, ctx: Ctx) -> IncidentOut:
-    ic = roles.ic_holder(session, incident)
+    ic = roles.ic_holder(session, incident=incident)
     return IncidentOut.of(incident, ic=ic, now=ctx.now, timezone=_timezone(ctx))
 
 
 def _writing(ctx: Ctx, number: str) -> Incident:
-    incident = timeline.load(ctx.session, number, for_update=True)
+    incident = timeline.load(ctx.session, number=number, for_update=True)
     ctx.audit_target(f"incident:{rules.format_number(incident.number)}")
     return incident
 
@@ -91,14 +91,14 @@ def list_incidents(
     rows = service.list_incidents(
         ctx.session, status=status, severity=severity, service=service_name, limit=limit
     )
-    ics = roles.ic_holders(ctx.session, [r.id for r in rows])
+    ics = roles.ic_holders(ctx.session, incident_ids=[r.id for r in rows])
     tz = _timezone(ctx)
     return [IncidentOut.of(r, ic=ics.get(r.id), now=ctx.now, timezone=tz) for r in rows]
 
 
 @router.get("/incidents/{number}", response_model=IncidentOut)
 def show(number: str, ctx: Reader) -> IncidentOut:
-    return _out(ctx.session, timeline.load(ctx.session, number), ctx)
+    return _out(ctx.session, timeline.load(ctx.session, number=number), ctx)
 
 
 @router.patch(
@@ -107,7 +107,7 @@ def show(number: str, ctx: Reader) -> IncidentOut:
 def update(number: str, body: UpdateIn, ctx: Responder) -> IncidentOut:
     incident = details.update_details(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         actor=ctx.principal.person,
         now=ctx.now,
         changes=body.model_dump(exclude_unset=True),
@@ -119,7 +119,7 @@ def update(number: str, body: UpdateIn, ctx: Responder) -> IncidentOut:
 def change_status(number: str, body: StatusIn, ctx: Responder) -> IncidentOut:
     incident = service.change_status(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         status=body.status,
         note=body.note,
         actor=ctx.principal.person,
@@ -132,7 +132,7 @@ def change_status(number: str, body: StatusIn, ctx: Responder) -> IncidentOut:
 def change_severity(number: str, body: SeverityIn, ctx: Responder) -> IncidentOut:
     incident = service.change_severity(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         severity=body.severity,
         reason=body.reason,
         actor=ctx.principal.person,
@@ -143,7 +143,9 @@ def change_severity(number: str, body: SeverityIn, ctx: Responder) -> IncidentOu
 
 @router.post("/incidents/{number}/ack", response_model=IncidentOut, summary="Acknowledge (first acker is IC)")
 def acknowledge(number: str, ctx: Responder) -> IncidentOut:
-    incident = service.acknowledge(ctx.session, _writing(ctx, number), ctx.principal.person, ctx.now)
+    incident = service.acknowledge(
+        ctx.session, incident=_writing(ctx, number), person=ctx.principal.person, now=ctx.now
+    )
     return _out(ctx.session, incident, ctx)
 
 
@@ -151,19 +153,19 @@ def acknowledge(number: str, ctx: Responder) -> IncidentOut:
 
 
 def _roles(ctx: Ctx, incident: Incident) -> list[RoleOut]:
-    return [RoleOut.of(v, now=ctx.now) for v in roles.view(ctx.session, incident, ctx.now)]
+    return [RoleOut.of(v, now=ctx.now) for v in roles.view(ctx.session, incident=incident, now=ctx.now)]
 
 
 @router.get("/incidents/{number}/roles", response_model=list[RoleOut])
 def list_roles(number: str, ctx: Reader) -> list[RoleOut]:
-    return _roles(ctx, timeline.load(ctx.session, number))
+    return _roles(ctx, timeline.load(ctx.session, number=number))
 
 
 @router.post("/incidents/{number}/roles/{role}/assign", response_model=RoleOut)
 def assign_role(number: str, role: str, body: PersonIn, ctx: Responder) -> RoleOut:
     view = roles.assign(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         role=role,
         person=body.person,
         actor=ctx.principal.person,
@@ -178,7 +180,7 @@ def assign_role(number: str, role: str, body: PersonIn, ctx: Responder) -> RoleO
 def offer_role(number: str, role: str, body: PersonIn, ctx: Responder) -> OfferOut:
     offer = roles.offer(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         role=role,
         person=body.person,
         actor=ctx.principal.person,
@@ -192,7 +194,7 @@ def offer_role(number: str, role: str, body: PersonIn, ctx: Responder) -> OfferO
 @router.post("/incidents/{number}/roles/{role}/accept", response_model=OfferOut)
 def accept_role(number: str, role: str, ctx: Responder) -> OfferOut:
     offer = roles.accept(
-        ctx.session, _writing(ctx, number), role=role, actor=ctx.principal.person, now=ctx.now
+        ctx.session, incident=_writing(ctx, number), role=role, actor=ctx.principal.person, now=ctx.now
     )
     return OfferOut.of(offer, now=ctx.now)
 
@@ -200,7 +202,7 @@ def accept_role(number: str, role: str, ctx: Responder) -> OfferOut:
 @router.post("/incidents/{number}/roles/{role}/decline", response_model=OfferOut)
 def decline_role(number: str, role: str, ctx: Responder) -> OfferOut:
     offer = roles.decline(
-        ctx.session, _writing(ctx, number), role=role, actor=ctx.principal.person, now=ctx.now
+        ctx.session, incident=_writing(ctx, number), role=role, actor=ctx.principal.person, now=ctx.now
     )
     return OfferOut.of(offer, now=ctx.now)
 
@@ -210,7 +212,7 @@ def withdraw_offer(number: str, role: str, ctx: Responder) -> OfferOut:
     """Take back a pending offer (the offerer, the role's holder, the IC or an admin)."""
     offer = roles.withdraw(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         role=role,
         actor=ctx.principal.person,
         is_admin=ctx.principal.is_admin,
@@ -224,8 +226,8 @@ def withdraw_offer(number: str, role: str, ctx: Responder) -> OfferOut:
 
 def _markdown(ctx: Ctx, incident: Incident) -> Response:
     config = service.config_of(ctx.session)
-    items = timeline.all_entries(ctx.session, incident)
-    held = [(v.label, v.holder) for v in roles.view(ctx.session, incident, ctx.now)]
+    items = timeline.all_entries(ctx.session, incident=incident)
+    held = [(v.label, v.holder) for v in roles.view(ctx.session, incident=incident, now=ctx.now)]
     text = timeline.to_markdown(incident, items, timezone=config.settings.timezone, roles=held)
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
@@ -242,11 +244,11 @@ def read_timeline(
     limit: Annotated[int, Query(ge=1, le=timeline.MAX_PAGE)] = 100,
     format: Annotated[str, Query(description="json | md")] = "json",
 ) -> TimelineOut | Response:
-    incident = timeline.load(ctx.session, number)
+    incident = timeline.load(ctx.session, number=number)
     fmt = rules.choose(format.lower(), ("json", "md"), "format")
     if fmt == "md":
         return _markdown(ctx, incident)
-    items = timeline.entries(ctx.session, incident, after=after, limit=limit)
+    items = timeline.entries(ctx.session, incident=incident, after=after, limit=limit)
     return TimelineOut(
         number=rules.format_number(incident.number),
         status=incident.status,
@@ -258,14 +260,14 @@ def read_timeline(
 
 @router.get("/incidents/{number}/timeline.md", summary="The live document as Markdown (org timezone)")
 def export_timeline(number: str, ctx: Reader) -> Response:
-    return _markdown(ctx, timeline.load(ctx.session, number))
+    return _markdown(ctx, timeline.load(ctx.session, number=number))
 
 
 @router.post("/incidents/{number}/timeline", response_model=EntryOut, status_code=201)
 def add_entry(number: str, body: EntryIn, ctx: Responder) -> EntryOut:
     entry = service.add_entry(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         kind=body.kind,
         text=body.text,
         actor=ctx.principal.person,
@@ -279,7 +281,7 @@ def add_entry(number: str, body: EntryIn, ctx: Responder) -> EntryOut:
 def post_comms(number: str, body: CommsIn, ctx: Responder) -> EntryOut:
     entry = comms.post(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         kind=body.kind,
         audience=body.audience,
         body=body.body,
@@ -292,6 +294,6 @@ def post_comms(number: str, body: CommsIn, ctx: Responder) -> EntryOut:
 
 @router.get("/incidents/{number}/comms/template", response_model=CommsTemplateOut)
 def comms_template(number: str, ctx: Reader, kind: str = "update") -> CommsTemplateOut:
-    incident = timeline.load(ctx.session, number)
+    incident = timeline.load(ctx.session, number=number)
     body = comms.render(incident, kind, service.config_of(ctx.session), now=ctx.now)
     return CommsTemplateOut(kind=kind, body=body)

@@ -61,8 +61,8 @@ def render(incident: Incident, kind: str, config: OpsConfig, *, now: datetime) -
 
 def post(
     session: Session,
-    incident: Incident,
     *,
+    incident: Incident,
     kind: str,
     audience: str,
     body: str | None,
@@ -80,7 +80,7 @@ def post(
     refresh_due(incident, config)
     entry = timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="comms",
         text=text,
         author=actor,
@@ -99,7 +99,7 @@ def _cadence(config: OpsConfig, severity: str) -> timedelta | None:
     return config.comms_cadence(severity)
 
 
-def remind_due(session: Session, now: datetime) -> int:
+def remind_due(session: Session, *, now: datetime) -> int:
     """Write one overdue reminder per incident and overdue period; return how many were written."""
     try:
         config = policy_service.current_config(session)
@@ -113,7 +113,7 @@ def remind_due(session: Session, now: datetime) -> int:
     ).all()
     done = 0
     for incident_id in candidates:
-        incident = timeline.try_lock(session, incident_id)
+        incident = timeline.try_lock(session, incident_id=incident_id)
         if incident is None:
             continue
         due = incident.comms_due_at
@@ -144,7 +144,7 @@ def remind_due(session: Session, now: datetime) -> int:
 def _reminder_entry(
     session: Session, incident: Incident, config: OpsConfig, *, due: datetime, period: datetime, now: datetime
 ) -> TimelineEntry:
-    holder, _ = roles.holder(session, incident, "comms")
+    holder, _ = roles.holder(session, incident=incident, role="comms")
     cadence = _cadence(config, incident.severity)
     number = rules.format_number(incident.number)
     every = f"{incident.severity} cadence {format_duration(cadence)}" if cadence else incident.severity
@@ -152,7 +152,7 @@ def _reminder_entry(
     since = timeline.local(due, config.settings.timezone, "%H:%M %Z")
     return timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="system",
         text=f"{number}: comms update overdue since {since} ({every}); {who} — "
         f"post one: commandpost comms {number} update",

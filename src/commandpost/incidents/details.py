@@ -30,10 +30,10 @@ EDITABLE = (
 
 
 def update_details(
-    session: Session, incident: Incident, *, actor: str, now: datetime, changes: Mapping[str, Any]
+    session: Session, *, incident: Incident, actor: str, now: datetime, changes: Mapping[str, Any]
 ) -> Incident:
     """Edit descriptive fields (not status, severity or roles); one ``system`` entry lists what changed."""
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     timeline.ensure_writable(incident)
     config = config_of(session)
     unknown = sorted(set(changes) - set(EDITABLE))
@@ -67,7 +67,7 @@ def update_details(
     shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in changed.items()}
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="system",
         text=f"{rules.format_number(incident.number)} updated by @{actor}: {', '.join(sorted(changed))}",
         author=actor,

@@ -126,7 +126,7 @@ def comms_overdue(
     session: Session, incident: Incident, entry: TimelineEntry, now: datetime, *, settings: Settings
 ) -> int:
     """Tell the effective Comms holder (the IC unless Comms is delegated) that an update is overdue."""
-    holder, by_default = roles.holder(session, incident, "comms")
+    holder, by_default = roles.holder(session, incident=incident, role="comms")
     number = rules.format_number(incident.number)
     if holder is None:
         log.info("%s: comms overdue, nobody holds Comms yet: timeline only", number)
@@ -242,7 +242,7 @@ def offer_closed(
         return 0
     number = rules.format_number(incident.number)
     label = rules.ROLE_LABELS.get(offer.role, offer.role)
-    current, _ = roles.holder(session, incident, offer.role)
+    current, _ = roles.holder(session, incident=incident, role=offer.role)
     what = "declined" if offer.state == "declined" else "expired unanswered"
     url = incident_url(session, number, settings)
     body = "\n".join(

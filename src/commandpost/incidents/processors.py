@@ -24,7 +24,7 @@ class HandoverExpiry:
         return is_due(roles.next_expiry(session), now)
 
     def run(self, session: Session, now: datetime) -> int:
-        return roles.expire_due(session, now)
+        return roles.expire_due(session, now=now)
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
         return roles.next_expiry(session)
@@ -39,7 +39,7 @@ class CommsReminders:
         return is_due(comms.next_reminder(session), now)
 
     def run(self, session: Session, now: datetime) -> int:
-        return comms.remind_due(session, now)
+        return comms.remind_due(session, now=now)
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
         return comms.next_reminder(session)

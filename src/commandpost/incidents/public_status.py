@@ -48,7 +48,7 @@ def _public(config: OpsConfig, severity: str) -> bool:
     return level is not None and "external" in level.comms_scope
 
 
-def components(session: Session, config: OpsConfig) -> list[Component]:
+def components(session: Session, *, config: OpsConfig) -> list[Component]:
     """Every service of the applied ops, at the state of its worst open incident the public hears about."""
     rows = session.execute(
         select(Incident.service, Incident.severity).where(Incident.status.in_(rules.OPEN_STATUSES))
@@ -70,7 +70,7 @@ def components(session: Session, config: OpsConfig) -> list[Component]:
     ]
 
 
-def external_updates(session: Session, now: datetime) -> list[Update]:
+def external_updates(session: Session, *, now: datetime) -> list[Update]:
     """External comms entries of open incidents and of the last 7 days, newest first."""
     query = (
         select(TimelineEntry, Incident)

@@ -53,18 +53,18 @@ def _pending(session: Session, incident: Incident, role: str) -> RoleOffer | Non
     ).first()
 
 
-def live_offer(session: Session, incident: Incident, role: str, now: datetime) -> RoleOffer | None:
+def live_offer(session: Session, *, incident: Incident, role: str, now: datetime) -> RoleOffer | None:
     """The pending offer of ``role`` that has not expired at ``now`` (lazy expiry for readers)."""
     offer = _pending(session, incident, role)
     return offer if offer is not None and offer.expires_at > now else None
 
 
-def ic_holder(session: Session, incident: Incident) -> str | None:
+def ic_holder(session: Session, *, incident: Incident) -> str | None:
     row = _rows(session, incident).get("ic")
     return row.holder if row else None
 
 
-def ic_holders(session: Session, incident_ids: list[int]) -> dict[int, str]:
+def ic_holders(session: Session, *, incident_ids: list[int]) -> dict[int, str]:
     """The IC of each incident, in one query (listings)."""
     if not incident_ids:
         return {}
@@ -76,7 +76,7 @@ def ic_holders(session: Session, incident_ids: list[int]) -> dict[int, str]:
     return {incident_id: person for incident_id, person in rows}
 
 
-def holder(session: Session, incident: Incident, role: str) -> tuple[str | None, bool]:
+def holder(session: Session, *, incident: Incident, role: str) -> tuple[str | None, bool]:
     """The effective holder of ``role`` and whether the IC holds it by default."""
     rows = _rows(session, incident)
     if role in rows:
@@ -85,7 +85,7 @@ def holder(session: Session, incident: Incident, role: str) -> tuple[str | None,
     return (ic.holder if ic else None), role != "ic"
 
 
-def view(session: Session, incident: Incident, now: datetime) -> list[RoleView]:
+def view(session: Session, *, incident: Incident, now: datetime) -> list[RoleView]:
     rows = _rows(session, incident)
     ic = rows.get("ic")
     out = []
@@ -98,7 +98,7 @@ def view(session: Session, incident: Incident, now: datetime) -> list[RoleView]:
                 holder=row.holder if row else (ic.holder if ic else None),
                 held_by_ic_by_default=row is None and role != "ic",
                 assigned_at=row.assigned_at if row else (ic.assigned_at if ic else None),
-                pending_offer=live_offer(session, incident, role, now),
+                pending_offer=live_offer(session, incident=incident, role=role, now=now),
             )
         )
     return out
@@ -134,7 +134,7 @@ def _set_holder(
     session.flush()
 
 
-def start_command(session: Session, incident: Incident, *, person: str, by: str, now: datetime) -> None:
+def start_command(session: Session, *, incident: Incident, person: str, by: str, now: datetime) -> None:
     """The first IC of an incident (declaration, or the first ack of one opened from an alert)."""
     if is_service_account(person):
         raise ValidationFailed(
@@ -150,12 +150,18 @@ def start_command(session: Session, incident: Incident, *, person: str, by: str,
     number = rules.format_number(incident.number)
     text = f"{number}: @{person} is IC" + ("" if by == person else f" (named by @{by})")
     timeline.append(
-        session, incident, kind="role", text=text, author=by, now=now, data={"role": "ic", "to": person}
+        session,
+        incident=incident,
+        kind="role",
+        text=text,
+        author=by,
+        now=now,
+        data={"role": "ic", "to": person},
     )
 
 
 def _require_ic_exists(session: Session, incident: Incident) -> str:
-    ic = ic_holder(session, incident)
+    ic = ic_holder(session, incident=incident)
     if ic is None:
         raise Conflict(
             f"{rules.format_number(incident.number)} has no IC yet: acknowledge it to become IC",
@@ -175,7 +181,7 @@ def _supersede(session: Session, incident: Incident, offer: RoleOffer, *, why: s
         label = rules.ROLE_LABELS[offer.role]
         timeline.append(
             session,
-            incident,
+            incident=incident,
             kind="handover",
             text=f"{rules.format_number(incident.number)}: offer of {label} to @{offer.to_person} "
             f"superseded ({why})",
@@ -187,8 +193,8 @@ def _supersede(session: Session, incident: Incident, offer: RoleOffer, *, why: s
 
 def assign(
     session: Session,
-    incident: Incident,
     *,
+    incident: Incident,
     role: str,
     person: str,
     actor: str,
@@ -201,7 +207,7 @@ def assign(
     role = rules.normalize_role(role)
     person = known_person(config, person)
     number = rules.format_number(incident.number)
-    ic = ic_holder(session, incident)
+    ic = ic_holder(session, incident=incident)
     if role == "ic" and not is_admin:
         raise Forbidden(
             f"the IC role of {number} changes hands by explicit handover: "
@@ -215,7 +221,7 @@ def assign(
                 f"only the IC (@{ic}) or an admin token assigns roles on {number}; you are @{actor}",
                 details={"role": role, "ic": ic, "you": actor},
             )
-    current, _ = holder(session, incident, role)
+    current, _ = holder(session, incident=incident, role=role)
     if current == person:
         raise Conflict(f"@{person} already holds {rules.ROLE_LABELS[role]} on {number}")
     pending = _pending(session, incident, role)
@@ -223,26 +229,26 @@ def assign(
         _supersede(session, incident, pending, why=f"assigned to @{person}", now=now)
     at = timeline.effective_now(incident, now)
     if role == "ic" and ic is None:
-        start_command(session, incident, person=person, by=actor, now=now)
+        start_command(session, incident=incident, person=person, by=actor, now=now)
     else:
         _set_holder(session, incident, role, person, by=actor, at=at)
         forced = " (forced by an admin, no handover)" if role == "ic" else ""
         timeline.append(
             session,
-            incident,
+            incident=incident,
             kind="role",
             text=f"{number}: {rules.ROLE_LABELS[role]} assigned to @{person} by @{actor}{forced}",
             author=actor,
             now=now,
             data={"role": role, "from": current, "to": person, "by": actor},
         )
-    return next(v for v in view(session, incident, now) if v.role == role)
+    return next(v for v in view(session, incident=incident, now=now) if v.role == role)
 
 
 def offer(
     session: Session,
-    incident: Incident,
     *,
+    incident: Incident,
     role: str,
     person: str,
     actor: str,
@@ -263,7 +269,7 @@ def offer(
             details={"field": "person", "value": person, "role": role},
         )
     ic = _require_ic_exists(session, incident)
-    current, _ = holder(session, incident, role)
+    current, _ = holder(session, incident=incident, role=role)
     if actor not in (current, ic) and not is_admin:
         raise Forbidden(
             f"only the {label} holder (@{current}) or the IC (@{ic}) may offer {label} on {number}",
@@ -299,7 +305,7 @@ def offer(
         raise Conflict(f"{label} on {number} already has a pending offer") from None
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="handover",
         text=f"{number}: {label} offered to @{person} by @{actor}",
         author=actor,
@@ -331,7 +337,7 @@ def _answerable(session: Session, incident: Incident, role: str, actor: str, now
             details={"role": role, "to": pending.to_person, "you": actor},
         )
     if pending.expires_at <= now:
-        current, _ = holder(session, incident, role)
+        current, _ = holder(session, incident=incident, role=role)
         raise Conflict(
             f"the offer of {label} on {number} to @{actor} expired at {pending.expires_at:%H:%M:%S} UTC; "
             f"{label} stays with @{current}",
@@ -356,17 +362,17 @@ def _answer(session: Session, incident: Incident, pending: RoleOffer, state: str
     session.refresh(pending)
 
 
-def accept(session: Session, incident: Incident, *, role: str, actor: str, now: datetime) -> RoleOffer:
+def accept(session: Session, *, incident: Incident, role: str, actor: str, now: datetime) -> RoleOffer:
     """The receiving person accepts with their own token; the role moves to them now."""
     pending = _answerable(session, incident, role, actor, now)
-    previous, _ = holder(session, incident, pending.role)
+    previous, _ = holder(session, incident=incident, role=pending.role)
     _answer(session, incident, pending, "accepted", now)
     at = timeline.effective_now(incident, now)
     _set_holder(session, incident, pending.role, actor, by=pending.offered_by, at=at)
     label = rules.ROLE_LABELS[pending.role]
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="handover",
         text=f"{rules.format_number(incident.number)}: @{actor} accepted {label}"
         + (f" from @{previous}" if previous else ""),
@@ -383,15 +389,15 @@ def accept(session: Session, incident: Incident, *, role: str, actor: str, now: 
     return pending
 
 
-def decline(session: Session, incident: Incident, *, role: str, actor: str, now: datetime) -> RoleOffer:
+def decline(session: Session, *, incident: Incident, role: str, actor: str, now: datetime) -> RoleOffer:
     """The receiving person says no; the role stays with its holder."""
     pending = _answerable(session, incident, role, actor, now)
     _answer(session, incident, pending, "declined", now)
-    current, _ = holder(session, incident, pending.role)
+    current, _ = holder(session, incident=incident, role=pending.role)
     label = rules.ROLE_LABELS[pending.role]
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="handover",
         text=f"{rules.format_number(incident.number)}: @{actor} declined {label}; it stays with @{current}",
         author=actor,
@@ -403,7 +409,7 @@ def decline(session: Session, incident: Incident, *, role: str, actor: str, now:
 
 
 def withdraw(
-    session: Session, incident: Incident, *, role: str, actor: str, is_admin: bool, now: datetime
+    session: Session, *, incident: Incident, role: str, actor: str, is_admin: bool, now: datetime
 ) -> RoleOffer:
     """The offerer, the role's holder, the IC (or an admin) takes a pending offer back, so an offer
     nobody will answer never blocks the next one until it expires."""
@@ -414,8 +420,8 @@ def withdraw(
     pending = _pending(session, incident, role)
     if pending is None:
         raise Conflict(f"no pending offer of {label} on {number} to withdraw", details={"role": role})
-    current, _ = holder(session, incident, role)
-    ic = ic_holder(session, incident)
+    current, _ = holder(session, incident=incident, role=role)
+    ic = ic_holder(session, incident=incident)
     if actor not in (pending.offered_by, current, ic) and not is_admin:
         raise Forbidden(
             f"only @{pending.offered_by} (who offered it), the {label} holder or the IC may withdraw the "
@@ -428,7 +434,7 @@ def withdraw(
     _answer(session, incident, pending, "withdrawn", now)
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="handover",
         text=f"{number}: offer of {label} to @{pending.to_person} withdrawn by @{actor}; "
         f"{label} stays with @{current}",
@@ -448,11 +454,11 @@ def _expire(session: Session, incident: Incident, offer: RoleOffer, *, now: date
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
     session.refresh(offer)
-    current, _ = holder(session, incident, offer.role)
+    current, _ = holder(session, incident=incident, role=offer.role)
     label = rules.ROLE_LABELS[offer.role]
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="handover",
         text=f"{rules.format_number(incident.number)}: offer of {label} to @{offer.to_person} expired "
         f"unanswered; {label} stays with @{current}",
@@ -464,7 +470,7 @@ def _expire(session: Session, incident: Incident, offer: RoleOffer, *, now: date
     return True
 
 
-def expire_due(session: Session, now: datetime) -> int:
+def expire_due(session: Session, *, now: datetime) -> int:
     """Mark every pending offer past its expiry as expired, one timeline entry each (the engine's pass).
 
     Candidates are read without locks; each is then handled under its incident's lock (the
@@ -479,7 +485,7 @@ def expire_due(session: Session, now: datetime) -> int:
     ).all()
     done = 0
     for offer_id, incident_id in due:
-        incident = timeline.try_lock(session, incident_id)
+        incident = timeline.try_lock(session, incident_id=incident_id)
         if incident is None:
             continue
         offer = session.get_one(RoleOffer, offer_id)
@@ -497,7 +503,7 @@ def next_expiry(session: Session) -> datetime | None:
     )
 
 
-def supersede_pending(session: Session, incident: Incident, *, why: str, now: datetime) -> None:
+def supersede_pending(session: Session, *, incident: Incident, why: str, now: datetime) -> None:
     """Close every pending offer of the incident (it is being closed)."""
     offers = session.scalars(
         select(RoleOffer).where(RoleOffer.incident_id == incident.id, RoleOffer.state == "pending")
@@ -506,9 +512,9 @@ def supersede_pending(session: Session, incident: Incident, *, why: str, now: da
         _supersede(session, incident, pending, why=why, now=now)
 
 
-def require_ops(session: Session, incident: Incident, person: str) -> None:
+def require_ops(session: Session, *, incident: Incident, person: str) -> None:
     """Only the Ops holder — or the IC while holding Ops — records ``action`` entries (guide §1-1)."""
-    current, by_default = holder(session, incident, "ops")
+    current, by_default = holder(session, incident=incident, role="ops")
     if current == person:
         return
     number = rules.format_number(incident.number)

@@ -116,7 +116,7 @@ def _announce(session: Session, config: OpsConfig, incident: Incident, *, author
     number = rules.format_number(incident.number)
     entry = timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="system",
         text=f"{number}: command post is #{incident.channel}",
         author=author,
@@ -184,18 +184,18 @@ def declare(
     where = f" on {svc}" if svc else ""
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="system",
         text=f"{number} declared {sev}{where} by @{actor}: {clean_title}",
         author=actor,
         now=now,
         data={"severity": sev, "service": svc, "detection": "manual"},
     )
-    roles.start_command(session, incident, person=commander, by=actor, now=now)
+    roles.start_command(session, incident=incident, person=commander, by=actor, now=now)
     if rule and rule.paging and not paged:
         timeline.append(
             session,
-            incident,
+            incident=incident,
             kind="system",
             text=f"{number}: {paging_note}",
             author=actor,
@@ -264,7 +264,7 @@ def open_or_attach(
     number = rules.format_number(incident.number)
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="alert",
         text=f"{number} opened {sev} on {svc} from an alert: {source_summary or incident.title}",
         author=rules.SYSTEM_AUTHOR,
@@ -288,11 +288,11 @@ def _open_in_group(session: Session, key: str) -> Incident | None:
 def _attach(
     session: Session, incident: Incident, *, sev: str, title: str, source_summary: str, now: datetime
 ) -> Incident:
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     number = rules.format_number(incident.number)
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="alert",
         text=f"{number}: alert attached ({sev}): {source_summary or title}",
         author=rules.SYSTEM_AUTHOR,
@@ -315,9 +315,9 @@ def _attach(
 # ---------------------------------------------------------------- lifecycle
 
 
-def acknowledge(session: Session, incident: Incident, person: str, now: datetime) -> Incident:
+def acknowledge(session: Session, *, incident: Incident, person: str, now: datetime) -> Incident:
     """A responder acks: ``acknowledged_at`` is set once; with no IC yet, the acker becomes IC."""
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     timeline.ensure_writable(incident)
     person = rules.clean_person(person)
     number = rules.format_number(incident.number)
@@ -326,26 +326,26 @@ def acknowledge(session: Session, incident: Incident, person: str, now: datetime
         incident.acknowledged_at = timeline.effective_now(incident, now)
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="system",
         text=f"{number} acknowledged by @{person}" + ("" if first else " (already acknowledged)"),
         author=person,
         now=now,
         data={"acknowledged": True, "first": first},
     )
-    if roles.ic_holder(session, incident) is None:
-        roles.start_command(session, incident, person=person, by=person, now=now)
+    if roles.ic_holder(session, incident=incident) is None:
+        roles.start_command(session, incident=incident, person=person, by=person, now=now)
     return incident
 
 
 def change_status(
-    session: Session, incident: Incident, *, status: str, actor: str, now: datetime, note: str | None = None
+    session: Session, *, incident: Incident, status: str, actor: str, now: datetime, note: str | None = None
 ) -> Incident:
     """Move along the status machine (409 listing the allowed next states otherwise).
 
     Resolving or closing wakes the engine once the caller commits (``engine.wakeup``), so the
     postmortem criteria are evaluated and the draft written within a second, not at the next poll."""
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     timeline.ensure_writable(incident)
     number = rules.format_number(incident.number)
     move = rules.check_transition(incident.status, status, number=number)
@@ -363,7 +363,7 @@ def change_status(
     word = "reopened" if move.name == "reopen" else f"{move.source} → {move.target}"
     timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="status",
         text=f"{number} {word} by @{actor}" + (f": {clean_note}" if clean_note else ""),
         author=actor,
@@ -373,7 +373,7 @@ def change_status(
     if move.name == "reopen" and incident.detection == "automatic" and incident.service:
         _reclaim_group(session, incident)
     if move.target == "closed":
-        roles.supersede_pending(session, incident, why=f"{number} closed", now=now)
+        roles.supersede_pending(session, incident=incident, why=f"{number} closed", now=now)
     if not rules.is_open(move.target):
         wakeup.request(session)  # after the commit: the postmortem criteria run now, not at the next poll
     return incident
@@ -420,7 +420,7 @@ def _set_severity(
     by = "" if actor == rules.SYSTEM_AUTHOR else f" by @{actor}"
     entry = timeline.append(
         session,
-        incident,
+        incident=incident,
         kind="severity",
         text=f"{rules.format_number(incident.number)}: severity {old} → {new}{by}: {reason} "
         f"— {new} rules: {', '.join(applies)}",
@@ -441,10 +441,10 @@ def _set_severity(
 
 
 def change_severity(
-    session: Session, incident: Incident, *, severity: str | int, reason: str, actor: str, now: datetime
+    session: Session, *, incident: Incident, severity: str | int, reason: str, actor: str, now: datetime
 ) -> Incident:
     """Change severity with a reason; the new severity's rules (cadence, paging via the hook) apply now."""
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     timeline.ensure_writable(incident)
     new = rules.normalize_severity(severity)
     why = inputs.text(reason, "reason", required=True, limit=2000)
@@ -459,8 +459,8 @@ def change_severity(
 
 def add_entry(
     session: Session,
-    incident: Incident,
     *,
+    incident: Incident,
     kind: str,
     text: str,
     actor: str,
@@ -468,21 +468,21 @@ def add_entry(
     corrects: int | None = None,
 ) -> TimelineEntry:
     """A person's note / action / decision. ``action`` is for the Ops holder only (guide §1-1)."""
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     timeline.ensure_writable(incident)
     kind = rules.choose(str(kind).strip().lower(), rules.POSTABLE_KINDS, "entry kind")
     body = inputs.text(text, "text", required=True)
     if kind == "action":
-        roles.require_ops(session, incident, actor)
+        roles.require_ops(session, incident=incident, person=actor)
     return timeline.append(
-        session, incident, kind=kind, text=body, author=actor, now=now, corrects_id=corrects
+        session, incident=incident, kind=kind, text=body, author=actor, now=now, corrects_id=corrects
     )
 
 
 def record(
     session: Session,
-    incident: Incident,
     *,
+    incident: Incident,
     kind: str,
     text: str,
     author: str,
@@ -490,9 +490,11 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> TimelineEntry:
     """For other domains: append an ``alert`` / ``page`` / ``runbook_step`` / … entry to an open incident."""
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     timeline.ensure_writable(incident)
-    return timeline.append(session, incident, kind=kind, text=text, author=author, now=now, data=data)
+    return timeline.append(
+        session, incident=incident, kind=kind, text=text, author=author, now=now, data=data
+    )
 
 
 STATUS_FILTERS = (*rules.STATUSES, "open")

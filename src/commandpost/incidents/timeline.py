@@ -26,7 +26,7 @@ from commandpost.security.redact import redact_data, redact_text
 MAX_PAGE = 500
 
 
-def load(session: Session, number: str | int, *, for_update: bool = False) -> Incident:
+def load(session: Session, *, number: str | int, for_update: bool = False) -> Incident:
     """The incident ``INC-n`` (or ``n``); with ``for_update`` its row is locked until the transaction ends."""
     value = rules.parse_number(number)
     query = select(Incident).where(Incident.number == value)
@@ -38,7 +38,7 @@ def load(session: Session, number: str | int, *, for_update: bool = False) -> In
     return incident
 
 
-def lock(session: Session, incident: Incident) -> Incident:
+def lock(session: Session, *, incident: Incident) -> Incident:
     """Re-read ``incident`` under its row lock (engine processors and hooks that hold an object)."""
     query = (
         select(Incident)
@@ -49,7 +49,7 @@ def lock(session: Session, incident: Incident) -> Incident:
     return session.scalars(query).one()
 
 
-def try_lock(session: Session, incident_id: int) -> Incident | None:
+def try_lock(session: Session, *, incident_id: int) -> Incident | None:
     """For engine processors: the incident under its row lock, or None if another transaction holds it
     (PostgreSQL ``SKIP LOCKED``: replicas share the work and a busy incident is retried next pass)."""
     query = (
@@ -77,8 +77,8 @@ def effective_now(incident: Incident, now: datetime) -> datetime:
 
 def append(
     session: Session,
-    incident: Incident,
     *,
+    incident: Incident,
     kind: str,
     text: str,
     author: str,
@@ -112,7 +112,7 @@ def append(
 
 
 def entries(
-    session: Session, incident: Incident, *, after: int | None = None, limit: int = 100
+    session: Session, *, incident: Incident, after: int | None = None, limit: int = 100
 ) -> list[TimelineEntry]:
     """Entries after the cursor (an entry id), oldest first."""
     if limit < 1 or limit > MAX_PAGE:
@@ -136,7 +136,7 @@ SHOWN = (
 
 
 def newest_entries(
-    session: Session, incident: Incident, *, before: int | None = None, limit: int
+    session: Session, *, incident: Incident, before: int | None = None, limit: int
 ) -> list[Any]:
     """The newest ``limit`` entries (before an entry id), newest first: one index range scan, and only
     the columns the command post shows (rows, not ORM objects — its render budget is 150 ms at 5,000
@@ -147,19 +147,19 @@ def newest_entries(
     return list(session.execute(query.order_by(TimelineEntry.id.desc()).limit(limit)))
 
 
-def newest_id(session: Session, incident: Incident) -> int:
+def newest_id(session: Session, *, incident: Incident) -> int:
     """The id of the incident's newest entry (0 while it has none): a follower's starting cursor."""
-    newest = newest_entries(session, incident, limit=1)
+    newest = newest_entries(session, incident=incident, limit=1)
     return newest[0].id if newest else 0
 
 
-def all_entries(session: Session, incident: Incident) -> list[TimelineEntry]:
+def all_entries(session: Session, *, incident: Incident) -> list[TimelineEntry]:
     """The whole timeline, oldest first (exports)."""
     query = select(TimelineEntry).where(TimelineEntry.incident_id == incident.id).order_by(TimelineEntry.id)
     return list(session.scalars(query))
 
 
-def count(session: Session, incident: Incident) -> int:
+def count(session: Session, *, incident: Incident) -> int:
     return (
         session.scalar(
             select(func.count()).select_from(TimelineEntry).where(TimelineEntry.incident_id == incident.id)

@@ -58,7 +58,9 @@ def move(session: Session, esc: Escalation, now: datetime, **values: Any) -> boo
 def record(session: Session, incident: Incident, text: str, now: datetime, data: dict[str, Any]) -> None:
     """A ``page`` entry on the timeline; a closed incident is read-only, so it gets none."""
     with contextlib.suppress(Conflict):
-        incident_service.record(session, incident, kind="page", text=text, author=AUTHOR, now=now, data=data)
+        incident_service.record(
+            session, incident=incident, kind="page", text=text, author=AUTHOR, now=now, data=data
+        )
 
 
 def stop(

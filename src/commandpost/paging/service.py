@@ -81,7 +81,7 @@ def escalate_now(
 ) -> Escalated:
     """ "When in doubt, escalate": page the next level now, acknowledged or not. An active chain goes
     on from there; an acknowledged one stays acknowledged. 409 when there is nobody to escalate to."""
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     timeline.ensure_writable(incident)
     number = incident_rules.format_number(incident.number)
     if not incident_rules.is_open(incident.status):

@@ -132,8 +132,8 @@ class Facts:
 
 def gather(session: Session, incident: Incident, config: OpsConfig) -> Facts:
     """The facts of ``incident`` from its row, its roles and its whole timeline."""
-    entries = timeline.all_entries(session, incident)
-    return facts_from(incident, entries, config=config, ic=roles.ic_holder(session, incident))
+    entries = timeline.all_entries(session, incident=incident)
+    return facts_from(incident, entries, config=config, ic=roles.ic_holder(session, incident=incident))
 
 
 def facts_from(

@@ -51,7 +51,7 @@ def people_of(config: OpsConfig) -> blameless.People:
 
 def find(session: Session, *, number: str | int, for_update: bool = False) -> tuple[Incident, Postmortem]:
     """The incident ``INC-n`` and its postmortem (404 saying how one comes to exist)."""
-    incident = timeline.load(session, number, for_update=for_update)
+    incident = timeline.load(session, number=number, for_update=for_update)
     query = select(Postmortem).where(Postmortem.incident_id == incident.id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -169,7 +169,7 @@ def evaluate(
     generated sections follow the live document until a person edits them; In Review and Final
     keep their text and only the stored criteria change.
     """
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     config = config_of(session)
     facts = draft.gather(session, incident, config)
     result = rules.evaluate(
@@ -298,7 +298,7 @@ def _announce(session: Session, incident: Incident, pm: Postmortem, *, now: date
     number = incident_rules.format_number(incident.number)
     incident_service.record(
         session,
-        incident,
+        incident=incident,
         kind="system",
         text=f"{number}: postmortem {pm.criteria['summary']} — draft: commandpost postmortem show {number}",
         author=incident_rules.SYSTEM_AUTHOR,
@@ -310,7 +310,7 @@ def _announce(session: Session, incident: Incident, pm: Postmortem, *, now: date
 
 def start(session: Session, *, number: str | int, actor: str, now: datetime) -> Postmortem:
     """A person starts a postmortem now: evaluate the criteria, and draft it even if none applies."""
-    incident = timeline.load(session, number, for_update=True)
+    incident = timeline.load(session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
     if incident.status not in RESOLVED:
         raise Conflict(

@@ -241,7 +241,7 @@ def attach(
     The runbook of the alert that opened an incident needs no call: :func:`attachments` lists it
     (source ``alert``). Writes one timeline entry (with the first move) the first time only.
     """
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     existing = _stored(session, incident, slug)
     if existing is not None:
         return existing
@@ -286,7 +286,7 @@ def _store(
         text += f"; first move: {move.text}"
     incident_service.record(
         session,
-        incident,
+        incident=incident,
         kind="system",
         text=text,
         author=by,
@@ -373,7 +373,7 @@ def mark_step(
     404 naming the runbook's steps for an unknown step; 403 naming the Ops holder when someone
     else marks a Mitigate step (they change the system). Repeating the same mark changes nothing.
     """
-    incident = timeline.lock(session, incident)
+    incident = timeline.lock(session, incident=incident)
     timeline.ensure_writable(incident)
     wanted = rules.normalize_state(state)
     clean_note = _note(note)
@@ -404,7 +404,7 @@ def mark_step(
         return Marked(row, step, current, changed=False)
     entry = incident_service.record(
         session,
-        incident,
+        incident=incident,
         kind="runbook_step",
         text=f"{slug} step {step.id} {wanted} by @{by}: {step.text}"
         + (f" — {clean_note}" if clean_note else ""),
@@ -457,7 +457,7 @@ def _short(text: str, limit: int = 40) -> str:
 
 def _require_ops(session: Session, incident: Incident, person: str, step: Step) -> None:
     try:
-        roles.require_ops(session, incident, person)
+        roles.require_ops(session, incident=incident, person=person)
     except Forbidden as exc:
         details = dict(exc.details) if isinstance(exc.details, dict) else {}
         raise Forbidden(

@@ -112,11 +112,11 @@ def verify_evidence(found: list[Checklist]) -> Evidence:
 def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
     """What the live parts of the page are made of (header, roles, checklist, Verify evidence)."""
     config = service.config_of(ctx.session)
-    ic = roles.ic_holder(ctx.session, incident)
-    ops, _ = roles.holder(ctx.session, incident, "ops")
+    ic = roles.ic_holder(ctx.session, incident=incident)
+    ops, _ = roles.holder(ctx.session, incident=incident, role="ops")
     return {
         "i": IncidentOut.of(incident, ic=ic, now=ctx.now, timezone=config.settings.timezone),
-        "roles": roles.view(ctx.session, incident, ctx.now),
+        "roles": roles.view(ctx.session, incident=incident, now=ctx.now),
         "ops_holder": ops,
         "checklists": (found := checklists(ctx.session, incident)),
         "attachable": sorted({r.slug for r in config.runbooks} - {c.slug for c in found}),
@@ -134,9 +134,9 @@ After = Annotated[int | None, Query(ge=0, le=ROW_ID_MAX, description="the cursor
 
 @router.get("/incidents/{number}")
 def command_post(request: Request, number: str, ctx: PageReader, before: Before = None) -> Response:
-    incident = timeline.load(ctx.session, number)
+    incident = timeline.load(ctx.session, number=number)
     config = service.config_of(ctx.session)
-    entries = timeline.newest_entries(ctx.session, incident, before=before, limit=TIMELINE_PAGE)
+    entries = timeline.newest_entries(ctx.session, incident=incident, before=before, limit=TIMELINE_PAGE)
     newest_shown = max((e.id for e in entries), default=0)
     is_open = incident.status != "closed"
     templates = (
@@ -151,9 +151,9 @@ def command_post(request: Request, number: str, ctx: PageReader, before: Before 
         nav="incidents",
         **_panels(ctx, incident),
         entries=entries,
-        cursor=timeline.newest_id(ctx.session, incident) if before else newest_shown,
+        cursor=timeline.newest_id(ctx.session, incident=incident) if before else newest_shown,
         earlier=entries[-1].id if len(entries) == TIMELINE_PAGE else None,
-        total=timeline.count(ctx.session, incident),
+        total=timeline.count(ctx.session, incident=incident),
         windowed=before is not None,
         people=config.people,
         severities=config.severities,
@@ -176,7 +176,7 @@ def live(
     request: Request, number: str, ctx: PageReader, after: After = None, before: Before = None
 ) -> Response:
     """JSON for ``app.js``: new entries after the cursor (with refreshed panels), or a page before one."""
-    incident = timeline.load(ctx.session, number)
+    incident = timeline.load(ctx.session, number=number)
     shared = {
         "timezone": request.state.timezone,
         "now": ctx.now,
@@ -184,14 +184,14 @@ def live(
         "csrf": request.state.web.csrf_token,
     }
     if before is not None:
-        older = timeline.newest_entries(ctx.session, incident, before=before, limit=TIMELINE_PAGE)
+        older = timeline.newest_entries(ctx.session, incident=incident, before=before, limit=TIMELINE_PAGE)
         return JSONResponse(
             {
                 "html": _fragment("incident/entries.html", entries=older, **shared),
                 "earlier": older[-1].id if len(older) == TIMELINE_PAGE else None,
             }
         )
-    fresh = timeline.entries(ctx.session, incident, after=after or 0, limit=LIVE_PAGE)
+    fresh = timeline.entries(ctx.session, incident=incident, after=after or 0, limit=LIVE_PAGE)
     body: dict[str, Any] = {"cursor": fresh[-1].id if fresh else (after or 0), "count": len(fresh)}
     if fresh:
         values = {**shared, **_panels(ctx, incident), "people": service.config_of(ctx.session).people}

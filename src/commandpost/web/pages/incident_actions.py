@@ -25,7 +25,7 @@ Text = Annotated[str, Form()]
 
 
 def _writing(ctx: Ctx, number: str) -> Incident:
-    incident = timeline.load(ctx.session, number, for_update=True)
+    incident = timeline.load(ctx.session, number=number, for_update=True)
     ctx.audit_target(f"incident:{rules.format_number(incident.number)}")
     return incident
 
@@ -39,7 +39,9 @@ def _done(request: Request, incident: Incident, message: str) -> Response:
 
 @router.post("/incidents/{number}/ack")
 def acknowledge(request: Request, number: str, ctx: PageResponder) -> Response:
-    incident = service.acknowledge(ctx.session, _writing(ctx, number), ctx.principal.person, ctx.now)
+    incident = service.acknowledge(
+        ctx.session, incident=_writing(ctx, number), person=ctx.principal.person, now=ctx.now
+    )
     return _done(request, incident, "acknowledged")
 
 
@@ -62,7 +64,7 @@ def change_severity(
 ) -> Response:
     incident = service.change_severity(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         severity=severity,
         reason=reason,
         actor=ctx.principal.person,
@@ -77,7 +79,7 @@ def change_status(
 ) -> Response:
     incident = service.change_status(
         ctx.session,
-        _writing(ctx, number),
+        incident=_writing(ctx, number),
         status=status,
         note=note or None,
         actor=ctx.principal.person,
@@ -91,7 +93,9 @@ def add_entry(
     request: Request, number: str, ctx: PageResponder, kind: Text = "note", text: Text = ""
 ) -> Response:
     incident = _writing(ctx, number)
-    service.add_entry(ctx.session, incident, kind=kind, text=text, actor=ctx.principal.person, now=ctx.now)
+    service.add_entry(
+        ctx.session, incident=incident, kind=kind, text=text, actor=ctx.principal.person, now=ctx.now
+    )
     return _done(request, incident, f"{kind} added")
 
 
@@ -102,7 +106,7 @@ def offer_role(
     incident = _writing(ctx, number)
     roles.offer(
         ctx.session,
-        incident,
+        incident=incident,
         role=role,
         person=person,
         actor=ctx.principal.person,
@@ -116,14 +120,14 @@ def offer_role(
 @router.post("/incidents/{number}/roles/{role}/accept")
 def accept_role(request: Request, number: str, role: str, ctx: PageResponder) -> Response:
     incident = _writing(ctx, number)
-    roles.accept(ctx.session, incident, role=role, actor=ctx.principal.person, now=ctx.now)
+    roles.accept(ctx.session, incident=incident, role=role, actor=ctx.principal.person, now=ctx.now)
     return _done(request, incident, f"you hold {rules.ROLE_LABELS.get(role, role)} now")
 
 
 @router.post("/incidents/{number}/roles/{role}/decline")
 def decline_role(request: Request, number: str, role: str, ctx: PageResponder) -> Response:
     incident = _writing(ctx, number)
-    roles.decline(ctx.session, incident, role=role, actor=ctx.principal.person, now=ctx.now)
+    roles.decline(ctx.session, incident=incident, role=role, actor=ctx.principal.person, now=ctx.now)
     return _done(request, incident, "declined")
 
 
@@ -132,7 +136,7 @@ def withdraw_offer(request: Request, number: str, role: str, ctx: PageResponder)
     incident = _writing(ctx, number)
     roles.withdraw(
         ctx.session,
-        incident,
+        incident=incident,
         role=role,
         actor=ctx.principal.person,
         is_admin=ctx.principal.is_admin,
@@ -153,7 +157,7 @@ def post_comms(
     incident = _writing(ctx, number)
     comms.post(
         ctx.session,
-        incident,
+        incident=incident,
         kind=kind,
         audience=audience,
         body=body or None,
@@ -181,7 +185,7 @@ def mark_step(
     state: Text = "done",
     note: Text = "",
 ) -> Response:
-    incident = timeline.load(ctx.session, number, for_update=True)
+    incident = timeline.load(ctx.session, number=number, for_update=True)
     ctx.audit_target(
         f"incident:{rules.format_number(incident.number)}", runbook=slug, step=step_id, state=state
     )

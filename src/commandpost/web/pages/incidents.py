@@ -20,7 +20,7 @@ RECENT = 50
 
 
 def _rows(ctx: Ctx, incidents: list[Incident]) -> list[IncidentOut]:
-    ics = roles.ic_holders(ctx.session, [i.id for i in incidents])
+    ics = roles.ic_holders(ctx.session, incident_ids=[i.id for i in incidents])
     tz = service.config_of(ctx.session).settings.timezone
     return [IncidentOut.of(i, ic=ics.get(i.id), now=ctx.now, timezone=tz) for i in incidents]
 

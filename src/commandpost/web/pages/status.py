@@ -31,8 +31,8 @@ def _context(request: Request, session: Session) -> dict[str, Any]:
         return {"components": [], "updates": []}
     request.state.timezone, request.state.org = config.settings.timezone, config.settings.org
     return {
-        "components": public_status.components(session, config),
-        "updates": public_status.external_updates(session, now),
+        "components": public_status.components(session, config=config),
+        "updates": public_status.external_updates(session, now=now),
     }
 
 
