@@ -295,10 +295,11 @@ def remove_override(session: Session, *, override_id: int) -> Override:
 def sync_rotations(session: Session, config: OpsConfig, now: datetime) -> list[str]:
     """Bring the rotation anchors in line with ``config`` without reshuffling who is on call.
 
-    Called by ``policy.service.apply_folder`` after it stores a new revision. For each layer
-    whose rotation definition (members, length, start, handoff) differs from the one in effect,
-    ``rules.rebase`` keeps the person on call now until their shift ends and continues in the
-    new order from there. Returns one line per change.
+    Called by ``policy.service.apply_folder`` after it stores a new revision (through the
+    ``ops_applied`` seam, which passes its arguments by position). For each layer whose rotation
+    definition (members, length, start, handoff) differs from the one in effect, ``rules.rebase``
+    keeps the person on call now until their shift ends and continues in the new order from there.
+    Returns one line per change.
     """
     changes = []
     for schedule in config.schedules:

@@ -4,7 +4,8 @@ The engine decides what a started chain means (:mod:`commandpost.paging.decision
 :mod:`commandpost.paging.firing`; every change to the row is conditional
 (:mod:`commandpost.paging.row`). Acknowledging and resolving are read from the incident itself, so
 only a source-side acknowledgement (PagerDuty ``acknowledge``) stops a chain here directly.
-Services take a session and ``now``; they flush, never commit.
+Services take a session and ``now``; they flush, never commit. Arguments after the session are
+keyword-only, except :func:`start` and :func:`restart`: the incidents seams call them by position.
 """
 
 from __future__ import annotations
