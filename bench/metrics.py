@@ -38,7 +38,7 @@ from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.metrics import percentiles, response, slo
 from commandpost.metrics.models import RESPONSE_METRICS
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_OPS = REPO / "examples" / "ops"

@@ -22,7 +22,7 @@ from commandpost.notify.models import OutgoingMessage
 from commandpost.paging import service as paging_service
 from commandpost.paging.processors import EscalationsDue
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -25,7 +25,7 @@ from commandpost.alerts.models import Alert
 from commandpost.alerts.promrules import lint_prometheus_rules, pages, predict
 from commandpost.policy import service as policy_service
 from commandpost.policy.loader import load_ops
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from tests.conftest import EXAMPLE_OPS
 
 # A second service, so an alert without a service label has two places to land.

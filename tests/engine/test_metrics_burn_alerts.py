@@ -27,7 +27,7 @@ from commandpost.metrics import slo
 from commandpost.metrics.models import SloAlertState
 from commandpost.metrics.processors import BurnRateAlerts
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from tests.paging_support import ops_variant
 
 T = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from commandpost.oncall import handoff_notice
 from commandpost.oncall.processors import HandoffNotices
 from commandpost.oncall.rules import Handoff
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.settings import Settings
 from commandpost.wiring import engine_plan
 from tests.conftest import EXAMPLE_OPS

@@ -22,7 +22,7 @@ from commandpost.incidents.models import Incident
 from commandpost.metrics import alert_quality, oncall_health, response
 from commandpost.notify import service as notify_service
 from commandpost.notify.rules import message_key
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from tests.factories import make_alert_incident, make_incident
 from tests.paging_support import apply, ops_variant
 

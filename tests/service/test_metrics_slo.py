@@ -18,7 +18,7 @@ from commandpost.errors import NotFound, ValidationFailed
 from commandpost.incidents.models import Incident
 from commandpost.metrics import slo
 from commandpost.metrics.models import SloEvent, SloRollup
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 NOW = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)
 SERVICE = "payment-platform"

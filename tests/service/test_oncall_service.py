@@ -16,7 +16,7 @@ from commandpost.errors import NotFound, ValidationFailed
 from commandpost.oncall import service
 from commandpost.oncall.models import RotationAnchor
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from tests.conftest import EXAMPLE_OPS
 
 # The example rotation started Monday 2026-01-05 10:00 JST (01:00 UTC); the clock fixture is

@@ -47,7 +47,7 @@ def test_unknown_service_falls_back_to_sev3(config):
 
 
 def test_match_on_labels_and_source_severity():
-    from commandpost.policy.schema import AlertMatch
+    from commandpost.policy.opsfiles import AlertMatch
 
     m = AlertMatch(labels={"team": "payments"}, source_severity="CRITICAL")
     assert rules.matches(m, event(labels={"team": "payments", "x": "y"}, source_severity="critical"))

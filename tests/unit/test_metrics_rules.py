@@ -14,7 +14,7 @@ from commandpost.clock import EARLIEST
 from commandpost.errors import ValidationFailed
 from commandpost.metrics import rules
 from commandpost.policy.loader import load_ops
-from commandpost.policy.schema import SLO, Service, Severity
+from commandpost.policy.opsfiles import SLO, Service, Severity
 from tests.conftest import EXAMPLE_OPS
 
 JUNE = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)

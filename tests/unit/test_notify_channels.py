@@ -15,7 +15,7 @@ from commandpost.notify.channels.console import ConsoleChannel
 from commandpost.notify.channels.email import build
 from commandpost.notify.channels.slack import blocks
 from commandpost.notify.channels.webhook import document
-from commandpost.policy.schema import OpsConfig, PeopleFile
+from commandpost.policy.opsfiles import OpsConfig, PeopleFile
 
 NOW = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)
 PAGE = Outbound(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from commandpost.errors import ValidationFailed
 from commandpost.oncall import rules
 from commandpost.oncall.rules import Epoch, OverrideSpan, Segment
-from commandpost.policy.schema import Layer, Rotation
+from commandpost.policy.opsfiles import Layer, Rotation
 
 TOKYO, NEW_YORK, BERLIN = "Asia/Tokyo", "America/New_York", "Europe/Berlin"
 PEOPLE = ["yuta", "hana", "ken", "mei"]

@@ -10,7 +10,7 @@ from commandpost.paging import rules
 from commandpost.paging.page import PageText, move_text
 from commandpost.paging.rules import Level, Position
 from commandpost.policy.loader import load_ops
-from commandpost.policy.schema import EscalationPolicy, SeverityRoute
+from commandpost.policy.opsfiles import EscalationPolicy, SeverityRoute
 from commandpost.runbooks.model import FirstMove
 from tests.paging_support import EXAMPLE_OPS
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from commandpost.policy.loader import load_ops
-from commandpost.policy.schema import PostmortemSettings
+from commandpost.policy.opsfiles import PostmortemSettings
 from commandpost.postmortems import rules
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ops"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from commandpost.policy.loader import load_ops
-from commandpost.policy.schema import EscalationPolicy
+from commandpost.policy.opsfiles import EscalationPolicy
 from commandpost.policy.yamlsource import parse_yaml
 from tests.conftest import EXAMPLE_OPS
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from commandpost.errors import InvalidTransition, ValidationFailed
-from commandpost.policy.schema import PostmortemSettings
+from commandpost.policy.opsfiles import PostmortemSettings
 from commandpost.postmortems import rules
 from commandpost.postmortems.blameless import People, check_text
 

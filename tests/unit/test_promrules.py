@@ -9,7 +9,7 @@ import pytest
 
 from commandpost.alerts.promrules import lint_prometheus_rules, pages
 from commandpost.policy.loader import load_ops
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 EXAMPLE_OPS = Path(__file__).resolve().parents[2] / "examples" / "ops"
 

@@ -37,7 +37,7 @@ from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.rules import Route, resolve_runbook, route
 from commandpost.alerts.sources import alertmanager
 from commandpost.policy.findings import Finding
-from commandpost.policy.schema import SEVERITIES, OpsConfig, Service
+from commandpost.policy.opsfiles import SEVERITIES, OpsConfig, Service
 from commandpost.policy.yamlsource import KeyPath, Parsed, parse_yaml
 
 RULE_SUFFIXES = (".yml", ".yaml")

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from commandpost.alerts.normalized import NormalizedEvent
-from commandpost.policy.schema import WEEKDAYS, AlertMatch, OpsConfig, Service
+from commandpost.policy.opsfiles import WEEKDAYS, AlertMatch, OpsConfig, Service
 
 FALLBACK_SEVERITY = "SEV3"
 _RUNBOOK_SUFFIXES = (".md", ".html", ".htm")

@@ -33,7 +33,7 @@ from commandpost.incidents import service as incident_service
 from commandpost.incidents import timeline as incident_timeline
 from commandpost.incidents.models import Incident
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig, Service
+from commandpost.policy.opsfiles import OpsConfig, Service
 from commandpost.security import stored
 
 MAX_RAW_BYTES = 16 * 1024

@@ -19,7 +19,7 @@ from commandpost.incidents import hooks, inputs, roles, rules, timeline
 from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 
 def refresh_due(incident: Incident, config: OpsConfig) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from commandpost.errors import ValidationFailed
 from commandpost.incidents import rules
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.security.redact import redact_data, redact_text
 
 MAX_TITLE = 300

@@ -37,7 +37,7 @@ from commandpost.incidents.models import Incident, RoleOffer, TimelineEntry
 from commandpost.notify import service as notify_service
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.settings import Settings
 
 log = logging.getLogger("commandpost.notify")

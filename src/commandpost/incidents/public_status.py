@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from commandpost.incidents import rules
 from commandpost.incidents.models import Incident, TimelineEntry
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 WINDOW = timedelta(days=7)
 MAX_UPDATES = 200

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from commandpost.errors import Conflict, Forbidden, ValidationFailed
 from commandpost.incidents import hooks, rules, timeline
 from commandpost.incidents.models import Incident, IncidentRole, RoleOffer
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.security import service as security_service
 from commandpost.security.rules import is_service_account
 

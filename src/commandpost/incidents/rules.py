@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from commandpost.errors import InvalidTransition, ValidationFailed
-from commandpost.policy.schema import SEVERITIES
+from commandpost.policy.opsfiles import SEVERITIES
 
 # ---------------------------------------------------------------- statuses
 

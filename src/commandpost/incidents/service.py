@@ -30,7 +30,7 @@ from commandpost.incidents import comms, hooks, inputs, roles, rules, timeline
 from commandpost.incidents.models import Incident, IncidentCounter, TimelineEntry
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.security.redact import redact_text
 
 COUNTER = "incident"

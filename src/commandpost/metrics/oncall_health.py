@@ -24,7 +24,7 @@ from commandpost.db.base import UTCDateTime
 from commandpost.metrics import rules
 from commandpost.metrics.dialect import Dialect
 from commandpost.oncall import service as oncall_service
-from commandpost.policy.schema import WEEKDAYS, OpsConfig
+from commandpost.policy.opsfiles import WEEKDAYS, OpsConfig
 
 
 @dataclass

@@ -10,7 +10,7 @@ from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.metrics import rules
 from commandpost.metrics.rules import ALERTNAME, dedup_key
 from commandpost.policy.findings import Source
-from commandpost.policy.schema import Service
+from commandpost.policy.opsfiles import Service
 from commandpost.policy.xref import Names, Report
 
 

@@ -30,7 +30,7 @@ from commandpost.metrics.models import SloAlertState
 from commandpost.metrics.rules import ALERTNAME, dedup_key
 from commandpost.policy import service as policy_service
 from commandpost.policy.models import IntegrationKey
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 SOURCE = "slo"
 _STATE = cast(Table, SloAlertState.__table__)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from commandpost.incidents import rules as incident_rules
 from commandpost.metrics import percentiles, rules
 from commandpost.metrics.models import RESPONSE_METRICS
-from commandpost.policy.schema import SEVERITIES
+from commandpost.policy.opsfiles import SEVERITIES
 
 NAMES = {"ttd": "mttd", "tta": "mtta", "ttm": "mttm", "ttr": "mttr"}
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from commandpost.clock import EARLIEST
 from commandpost.errors import ValidationFailed
 from commandpost.policy.durations import format_duration
-from commandpost.policy.schema import SLO, Service, Severity
+from commandpost.policy.opsfiles import SLO, Service, Severity
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 ROLLUP_SIZES = (DAY, HOUR, MINUTE)

@@ -28,7 +28,7 @@ from commandpost.errors import NotFound, ValidationFailed
 from commandpost.metrics import rules
 from commandpost.metrics.dialect import Dialect
 from commandpost.metrics.models import SloEvent, SloSeries
-from commandpost.policy.schema import SLO, OpsConfig, Service
+from commandpost.policy.opsfiles import SLO, OpsConfig, Service
 
 MAX_BATCH = 5000
 MAX_FUTURE = timedelta(minutes=5)

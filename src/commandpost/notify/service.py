@@ -26,7 +26,7 @@ from commandpost.notify.models import (
     OutgoingMessage,
 )
 from commandpost.notify.rules import MAX_KEY_LENGTH, message_key
-from commandpost.policy.schema import OpsConfig, Person
+from commandpost.policy.opsfiles import OpsConfig, Person
 from commandpost.security.redact import redact_data, redact_text
 
 ChannelName = Literal["console", "slack", "email", "webhook"]

@@ -17,7 +17,7 @@ from commandpost.errors import NotFound, ValidationFailed
 from commandpost.oncall import ical
 from commandpost.oncall import service as oncall_service
 from commandpost.oncall.models import IcalFeed
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 FEED_PREFIX = "cpf_"
 WINDOW_BACK = timedelta(days=30)

@@ -21,7 +21,7 @@ from commandpost.incidents.rules import format_number
 from commandpost.oncall import service as oncall_service
 from commandpost.oncall.rules import Handoff
 from commandpost.policy.models import OpsRevision
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.postmortems import actions
 
 

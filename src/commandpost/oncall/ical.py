@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from commandpost.oncall.rules import Shift
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 PRODID = "-//commandpost//on-call//EN"
 

@@ -23,7 +23,7 @@ from commandpost.oncall import handoff_notice
 from commandpost.oncall import service as oncall_service
 from commandpost.oncall.rules import Handoff
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 LOOKBACK = timedelta(hours=6)
 LOOKAHEAD = timedelta(days=8)

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from commandpost.errors import ValidationFailed
-from commandpost.policy.schema import WEEKDAYS, Layer, Restriction, Rotation
+from commandpost.policy.opsfiles import WEEKDAYS, Layer, Restriction, Rotation
 
 MAX_SEGMENTS = 20_000
 """Refuse to compute more shifts than this for one layer (a '1m' rotation over a year)."""

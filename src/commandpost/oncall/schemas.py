@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from commandpost.clock import Instant
 from commandpost.oncall.rules import OnCallNow
-from commandpost.policy.schema import Layer, Schedule
+from commandpost.policy.opsfiles import Layer, Schedule
 from commandpost.responses import Out, computed
 
 

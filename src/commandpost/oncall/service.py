@@ -14,7 +14,7 @@ from commandpost.oncall import rules
 from commandpost.oncall.models import Override, RotationAnchor
 from commandpost.oncall.rules import Epoch, Handoff, OnCallNow, OverrideSpan, Shift
 from commandpost.policy.models import OpsRevision
-from commandpost.policy.schema import Layer, OpsConfig, Rotation, Schedule
+from commandpost.policy.opsfiles import Layer, OpsConfig, Rotation, Schedule
 
 MAX_RANGE = timedelta(days=366)
 

@@ -35,7 +35,7 @@ from commandpost.errors import NotFound
 from commandpost.notify import service as notify_service
 from commandpost.paging import page, rules
 from commandpost.paging.decider import Decider, destinations
-from commandpost.policy.schema import SeverityRoute
+from commandpost.policy.opsfiles import SeverityRoute
 
 log = logging.getLogger("commandpost.paging")
 KIND = "alert-fyi"

@@ -20,7 +20,7 @@ from commandpost.oncall import service as oncall_service
 from commandpost.paging import page, rules
 from commandpost.paging.rules import Level, Recipient
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import EscalationPolicy, OpsConfig, SeverityRoute
+from commandpost.policy.opsfiles import EscalationPolicy, OpsConfig, SeverityRoute
 
 
 @dataclass

@@ -22,7 +22,7 @@ from commandpost.paging.decider import Decider, destinations
 from commandpost.paging.models import Escalation
 from commandpost.paging.row import move, record
 from commandpost.paging.rules import ACTIVE, Level, Position, Recipient
-from commandpost.policy.schema import EscalationPolicy, SeverityRoute
+from commandpost.policy.opsfiles import EscalationPolicy, SeverityRoute
 
 
 @dataclass(frozen=True)

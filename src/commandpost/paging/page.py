@@ -11,7 +11,7 @@ from typing import Any
 
 from commandpost.incidents.models import Incident
 from commandpost.incidents.rules import format_number
-from commandpost.policy.schema import OpsConfig, Runbook
+from commandpost.policy.opsfiles import OpsConfig, Runbook
 from commandpost.runbooks import service as runbooks_service
 from commandpost.runbooks.model import FirstMove
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from commandpost.alerts import rules as alert_rules
 from commandpost.incidents import rules as incident_rules
-from commandpost.policy.schema import EscalationPolicy, OpsConfig, SeverityRoute, Target
+from commandpost.policy.opsfiles import EscalationPolicy, OpsConfig, SeverityRoute, Target
 
 ZERO = timedelta(0)
 DEFAULT_REPEAT_DELAY = timedelta(minutes=5)

@@ -12,7 +12,7 @@ from commandpost.notify.models import DELIVERED, OutgoingAttempt, OutgoingMessag
 from commandpost.notify.rules import mask_destination
 from commandpost.paging import rules
 from commandpost.paging.models import Escalation
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.responses import Out, computed
 
 

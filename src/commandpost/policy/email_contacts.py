@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from commandpost.policy.schema import SEVERITIES, Person, Team
+from commandpost.policy.opsfiles import SEVERITIES, Person, Team
 
 
 @dataclass

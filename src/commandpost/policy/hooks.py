@@ -13,7 +13,7 @@ from commandpost.seams import Seam
 
 if TYPE_CHECKING:
     from commandpost.policy.findings import Source
-    from commandpost.policy.schema import OpsConfig, Service
+    from commandpost.policy.opsfiles import OpsConfig, Service
     from commandpost.policy.xref import Names, Report
 
 ops_applied: Seam[[Session, OpsConfig, datetime]] = Seam("policy.ops_applied")

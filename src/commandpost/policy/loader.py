@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from commandpost.policy import xref
 from commandpost.policy.email_contacts import email_recipients, smtp_missing
 from commandpost.policy.findings import Finding, Source, validation_findings
-from commandpost.policy.schema import (
+from commandpost.policy.opsfiles import (
     SLUG,
     EscalationPolicy,
     OpsConfig,

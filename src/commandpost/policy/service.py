@@ -22,7 +22,7 @@ from commandpost.errors import Conflict, NotFound, PolicyInvalid, Unavailable
 from commandpost.policy import hooks
 from commandpost.policy.loader import load_ops
 from commandpost.policy.models import IntegrationKey, OpsRevision
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.policy.yamlsource import parse_yaml
 
 # keyed by content hash too: ids repeat across databases (tests, a second --database-url)

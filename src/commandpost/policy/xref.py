@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from commandpost.policy import hooks
 from commandpost.policy.findings import Finding, Source
-from commandpost.policy.schema import WEEKDAYS, AlertRule, EscalationPolicy, Schedule, Service
+from commandpost.policy.opsfiles import WEEKDAYS, AlertRule, EscalationPolicy, Schedule, Service
 
 if TYPE_CHECKING:
     from commandpost.policy.loader import Collected

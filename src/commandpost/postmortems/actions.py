@@ -21,7 +21,7 @@ from commandpost.incidents import rules as incident_rules
 from commandpost.incidents.models import Incident
 from commandpost.notify import service as notify_service
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.postmortems import blameless, draft, rules
 from commandpost.postmortems.models import ActionItem, Postmortem
 from commandpost.runbooks import service as runbooks_service

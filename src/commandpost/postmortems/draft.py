@@ -19,7 +19,7 @@ from commandpost.incidents import roles, timeline
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.policy.durations import format_duration
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.postmortems import rules
 
 MITIGATE_SECTION = 3

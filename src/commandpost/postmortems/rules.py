@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from commandpost.errors import InvalidTransition, ValidationFailed
 from commandpost.policy.durations import format_duration
-from commandpost.policy.schema import PostmortemSettings
+from commandpost.policy.opsfiles import PostmortemSettings
 
 # ---------------------------------------------------------------- sections (guide §5-3)
 

@@ -27,7 +27,7 @@ from commandpost.incidents import service as incident_service
 from commandpost.incidents.models import Incident
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import parse_duration
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.postmortems import actions, blameless, draft, render, rules
 from commandpost.postmortems.models import ActionItem, Postmortem, PostmortemRevision
 from commandpost.security.redact import redact_text

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from commandpost.policy.schema import OpsConfig, OrgSettings, PeopleFile, Service, SeveritiesFile
+from commandpost.policy.opsfiles import OpsConfig, OrgSettings, PeopleFile, Service, SeveritiesFile
 from commandpost.policy.yamlsource import parse_yaml
 
 M = TypeVar("M", bound=BaseModel)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from commandpost.errors import ValidationFailed
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents.models import Incident
-from commandpost.policy.schema import Service
+from commandpost.policy.opsfiles import Service
 from commandpost.runbooks import rules
 from commandpost.runbooks import service as runbook_service
 from commandpost.runbooks.context import read_folder

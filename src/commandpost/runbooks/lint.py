@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from commandpost.policy.findings import Finding
-from commandpost.policy.schema import SEVERITIES, SLUG, RunbookFrontMatter
+from commandpost.policy.opsfiles import SEVERITIES, SLUG, RunbookFrontMatter
 from commandpost.runbooks import rules
 from commandpost.runbooks.context import LintContext, find_ops_root
 from commandpost.runbooks.model import MITIGATE, SECTION_NAMES, Runbook, section_label

@@ -27,7 +27,7 @@ from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import service as incident_service
 from commandpost.incidents.models import Incident
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig, Service
+from commandpost.policy.opsfiles import OpsConfig, Service
 from commandpost.runbooks import rules
 from commandpost.runbooks.checklist import Attachment
 from commandpost.runbooks.context import LintContext

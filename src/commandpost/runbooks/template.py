@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from commandpost.errors import ValidationFailed
-from commandpost.policy.schema import SEVERITIES, SLUG
+from commandpost.policy.opsfiles import SEVERITIES, SLUG
 from commandpost.runbooks.context import ServiceInfo
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from commandpost.db.base import Base
 from commandpost.errors import NotFound, Unauthorized, ValidationFailed
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.security.rules import SCOPES, Principal
 
 MIN_PASSWORD = 10

@@ -58,7 +58,7 @@ from commandpost.db import sqlite_writer
 from commandpost.db.unavailable import is_unavailable, unavailable
 from commandpost.errors import CommandpostError, Unavailable
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import OpsConfig
+from commandpost.policy.opsfiles import OpsConfig
 
 log = logging.getLogger("commandpost.alerts")
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from commandpost.metrics import alert_quality, oncall_health, response, slo
 from commandpost.policy import service as policy_service
-from commandpost.policy.schema import SEVERITIES
+from commandpost.policy.opsfiles import SEVERITIES
 from commandpost.postmortems import actions
 from commandpost.runbooks import toil
 from commandpost.web import charts
