@@ -11,7 +11,7 @@ from commandpost.paging.page import PageText, move_text
 from commandpost.paging.rules import Level, Position
 from commandpost.policy.loader import load_ops
 from commandpost.policy.opsfiles import EscalationPolicy, SeverityRoute
-from commandpost.runbooks.model import FirstMove
+from commandpost.runbooks.document import FirstMove
 from tests.paging_support import EXAMPLE_OPS
 
 T0 = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)

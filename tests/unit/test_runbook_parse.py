@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commandpost.runbooks import rules
-from commandpost.runbooks.model import SnapshotView
+from commandpost.runbooks.document import SnapshotView
 from commandpost.runbooks.parse import match_heading, parse_file, parse_text, step_id
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "ops" / "runbooks"

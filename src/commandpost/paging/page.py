@@ -13,7 +13,7 @@ from commandpost.incidents.models import Incident
 from commandpost.incidents.rules import format_number
 from commandpost.policy.opsfiles import OpsConfig, Runbook
 from commandpost.runbooks import service as runbooks_service
-from commandpost.runbooks.model import FirstMove
+from commandpost.runbooks.document import FirstMove
 
 _FIRST_MOVES: dict[str, FirstMove | None] = {}
 """First moves by runbook content hash: parsing Markdown once per version, not once per page."""

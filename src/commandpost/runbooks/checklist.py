@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from commandpost.runbooks.model import INCIDENT_ORDER, Section, SnapshotView, Step
+from commandpost.runbooks.document import INCIDENT_ORDER, Section, SnapshotView, Step
 from commandpost.runbooks.models import IncidentRunbook, RunbookStepState
 
 

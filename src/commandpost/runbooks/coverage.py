@@ -27,8 +27,8 @@ from commandpost.policy.opsfiles import Service
 from commandpost.runbooks import rules
 from commandpost.runbooks import service as runbook_service
 from commandpost.runbooks.context import read_folder
+from commandpost.runbooks.document import Runbook
 from commandpost.runbooks.lint import runbook_files
-from commandpost.runbooks.model import Runbook
 from commandpost.runbooks.models import IncidentRunbook
 from commandpost.runbooks.parse import parse_file
 

@@ -14,8 +14,8 @@ from typing import Any
 from commandpost.errors import NotFound, ValidationFailed
 from commandpost.runbooks import rules
 from commandpost.runbooks.context import LintContext, read_folder
+from commandpost.runbooks.document import Runbook
 from commandpost.runbooks.lint import RunbookFinding, lint_runbook, runbook_files
-from commandpost.runbooks.model import Runbook
 from commandpost.runbooks.parse import parse_file
 from commandpost.runbooks.schemas import RunbookOut, RunbookSummaryOut, runbook_out, summary_fields
 from commandpost.runbooks.service import pointers

@@ -32,7 +32,7 @@ from commandpost.policy.findings import Finding
 from commandpost.policy.opsfiles import SEVERITIES, SLUG, RunbookFrontMatter
 from commandpost.runbooks import rules
 from commandpost.runbooks.context import LintContext, find_ops_root
-from commandpost.runbooks.model import MITIGATE, SECTION_NAMES, Runbook, section_label
+from commandpost.runbooks.document import MITIGATE, SECTION_NAMES, Runbook, section_label
 from commandpost.runbooks.parse import parse_file
 from commandpost.security.redact import redact
 

@@ -26,7 +26,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from commandpost.policy.yamlsource import parse_yaml
-from commandpost.runbooks.model import Caution, Heading, Item, ParseProblem, Runbook, Section, Step
+from commandpost.runbooks.document import Caution, Heading, Item, ParseProblem, Runbook, Section, Step
 
 _MD = MarkdownIt("commonmark")
 _CHECKBOX = re.compile(r"^\[( |x|X)\]\s+")

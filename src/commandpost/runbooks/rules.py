@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from commandpost.errors import ValidationFailed
-from commandpost.runbooks.model import MITIGATE, FirstMove, Runbook, SnapshotView, Step
+from commandpost.runbooks.document import MITIGATE, FirstMove, Runbook, SnapshotView, Step
 
 STEP_STATES: tuple[str, ...] = ("done", "skipped", "failed")
 _FIRST_MOVE_LABEL = "first move"

@@ -12,8 +12,8 @@ from commandpost.incidents.models import Incident
 from commandpost.responses import Out, computed
 from commandpost.runbooks import rules
 from commandpost.runbooks.checklist import Attachment, ordered_sections, progress
+from commandpost.runbooks.document import VERIFY, Runbook, Section, Step
 from commandpost.runbooks.lint import RunbookFinding
-from commandpost.runbooks.model import VERIFY, Runbook, Section, Step
 from commandpost.runbooks.models import RunbookStepState
 
 

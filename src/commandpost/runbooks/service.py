@@ -31,14 +31,14 @@ from commandpost.policy.opsfiles import OpsConfig, Service
 from commandpost.runbooks import rules
 from commandpost.runbooks.checklist import Attachment
 from commandpost.runbooks.context import LintContext
-from commandpost.runbooks.lint import RunbookFinding, lint_runbook
-from commandpost.runbooks.model import (
+from commandpost.runbooks.document import (
     VERIFY,
     FirstMove,
     Runbook,
     SnapshotView,
     Step,
 )
+from commandpost.runbooks.lint import RunbookFinding, lint_runbook
 from commandpost.runbooks.models import IncidentRunbook, RunbookStepState, RunbookUpdateRequest
 from commandpost.runbooks.parse import parse_text
 from commandpost.security.redact import redact_text

@@ -27,7 +27,7 @@ from commandpost.incidents.schemas import IncidentOut
 from commandpost.postmortems import service as postmortem_service
 from commandpost.runbooks import checklist
 from commandpost.runbooks import service as runbook_service
-from commandpost.runbooks.model import MITIGATE, VERIFY, Section, Step
+from commandpost.runbooks.document import MITIGATE, VERIFY, Section, Step
 from commandpost.runbooks.models import RunbookStepState
 from commandpost.web import extensions
 from commandpost.web.auth import PageReader, PageRoute
