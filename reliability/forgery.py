@@ -1,5 +1,5 @@
 """Check 8, forgery matrix: forged SNS deliveries against a real server, forged webhook signatures against
-``notify.webhook.verify_signature`` — zero accepted, nothing stored.
+``notify.signing.verify_signature`` — zero accepted, nothing stored.
 
 SNS: the forgeries of ``tests/service/test_sns_intake.py`` (tampered message, foreign certificate host,
 http certificate URL, unknown topic, unknown SignatureVersion, missing fields, malformed JSON), signed
@@ -21,7 +21,7 @@ from tests.alert_support import counts
 from tests.fixtures.sns import signer
 from tests.service.test_sns_intake import REFUSED, alarm_message
 
-from commandpost.notify.webhook import sign, verify_signature
+from commandpost.notify.signing import sign, verify_signature
 from reliability.figures import Figure, equals
 from reliability.stack import Stack, sessions_of, stack, wait_until
 

@@ -24,7 +24,7 @@ from commandpost.notify import service
 from commandpost.notify.channels import Channels
 from commandpost.notify.models import DEAD, DELIVERED, PENDING, OutgoingAttempt, OutgoingMessage
 from commandpost.notify.sender import NotificationSender
-from commandpost.notify.webhook import verify_signature
+from commandpost.notify.signing import verify_signature
 from tests.integration.notify_sink import Sink, free_port, start_sink, stop_sink
 
 pytestmark = pytest.mark.integration

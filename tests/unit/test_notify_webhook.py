@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
-from commandpost.notify.webhook import sign, verify_signature
+from commandpost.notify.signing import sign, verify_signature
 
 SECRET = "whsec_test"
 BODY = b'{"type":"commandpost.notification","id":1}'

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from commandpost.notify import webhook as signature
+from commandpost.notify import signing
 from commandpost.notify.channels.base import Outbound
 from commandpost.notify.channels.http import GuardedHttp
 from commandpost.notify.rules import Delivery
@@ -46,5 +46,5 @@ class WebhookChannel:
             "Commandpost-Message-Id": str(message.id),
         }
         if self.secret:
-            headers[signature.HEADER] = signature.sign(self.secret, content, int(now.timestamp()))
+            headers[signing.HEADER] = signing.sign(self.secret, content, int(now.timestamp()))
         return self.http.post(message.destination, content, headers, now)
