@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 from commandpost.security import service
+from tests import cli_support
 
 
 def run_cli(*args: str, env_db: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "commandpost", *args],
-        capture_output=True,
-        text=True,
-        env={"COMMANDPOST_DATABASE_URL": env_db, "PATH": "/usr/bin:/bin"},
-        timeout=120,
-    )
+    return cli_support.run_cli(args, env={"COMMANDPOST_DATABASE_URL": env_db})
 
 
 def test_token_create_list_revoke(db_url, session, clock, applied_ops):
