@@ -94,7 +94,7 @@ def seed(engine: Engine) -> str:
         )
         number = f"INC-{incident.number}"
     with transaction(sessions) as session:
-        incident = timeline.load(session, number=number, for_update=True)
+        incident = timeline.incident(session, number=number, for_update=True)
         for i in range(timeline.count(session, incident=incident), ENTRIES):
             kind = ("note", "decision", "action")[i % 3]
             service.add_entry(

@@ -114,19 +114,23 @@ def act(sessions: sessionmaker[Session], fn: Callable[[Session], Any]) -> Any:
 
 def ack(number: int, person: str, now: datetime) -> Callable[[Session], Any]:
     return lambda s: incidents_service.acknowledge(
-        s, incident=timeline.load(s, number=number, for_update=True), person=person, now=now
+        s, incident=timeline.incident(s, number=number, for_update=True), person=person, now=now
     )
 
 
 def resolve(number: int, person: str, now: datetime) -> Callable[[Session], Any]:
     return lambda s: incidents_service.change_status(
-        s, incident=timeline.load(s, number=number, for_update=True), status="resolved", actor=person, now=now
+        s,
+        incident=timeline.incident(s, number=number, for_update=True),
+        status="resolved",
+        actor=person,
+        now=now,
     )
 
 
 def escalate(number: int, person: str, now: datetime) -> Callable[[Session], Any]:
     return lambda s: paging_service.escalate_now(
-        s, incident=timeline.load(s, number=number), actor=person, now=now, base_url=BASE_URL
+        s, incident=timeline.incident(s, number=number), actor=person, now=now, base_url=BASE_URL
     )
 
 
@@ -147,7 +151,7 @@ def expand(due: datetime, incident: str, kind: str, level: int | None, *people: 
 
 def page_entries(session: Session, number: int) -> list[str]:
     session.rollback()
-    incident = timeline.load(session, number=number)
+    incident = timeline.incident(session, number=number)
     rows = session.scalars(
         select(TimelineEntry)
         .where(TimelineEntry.incident_id == incident.id, TimelineEntry.kind == "page")

@@ -358,7 +358,7 @@ def _history_incident(
     runner.run_once()
     clock.advance(minutes=ack_minutes)
     with transaction(sessions) as session:
-        incident = service.timeline.load(session, number=number, for_update=True)
+        incident = service.timeline.incident(session, number=number, for_update=True)
         service.acknowledge(session, incident=incident, person=responder, now=clock.now())
         if incident.severity != sev:
             service.change_severity(
@@ -401,7 +401,7 @@ def _history_incident(
         )
     clock.advance(minutes=15 + 7 * (n % 6))
     with transaction(sessions) as session:
-        incident = service.timeline.load(session, number=number, for_update=True)
+        incident = service.timeline.incident(session, number=number, for_update=True)
         service.change_status(
             session, incident=incident, status="mitigated", actor=responder, now=clock.now()
         )

@@ -51,7 +51,7 @@ def seed(server) -> None:
                 now += timedelta(minutes=20)
                 service.change_status(
                     session,
-                    incident=timeline.load(session, number=n, for_update=True),
+                    incident=timeline.incident(session, number=n, for_update=True),
                     status=status,
                     actor="yuta",
                     now=now,

@@ -25,7 +25,7 @@ def _paged(session):
 
 def _texts(sessions):
     return act(
-        sessions, lambda s: [e.text for e in timeline.all_entries(s, incident=timeline.load(s, number=1))]
+        sessions, lambda s: [e.text for e in timeline.all_entries(s, incident=timeline.incident(s, number=1))]
     )
 
 
@@ -39,7 +39,7 @@ def test_a_declared_sev1_pages_the_on_call_and_waits_for_their_ack(sessions, ses
     act(sessions, ack(1, "yuta", clock.now() + timedelta(minutes=2)))
     run_until(sessions, clock, clock.now() + timedelta(hours=1), esc)
     assert _paged(session) == ["yuta"]  # acknowledged: the escalation stopped before level 2
-    inc = act(sessions, lambda s: timeline.load(s, number=1))
+    inc = act(sessions, lambda s: timeline.incident(s, number=1))
     assert inc.acknowledged_at == clock.now() - timedelta(hours=1) + timedelta(minutes=2)
 
 
@@ -49,7 +49,7 @@ def test_the_declarer_on_call_is_not_paged_and_nobody_else_is(sessions, session,
     run_until(sessions, clock, clock.now() + timedelta(hours=1), processor())
     assert _paged(session) == []
     assert any("@yuta is on call" in t and "nobody else is paged" in t for t in _texts(sessions))
-    inc = act(sessions, lambda s: timeline.load(s, number=1))
+    inc = act(sessions, lambda s: timeline.incident(s, number=1))
     assert inc.acknowledged_at == inc.declared_at
 
 

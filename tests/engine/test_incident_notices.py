@@ -116,7 +116,7 @@ def test_the_same_reminder_decided_twice_queues_nothing_the_second_time(
     before = [m.key for m in outbox(session)]
     assert len(before) == 3
     with transaction(sessions) as s:
-        incident = timeline.lock(s, incident=timeline.load(s, number=1))
+        incident = timeline.lock(s, incident=timeline.incident(s, number=1))
         entry = s.scalars(
             select(TimelineEntry)
             .where(TimelineEntry.incident_id == incident.id)
@@ -160,7 +160,7 @@ def test_posting_comms_in_time_tells_nobody(runner, sessions, session, applied_o
     with transaction(sessions) as s:
         comms.post(
             s,
-            incident=timeline.load(s, number=1),
+            incident=timeline.incident(s, number=1),
             kind="initial",
             audience="internal",
             body=None,
@@ -210,7 +210,7 @@ def test_each_offer_is_told_once_and_a_new_offer_again(sessions, session, applie
     assert len(outbox(session, "role-offer")) == 3
     clock.advance(minutes=16)
     with transaction(sessions) as s:
-        make_offer(s, timeline.load(s, number=1), role="comms", person="hana", now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), role="comms", person="hana", now=clock.now())
     messages = outbox(session, "role-offer")
     assert len(messages) == 6
     assert len({m.key for m in messages}) == 6
@@ -282,6 +282,6 @@ def test_a_comms_holder_missing_from_people_yaml_keeps_the_reminder(
     assert runner.run_once() == 1
     assert outbox(session) == []
     with transaction(sessions) as s:
-        entries = timeline.all_entries(s, incident=timeline.load(s, number=1))
+        entries = timeline.all_entries(s, incident=timeline.incident(s, number=1))
     assert [e.data.get("comms_holder") for e in entries if e.data.get("reminder")] == ["ghost"]
     assert "cannot tell @ghost" in caplog.text

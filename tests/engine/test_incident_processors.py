@@ -23,7 +23,7 @@ def _reminders(sessions, number=1):
     with transaction(sessions) as s:
         return [
             e
-            for e in timeline.all_entries(s, incident=timeline.load(s, number=number))
+            for e in timeline.all_entries(s, incident=timeline.incident(s, number=number))
             if e.data.get("reminder") == "comms_overdue"
         ]
 
@@ -31,14 +31,14 @@ def _reminders(sessions, number=1):
 def test_handover_offer_expires_after_the_ttl_and_the_role_stays(runner, sessions, applied_ops, clock):
     with transaction(sessions) as s:
         make_incident(s, now=clock.now())
-        make_offer(s, timeline.load(s, number=1), now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), now=clock.now())
     clock.advance(minutes=14, seconds=59)
     assert runner.run_once() == 0
     clock.advance(seconds=1)
     assert runner.run_once() == 1
     assert runner.run_once() == 0
     with transaction(sessions) as s:
-        incident = timeline.load(s, number=1)
+        incident = timeline.incident(s, number=1)
         assert roles.ic_holder(s, incident=incident) == "yuta"
         last = timeline.all_entries(s, incident=incident)[-1]
     assert (last.kind, last.author, last.at) == ("handover", "commandpost", clock.now())
@@ -85,7 +85,7 @@ def test_posting_comms_moves_the_due_time_and_silences_reminders(runner, session
     with transaction(sessions) as s:
         entry = comms.post(
             s,
-            incident=timeline.load(s, number=1),
+            incident=timeline.incident(s, number=1),
             kind="initial",
             audience="external",
             body=None,
@@ -93,7 +93,7 @@ def test_posting_comms_moves_the_due_time_and_silences_reminders(runner, session
             config=applied_ops,
             now=clock.now(),
         )
-        incident = timeline.load(s, number=1)
+        incident = timeline.incident(s, number=1)
     assert incident.comms_due_at == clock.now() + timedelta(minutes=30)
     assert entry.data["comms_kind"] == "initial" and entry.data["audience"] == "external"
     assert entry.text.startswith("[SEV1] Incident #1: Payment webhooks failing\nStatus: investigating")
@@ -126,7 +126,7 @@ def test_raising_severity_brings_the_reminder_forward_and_resolving_stops_it(
     with transaction(sessions) as s:
         service.change_severity(
             s,
-            incident=timeline.load(s, number=1),
+            incident=timeline.incident(s, number=1),
             severity="SEV1",
             reason="all charges",
             actor="yuta",
@@ -135,7 +135,7 @@ def test_raising_severity_brings_the_reminder_forward_and_resolving_stops_it(
     assert runner.run_once() == 1  # SEV1's 30m from the declaration is already past
     with transaction(sessions) as s:
         service.change_status(
-            s, incident=timeline.load(s, number=1), status="resolved", actor="yuta", now=clock.now()
+            s, incident=timeline.incident(s, number=1), status="resolved", actor="yuta", now=clock.now()
         )
         assert CommsReminders().next_due(s, clock.now()) is None
     clock.advance(hours=2)
@@ -153,7 +153,7 @@ def test_severities_without_a_cadence_never_remind(runner, sessions, applied_ops
 def test_next_wake_follows_the_earliest_due_time(runner, sessions, applied_ops, clock, settings):
     with transaction(sessions) as s:
         make_incident(s, now=clock.now(), severity="SEV1")
-        make_offer(s, timeline.load(s, number=1), now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), now=clock.now())
     assert runner.next_wake(clock.now()) == settings.engine_max_sleep_seconds
     clock.advance(minutes=15)
     assert runner.next_wake(clock.now()) == 0.0

@@ -136,7 +136,7 @@ def test_notice_hands_over_action_items_due_soon_or_overdue(sessions, clock, tmp
             s, title="Receipts not issued", severity="SEV2", service="payment-platform", actor="yuta",
             now=clock.now(),
         ).number  # fmt: skip
-        incident = timeline.load(s, number=number, for_update=True)
+        incident = timeline.incident(s, number=number, for_update=True)
         incidents_service.change_status(
             s, incident=incident, status="resolved", actor="yuta", now=clock.now()
         )

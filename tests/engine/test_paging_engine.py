@@ -146,7 +146,7 @@ def test_ack_resolve_and_a_lowered_severity_stop_the_chain(sessions, session, cl
         sessions,
         lambda s: incidents_service.change_severity(
             s,
-            incident=timeline.load(s, number=3, for_update=True),
+            incident=timeline.incident(s, number=3, for_update=True),
             severity="SEV3",
             reason="contained",
             actor="yuta",

@@ -96,7 +96,7 @@ def test_a_day_of_rotations_overrides_pages_escalations_and_acks(sessions, sessi
         lambda t: (
             lambda s: incidents_service.change_severity(
                 s,
-                incident=timeline.load(s, number=6, for_update=True),
+                incident=timeline.incident(s, number=6, for_update=True),
                 severity="SEV1",
                 reason="double charges",
                 actor="hana",

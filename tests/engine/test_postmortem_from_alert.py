@@ -94,7 +94,7 @@ def test_a_sev2_from_an_alert_is_drafted_from_its_live_document_and_taken_to_fin
     assert (shown["status"], shown["author"], shown["severity"]) == ("draft", "yuta", "SEV2")
     assert shown["criteria"]["summary"] == "required: SEV2; manual intervention at 12:21 by @ken"
     with transaction(sessions) as s:
-        live = timeline.all_entries(s, incident=timeline.load(s, number=1))
+        live = timeline.all_entries(s, incident=timeline.incident(s, number=1))
     assert live[-1].text.startswith("INC-1: postmortem required: SEV2")  # the live document says so
     rows = shown["facts"]["timeline"]
     by_id = {e.id: e for e in live}

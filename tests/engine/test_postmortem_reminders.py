@@ -124,5 +124,5 @@ def test_the_handoff_lines_list_items_due_soon_and_overdue(sessions, applied_ops
             f"#{item} due 2026-12-10 (INC-1, overdue)"
         )
         assert actions.due_lines(s, person="hana", now=datetime(2026, 12, 5, tzinfo=UTC)) == []
-        incident = timeline.load(s, number=1)
+        incident = timeline.incident(s, number=1)
         assert incident.status == "resolved"

@@ -33,8 +33,8 @@ def incident(sessions, applied_ops, clock):
 def _offer(sessions, clock, config, person, actor="yuta", is_admin=False):
     with transaction(sessions) as s:
         return roles.offer(
-            s, incident=timeline.load(s, number=1, for_update=True), role="ic", person=person, actor=actor,
-            is_admin=is_admin, config=config, now=clock.now(),
+            s, incident=timeline.incident(s, number=1, for_update=True), role="ic", person=person,
+            actor=actor, is_admin=is_admin, config=config, now=clock.now(),
         )  # fmt: skip
 
 
@@ -59,20 +59,35 @@ def test_the_ic_withdraws_an_offer_and_may_offer_again_at_once(
         _offer(sessions, clock, applied_ops, "ken")
     with transaction(sessions) as s, pytest.raises(Forbidden, match="only @yuta"):
         roles.withdraw(
-            s, incident=timeline.load(s, number=1), role="ic", actor="ken", is_admin=False, now=clock.now()
+            s,
+            incident=timeline.incident(s, number=1),
+            role="ic",
+            actor="ken",
+            is_admin=False,
+            now=clock.now(),
         )
     with transaction(sessions) as s:
         withdrawn = roles.withdraw(
-            s, incident=timeline.load(s, number=1), role="ic", actor="yuta", is_admin=False, now=clock.now()
+            s,
+            incident=timeline.incident(s, number=1),
+            role="ic",
+            actor="yuta",
+            is_admin=False,
+            now=clock.now(),
         )
     assert withdrawn.state == "withdrawn"
     with transaction(sessions) as s:
-        texts = [e.text for e in timeline.all_entries(s, incident=timeline.load(s, number=1))]
+        texts = [e.text for e in timeline.all_entries(s, incident=timeline.incident(s, number=1))]
     assert "INC-1: offer of IC to @hana withdrawn by @yuta; IC stays with @yuta" in texts
     assert _offer(sessions, clock, applied_ops, "ken").to_person == "ken"
     with transaction(sessions) as s, pytest.raises(Conflict, match="no pending offer"):
         roles.withdraw(
-            s, incident=timeline.load(s, number=1), role="ops", actor="yuta", is_admin=False, now=clock.now()
+            s,
+            incident=timeline.incident(s, number=1),
+            role="ops",
+            actor="yuta",
+            is_admin=False,
+            now=clock.now(),
         )
 
 
@@ -80,7 +95,11 @@ def test_the_offerer_is_told_when_an_offer_is_declined(sessions, session, incide
     _offer(sessions, clock, applied_ops, "hana")
     with transaction(sessions) as s:
         roles.decline(
-            s, incident=timeline.load(s, number=1, for_update=True), role="ic", actor="hana", now=clock.now()
+            s,
+            incident=timeline.incident(s, number=1, for_update=True),
+            role="ic",
+            actor="hana",
+            now=clock.now(),
         )
     told = _notices(session, incident_notices.OFFER_CLOSED)
     assert told and {m.person for m in told} == {"yuta"}

@@ -42,7 +42,9 @@ def _apply_ops(sessions, tmp_path, clock, old, new):
 
 def _entries(sessions, number):
     with transaction(sessions) as s:
-        return [(e.kind, e.text) for e in timeline.all_entries(s, incident=timeline.load(s, number=number))]
+        return [
+            (e.kind, e.text) for e in timeline.all_entries(s, incident=timeline.incident(s, number=number))
+        ]
 
 
 def test_declare_records_everything_the_metrics_need(sessions, applied_ops, clock):
@@ -55,7 +57,7 @@ def test_declare_records_everything_the_metrics_need(sessions, applied_ops, cloc
     assert incident.channel == "inc-2026-06-24-payment-webhooks-failing"
     assert incident.comms_due_at == clock.now() + timedelta(hours=1)  # SEV2 cadence in examples/ops
     with transaction(sessions) as s:
-        assert roles.ic_holder(s, incident=timeline.load(s, number=1)) == "yuta"
+        assert roles.ic_holder(s, incident=timeline.incident(s, number=1)) == "yuta"
     assert _entries(sessions, 1) == [
         ("system", "INC-1 declared SEV2 on payment-platform by @yuta: Payment webhooks failing"),
         ("role", "INC-1: @yuta is IC"),
@@ -70,7 +72,7 @@ def test_numbers_are_sequential_and_channels_unique(sessions, applied_ops, clock
     assert (first.number, second.number) == (1, 2)
     assert second.channel == "inc-2026-06-24-payment-webhooks-failing-2"
     with transaction(sessions) as s:
-        assert roles.ic_holder(s, incident=timeline.load(s, number="INC-2")) == "hana"
+        assert roles.ic_holder(s, incident=timeline.incident(s, number="INC-2")) == "hana"
     assert ("role", "INC-2: @hana is IC (named by @yuta)") in _entries(sessions, 2)
 
 
@@ -138,7 +140,11 @@ def test_transition_table_on_the_database(sessions, applied_ops, clock, source):
             clock.advance(minutes=1)
             with transaction(sessions) as s:
                 service.change_status(
-                    s, incident=timeline.load(s, number=number), status=step, actor="yuta", now=clock.now()
+                    s,
+                    incident=timeline.incident(s, number=number),
+                    status=step,
+                    actor="yuta",
+                    now=clock.now(),
                 )
         before = _entries(sessions, number)
         clock.advance(minutes=1)
@@ -146,7 +152,11 @@ def test_transition_table_on_the_database(sessions, applied_ops, clock, source):
         if target in allowed:
             with transaction(sessions) as s:
                 incident = service.change_status(
-                    s, incident=timeline.load(s, number=number), status=target, actor="yuta", now=clock.now()
+                    s,
+                    incident=timeline.incident(s, number=number),
+                    status=target,
+                    actor="yuta",
+                    now=clock.now(),
                 )
             assert incident.status == target
             for stamp in rules.check_transition(source, target).stamps:
@@ -158,14 +168,14 @@ def test_transition_table_on_the_database(sessions, applied_ops, clock, source):
         error = Conflict if source == "closed" else InvalidTransition
         with pytest.raises(error) as caught, transaction(sessions) as s:
             service.change_status(
-                s, incident=timeline.load(s, number=number), status=target, actor="yuta", now=clock.now()
+                s, incident=timeline.incident(s, number=number), status=target, actor="yuta", now=clock.now()
             )
         if source != "closed":
             assert caught.value.details["allowed"] == list(allowed)
             assert f"allowed next: {', '.join(allowed)}" in caught.value.message
         assert _entries(sessions, number) == before
         with transaction(sessions) as s:
-            assert timeline.load(s, number=number).status == source
+            assert timeline.incident(s, number=number).status == source
 
 
 def test_milestones_are_set_once_and_reopen_keeps_them(sessions, applied_ops, clock):
@@ -177,7 +187,7 @@ def test_milestones_are_set_once_and_reopen_keeps_them(sessions, applied_ops, cl
         clock.advance(minutes=minutes)
         with transaction(sessions) as s:
             return service.change_status(
-                s, incident=timeline.load(s, number=1), status=status, actor="yuta", now=clock.now()
+                s, incident=timeline.incident(s, number=1), status=status, actor="yuta", now=clock.now()
             )
 
     resolved = move("resolved", 10)
@@ -200,7 +210,7 @@ def test_closed_incident_refuses_every_write_and_keeps_its_timeline(sessions, ap
     with transaction(sessions) as s:
         make_incident(s, now=clock.now())
         service.change_status(
-            s, incident=timeline.load(s, number=1), status="closed", actor="yuta", now=clock.now()
+            s, incident=timeline.incident(s, number=1), status="closed", actor="yuta", now=clock.now()
         )
     before = _entries(sessions, 1)
     config = applied_ops
@@ -238,7 +248,7 @@ def test_closed_incident_refuses_every_write_and_keeps_its_timeline(sessions, ap
     ]
     for write in writes:
         with pytest.raises(Conflict, match="INC-1 is closed"), transaction(sessions) as s:
-            write(s, timeline.load(s, number=1, for_update=True))
+            write(s, timeline.incident(s, number=1, for_update=True))
     assert _entries(sessions, 1) == before
 
 
@@ -252,7 +262,7 @@ def test_severity_change_needs_a_reason_and_applies_the_new_cadence(sessions, ap
         with pytest.raises(ValidationFailed, match="reason"), transaction(sessions) as s:
             service.change_severity(
                 s,
-                incident=timeline.load(s, number=1),
+                incident=timeline.incident(s, number=1),
                 severity="SEV1",
                 reason=" ",
                 actor="yuta",
@@ -261,7 +271,7 @@ def test_severity_change_needs_a_reason_and_applies_the_new_cadence(sessions, ap
         with pytest.raises(Conflict, match="already SEV2"), transaction(sessions) as s:
             service.change_severity(
                 s,
-                incident=timeline.load(s, number=1),
+                incident=timeline.incident(s, number=1),
                 severity="2",
                 reason="same",
                 actor="yuta",
@@ -272,7 +282,7 @@ def test_severity_change_needs_a_reason_and_applies_the_new_cadence(sessions, ap
         with transaction(sessions) as s:
             incident = service.change_severity(
                 s,
-                incident=timeline.load(s, number=1),
+                incident=timeline.incident(s, number=1),
                 severity="SEV1",
                 reason="all charging fails",
                 actor="yuta",
@@ -288,7 +298,7 @@ def test_severity_change_needs_a_reason_and_applies_the_new_cadence(sessions, ap
         with transaction(sessions) as s:
             lowered = service.change_severity(
                 s,
-                incident=timeline.load(s, number=1),
+                incident=timeline.incident(s, number=1),
                 severity="SEV3",
                 reason="contained",
                 actor="yuta",
@@ -304,7 +314,7 @@ def test_update_details_records_what_changed(sessions, applied_ops, clock):
     with transaction(sessions) as s:
         incident = details.update_details(
             s,
-            incident=timeline.load(s, number=1),
+            incident=timeline.incident(s, number=1),
             actor="hana",
             now=clock.now(),
             changes={"impact": "5% of charges delayed", "data_loss": True, "summary": None},
@@ -313,7 +323,7 @@ def test_update_details_records_what_changed(sessions, applied_ops, clock):
     assert _entries(sessions, 1)[-1] == ("system", "INC-1 updated by @hana: data_loss, impact")
     with pytest.raises(ValidationFailed, match="cannot edit status"), transaction(sessions) as s:
         details.update_details(
-            s, incident=timeline.load(s, number=1), actor="hana", now=clock.now(), changes={"status": "x"}
+            s, incident=timeline.incident(s, number=1), actor="hana", now=clock.now(), changes={"status": "x"}
         )
 
 
@@ -323,10 +333,10 @@ def test_entries_never_go_back_in_time_even_if_a_clock_does(sessions, applied_op
     lagging = clock.now() - timedelta(minutes=3)  # a replica whose clock is behind
     with transaction(sessions) as s:
         entry = service.add_entry(
-            s, incident=timeline.load(s, number=1), kind="note", text="n", actor="yuta", now=lagging
+            s, incident=timeline.incident(s, number=1), kind="note", text="n", actor="yuta", now=lagging
         )
         incident = service.change_status(
-            s, incident=timeline.load(s, number=1), status="mitigated", actor="yuta", now=lagging
+            s, incident=timeline.incident(s, number=1), status="mitigated", actor="yuta", now=lagging
         )
     assert entry.at == clock.now()
     assert incident.mitigated_at == clock.now()
@@ -348,10 +358,10 @@ def test_corrections_point_at_an_entry_of_the_same_incident(sessions, applied_op
     with transaction(sessions) as s:
         make_incident(s, now=clock.now())
         make_incident(s, now=clock.now(), title="Other")
-        other = timeline.all_entries(s, incident=timeline.load(s, number=2))[0].id
+        other = timeline.all_entries(s, incident=timeline.incident(s, number=2))[0].id
         wrong = service.add_entry(
             s,
-            incident=timeline.load(s, number=1),
+            incident=timeline.incident(s, number=1),
             kind="note",
             text="queue at 10k",
             actor="yuta",
@@ -360,7 +370,7 @@ def test_corrections_point_at_an_entry_of_the_same_incident(sessions, applied_op
     with transaction(sessions) as s:
         fix = service.add_entry(
             s,
-            incident=timeline.load(s, number=1),
+            incident=timeline.incident(s, number=1),
             kind="note",
             text="queue at 100k",
             actor="yuta",
@@ -371,7 +381,7 @@ def test_corrections_point_at_an_entry_of_the_same_incident(sessions, applied_op
     with pytest.raises(ValidationFailed, match="not on INC-1"), transaction(sessions) as s:
         service.add_entry(
             s,
-            incident=timeline.load(s, number=1),
+            incident=timeline.incident(s, number=1),
             kind="note",
             text="x",
             actor="yuta",
@@ -380,7 +390,7 @@ def test_corrections_point_at_an_entry_of_the_same_incident(sessions, applied_op
         )
     with pytest.raises(ValidationFailed, match="note, action, decision"), transaction(sessions) as s:
         service.add_entry(
-            s, incident=timeline.load(s, number=1), kind="status", text="x", actor="yuta", now=clock.now()
+            s, incident=timeline.incident(s, number=1), kind="status", text="x", actor="yuta", now=clock.now()
         )
 
 
@@ -390,7 +400,7 @@ def test_timeline_cursor_pages(sessions, applied_ops, clock):
         for i in range(5):
             service.add_entry(s, incident=incident, kind="note", text=f"n{i}", actor="yuta", now=clock.now())
     with transaction(sessions) as s:
-        incident = timeline.load(s, number=1)
+        incident = timeline.incident(s, number=1)
         first = timeline.entries(s, incident=incident, limit=4)
         rest = timeline.entries(s, incident=incident, after=first[-1].id, limit=100)
         assert [e.text for e in first + rest][-5:] == ["n0", "n1", "n2", "n3", "n4"]
@@ -411,7 +421,7 @@ def test_secrets_are_redacted_in_title_note_summary_and_reason(sessions, applied
             s, incident=incident, severity="SEV1", reason=f"{secret} is live", actor="yuta", now=clock.now()
         )
     with transaction(sessions) as s:
-        incident = timeline.load(s, number=1)
+        incident = timeline.incident(s, number=1)
         stored = [incident.title, incident.summary, incident.channel] + [
             e.text + str(e.data) for e in timeline.all_entries(s, incident=incident)
         ]
@@ -445,7 +455,7 @@ def test_secrets_are_redacted_in_label_keys_runbook_and_comms_body(sessions, app
             now=clock.now(),
         )
     with transaction(sessions) as s:
-        incident = timeline.load(s, number=1)
+        incident = timeline.incident(s, number=1)
         stored = [incident.runbook, str(incident.labels)] + [
             e.text + str(e.data) for e in timeline.all_entries(s, incident=incident)
         ]
@@ -463,7 +473,7 @@ def test_comms_body_is_bounded_like_every_other_text(sessions, applied_ops, cloc
     with pytest.raises(ValidationFailed, match="body is longer than 20000"), transaction(sessions) as s:
         comms.post(
             s,
-            incident=timeline.load(s, number=1, for_update=True),
+            incident=timeline.incident(s, number=1, for_update=True),
             kind="update",
             audience="internal",
             body="x" * 20_001,
@@ -473,7 +483,7 @@ def test_comms_body_is_bounded_like_every_other_text(sessions, applied_ops, cloc
         )
     assert _entries(sessions, 1) == before
     with transaction(sessions) as s:
-        assert timeline.load(s, number=1).last_comms_at is None
+        assert timeline.incident(s, number=1).last_comms_at is None
 
 
 def test_channel_template_comes_from_commandpost_yaml(sessions, clock, tmp_path):
@@ -496,7 +506,7 @@ def test_listing_filters_and_validates(sessions, applied_ops, clock):
         make_incident(s, now=clock.now(), severity="SEV1", service=None)
         make_incident(s, now=clock.now(), severity="SEV3")
         service.change_status(
-            s, incident=timeline.load(s, number=3), status="resolved", actor="yuta", now=clock.now()
+            s, incident=timeline.incident(s, number=3), status="resolved", actor="yuta", now=clock.now()
         )
     with transaction(sessions) as s:
         assert [i.number for i in service.list_incidents(s)] == [3, 2, 1]

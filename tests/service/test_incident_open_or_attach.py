@@ -50,7 +50,7 @@ def test_opens_an_automatic_incident_without_an_ic(sessions, applied_ops, clock)
     )
     assert incident.acknowledged_at is None
     with transaction(sessions) as s:
-        loaded = timeline.load(s, number=incident.number)
+        loaded = timeline.incident(s, number=incident.number)
         assert roles.ic_holder(s, incident=loaded) is None
         view = roles.view(s, incident=loaded, now=clock.now())
         assert [(v.role, v.holder) for v in view] == [
@@ -77,7 +77,7 @@ def test_attaches_to_the_open_incident_of_the_same_group(sessions, applied_ops, 
     assert other_created and other.number == 2
     with transaction(sessions) as s:
         assert (
-            timeline.all_entries(s, incident=timeline.load(s, number=1))[-1].text
+            timeline.all_entries(s, incident=timeline.incident(s, number=1))[-1].text
             == "INC-1: alert attached (SEV2): still firing"
         )
 
@@ -89,7 +89,7 @@ def test_a_more_severe_alert_raises_the_incident(sessions, applied_ops, clock):
     assert not created and incident.severity == "SEV1"
     assert incident.comms_due_at == incident.declared_at + timedelta(minutes=30)
     with transaction(sessions) as s:
-        last = timeline.all_entries(s, incident=timeline.load(s, number=1))[-1]
+        last = timeline.all_entries(s, incident=timeline.incident(s, number=1))[-1]
     assert last.kind == "severity"
     assert last.text.startswith("INC-1: severity SEV2 → SEV1: an attached alert is SEV1")
 
@@ -103,7 +103,7 @@ def test_a_resolved_incident_is_not_attached_to_and_does_not_retake_its_group(se
     assert created and second.number == 2
     with transaction(sessions) as s:
         reopened = service.change_status(
-            s, incident=timeline.load(s, number=1), status="reopen", actor="hana", now=clock.now()
+            s, incident=timeline.incident(s, number=1), status="reopen", actor="hana", now=clock.now()
         )
         assert reopened.open_group is None  # INC-2 owns the group now
         same, created = _attach(s, clock)
@@ -116,7 +116,7 @@ def test_a_reopened_incident_takes_its_group_back_when_free(sessions, applied_op
         service.change_status(s, incident=first, status="resolved", actor="hana", now=clock.now())
     with transaction(sessions) as s:
         service.change_status(
-            s, incident=timeline.load(s, number=1), status="investigating", actor="hana", now=clock.now()
+            s, incident=timeline.incident(s, number=1), status="investigating", actor="hana", now=clock.now()
         )
         incident, created = _attach(s, clock)
     assert (incident.number, created) == (1, False)
@@ -160,13 +160,15 @@ def test_first_ack_sets_acknowledged_at_once_and_makes_the_acker_ic(sessions, ap
     clock.advance(minutes=4)
     with transaction(sessions) as s:
         incident = service.acknowledge(
-            s, incident=timeline.load(s, number=1), person="@hana", now=clock.now()
+            s, incident=timeline.incident(s, number=1), person="@hana", now=clock.now()
         )
     acked = clock.now()
     assert incident.acknowledged_at == acked
     clock.advance(minutes=1)
     with transaction(sessions) as s:
-        incident = service.acknowledge(s, incident=timeline.load(s, number=1), person="ken", now=clock.now())
+        incident = service.acknowledge(
+            s, incident=timeline.incident(s, number=1), person="ken", now=clock.now()
+        )
         assert roles.ic_holder(s, incident=incident) == "hana"
         texts = [e.text for e in timeline.all_entries(s, incident=incident)][-3:]
     assert incident.acknowledged_at == acked

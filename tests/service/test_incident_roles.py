@@ -29,18 +29,18 @@ def _held(sessions, clock, number=1):
     with transaction(sessions) as s:
         return {
             v.role: (v.holder, v.held_by_ic_by_default)
-            for v in roles.view(s, incident=timeline.load(s, number=number), now=clock.now())
+            for v in roles.view(s, incident=timeline.incident(s, number=number), now=clock.now())
         }
 
 
 def _texts(sessions, number=1):
     with transaction(sessions) as s:
-        return [e.text for e in timeline.all_entries(s, incident=timeline.load(s, number=number))]
+        return [e.text for e in timeline.all_entries(s, incident=timeline.incident(s, number=number))]
 
 
 def _do(sessions, fn):
     with transaction(sessions) as s:
-        return fn(s, timeline.load(s, number=1, for_update=True))
+        return fn(s, timeline.incident(s, number=1, for_update=True))
 
 
 def test_the_ic_holds_every_role_not_delegated(sessions, incident, clock):
@@ -133,11 +133,11 @@ def test_actions_only_from_the_ops_holder(sessions, incident, clock, applied_ops
 
 def test_offer_then_accept_hands_over_ic_explicitly(sessions, incident, clock):
     with transaction(sessions) as s:
-        offer = make_offer(s, timeline.load(s, number=1), now=clock.now())
+        offer = make_offer(s, timeline.incident(s, number=1), now=clock.now())
     assert offer.expires_at == clock.now() + timedelta(minutes=15)
     assert _held(sessions, clock)["ic"] == ("yuta", False)  # stays until accepted
     with transaction(sessions) as s:
-        pending = roles.view(s, incident=timeline.load(s, number=1), now=clock.now())[0].pending_offer
+        pending = roles.view(s, incident=timeline.incident(s, number=1), now=clock.now())[0].pending_offer
         assert pending is not None and pending.to_person == "hana"
     clock.advance(minutes=3)
     _do(sessions, lambda s, i: roles.accept(s, incident=i, role="IC", actor="hana", now=clock.now()))
@@ -155,7 +155,7 @@ def test_offer_then_accept_hands_over_ic_explicitly(sessions, incident, clock):
 
 def test_decline_leaves_the_role_where_it_was(sessions, incident, clock):
     with transaction(sessions) as s:
-        make_offer(s, timeline.load(s, number=1), role="comms", person="ken", now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), role="comms", person="ken", now=clock.now())
     _do(sessions, lambda s, i: roles.decline(s, incident=i, role="comms", actor="ken", now=clock.now()))
     assert _held(sessions, clock)["comms"] == ("yuta", True)
     assert _texts(sessions)[-1] == "INC-1: @ken declined Comms; it stays with @yuta"
@@ -165,7 +165,7 @@ def test_decline_leaves_the_role_where_it_was(sessions, incident, clock):
 
 def test_bad_offers_and_answers_change_nothing(sessions, incident, clock, applied_ops):
     with transaction(sessions) as s:
-        make_offer(s, timeline.load(s, number=1), now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), now=clock.now())
     before = _texts(sessions)
 
     def offer(person, actor="yuta", role="ic"):
@@ -198,11 +198,13 @@ def test_bad_offers_and_answers_change_nothing(sessions, incident, clock, applie
 
 def test_unanswered_offer_expires_by_the_engine_and_lazily(sessions, incident, clock):
     with transaction(sessions) as s:
-        make_offer(s, timeline.load(s, number=1), now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), now=clock.now())
     clock.advance(minutes=15)
     # Lazily: readers already see no pending offer, and accepting is refused, before any engine pass.
     with transaction(sessions) as s:
-        assert roles.view(s, incident=timeline.load(s, number=1), now=clock.now())[0].pending_offer is None
+        assert (
+            roles.view(s, incident=timeline.incident(s, number=1), now=clock.now())[0].pending_offer is None
+        )
     with pytest.raises(Conflict, match=r"expired at .*; IC stays with @yuta"):
         _do(sessions, lambda s, i: roles.accept(s, incident=i, role="ic", actor="hana", now=clock.now()))
     processor = HandoverExpiry()
@@ -217,7 +219,7 @@ def test_unanswered_offer_expires_by_the_engine_and_lazily(sessions, incident, c
     assert _texts(sessions)[-1] == "INC-1: offer of IC to @hana expired unanswered; IC stays with @yuta"
     # A new offer may follow once the old one is gone.
     with transaction(sessions) as s:
-        make_offer(s, timeline.load(s, number=1), person="ken", now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), person="ken", now=clock.now())
 
 
 def test_the_offer_ttl_comes_from_commandpost_yaml(sessions, clock, tmp_path):
@@ -245,10 +247,10 @@ def test_the_offer_ttl_comes_from_commandpost_yaml(sessions, clock, tmp_path):
 
 def test_a_new_offer_finalizes_an_expired_one_first(sessions, incident, clock):
     with transaction(sessions) as s:
-        make_offer(s, timeline.load(s, number=1), now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), now=clock.now())
     clock.advance(minutes=20)
     with transaction(sessions) as s:
-        make_offer(s, timeline.load(s, number=1), person="ken", now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), person="ken", now=clock.now())
     assert _texts(sessions)[-2:] == [
         "INC-1: offer of IC to @hana expired unanswered; IC stays with @yuta",
         "INC-1: IC offered to @ken by @yuta",
@@ -257,8 +259,8 @@ def test_a_new_offer_finalizes_an_expired_one_first(sessions, incident, clock):
 
 def test_assign_and_close_supersede_pending_offers(sessions, incident, clock, applied_ops):
     with transaction(sessions) as s:
-        make_offer(s, timeline.load(s, number=1), role="ops", person="ken", now=clock.now())
-        make_offer(s, timeline.load(s, number=1), role="ic", person="hana", now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), role="ops", person="ken", now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), role="ic", person="hana", now=clock.now())
     _do(
         sessions,
         lambda s, i: roles.assign(
@@ -286,7 +288,7 @@ def test_assign_and_close_supersede_pending_offers(sessions, incident, clock, ap
 
 def test_concurrent_accepts_of_one_offer_have_exactly_one_winner(sessions, incident, clock):
     with transaction(sessions) as s:
-        make_offer(s, timeline.load(s, number=1), now=clock.now())
+        make_offer(s, timeline.incident(s, number=1), now=clock.now())
     barrier = threading.Barrier(3)
     outcomes: list[str] = []
 
@@ -296,7 +298,7 @@ def test_concurrent_accepts_of_one_offer_have_exactly_one_winner(sessions, incid
             with transaction(sessions) as s:
                 roles.accept(
                     s,
-                    incident=timeline.load(s, number=1, for_update=True),
+                    incident=timeline.incident(s, number=1, for_update=True),
                     role="ic",
                     actor="hana",
                     now=clock.now(),
@@ -319,10 +321,10 @@ def test_concurrent_accepts_of_one_offer_have_exactly_one_winner(sessions, incid
 def test_conditional_update_alone_refuses_a_second_answer(sessions, incident, clock):
     """Without the incident lock a stale reader still loses: the UPDATE matches no pending row."""
     with transaction(sessions) as s:
-        offer_id = make_offer(s, timeline.load(s, number=1), now=clock.now()).id
+        offer_id = make_offer(s, timeline.incident(s, number=1), now=clock.now()).id
     with transaction(sessions) as s:
         stale = s.get_one(RoleOffer, offer_id)  # read while pending; the transaction ends, the object stays
-        incident = timeline.load(s, number=1)
+        incident = timeline.incident(s, number=1)
     _do(sessions, lambda s, i: roles.accept(s, incident=i, role="ic", actor="hana", now=clock.now()))
     assert stale.state == "pending"
     with pytest.raises(Conflict, match=r"already answered \(accepted\)"), transaction(sessions) as s:

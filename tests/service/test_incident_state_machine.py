@@ -64,7 +64,7 @@ class IncidentMachine(RuleBasedStateMachine):
         """Run one change; the invariant then checks it appended a ``kind`` entry, or nothing if refused."""
         try:
             with transaction(self.sessions) as s:
-                change(s, timeline.load(s, number=number, for_update=True))
+                change(s, timeline.incident(s, number=number, for_update=True))
         except CommandpostError:
             self.expect[number] = None
             return False
@@ -156,14 +156,14 @@ class IncidentMachine(RuleBasedStateMachine):
     def offer_as_ic(self, number: int, role: str, person: str) -> None:
         """The usual handover: the IC offers a role."""
         with transaction(self.sessions) as s:
-            ic = roles.ic_holder(s, incident=timeline.load(s, number=number)) or "yuta"
+            ic = roles.ic_holder(s, incident=timeline.incident(s, number=number)) or "yuta"
         self.offer(number, role, person, ic)
 
     @rule(number=incidents, role=st.sampled_from(rules.ROLES), answer=st.sampled_from(["accept", "decline"]))
     def answer_as_receiver(self, number: int, role: str, answer: str) -> None:
         """The person an offer is for answers it (often after it expired, which must be refused)."""
         with transaction(self.sessions) as s:
-            incident = timeline.load(s, number=number)
+            incident = timeline.incident(s, number=number)
             pending = s.scalars(
                 select(RoleOffer.to_person).where(
                     RoleOffer.incident_id == incident.id, RoleOffer.role == role, RoleOffer.state == "pending"
@@ -182,7 +182,7 @@ class IncidentMachine(RuleBasedStateMachine):
             "handover",
         ):
             with transaction(self.sessions) as s:
-                assert roles.holder(s, incident=timeline.load(s, number=number), role=role)[0] == actor
+                assert roles.holder(s, incident=timeline.incident(s, number=number), role=role)[0] == actor
 
     @rule(number=incidents, role=st.sampled_from(rules.ROLES), actor=st.sampled_from(PEOPLE))
     def decline(self, number: int, role: str, actor: str) -> None:
@@ -237,7 +237,7 @@ class IncidentMachine(RuleBasedStateMachine):
                 self._check(s, number)
 
     def _check(self, s: Session, number: int) -> None:
-        incident = timeline.load(s, number=number)
+        incident = timeline.incident(s, number=number)
         entries = [(e.id, e.at, e.kind, e.text) for e in timeline.all_entries(s, incident=incident)]
         previous = self.entries.get(number, [])
         assert entries[: len(previous)] == previous, "the timeline was rewritten"

@@ -38,7 +38,7 @@ def test_alerts_per_incident_and_the_noisiest(sessions, session, applied_ops) ->
         number = _send(sessions, "trigger", "db-1", "DBConnectionsExhausted", T + timedelta(minutes=minute))
     _send(sessions, "trigger", "db-2", "DBConnectionsExhausted", T + timedelta(minutes=5))
     with transaction(sessions) as s:
-        incident = timeline.load(s, number=number or 0)
+        incident = timeline.incident(s, number=number or 0)
         incident_service.change_status(
             s, incident=incident, status="mitigated", actor="yuta", now=T + timedelta(minutes=9)
         )
@@ -120,7 +120,7 @@ def _checklist(sessions: sessionmaker[Session], when: datetime, marks: list[tupl
             at = when + timedelta(minutes=minutes)
             runbooks_service.mark_step(
                 s,
-                incident=timeline.load(s, number=number),
+                incident=timeline.incident(s, number=number),
                 slug=SLUG,
                 step_ref=step,
                 state="done",

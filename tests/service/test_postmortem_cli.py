@@ -179,7 +179,7 @@ def test_action_with_an_incident_number_still_records_on_the_live_timeline(cli, 
     assert recorded.returncode == 0, recorded.stderr
     assert "action recorded on INC-1" in recorded.stdout
     with transaction(sessions) as s:
-        last = timeline.all_entries(s, incident=timeline.load(s, number=1))[-1]
+        last = timeline.all_entries(s, incident=timeline.incident(s, number=1))[-1]
     assert (last.kind, last.author, last.text) == ("action", "ken", "re-injected the DLQ events")
     refused = cli("action", "INC-1", "restarted the consumer")  # @yuta does not hold Ops
     assert refused.returncode == 3 and "only the Ops holder records actions on INC-1" in refused.stderr

@@ -59,7 +59,7 @@ def script_webhook_backlog(sessions, clock: FrozenClock, *, resolve: bool = True
         nonlocal config
         with transaction(sessions) as s:
             config = policy_service.current_config(s)
-            fn(s, timeline.load(s, number=number, for_update=True), at(minutes))
+            fn(s, timeline.incident(s, number=number, for_update=True), at(minutes))
 
     step(3, lambda s, i, now: service.acknowledge(s, incident=i, person="yuta", now=now))
     step(
@@ -235,14 +235,14 @@ def test_a_second_pass_changes_nothing_and_a_later_change_regenerates_unedited_s
     with transaction(sessions) as s:
         details.update_details(
             s,
-            incident=timeline.load(s, number=number, for_update=True),
+            incident=timeline.incident(s, number=number, for_update=True),
             actor="yuta",
             now=clock.now(),
             changes={"impact": "about 1,800 charges confirmed late; none lost", "data_loss": False},
         )
         service.change_status(
             s,
-            incident=timeline.load(s, number=number, for_update=True),
+            incident=timeline.incident(s, number=number, for_update=True),
             status="closed",
             actor="yuta",
             now=clock.now(),
@@ -284,7 +284,7 @@ def _declare_and_resolve(sessions, clock, *, minutes: int = 30, **declare) -> in
     with transaction(sessions) as s:
         service.change_status(
             s,
-            incident=timeline.load(s, number=number, for_update=True),
+            incident=timeline.incident(s, number=number, for_update=True),
             status="resolved",
             actor="hana",
             now=clock.now(),
@@ -304,7 +304,7 @@ def _alert_incident(sessions, clock, *, severity: str) -> int:  # type: ignore[n
     clock.advance(minutes=2)
     with transaction(sessions) as s:
         service.acknowledge(
-            s, incident=timeline.load(s, number=number, for_update=True), person="hana", now=clock.now()
+            s, incident=timeline.incident(s, number=number, for_update=True), person="hana", now=clock.now()
         )
     return number
 
@@ -314,7 +314,7 @@ def _resolve(sessions, clock, number: int, minutes: int = 20) -> None:  # type: 
     with transaction(sessions) as s:
         service.change_status(
             s,
-            incident=timeline.load(s, number=number, for_update=True),
+            incident=timeline.incident(s, number=number, for_update=True),
             status="resolved",
             actor="hana",
             now=clock.now(),
@@ -343,7 +343,7 @@ def test_each_criterion_alone_on_an_alert_detected_sev3(sessions, applied_ops, c
     severity = "SEV2" if setup == "sev2" else "SEV3"
     number = _alert_incident(sessions, clock, severity=severity)
     with transaction(sessions) as s:
-        incident = timeline.load(s, number=number, for_update=True)
+        incident = timeline.incident(s, number=number, for_update=True)
         if setup in ("data_loss", "manual_flag"):
             field = "data_loss" if setup == "data_loss" else "manual_intervention"
             details.update_details(s, incident=incident, actor="hana", now=clock.now(), changes={field: True})
@@ -373,12 +373,12 @@ def test_sev4_never_requires_one_even_with_every_other_criterion(sessions, appli
     with transaction(sessions) as s:
         service.change_status(
             s,
-            incident=timeline.load(s, number=number, for_update=True),
+            incident=timeline.incident(s, number=number, for_update=True),
             status="investigating",
             actor="hana",
             now=clock.now(),
         )
-        incident = timeline.load(s, number=number, for_update=True)
+        incident = timeline.incident(s, number=number, for_update=True)
         details.update_details(
             s, incident=incident, actor="hana", now=clock.now(), changes={"data_loss": True}
         )
@@ -440,7 +440,7 @@ def test_a_not_required_postmortem_becomes_a_draft_when_a_later_change_meets_a_c
     with transaction(sessions) as s:
         details.update_details(
             s,
-            incident=timeline.load(s, number=number, for_update=True),
+            incident=timeline.incident(s, number=number, for_update=True),
             actor="hana",
             now=clock.now(),
             changes={"data_loss": True},

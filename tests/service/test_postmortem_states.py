@@ -47,7 +47,7 @@ def _drafted(sessions, clock) -> int:  # type: ignore[no-untyped-def]
         ).number
     clock.advance(minutes=40)
     with transaction(sessions) as s:
-        incident = timeline.load(s, number=number, for_update=True)
+        incident = timeline.incident(s, number=number, for_update=True)
         service.change_status(s, incident=incident, status="resolved", actor="yuta", now=clock.now())
         pm_service.evaluate(s, incident=incident, now=clock.now())
     return number
@@ -218,8 +218,9 @@ def test_a_not_required_postmortem_is_not_edited_until_started(sessions, applied
         pm = pm_service.find(s, number=number)[1]
         with pytest.raises(Conflict, match="has no postmortem draft; start one first"):
             actions.add(
-                s, pm=pm, incident=timeline.load(s, number=number), title="Add an export latency alert now",
-                type="prevent", owner="yuta", due=date(2026, 12, 1), ticket="OPS-1",
+                s, pm=pm, incident=timeline.incident(s, number=number),
+                title="Add an export latency alert now", type="prevent", owner="yuta",
+                due=date(2026, 12, 1), ticket="OPS-1",
                 verification="run the export load test",
                 actor="yuta", now=clock.now(),
             )  # fmt: skip

@@ -48,7 +48,7 @@ def _incident(sessions: sessionmaker[Session], **overrides: object) -> int:
 
 
 def _load(s: Session, number: int) -> Incident:
-    return timeline.load(s, number=number)
+    return timeline.incident(s, number=number)
 
 
 def _steps(reads: sessionmaker[Session], slug: str = SLUG) -> list[str]:

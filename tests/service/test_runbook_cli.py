@@ -142,7 +142,7 @@ def test_lint_with_the_database_adds_rb015(db_url: str, sessions, clock) -> None
         number = make_incident(s, now=datetime(2026, 11, 19, 3, 0, tzinfo=UTC)).number
     with transaction(sessions) as s:
         resolved = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
-        incident = timeline.load(s, number=number)
+        incident = timeline.incident(s, number=number)
         incidents.change_status(s, incident=incident, status="resolved", actor="yuta", now=resolved)
         runbook_service.request_update(
             s, slug=SLUG, incident=incident, source="postmortem action item #3", by="yuta", now=NOW

@@ -132,7 +132,7 @@ def _run_steps(sessions: sessionmaker[Session], marks: list[tuple[str, str]], *,
         for step, state in marks:
             service.mark_step(
                 s,
-                incident=timeline.load(s, number=incident.number),
+                incident=timeline.incident(s, number=incident.number),
                 slug=SLUG,
                 step_ref=step,
                 state=state,

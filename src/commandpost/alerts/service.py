@@ -300,7 +300,7 @@ def _note(
     session: Session, number: int, text: str, now: datetime, data: dict[str, Any] | None = None
 ) -> None:
     """An ``alert`` entry on the incident's timeline, unless the incident is closed (read-only)."""
-    incident = incident_timeline.load(session, number=number)
+    incident = incident_timeline.incident(session, number=number)
     with contextlib.suppress(Conflict):  # ensure_writable refuses before writing anything
         incident_service.record(
             session, incident=incident, kind="alert", text=text, author=AUTHOR, now=now, data=data
@@ -501,7 +501,7 @@ def get_alert(session: Session, *, alert_id: int) -> Alert:
 
 
 def incident_alerts(session: Session, *, number: str | int) -> list[Alert]:
-    incident = incident_timeline.load(session, number=number)
+    incident = incident_timeline.incident(session, number=number)
     return list(session.scalars(select(Alert).where(Alert.incident_id == incident.id).order_by(Alert.id)))
 
 
@@ -524,7 +524,7 @@ def incident_changes(
     session: Session, *, number: str | int, now: datetime
 ) -> tuple[Incident, list[ChangeEvent]]:
     """An incident's "recent changes": its service's changes from 24 h before detection until now."""
-    incident = incident_timeline.load(session, number=number)
+    incident = incident_timeline.incident(session, number=number)
     if not incident.service:
         return incident, []
     since = incident.detected_at - CHANGES_BEFORE_DETECTION

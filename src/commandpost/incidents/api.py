@@ -45,7 +45,7 @@ def _out(session: Session, incident: Incident, ctx: Ctx) -> IncidentOut:
 
 
 def _writing(ctx: Ctx, number: str) -> Incident:
-    incident = timeline.load(ctx.session, number=number, for_update=True)
+    incident = timeline.incident(ctx.session, number=number, for_update=True)
     ctx.audit_target(f"incident:{rules.format_number(incident.number)}")
     return incident
 
@@ -98,7 +98,7 @@ def list_incidents(
 
 @router.get("/incidents/{number}", response_model=IncidentOut)
 def show(number: str, ctx: Reader) -> IncidentOut:
-    return _out(ctx.session, timeline.load(ctx.session, number=number), ctx)
+    return _out(ctx.session, timeline.incident(ctx.session, number=number), ctx)
 
 
 @router.patch(
@@ -158,7 +158,7 @@ def _roles(ctx: Ctx, incident: Incident) -> list[RoleOut]:
 
 @router.get("/incidents/{number}/roles", response_model=list[RoleOut])
 def list_roles(number: str, ctx: Reader) -> list[RoleOut]:
-    return _roles(ctx, timeline.load(ctx.session, number=number))
+    return _roles(ctx, timeline.incident(ctx.session, number=number))
 
 
 @router.post("/incidents/{number}/roles/{role}/assign", response_model=RoleOut)
@@ -244,7 +244,7 @@ def read_timeline(
     limit: Annotated[int, Query(ge=1, le=timeline.MAX_PAGE)] = 100,
     format: Annotated[str, Query(description="json | md")] = "json",
 ) -> TimelineOut | Response:
-    incident = timeline.load(ctx.session, number=number)
+    incident = timeline.incident(ctx.session, number=number)
     fmt = rules.choose(format.lower(), ("json", "md"), "format")
     if fmt == "md":
         return _markdown(ctx, incident)
@@ -260,7 +260,7 @@ def read_timeline(
 
 @router.get("/incidents/{number}/timeline.md", summary="The live document as Markdown (org timezone)")
 def export_timeline(number: str, ctx: Reader) -> Response:
-    return _markdown(ctx, timeline.load(ctx.session, number=number))
+    return _markdown(ctx, timeline.incident(ctx.session, number=number))
 
 
 @router.post("/incidents/{number}/timeline", response_model=EntryOut, status_code=201)
@@ -294,6 +294,6 @@ def post_comms(number: str, body: CommsIn, ctx: Responder) -> EntryOut:
 
 @router.get("/incidents/{number}/comms/template", response_model=CommsTemplateOut)
 def comms_template(number: str, ctx: Reader, kind: str = "update") -> CommsTemplateOut:
-    incident = timeline.load(ctx.session, number=number)
+    incident = timeline.incident(ctx.session, number=number)
     body = comms.render(incident, kind, service.config_of(ctx.session), now=ctx.now)
     return CommsTemplateOut(kind=kind, body=body)

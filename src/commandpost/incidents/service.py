@@ -1,7 +1,7 @@
 """Incident use cases: declare, open from an alert, acknowledge, status, severity, entries, listing.
 
 Every function takes the session and ``now``; the caller owns the transaction. Writers lock
-the incident row first (``timeline.load(..., for_update=True)`` or ``timeline.lock``) so the
+the incident row first (``timeline.incident(..., for_update=True)`` or ``timeline.lock``) so the
 entries of one incident are appended in commit order, then check, change, and append the
 entry describing the change — in the same transaction.
 

@@ -1,7 +1,7 @@
 """The live incident document (guide §1-2): an append-only timeline, the one place entries are written.
 
 Every writer goes through :func:`append` while holding the incident's row lock
-(:func:`load`), which gives three guarantees on both databases:
+(:func:`incident` with ``for_update``, or :func:`lock`), which gives three guarantees on both databases:
 - entries of one incident get increasing ids in commit order, so a follower reading
   ``after=<last id>`` never misses one committed late;
 - ``at`` never decreases (``max(now, incident.updated_at)``: a replica whose clock lags
@@ -26,7 +26,7 @@ from commandpost.security.redact import redact_data, redact_text
 MAX_PAGE = 500
 
 
-def load(session: Session, *, number: str | int, for_update: bool = False) -> Incident:
+def incident(session: Session, *, number: str | int, for_update: bool = False) -> Incident:
     """The incident ``INC-n`` (or ``n``); with ``for_update`` its row is locked until the transaction ends."""
     value = rules.parse_number(number)
     query = select(Incident).where(Incident.number == value)

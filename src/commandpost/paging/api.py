@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1", tags=["paging"])
     summary="Page the next level now (when in doubt, escalate); 409 when nobody is left to page",
 )
 def escalate(number: str, ctx: Responder) -> EscalatedOut:
-    incident = timeline.load(ctx.session, number=number, for_update=True)
+    incident = timeline.incident(ctx.session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
     ctx.audit_target(f"incident:{label}")
     done = service.escalate_now(
@@ -48,7 +48,7 @@ def escalate(number: str, ctx: Responder) -> EscalatedOut:
     summary="Who was paged when, on which channel, delivered or not; and where escalation stands",
 )
 def pages(number: str, ctx: Reader) -> PagesOut:
-    incident = timeline.load(ctx.session, number=number)
+    incident = timeline.incident(ctx.session, number=number)
     esc = service.escalation_of(ctx.session, incident=incident)
     config = policy_service.current_config(ctx.session)
     messages = notify_service.messages_for_incident(ctx.session, incident_id=incident.id)

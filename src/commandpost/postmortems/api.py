@@ -195,7 +195,7 @@ def add_action_item(number: str, body: ActionItemIn, ctx: Responder) -> ActionIt
 
 @router.get("/postmortems/{number}/action-items", response_model=list[ActionItemOut])
 def postmortem_action_items(number: str, ctx: Reader) -> list[ActionItemOut]:
-    incident = timeline.load(ctx.session, number=number)
+    incident = timeline.incident(ctx.session, number=number)
     rows = actions.list_items(ctx.session, now=ctx.now, incident=incident)
     return [_item_out(ctx, item) for item, _n in rows]
 
@@ -209,7 +209,7 @@ def list_action_items(
     incident: Annotated[str | None, Query(description="INC-n")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[ActionItemOut]:
-    found = timeline.load(ctx.session, number=incident) if incident else None
+    found = timeline.incident(ctx.session, number=incident) if incident else None
     rows = actions.list_items(
         ctx.session, now=ctx.now, overdue=overdue, owner=owner, status=status, incident=found, limit=limit
     )

@@ -51,7 +51,7 @@ def people_of(config: OpsConfig) -> blameless.People:
 
 def find(session: Session, *, number: str | int, for_update: bool = False) -> tuple[Incident, Postmortem]:
     """The incident ``INC-n`` and its postmortem (404 saying how one comes to exist)."""
-    incident = timeline.load(session, number=number, for_update=for_update)
+    incident = timeline.incident(session, number=number, for_update=for_update)
     query = select(Postmortem).where(Postmortem.incident_id == incident.id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -310,7 +310,7 @@ def _announce(session: Session, incident: Incident, pm: Postmortem, *, now: date
 
 def start(session: Session, *, number: str | int, actor: str, now: datetime) -> Postmortem:
     """A person starts a postmortem now: evaluate the criteria, and draft it even if none applies."""
-    incident = timeline.load(session, number=number, for_update=True)
+    incident = timeline.incident(session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
     if incident.status not in RESOLVED:
         raise Conflict(

@@ -84,7 +84,7 @@ def get_runbook(slug: str, ctx: Reader) -> RunbookOut:
     summary="Attached runbooks as checklists, Mitigate first",
 )
 def incident_runbooks(number: str, ctx: Reader) -> list[AttachmentOut]:
-    incident = timeline.load(ctx.session, number=number)
+    incident = timeline.incident(ctx.session, number=number)
     return [attachment_out(a) for a in service.attachments(ctx.session, incident=incident)]
 
 
@@ -95,7 +95,7 @@ def incident_runbooks(number: str, ctx: Reader) -> list[AttachmentOut]:
     summary="Attach a runbook by hand (again: no change)",
 )
 def attach_runbook(number: str, body: AttachIn, ctx: Responder) -> list[AttachmentOut]:
-    incident = timeline.load(ctx.session, number=number, for_update=True)
+    incident = timeline.incident(ctx.session, number=number, for_update=True)
     ctx.audit_target(f"incident:{incident_rules.format_number(incident.number)}", runbook=body.slug)
     service.attach(ctx.session, incident=incident, slug=body.slug, by=ctx.principal.person, now=ctx.now)
     return [attachment_out(a) for a in service.attachments(ctx.session, incident=incident)]
@@ -107,7 +107,7 @@ def attach_runbook(number: str, body: AttachIn, ctx: Responder) -> list[Attachme
     summary="Mark a step done, skipped or failed (Mitigate: the Ops holder only)",
 )
 def mark_step(number: str, slug: str, step_id: str, body: StepMarkIn, ctx: Responder) -> MarkedOut:
-    incident = timeline.load(ctx.session, number=number, for_update=True)
+    incident = timeline.incident(ctx.session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
     ctx.audit_target(f"incident:{label}", runbook=slug, step=step_id, state=body.state)
     marked = service.mark_step(

@@ -134,7 +134,7 @@ After = Annotated[int | None, Query(ge=0, le=ROW_ID_MAX, description="the cursor
 
 @router.get("/incidents/{number}")
 def command_post(request: Request, number: str, ctx: PageReader, before: Before = None) -> Response:
-    incident = timeline.load(ctx.session, number=number)
+    incident = timeline.incident(ctx.session, number=number)
     config = service.config_of(ctx.session)
     entries = timeline.newest_entries(ctx.session, incident=incident, before=before, limit=TIMELINE_PAGE)
     newest_shown = max((e.id for e in entries), default=0)
@@ -176,7 +176,7 @@ def live(
     request: Request, number: str, ctx: PageReader, after: After = None, before: Before = None
 ) -> Response:
     """JSON for ``app.js``: new entries after the cursor (with refreshed panels), or a page before one."""
-    incident = timeline.load(ctx.session, number=number)
+    incident = timeline.incident(ctx.session, number=number)
     shared = {
         "timezone": request.state.timezone,
         "now": ctx.now,

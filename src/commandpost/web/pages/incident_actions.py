@@ -1,7 +1,7 @@
 """The incident page's forms: ack, severity, status, entries, roles, comms and runbook steps.
 
 Each form calls the same service function as the matching ``/api/v1`` endpoint, with the incident
-row locked first (``timeline.load(..., for_update=True)``) exactly as the API does. Without
+row locked first (``timeline.incident(..., for_update=True)``) exactly as the API does. Without
 JavaScript a form posts and is redirected back to the page (POST → 303 → GET); ``app.js``
 posts the same form with ``fetch`` and the live timeline shows the result.
 """
@@ -25,7 +25,7 @@ Text = Annotated[str, Form()]
 
 
 def _writing(ctx: Ctx, number: str) -> Incident:
-    incident = timeline.load(ctx.session, number=number, for_update=True)
+    incident = timeline.incident(ctx.session, number=number, for_update=True)
     ctx.audit_target(f"incident:{rules.format_number(incident.number)}")
     return incident
 
@@ -185,7 +185,7 @@ def mark_step(
     state: Text = "done",
     note: Text = "",
 ) -> Response:
-    incident = timeline.load(ctx.session, number=number, for_update=True)
+    incident = timeline.incident(ctx.session, number=number, for_update=True)
     ctx.audit_target(
         f"incident:{rules.format_number(incident.number)}", runbook=slug, step=step_id, state=state
     )

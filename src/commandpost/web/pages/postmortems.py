@@ -38,7 +38,7 @@ def postmortem_list(request: Request, ctx: PageReader, status: str = "") -> Resp
 
 
 def _editor(request: Request, ctx: Ctx, number: str) -> Response:
-    incident = incident_timeline.load(ctx.session, number=number)
+    incident = incident_timeline.incident(ctx.session, number=number)
     config = service.config_of(ctx.session)
     try:
         _incident, pm = service.find(ctx.session, number=incident.number)
