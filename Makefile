@@ -8,8 +8,9 @@ DB ?= sqlite:///var/commandpost.db
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # One pytest worker per core (pytest-xdist); TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= auto
+PYTEST = COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
-.PHONY: run test test-sqlite test-pg lint fmt bench reliability clean
+.PHONY: run test test-integration lint fmt bench reliability clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,10 +23,15 @@ run: $(STAMP)
 	@mkdir -p var
 	$(BIN)/commandpost serve --ops $(OPS) --database-url $(DB) --first-run-token
 
-## The whole suite, on SQLite and on PostgreSQL (COMMANDPOST_TEST_PG_URL, default the local `test` database),
-## one worker per core.
+## The suite, on SQLite and on PostgreSQL (COMMANDPOST_TEST_PG_URL, default the local `test` database), one
+## worker per core — all but the tests that start real processes (`make test-integration`).
 test: $(STAMP)
-	COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
+
+## The tests that start real processes: servers, engines killed with SIGKILL, outages, Alertmanager,
+## Chromium, the installed command on a terminal (the `integration` marker). CI runs them after `make test`.
+test-integration: $(STAMP)
+	$(PYTEST) -m integration $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench reliability

@@ -42,6 +42,8 @@ LOOKS_LIKE_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
+pytestmark = pytest.mark.integration  # every command as a subprocess, on a terminal and piped
+
 
 def env_for(url: str, token: str, home: Path, *, terminal: bool) -> dict[str, str]:
     env = {

@@ -233,6 +233,7 @@ def _commandpost(*args: str, url: str, token: str, tmp_path: Path) -> subprocess
     )
 
 
+@pytest.mark.integration  # the installed executable, as a person runs it
 def test_the_installed_command_prints_one_red_line_and_the_exit_code(server, make_token, tmp_path):
     token = make_token("responder", person="yuta")
     done = _commandpost(

@@ -65,11 +65,13 @@ def browser() -> Iterator[Any]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every browser test runs on the real clock (the server's SystemClock): ``wallclock``."""
+    """Every browser test runs on the real clock (the server's SystemClock): ``wallclock``; and drives
+    Chromium against a real server: ``integration``."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(item.path).parents:
             item.add_marker(pytest.mark.wallclock)
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass

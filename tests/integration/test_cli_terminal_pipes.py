@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # the installed command writing into real pipes
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_OPS = REPO / "examples" / "ops"
 HOLD = """\

@@ -10,6 +10,8 @@ from reliability.stack import BACKENDS
 
 from reliability import fuzz
 
+pytestmark = pytest.mark.integration  # a real server per backend, fuzzed for minutes
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_operation_fuzzed_without_a_5xx(backend: str) -> None:
