@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -180,21 +180,37 @@ def comms_overdue(
 # ------------------------------------------------------------------ role offered → the person offered
 
 
+class _Offer(NamedTuple):
+    """What both offer notices say of an offer: the applied ops, ``INC-7``, the role's name, the link."""
+
+    config: OpsConfig
+    number: str
+    label: str
+    url: str
+
+    @classmethod
+    def of(cls, session: Session, incident: Incident, offer: RoleOffer, settings: Settings) -> _Offer | None:
+        config = _config(session)
+        if config is None:
+            return None
+        number = rules.format_number(incident.number)
+        label = rules.ROLE_LABELS.get(offer.role, offer.role)
+        return cls(config, number, label, incident_url(session, number, settings))
+
+
 def role_offered(
     session: Session, incident: Incident, offer: RoleOffer, now: datetime, *, settings: Settings
 ) -> int:
     """Tell the person offered a role: who offers which role on which incident, until when, how to accept."""
-    config = _config(session)
-    if config is None:
+    about = _Offer.of(session, incident, offer, settings)
+    if about is None:
         return 0
-    number = rules.format_number(incident.number)
-    label = rules.ROLE_LABELS.get(offer.role, offer.role)
+    config, number, label, url = about
     tz = config.settings.timezone
     until = timeline.local(_aware(offer.expires_at), tz, "%H:%M:%S %Z")
     holder = f"@{offer.from_person}" if offer.from_person else "its holder"
     accept = f"commandpost role accept {number} {offer.role}"
     decline = f"commandpost role decline {number} {offer.role}"
-    url = incident_url(session, number, settings)
     body = "\n".join(
         [
             _headline(incident, number),
@@ -237,14 +253,12 @@ def offer_closed(
     """Tell whoever made an offer that it was declined or expired, and who holds the role still."""
     if offer.state not in ("declined", "expired"):
         return 0
-    config = _config(session)
-    if config is None:
+    about = _Offer.of(session, incident, offer, settings)
+    if about is None:
         return 0
-    number = rules.format_number(incident.number)
-    label = rules.ROLE_LABELS.get(offer.role, offer.role)
+    config, number, label, url = about
     current, _ = roles.holder(session, incident=incident, role=offer.role)
     what = "declined" if offer.state == "declined" else "expired unanswered"
-    url = incident_url(session, number, settings)
     body = "\n".join(
         [
             _headline(incident, number),
