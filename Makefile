@@ -8,7 +8,7 @@ DB ?= sqlite:///var/commandpost.db
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # One pytest worker per core (pytest-xdist); TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= auto
-PYTEST = COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
+PYTEST = COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
 
 .PHONY: run test test-integration lint fmt bench reliability clean
 
@@ -26,12 +26,12 @@ run: $(STAMP)
 ## The suite, on SQLite and on PostgreSQL (COMMANDPOST_TEST_PG_URL, default the local `test` database), one
 ## worker per core — all but the tests that start real processes (`make test-integration`).
 test: $(STAMP)
-	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
+	$(PYTEST) --dist worksteal -m "not integration" $(PYTEST_ARGS)
 
 ## The tests that start real processes: servers, engines killed with SIGKILL, outages, Alertmanager,
 ## Chromium, the installed command on a terminal (the `integration` marker). CI runs them after `make test`.
 test-integration: $(STAMP)
-	$(PYTEST) -m integration $(PYTEST_ARGS)
+	$(PYTEST) --dist loadfile -m integration $(PYTEST_ARGS)  # a module's servers start once
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench reliability
