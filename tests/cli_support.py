@@ -16,6 +16,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,14 +28,19 @@ from commandpost import cli_root
 def run_cli(
     args: Sequence[str],
     *,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     stdin: str | None = None,
     cwd: Path | str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``commandpost *args`` with ``env`` over this process's environment, ``stdin`` as its input."""
+    """``commandpost *args`` with ``env`` over this process's environment, ``stdin`` as its input.
+
+    A ``None`` in ``env`` unsets that variable for the call. ``TZ`` is the command's local time zone,
+    as in a process of its own (``time.tzset`` before and after).
+    """
     argv, here = sys.argv, Path.cwd()
     code: int | str | None = 0
     with CliRunner().isolation(input=stdin, env=dict(env or {})) as (out, err, _mixed):
+        time.tzset()
         sys.argv = ["commandpost", *args]
         if cwd is not None:
             os.chdir(cwd)
@@ -49,6 +55,7 @@ def run_cli(
                 sys.stdout.flush()
                 sys.stderr.flush()
         stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    time.tzset()
     returncode = code if isinstance(code, int) else (0 if code is None else 1)
     if isinstance(code, str):
         stderr += code + "\n"

@@ -1,12 +1,12 @@
-"""``commandpost postmortem|action|actions|postmortems`` as a person runs them: a subprocess talking to
-a real uvicorn server (frozen clock) through ``client.py`` (COMMANDPOST_URL / TOKEN), both databases."""
+"""``commandpost postmortem|action|actions|postmortems`` as a person runs them: the console script
+(in this process, tests/cli_support.py) talking to a real uvicorn server (frozen clock) through
+``client.py`` (COMMANDPOST_URL / TOKEN), both databases."""
 
 from __future__ import annotations
 
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +19,7 @@ import uvicorn
 
 from commandpost.db.engine import transaction
 from commandpost.incidents import timeline
+from tests import cli_support
 from tests.api.test_postmortem_api import FILLED
 from tests.service.test_postmortem_draft import run_criteria, script_webhook_backlog
 
@@ -54,19 +55,10 @@ def cli(app, applied_ops, make_token, sessions, clock, tmp_path: Path):  # type:
                 "COMMANDPOST_URL": url,
                 "COMMANDPOST_TOKEN": tokens[who],
                 "HOME": str(tmp_path),
-                "PATH": "/usr/bin:/bin",
                 "TZ": "UTC",
                 "COLUMNS": "200",
             }
-            return subprocess.run(
-                [sys.executable, "-m", "commandpost", *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                input=stdin,
-                cwd=tmp_path,
-                timeout=120,
-            )
+            return cli_support.run_cli(args, env=env, stdin=stdin, cwd=tmp_path)
 
         yield run
 
