@@ -1,12 +1,12 @@
-"""``commandpost oncall`` / ``override`` / ``feed`` as a real user runs them: a subprocess talking to a
-real uvicorn server (frozen clock) over HTTP, on both databases."""
+"""``commandpost oncall`` / ``override`` / ``feed`` as a real user runs them: the console script (in this
+process, tests/cli_support.py) talking to a real uvicorn server (frozen clock) over HTTP, on both
+databases."""
 
 from __future__ import annotations
 
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+
+from tests import cli_support
 
 
 @contextmanager
@@ -48,17 +50,10 @@ def cli(app, applied_ops, make_token, tmp_path: Path):  # type: ignore[no-untype
                 "COMMANDPOST_URL": url,
                 "COMMANDPOST_TOKEN": token,
                 "HOME": str(tmp_path),
-                "PATH": "/usr/bin:/bin",
                 "TZ": "UTC",
                 "COLUMNS": "200",
             }
-            return subprocess.run(
-                [sys.executable, "-m", "commandpost", *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
-            )
+            return cli_support.run_cli(args, env=env)
 
         run.url = url  # type: ignore[attr-defined]
         yield run

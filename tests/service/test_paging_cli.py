@@ -1,15 +1,16 @@
-"""``commandpost ack`` / ``escalate`` / ``pages`` as a user runs them: a subprocess talking to a real
-uvicorn server (frozen clock, engine off: the test decides when the processor runs), both databases."""
+"""``commandpost ack`` / ``escalate`` / ``pages`` as a user runs them: the console script (in this
+process, tests/cli_support.py) talking to a real uvicorn server (frozen clock, engine off: the test
+decides when the processor runs), both databases."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests import cli_support
 from tests.alert_support import keys, pd_trigger, serve
 from tests.paging_support import processor, run_until
 
@@ -24,17 +25,10 @@ def cli(app, applied_ops, make_token, tmp_path: Path):  # type: ignore[no-untype
                 "COMMANDPOST_URL": url,
                 "COMMANDPOST_TOKEN": token,
                 "HOME": str(tmp_path),
-                "PATH": "/usr/bin:/bin",
                 "TZ": "UTC",
                 "COLUMNS": "200",
             }
-            return subprocess.run(
-                [sys.executable, "-m", "commandpost", *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
-            )
+            return cli_support.run_cli(args, env=env)
 
         yield run
 
