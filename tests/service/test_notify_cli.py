@@ -1,12 +1,12 @@
-"""``commandpost notifications [--failed]`` and ``notifications retry ID`` as a person runs them: a
-subprocess talking to a real uvicorn server over HTTP, on both databases."""
+"""``commandpost notifications [--failed]`` and ``notifications retry ID`` as a person runs them: the
+console script (in this process, tests/cli_support.py) talking to a real uvicorn server over HTTP, on
+both databases."""
 
 from __future__ import annotations
 
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +19,7 @@ import uvicorn
 
 from commandpost.notify import service
 from commandpost.notify.models import DEAD
+from tests import cli_support
 
 
 @contextmanager
@@ -50,17 +51,10 @@ def cli(app, make_token, tmp_path: Path):  # type: ignore[no-untyped-def]
                 "COMMANDPOST_URL": url,
                 "COMMANDPOST_TOKEN": token,
                 "HOME": str(tmp_path),
-                "PATH": "/usr/bin:/bin",
                 "TZ": "UTC",
                 "COLUMNS": "220",
             }
-            return subprocess.run(
-                [sys.executable, "-m", "commandpost", *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
-            )
+            return cli_support.run_cli(args, env=env)
 
         yield run
 

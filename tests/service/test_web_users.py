@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import select
 
 from commandpost.errors import Unauthorized, ValidationFailed
 from commandpost.security import users
+from tests import cli_support
 
 
 def test_set_password_creates_a_user_of_people_yaml(sessions, applied_ops, clock):
@@ -67,13 +67,7 @@ def test_verify_and_sessions(sessions, applied_ops, clock):
 
 
 def run_cli(db_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "commandpost", *args, "--database-url", db_url],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli_support.run_cli([*args, "--database-url", db_url], stdin=stdin)
 
 
 def test_cli_set_password_from_stdin(db_url, applied_ops, sessions, clock):
