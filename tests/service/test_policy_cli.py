@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 from commandpost.errors import Conflict, NotFound, PolicyInvalid
 from commandpost.policy import cli as policy_cli
+from tests import cli_support
 from tests.conftest import EXAMPLE_OPS, REPO
 
 PACKAGED_EXAMPLE = REPO / "src" / "commandpost" / "policy" / "example"
@@ -32,14 +32,11 @@ def invoke(*args: str) -> object:
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """The real entry point (its error handling and exit codes), in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "commandpost", *args],
-        capture_output=True,
-        text=True,
+    """The console script's entry point (its error handling and exit codes)."""
+    return cli_support.run_cli(
+        args,
         # email on: without SMTP, people.yaml's email contacts are a warning (test_smtp_warning.py)
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "300", "COMMANDPOST_SMTP_HOST": "smtp.example.com"},
-        timeout=120,
+        env={"COLUMNS": "300", "COMMANDPOST_SMTP_HOST": "smtp.example.com"},
         cwd=cwd,
     )
 
@@ -201,12 +198,6 @@ def test_integrations_list_and_rotate(db_url):
 
 @pytest.mark.parametrize("args", [("integrations", "rotate", "nope")])
 def test_errors_reach_the_person_without_a_traceback(args, db_url):
-    result = subprocess.run(
-        [sys.executable, "-m", "commandpost", *args],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "COMMANDPOST_DATABASE_URL": db_url},
-        timeout=120,
-    )
+    result = cli_support.run_cli(args, env={"COMMANDPOST_DATABASE_URL": db_url})
     assert result.returncode == 4
     assert "no active integration named 'nope'" in result.stderr and "Traceback" not in result.stderr

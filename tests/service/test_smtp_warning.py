@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 from commandpost.app import create_app
 from commandpost.policy.loader import load_ops
 from commandpost.settings import Settings
+from tests import cli_support
 from tests.conftest import EXAMPLE_OPS
 from tests.paging_support import ops_variant
 
@@ -40,16 +40,8 @@ def fresh_copy(tmp_path: Path) -> Path:
 
 
 def run_check(ops: Path, *args: str, smtp_host: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "300"}
-    if smtp_host is not None:
-        env["COMMANDPOST_SMTP_HOST"] = smtp_host
-    return subprocess.run(
-        [sys.executable, "-m", "commandpost", "check", str(ops), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    env = {"COLUMNS": "300", "COMMANDPOST_SMTP_HOST": smtp_host}  # None: not set
+    return cli_support.run_cli(["check", str(ops), *args], env=env)
 
 
 def email_line(ops: Path) -> int:
