@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,6 +28,7 @@ from commandpost.policy.loader import load_ops
 from commandpost.policy.models import OpsRevision
 from commandpost.policy.yamlsource import parse_yaml
 from commandpost.runbooks import coverage
+from tests import cli_support
 from tests.conftest import EXAMPLE_OPS
 from tests.paging_support import ops_variant
 
@@ -124,12 +123,8 @@ def test_coverage_strict_fails_on_a_paging_default_without_a_runbook(tmp_path):
             "problem": "no default_runbook",
         }
     ]
-    cli = subprocess.run(
-        [sys.executable, "-m", "commandpost", "runbook", "coverage", "--strict", "--ops", str(folder)],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "300"},
-        timeout=120,
+    cli = cli_support.run_cli(
+        ["runbook", "coverage", "--strict", "--ops", str(folder)], env={"COLUMNS": "300"}
     )
     assert cli.returncode == 1, cli.stdout + cli.stderr
     assert (

@@ -22,8 +22,6 @@ Also: an alert whose dedup key holds a secret still deduplicates.
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -62,6 +60,7 @@ from commandpost.security import stored
 from commandpost.security import users as web_users
 from commandpost.settings import Settings
 from commandpost.wiring import engine_plan
+from tests import cli_support
 from tests.alert_support import keys, serve
 from tests.api.test_postmortem_api import FILLED, ITEM
 from tests.api.test_web_auth import PASSWORD, csrf_of, login
@@ -820,7 +819,7 @@ def test_the_cli_stores_no_raw_secret(
 ) -> None:
     token = make_token("responder", person="hana")
     start = clock.now() + timedelta(hours=1)
-    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "TZ": "UTC", "COLUMNS": "200"}
+    env = {"HOME": str(tmp_path), "TZ": "UTC", "COLUMNS": "200"}
     outputs = []
     with serve(app) as url:
         for n, note in enumerate(_bundles(SAMPLES, 2000)):  # a note is at most 2,000 characters
@@ -830,23 +829,21 @@ def test_the_cli_stores_no_raw_secret(
                 "--end",
                 (start + timedelta(hours=n + 1)).isoformat(),
             ]
-            added = subprocess.run(
+            added = cli_support.run_cli(
                 [
-                    sys.executable, "-m", "commandpost", "override", "add",
+                    "override", "add",
                     "--schedule", "payment-platform", "--layer", "primary", "--person", "ken", *window,
                     "--note", note,
                 ],
-                capture_output=True, text=True, timeout=120,
                 env={**env, "COMMANDPOST_URL": url, "COMMANDPOST_TOKEN": token},
             )  # fmt: skip
             assert added.returncode == 0, added.stderr
             outputs.append(added.stdout + added.stderr)
     name = "db password is hunter2, key AKIAIOSFODNN7EXAMPLE"  # a name is one line of at most 200
-    created = subprocess.run(
-        [sys.executable, "-m", "commandpost", "token", "create", "--person", "hana", "--scope", "read",
-         "--name", name],
-        capture_output=True, text=True, timeout=120, env={**env, "COMMANDPOST_DATABASE_URL": db_url},
-    )  # fmt: skip
+    created = cli_support.run_cli(
+        ["token", "create", "--person", "hana", "--scope", "read", "--name", name],
+        env={**env, "COMMANDPOST_DATABASE_URL": db_url},
+    )
     assert created.returncode == 0, created.stderr
     outputs.append(created.stderr)  # (stdout is the new token itself)
     assert [leak for out in outputs for leak in leaks("cli output", out)] == []
