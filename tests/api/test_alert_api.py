@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 
 import httpx
 import orjson
@@ -13,6 +12,7 @@ import pytest
 
 from commandpost.policy import service as policy_service
 from commandpost.policy.models import OpsRevision
+from tests import cli_support
 from tests.alert_support import PAYLOADS, apply_variant, counts, keys, load_jsonc, pd_trigger, serve
 
 DB = {"custom_details": {"alertname": "DBConnectionsExhausted"}}
@@ -252,13 +252,7 @@ def test_cli_lists_alerts(app, k, make_token, tmp_path):
         env = {"COMMANDPOST_URL": url, "COMMANDPOST_TOKEN": token, "HOME": str(tmp_path), "COLUMNS": "200"}
 
         def run(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "commandpost", "alerts", *args],
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=120,
-            )
+            return cli_support.run_cli(["alerts", *args], env=env)
 
         table = run("--status", "open")
         as_json = run("--json")

@@ -11,8 +11,6 @@ for every rule and every service whose integration could receive it, on both dat
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from commandpost.alerts.promrules import lint_prometheus_rules, pages, predict
 from commandpost.policy import service as policy_service
 from commandpost.policy.loader import load_ops
 from commandpost.policy.opsfiles import OpsConfig
+from tests import cli_support
 from tests.conftest import EXAMPLE_OPS
 
 # A second service, so an alert without a service label has two places to land.
@@ -250,13 +249,11 @@ def test_check_prometheus_rules_no_longer_claims_the_label_pages(tmp_path):
         "groups:\n  - name: g\n    rules:\n      - alert: AnythingSev1\n        expr: up == 0\n"
         "        labels: {severity: SEV1}\n"
     )
-    args = [sys.executable, "-m", "commandpost", "check", str(EXAMPLE_OPS), "--prometheus-rules", "rules.yml"]
-    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "300", "COMMANDPOST_SMTP_HOST": "smtp.example.com"}
-    run = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    args = ["check", str(EXAMPLE_OPS), "--prometheus-rules", "rules.yml"]
+    env = {"COLUMNS": "300", "COMMANDPOST_SMTP_HOST": "smtp.example.com"}
+    run = cli_support.run_cli(args, env=env, cwd=tmp_path)
     assert "pages as SEV1" not in run.stdout
     assert f"{tmp_path / 'rules.yml'}:4: warning: alert 'AnythingSev1' has labels.severity SEV1" in run.stdout
     assert "it routes as SEV3 (service payment-platform's default_severity)" in run.stdout
-    strict = subprocess.run(
-        [*args, "--strict"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
-    )
+    strict = cli_support.run_cli([*args, "--strict"], env=env, cwd=tmp_path)
     assert strict.returncode == 1
