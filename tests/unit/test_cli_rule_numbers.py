@@ -6,13 +6,12 @@ are indexes, 0-based as in every path commandpost prints, and say so by their br
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import yaml
 
+from tests import cli_support
 from tests.conftest import EXAMPLE_OPS
 
 # Two paging alerts of payment-platform without a runbook_url: its alert rules 1 and 2 route them.
@@ -30,14 +29,7 @@ groups:
 
 
 def run_check(folder: Path, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "commandpost", "check", str(folder), *args],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "400"},
-        timeout=120,
-        cwd=folder.parent,
-    )
+    done = cli_support.run_cli(["check", str(folder), *args], env={"COLUMNS": "400"}, cwd=folder.parent)
     assert "Traceback" not in done.stderr, done.stderr
     return done.stdout + done.stderr
 

@@ -1,13 +1,13 @@
-"""``commandpost check ops/ --prometheus-rules FILES`` through the real entry point."""
+"""``commandpost check ops/ --prometheus-rules FILES`` through the console script's entry point."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
+from tests import cli_support
 from tests.conftest import EXAMPLE_OPS
 
 GOOD = """
@@ -32,14 +32,7 @@ groups:
 
 
 def run_check(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "commandpost", "check", str(EXAMPLE_OPS), *args],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "300"},
-        timeout=120,
-        cwd=cwd,
-    )
+    return cli_support.run_cli(["check", str(EXAMPLE_OPS), *args], env={"COLUMNS": "300"}, cwd=cwd)
 
 
 def test_good_rules_pass_and_a_missing_runbook_fails_with_path_and_line(tmp_path: Path) -> None:
