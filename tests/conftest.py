@@ -190,7 +190,7 @@ def applied_ops(sessions: sessionmaker[Session], clock: FrozenClock):  # type: i
     from commandpost.policy import service as policy_service
 
     with sessions() as s:
-        policy_service.apply_folder(s, EXAMPLE_OPS, now=clock.now(), actor="test")
+        policy_service.apply_folder(s, path=EXAMPLE_OPS, now=clock.now(), actor="test")
         s.commit()
         return policy_service.current_config(s)
 

@@ -79,7 +79,7 @@ def people_handles(session: Session) -> frozenset[str]:
     return frozenset(p.handle for p in current_config(session).people)
 
 
-def apply_folder(session: Session, path: str | Path, *, now: datetime, actor: str) -> ApplyResult:
+def apply_folder(session: Session, *, path: str | Path, now: datetime, actor: str) -> ApplyResult:
     """Validate the folder and store it as a new revision unless the latest one has the same content.
 
     Raises PolicyInvalid (details: every ``path:line: message``) when it does not validate;
