@@ -31,7 +31,7 @@ test: $(STAMP)
 ## The tests that start real processes: servers, engines killed with SIGKILL, outages, Alertmanager,
 ## Chromium, the installed command on a terminal (the `integration` marker). CI runs them after `make test`.
 test-integration: $(STAMP)
-	$(PYTEST) --dist loadfile -m integration $(PYTEST_ARGS)  # a module's servers start once
+	$(PYTEST) --dist loadfile -m integration $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench reliability
