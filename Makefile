@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 OPS ?= examples/ops
 DB ?= sqlite:///var/commandpost.db
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
-# One pytest worker per core (pytest-xdist); TEST_WORKERS=0 runs in one process.
+# One pytest worker per core (pytest-xdist), each taking the next test when it is free (worksteal: the
+# long ones do not queue behind one file); TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= auto
-PYTEST = COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS)
+PYTEST = COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: run test test-integration lint fmt bench reliability clean
 
@@ -26,12 +27,12 @@ run: $(STAMP)
 ## The suite, on SQLite and on PostgreSQL (COMMANDPOST_TEST_PG_URL, default the local `test` database), one
 ## worker per core — all but the tests that start real processes (`make test-integration`).
 test: $(STAMP)
-	$(PYTEST) --dist worksteal -m "not integration" $(PYTEST_ARGS)
+	$(PYTEST) -m "not integration" $(PYTEST_ARGS)
 
 ## The tests that start real processes: servers, engines killed with SIGKILL, outages, Alertmanager,
 ## Chromium, the installed command on a terminal (the `integration` marker). CI runs them after `make test`.
 test-integration: $(STAMP)
-	$(PYTEST) --dist loadfile -m integration $(PYTEST_ARGS)
+	$(PYTEST) -m integration $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench reliability
