@@ -28,14 +28,7 @@ def burn_event(service: str, slo: str, condition: rules.Condition) -> Normalized
         dedup_key=dedup_key(service, slo, condition.name),
         source_severity=condition.kind,
         alertname=ALERTNAME,
-        labels={
-            "service": service,
-            "slo": slo,
-            "condition": condition.name,
-            "urgency": condition.kind,
-            "long_window": condition.long,
-            "short_window": condition.short,
-        },
+        labels=rules.burn_labels(service, slo, condition),
     )
 
 

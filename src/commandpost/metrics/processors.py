@@ -80,14 +80,7 @@ def _event(config: OpsConfig, st: slo.SloStatus, condition: rules.Condition, act
         source_severity=condition.kind,
         alertname=ALERTNAME,
         source="commandpost slo",
-        labels={
-            "service": st.service,
-            "slo": st.slo.name,
-            "condition": condition.name,
-            "urgency": condition.kind,
-            "long_window": condition.long,
-            "short_window": condition.short,
-        },
+        labels=rules.burn_labels(st.service, st.slo.name, condition),
         details={
             "burn_rates": {w: None if v is None else round(float(v), 4) for w, v in st.burn.items()},
             "objective": st.slo.objective,

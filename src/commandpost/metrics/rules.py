@@ -55,6 +55,18 @@ def dedup_key(service: str, slo_name: str, condition: str) -> str:
     return f"slo/{service}/{slo_name}/{condition}"
 
 
+def burn_labels(service: str, slo_name: str, condition: Condition) -> dict[str, str]:
+    """The labels of a burn-rate alert: what alert rules match it by (``urgency: page``, ``slo``)."""
+    return {
+        "service": service,
+        "slo": slo_name,
+        "condition": condition.name,
+        "urgency": condition.kind,
+        "long_window": condition.long,
+        "short_window": condition.short,
+    }
+
+
 @dataclass(frozen=True)
 class Condition:
     """One multiwindow burn-rate alert of the SRE workbook: both windows burn faster than ``factor``."""
