@@ -77,8 +77,11 @@ def test_email_has_subject_plain_and_html_and_a_stable_message_id():
     assert "First move: scale workers <now>" in plain
     assert "scale workers &lt;now&gt; &amp; check queue" in html
     assert '<a href="https://runbooks.example/payments">' in html
-    assert mail["Message-ID"] == build(page, sender="x@y", now=NOW)["Message-ID"]
-    assert mail["Message-ID"] != build(replace(page, key="other"), sender="x@y", now=NOW)["Message-ID"]
+    assert mail["Message-ID"] == build(page, sender="cp@example.com", now=NOW)["Message-ID"]
+    assert (
+        mail["Message-ID"]
+        != build(replace(page, key="other"), sender="cp@example.com", now=NOW)["Message-ID"]
+    )
 
 
 def test_email_subject_cannot_inject_headers():

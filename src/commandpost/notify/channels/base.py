@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,6 +33,15 @@ class Channel(Protocol):
     def send(self, message: Outbound, now: datetime) -> Delivery:
         """Try once; never raise for a delivery problem — describe it in the Delivery."""
         ...
+
+
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""Control characters (all but tab and newline), bidirectional overrides, lone surrogates."""
+
+
+def clean(text: str) -> str:
+    """Text a phone or a mail client shows as written: no NUL, terminal escapes or reordering tricks."""
+    return _UNSAFE.sub("", text.replace("\r\n", "\n"))
 
 
 def one_line(text: str, limit: int) -> str:

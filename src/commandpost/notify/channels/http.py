@@ -1,4 +1,4 @@
-"""HTTP POST through the outbound guard, for the Slack and webhook channels.
+"""HTTP POST through the outbound guard, for the Slack, webhook and push (ntfy) channels.
 
 Each hop is checked by :class:`OutboundGuard` before any connection is made, and the request
 goes to the checked IP address (the Host header and TLS SNI keep the name, and the certificate
@@ -77,34 +77,42 @@ class GuardedHttp:
             self._all.clear()
 
     def post(self, url: str, content: bytes, headers: dict[str, str], now: datetime) -> Delivery:
+        return self.exchange(url, content, headers, now)[0]
+
+    def exchange(
+        self, url: str, content: bytes, headers: dict[str, str], now: datetime
+    ) -> tuple[Delivery, bytes]:
+        """:meth:`post`, and the final answer's body (up to READ_LIMIT; empty when none came), for a
+        channel whose far end answers in a body it must read (ntfy's message id and error code)."""
         for hop in range(MAX_REDIRECTS + 1):
             try:
                 target = self.guard.check(url, redirect=hop > 0)
             except Refused as exc:
-                return Delivery("dead", error=str(exc))
+                return Delivery("dead", error=str(exc)), b""
             except Unresolvable as exc:
-                return Delivery("retry", error=str(exc))
+                return Delivery("retry", error=str(exc)), b""
             try:
-                status, response_headers, snippet = self._send(target, content, headers)
+                status, response_headers, body = self._send(target, content, headers)
             except TimeoutError:
-                return Delivery("retry", error=f"no answer from {display(url)} within {self.timeout:g}s")
+                return Delivery("retry", error=f"no answer from {display(url)} within {self.timeout:g}s"), b""
             except (OSError, http.client.HTTPException) as exc:
-                return Delivery("retry", error=f"{display(url)}: {type(exc).__name__}: {exc}")
+                return Delivery("retry", error=f"{display(url)}: {type(exc).__name__}: {exc}"), b""
             location = response_headers.get("location")
             if 300 <= status < 400 and location:
                 url = urljoin(url, location)
                 continue
             outcome = classify_http(status)
             if outcome == "delivered":
-                return Delivery("delivered", status_code=status)
+                return Delivery("delivered", status_code=status), body
             retry_after = parse_retry_after(response_headers.get("retry-after"), now)
+            snippet = " ".join(body[:SNIPPET_BYTES].decode("utf-8", "replace").split())
             return Delivery(
                 outcome,
                 status_code=status,
                 error=f"HTTP {status} from {display(url)}: {snippet}".rstrip(": "),
                 retry_after=retry_after if status in (429, 503) else None,
-            )
-        return Delivery("dead", error=f"more than {MAX_REDIRECTS} redirects from {display(url)}")
+            ), body
+        return Delivery("dead", error=f"more than {MAX_REDIRECTS} redirects from {display(url)}"), b""
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -120,7 +128,7 @@ class GuardedHttp:
             if connection in self._all:
                 self._all.remove(connection)
 
-    def _send(self, target: Target, content: bytes, headers: dict[str, str]) -> tuple[int, Message, str]:
+    def _send(self, target: Target, content: bytes, headers: dict[str, str]) -> tuple[int, Message, bytes]:
         parts = urlsplit(target.url)
         path = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=PATH_SAFE)
         lines = [f"POST {path} HTTP/1.1", f"Host: {target.host_header}", "User-Agent: commandpost"]
@@ -136,7 +144,7 @@ class GuardedHttp:
                     raise failed.error from None
         raise OSError(f"{display(target.url)}: no address to connect to")
 
-    def _exchange(self, target: Target, address: str, request: bytes) -> tuple[int, Message, str]:
+    def _exchange(self, target: Target, address: str, request: bytes) -> tuple[int, Message, bytes]:
         key = (target.scheme, address, target.port, target.host)
         pool = self._pool()
         for _try in range(2):
@@ -165,8 +173,7 @@ class GuardedHttp:
                 pool[key] = connection
                 while len(pool) > POOL_PER_THREAD:
                     self._forget(pool.popitem(last=False)[1])
-            snippet = " ".join(body[:SNIPPET_BYTES].decode("utf-8", "replace").split())
-            return response.status, response.msg, snippet
+            return response.status, response.msg, body
         raise http.client.RemoteDisconnected("the server closed the connection twice")
 
 
