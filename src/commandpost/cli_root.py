@@ -72,10 +72,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "commandpost.alerts.cli",
         "Alerts, newest first: status, SEV, how many times it fired, its incident and runbook.",
     ),
-    "oncall": (
-        "commandpost.oncall.cli",
-        "Who is on call now (or --at): schedule, layer, person, until when.",
-    ),
     "ack": (
         "commandpost.paging.cli",
         "Acknowledge: escalation stops; with no IC named yet, you become IC.",
@@ -111,6 +107,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "role": (
         "commandpost.incidents.cli",
         "Roles and explicit handover: offer, accept, decline, withdraw, assign, list.",
+    ),
+    "oncall": (
+        "commandpost.oncall.cli",
+        "Who is on call now (or --at): schedule, layer, person, until when.",
     ),
     "override": ("commandpost.oncall.cli", "Overrides: someone covers a schedule layer for a while."),
     "feed": ("commandpost.oncall.cli", "iCal feeds of a schedule's or a person's shifts."),

@@ -622,6 +622,7 @@ def _api(
     call("POST", "/api/v1/feeds", json={"person": text}, headers=yuta)
     call("POST", "/api/v1/feeds/{}/rotate", feed.json()["id"], headers=yuta)
     call("DELETE", "/api/v1/feeds/{}", feed.json()["id"], headers=yuta)
+    _swaps(call, i, text, people, now)
     call("POST", "/api/v1/notifications/{}/retry", 1, headers=yuta)
     call("POST", "/api/v1/integrations/subscriptions/{}/confirm", 1, headers=admin)
     # SLO counts: the pusher's id is an identifier
@@ -636,6 +637,34 @@ def _api(
     )
     call("POST", "/api/v1/slos/{}/{}/events", text, text, json={"events": [count]}, headers=yuta)
     _intake(call, i, text, integration, now)
+
+
+def _swaps(call: Sweep, i: int, text: str, people: dict[str, dict[str, str]], now: datetime) -> None:
+    """hana (secondary this week) asks for cover three times — accepted, declined, withdrawn — and
+    someone takes the primary's shift; each in a slot of its own."""
+    hana, ken, mei = people["hana"], people["ken"], people["mei"]
+    swaps = "/api/v1/oncall/swaps"
+    for n, (target, verb, actor) in enumerate(
+        (("ken", "accept", ken), ("ken", "decline", ken), ("mei", "withdraw", hana))
+    ):
+        start = now + timedelta(hours=1, minutes=30 * i + 10 * n)
+        asked = {"schedule": "payment-platform", "layer": "secondary", "target": target, "note": text}
+        made = call(
+            "POST",
+            swaps,
+            json={**asked, "start": start.isoformat(), "end": (start + timedelta(minutes=10)).isoformat()},
+            headers=hana,
+        )
+        call("POST", swaps + "/{}/" + verb, made.json().get("id", 1), headers=actor)
+    call("POST", swaps, json={"schedule": text, "layer": text, "target": text, "note": text,
+                              "start": now.isoformat(), "end": now.isoformat()}, headers=hana)  # fmt: skip
+    taker = mei if i % 2 == 0 else ken
+    call(
+        "POST",
+        "/api/v1/oncall/take",
+        json={"schedule": "payment-platform", "layer": "primary", "note": text},
+        headers=taker,
+    )
 
 
 def _intake(call: Sweep, i: int, text: str, integration: dict[str, str], now: datetime) -> None:
@@ -794,6 +823,18 @@ def _pages(
     form("/oncall/overrides", layer="payment-platform/primary", person="ken", note=text, **window)
     form("/oncall/overrides", layer=text, person=text, note=text, **window)
     form("/oncall/overrides/{}/remove", newest("/api/v1/overrides"))
+    slot = now + timedelta(hours=20, minutes=30 * i)  # yuta's primary shift
+    ahead = {"start": slot.isoformat(), "end": (slot + timedelta(minutes=10)).isoformat()}
+    form("/oncall/swaps", layer="payment-platform/primary", person="hana", note=text, **ahead)
+    form("/oncall/swaps/{}/{}", newest("/api/v1/oncall/swaps"), "withdraw")
+    form("/oncall/swaps", layer=text, person=text, note=text, **ahead)
+    for n, verb in enumerate(("accept", "decline")):  # yuta, the team's lead, answers for mei
+        start = datetime(2026, 6, 29, 1, tzinfo=UTC) + timedelta(minutes=30 * i + 10 * n)  # hana's week
+        asked = {"schedule": "payment-platform", "layer": "primary", "target": "mei", "note": text}
+        window = {"start": start.isoformat(), "end": (start + timedelta(minutes=10)).isoformat()}
+        made = call("POST", "/api/v1/oncall/swaps", json={**asked, **window}, headers=people["hana"])
+        form("/oncall/swaps/{}/{}", made.json().get("id", 1), verb)
+    form("/oncall/take", layer="payment-platform/secondary")
     form("/oncall/feeds", of="schedule:payment-platform")
     form("/oncall/feeds", of=f"person:{text}")
     feed = newest("/api/v1/feeds")

@@ -1,4 +1,4 @@
-"""On-call over HTTP: who is on call, schedules and shifts, overrides, iCal feeds.
+"""On-call over HTTP: who is on call, schedules and shifts, overrides, shift swaps, iCal feeds.
 
 ``router`` is under ``/api/v1`` with bearer tokens. ``ical_router`` serves ``/ical/{token}.ics``
 without one: the feed's own secret is the only credential a calendar app can send.
@@ -11,10 +11,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from commandpost.deps import IsoAwareDatetime, PublicRead, Reader, Responder, RowId
+from commandpost.deps import Ctx, IsoAwareDatetime, PublicRead, Reader, Responder, RowId
 from commandpost.errors import NotFound
-from commandpost.oncall import feeds
+from commandpost.oncall import feeds, swaps
 from commandpost.oncall import service as oncall_service
+from commandpost.oncall.models import ShiftSwap
 from commandpost.oncall.schemas import (
     FeedCreated,
     FeedIn,
@@ -26,6 +27,9 @@ from commandpost.oncall.schemas import (
     ScheduleOut,
     ShiftOut,
     ShiftsOut,
+    SwapIn,
+    SwapOut,
+    TakeIn,
 )
 from commandpost.policy import service as policy_service
 
@@ -122,6 +126,104 @@ def remove_override(ctx: Responder, override_id: RowId) -> OverrideOut:
     row = oncall_service.remove_override(ctx.session, override_id=override_id)
     ctx.audit_target(f"override:{override_id}", schedule=row.schedule, layer=row.layer, person=row.person)
     return OverrideOut.model_validate(row)
+
+
+# ------------------------------------------------------------------ shift swaps and cover
+
+
+@router.get("/oncall/swaps", response_model=list[SwapOut], summary="Shift swaps, newest first")
+def list_swaps(
+    ctx: Reader,
+    state: str | None = Query(
+        default=None, description="requested | accepted | declined | withdrawn | expired"
+    ),
+    person: str | None = Query(default=None, description="who asked or was asked"),
+    schedule: str | None = None,
+) -> list[SwapOut]:
+    rows = swaps.list_swaps(ctx.session, now=ctx.now, state=state, person=person, schedule=schedule)
+    return [SwapOut.of(r, ctx.now) for r in rows]
+
+
+@router.get("/oncall/swaps/{swap_id}", response_model=SwapOut, summary="One shift swap")
+def get_swap(ctx: Reader, swap_id: RowId) -> SwapOut:
+    return SwapOut.of(swaps.get_swap(ctx.session, swap_id=swap_id), ctx.now)
+
+
+@router.post(
+    "/oncall/swaps",
+    response_model=SwapOut,
+    status_code=201,
+    summary="Ask someone to cover (part of) your shift, or to swap ranges with you",
+)
+def request_swap(ctx: Responder, body: SwapIn) -> SwapOut:
+    row = swaps.request_swap(
+        ctx.session,
+        config=policy_service.current_config(ctx.session),
+        schedule=body.schedule,
+        layer=body.layer,
+        requester=ctx.principal.person,
+        target=body.target,
+        start=body.start,
+        end=body.end,
+        counter_start=body.counter_start,
+        counter_end=body.counter_end,
+        note=body.note,
+        now=ctx.now,
+    )
+    return _swap_done(ctx, row)
+
+
+@router.post("/oncall/swaps/{swap_id}/accept", response_model=SwapOut, summary="Accept: it becomes overrides")
+def accept_swap(ctx: Responder, swap_id: RowId) -> SwapOut:
+    config = policy_service.current_config(ctx.session)
+    return _swap_done(
+        ctx,
+        swaps.accept(ctx.session, config=config, swap_id=swap_id, actor=ctx.principal.person, now=ctx.now),
+    )
+
+
+@router.post("/oncall/swaps/{swap_id}/decline", response_model=SwapOut, summary="Decline a request")
+def decline_swap(ctx: Responder, swap_id: RowId) -> SwapOut:
+    config = policy_service.current_config(ctx.session)
+    return _swap_done(
+        ctx,
+        swaps.decline(ctx.session, config=config, swap_id=swap_id, actor=ctx.principal.person, now=ctx.now),
+    )
+
+
+@router.post("/oncall/swaps/{swap_id}/withdraw", response_model=SwapOut, summary="Withdraw your request")
+def withdraw_swap(ctx: Responder, swap_id: RowId) -> SwapOut:
+    config = policy_service.current_config(ctx.session)
+    return _swap_done(
+        ctx,
+        swaps.withdraw(ctx.session, config=config, swap_id=swap_id, actor=ctx.principal.person, now=ctx.now),
+    )
+
+
+@router.post(
+    "/oncall/take",
+    response_model=SwapOut,
+    status_code=201,
+    summary="Take the rest of the current shift now from whoever is on call",
+)
+def take_shift(ctx: Responder, body: TakeIn) -> SwapOut:
+    row = swaps.take(
+        ctx.session,
+        config=policy_service.current_config(ctx.session),
+        schedule=body.schedule,
+        layer=body.layer,
+        actor=ctx.principal.person,
+        note=body.note,
+        now=ctx.now,
+    )
+    return _swap_done(ctx, row)
+
+
+def _swap_done(ctx: Ctx, row: ShiftSwap) -> SwapOut:
+    ctx.audit_target(
+        f"swap:{row.id}", state=row.state, kind=row.kind, requester=row.requester, asked=row.target
+    )
+    return SwapOut.of(row, ctx.now)
 
 
 # ------------------------------------------------------------------ iCal feeds

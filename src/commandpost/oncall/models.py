@@ -66,3 +66,42 @@ class IcalFeed(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
     rotated_at: Mapped[datetime | None]
+
+
+class ShiftSwap(Base):
+    """A request to hand over (``cover``) or trade (``swap``) a range of a layer, or a ``take`` of the
+    rest of the current shift, and what became of it.
+
+    ``requester`` asks and ``target`` is asked: in a cover the target takes [starts_at, ends_at) of
+    the requester's time; in a swap also the requester takes [counter_starts_at, counter_ends_at) of
+    the target's; in a take the requester relieves the target at once. An accepted request (a take
+    is accepted as it is made) becomes ``Override`` rows, whose ids are kept here, so it survives any
+    later edit of the rotation like every override. A request still ``requested`` at ``expires_at``
+    reads as ``expired``.
+    """
+
+    __tablename__ = "oncall_swap"
+    __table_args__ = (Index("ix_oncall_swap_state_expires_at", "state", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(100))
+    layer: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10), doc="swap | cover | take")
+    requester: Mapped[str] = mapped_column(String(100), index=True)
+    target: Mapped[str] = mapped_column(String(100), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    counter_starts_at: Mapped[datetime | None]
+    counter_ends_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(
+        String(10), doc="requested | accepted | declined | withdrawn | expired"
+    )
+    expires_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    override_id: Mapped[int | None] = mapped_column(Integer, doc="the override giving the target the range")
+    counter_override_id: Mapped[int | None] = mapped_column(
+        Integer, doc="a swap's second override, giving the requester the counter range"
+    )

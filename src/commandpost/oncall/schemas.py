@@ -9,7 +9,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from commandpost.clock import Instant
+from commandpost.oncall.models import ShiftSwap
 from commandpost.oncall.rules import OnCallNow
+from commandpost.oncall.swap_rules import effective_state
 from commandpost.policy.opsfiles import Layer, Schedule
 from commandpost.responses import Out, computed
 
@@ -151,3 +153,55 @@ class FeedOut(Out):
 class FeedCreated(FeedOut):
     url: str = Field(description="the calendar URL, secret included; shown only now")
     token: str
+
+
+class SwapIn(BaseModel):
+    """Ask ``target`` to cover [start, end) of your shift; with a counter range, a swap: you take
+    [counter_start, counter_end) of theirs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: str = Field(min_length=1, max_length=100)
+    layer: str = Field(min_length=1, max_length=100)
+    target: str = Field(min_length=1, max_length=100, description="who is asked: a handle from people.yaml")
+    start: Instant
+    end: Instant
+    counter_start: Instant | None = Field(default=None, description="a swap: the target's range you take")
+    counter_end: Instant | None = None
+    note: str = Field(default="", max_length=2000)
+
+
+class TakeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: str = Field(min_length=1, max_length=100)
+    layer: str = Field(min_length=1, max_length=100)
+    note: str = Field(default="", max_length=2000)
+
+
+class SwapOut(Out):
+    id: int
+    schedule: str
+    layer: str
+    kind: str = Field(description="cover | swap | take")
+    requester: str = Field(description="who asked (in a take: who took over)")
+    target: str = Field(description="who was asked (in a take: who was relieved)")
+    start: datetime = Field(validation_alias="starts_at")
+    end: datetime = Field(validation_alias="ends_at")
+    counter_start: datetime | None = Field(validation_alias="counter_starts_at")
+    counter_end: datetime | None = Field(validation_alias="counter_ends_at")
+    note: str
+    state: str = Field(description="requested | accepted | declined | withdrawn | expired")
+    expires_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+    override_ids: list[int] = Field(description="the overrides an accepted request became")
+
+    @classmethod
+    def of(cls, row: ShiftSwap, now: datetime) -> SwapOut:
+        """Computed: the state as read at ``now`` (an unanswered request past expiry is expired) and
+        the override ids as one list."""
+        ids = [i for i in (row.override_id, row.counter_override_id) if i is not None]
+        state = effective_state(row.state, row.expires_at, now)
+        return cls.model_validate(computed(row, state=state, override_ids=ids))

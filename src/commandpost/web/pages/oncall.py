@@ -1,5 +1,6 @@
-"""On-call (guide §6): who is on call now per schedule and layer, the next handoffs, overrides, a week or
-month calendar, and iCal feeds — all through ``oncall.service`` / ``oncall.feeds`` as the API does."""
+"""On-call (guide §6): who is on call now per schedule and layer, the next handoffs, overrides, shift
+swaps (ask for cover, take the rest of a shift, answer requests), a week or month calendar, and iCal
+feeds — all through ``oncall.service`` / ``oncall.swaps`` / ``oncall.feeds`` as the API does."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from commandpost.clock import in_range
 from commandpost.deps import Ctx, RowId
-from commandpost.errors import ValidationFailed
-from commandpost.oncall import feeds
+from commandpost.errors import NotFound, ValidationFailed
+from commandpost.oncall import feeds, swap_rules, swaps
 from commandpost.oncall import service as oncall_service
+from commandpost.oncall.models import ShiftSwap
 from commandpost.oncall.rules import Handoff, Shift
 from commandpost.policy import service as policy_service
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.web.auth import PageReader, PageResponder, PageRoute
 from commandpost.web.render import page
 
@@ -103,6 +106,25 @@ def _next_handoffs(ctx: Ctx) -> dict[tuple[str, str], Handoff]:
     return out
 
 
+@dataclass(frozen=True)
+class OpenSwap:
+    """A request still open that the logged-in person can act on: answer it, or withdraw their own."""
+
+    row: ShiftSwap
+    can_decide: bool
+    can_withdraw: bool
+
+
+def _open_swaps(ctx: Ctx, config: OpsConfig) -> list[OpenSwap]:
+    me = ctx.principal.person
+    out = []
+    for row in swaps.list_swaps(ctx.session, now=ctx.now, state=swap_rules.REQUESTED):
+        decide = swap_rules.may_decide(config, actor=me, requester=row.requester, target=row.target)
+        if decide or row.requester == me:
+            out.append(OpenSwap(row, decide, row.requester == me))
+    return out
+
+
 def _render(request: Request, ctx: Ctx, *, view: str, start: str, new_feed: str = "") -> Response:
     config = policy_service.current_config(ctx.session)
     tz = ZoneInfo(config.settings.timezone)
@@ -118,6 +140,7 @@ def _render(request: Request, ctx: Ctx, *, view: str, start: str, new_feed: str 
         now_layers=oncall_service.on_call(ctx.session, config=config, at=ctx.now),
         handoffs=_next_handoffs(ctx),
         overrides=oncall_service.list_overrides(ctx.session, now=ctx.now),
+        open_swaps=_open_swaps(ctx, config),
         schedules=config.schedules,
         people=config.people,
         days=calendar(ctx, tz, view, anchor),
@@ -178,6 +201,68 @@ def add_override(
 def remove_override(override_id: RowId, ctx: PageResponder) -> Response:
     row = oncall_service.remove_override(ctx.session, override_id=override_id)
     ctx.audit_target(f"override:{override_id}", schedule=row.schedule, layer=row.layer, person=row.person)
+    return RedirectResponse("/oncall", status_code=303)
+
+
+@router.post("/oncall/swaps")
+def request_swap(
+    ctx: PageResponder,
+    layer: Text = "",
+    person: Text = "",
+    start: Text = "",
+    end: Text = "",
+    note: Text = "",
+) -> Response:
+    """Ask ``person`` to cover [start, end) of the logged-in person's shift (times on the org's clock)."""
+    config = policy_service.current_config(ctx.session)
+    tz = ZoneInfo(config.settings.timezone)
+    schedule, _, layer_name = layer.partition("/")
+    row = swaps.request_swap(
+        ctx.session,
+        config=config,
+        schedule=schedule,
+        layer=layer_name,
+        requester=ctx.principal.person,
+        target=person,
+        start=_local_instant(start, "start", tz),
+        end=_local_instant(end, "end", tz),
+        note=note,
+        now=ctx.now,
+    )
+    ctx.audit_target(f"swap:{row.id}", state=row.state, kind=row.kind, asked=row.target)
+    return RedirectResponse("/oncall", status_code=303)
+
+
+@router.post("/oncall/swaps/{swap_id}/{verb}")
+def answer_swap(swap_id: RowId, verb: str, ctx: PageResponder) -> Response:
+    """accept | decline (the person asked, or a lead for them) | withdraw (who asked)."""
+    actions = {"accept": swaps.accept, "decline": swaps.decline, "withdraw": swaps.withdraw}
+    if verb not in actions:
+        raise NotFound(f"no such action on a swap: {verb!r} (accept, decline, withdraw)")
+    row = actions[verb](
+        ctx.session,
+        config=policy_service.current_config(ctx.session),
+        swap_id=swap_id,
+        actor=ctx.principal.person,
+        now=ctx.now,
+    )
+    ctx.audit_target(f"swap:{row.id}", state=row.state, kind=row.kind, asked=row.target)
+    return RedirectResponse("/oncall", status_code=303)
+
+
+@router.post("/oncall/take")
+def take_shift(ctx: PageResponder, layer: Text = "") -> Response:
+    """The logged-in person takes the rest of the current shift of ``layer`` (``schedule/layer``) now."""
+    schedule, _, layer_name = layer.partition("/")
+    row = swaps.take(
+        ctx.session,
+        config=policy_service.current_config(ctx.session),
+        schedule=schedule,
+        layer=layer_name,
+        actor=ctx.principal.person,
+        now=ctx.now,
+    )
+    ctx.audit_target(f"swap:{row.id}", state=row.state, kind=row.kind, asked=row.target)
     return RedirectResponse("/oncall", status_code=303)
 
 
