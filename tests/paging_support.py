@@ -30,12 +30,12 @@ EXAMPLE_OPS = REPO / "examples" / "ops"
 BASE_URL = "https://commandpost.example"
 
 # Where people.yaml of examples/ops sends each person's pages (notify's order: slack, email, webhook,
-# then the console); sato asks for email+slack at SEV1 and has no Slack.
+# push, then the console); sato asks for email+slack at SEV1 and has no Slack.
 CHANNELS = {
-    "yuta": ("slack", "email", "console"),
-    "hana": ("slack", "email", "console"),
-    "ken": ("email", "webhook", "console"),
-    "mei": ("slack", "email", "console"),
+    "yuta": ("slack", "email", "push", "console"),
+    "hana": ("slack", "email", "push", "console"),
+    "ken": ("email", "webhook", "push", "console"),
+    "mei": ("slack", "email", "push", "console"),
     "sato": ("email", "console"),
     "#payments": ("slack", "console"),
 }

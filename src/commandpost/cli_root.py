@@ -84,6 +84,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "commandpost.paging.cli",
         "Who was paged when, on which channel, and whether it was delivered.",
     ),
+    "page-test": (
+        "commandpost.paging.cli",
+        "Send a test page through each of a person's methods; report which were delivered and acknowledged.",
+    ),
     "step": (
         "commandpost.runbooks.cli",
         "Mark a runbook step in an incident (Mitigate steps: the Ops holder only).",

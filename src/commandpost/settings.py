@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,8 +85,79 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="a claimed message not finished by then is sent again"
     )
     notify_late_after_seconds: float = Field(default=30.0, ge=0, description="sent later than this: late")
+    link_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="key of the one-tap ack/escalate links; empty: a random key kept in the database",
+    )
+    link_ttl_seconds: float = Field(
+        default=86_400.0, gt=0, description="how long a page's ack/escalate link works after it is sent"
+    )
     slack_min_interval_seconds: float = Field(
         default=1.0, ge=0, description="pacing per Slack webhook URL (Slack allows about 1 message/s)"
+    )
+
+    # SMS and voice (notify/phones/): the providers, in the org's order, and per-country choices. A
+    # provider is used only when configured (its credentials and sender set). The API URLs are settings
+    # so tests point the real clients at local stand-ins.
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = Field(
+        default=SecretStr(""), description="signs Twilio's webhooks too (X-Twilio-Signature)"
+    )
+    twilio_from: str = Field(default="", description="the Twilio number pages come from (E.164)")
+    twilio_api_url: str = "https://api.twilio.com"
+    vonage_api_key: str = ""
+    vonage_api_secret: SecretStr = SecretStr("")
+    vonage_from: str = Field(default="", description="the Vonage number or sender ID pages come from")
+    vonage_signature_secret: SecretStr = Field(
+        default=SecretStr(""), description="verifies Vonage's webhooks: SMS `sig` and the voice JWT (HS256)"
+    )
+    vonage_signature_method: Literal["md5", "sha1", "sha256", "sha512"] = Field(
+        default="md5", description="the HMAC digest chosen in the Vonage dashboard for signed SMS webhooks"
+    )
+    vonage_application_id: str = Field(default="", description="the Vonage application placing calls")
+    vonage_private_key: SecretStr = Field(
+        default=SecretStr(""), description="that application's private key (PEM text), signs the RS256 JWT"
+    )
+    vonage_rest_url: str = "https://rest.nexmo.com"
+    vonage_api_url: str = "https://api.nexmo.com"
+    sms_providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["twilio", "vonage"],
+        description="providers in the order tried (comma-separated in env); only configured ones are used",
+    )
+    sms_provider_by_country: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="the provider tried first per country of the number, e.g. JP=vonage,US=twilio",
+    )
+
+    @field_validator("sms_providers", mode="before")
+    @classmethod
+    def _split_providers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sms_provider_by_country", mode="before")
+    @classmethod
+    def _split_countries(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            pairs = (part.partition("=") for part in value.split(",") if part.strip())
+            return {code.strip().upper(): name.strip().lower() for code, _, name in pairs}
+        return value
+
+    # Push (ntfy) and email identity (notify/channels/ntfy.py, email.py). The ntfy server is reached
+    # through the outbound guard like a webhook: a self-hosted one on a private address must be in
+    # outbound_allowlist.
+    ntfy_url: str = Field(
+        default="", description="the org's ntfy server (e.g. https://ntfy.sh); empty: push is off"
+    )
+    ntfy_token: SecretStr = Field(
+        default=SecretStr(""), description="ntfy access token (tk_…) for protected topics, sent as Bearer"
+    )
+    email_domain: str = Field(
+        default="",
+        pattern=r"^$|^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$",
+        description="the domain of email Message-IDs and incident thread ids; empty: smtp_from's domain "
+        "(unless localhost), else the public URL's host",
     )
 
     @field_validator("outbound_allowlist", mode="before")

@@ -81,6 +81,7 @@ def routers() -> list[Any]:
     from commandpost.notify import api as notify_api
     from commandpost.oncall import api as oncall_api
     from commandpost.paging import api as paging_api
+    from commandpost.paging import phone_api
     from commandpost.policy import api as policy_api
     from commandpost.postmortems import api as postmortems_api
     from commandpost.runbooks import api as runbooks_api
@@ -95,6 +96,7 @@ def routers() -> list[Any]:
         oncall_api.router,
         oncall_api.ical_router,
         paging_api.router,
+        phone_api.router,
         notify_api.router,
         runbooks_api.router,
         postmortems_api.router,

@@ -57,6 +57,7 @@ def test_an_alert_pages_and_the_pages_endpoint_says_who_when_where_and_whether_d
         ("fyi", None, "sato", "console", True),
         ("page", 1, "yuta", "slack", True),
         ("page", 1, "yuta", "email", True),
+        ("page", 1, "yuta", "push", True),
         ("page", 1, "yuta", "console", True),
     ]
     slack = body["pages"][2]
@@ -102,7 +103,7 @@ def test_escalate_pages_the_next_level_now(client, auth, k, sessions, clock):
     r = client.post("/api/v1/incidents/INC-1/escalate", headers=auth("responder", person="hana"))
     assert r.status_code == 200
     out = r.json()
-    assert out["number"] == "INC-1" and out["queued"] == 6  # hana and yuta: slack, email, console
+    assert out["number"] == "INC-1" and out["queued"] == 8  # hana and yuta: slack, email, push, console
     assert (out["escalation"]["state"], out["escalation"]["next_level"]) == ("active", None)
     pages = client.get("/api/v1/incidents/INC-1/pages", headers=auth("read")).json()["pages"]
     assert {(p["person"], p["escalated_by"]) for p in pages if p["level"] == 2} == {

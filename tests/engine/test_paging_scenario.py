@@ -134,9 +134,9 @@ def test_a_day_of_rotations_overrides_pages_escalations_and_acks(sessions, sessi
 
     # The timeline tells the same story, kind "page".
     assert page_entries(session, 1) == [
-        "INC-1: SEV2 paged level 1 of 2: @yuta (primary_oncall) via slack, email, console. "
+        "INC-1: SEV2 paged level 1 of 2: @yuta (primary_oncall) via slack, email, push, console. "
         "Next: secondary_oncall at 21:15 JST unless acknowledged",
-        "INC-1: SEV2 paged level 2 of 2: @hana (secondary_oncall) via slack, email, console. "
+        "INC-1: SEV2 paged level 2 of 2: @hana (secondary_oncall) via slack, email, push, console. "
         "This is the last level: nobody else is paged unless someone escalates by hand",
     ]
     assert page_entries(session, 3)[-1] == (

@@ -1,7 +1,8 @@
 """Two engine processes on one database, 1,000 incidents × 2 levels, pages delivered to a local HTTP
-receiver (the far end): every page exactly once. Then again with one process SIGKILLed mid-run: none
-missed, and a page sent twice only if the killed process had it in flight. PostgreSQL shares the work
-with SKIP LOCKED; SQLite hands it over through the engine lease."""
+receiver (the far end) as a delayed step of each person's notification rules: every page exactly
+once. Then again with one process SIGKILLed mid-run: none missed, and a page sent twice only if the
+killed process had it in flight. PostgreSQL shares the work with SKIP LOCKED; SQLite hands it over
+through the engine lease."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def _ops(tmp_path: Path, sink: Sink) -> Path:
         for person in data["people"]:
             person["contact"] = {"webhook": f"{sink.url}/hook/{person['handle']}"}
             person.pop("notify", None)
+            # the webhook is a later step of the person's notification rules: each step once, too
+            person["notification_rules"] = {"high": [{"after": "1s", "methods": ["webhook"]}]}
 
     def policy(data: dict[str, Any]) -> None:
         data["severity_routing"]["SEV2"] = {

@@ -95,7 +95,7 @@ def test_subject_body_and_payload_are_redacted_before_storage(sessions, session,
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"channel": "sms"}, "channel 'sms' is not one of console, slack, email, webhook"),
+        ({"channel": "fax"}, "channel 'fax' is not one of console, slack, email, webhook, push, sms, voice"),
         ({"key": ""}, "idempotency key"),
         ({"key": "x" * 256}, "idempotency key"),
         ({"key": "page\n7"}, "idempotency key"),

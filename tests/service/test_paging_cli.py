@@ -48,7 +48,7 @@ def test_escalate_pages_then_ack_stops(cli, client, sessions, clock):
 
     escalated = cli("escalate", "INC-1")
     assert escalated.returncode == 0, escalated.stderr
-    assert "INC-1 escalated: 3 message(s) queued" in escalated.stdout
+    assert "INC-1 escalated: 4 message(s) queued" in escalated.stdout
 
     acked = cli("ack", "INC-1")
     assert acked.returncode == 0, acked.stderr

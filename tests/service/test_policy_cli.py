@@ -27,6 +27,9 @@ def _app() -> typer.Typer:
     return app
 
 
+NTFY = "https://ntfy.example.com"
+
+
 def invoke(*args: str) -> object:
     return CliRunner().invoke(_app(), list(args))
 
@@ -35,8 +38,9 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     """The console script's entry point (its error handling and exit codes)."""
     return cli_support.run_cli(
         args,
-        # email on: without SMTP, people.yaml's email contacts are a warning (test_smtp_warning.py)
-        env={"COLUMNS": "300", "COMMANDPOST_SMTP_HOST": "smtp.example.com"},
+        # email and push on: without them, people.yaml's email contacts and ntfy topics are warnings
+        # (test_smtp_warning.py)
+        env={"COLUMNS": "300", "COMMANDPOST_SMTP_HOST": "smtp.example.com", "COMMANDPOST_NTFY_URL": NTFY},
         cwd=cwd,
     )
 
@@ -90,7 +94,7 @@ def test_check_a_broken_copy_prints_every_error_and_exits_1(tmp_path):
         "(e.g. Asia/Tokyo, Europe/Berlin, UTC)",
         "ops/escalation/payment-platform.yaml:6: severity_routing.SEV1.escalate_after: '5x' is not a "
         "duration (use a number and a unit: 30s, 5m, 1h, 7d, 2w, or 1h30m)",
-        "ops/people.yaml:38: team 'payments': unknown person 'bob' (people: hana, ken, mei, sato, yuta)",
+        "ops/people.yaml:59: team 'payments': unknown person 'bob' (people: hana, ken, mei, sato, yuta)",
     ]
     assert "error: ops: 3 errors, 0 warnings" in result.stderr
     assert "Traceback" not in result.stderr
@@ -98,6 +102,7 @@ def test_check_a_broken_copy_prints_every_error_and_exits_1(tmp_path):
 
 def test_check_json_and_strict(tmp_path, monkeypatch):
     monkeypatch.setenv("COMMANDPOST_SMTP_HOST", "smtp.example.com")  # else the email contacts warn too
+    monkeypatch.setenv("COMMANDPOST_NTFY_URL", NTFY)  # and the ntfy topics
     ops = tmp_path / "ops"
     shutil.copytree(EXAMPLE_OPS, ops)
     (ops / "stray.yaml").write_text("a: 1\n")

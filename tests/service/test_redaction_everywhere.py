@@ -383,6 +383,15 @@ def web_people(sessions: sessionmaker[Session], applied_ops: Any, clock: Any) ->
 # Routes no call of the sweep is expected to get through: each stores no text of its own, and what
 # it would store the API sweep stores (the page sweep is logged in as @yuta, who is neither offered
 # a role nor the postmortem's reviewer; there is no pending SNS subscription to confirm).
+PHONE_HOOKS = (
+    "twilio/sms",
+    "twilio/voice",
+    "twilio/status",
+    "vonage/inbound",
+    "vonage/dlr",
+    "vonage/voice/input",
+    "vonage/voice/event",
+)
 REFUSED_ONLY = {
     ("POST", "/incidents/{}/roles/{}/accept"),
     ("POST", "/incidents/{}/roles/{}/decline"),
@@ -390,6 +399,13 @@ REFUSED_ONLY = {
     ("POST", "/postmortems/{}/reopen"),
     ("POST", "/settings/users/{}/role"),
     ("POST", "/api/v1/integrations/subscriptions/{}/confirm"),
+    # A page's one-tap link is made by the sender when it sends, never stored: a sweep can only
+    # forge one (tests/api/test_page_link_pages.py acts through real links, tests/api/test_page_test.py too).
+    ("POST", "/a/{}"),
+    # The phone providers' webhooks act only on what the provider signed; unsigned, the sweep's
+    # samples are refused before anything is read into the database (tests/api/test_phone_hooks.py
+    # signs them as Twilio and Vonage do).
+    *(("POST", f"/hooks/{path}") for path in PHONE_HOOKS),
 }
 
 
@@ -554,6 +570,8 @@ def _api(
             headers=people["mei"],
         )
     call("POST", base + "/escalate", number, headers=yuta)
+    call("POST", "/api/v1/people/{}/page-test", "yuta", headers=yuta)
+    call("POST", "/api/v1/people/{}/page-test", text[:100] or "x", headers=admin)
     call("POST", base + "/status", number, json={"status": "mitigated", "note": text}, headers=yuta)
     call("POST", base + "/status", number, json={"status": "resolved", "note": text}, headers=yuta)
     pm = "/api/v1/postmortems/{}"
@@ -780,6 +798,10 @@ def _pages(
         rows = call.client.get(path, headers=people["admin"]).json()
         return max((row["id"] for row in rows), default=1)
 
+    form("/oncall/page-test")
+    call("POST", "/a/{}", text[:150] or "x", headers=fetch)
+    for path in PHONE_HOOKS:
+        call("POST", f"/hooks/{path}", data={"From": text, "Body": text, "Digits": "1", "text": text})
     declared = form(
         "/declare", title=f"page sweep {i}", severity="SEV2", service="payment-platform", summary=text
     )

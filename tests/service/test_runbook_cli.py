@@ -109,6 +109,7 @@ def test_lint_formats_and_exit_codes(folder: Path, frozen: FrozenClock) -> None:
 
 def test_check_runs_the_runbook_lint(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMMANDPOST_SMTP_HOST", "smtp.example.com")  # else the email contacts warn too
+    monkeypatch.setenv("COMMANDPOST_NTFY_URL", "https://ntfy.example.com")  # and the ntfy topics
     runbook = folder / "runbooks" / "db-connection-exhaustion.md"
     lines = [line for line in runbook.read_text().splitlines() if not line.startswith("## 4. Verify")]
     runbook.write_text("\n".join(lines) + "\n")

@@ -40,7 +40,11 @@ def fresh_copy(tmp_path: Path) -> Path:
 
 
 def run_check(ops: Path, *args: str, smtp_host: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"COLUMNS": "300", "COMMANDPOST_SMTP_HOST": smtp_host}  # None: not set
+    env = {
+        "COLUMNS": "300",
+        "COMMANDPOST_SMTP_HOST": smtp_host,
+        "COMMANDPOST_NTFY_URL": "https://ntfy.example.com",
+    }
     return cli_support.run_cli(["check", str(ops), *args], env=env)
 
 

@@ -20,6 +20,7 @@ What it follows, from ntfy's docs ("Publish as JSON", "Action buttons", "Authent
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import re
@@ -87,6 +88,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.perf_counter)
+    """When it arrived (``time.perf_counter``: the bench times deliveries by it)."""
 
 
 @dataclass
@@ -330,12 +333,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(200, lines.encode(), "application/x-ndjson; charset=utf-8")
 
 
-def start_ntfy() -> NtfyStandIn:
-    """A running stand-in on a free port; ``close()`` it when done."""
+def start_ntfy(port: int = 0) -> NtfyStandIn:
+    """A running stand-in on ``port`` (0: a free one); ``close()`` it when done."""
     handler: type[_Handler] = type("NtfyHandler", (_Handler,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
     standin = NtfyStandIn(server)
     handler.standin = standin
     threading.Thread(target=server.serve_forever, args=(0.05,), name="ntfy-standin", daemon=True).start()
     return standin
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.standins.ntfy --port 8091``: serve until interrupted (read with ``?poll=1``)."""
+    parser = argparse.ArgumentParser(prog="python -m tests.standins.ntfy")
+    parser.add_argument("--port", type=int, default=8091)
+    standin = start_ntfy(parser.parse_args(argv).port)
+    print(f"ntfy stand-in on {standin.url}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,7 @@ What it follows (Twilio's API reference for Messages and Calls, its error pages,
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import secrets
@@ -58,6 +59,8 @@ class Request:
     resource: str
     form: dict[str, list[str]]
     authorization: str
+    at: float = field(default_factory=time.perf_counter)
+    """When it arrived (``time.perf_counter``: the bench times deliveries by it)."""
 
     def get(self, name: str) -> str | None:
         values = self.form.get(name)
@@ -70,6 +73,8 @@ class TwilioStandin:
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     hang_seconds: float = 3.0
+    echo: bool = False
+    """Print each text and call received (run on its own: ``python -m tests.standins.twilio``)."""
     received: list[Request] = field(default_factory=list)
     answers: dict[str, deque[Answer]] = field(default_factory=lambda: defaultdict(deque))
     created: dict[str, Request] = field(default_factory=dict)
@@ -169,6 +174,11 @@ class TwilioStandin:
         self, resource: str, form: dict[str, list[str]], authorization: str
     ) -> tuple[int, dict[str, Any]]:
         request = Request(resource, form, authorization)
+        if self.echo:
+            print(
+                f"{resource} to {request.get('To')}: {request.get('Body') or request.get('Twiml')}",
+                flush=True,
+            )
         with self.lock:
             self.received.append(request)
             queue = self.answers.get(resource)
@@ -277,8 +287,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def start(**options: Any) -> TwilioStandin:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def start(port: int = 0, **options: Any) -> TwilioStandin:
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
     server.daemon_threads = True
     standin = TwilioStandin(server, **options)
     server.RequestHandlerClass = type("Handler", (_Handler,), {"standin": standin})
@@ -289,3 +299,31 @@ def start(**options: Any) -> TwilioStandin:
 def stop(standin: TwilioStandin) -> None:
     standin.server.shutdown()
     standin.server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tests.standins.twilio --port 4010``: serve, printing what arrives.
+    ``python -m tests.standins.twilio reply --to URL --from +81… "ack 1234"``: a reply from a phone,
+    signed as Twilio signs it, to commandpost's SMS webhook."""
+    parser = argparse.ArgumentParser(prog="python -m tests.standins.twilio")
+    parser.add_argument("--port", type=int, default=4010)
+    sub = parser.add_subparsers(dest="command")
+    reply = sub.add_parser("reply")
+    reply.add_argument("--to", required=True, help="commandpost's /hooks/twilio/sms URL")
+    reply.add_argument("--from", dest="sender", required=True, help="the phone replying (E.164)")
+    reply.add_argument("--number", default="+15017122661", help="our Twilio number")
+    reply.add_argument("text")
+    args = parser.parse_args(argv)
+    if args.command == "reply":
+        answer = TwilioStandin(server=None).inbound_sms(  # type: ignore[arg-type]
+            args.to, sender=args.sender, to=args.number, body=args.text
+        )
+        print(answer.status_code, answer.text)
+        return
+    standin = start(args.port, echo=True)
+    print(f"Twilio stand-in on {standin.url} (account {ACCOUNT_SID}, auth token {AUTH_TOKEN})", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -49,6 +49,24 @@ def test_slack_block_kit_shape():
     ]
 
 
+def test_a_slack_page_carries_acknowledge_and_escalate_first_and_last():
+    page = replace(
+        PAGE,
+        payload={
+            **PAGE.payload,
+            "ack_url": "https://cp.example/a/a.7.yuta.7.1~sig",
+            "escalate_url": "https://cp.example/a/e.7.yuta.7.1~sig",
+        },
+    )
+    buttons = blocks(page)["blocks"][-1]["elements"]
+    assert [(b["text"]["text"], b["url"]) for b in buttons] == [
+        ("Acknowledge", "https://cp.example/a/a.7.yuta.7.1~sig"),
+        ("Open incident", "https://cp.example/incidents/7"),
+        ("Runbook", "https://runbooks.example/payments"),
+        ("Escalate", "https://cp.example/a/e.7.yuta.7.1~sig"),
+    ]
+
+
 def test_slack_header_gets_the_severity_and_stays_one_short_line():
     doc = blocks(
         Outbound(

@@ -67,7 +67,7 @@ BROKEN = {
     ),
     "unknown person in a team": (
         replace("people.yaml", "members: [yuta, hana, ken, mei]", "members: [yuta, hana, ken, mei, bob]"),
-        "people.yaml:38: team 'payments': unknown person 'bob' (people: hana, ken, mei, sato, yuta)",
+        "people.yaml:59: team 'payments': unknown person 'bob' (people: hana, ken, mei, sato, yuta)",
     ),
     "missing SEV3": (
         replace("severities.yaml", "  SEV3:\n", "  SEV5:\n"),
@@ -96,7 +96,7 @@ BROKEN = {
     ),
     "YAML syntax error": (
         replace("people.yaml", "  - handle: ken\n", "  - handle: ken\n   bad: [\n"),
-        "people.yaml:16: YAML syntax error: expected <block end>, but found '<block mapping start>' "
+        "people.yaml:29: YAML syntax error: expected <block end>, but found '<block mapping start>' "
         "(while parsing a block collection)",
     ),
     "duplicate YAML key": (

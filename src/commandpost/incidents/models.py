@@ -63,6 +63,10 @@ class Incident(Base):
     detected_at: Mapped[datetime]
     declared_at: Mapped[datetime]
     acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    acknowledged_via: Mapped[str | None] = mapped_column(
+        String(20), doc="how the first ack came: web, API, CLI, link, SMS, voice, push, email, Slack"
+    )
     identified_at: Mapped[datetime | None]
     mitigated_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]

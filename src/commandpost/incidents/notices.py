@@ -137,7 +137,7 @@ def comms_overdue(
     data = entry.data or {}
     due = _aware(datetime.fromisoformat(data["due_at"])) if data.get("due_at") else _aware(now)
     period = _aware(datetime.fromisoformat(data["period"])) if data.get("period") else due
-    tz = config.settings.timezone
+    due_local = timeline.local_for(due, _zone(config, holder), config.settings.timezone)
     cadence = config.comms_cadence(incident.severity)
     every = (
         f"{incident.severity}: an update every {format_duration(cadence)}" if cadence else incident.severity
@@ -149,7 +149,7 @@ def comms_overdue(
     body = "\n".join(
         [
             _headline(incident, number),
-            f"Comms update {late}: it was due at {timeline.local(due, tz, '%H:%M %Z')} ({every}).",
+            f"Comms update {late}: it was due at {due_local} ({every}).",
             held,
             f"Post one: {command}",
             f"Incident: {url}",
@@ -180,6 +180,12 @@ def comms_overdue(
 # ------------------------------------------------------------------ role offered → the person offered
 
 
+def _zone(config: OpsConfig, handle: str) -> str:
+    """The recipient's own timezone (people.yaml), else the org's."""
+    person = config.person(handle)
+    return person.timezone if person is not None else config.settings.timezone
+
+
 class _Offer(NamedTuple):
     """What both offer notices say of an offer: the applied ops, ``INC-7``, the role's name, the link."""
 
@@ -206,8 +212,9 @@ def role_offered(
     if about is None:
         return 0
     config, number, label, url = about
-    tz = config.settings.timezone
-    until = timeline.local(_aware(offer.expires_at), tz, "%H:%M:%S %Z")
+    until = timeline.local_for(
+        _aware(offer.expires_at), _zone(config, offer.to_person), config.settings.timezone, "%H:%M:%S %Z"
+    )
     holder = f"@{offer.from_person}" if offer.from_person else "its holder"
     accept = f"commandpost role accept {number} {offer.role}"
     decline = f"commandpost role decline {number} {offer.role}"

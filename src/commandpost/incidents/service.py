@@ -28,6 +28,7 @@ from commandpost.engine import wakeup
 from commandpost.errors import Conflict, ValidationFailed
 from commandpost.incidents import comms, hooks, inputs, roles, rules, timeline
 from commandpost.incidents.models import Incident, IncidentCounter, TimelineEntry
+from commandpost.notify import service as notify_service
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
 from commandpost.policy.opsfiles import OpsConfig
@@ -315,8 +316,13 @@ def _attach(
 # ---------------------------------------------------------------- lifecycle
 
 
-def acknowledge(session: Session, *, incident: Incident, person: str, now: datetime) -> Incident:
-    """A responder acks: ``acknowledged_at`` is set once; with no IC yet, the acker becomes IC."""
+def acknowledge(
+    session: Session, *, incident: Incident, person: str, now: datetime, via: str | None = None
+) -> Incident:
+    """A responder acks: ``acknowledged_at`` is set once; with no IC yet, the acker becomes IC.
+    ``via`` says how (``SMS``, ``voice``, ``push``, ``link``…; None: the web, API or CLI), for the
+    timeline, the audit log and time to ack per method. The later steps of everyone's
+    notification rules for this incident are not sent."""
     incident = timeline.lock(session, incident=incident)
     timeline.ensure_writable(incident)
     person = rules.clean_person(person)
@@ -324,14 +330,19 @@ def acknowledge(session: Session, *, incident: Incident, person: str, now: datet
     first = incident.acknowledged_at is None
     if first:
         incident.acknowledged_at = timeline.effective_now(incident, now)
+        incident.acknowledged_by, incident.acknowledged_via = person, via
+        notify_service.cancel_steps(
+            session, incident_id=incident.id, now=now, reason=f"{number} was acknowledged by @{person} first"
+        )
+    how = f" via {via}" if via else ""
     timeline.append(
         session,
         incident=incident,
         kind="system",
-        text=f"{number} acknowledged by @{person}" + ("" if first else " (already acknowledged)"),
+        text=f"{number} acknowledged by @{person}{how}" + ("" if first else " (already acknowledged)"),
         author=person,
         now=now,
-        data={"acknowledged": True, "first": first},
+        data={"acknowledged": True, "first": first, "via": via},
     )
     if roles.ic_holder(session, incident=incident) is None:
         roles.start_command(session, incident=incident, person=person, by=person, now=now)
@@ -359,6 +370,9 @@ def change_status(
         incident.reopen_count += 1
     if not rules.is_open(move.target):
         incident.open_group = None
+        notify_service.cancel_steps(
+            session, incident_id=incident.id, now=now, reason=f"{number} was {move.target}"
+        )
     comms.refresh_due(incident, config_of(session))
     word = "reopened" if move.name == "reopen" else f"{move.source} → {move.target}"
     timeline.append(

@@ -172,6 +172,14 @@ def local(at: datetime | None, timezone: str, fmt: str = "%Y-%m-%d %H:%M:%S %Z")
     return at.astimezone(ZoneInfo(timezone)).strftime(fmt) if at else "—"
 
 
+def local_for(at: datetime, timezone: str, incident_zone: str, fmt: str = "%H:%M %Z") -> str:
+    """A time as its recipient reads it: in their own zone, the incident's (the org's) in brackets where
+    it differs — "03:12 CET [11:12 JST]"."""
+    own = local(at, timezone, fmt)
+    theirs = local(at, incident_zone, fmt)
+    return own if theirs == own else f"{own} [{theirs}]"
+
+
 def to_markdown(
     incident: Incident, items: list[TimelineEntry], *, timezone: str, roles: list[tuple[str, str | None]]
 ) -> str:

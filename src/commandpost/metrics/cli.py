@@ -167,6 +167,20 @@ def oncall(
             str(r["max_pages_per_12h"]),
         )
     console.print(rotations)
+    acked = Table(
+        "person", "acknowledged via", "acks", "median time to ack", title="How pages are acknowledged"
+    )
+    for p in out["people"]:
+        for method, stats in p["acknowledged_via"].items():
+            seconds = stats["median_seconds_to_ack"]
+            acked.add_row(
+                text(f"@{p['person']}"),
+                text(method),
+                str(stats["acknowledged"]),
+                f"{seconds:g} s" if seconds is not None else "—",
+            )
+    if acked.rows:
+        console.print(acked)
 
 
 @metrics_app.command("alerts")

@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from commandpost.db.base import UTCDateTime
-from commandpost.metrics import rules
+from commandpost.metrics import ack_methods, rules
 from commandpost.metrics.dialect import Dialect
 from commandpost.oncall import service as oncall_service
 from commandpost.policy.opsfiles import WEEKDAYS, OpsConfig
@@ -49,6 +49,7 @@ class PersonHealth:
     off_hours_pages: int = 0
     pages_off_call: int = 0
     blocks: list[Block] = field(default_factory=list)
+    acks: dict[str, ack_methods.MethodStats] = field(default_factory=dict)
 
     def to_dict(self, hours_per_incident: float) -> dict[str, Any]:
         flagged = [b for b in self.blocks if b.pages > rules.PAGES_PER_BLOCK]
@@ -67,6 +68,7 @@ class PersonHealth:
             "shift_blocks": len(self.blocks),
             "max_pages_per_12h": max((b.pages for b in self.blocks), default=0),
             "blocks_over_2_pages": [b.to_dict() for b in flagged],
+            "acknowledged_via": {method: stats.to_dict() for method, stats in sorted(self.acks.items())},
         }
 
 
@@ -137,6 +139,10 @@ def health(
             rotation_out[int(r)].blocks.append(block)
     for blocks in [*(p.blocks for p in people.values()), *(r.blocks for r in rotation_out)]:
         blocks.sort(key=lambda b: b.start)
+    acks = ack_methods.by_person(session, start=start, end=end)
+    for handle, methods in acks.items():
+        if handle in people:
+            people[handle].acks = dict(methods)
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
@@ -147,6 +153,7 @@ def health(
             "rotation_minimum_single_site": rules.ROTATION_MINIMUM,
             "sleep_hours": f"{rules.SLEEP_START:%H:%M}–{rules.SLEEP_END:%H:%M} in the person's timezone",
         },
+        "acknowledged_via": ack_methods.summary(acks),
         "people": [p.to_dict(hours_per_incident) for p in people.values()],
         "rotations": [r.to_dict() for r in rotation_out],
     }

@@ -20,9 +20,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from commandpost.db.base import Base
 
-CHANNELS = ("console", "slack", "email", "webhook")
-PENDING, SENDING, DELIVERED, DEAD = "pending", "sending", "delivered", "dead"
-STATUSES = (PENDING, SENDING, DELIVERED, DEAD)
+CHANNELS = ("console", "slack", "email", "webhook", "push", "sms", "voice")
+PENDING, SENDING, DELIVERED, DEAD, CANCELLED = "pending", "sending", "delivered", "dead", "cancelled"
+STATUSES = (PENDING, SENDING, DELIVERED, DEAD, CANCELLED)
+"""``cancelled``: a later step of someone's notification rules, not sent because the page was
+acknowledged (or resolved, or passed on) before it fell due."""
+RECEIPTS = ("sent", "delivered", "undelivered", "failed")
+"""What a provider's delivery callback said, in the order a message goes (the furthest one is kept)."""
 
 
 class OutgoingMessage(Base):
@@ -51,6 +55,13 @@ class OutgoingMessage(Base):
     sent_at: Mapped[datetime | None]
     late: Mapped[bool] = mapped_column(default=False)
     last_error: Mapped[str | None] = mapped_column(Text)
+    provider_ref: Mapped[str | None] = mapped_column(
+        String(100), index=True, doc="the provider's id for it (Twilio SM…/CA…, Vonage message-id, ntfy id)"
+    )
+    receipt: Mapped[str | None] = mapped_column(String(20), doc="the provider's last delivery callback")
+    receipt_at: Mapped[datetime | None]
+    acted: Mapped[str | None] = mapped_column(String(20), doc="ack | escalate: the recipient acted by it")
+    acted_at: Mapped[datetime | None]
 
 
 class OutgoingAttempt(Base):

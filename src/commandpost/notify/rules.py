@@ -23,12 +23,14 @@ BUSY_DEFER = timedelta(seconds=1)
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """What one attempt came to. ``retry_after`` (seconds) is the far end's Retry-After, if it said one."""
+    """What one attempt came to. ``retry_after`` (seconds) is the far end's Retry-After, if it said one;
+    ``provider_ref`` the far end's id for the message, which its delivery callbacks will name."""
 
     outcome: Outcome
     status_code: int | None = None
     error: str | None = None
     retry_after: float | None = None
+    provider_ref: str | None = None
 
 
 def classify_http(status: int) -> Outcome:
@@ -108,5 +110,13 @@ def message_key(kind: str, **parts: object) -> str:
 
 
 def mask_destination(channel: str, destination: str) -> str:
-    """Webhook URLs are credentials (whoever holds a Slack webhook URL can post): show scheme and host."""
-    return display(destination) if channel in ("slack", "webhook") else destination
+    """Webhook URLs are credentials (whoever holds a Slack webhook URL can post): show scheme and host.
+    An ntfy topic is one too on an open server (whoever knows it reads the pages); a phone number is
+    personal: its last four digits say which one it is."""
+    if channel in ("slack", "webhook"):
+        return display(destination)
+    if channel == "push":
+        return destination[:3] + "…"
+    if channel in ("sms", "voice"):
+        return destination[:3] + "•" * max(0, len(destination) - 7) + destination[-4:]
+    return destination

@@ -48,6 +48,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from commandpost import public_url
 from commandpost.db.engine import make_session_factory, transaction
 from commandpost.db.upsert import insert_for
 from commandpost.engine.processor import is_due
@@ -61,6 +62,7 @@ from commandpost.notify.models import (
     PENDING,
     SENDING,
 )
+from commandpost.notify.receipts import fall_through
 from commandpost.notify.rules import (
     BUSY_DEFER,
     Delivery,
@@ -69,6 +71,8 @@ from commandpost.notify.rules import (
     retry_delay,
     take_slot,
 )
+from commandpost.security import links
+from commandpost.security.links import Links, LinkSigner
 from commandpost.security.redact import redact_text
 from commandpost.settings import Settings, get_settings
 
@@ -99,6 +103,8 @@ CLAIMED_COLUMNS = (
     "due_at",
 )
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+ACTIONABLE = ("page", "test")
+"""Kinds of message that carry one-tap ack/escalate links: a page, and a page-test."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +179,7 @@ class NotificationSender:
         self._lock = threading.Condition()
         self._sending: Counter[str] = Counter()  # destination hash -> sends running now
         self._factories: dict[int, sessionmaker[Session]] = {}
+        self._links: Links | None = None
 
     @property
     def channels(self) -> Channels:
@@ -195,6 +202,7 @@ class NotificationSender:
 
     def run(self, session: Session, now: datetime) -> int:
         recovered = self._recover(session, now)
+        self._links = None  # made at most once a pass, when a claimed page needs its links
         batch = self._claim(session, now)
         session.commit()  # claims are durable before any network call
         if not batch:
@@ -385,11 +393,28 @@ class NotificationSender:
             .returning(*(MESSAGES.c[name] for name in CLAIMED_COLUMNS))
         ).all()
         by_id = {row.id: row for row in claimed}
-        return [self._outbound(by_id[i], now) for i in chosen if i in by_id]
+        return [self._outbound(session, by_id[i], now) for i in chosen if i in by_id]
 
-    def _outbound(self, row: Any, now: datetime) -> Outbound:
+    def _links_for(self, session: Session) -> Links:
+        if self._links is None:
+            self._links = Links(
+                LinkSigner(links.key(session, self.settings)),
+                public_url.base_url(session, self.settings),
+                timedelta(seconds=self.settings.link_ttl_seconds),
+            )
+        return self._links
+
+    def _outbound(self, session: Session, row: Any, now: datetime) -> Outbound:
         if row.attempts == 1:
             LATENESS.observe(max(0.0, (now - row.due_at).total_seconds()))
+        payload = dict(row.payload or {})
+        if payload.get("kind") in ACTIONABLE and row.person:
+            # made at send time, never stored: the outbox holds no credential
+            payload.update(
+                self._links_for(session).for_message(
+                    message_id=row.id, person=row.person, incident_id=row.incident_id, now=now
+                )
+            )
         return Outbound(
             id=row.id,
             key=row.key,
@@ -400,7 +425,7 @@ class NotificationSender:
             severity=row.severity,
             incident_id=row.incident_id,
             person=row.person,
-            payload=dict(row.payload or {}),
+            payload=payload,
             attempt=row.attempts,
             attempt_limit=self._limit(row),
             due_at=row.due_at,
@@ -472,7 +497,8 @@ class NotificationSender:
     def _record(self, session: Session, results: list[Result]) -> None:
         if not results:
             return
-        attempts, updates = [], []
+        attempts, updates, refs = [], [], []
+        dead: list[tuple[Outbound, datetime]] = []
         delivered: list[tuple[int, int]] = []
         delivered_at: datetime | None = None
         paces: dict[str, datetime] = {}
@@ -500,10 +526,14 @@ class NotificationSender:
                     "sender": self.owner,
                 }
             )
+            if delivery.provider_ref:
+                refs.append({"b_id": message.id, "b_ref": delivery.provider_ref[:100]})
             if outcome == "delivered":
                 delivered.append((message.id, message.attempt))
                 delivered_at = max(delivered_at or finished, finished)
                 continue
+            if outcome == "dead":
+                dead.append((message, result.started_at))
             next_at = finished
             if outcome == "retry":
                 delay = retry_delay(
@@ -557,6 +587,17 @@ class NotificationSender:
                     claimed_by=None,
                 ),
                 updates,
+            )
+        if refs:
+            session.execute(
+                update(MESSAGES)
+                .where(MESSAGES.c.id == bindparam("b_id"))
+                .values(provider_ref=bindparam("b_ref")),
+                refs,
+            )
+        for message, at in dead:  # a page that cannot reach this way tries the person's next way now
+            fall_through(
+                session, incident_id=message.incident_id, person=message.person, key=message.key, now=at
             )
         for h, until in sorted(paces.items()):
             self._hold_destination(session, h, until)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from commandpost.db.upsert import insert_for
 from commandpost.errors import Conflict, NotFound, ValidationFailed
 from commandpost.notify.models import (
+    CANCELLED,
     CHANNELS,
     DEAD,
     MESSAGES,
@@ -26,10 +28,10 @@ from commandpost.notify.models import (
     OutgoingMessage,
 )
 from commandpost.notify.rules import MAX_KEY_LENGTH, message_key
-from commandpost.policy.opsfiles import OpsConfig, Person
+from commandpost.policy.opsfiles import NotificationRule, OpsConfig, Person
 from commandpost.security.redact import redact_data, redact_text
 
-ChannelName = Literal["console", "slack", "email", "webhook"]
+ChannelName = Literal["console", "slack", "email", "webhook", "push", "sms", "voice"]
 Destination = tuple[str, str]
 MAX_DESTINATION_LENGTH = 2000
 _KEY = re.compile(r"[\x21-\x7e][\x20-\x7e]*")
@@ -173,27 +175,102 @@ def _person(config: OpsConfig, person: str | Person) -> Person:
     return found
 
 
+DEFAULT_ORDER = ("slack", "email", "webhook", "push", "sms", "voice")
+"""Every method, in the order pages listed them before notification rules existed."""
+
+
+def _default_methods(*, urgency: str) -> list[str]:
+    """No rules written: every method the person has at once; a call only when it is urgent."""
+    return [m for m in DEFAULT_ORDER if m != "voice" or urgency == "high"]
+
+
 def destinations_for_person(
     config: OpsConfig, person: str | Person, severity: str | None
 ) -> list[Destination]:
-    """``(channel, destination)`` pairs for a page to ``person`` at ``severity``.
+    """``(channel, destination)`` pairs for a notice to ``person`` (no ack asked): what they want at once.
 
-    The person's ``notify:`` list for that severity when given, else every contact method they
-    have (Slack, email, webhook). A listed method without a contact value is skipped. The console
-    is always added (destination ``@handle``), so a local run shows every page and a page never
-    has nowhere to go.
+    The person's ``notify:`` list for that severity when given, else the first step of their
+    low-urgency rules, else every contact method they have but voice. A listed method without a
+    contact value is skipped. The console is always added (destination ``@handle``), so a local run
+    shows every message and a message never has nowhere to go.
     """
     who = _person(config, person)
-    contact = {"slack": who.contact.slack_webhook, "email": who.contact.email, "webhook": who.contact.webhook}
-    preferences: dict[str, list[str]] = {str(k): list(v) for k, v in who.notify.items()}
-    wanted = preferences[severity] if severity in preferences else list(contact)
+    if severity is not None and severity in who.notify:
+        wanted: list[str] = list(who.notify[severity])
+    elif who.notification_rules.get("low"):
+        wanted = list(who.notification_rules["low"][0].methods)
+    else:
+        wanted = _default_methods(urgency="low")
+    return _addresses(who, wanted)
+
+
+def _addresses(who: Person, methods: Sequence[str]) -> list[Destination]:
     result: list[Destination] = []
-    for method in dict.fromkeys(wanted):
-        value = contact.get(method)
+    for method in dict.fromkeys(methods):
+        value = who.contact.address(method)
         if value:
             result.append((method, value))
     result.append(("console", f"@{who.handle}"))
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a person's notification rules: ``after`` the page, on ``channel`` to ``destination``."""
+
+    after: timedelta
+    channel: str
+    destination: str
+
+
+def urgency_of(config: OpsConfig, severity: str | None) -> str:
+    """High for a severity that pages (severities.yaml ``paging: true``), low otherwise."""
+    rule = config.severities.get(severity) if severity else None
+    return "high" if rule is not None and rule.paging else "low"
+
+
+def page_steps(config: OpsConfig, person: str | Person, severity: str) -> list[Step]:
+    """Every step of a page to ``person``, in order: their ``notify:`` list for ``severity`` at once
+    (the older form), else their rules for the severity's urgency, else every contact method at
+    once. Later steps are sent only if the page is still unacknowledged when they fall due
+    (:func:`cancel_steps`). The console gets the first step."""
+    who = _person(config, person)
+    urgency = urgency_of(config, severity)
+    if severity in who.notify:
+        rules = [NotificationRule(after=timedelta(0), methods=list(who.notify[severity]))]
+    elif who.notification_rules.get(urgency):  # type: ignore[call-overload]
+        rules = who.notification_rules[urgency]  # type: ignore[index]
+    else:
+        rules = [NotificationRule(methods=_default_methods(urgency=urgency))]
+    steps: list[Step] = []
+    for rule in rules:
+        for method in rule.methods:
+            value = who.contact.address(method)
+            if value:
+                steps.append(Step(rule.after, method, value))
+    first = rules[0].after if rules else timedelta(0)
+    steps.append(Step(first, "console", f"@{who.handle}"))
+    return steps
+
+
+def cancel_steps(
+    session: Session, *, incident_id: int, now: datetime, reason: str, person: str | None = None
+) -> int:
+    """Pages of an incident still waiting for a later rule step are not sent: it was acknowledged,
+    resolved, or (``person``) that person passed it on. Steps already due go out as they are."""
+    table = MESSAGES
+    conditions = [
+        table.c.incident_id == incident_id,
+        table.c.status == PENDING,
+        table.c.due_at > now,
+        table.c.key.like("page/%"),
+    ]
+    if person is not None:
+        conditions.append(table.c.person == person)
+    result = session.execute(
+        update(table).where(*conditions).values(status=CANCELLED, last_error=reason[:500], claimed_by=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def destinations_for_team_channel(config: OpsConfig, team: str) -> list[Destination]:

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from commandpost.deps import Reader, Responder
+from commandpost.deps import Ctx, Reader, Responder
+from commandpost.engine import wakeup
+from commandpost.errors import Forbidden
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import timeline
 from commandpost.notify import service as notify_service
-from commandpost.paging import service
-from commandpost.paging.schemas import EscalatedOut, EscalationOut, PageOut, PagesOut
+from commandpost.paging import page_test, service
+from commandpost.paging.schemas import (
+    EscalatedOut,
+    EscalationOut,
+    PageOut,
+    PagesOut,
+    PageTestMethodOut,
+    PageTestOut,
+)
 from commandpost.policy import service as policy_service
 
 router = APIRouter(prefix="/api/v1", tags=["paging"])
@@ -59,3 +68,40 @@ def pages(number: str, ctx: Reader) -> PagesOut:
         escalation=EscalationOut.of(esc, incident, config) if esc else None,
         pages=[PageOut.of(m, attempts[m.id]) for m in messages],
     )
+
+
+def _test_report(ctx: Ctx, handle: str) -> PageTestOut:
+    test_id, methods = page_test.latest(ctx.session, person=handle)
+    return PageTestOut(
+        person=handle,
+        test_id=test_id,
+        methods=[PageTestMethodOut.model_validate(m, from_attributes=True) for m in methods],
+    )
+
+
+@router.post(
+    "/people/{handle}/page-test",
+    response_model=PageTestOut,
+    status_code=202,
+    summary="Send a test page through each of a person's methods (yourself; an admin: anyone)",
+)
+def send_page_test(handle: str, ctx: Responder) -> PageTestOut:
+    person = handle.strip().lstrip("@")
+    if person != ctx.principal.person and not ctx.principal.is_admin:
+        raise Forbidden(
+            f"you may test your own methods only (@{ctx.principal.person}); an admin may test anyone's"
+        )
+    ctx.audit_target(f"person:{person}")
+    config = policy_service.current_config(ctx.session)
+    page_test.send(ctx.session, config=config, person=person, by=ctx.principal.person, now=ctx.now)
+    wakeup.request(ctx.session)
+    return _test_report(ctx, person)
+
+
+@router.get(
+    "/people/{handle}/page-test",
+    response_model=PageTestOut,
+    summary="The newest test page of a person: delivered and acknowledged, per method",
+)
+def page_test_report(handle: str, ctx: Reader) -> PageTestOut:
+    return _test_report(ctx, handle.strip().lstrip("@"))

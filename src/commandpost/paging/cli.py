@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -84,7 +85,57 @@ def pages(number: Number, as_json: AsJson = False) -> None:
     console.print(table)
 
 
+Handle = Annotated[str, typer.Argument(help="whom to test: @mei (yourself unless you are an admin)")]
+POLL_SECONDS = 2.0
+
+
+def page_test(
+    handle: Handle,
+    wait: Annotated[
+        float, typer.Option(help="seconds to wait for deliveries and acknowledgements (0: do not wait)")
+    ] = 120.0,
+    as_json: AsJson = False,
+) -> None:
+    """Send a test page through each of a person's methods; report which were delivered and acknowledged."""
+    path = f"/api/v1/people/{handle.strip().lstrip('@')}/page-test"
+    with Client.from_settings() as client:
+        out = client.post(path)
+        deadline = time.monotonic() + max(0.0, wait)
+        with console.status("waiting for deliveries and acknowledgements…", spinner="dots") as shown:
+            while time.monotonic() < deadline and not _settled(out):
+                time.sleep(POLL_SECONDS)
+                out = client.get(path)
+                done = sum(1 for m in out["methods"] if m["acknowledged_at"])
+                shown.update(f"{done} of {len(out['methods'])} method(s) acknowledged…")
+    if as_json:
+        print_json(out)
+        return
+    table = Table(title=f"test page for @{markup(out['person'])}")
+    for column in ("method", "to", "delivered", "acknowledged", "problem"):
+        table.add_column(column)
+    for m in out["methods"]:
+        delivered = m["status"] + (f" ({m['receipt']})" if m["receipt"] else "")
+        table.add_row(
+            text(m["channel"]),
+            text(m["destination"]),
+            text(delivered),
+            _when(m["acknowledged_at"]) if m["acknowledged_at"] else "no",
+            text(m["error"] or ""),
+        )
+    console.print(table)
+
+
+def _settled(out: dict[str, Any]) -> bool:
+    """Every method delivered (and acknowledged, where a person can) or failed for good."""
+    return all(
+        m["status"] in ("dead", "cancelled")
+        or (m["status"] == "delivered" and (m["acknowledged_at"] or m["channel"] == "console"))
+        for m in out["methods"]
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("ack")(ack)
     app.command("escalate")(escalate)
     app.command("pages")(pages)
+    app.command("page-test")(page_test)

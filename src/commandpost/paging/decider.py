@@ -9,7 +9,7 @@ at the same ``now``, and each incident's page text is built once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,16 @@ class Decider:
     def local(self, at: datetime | None, fmt: str = "%H:%M %Z") -> str:
         return timeline.local(at, self.config.settings.timezone, fmt) if at else "—"
 
+    def local_for(self, at: datetime, timezone: str) -> str:
+        """A time as the recipient reads it: in their own zone, the incident's (the org's) in brackets
+        where it differs — "03:12 JST [19:12 CET]"."""
+        return timeline.local_for(at, timezone, self.config.settings.timezone)
+
+    def timezone_of(self, recipient: Recipient) -> str:
+        """The zone a recipient reads times in: the person's (people.yaml), else the org's."""
+        person = self.config.person(recipient.person) if recipient.person else None
+        return person.timezone if person is not None else self.config.settings.timezone
+
 
 def pages(config: OpsConfig, severity: str) -> bool:
     """Whether ``severity`` pages (severities.yaml ``paging: true``)."""
@@ -84,7 +94,19 @@ def no_policy(incident: Incident) -> str:
 
 
 def destinations(config: OpsConfig, recipient: Recipient, severity: str) -> list[tuple[str, str]]:
-    """Where a recipient is told: a person's contact methods for ``severity``, or a team's channel."""
+    """Where a recipient is told (no ack asked): a person's methods for ``severity``, or a team's channel."""
     if recipient.person:
         return notify_service.destinations_for_person(config, recipient.person, severity)
     return notify_service.destinations_for_team_channel(config, recipient.team_channel or "")
+
+
+def page_steps(config: OpsConfig, recipient: Recipient, severity: str) -> list[notify_service.Step]:
+    """How a page reaches a recipient: a person's rules step by step, a team's channel at once."""
+    if recipient.person:
+        return notify_service.page_steps(config, recipient.person, severity)
+    return [
+        notify_service.Step(timedelta(0), channel, destination)
+        for channel, destination in notify_service.destinations_for_team_channel(
+            config, recipient.team_channel or ""
+        )
+    ]

@@ -8,8 +8,9 @@ first (:func:`commandpost.paging.row.move`), so a level another decider took que
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,8 +18,9 @@ from sqlalchemy.orm import Session
 from commandpost.errors import NotFound
 from commandpost.incidents.models import Incident
 from commandpost.notify import service as notify_service
+from commandpost.notify.service import Step
 from commandpost.paging import rules
-from commandpost.paging.decider import Decider, destinations
+from commandpost.paging.decider import Decider, destinations, page_steps
 from commandpost.paging.models import Escalation
 from commandpost.paging.row import move, record
 from commandpost.paging.rules import ACTIVE, Level, Position, Recipient
@@ -50,6 +52,15 @@ class Firing:
     by: str | None = None
 
 
+Body = str | Callable[[str], str]
+"""A message's text, or how to write it in a recipient's timezone (it names times)."""
+
+
+def _minutes(after: timedelta) -> str:
+    seconds = int(after.total_seconds())
+    return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
+
+
 def enqueue(
     session: Session,
     decider: Decider,
@@ -59,42 +70,58 @@ def enqueue(
     key_parts: dict[str, Any],
     kind: str,
     subject: str,
-    body: str,
+    body: Body,
     payload: dict[str, Any],
     not_before: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], list[str], int]:
-    """One message per recipient and channel. Returns (who got what, problems, messages queued)."""
+    """One message per recipient and channel — for a page, per step of the person's notification
+    rules, each due ``after`` the page and sent only while unacknowledged. Each recipient reads the
+    text in their own timezone. Returns (who got what, problems, messages queued)."""
     reached: list[dict[str, Any]] = []
     problems: list[str] = []
     queued = 0
+    start = not_before or decider.now
     for recipient in recipients:
         try:
-            pairs = destinations(decider.config, recipient, incident.severity)
+            if kind == "page":
+                steps = page_steps(decider.config, recipient, incident.severity)
+            else:
+                steps = [
+                    Step(timedelta(0), c, d)
+                    for c, d in destinations(decider.config, recipient, incident.severity)
+                ]
         except NotFound as exc:
             problems.append(f"{recipient.target}: cannot reach {recipient.label}: {exc.message}")
             continue
         to = recipient.person or f"#{recipient.team_channel}"
-        queued += notify_service.enqueue_each(
-            session,
-            destinations=pairs,
-            kind=kind,
-            key_parts={**key_parts, "to": to},
-            subject=subject,
-            body=body,
-            severity=incident.severity,
-            incident_id=incident.id,
-            person=recipient.person,
-            payload={**payload, "target": recipient.target},
-            now=decider.now,
-            not_before=not_before,
-        )
+        text = body if isinstance(body, str) else body(decider.timezone_of(recipient))
+        for after in sorted({step.after for step in steps}):
+            later = {"after": _minutes(after)} if after else {}
+            queued += notify_service.enqueue_each(
+                session,
+                destinations=[(s.channel, s.destination) for s in steps if s.after == after],
+                kind=kind,
+                key_parts={**key_parts, "to": to, **later},
+                subject=subject,
+                body=text,
+                severity=incident.severity,
+                incident_id=incident.id,
+                person=recipient.person,
+                payload={**payload, "target": recipient.target},
+                now=decider.now,
+                not_before=start + after if after or not_before else None,
+            )
         reached.append(
             {
                 "target": recipient.target,
                 "person": recipient.person,
                 "team_channel": recipient.team_channel,
                 "why": recipient.why,
-                "channels": [c for c, _ in pairs],
+                "channels": list(
+                    dict.fromkeys(
+                        s.channel if not s.after else f"{s.channel} +{_minutes(s.after)}" for s in steps
+                    )
+                ),
             }
         )
     return reached, problems, queued
@@ -186,9 +213,16 @@ def fire(session: Session, decider: Decider, chain: Chain, firing: Firing) -> in
         },
         kind="page",
         subject=text.subject(),
-        body=text.page_body(f"{', '.join(chain.levels[firing.level].targets)} ({where})", page_following),
+        body=lambda timezone: text.page_body(
+            f"{', '.join(chain.levels[firing.level].targets)} ({where})", page_following(timezone)
+        ),
         payload=text.payload(
-            "page", level=firing.level, repeat=firing.repeat, chain=esc.chain, escalated_by=firing.by
+            "page",
+            level=firing.level,
+            repeat=firing.repeat,
+            chain=esc.chain,
+            escalated_by=firing.by,
+            urgency=notify_service.urgency_of(decider.config, chain.incident.severity),
         ),
         not_before=firing.due,
     )
@@ -248,18 +282,23 @@ def _advance(session: Session, now: datetime, chain: Chain, firing: Firing, afte
 
 def _what_follows(
     decider: Decider, chain: Chain, firing: Firing, after: Position, *, number: str
-) -> tuple[str, str]:
-    """What happens next unless someone acknowledges: for the timeline, and for the page itself."""
+) -> tuple[str, Callable[[str], str]]:
+    """What happens next unless someone acknowledges: for the timeline (the org's timezone), and for
+    the page itself, in the recipient's timezone."""
     if firing.state != ACTIVE:
-        return "", ""
-    if after.at is not None:
+        return "", lambda timezone: ""
+    at = after.at
+    if at is not None:
         names = ", ".join(chain.levels[after.level].targets)
-        following = f"Next: {names} at {decider.local(after.at)} unless acknowledged"
-        return following, following
+        return (
+            f"Next: {names} at {decider.local(at)} unless acknowledged",
+            lambda timezone: f"Next: {names} at {decider.local_for(at, timezone)} unless acknowledged",
+        )
     # the timeline is read beside the incident page's "Escalate now" button (and in the CLI):
     # it names no tool; the page itself, read on a phone, says how
     following = "This is the last level: nobody else is paged unless someone escalates by hand"
-    return following, f"{following} (Escalate now on the incident page, or: commandpost escalate {number})"
+    last = f"{following} (Escalate now on the incident page, or: commandpost escalate {number})"
+    return following, lambda timezone: last
 
 
 def _page_line(

@@ -101,6 +101,9 @@ class PageText:
             "url": self.url,
             "runbook_url": self.runbook_url,
             "no_runbook": bool(self.missing),
+            "service": self.service,
+            "title": self.title,
+            "first_move": move_text(self.first_move) if self.first_move else None,
             **{k: v for k, v in extra.items() if v is not None},
         }
 

@@ -81,6 +81,9 @@ class PageOut(Out):
     attempts: int
     last_error: str | None
     escalated_by: str | None
+    receipt: str | None = Field(description="the provider's last delivery report (SMS, voice)")
+    acted: str | None = Field(description="ack | escalate: the recipient acted through this message")
+    acted_at: datetime | None
 
     @classmethod
     def of(cls, message: OutgoingMessage, attempts: list[OutgoingAttempt]) -> PageOut:
@@ -115,3 +118,20 @@ class EscalatedOut(BaseModel):
     number: str
     queued: int = Field(description="messages queued by this escalation")
     escalation: EscalationOut
+
+
+class PageTestMethodOut(BaseModel):
+    channel: str
+    destination: str = Field(description="masked: a topic's first characters, a number's last four digits")
+    status: str = Field(description="pending | sending | delivered | dead")
+    receipt: str | None = Field(description="the provider's delivery report, when it sends one")
+    acknowledged_at: datetime | None
+    error: str | None
+
+
+class PageTestOut(BaseModel):
+    """The newest test page of a person: each method, delivered or not, acknowledged or not."""
+
+    person: str
+    test_id: str | None
+    methods: list[PageTestMethodOut]

@@ -75,11 +75,18 @@ def check(
     Failure is raised as PolicyInvalid so the root CLI prints the summary and exits 1.
     """
     from commandpost.clock import SystemClock
+    from commandpost.notify.phones.setup import providers as phone_providers
     from commandpost.policy.loader import load_ops
     from commandpost.runbooks.lint import lint_for_check
 
     # email contacts while email is off are a warning (the settings where check runs: COMMANDPOST_*)
-    result = load_ops(directory, smtp_configured=bool(_settings().smtp_host))
+    settings = _settings()
+    result = load_ops(
+        directory,
+        smtp_configured=bool(settings.smtp_host),
+        push_configured=bool(settings.ntfy_url.strip()),
+        phones_configured=bool(phone_providers(settings)),
+    )
     lint_for_check(directory, result, now=SystemClock().now())  # runbook lint (RBxxx) is part of the check
     if prometheus_rules and result.config is not None:
         from commandpost.alerts.promrules import lint_prometheus_rules

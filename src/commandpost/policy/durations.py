@@ -46,3 +46,18 @@ def _coerce(value: Any) -> Any:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_coerce), PlainSerializer(format_duration, return_type=str)]
+
+
+def _coerce_delay(value: Any) -> Any:
+    """A delay may be nothing at all: ``0m`` (or ``0``) is "at once"."""
+    if isinstance(value, str) and _WHOLE.match(value) and not any(int(n) for n, _ in _PART.findall(value)):
+        return timedelta(0)
+    if value == 0 and not isinstance(value, bool):
+        return timedelta(0)
+    return _coerce(value)
+
+
+Delay = Annotated[
+    timedelta, BeforeValidator(_coerce_delay), PlainSerializer(format_duration, return_type=str)
+]
+"""A :data:`Duration` that may be zero: the step of a notification rule that goes at once."""

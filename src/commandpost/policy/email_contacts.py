@@ -28,12 +28,19 @@ class EmailRecipients:
 
 def emails_person(person: Person) -> bool:
     """Whether anything is ever emailed to ``person``: an address, and email among the methods of some
-    severity (a severity missing from ``notify`` uses every contact method)."""
+    severity (``notify``), or of their notification rules (an urgency without rules uses every
+    contact method)."""
     if not person.contact.email:
         return False
     listed = person.notify
-    return any(sev not in listed for sev in SEVERITIES) or any(
-        "email" in methods for methods in listed.values()
+    if any("email" in methods for methods in listed.values()):
+        return True
+    if all(sev in listed for sev in SEVERITIES):
+        return False
+    rules = person.notification_rules
+    return any(
+        not rules.get(urgency) or any("email" in rule.methods for rule in rules[urgency])
+        for urgency in ("high", "low")
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import frontmatter
 from pydantic import BaseModel, ValidationError
 
-from commandpost.policy import xref
+from commandpost.policy import reach, xref
 from commandpost.policy.email_contacts import email_recipients, smtp_missing
 from commandpost.policy.findings import Finding, Source, validation_findings
 from commandpost.policy.opsfiles import (
@@ -80,11 +80,18 @@ def content_hash(files: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def load_ops(path: str | Path, *, smtp_configured: bool | None = None) -> LoadResult:
+def load_ops(
+    path: str | Path,
+    *,
+    smtp_configured: bool | None = None,
+    push_configured: bool | None = None,
+    phones_configured: bool | None = None,
+) -> LoadResult:
     """Parse, validate and cross-check the ops folder at ``path``.
 
     ``smtp_configured=False`` (``check`` passes what the settings say) adds a warning when people.yaml
-    gives someone an email contact that would never be sent; None does not ask.
+    gives someone an email contact that would never be sent; ``push_configured`` and
+    ``phones_configured`` do the same for ntfy topics and phone numbers. None does not ask.
     """
     root = Path(path)
     if not root.is_dir():
@@ -93,6 +100,8 @@ def load_ops(path: str | Path, *, smtp_configured: bool | None = None) -> LoadRe
     loader.run()
     if smtp_configured is False:
         loader.check_email_delivery()
+    if push_configured is not None and phones_configured is not None:
+        loader.check_phone_delivery(push=push_configured, phones=phones_configured)
     errors, warnings = sorted(set(loader.errors)), sorted(set(loader.warnings))
     config = None if errors else loader.config()
     return LoadResult(config, errors, warnings, loader.files, content_hash(loader.files))
@@ -136,6 +145,14 @@ class _FolderLoader:
         recipients = email_recipients(people.people, people.teams)
         if recipients and recipients.first is not None:
             self.warnings.append(source.finding(recipients.first, smtp_missing(recipients)))
+
+    def check_phone_delivery(self, *, push: bool, phones: bool) -> None:
+        """ntfy topics while push is off, phone numbers while no SMS/voice provider is configured."""
+        if self.got.people is None:
+            return
+        people, source = self.got.people
+        for keys, message in reach.unsent(people.people, push=push, phones=phones):
+            self.warnings.append(source.finding(keys, message))
 
     def config(self) -> OpsConfig:
         got = self.got

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -24,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from commandpost.policy.durations import Duration, parse_duration
+from commandpost.policy.durations import Delay, Duration, parse_duration
 
 SEVERITIES: tuple[str, ...] = ("SEV1", "SEV2", "SEV3", "SEV4")
 SeverityName = Literal["SEV1", "SEV2", "SEV3", "SEV4"]
@@ -179,10 +180,75 @@ class SeveritiesFile(Strict):
 # ---------------------------------------------------------------- people.yaml
 
 
+def _e164(value: str) -> str:
+    """A phone number as Twilio and Vonage take it: E.164 (``+819012345678``), and a real one."""
+    text = value.strip()
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{value!r} is not a phone number in E.164 form (+<country><number>)") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"{value!r} is not a valid phone number for its country")
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if formatted != text:
+        raise ValueError(f"{value!r} must be written in E.164 form: {formatted}")
+    return formatted
+
+
+Phone = Annotated[str, AfterValidator(_e164)]
+NTFY_TOPIC = r"^[-_A-Za-z0-9]{1,64}$"
+"""ntfy's own topic rule (no dots or slashes)."""
+
+Method = Literal["push", "sms", "voice", "email", "slack", "webhook", "console"]
+"""How a person can be told: a contact method's name, which is also the outbox channel's name."""
+WAKING_METHODS: tuple[str, ...] = ("push", "sms", "voice")
+"""The methods that can wake someone at 3 a.m.: a phone rings or buzzes."""
+Urgency = Literal["high", "low"]
+
+
 class ContactMethods(Strict):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     slack_webhook: str | None = Field(default=None, pattern=r"^https?://")
     webhook: str | None = Field(default=None, pattern=r"^https?://")
+    phone: Phone | None = Field(default=None, description="E.164; SMS and voice pages go here")
+    sms: Phone | None = Field(default=None, description="E.164, when texts go to another number than calls")
+    ntfy_topic: str | None = Field(
+        default=None, pattern=NTFY_TOPIC, description="the person's ntfy topic for push (unguessable)"
+    )
+
+    def address(self, method: str) -> str | None:
+        """Where ``method`` reaches this person (None: it does not)."""
+        match method:
+            case "push":
+                return self.ntfy_topic
+            case "sms":
+                return self.sms or self.phone
+            case "voice":
+                return self.phone
+            case "slack":
+                return self.slack_webhook
+            case "email" | "webhook":
+                return getattr(self, method)
+        return None
+
+
+class NotificationRule(Strict):
+    """PagerDuty's and GoAlert's shape: ``after`` the page, tell the person on ``methods``, unless the
+    page has been acknowledged by then."""
+
+    after: Delay = timedelta(0)
+    methods: NameList = Field(min_length=1)
+
+    @field_validator("methods")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [m for m in value if m not in METHODS]
+        if unknown:
+            raise ValueError(f"unknown method {', '.join(unknown)}; methods are {', '.join(METHODS)}")
+        return list(dict.fromkeys(value))
+
+
+METHODS: tuple[str, ...] = ("push", "sms", "voice", "email", "slack", "webhook", "console")
 
 
 class Person(Strict):
@@ -190,9 +256,24 @@ class Person(Strict):
     name: str = Field(min_length=1)
     timezone: Timezone = "UTC"
     contact: ContactMethods = Field(default_factory=ContactMethods)
-    notify: dict[SeverityName, list[Literal["email", "slack", "webhook", "console"]]] = Field(
-        default_factory=dict, description="per-severity channel preferences; default: every contact method"
+    notify: dict[SeverityName, list[Method]] = Field(
+        default_factory=dict,
+        description="per-severity methods, all at once (the older form); wins over notification_rules "
+        "for the severities it names",
     )
+    notification_rules: dict[Urgency, list[NotificationRule]] = Field(
+        default_factory=dict,
+        description="per urgency (high: paging severities), the steps until the page is acknowledged; "
+        "default: every contact method at once",
+    )
+
+    @field_validator("notification_rules")
+    @classmethod
+    def _in_order(cls, value: dict[str, list[NotificationRule]]) -> dict[str, list[NotificationRule]]:
+        for urgency, steps in value.items():
+            if len({step.after for step in steps}) != len(steps):
+                raise ValueError(f"{urgency}: two rules at the same 'after'; put their methods in one rule")
+        return {urgency: sorted(steps, key=lambda s: s.after) for urgency, steps in value.items()}
 
 
 class TeamChannel(Strict):

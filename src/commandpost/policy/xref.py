@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from commandpost.policy import hooks
+from commandpost.policy import hooks, reach
 from commandpost.policy.findings import Finding, Source
 from commandpost.policy.opsfiles import WEEKDAYS, AlertRule, EscalationPolicy, Schedule, Service
 
@@ -46,6 +46,7 @@ def check(got: Collected) -> Report:
     _check_policies(got, ctx, report)
     _check_schedules(got, ctx, report)
     _check_runbooks(got, ctx, report)
+    reach.check_reach(got, report)
     return report
 
 

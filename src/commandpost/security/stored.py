@@ -73,6 +73,8 @@ EXEMPT: Mapping[str, str] = {
     "ops_revision.model": "the applied ops configuration every replica runs on: it holds the teams' and "
     "people's Slack and webhook URLs",
     "ops_revision.files": "the ops folder's text behind model (the same URLs), diffed against the next apply",
+    "server_setting.value": "what serve settled for every process: the public URL, and the key of the "
+    "one-tap page links (security/links.py), which signs and checks them as it is",
     "sns_subscription.subscribe_url": "the SubscribeURL with its Token, for an admin to confirm the "
     "subscription (admins only; cleared once confirmed or superseded)",
     # Values the code chooses from a fixed set.
@@ -104,7 +106,10 @@ EXEMPT: Mapping[str, str] = {
             "incident_runbook.source",
             "integration_key.source",
             "outgoing_attempt.outcome",
+            "incident.acknowledged_via",
+            "outgoing_message.acted",
             "outgoing_message.channel",
+            "outgoing_message.receipt",
             "outgoing_message.severity",
             "outgoing_message.status",
             "postmortem.status",
@@ -128,6 +133,7 @@ IDENTIFIERS: Mapping[str, str] = {
     "alert_event.dedup_key": "the key of an event that touched no alert, kept apart as alert.dedup_key is",
     "incident.group_key": "the routing group an incident was opened for",
     "outgoing_message.claimed_by": "the sender holding the message",
+    "outgoing_message.provider_ref": "the provider's id (Twilio SM…), matched by its callbacks",
     "engine_lease.owner": "compared to renew and release the lease",
 }
 

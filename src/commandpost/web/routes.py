@@ -16,6 +16,7 @@ def mount(app: FastAPI) -> None:
         login,
         metrics,
         oncall,
+        page_links,
         postmortems,
         runbooks,
         settings,
@@ -26,6 +27,7 @@ def mount(app: FastAPI) -> None:
     pages = (
         login,
         status,
+        page_links,
         incidents,
         incident,
         incident_actions,

@@ -7,8 +7,9 @@ from typing import TextIO
 
 from commandpost.notify.channels.base import Channel, Outbound
 from commandpost.notify.channels.console import ConsoleChannel
-from commandpost.notify.channels.email import EmailChannel, SmtpConfig
+from commandpost.notify.channels.email import EmailChannel, SmtpConfig, message_domain
 from commandpost.notify.channels.http import GuardedHttp
+from commandpost.notify.channels.ntfy import NtfyChannel
 from commandpost.notify.channels.slack import SlackChannel
 from commandpost.notify.channels.webhook import WebhookChannel
 from commandpost.notify.rules import Delivery
@@ -36,12 +37,23 @@ class Channels:
             username=settings.smtp_username,
             password=settings.smtp_password.get_secret_value(),
             timeout=2 * settings.notify_timeout_seconds,
+            domain=message_domain(settings.email_domain, settings.smtp_from, settings.public_url),
         )
+        # imported here: the phone channels build on channels.base, so importing them at the top
+        # would make this package and notify.phones import each other
+        from commandpost.notify.phones.setup import phone_channels
+
+        self.phones = phone_channels(settings)
         self.by_name: dict[str, Channel] = {
             "console": ConsoleChannel(console_stream),
             "slack": SlackChannel(self.http),
             "email": EmailChannel(smtp),
             "webhook": WebhookChannel(self.http, settings.webhook_signing_secret.get_secret_value()),
+            "push": NtfyChannel(
+                self.http, server_url=settings.ntfy_url, token=settings.ntfy_token.get_secret_value()
+            ),
+            "sms": self.phones.sms,
+            "voice": self.phones.voice,
         }
 
     def send(self, message: Outbound, now: datetime) -> Delivery:
@@ -52,6 +64,7 @@ class Channels:
 
     def close(self) -> None:
         self.http.close()
+        self.phones.close()
 
 
 __all__ = ["Channels", "Outbound"]

@@ -13,7 +13,14 @@ from commandpost.notify.rules import Delivery
 
 HEADER_LIMIT = 150  # Slack's limit for a header block's text
 SECTION_LIMIT = 3000  # and for a section's text
-LINKS = (("url", "Open incident"), ("runbook_url", "Runbook"), ("ack_url", "Acknowledge"))
+LINKS = (
+    ("ack_url", "Acknowledge"),
+    ("url", "Open incident"),
+    ("runbook_url", "Runbook"),
+    ("escalate_url", "Escalate"),
+)
+"""Buttons, first things first. Acknowledge and Escalate are the page's one-tap links (a page opens
+the confirmation page in the browser; the ack happens when its button is pressed)."""
 
 
 def escape(text: str) -> str:

@@ -14,11 +14,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from commandpost.clock import in_range
 from commandpost.deps import Ctx, RowId
+from commandpost.engine import wakeup
 from commandpost.errors import NotFound, ValidationFailed
 from commandpost.oncall import feeds, swap_rules, swaps
 from commandpost.oncall import service as oncall_service
 from commandpost.oncall.models import ShiftSwap
 from commandpost.oncall.rules import Handoff, Shift
+from commandpost.paging import page_test
 from commandpost.policy import service as policy_service
 from commandpost.policy.opsfiles import OpsConfig
 from commandpost.web.auth import PageReader, PageResponder, PageRoute
@@ -152,7 +154,20 @@ def _render(request: Request, ctx: Ctx, *, view: str, start: str, new_feed: str 
         else (anchor.replace(day=1) + timedelta(days=32)).replace(day=1),
         feeds=feeds.list_feeds(ctx.session),
         new_feed=new_feed,
+        page_test=page_test.latest(ctx.session, person=ctx.principal.person),
+        me=config.person(ctx.principal.person),
     )
+
+
+@router.post("/oncall/page-test")
+def send_page_test(ctx: PageResponder) -> Response:
+    """ "Send me a test page": each of my methods, with a one-tap Acknowledge; the result shows here."""
+    config = policy_service.current_config(ctx.session)
+    me = ctx.principal.person
+    ctx.audit_target(f"person:{me}")
+    page_test.send(ctx.session, config=config, person=me, by=me, now=ctx.now)
+    wakeup.request(ctx.session)
+    return RedirectResponse("/oncall#page-test", status_code=303)
 
 
 @router.get("/oncall")
