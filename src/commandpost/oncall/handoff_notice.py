@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commandpost.incidents import service as incidents_service
+from commandpost.incidents import timeline
 from commandpost.incidents.rules import format_number
 from commandpost.oncall import service as oncall_service
 from commandpost.oncall.rules import Handoff
@@ -49,22 +49,28 @@ class HandoffNotice:
     incidents: list[IncidentLine] = field(default_factory=list)
     action_items: list[str] = field(default_factory=list)
     runbooks: list[RunbookChange] = field(default_factory=list)
+    zones: dict[str, str] = field(default_factory=dict)
+    """Each person's own timezone (people.yaml): they read times in it, the schedule's in brackets."""
 
-    def _local(self, at: datetime) -> str:
-        return at.astimezone(ZoneInfo(self.timezone)).strftime("%a %Y-%m-%d %H:%M %Z")
+    def _local(self, at: datetime, person: str) -> str:
+        zone = self.zones.get(person, self.timezone)
+        return timeline.local_for(at, zone, self.timezone, "%a %Y-%m-%d %H:%M %Z")
 
     def subject(self, person: str) -> str:
         h = self.handoff
         where = f"{h.schedule} {h.layer}"
         if person == h.incoming:
-            return f"[handoff] you are on call for {where} from {self._local(h.at)} (from @{h.outgoing})"
-        return f"[handoff] your {where} shift ends {self._local(h.at)}: hand over to @{h.incoming}"
+            return (
+                f"[handoff] you are on call for {where} from {self._local(h.at, person)} (from @{h.outgoing})"
+            )
+        return f"[handoff] your {where} shift ends {self._local(h.at, person)}: hand over to @{h.incoming}"
 
     def body(self, person: str) -> str:
         h = self.handoff
         role = "You take over" if person == h.incoming else "You hand over"
         lines = [
-            f"{h.schedule} / {h.layer} changes hands at {self._local(h.at)}: @{h.outgoing} -> @{h.incoming}.",
+            f"{h.schedule} / {h.layer} changes hands at {self._local(h.at, person)}: "
+            f"@{h.outgoing} -> @{h.incoming}.",
             f"{role}; go through this together (guide §6-2).",
             "",
             f"Unresolved incidents ({len(self.incidents)}):",
@@ -74,7 +80,7 @@ class HandoffNotice:
         ] or ["  none"]
         lines += ["", f"Action items due ({len(self.action_items)}):"]
         lines += [f"  {item}" for item in self.action_items] or ["  none"]
-        lines += ["", f"Runbooks changed since the last handoff ({self._local(self.since)}):"]
+        lines += ["", f"Runbooks changed since the last handoff ({self._local(self.since, person)}):"]
         lines += [f"  {r.change:8} {r.slug} - {r.title}" for r in self.runbooks] or ["  none"]
         return "\n".join(lines)
 
@@ -185,4 +191,9 @@ def build(session: Session, config: OpsConfig, handoff: Handoff, *, now: datetim
         incidents=_unresolved(session, services),
         action_items=list(dict.fromkeys(items)),
         runbooks=runbooks_changed(session, config, since, services),
+        zones={
+            p.handle: p.timezone
+            for handle in (handoff.incoming, handoff.outgoing)
+            if (p := config.person(handle)) is not None
+        },
     )
