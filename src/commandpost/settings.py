@@ -160,6 +160,14 @@ class Settings(BaseSettings):
         "(unless localhost), else the public URL's host",
     )
 
+    # Slack as the command post (commandpost/slack/): the app's bot token and signing secret, and
+    # where its Web API is (tests point slack_sdk's WebClient at a local stand-in).
+    slack_bot_token: SecretStr = Field(default=SecretStr(""), description="xoxb-…; empty: Slack is off")
+    slack_signing_secret: SecretStr = Field(
+        default=SecretStr(""), description="verifies X-Slack-Signature on commands, interactions and events"
+    )
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Slack's Web API base URL")
+
     @field_validator("outbound_allowlist", mode="before")
     @classmethod
     def _split_allowlist(cls, value: Any) -> Any:

@@ -118,6 +118,20 @@ class PostmortemSettings(Strict):
         return value
 
 
+class SlackSettings(Strict):
+    """The org's Slack workspace as the command post (issue 17): where incidents are announced, what
+    happens on close, and who joins each incident channel by severity."""
+
+    announce_channel: str | None = Field(
+        default=None, pattern=r"^[#]?[a-z0-9][a-z0-9_-]{0,79}$|^C[A-Z0-9]{2,}$", description="#name or C… id"
+    )
+    archive_on_close: bool = Field(default=True, description="archive once the postmortem is Final")
+    invite: dict[SeverityName, list[str]] = Field(
+        default_factory=dict, description="extra people (handles) or teams invited per severity"
+    )
+    command: str = Field(default="/inc", pattern=r"^/[a-z0-9_-]{1,31}$", description="the slash command")
+
+
 class OrgSettings(Strict):
     org: str = Field(min_length=1)
     timezone: Timezone = "UTC"
@@ -128,6 +142,7 @@ class OrgSettings(Strict):
     handover_offer_ttl: Duration = timedelta(minutes=15)
     comms: CommsSettings = Field(default_factory=CommsSettings)
     postmortem: PostmortemSettings = Field(default_factory=PostmortemSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @field_validator("incident_channel_template")
     @classmethod
@@ -214,6 +229,11 @@ class ContactMethods(Strict):
     sms: Phone | None = Field(default=None, description="E.164, when texts go to another number than calls")
     ntfy_topic: str | None = Field(
         default=None, pattern=NTFY_TOPIC, description="the person's ntfy topic for push (unguessable)"
+    )
+    slack_user: str | None = Field(
+        default=None,
+        pattern=r"^[UW][A-Z0-9]{2,20}$",
+        description="Slack member id (U…): who they are in Slack; else found by users.lookupByEmail",
     )
 
     def address(self, method: str) -> str | None:
