@@ -138,6 +138,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "metrics": ("commandpost.metrics.cli", "Metrics that decide where to invest (guide §6-1, §7)."),
     "slo": ("commandpost.metrics.cli", "SLOs: error budgets, burn rates, freeze, response targets."),
+    "slack": (
+        "commandpost.slack.cli",
+        "Slack as the command post (docs/slack.md): the app manifest that installs it.",
+    ),
 }
 
 # The domain modules in registration order. A later module may replace a name an earlier one
@@ -153,6 +157,7 @@ DOMAINS = (
     "commandpost.web.cli",
     "commandpost.postmortems.cli",
     "commandpost.metrics.cli",
+    "commandpost.slack.cli",
 )
 
 
