@@ -109,6 +109,7 @@ def _apply(url: str, sink_url: str) -> dict[str, str]:
     for person in data["people"]:
         person["contact"] = {"webhook": f"{sink_url}/hooks/{person['handle']}"}
         person.pop("notify", None)
+        person.pop("notification_rules", None)
     for team in data.get("teams", []):  # SEV3 alerts tell the team channel: that goes to the sink too
         if team.get("channel"):
             team["channel"] = {"name": team["channel"]["name"], "webhook": f"{sink_url}/hooks/{team['name']}"}

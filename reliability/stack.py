@@ -89,6 +89,7 @@ def sink_ops(folder: Path, sink_url: str, edits: Edits | None = None) -> Path:
         for person in data["people"]:
             person["contact"] = {"webhook": f"{sink_url}/hook/{person['handle']}"}
             person.pop("notify", None)
+            person.pop("notification_rules", None)
         for team in data["teams"]:
             if "channel" in team:
                 team["channel"]["slack_webhook"] = f"{sink_url}/chan/{team['name']}"

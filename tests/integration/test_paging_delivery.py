@@ -32,6 +32,7 @@ def test_a_failing_then_recovering_receiver_loses_no_page(sessions, session, clo
         for person in data["people"]:
             person["contact"] = {"webhook": f"{sink.url}/hook/{person['handle']}"}
             person.pop("notify", None)
+            person.pop("notification_rules", None)
 
     apply(sessions, clock, ops_variant(tmp_path, {"people.yaml": people}))
     tuned = settings.model_copy(

@@ -28,7 +28,7 @@ from commandpost.notify.models import (
     OutgoingMessage,
 )
 from commandpost.notify.rules import MAX_KEY_LENGTH, message_key
-from commandpost.policy.opsfiles import NotificationRule, OpsConfig, Person
+from commandpost.policy.opsfiles import OpsConfig, Person
 from commandpost.security.redact import redact_data, redact_text
 
 ChannelName = Literal["console", "slack", "email", "webhook", "push", "sms", "voice"]
@@ -236,19 +236,20 @@ def page_steps(config: OpsConfig, person: str | Person, severity: str) -> list[S
     (:func:`cancel_steps`). The console gets the first step."""
     who = _person(config, person)
     urgency = urgency_of(config, severity)
-    if severity in who.notify:
-        rules = [NotificationRule(after=timedelta(0), methods=list(who.notify[severity]))]
+    plan: list[tuple[timedelta, list[str]]]
+    if severity in who.notify:  # may be empty: "console only"
+        plan = [(timedelta(0), list(who.notify[severity]))]
     elif who.notification_rules.get(urgency):  # type: ignore[call-overload]
-        rules = who.notification_rules[urgency]  # type: ignore[index]
+        plan = [(rule.after, rule.methods) for rule in who.notification_rules[urgency]]  # type: ignore[index]
     else:
-        rules = [NotificationRule(methods=_default_methods(urgency=urgency))]
+        plan = [(timedelta(0), _default_methods(urgency=urgency))]
     steps: list[Step] = []
-    for rule in rules:
-        for method in rule.methods:
+    for after, methods in plan:
+        for method in methods:
             value = who.contact.address(method)
             if value:
-                steps.append(Step(rule.after, method, value))
-    first = rules[0].after if rules else timedelta(0)
+                steps.append(Step(after, method, value))
+    first = plan[0][0]
     steps.append(Step(first, "console", f"@{who.handle}"))
     return steps
 
