@@ -2,7 +2,8 @@
 
 Each route either names the scope it needs (the ``Reader``/``Responder``/``Admin`` dependencies of
 the API, ``PageReader``/… of the web pages) or is in :data:`EXEMPT` with the reason — a route that is
-neither is a finding. Then, per API route: no token → 401; a token one scope too low → 403 (a
+neither is a finding. A route exempt because it is signed (page links, provider webhooks) must
+refuse an unsigned request. Then, per API route: no token → 401; a token one scope too low → 403 (a
 read route, having no lower scope, gets a revoked token → 401); the admin token in the query string
 → 401; an iCal feed token as a bearer → 401. Per page: no session → the login redirect (303), a
 bearer token is no session, a user one role too low → 403. Feed tokens open their own calendar and
@@ -48,6 +49,20 @@ EXEMPT: dict[str, str] = {
     "POST /login": "login",
     "POST /logout": "logout (ends whatever session the cookie names)",
     "GET /static": "static files (CSS, JS)",
+    "GET /a/{token}": "signed: a one-tap page link (its signed, expiring token in the path)",
+    "POST /a/{token}": "signed: a one-tap page link (its signed, expiring token in the path)",
+    "POST /hooks/twilio/sms": "signed: Twilio's X-Twilio-Signature",
+    "POST /hooks/twilio/status": "signed: Twilio's X-Twilio-Signature",
+    "POST /hooks/twilio/voice": "signed: Twilio's X-Twilio-Signature",
+    "GET /hooks/vonage/dlr": "signed: Vonage's signature (sig)",
+    "POST /hooks/vonage/dlr": "signed: Vonage's signature (sig)",
+    "GET /hooks/vonage/inbound": "signed: Vonage's signature (sig)",
+    "POST /hooks/vonage/inbound": "signed: Vonage's signature (sig)",
+    "POST /hooks/vonage/voice/event": "signed: Vonage's JWT",
+    "POST /hooks/vonage/voice/input": "signed: Vonage's JWT",
+    "POST /api/v1/slack/commands": "signed: Slack's X-Slack-Signature (404 while Slack is off)",
+    "POST /api/v1/slack/events": "signed: Slack's X-Slack-Signature (404 while Slack is off)",
+    "POST /api/v1/slack/interactions": "signed: Slack's X-Slack-Signature (404 while Slack is off)",
 }
 SCOPES = ("read", "responder", "admin")
 LOWER = {"responder": "read", "admin": "responder"}
@@ -59,7 +74,7 @@ PASSWORD = "reliability horse battery staple"
 class Endpoint:
     method: str
     path: str
-    kind: str  # api | page | exempt | unprotected
+    kind: str  # api | page | signed | exempt | unprotected
     needs: str | None
 
     @property
@@ -102,7 +117,14 @@ def endpoints(url: str) -> list[Endpoint]:
                 label = f"{method} {path}"
                 kind, needs = _scope_of(route.dependant) if isinstance(route, APIRoute) else (None, None)
                 if kind is None:
-                    kind = "exempt" if label in EXEMPT else "unprotected"
+                    reason = EXEMPT.get(label)
+                    kind = (
+                        "unprotected"
+                        if reason is None
+                        else "signed"
+                        if reason.startswith("signed")
+                        else "exempt"
+                    )
                 found.setdefault(label, Endpoint(method, path, kind, needs))
     return sorted(found.values(), key=lambda e: (e.path, e.method))
 
@@ -220,12 +242,14 @@ def run(backend: str = "sqlite") -> list[Figure]:
                             m.call(e, cookies=cookies[role], headers=headers),
                             403,
                         )
+            elif e.kind == "signed":
+                m.expect(f"{e.label} unsigned", m.call(e), 401, 403, 404)
         m.expect("a feed reads its own calendar", m.client.get(f"/ical/{feed_a}.ics"), 200)
         own, other = m.client.get(f"/ical/{feed_a}.ics").text, m.client.get(f"/ical/{feed_b}.ics").text
         m.expect("a made-up feed token", m.client.get("/ical/cpf_not-a-feed.ics"), 404)
         m.client.close()
     unprotected = [e.label for e in all_endpoints if e.kind == "unprotected"]
-    kinds = {k: sum(1 for e in all_endpoints if e.kind == k) for k in ("api", "page", "exempt")}
+    kinds = {k: sum(1 for e in all_endpoints if e.kind == k) for k in ("api", "page", "signed", "exempt")}
     return [
         at_least(
             check,

@@ -13,6 +13,7 @@ from commandpost.postmortems import models as postmortem_models
 from commandpost.runbooks import models as runbook_models
 from commandpost.security import models as security_models
 from commandpost.security import users as user_models
+from commandpost.slack import models as slack_models
 
 __all__ = [
     "alert_models",
@@ -27,5 +28,6 @@ __all__ = [
     "runbook_models",
     "security_models",
     "server_models",
+    "slack_models",
     "user_models",
 ]

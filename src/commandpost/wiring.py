@@ -86,6 +86,7 @@ def routers() -> list[Any]:
     from commandpost.postmortems import api as postmortems_api
     from commandpost.runbooks import api as runbooks_api
     from commandpost.security import api as security_api
+    from commandpost.slack import api as slack_api
 
     return [
         alerts_api.intake_router,  # first: the hot intake paths match without scanning the others
@@ -101,4 +102,5 @@ def routers() -> list[Any]:
         runbooks_api.router,
         postmortems_api.router,
         metrics_api.router,
+        slack_api.router,
     ]

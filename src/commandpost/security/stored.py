@@ -118,6 +118,8 @@ EXEMPT: Mapping[str, str] = {
             "role_offer.state",
             "runbook_step_state.state",
             "slo_alert_state.condition",
+            "slack_channel.state",
+            "slack_channel.step",
             "sns_subscription.state",
             "timeline_entry.kind",
             "user.role",
@@ -135,6 +137,11 @@ IDENTIFIERS: Mapping[str, str] = {
     "outgoing_message.claimed_by": "the sender holding the message",
     "outgoing_message.provider_ref": "the provider's id (Twilio SM…), matched by its callbacks",
     "engine_lease.owner": "compared to renew and release the lease",
+    "slack_channel.channel_id": "Slack's id of the incident's channel (C…), every later call names it",
+    "slack_channel.name": "the channel's name as Slack was asked for it, tried again as it is after a retry",
+    "slack_channel.opening_ts": "Slack's ts of the opening message, the key chat.update needs",
+    "slack_channel.invited": "Slack user ids (U…) already invited, compared so nobody is invited twice",
+    "slack_channel.claimed_by": "the engine replica working on the channel",
 }
 
 _DIGEST_CHARS = 16
