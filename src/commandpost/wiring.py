@@ -57,6 +57,7 @@ def engine_plan(settings: Settings) -> PassPlan:
     from commandpost.oncall.processors import HandoffNotices
     from commandpost.paging.processors import AlertChannelNotices, EscalationsDue
     from commandpost.postmortems.processors import ActionItemReminders, Criteria
+    from commandpost.slack.command_post import CommandPost
 
     return PassPlan(
         pages=(EscalationsDue(settings),),
@@ -68,6 +69,7 @@ def engine_plan(settings: Settings) -> PassPlan:
             ActionItemReminders(),
             BurnRateAlerts(),  # before the channel notices: a SEV3 it raises is told this pass
             AlertChannelNotices(settings),
+            CommandPost(settings),  # last: the channel's opening message names who was paged
         ),
         send=(NotificationSender(settings, channels=Channels(settings)),),
     )

@@ -31,6 +31,7 @@ from commandpost.settings import Settings
 from commandpost.slack import models as m
 from commandpost.slack.command_post import CommandPost, channel_name
 from commandpost.slack.models import SlackChannel
+from tests import cli_support
 from tests.api.test_postmortem_api import FILLED
 from tests.paging_support import BASE_URL, act, apply, ops_variant, outbox, processor
 from tests.standins.slack import SlackStandIn, start_slack
@@ -420,3 +421,36 @@ def test_slack_off_does_nothing(sessions, clock, ops, slack):
     with sessions() as s:
         assert s.scalars(select(SlackChannel)).all() == []
     assert slack.received == []
+
+
+def test_a_refused_channel_is_listed_failed_and_retried_from_the_cli(
+    sessions, clock, ops, slack, post, db_url
+):
+    slack.fail("conversations.create", "restricted_action")  # the workspace forbids the bot to create
+    _declare(sessions, clock)
+    _pass(sessions, clock, post, processor())
+    assert _row(sessions).state == m.FAILED
+    env = {"COLUMNS": "200", "COMMANDPOST_DATABASE_URL": db_url}
+
+    listed = cli_support.run_cli(["slack", "channels", "--failed", "--json"], env=env)
+    assert listed.returncode == 0, listed.stderr
+    (row,) = json.loads(listed.stdout)
+    assert (row["incident"], row["state"], row["step"], row["channel_id"]) == (
+        "INC-1",
+        "failed",
+        "create",
+        None,
+    )
+    assert "restricted_action" in row["last_error"]
+    table = cli_support.run_cli(["slack", "channels"], env=env)
+    assert "INC-1" in table.stdout and "restricted_action" in table.stdout
+
+    retried = cli_support.run_cli(["slack", "retry", "INC-1"], env=env)
+    assert retried.returncode == 0, retried.stderr
+    assert "tried again from step create" in retried.stdout
+    _pass(sessions, clock, post)
+    assert (_row(sessions).state, _row(sessions).step) == (m.CREATED, m.FOLLOW)
+    again = cli_support.run_cli(["slack", "retry", "INC-1"], env=env)
+    assert again.returncode != 0 and "not failed" in again.stderr  # nothing to try: refused, unchanged
+    unknown = cli_support.run_cli(["slack", "retry", "INC-99"], env=env)
+    assert unknown.returncode != 0 and "INC-99" in unknown.stderr

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from commandpost.cli import DatabaseUrl, _sessions, _settings
-from commandpost.console import err_console, markup, print_json
+from commandpost.console import console, err_console, markup, print_json, text
 from commandpost.errors import PolicyInvalid, Unavailable, ValidationFailed
 
 if TYPE_CHECKING:
     from commandpost.policy.opsfiles import OrgSettings
 
 slack_app = typer.Typer(
-    help="Slack as the command post (docs/slack.md): the app manifest that installs it.",
+    help="Slack as the command post (docs/slack.md): the app manifest, the incidents' channels.",
     no_args_is_help=True,
 )
 
@@ -64,6 +64,58 @@ def manifest(
     err_console.print(
         "next: api.slack.com/apps → Create New App → From a manifest; then docs/slack.md, step 2",
         highlight=False,
+    )
+
+
+@slack_app.command("channels")
+def channels(
+    failed: Annotated[bool, typer.Option("--failed", help="only channels Slack refused for good")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Each incident's channel: its state, the step it is at, and why the last try failed."""
+    from rich.table import Table
+
+    from commandpost.slack import service
+
+    with _sessions(database_url)() as session:
+        rows = service.list_channels(session, failed=failed)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no channels" + (" failed" if failed else " yet (is COMMANDPOST_SLACK_BOT_TOKEN set?)"))
+        return
+    table = Table("incident", "channel", "id", "state", "step", "tries", "last error")
+    for row in rows:
+        table.add_row(
+            text(row["incident"]),
+            text("#" + row["name"]),
+            text(row["channel_id"] or "—"),
+            text(row["state"], "bold red" if row["state"] == "failed" else ""),
+            text(row["step"]),
+            str(row["attempts"]),
+            text(row["last_error"] or ""),
+        )
+    console.print(table)
+
+
+@slack_app.command("retry")
+def retry(
+    incident: Annotated[str, typer.Argument(help="the incident whose channel failed, e.g. INC-7")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Try a failed channel again from the step it failed at (after fixing what Slack said)."""
+    from commandpost.clock import SystemClock
+    from commandpost.db.engine import transaction
+    from commandpost.incidents.rules import parse_number
+    from commandpost.slack import service
+
+    with transaction(_sessions(database_url)) as session:
+        out = service.retry_channel(session, number=parse_number(incident), now=SystemClock().now())
+    console.print(
+        f"{markup(out['incident'])}: the channel is tried again from step {markup(out['step'])} "
+        "at the engine's next pass"
     )
 
 
