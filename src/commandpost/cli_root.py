@@ -140,7 +140,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "slo": ("commandpost.metrics.cli", "SLOs: error budgets, burn rates, freeze, response targets."),
     "slack": (
         "commandpost.slack.cli",
-        "Slack as the command post (docs/slack.md): the app manifest that installs it.",
+        "Slack as the command post (docs/slack.md): the app manifest, the incidents' channels.",
     ),
 }
 

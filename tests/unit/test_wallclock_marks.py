@@ -19,6 +19,8 @@ INDEPENDENT = {
     "integration/test_pagerduty_clients.py": "real time only for the event's timestamp; app clock frozen",
     "integration/test_paging_replicas.py": "each level pages one layer (primary, then secondary): the same "
     "count every week; its ops take the week from the environment all the same",
+    "integration/test_slack_serve.py": "real time only signs Slack's requests; the declarer is on no "
+    "rotation and the paged on-call is read from the opening message",
     "reliability/test_crash_durability.py": "counts stored events, alerts and incidents, not who is paged",
     "reliability/test_dedup_race.py": "one page to the primary, whoever that is",
     "reliability/test_fuzz.py": "status codes and schemas only",
