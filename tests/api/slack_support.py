@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,11 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from commandpost.clock import FrozenClock
+from commandpost.db.engine import transaction
 from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.policy.opsfiles import OpsConfig
 from commandpost.security.models import AuditLog
 from commandpost.settings import Settings
-from tests.paging_support import apply, ops_variant
+from commandpost.slack.command_post import CommandPost
+from commandpost.slack.models import SlackChannel
+from tests.paging_support import apply, ops_variant, processor
 from tests.standins.slack import SlackStandIn, start_slack
 
 MEI, HANA, YUTA, KEN, STRANGER = "U0MEI0001", "U0HANA001", "U0YUTA001", "U0KEN0001", "U0NOBODY1"
@@ -143,3 +147,42 @@ def incident(sessions: sessionmaker[Session], number: int = 1) -> Incident:
 def audits(sessions: sessionmaker[Session]) -> list[AuditLog]:
     with sessions() as s:
         return list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
+
+
+DECLARE = "declare SEV2 payment-platform Receipts not issued"
+
+
+@dataclass(frozen=True)
+class CommandPostOpened:
+    """INC-1's channel in the stand-in, as the engine opened it."""
+
+    channel: str
+    name: str
+    opening_ts: str
+
+    def opening(self, slack: SlackStandIn) -> dict[str, Any]:
+        return next(m for m in slack.channels[self.channel]["messages"] if m["ts"] == self.opening_ts)
+
+
+def open_command_post(
+    client: Any, slack: SlackStandIn, clock: FrozenClock, sessions: sessionmaker[Session], settings: Settings
+) -> CommandPostOpened:
+    """@mei declares SEV2 on payment-platform with ``/inc``; one engine pass pages the on-call (@yuta)
+    and the real command post processor cuts the channel (mei and yuta invited) with its opening
+    message and buttons."""
+    answer = command(client, slack, clock, DECLARE)
+    assert answer.status_code == 200 and answer.json()["response_type"] == "in_channel", answer.text
+    with transaction(sessions) as s:
+        processor().run(s, clock.now())
+    post = CommandPost(settings, wait=30.0)
+    try:
+        with transaction(sessions) as s:
+            post.run(s, clock.now())
+        assert post.drain()
+    finally:
+        post.close()
+    with sessions() as s:
+        row = s.scalars(select(SlackChannel)).one()
+    assert row.channel_id and row.opening_ts, (row.state, row.step, row.last_error)
+    assert {MEI, YUTA} <= set(slack.channels[row.channel_id]["members"])
+    return CommandPostOpened(row.channel_id, row.name, row.opening_ts)

@@ -17,11 +17,15 @@ What it follows (Slack's method reference pages, its "Using the Slack Web API" a
   (``service_unavailable``) — both scripted with :meth:`SlackStandIn.fail` or ``down``.
 - State a test reads: ``channels`` (the bot is a member of the channels it creates, and of its DMs,
   which ``chat.postMessage`` to a ``U…`` opens as ``D…``), ``users`` (``add_user``), ``views``.
+  What members do in the Slack client is scripted: ``join`` a channel, ``say`` a message (read back
+  through ``conversations.history``, as the app does for the message a ``reaction_added`` names).
 - ``signed`` gives the headers Slack puts on its requests to an app (``v0=`` HMAC-SHA256 of
   ``v0:{timestamp}:{body}`` with the signing secret), for tests that post to our endpoints.
 
-Not stood in: multipart bodies (no method here takes a file), pagination, per-tier automatic rate
-limits (a test scripts the 429 it wants), the ``channel_topic`` system message ``setTopic`` produces.
+Not stood in: ``conversations.replies`` (threads), ``users.info`` (the app then asks
+``users.lookupByEmail``), multipart bodies (no method here takes a file), pagination, per-tier
+automatic rate limits (a test scripts the 429 it wants), the ``channel_topic`` system message
+``setTopic`` produces.
 A body over ``BODY_LIMIT`` is refused unread (413, ``request_too_large``): Slack documents no cap,
 this one only keeps a hostile Content-Length from stalling the test.
 """
@@ -41,6 +45,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -102,6 +107,16 @@ def _required(args: dict[str, Any], name: str) -> str:
             "invalid_arguments", response_metadata={"messages": [f"[ERROR] missing required field: {name}"]}
         )
     return value
+
+
+def _ts(args: dict[str, Any], name: str, error: str) -> Decimal | None:
+    """A message timestamp argument (``1718000000.000100``), None when absent."""
+    value = args.get(name)
+    if value in (None, ""):
+        return None
+    if not (isinstance(value, str) and re.fullmatch(r"\d{1,12}(\.\d{1,9})?", value)):
+        raise SlackError(error)
+    return Decimal(value)
 
 
 def _blocks(args: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -193,6 +208,19 @@ class SlackStandIn:
         with self.lock:
             bot = [BOT_USER_ID] if member else []
             return self._new_channel(name, creator="U0SOMEHUMAN", members=bot + list(members))
+
+    def join(self, channel_id: str, *users: str) -> None:
+        """Members join a channel by themselves (no call of the app's)."""
+        with self.lock:
+            members = self.channels[channel_id]["members"]
+            members.extend(u for u in users if u not in members)
+
+    def say(self, channel_id: str, user: str, text: str) -> str:
+        """A member's message in a channel, as they typed it in Slack; its ``ts``."""
+        with self.lock:
+            message = {"type": "message", "user": user, "text": text, "ts": self._now(), "team": TEAM_ID}
+            self.channels[channel_id]["messages"].append(message)
+            return str(message["ts"])
 
     def trigger_id(self) -> str:
         """A fresh ``trigger_id`` as Slack puts in a slash command or interaction payload."""
@@ -389,6 +417,31 @@ class SlackStandIn:
         channel = self._channel(_required(args, "channel"))
         return {"channel": self._channel_object(channel, num_members=_flag(args.get("include_num_members")))}
 
+    def conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, between ``oldest`` and ``latest`` (``inclusive`` keeps those two), at most
+        ``limit`` (default 100, at most 999); the bot must be in the channel."""
+        channel = self._channel(_required(args, "channel"), member=True)
+        latest = _ts(args, "latest", "invalid_ts_latest")
+        oldest = _ts(args, "oldest", "invalid_ts_oldest")
+        inclusive = _flag(args.get("inclusive"))
+        try:
+            limit = int(args.get("limit") or 100)
+        except (TypeError, ValueError):
+            raise SlackError("invalid_limit") from None
+        limit = max(1, min(limit, 999))
+
+        def within(ts: Decimal) -> bool:
+            after = oldest is None or ts > oldest or (inclusive and ts == oldest)
+            return after and (latest is None or ts < latest or (inclusive and ts == latest))
+
+        found = [dict(m) for m in reversed(channel["messages"]) if within(Decimal(m["ts"]))]
+        return {
+            "messages": found[:limit],
+            "has_more": len(found) > limit,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": ""},
+        }
+
     def conversations_set_topic(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(_required(args, "channel"), member=True, unarchived=True)
         topic = _text(args, "topic")
@@ -577,6 +630,7 @@ METHODS = {
     "auth.test": SlackStandIn.auth_test,
     "conversations.create": SlackStandIn.conversations_create,
     "conversations.info": SlackStandIn.conversations_info,
+    "conversations.history": SlackStandIn.conversations_history,
     "conversations.setTopic": SlackStandIn.conversations_set_topic,
     "conversations.invite": SlackStandIn.conversations_invite,
     "conversations.archive": SlackStandIn.conversations_archive,

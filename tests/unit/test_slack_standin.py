@@ -181,6 +181,31 @@ def test_post_ephemeral_answers_message_ts_for_a_member(slack: SlackStandIn, cli
     assert slack.channels[channel_id]["messages"] == []
 
 
+def test_conversations_history_answers_members_messages_newest_first_within_the_window(
+    slack: SlackStandIn, client: WebClient
+):
+    made = channel(client)
+    slack.join(made, "U0MEI")
+    first = slack.say(made, "U0MEI", "db01 failover done")
+    second = slack.say(made, "U0OLA", "p99 back under 300ms")
+    found = client.conversations_history(channel=made)
+    assert [(m["user"], m["text"]) for m in found["messages"]] == [
+        ("U0OLA", "p99 back under 300ms"),
+        ("U0MEI", "db01 failover done"),
+    ]
+    assert found["has_more"] is False
+    (one,) = client.conversations_history(channel=made, latest=first, inclusive=True, limit=1)["messages"]
+    assert (one["ts"], one["text"]) == (first, "db01 failover done")
+    assert client.conversations_history(channel=made, latest=first)["messages"] == []  # exclusive
+    newest = client.conversations_history(channel=made, oldest=first, limit=1)
+    assert [m["ts"] for m in newest["messages"]] == [second] and newest["has_more"] is False
+    assert refusal(client.conversations_history, channel=made, latest="yesterday")["error"] == (
+        "invalid_ts_latest"
+    )
+    outside = slack.add_channel("general", member=False)
+    assert refusal(client.conversations_history, channel=outside)["error"] == "not_in_channel"
+
+
 def test_users_lookup_by_email_answers_the_user_or_users_not_found(client: WebClient):
     user = client.users_lookupByEmail(email="Mei@Example.com")["user"]
     assert (user["id"], user["real_name"], user["tz"]) == ("U0MEI", "Mei Tanaka", "Asia/Tokyo")

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commandpost.db.engine import transaction
-from commandpost.errors import BadRequest, CommandpostError, ValidationFailed
+from commandpost.errors import BadRequest, CommandpostError, Forbidden, ValidationFailed
 from commandpost.incidents import rules as incident_rules
 from commandpost.policy import service as policy_service
 from commandpost.policy.opsfiles import OpsConfig
@@ -39,8 +40,18 @@ from commandpost.slack.models import SlackChannel
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/slack", tags=["slack"])
 MAX_FIELDS = 100
-SLACK_HOOKS = "https://hooks.slack.com/"
-"""Where a ``response_url`` may point: anything else in a payload is not followed."""
+SLACK_HOOKS = "hooks.slack.com"
+"""Where a ``response_url`` may point (https, no user or port): anything else in a payload is not followed."""
+
+
+def _hook(url: str) -> bool:
+    """A ``response_url`` at Slack's hooks host, and nowhere else however the URL is spelled."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    return parts.scheme == "https" and parts.netloc == SLACK_HOOKS and port is None
 
 
 async def _signed(request: Request) -> bytes:
@@ -104,7 +115,7 @@ class _Slack:
         try:
             if channel:
                 self.directory.client.chat_postEphemeral(channel=channel, user=user, text=text)
-            elif response_url and response_url.startswith(SLACK_HOOKS):
+            elif response_url and _hook(response_url):
                 WebhookClient(response_url, timeout=2).send(text=text, response_type="ephemeral")
         except (SlackApiError, SlackClientError) as exc:
             log.warning("slack: could not tell %s: %s", user, exc)
@@ -164,14 +175,19 @@ def _open_form(slack: _Slack, config: OpsConfig, trigger_id: str, name: str) -> 
 # ---------------------------------------------------------------- interactions
 
 
-def _payload(form: dict[str, str]) -> dict[str, Any]:
+def _json_object(text: str | bytes, what: str) -> dict[str, Any]:
+    """A JSON object, else 400: not JSON, not an object, or nested deeper than the parser goes."""
     try:
-        payload = json.loads(form.get("payload", ""))
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        raise BadRequest("the form field 'payload' must hold a JSON object, as Slack sends it")
-    return payload
+        found = json.loads(text)
+    except (ValueError, RecursionError):
+        found = None
+    if not isinstance(found, dict):
+        raise BadRequest(f"{what} must be a JSON object, as Slack sends it")
+    return found
+
+
+def _payload(form: dict[str, str]) -> dict[str, Any]:
+    return _json_object(form.get("payload", ""), "the form field 'payload'")
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -207,17 +223,18 @@ def _button(slack: _Slack, payload: dict[str, Any]) -> None:
         number = incident_rules.parse_number(_str(action.get("value")))
         config, caller = slack.who(user)
         with transaction(slack.sessions) as session:
-            line = interactions.press(slack.context(session, config, caller), action=name, number=number)
+            pressed = interactions.press(slack.context(session, config, caller), action=name, number=number)
     except CommandpostError as exc:
         slack.tell(channel=channel, user=user, text=exc.message, response_url=response_url)
         return
-    blocks = interactions.replaced(_dict(payload.get("message")).get("blocks"), line)
+    blocks = interactions.replaced(_dict(payload.get("message")).get("blocks"), pressed)
     try:
         ts = _str(container.get("message_ts"))
         if channel and ts and not container.get("is_ephemeral"):
-            slack.directory.client.chat_update(channel=channel, ts=ts, text=line, blocks=blocks)
-        elif response_url.startswith(SLACK_HOOKS):
-            WebhookClient(response_url, timeout=2).send(text=line, blocks=blocks, replace_original=True)
+            slack.directory.client.chat_update(channel=channel, ts=ts, text=pressed.line, blocks=blocks)
+        elif _hook(response_url):
+            hook = WebhookClient(response_url, timeout=2)
+            hook.send(text=pressed.line, blocks=blocks, replace_original=True)
     except (SlackApiError, SlackClientError) as exc:  # acted and committed; only the message is stale
         log.warning("slack: could not update the message: %s", exc)
 
@@ -251,30 +268,41 @@ def _errors(block: str, message: str) -> dict[str, Any]:
     "/events", summary="Slack's Events API: url_verification, 📌 reactions, messages in incident channels"
 )
 def event(body: Signed, request: Request) -> Response:
-    try:
-        envelope = json.loads(body)
-    except ValueError:
-        envelope = None
-    if not isinstance(envelope, dict):
-        raise BadRequest("an Events API request is a JSON object")
+    envelope = _json_object(body, "an Events API request")
     if envelope.get("type") == "url_verification":
         challenge = envelope.get("challenge")
         if not isinstance(challenge, str) or not 0 < len(challenge) <= 200:
             raise BadRequest("url_verification needs its 'challenge' (a string of at most 200 characters)")
         return JSONResponse({"challenge": challenge})
-    if envelope.get("type") != "event_callback":
+    if envelope.get("type") != "event_callback":  # app_rate_limited, …: nothing to do
         return Response(status_code=200)
-    found = _dict(envelope.get("event"))
+    found = envelope.get("event")
+    if not isinstance(found, dict):
+        raise BadRequest("an event_callback carries its 'event' as a JSON object")
     event_id = _str(envelope.get("event_id"))
-    slack = _Slack(request)
     try:
         if found.get("type") == "reaction_added" and found.get("reaction") == events.PIN:
-            _pinned(slack, found, event_id)
+            _pinned(_Slack(request), found, event_id)
         elif found.get("type") == "message" and not found.get("subtype") and not found.get("bot_id"):
-            _message(slack, found, event_id)
+            _message(_Slack(request), found, event_id)
+    except BadRequest:
+        raise
     except CommandpostError as exc:  # e.g. a closed incident: Slack must not retry it
         log.info("slack event %s not recorded: %s", event_id, exc.message)
     return Response(status_code=200)
+
+
+_ID = re.compile(r"[A-Z0-9]{2,40}")
+"""A Slack user (``U…``, ``W…``) or conversation (``C…``, ``G…``, ``D…``) id."""
+_TS = re.compile(r"\d{1,12}\.\d{1,9}")
+"""A message ``ts``: seconds and a sequence."""
+
+
+def _field(value: Any, pattern: re.Pattern[str], name: str) -> str:
+    """A field Slack always sends in this shape; anything else is not Slack's event (400)."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise BadRequest(f"{name} is not what Slack sends (a Slack id or a message ts)")
+    return value
 
 
 def _channel_name(slack: _Slack, channel: str) -> str:
@@ -285,38 +313,42 @@ def _channel_name(slack: _Slack, channel: str) -> str:
 
 
 def _pinned(slack: _Slack, found: dict[str, Any], event_id: str) -> None:
-    item = _dict(found.get("item"))
-    channel, ts, user = _str(item.get("channel")), _str(item.get("ts")), _str(found.get("user"))
-    if item.get("type") != "message" or not channel or not ts:
+    """A 📌 on a message: Slack names it (channel, ts, author); its text is asked of Slack."""
+    item = found.get("item")
+    if not isinstance(item, dict):
+        raise BadRequest("event.item must be a JSON object, as Slack sends it")
+    if item.get("type") != "message":  # a file: nothing to put on the timeline
         return
+    channel = _field(item.get("channel"), _ID, "event.item.channel")
+    ts = _field(item.get("ts"), _TS, "event.item.ts")
+    user = _field(found.get("user"), _ID, "event.user")
+    author = _field(found["item_user"], _ID, "event.item_user") if "item_user" in found else None
     try:
         config, caller = slack.who(user)
+        if caller.scope not in ("responder", "admin"):
+            raise Forbidden(
+                f"@{caller.person}, your login and tokens are read-only, so a 📌 does not put the "
+                "message on the timeline; ask an admin for the responder role"
+            )
     except CommandpostError as exc:
         slack.tell(channel=channel, user=user, text=exc.message)
         return
-    if caller.scope not in ("responder", "admin"):
+    message = slack.directory.message(channel, ts)
+    if message is None:
+        slack.tell(channel=channel, user=user, text="That message could not be read; add it with `/inc note`")
         return
-    text = _str(item.get("text")) or None
-    author = _str(found.get("item_user")) or None
-    if text is None:
-        message = slack.directory.message(channel, ts)
-        if message is None:
-            slack.tell(
-                channel=channel, user=user, text="That message could not be read; add it with `/inc note`"
-            )
-            return
-        text, author = message.text, author or message.user
+    author = author or message.user
     handle = people.handle_for(config, author, slack.directory) if author else None
     name = _channel_name(slack, channel)
     try:
         with transaction(slack.sessions) as session:
             incident = commands.incident_at(session, channel_id=channel, channel_name=name)
-            if incident is None or not text.strip():
+            if incident is None or not message.text.strip():
                 return
             if events.pin(
                 session,
                 incident=incident,
-                text=text,
+                text=message.text,
                 author=handle or caller.person,
                 pinned_by=caller.person,
                 ts=ts,
@@ -336,28 +368,54 @@ def _pinned(slack: _Slack, found: dict[str, Any], event_id: str) -> None:
 
 
 def _message(slack: _Slack, found: dict[str, Any], event_id: str) -> None:
-    text, channel, user, ts = (_str(found.get(k)) for k in ("text", "channel", "user", "ts"))
-    if not (text and channel and user and ts):
-        return
+    """A person's message in a channel the bot is in: a secret in an incident's channel is caught."""
+    channel = _field(found.get("channel"), _ID, "event.channel")
+    user = _field(found.get("user"), _ID, "event.user")
+    ts = _field(found.get("ts"), _TS, "event.ts")
+    text = found.get("text")
+    if not isinstance(text, str):
+        raise BadRequest("event.text must be a string, as Slack sends it")
     kinds = events.secret_kinds(text)
     if not kinds:
         return
     with transaction(slack.read_sessions, commit=False) as session:
         config = policy_service.current_config(session)
     handle = people.handle_for(config, user, slack.directory)
+    who = f"@{handle}" if handle else f"<@{user}>"
     name = _channel_name(slack, channel)
     with transaction(slack.sessions) as session:
         incident = commands.incident_at(session, channel_id=channel, channel_name=name)
         if incident is None:
             return
-        new = events.secret_posted(
-            session,
-            incident=incident,
-            who=f"@{handle}" if handle else f"<@{user}>",
-            kinds=kinds,
-            ts=ts,
-            event_id=event_id,
-            now=slack.now,
+        caught = events.secret_posted(
+            session, incident=incident, who=who, kinds=kinds, ts=ts, event_id=event_id, now=slack.now
         )
-    if new:
-        slack.tell(channel=channel, user=user, text=events.warning(kinds, name or channel))
+    if caught is None:  # Slack delivered it again
+        return
+    where = name or channel
+    slack.tell(channel=channel, user=user, text=events.warning(kinds, where, ic=caught.ic, author=handle))
+    if caught.ic and caught.ic != handle:
+        _tell_ic(slack, config, caught, channel, events.ic_notice(caught, kinds, who=who, channel_name=where))
+
+
+def _tell_ic(slack: _Slack, config: OpsConfig, caught: events.Caught, channel: str, text: str) -> None:
+    """Ephemeral in the channel; when the IC is not in it, a direct message from the bot."""
+    assert caught.ic is not None
+    person = config.person(caught.ic)
+    email = person.contact.email if person else None
+    member = (person.contact.slack_user if person else None) or (
+        slack.directory.member(email) if email else None
+    )
+    if member is None:
+        log.info("slack: %s's IC @%s has no Slack account to tell of a secret", caught.number, caught.ic)
+        return
+    client = slack.directory.client
+    try:
+        client.chat_postEphemeral(channel=channel, user=member, text=text)
+    except SlackApiError:
+        try:
+            client.chat_postMessage(channel=member, text=text)
+        except (SlackApiError, SlackClientError) as exc:
+            log.warning("slack: could not tell %s's IC @%s: %s", caught.number, caught.ic, exc)
+    except SlackClientError as exc:
+        log.warning("slack: could not tell %s's IC @%s: %s", caught.number, caught.ic, exc)

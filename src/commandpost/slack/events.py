@@ -8,6 +8,8 @@ timeline before it is stored; for a secret, only its kind is kept, never the mes
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -20,6 +22,16 @@ from commandpost.security.redact import redact
 PIN = "pushpin"
 RECENT = 500
 """How many of the incident's newest entries are searched for an earlier delivery of the same message."""
+MAX_PINNED = 20_000
+"""A pinned message is cut here (Slack allows 40,000 characters; a note typed on the page 20,000)."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain(text: str) -> str:
+    """The message as the timeline keeps it: a NUL or another control character (a terminal escape)
+    becomes U+FFFD, as a NUL does in every stored column; line breaks and tabs stay."""
+    text = _CONTROL.sub("\ufffd", text)
+    return text if len(text) <= MAX_PINNED else text[: MAX_PINNED - 1] + "…"
 
 
 def _already(session: Session, incident: Incident, *, kind: str, ts: str, what: str) -> bool:
@@ -53,7 +65,7 @@ def pin(
         session,
         incident=incident,
         kind="note",
-        text=f"{text}{by}",
+        text=f"{_plain(text)}{by}",
         author=author,
         now=now,
         data={
@@ -72,6 +84,14 @@ def secret_kinds(text: str) -> list[str]:
     return sorted(redact(text).kinds)
 
 
+@dataclass(frozen=True)
+class Caught:
+    """A secret posted in ``number``'s channel, and who holds IC there (to be told)."""
+
+    number: str
+    ic: str | None
+
+
 def secret_posted(
     session: Session,
     *,
@@ -81,31 +101,49 @@ def secret_posted(
     ts: str,
     event_id: str,
     now: datetime,
-) -> bool:
-    """Tell the IC on the timeline (only the kinds are kept); False when this message was told before."""
+) -> Caught | None:
+    """Note it on the timeline for the IC (only the kinds are kept); None when this message was caught
+    before. A closed incident's timeline is read-only: nothing is noted, the author is still warned."""
     incident = timeline.lock(session, incident=incident)
-    if _already(session, incident, kind="system", ts=ts, what="secret"):
-        return False
+    number = rules.format_number(incident.number)
     ic = roles.ic_holder(session, incident=incident)
+    if incident.status == "closed":
+        return Caught(number, ic)
+    if _already(session, incident, kind="system", ts=ts, what="secret"):
+        return None
     to = f"@{ic}: " if ic else ""
     service.record(
         session,
         incident=incident,
         kind="system",
-        text=f"{rules.format_number(incident.number)}: {to}a secret ({', '.join(kinds)}) was posted in the "
-        f"channel by {who}; ask them to delete it and rotate it",
+        text=f"{number}: {to}a secret ({', '.join(kinds)}) was posted in the channel by {who}; ask them "
+        "to delete it and rotate it",
         author=rules.SYSTEM_AUTHOR,
         now=now,
         data={"slack": "secret", "slack_ts": ts, "slack_event": event_id, "kinds": kinds, "ic": ic},
     )
-    return True
+    return Caught(number, ic)
 
 
-def warning(kinds: list[str], channel_name: str) -> str:
-    """The ephemeral message the author sees: what was found and how to undo it."""
+def warning(kinds: list[str], channel_name: str, *, ic: str | None, author: str | None) -> str:
+    """The ephemeral message the author sees: what was found, how to undo it, and who knows."""
+    if ic is None:
+        told = "Nobody holds IC yet."
+    elif ic == author:
+        told = "You are the IC: make sure it is rotated."
+    else:
+        told = f"The IC (@{ic}) has been told."
     return (
         f":warning: Your message in #{channel_name} holds a secret ({', '.join(kinds)}). "
         "Delete the message now (hover it, ⋯ → Delete message), then rotate the secret: everyone in "
-        "the channel may have seen it, and Slack keeps it. commandpost stored nothing of it; the IC "
-        "has been told. Share secrets through your secret manager, never in the channel."
+        "the channel may have seen it, and Slack keeps it. commandpost stored only its kind, never the "
+        f"message. {told} Share secrets through your secret manager, never in the channel."
+    )
+
+
+def ic_notice(caught: Caught, kinds: list[str], *, who: str, channel_name: str) -> str:
+    """What the IC is told (the secret itself never)."""
+    return (
+        f":warning: {caught.number}: {who} posted a secret ({', '.join(kinds)}) in #{channel_name}. They "
+        "were told to delete the message and rotate the secret; make sure it is rotated."
     )

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from commandpost.errors import NotFound, PayloadTooLarge, Unauthorized
+from commandpost.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 
 MAX_BODY = 64 * 1024
 """Slack's own payloads stay far below this; anything larger is not Slack."""
@@ -28,7 +28,8 @@ class _At(Clock):
 
 
 def check(*, body: bytes, headers: Mapping[str, str], secret: str, now: datetime) -> None:
-    """Return when the request is Slack's; else raise (404 Slack off, 413 too large, 401 not signed)."""
+    """Return when the request is Slack's; else raise (404 Slack off, 413 too large, 401 not signed,
+    400 a body that is not UTF-8, which Slack never sends and the verifier cannot read)."""
     if not secret:
         raise NotFound(
             "Slack is not set up here: set COMMANDPOST_SLACK_SIGNING_SECRET and COMMANDPOST_SLACK_BOT_TOKEN"
@@ -49,5 +50,9 @@ def check(*, body: bytes, headers: Mapping[str, str], secret: str, now: datetime
             f"X-Slack-Request-Timestamp is {abs(int(skew))} s {'old' if skew > 0 else 'ahead'}; "
             f"requests more than {MAX_SKEW_SECONDS // 60} minutes off are refused (a replay?)"
         )
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the request body is not UTF-8; Slack sends UTF-8") from None
     if not SignatureVerifier(secret, clock=_At(now)).is_valid(body, stamp, signature):
         raise Unauthorized("X-Slack-Signature does not match the body: not signed with this app's secret")
