@@ -61,7 +61,8 @@ def test_an_alert_pages_and_the_pages_endpoint_says_who_when_where_and_whether_d
         ("page", 1, "yuta", "console", True),
     ]
     slack = body["pages"][2]
-    assert slack["destination"] == "https://hooks.slack.example/…"  # a webhook URL is a credential
+    # a webhook URL is a credential: its host only
+    assert slack["destination"] == "slack:yuta@example.com or https://hooks.slack.example/…"
     assert slack["target"] == "primary_oncall" and slack["attempts"] == 1 and slack["sent_at"]
 
 

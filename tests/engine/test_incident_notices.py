@@ -27,9 +27,16 @@ from tests.factories import make_incident, make_offer
 from tests.paging_support import apply, ops_variant, processor, run_until
 
 PUBLIC_URL = "https://cp.example"
-# examples/ops/people.yaml: neither has per-severity preferences, so every contact method + console.
-YUTA = {"slack": "https://hooks.slack.example/services/T000/B001/yuta", "email": "yuta@example.com"}
-HANA = {"slack": "https://hooks.slack.example/services/T000/B002/hana", "email": "hana@example.com"}
+# examples/ops/people.yaml: neither has per-severity preferences, so every contact method + console;
+# Slack is the person (a DM by the bot, found by email) with their webhook beside.
+YUTA = {
+    "slack": "slack:yuta@example.com https://hooks.slack.example/services/T000/B001/yuta",
+    "email": "yuta@example.com",
+}
+HANA = {
+    "slack": "slack:hana@example.com https://hooks.slack.example/services/T000/B002/hana",
+    "email": "hana@example.com",
+}
 
 
 @pytest.fixture(autouse=True)

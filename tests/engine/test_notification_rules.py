@@ -135,7 +135,7 @@ def test_which_steps_a_person_gets_for_each_urgency_and_the_older_notify_form(se
         "console",
     ]
     assert notify_service.destinations_for_person(config, "mei", None) == [
-        ("slack", "https://hooks.slack.example/services/T000/B003/mei"),
+        ("slack", "slack:mei@example.com https://hooks.slack.example/services/T000/B003/mei"),
         ("email", "mei@example.com"),
         ("console", "@mei"),
     ]

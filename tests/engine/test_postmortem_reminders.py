@@ -59,7 +59,7 @@ def test_owner_is_reminded_two_days_before_and_the_morning_after(sessions, appli
 
     assert _pass(sessions, clock, datetime(2026, 12, 8, 0, 0, tzinfo=UTC)) == 1  # 09:00 JST
     subject = f"Action item #{item} from the INC-1 postmortem is due 2026-12-10"
-    slack = "https://hooks.slack.example/services/T000/B002/hana"
+    slack = "slack:hana@example.com https://hooks.slack.example/services/T000/B002/hana"
     assert _outbox(sessions) == [
         (f"action-item:{item}:before:2026-12-10:slack", "slack", slack, subject),
         (f"action-item:{item}:before:2026-12-10:email", "email", "hana@example.com", subject),

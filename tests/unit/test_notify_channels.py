@@ -151,7 +151,7 @@ CONFIG = OpsConfig.model_construct(people=PEOPLE.people, teams=PEOPLE.teams)
 
 def test_destinations_follow_contact_methods_and_per_severity_preferences():
     assert service.destinations_for_person(CONFIG, "yuta", "SEV1") == [
-        ("slack", "https://hooks.example.com/y"),
+        ("slack", "slack:yuta@example.com https://hooks.example.com/y"),
         ("email", "yuta@example.com"),
         ("console", "@yuta"),
     ]

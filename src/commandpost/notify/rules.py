@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from commandpost.notify.ssrf import display
+from commandpost.policy.opsfiles import SLACK_MEMBER, slack_parts
 
 Outcome = Literal["delivered", "retry", "dead"]
 
@@ -112,8 +113,12 @@ def message_key(kind: str, **parts: object) -> str:
 def mask_destination(channel: str, destination: str) -> str:
     """Webhook URLs are credentials (whoever holds a Slack webhook URL can post): show scheme and host.
     An ntfy topic is one too on an open server (whoever knows it reads the pages); a phone number is
-    personal: its last four digits say which one it is."""
-    if channel in ("slack", "webhook"):
+    personal: its last four digits say which one it is. A Slack member (id or email) is no secret."""
+    if channel == "slack":
+        member, webhook = slack_parts(destination)
+        shown = [f"{SLACK_MEMBER}{member}"] if member else []
+        return " or ".join(shown + ([display(webhook)] if webhook else []))
+    if channel == "webhook":
         return display(destination)
     if channel == "push":
         return destination[:3] + "…"

@@ -221,6 +221,20 @@ WAKING_METHODS: tuple[str, ...] = ("push", "sms", "voice")
 Urgency = Literal["high", "low"]
 
 
+SLACK_MEMBER = "slack:"
+"""A ``slack`` destination that names a person in Slack: ``slack:U0MEI00001``,
+``slack:mei@example.com https://hooks.slack.com/…`` (member id or email, then the webhook if any).
+Any other ``slack`` destination is an incoming-webhook URL (a team's channel, a person with no email)."""
+
+
+def slack_parts(destination: str) -> tuple[str | None, str | None]:
+    """(member id or email, webhook URL) of a ``slack`` destination; either may be None."""
+    if not destination.startswith(SLACK_MEMBER):
+        return None, destination or None
+    member, _, webhook = destination.removeprefix(SLACK_MEMBER).partition(" ")
+    return member or None, webhook.strip() or None
+
+
 class ContactMethods(Strict):
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
     slack_webhook: str | None = Field(default=None, pattern=r"^https?://")
@@ -236,6 +250,17 @@ class ContactMethods(Strict):
         description="Slack member id (U…): who they are in Slack; else found by users.lookupByEmail",
     )
 
+    def slack_address(self) -> str | None:
+        """The ``slack`` method's destination (:func:`slack_parts` reads it back): the person in Slack,
+        when people.yaml says they are there, and their webhook. ``slack_user`` names the member;
+        else, beside a webhook, the email finds them (``users.lookupByEmail``). The sender DMs the
+        member when the bot token is set, else posts to the webhook. An email alone does not make a
+        Slack destination: every page would be a dead letter on a server without the bot."""
+        member = self.slack_user or (self.email if self.slack_webhook else None)
+        if member is None:
+            return self.slack_webhook
+        return SLACK_MEMBER + member + (f" {self.slack_webhook}" if self.slack_webhook else "")
+
     def address(self, method: str) -> str | None:
         """Where ``method`` reaches this person (None: it does not)."""
         match method:
@@ -246,7 +271,7 @@ class ContactMethods(Strict):
             case "voice":
                 return self.phone
             case "slack":
-                return self.slack_webhook
+                return self.slack_address()
             case "email" | "webhook":
                 return getattr(self, method)
         return None

@@ -69,9 +69,8 @@ def _missing_contacts(person: Person, i: int, source: Source, report: Report) ->
 
 
 def _contact_key(method: str) -> str:
-    return {"push": "ntfy_topic", "sms": "phone", "voice": "phone", "slack": "slack_webhook"}.get(
-        method, method
-    )
+    keys = {"push": "ntfy_topic", "sms": "phone", "voice": "phone", "slack": "slack_user or slack_webhook"}
+    return keys.get(method, method)
 
 
 def unsent(people: list[Person], *, push: bool, phones: bool) -> list[tuple[tuple[Any, ...], str]]:

@@ -11,6 +11,7 @@ from commandpost.notify.channels.email import EmailChannel, SmtpConfig, message_
 from commandpost.notify.channels.http import GuardedHttp
 from commandpost.notify.channels.ntfy import NtfyChannel
 from commandpost.notify.channels.slack import SlackChannel
+from commandpost.notify.channels.slack_dm import SlackDm, web_client
 from commandpost.notify.channels.webhook import WebhookChannel
 from commandpost.notify.rules import Delivery
 from commandpost.notify.ssrf import OutboundGuard, Resolver, system_resolver
@@ -44,9 +45,10 @@ class Channels:
         from commandpost.notify.phones.setup import phone_channels
 
         self.phones = phone_channels(settings)
+        slack_dm = SlackDm(web_client(settings)) if settings.slack_bot_token.get_secret_value() else None
         self.by_name: dict[str, Channel] = {
             "console": ConsoleChannel(console_stream),
-            "slack": SlackChannel(self.http),
+            "slack": SlackChannel(self.http, slack_dm),
             "email": EmailChannel(smtp),
             "webhook": WebhookChannel(self.http, settings.webhook_signing_secret.get_secret_value()),
             "push": NtfyChannel(
