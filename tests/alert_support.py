@@ -193,3 +193,27 @@ def wait_ready(proc: Any, base: str, err: Path) -> None:
             pass
         time.sleep(0.2)
     pytest.fail(f"/readyz was not 200 within {SERVE_START_TIMEOUT:.0f} s:\n{err.read_text()}", pytrace=False)
+
+
+def stop_serve(proc: Any) -> None:
+    """Ctrl-C, as a person ends ``make run``; killed if it has not exited within 30 s."""
+    import signal
+    import subprocess
+
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def wait_until(found: Callable[[], Any], what: str, seconds: float = 30.0) -> Any:
+    """Poll ``found`` until it returns something truthy (returned); fail naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"waited {seconds:g} s for {what}")

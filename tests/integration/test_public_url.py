@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from typer.testing import CliRunner
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.notify.models import OutgoingMessage
 from commandpost.policy import cli as policy_cli
-from tests.alert_support import free_port, wait_ready
+from tests.alert_support import free_port, stop_serve, wait_ready
 from tests.conftest import EXAMPLE_OPS, REPO
 
 pytestmark = pytest.mark.integration
@@ -87,12 +86,7 @@ def test_cli_and_role_offers_use_the_serving_url(
         )
         assert offer.status_code == 201, offer.text
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_serve(proc)
 
     engine = create_db_engine(db_url)
     try:

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +18,7 @@ from sqlalchemy import select
 
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.incidents.models import Incident
-from tests.alert_support import free_port, pd_trigger, wait_ready
+from tests.alert_support import free_port, pd_trigger, stop_serve, wait_ready, wait_until
 from tests.conftest import REPO
 from tests.paging_support import ops_variant
 from tests.standins import twilio as twilio_standin
@@ -40,16 +37,6 @@ def _people(data: dict[str, Any]) -> None:
         if handle in PHONES:
             person["contact"] = {"ntfy_topic": f"cp-{handle}-demo", "phone": PHONES[handle]}
             person["notification_rules"] = {"high": [{"after": "0m", "methods": ["push", "sms"]}]}
-
-
-def _wait(found: Callable[[], T], what: str, seconds: float = 30.0) -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"waited {seconds:g} s for {what}")
 
 
 def test_serve_pages_a_phone_and_one_tap_or_one_reply_acknowledges(tmp_path: Path) -> None:
@@ -97,7 +84,7 @@ def test_serve_pages_a_phone_and_one_tap_or_one_reply_acknowledges(tmp_path: Pat
                 if m.get("title", "").startswith("[SEV1] INC-1")
             ]
 
-        handle, push = _wait(pushed, "the page's push notification")[0]
+        handle, push = wait_until(pushed, "the page's push notification")[0]
         assert push["priority"] == 5
         action = next(a for a in push["actions"] if a["label"] == "Acknowledge")
         assert action["url"].startswith(f"{base}/a/")
@@ -110,7 +97,7 @@ def test_serve_pages_a_phone_and_one_tap_or_one_reply_acknowledges(tmp_path: Pat
             f"{base}/v2/enqueue", json=pd_trigger(key, dedup_key="wh", **{"class": "WebhookBacklogHigh"})
         )
         assert (r.status_code, r.json()["incident"]) == (202, "INC-2")
-        sms = _wait(
+        sms = wait_until(
             lambda: [m for m in twilio.to("Messages") if "INC-2" in (m.get("Body") or "")], "the SMS"
         )[0]
         code = re.search(r"Reply (\d{4}) to ack", sms.get("Body") or "").group(1)  # type: ignore[union-attr]
@@ -126,12 +113,7 @@ def test_serve_pages_a_phone_and_one_tap_or_one_reply_acknowledges(tmp_path: Pat
         )
         assert forged.status_code == 403
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_serve(proc)
         engine.dispose()
         ntfy.close()
         twilio_standin.stop(twilio)

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -24,7 +22,7 @@ from sqlalchemy import select
 
 from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.incidents.models import Incident
-from tests.alert_support import free_port, wait_ready
+from tests.alert_support import free_port, stop_serve, wait_ready, wait_until
 from tests.conftest import REPO
 from tests.paging_support import ops_variant
 from tests.standins.slack import BOT_USER_ID, SlackStandIn, start_slack
@@ -56,16 +54,6 @@ def _people(data: dict[str, Any]) -> None:
 
 def _org(data: dict[str, Any]) -> None:
     data["slack"] = {"announce_channel": "#incidents"}
-
-
-def _wait(found: Callable[[], T], what: str, seconds: float = 30.0) -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = found()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"waited {seconds:g} s for {what}")
 
 
 def _post(slack: SlackStandIn, base: str, path: str, form: dict[str, str]) -> httpx.Response:
@@ -120,12 +108,12 @@ def test_inc_declare_in_slack_cuts_the_channel_and_the_button_acknowledges(tmp_p
             found = [c for c in slack.channels.values() if c["name"].endswith("receipts-not-issued")]
             return found[0] if found and found[0]["messages"] else None
 
-        post = _wait(channel, "the incident's channel and its opening message")
+        post = wait_until(channel, "the incident's channel and its opening message")
         opening = post["messages"][0]
         paged = re.search(r"Paged: @([a-z0-9-]+)", opening["text"])
         assert paged, opening["text"]
         on_call = paged.group(1)
-        _wait(lambda: MEMBERS[on_call] in post["members"], f"@{on_call} invited")
+        wait_until(lambda: MEMBERS[on_call] in post["members"], f"@{on_call} invited")
         assert on_call != "sato" and {BOT_USER_ID, MEMBERS["sato"], MEMBERS[on_call]} <= set(
             post["members"]
         )  # bot, IC, on-call
@@ -174,11 +162,6 @@ def test_inc_declare_in_slack_cuts_the_channel_and_the_button_acknowledges(tmp_p
         )
         assert forged.status_code == 401
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_serve(proc)
         engine.dispose()
         slack.close()
