@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from commandpost.cli_root import COMMANDS, DOMAINS, ROOT_HELP, print_root_help
+from commandpost.cli_root import COMMANDS, DOMAINS, ROOT_HELP, print_root_help, print_version
 from commandpost.console import err_console, markup
 
 if TYPE_CHECKING:
@@ -88,6 +88,24 @@ token_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
+
+
+def _print_version(show: bool) -> None:
+    """``--version`` as Typer parses it (eager: before a command is looked up)."""
+    if show:
+        print_version()
+        raise typer.Exit()
+
+
+@app.callback(help=ROOT_HELP)
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """The root's own options; ``cli_root.main`` answers ``--version`` before Typer loads, this lists it."""
+
 
 DatabaseUrl = Annotated[
     str | None,

@@ -1,21 +1,25 @@
 """The root of the ``commandpost`` command: its index of commands, its help page, its entry point.
 
 ``commandpost --help`` (or no arguments) is what a tired person types first, so it is answered from
-here with Rich alone: no Typer, Click or domain import (``bench/startup.py`` times it). Anything else
-hands over to :mod:`commandpost.cli`, whose lazy root group lists the same index and imports only
-the module that owns the command being run. ``tests/unit/test_cli_index.py`` keeps the index equal
-to what the modules register and this page equal to the one Typer draws.
+here with Rich alone: no Typer, Click or domain import (``bench/startup.py`` times it); so is
+``--version``. A shell asking for completions also calls with no arguments: that goes to Typer, as
+does anything else, through :mod:`commandpost.cli`, whose lazy root group lists the same index and
+imports only the module that owns the command being run. ``tests/unit/test_cli_index.py`` keeps the
+index equal to what the modules register and this page equal to the one Typer draws.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
+COMPLETE_VAR = "_COMMANDPOST_COMPLETE"  # Click's name for it: _{PROG}_COMPLETE
 ROOT_HELP = "Incident response the SRE way: declare, page, run the runbook, learn."
 USAGE = "Usage: commandpost [OPTIONS] COMMAND [ARGS]..."
 # The root's options as Typer adds them: (option, type shown, help).
 ROOT_OPTIONS = (
+    ("--version", "<bool>", "Show the version and exit."),
     ("--install-completion", "<bool>", "Install completion for the current shell."),
     (
         "--show-completion",
@@ -162,9 +166,14 @@ DOMAINS = (
 
 
 def main() -> None:
-    """The console script: the root help page at once, anything else through the Typer CLI."""
+    """The console script: the root help page and the version at once, anything else through Typer."""
     try:
+        if os.environ.get(COMPLETE_VAR):
+            _complete()
         args = sys.argv[1:]
+        if args == ["--version"]:
+            print_version()
+            sys.exit(0)
         if args in ([], ["--help"]):
             print_root_help()
             sys.stdout.write("\n")  # Click echoes the (empty) formatted help after Typer's page
@@ -174,6 +183,34 @@ def main() -> None:
         run()
     finally:
         _flush_stdout()
+
+
+def _complete() -> NoReturn:
+    """Answer a shell's completion request (``_COMMANDPOST_COMPLETE`` set, no arguments) through Typer.
+
+    Answered with the root help page, each of its lines would be offered as a completion. Click's
+    documented order (``bash_source``, ``zsh_complete``) is taken as Typer's (``source_bash``,
+    ``complete_zsh``): Typer refuses it, so a line copied from Click's guide would print nothing.
+    """
+    shell, _, instruction = os.environ[COMPLETE_VAR].partition("_")
+    if shell in ("bash", "zsh", "fish") and instruction in ("source", "complete"):
+        os.environ[COMPLETE_VAR] = f"{instruction}_{shell}"
+    if os.environ[COMPLETE_VAR] == "complete_bash":  # Typer would raise a traceback at a bad one
+        words, index = os.environ.get("COMP_WORDS"), os.environ.get("COMP_CWORD", "")
+        if words is None or not index.removeprefix("-").isdecimal():
+            sys.stderr.write("commandpost: bash completion needs COMP_WORDS and a numeric COMP_CWORD\n")
+            sys.exit(1)
+    from commandpost.cli import main as run
+
+    run()  # Typer answers and exits
+    sys.exit(0)
+
+
+def print_version() -> None:
+    """``commandpost --version``: the installed distribution's version (pyproject.toml's)."""
+    from commandpost import __version__
+
+    print(f"commandpost {__version__}")
 
 
 def _flush_stdout() -> None:

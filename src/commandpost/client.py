@@ -2,8 +2,9 @@
 
 Where the server is and who we are: ``COMMANDPOST_URL`` / ``COMMANDPOST_TOKEN`` (through
 :class:`Settings`), else ``url = …`` / ``token = …`` in the TOML file at ``Settings.config_file``
-(``~/.config/commandpost/config.toml``). The server's ``{"error": {...}}`` becomes the same
-class of the one error tree, so the CLI prints one red line and exits with that class's code.
+(``$XDG_CONFIG_HOME/commandpost/config.toml``, ``~/.config`` when unset). The server's
+``{"error": {...}}`` becomes the same class of the one error tree, so the CLI prints one red line
+and exits with that class's code.
 The token travels only in the ``Authorization`` header: never in a URL, never in a message.
 """
 

@@ -7,6 +7,7 @@ Nothing else in commandpost reads ``os.environ``: adapters build a Settings
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -181,10 +182,20 @@ class Settings(BaseSettings):
     # CLI client side: where the server is and who we are.
     url: str = "http://127.0.0.1:8080"
     token: str = ""
-    config_file: Path = Path.home() / ".config" / "commandpost" / "config.toml"
+    config_file: Path = Field(
+        default_factory=lambda: config_home() / "commandpost" / "config.toml",
+        description="the CLI's url and token when the environment has none",
+    )
 
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def config_home() -> Path:
+    """``$XDG_CONFIG_HOME``, else ``~/.config``: the XDG Base Directory spec ignores an empty or
+    relative value, so a stray ``XDG_CONFIG_HOME=.`` never scatters config files per working folder."""
+    value = os.environ.get("XDG_CONFIG_HOME", "")
+    return Path(value) if os.path.isabs(value) else Path.home() / ".config"
 
 
 @lru_cache(maxsize=1)

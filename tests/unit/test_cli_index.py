@@ -34,6 +34,7 @@ def _eager() -> typer.Typer:
         rich_markup_mode="rich",
         pretty_exceptions_enable=False,
     )
+    root.registered_callback = cli.app.registered_callback  # the root's own options (--version)
     root.registered_commands = list(cli.app.registered_commands)
     root.registered_groups = list(cli.app.registered_groups)
     cli._register_domains(root)
@@ -102,6 +103,7 @@ if sys.argv[1:2] == ["eager"]:  # Typer's own page: a plain Typer root with ever
     main = typer.Typer(
         name="commandpost", help=cli.app.info.help, no_args_is_help=True, rich_markup_mode="rich"
     )
+    main.registered_callback = cli.app.registered_callback
     main.registered_commands = list(cli.app.registered_commands)
     main.registered_groups = list(cli.app.registered_groups)
     cli._register_domains(main)
@@ -133,6 +135,9 @@ def _probe(*args: str, env: dict[str, str] | None = None) -> tuple[str, dict[str
 def test_help_lists_everything_without_importing_typer_or_a_domain():
     out, seen = _probe("--help")
     assert seen == {"code": 0, "loaded": []}
+    assert "--version" in out
+    version, seen = _probe("--version")
+    assert seen == {"code": 0, "loaded": []} and version.startswith("commandpost ")
     assert all(f" {name} " in out for name in cli_root.COMMANDS)
     no_args, seen = _probe()
     assert seen == {"code": 2, "loaded": []}
