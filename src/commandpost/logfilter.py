@@ -1,24 +1,36 @@
-"""Secrets never reach the access log: uvicorn writes each request's path and query string as sent.
+"""Secrets never reach a log line, and ``commandpost serve``'s log costs the event loop little.
 
-A token in a query string is refused (401, :data:`commandpost.deps.QUERY_TOKEN_NAMES`), but uvicorn
-has logged the request line by then. Some paths are secrets themselves: an iCal feed's URL
-(``/ical/{secret}.ics``) and an alert intake URL (``/api/v1/intake/{source}/{key}``), whose key
-anyone could post alerts with. :class:`AccessLogSecretFilter` replaces those values with
-:data:`MASK` before the line is formatted; ``commandpost serve`` installs it on the
-``uvicorn.access`` logger through :func:`uvicorn_log_config`.
+uvicorn writes each request's path and query string as sent. A token in a query string is refused
+(401, :data:`commandpost.deps.QUERY_TOKEN_NAMES`), but uvicorn has logged the request line by then.
+Some paths are secrets themselves: an iCal feed's URL (``/ical/{secret}.ics``) and an alert intake
+URL (``/api/v1/intake/{source}/{key}``), whose key anyone could post alerts with.
+:class:`AccessLogSecretFilter` replaces those values with :data:`MASK` before the line is formatted.
 
-Every other log line goes through :class:`SecretFilter` on the handlers: an error logged while
-handling ``POST /api/v1/intake/alertmanager/<key>`` names the path, and an exception's text may
-quote a token; the filter masks intake keys, feed secrets and tokens in the message and in the
-formatted traceback before any handler writes them.
+Every other log line goes through :class:`SecretFilter`: an error logged while handling
+``POST /api/v1/intake/alertmanager/<key>`` names the path, and an exception's text may quote a
+token; the filter masks intake keys, feed secrets and tokens in the message and in the formatted
+traceback before anything is written.
+
+:class:`ServerLog` is how ``serve`` writes its log: access lines on stdout, the rest on stderr,
+each masked as above. While uvicorn runs (:meth:`ServerLog.off_the_loop`) the event loop only
+appends records to a queue; a listener thread takes them every :data:`FLUSH_SECONDS`, masks,
+formats and writes them, and flushes once per batch. Formatting and writing each access line on
+the loop (uvicorn's own handlers) cost about a third of the intake's throughput.
 """
 
 from __future__ import annotations
 
-import copy
+import collections
 import logging
+import queue
 import re
-from typing import Any
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
+from logging.handlers import QueueHandler, QueueListener
+from typing import TextIO
 from urllib.parse import unquote_plus
 
 from commandpost.deps import QUERY_TOKEN_NAMES
@@ -44,6 +56,8 @@ def mask_url(path_and_query: str) -> str:
     refused token names; ``;`` separates parameters as well as ``&``, so nothing hides behind it.
     """
     path, sep, query = path_and_query.partition("?")
+    if not query and "/ical/" not in path and "/api/v1/intake/" not in path:
+        return path_and_query  # most lines: nothing that could hold a secret
     path = _ICAL.sub(lambda m: f"{m[1]}{MASK}{m[2] or ''}", path)
     path = _INTAKE.sub(lambda m: f"{m[1]}{MASK}", path)
     if query:
@@ -81,13 +95,6 @@ class SecretFilter(logging.Filter):
         return True
 
 
-def install_secret_filter(logger: logging.Logger | None = None) -> None:
-    """Put :class:`SecretFilter` on every handler of ``logger`` (the root logger by default)."""
-    for handler in (logger or logging.getLogger()).handlers:
-        if not any(isinstance(f, SecretFilter) for f in handler.filters):
-            handler.addFilter(SecretFilter())
-
-
 class AccessLogSecretFilter(logging.Filter):
     """Masks the request path of uvicorn's access records (``client, method, path, version, status``)."""
 
@@ -100,21 +107,193 @@ class AccessLogSecretFilter(logging.Filter):
         return True
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's default logging config with :class:`AccessLogSecretFilter` on the access logger.
+QUEUE_LIMIT = 100_000
+"""Records waiting for the listener at most (~50 MB): past it, while the output is stuck (a full
+pipe), records are dropped and counted rather than blocking the server or growing without end."""
+FLUSH_SECONDS = 0.1
+"""How often the listener takes the records gathered (a line is on its stream at most this late)."""
+APP_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_STATUS = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+_SCALARS = (str, int, float, bool, type(None))
 
-    Given to ``uvicorn.run(log_config=…)`` so the filter is installed by the same ``dictConfig`` that
-    sets the logger up (a filter added before would depend on dictConfig leaving it in place).
+
+class AccessFormatter(logging.Formatter):
+    """uvicorn's access line, uncoloured, in one f-string from the record's arguments:
+    ``INFO:     127.0.0.1:5000 - "GET /healthz HTTP/1.1" 200 OK``. (uvicorn's formatter copies
+    the record and looks the status phrase up again for every line.)"""
+
+    def format(self, record: logging.LogRecord) -> str:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            client, method, path, version, status = args
+            phrase = _STATUS.get(status, f"{status} ") if isinstance(status, int) else status
+            message = f'{client} - "{method} {path} HTTP/{version}" {phrase}'
+        else:
+            message = record.getMessage()
+        return f"{_level_prefix(record.levelname)} {message}"
+
+
+class _UvicornFormatter(logging.Formatter):
+    """uvicorn's own lines as uvicorn writes them (``INFO:     Started server process``), uncoloured."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return f"{_level_prefix(record.levelname)} {record.message}"
+
+
+def _level_prefix(levelname: str) -> str:
+    return levelname + ":" + " " * (8 - len(levelname))
+
+
+class _Records:
+    """The queue between the event loop and the listener, which it never wakes per record.
+
+    A ``queue.SimpleQueue`` wakes the waiting listener on every put: a system call, then the two
+    threads passing the GIL back and forth once per access line, which cost the loop more than the
+    line itself. Here a put is a ``deque.append``; the listener takes what has gathered every
+    :data:`FLUSH_SECONDS`, and at once when it is told to stop (its sentinel, ``None``).
     """
-    from uvicorn.config import LOGGING_CONFIG
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    filters = config.setdefault("filters", {})
-    filters["mask_secrets"] = {"()": AccessLogSecretFilter}
-    filters["mask_secrets_in_text"] = {"()": SecretFilter}
-    access = config["loggers"][ACCESS_LOGGER]
-    access["filters"] = [*access.get("filters", []), "mask_secrets"]
-    for name, handler in config["handlers"].items():
-        if name != "access":
-            handler["filters"] = [*handler.get("filters", []), "mask_secrets_in_text"]
-    return config
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.items: collections.deque[logging.LogRecord | None] = collections.deque()
+        self.stopping = threading.Event()
+
+    def put_nowait(self, item: logging.LogRecord | None) -> None:
+        self.items.append(item)
+        if item is None:
+            self.stopping.set()
+
+    def get(self, block: bool = True) -> logging.LogRecord | None:
+        while not self.items:
+            if not block:
+                raise queue.Empty
+            self.stopping.wait(self.interval)
+        return self.items.popleft()
+
+    def empty(self) -> bool:
+        return not self.items
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+
+class _Enqueue(QueueHandler):
+    """The handler on the event loop's side: the record goes on the queue as it is (formatting and
+    masking are the listener's), never waiting; dropped and counted when the queue is full."""
+
+    def __init__(self, records: _Records, limit: int) -> None:
+        super().__init__(records)
+        self.records = records
+        self.limit = limit
+        self.dropped = 0
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        args = record.args
+        if (
+            args
+            and record.name != ACCESS_LOGGER
+            and not (isinstance(args, tuple) and all(isinstance(a, _SCALARS) for a in args))
+        ):
+            record.msg, record.args = record.getMessage(), None  # what a mutable argument says now
+        return record
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        if self.records.qsize() < self.limit:
+            self.records.put_nowait(record)
+        else:
+            self.dropped += 1
+
+
+class _Output(logging.Handler):
+    """Masks, formats and writes a record: access lines to stdout, the rest to stderr. Flushes after
+    each record when called directly, and only once the queue is empty behind a listener."""
+
+    def __init__(self, stdout: TextIO, stderr: TextIO) -> None:
+        super().__init__()
+        self.stdout, self.stderr = stdout, stderr
+        self.access_mask, self.text_mask = AccessLogSecretFilter(), SecretFilter()
+        self.access, self.uvicorn = AccessFormatter(), _UvicornFormatter()
+        self.app = logging.Formatter(APP_FORMAT)
+        self.behind: _Enqueue | None = None
+        self.reported = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            name = record.name
+            if name == ACCESS_LOGGER:
+                self.access_mask.filter(record)
+                self.stdout.write(self.access.format(record) + "\n")
+            else:
+                self.text_mask.filter(record)
+                formatter = self.uvicorn if name.startswith("uvicorn") else self.app
+                self.stderr.write(formatter.format(record) + "\n")
+            if self.behind is None or self.behind.records.empty():
+                self.drain()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def drain(self) -> None:
+        """Say how many records the queue dropped since last said, then flush both streams."""
+        dropped = self.behind.dropped if self.behind is not None else self.reported
+        if dropped > self.reported:
+            note = f"{dropped - self.reported} log records dropped: the log output did not keep up"
+            record = logging.makeLogRecord(
+                {"name": "commandpost", "levelno": logging.WARNING, "levelname": "WARNING", "msg": note}
+            )
+            self.stderr.write(self.app.format(record) + "\n")
+            self.reported = dropped
+        self.flush()
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self.stdout.flush()
+            self.stderr.flush()
+        finally:
+            self.release()
+
+
+class ServerLog:
+    """``serve``'s logging: every record masked, then written (access lines on stdout, the rest on
+    stderr) — by the caller's thread, or while :meth:`off_the_loop` by a listener thread."""
+
+    def __init__(
+        self,
+        level: str,
+        *,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        limit: int = QUEUE_LIMIT,
+    ) -> None:
+        self.level = level
+        self.output = _Output(stdout or sys.stdout, stderr or sys.stderr)
+        self.queue = _Records(FLUSH_SECONDS)
+        self.enqueue = _Enqueue(self.queue, limit)
+
+    def install(self) -> None:
+        """The root logger writes through this, at once, from now on; uvicorn's loggers go to it."""
+        root = logging.getLogger()
+        root.setLevel(self.level)
+        root.handlers = [self.output]
+        for name in ("uvicorn", ACCESS_LOGGER):  # uvicorn's records go through the root's handler
+            logger = logging.getLogger(name)
+            logger.handlers, logger.propagate = [], True
+
+    @contextmanager
+    def off_the_loop(self) -> Iterator[None]:
+        """Records are queued, and written by a listener thread, until the block ends; then every
+        queued record is written and flushed before it returns (the last lines of a shutdown)."""
+        root = logging.getLogger()
+        listener = QueueListener(self.queue, self.output)
+        self.output.behind = self.enqueue
+        listener.start()
+        root.handlers = [self.enqueue]
+        try:
+            yield
+        finally:
+            root.handlers = [self.output]  # a record logged from here on is written at once
+            listener.stop()  # writes what is queued
+            self.output.drain()
+            self.output.behind = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-import logging
+import signal
 
 import uvicorn
 from sqlalchemy import func, select
@@ -15,7 +15,7 @@ from commandpost.clock import SystemClock
 from commandpost.console import err_console
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory, transaction
-from commandpost.logfilter import install_secret_filter, uvicorn_log_config
+from commandpost.logfilter import ServerLog
 from commandpost.policy import service as policy_service
 from commandpost.security import redact
 from commandpost.security import service as security_service
@@ -24,8 +24,8 @@ from commandpost.settings import Settings
 
 
 def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    install_secret_filter()  # intake keys and tokens never reach a log line
+    log = ServerLog(settings.log_level)  # intake keys and tokens never reach a log line
+    log.install()
     engine = create_db_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     before = migrate.current_revisions(engine)
     migrate.upgrade_in_child(engine, settings.database_url)  # raises unless the schema is now at HEADS
@@ -77,13 +77,23 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
     )
     app = create_app(settings, clock=clock, engine=engine)
     tune_gc()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=uvicorn_log_config(),  # the access log masks tokens and secret paths (logfilter.py)
-    )
+    signal.signal(signal.SIGTERM, _leave_on_sigterm)
+    with log.off_the_loop():  # the event loop queues its log records; a thread writes them
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            log_config=None,  # ServerLog's handlers, not uvicorn's (which write on the event loop)
+        )
+
+
+def _leave_on_sigterm(signum: int, _frame: object) -> None:
+    """uvicorn shuts down on SIGTERM, then raises it again for the handler it found — this one. The
+    default would end the process on the spot, before the last queued log lines are written
+    ("Finished server process" among them); an exit unwinds through ``off_the_loop``, which writes
+    them. Same exit status as the default (128 + 15)."""
+    raise SystemExit(128 + signum)
 
 
 def _say(line: str) -> None:
