@@ -96,6 +96,7 @@ PAGES = [
     ("/action-items", "action-items", "table.items"),
     ("/insights", "metrics", ".chart svg"),
     ("/settings", "settings", "main table"),
+    ("/settings/users", "settings-users", "main table"),
     ("/settings/revisions/1", "settings-revision", "main"),
     ("/status", "status-seeded", ".components"),
 ]

@@ -398,7 +398,6 @@ REFUSED_ONLY = {
     ("POST", "/incidents/{}/roles/{}/decline"),
     ("POST", "/postmortems/{}/approve"),
     ("POST", "/postmortems/{}/reopen"),
-    ("POST", "/settings/users/{}/role"),
     ("POST", "/api/v1/integrations/subscriptions/{}/confirm"),
     # A page's one-tap link is made by the sender when it sends, never stored: a sweep can only
     # forge one (tests/api/test_page_link_pages.py acts through real links, tests/api/test_page_test.py too).
@@ -871,7 +870,15 @@ def _pages(
     form("/settings/tokens", person="hana", scope="read", name=text)
     form("/settings/tokens", person=text, scope="read", name="x")
     form("/settings/tokens/{}/revoke", newest("/api/v1/tokens"))
+    form("/settings/users", handle="ken", role="responder", password=text)  # ken's user once, then 409
+    form("/settings/users", handle=text, role=text, password=text)
+    form("/settings/users/{}/role", "ken", role="read", confirm="yes")
     form("/settings/users/{}/role", text, role="read")
+    # argon2 takes ~0.6 s a hash here: two samples become ken's password, the rest are asked to confirm
+    form("/settings/users/{}/password", "ken", password=text, confirm="yes" if i < 2 else "")
+    form("/settings/users/{}/disable", "ken", confirm="yes")
+    form("/settings/users/{}/disable", text, confirm="yes")
+    form("/settings/users/{}/enable", "ken")
 
 
 # ---------------------------------------------------------------- the CLI

@@ -84,3 +84,16 @@ def test_cli_set_password_from_stdin(db_url, applied_ops, sessions, clock):
     with sessions() as s:
         verified = users.verify_password(s, handle="mei", password="a long enough password")
         assert s.get(users.User, verified.user_id).role == "admin"
+
+
+def test_cli_list_shows_who_is_disabled(db_url, applied_ops, sessions, clock):
+    with sessions() as s:
+        for handle in ("mei", "hana"):
+            users.set_password(
+                s, config=applied_ops, handle=handle, password="a long password", now=clock.now()
+            )
+        users.set_disabled(s, handle="hana", disabled=True, now=clock.now())
+        s.commit()
+    r = run_cli(db_url, "user", "list")
+    rows = {line.split()[1]: line for line in r.stdout.splitlines() if "@" in line}
+    assert r.returncode == 0 and "disabled 2026-06-24" in rows["@hana"] and "active" in rows["@mei"], r.stdout

@@ -139,7 +139,9 @@ def _page_unit(needed: str) -> Callable[..., Iterator[Ctx]]:
                 )
             ctx = Ctx(session=session, principal=who.principal, now=now, request=request)
             yield ctx
-            if mutating:
+            if getattr(request.state, "refused", False):
+                session.rollback()  # answered with its error (or a question): nothing is kept, no audit
+            elif mutating:
                 ctx.write_audit(via="web")
 
     dependency.__name__ = f"page_{needed}"
@@ -182,6 +184,9 @@ class PageRoute(APIRoute):
             try:
                 return await handler(request)
             except Refused as exc:
+                # caught inside FastAPI's function scope: the page unit, which exits after this
+                # returns, would commit; this flag makes it roll back instead
+                request.state.refused = True
                 return exc.response
             except LoginRequired:
                 target = quote(_next_of(request), safe="/?=&-_.~")

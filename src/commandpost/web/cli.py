@@ -80,7 +80,7 @@ def set_role(
 
 @user_app.command("list")
 def list_users(database_url: DatabaseUrl = None) -> None:
-    """Users: handle, role, last login."""
+    """Users: handle, role, state (active, or disabled since when), last login."""
     from rich.table import Table
 
     from commandpost.cli import _sessions
@@ -89,10 +89,15 @@ def list_users(database_url: DatabaseUrl = None) -> None:
 
     with _sessions(database_url)() as session:
         rows = users.list_users(session)
-    table = Table("handle", "role", "created", "last login")
+    table = Table("handle", "role", "state", "created", "last login")
     for u in rows:
+        state = f"disabled {u.disabled_at:%Y-%m-%d}" if u.disabled_at else "active"
         table.add_row(
-            text("@" + u.handle), text(u.role), f"{u.created_at:%Y-%m-%d}", str(u.last_login_at or "never")
+            text("@" + u.handle),
+            text(u.role),
+            state,
+            f"{u.created_at:%Y-%m-%d}",
+            str(u.last_login_at or "never"),
         )
     console.print(table)
 

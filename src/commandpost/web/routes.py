@@ -21,6 +21,7 @@ def mount(app: FastAPI) -> None:
         runbooks,
         settings,
         status,
+        users,
     )
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -36,6 +37,7 @@ def mount(app: FastAPI) -> None:
         postmortems,
         metrics,
         settings,
+        users,
     )
     for module in pages:
         app.include_router(module.router)

@@ -1,5 +1,6 @@
-"""Settings (admin): API tokens, web users, applied ops revisions with their diff, integrations and
-their intake URLs — the security, users and policy services, as ``/api/v1/tokens`` … use them."""
+"""Settings (admin): API tokens, a summary of the web users (managed in ``pages/users.py``), applied
+ops revisions with their diff, integrations and their intake URLs — the security, users and policy
+services, as ``/api/v1/tokens`` … use them."""
 
 from __future__ import annotations
 
@@ -64,13 +65,6 @@ def create_token(
 def revoke_token(token_id: RowId, ctx: PageAdmin) -> Response:
     row = security_service.revoke_token(ctx.session, token_id=token_id, now=ctx.now)
     ctx.audit_target(f"token:{row.id}")
-    return RedirectResponse("/settings", status_code=303)
-
-
-@router.post("/settings/users/{handle}/role")
-def set_role(handle: str, ctx: PageAdmin, role: Text = "") -> Response:
-    user = users.set_role(ctx.session, handle=handle, role=role)
-    ctx.audit_target(f"user:{user.handle}", role=user.role)
     return RedirectResponse("/settings", status_code=303)
 
 
