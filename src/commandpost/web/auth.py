@@ -103,15 +103,21 @@ async def _csrf_sent(request: Request) -> str | None:
 
 
 def _decorate(request: Request, session: Session, who: users.LoggedIn, now: Any) -> None:
-    """What every page's layout shows: who, their CSRF token, the org name and timezone."""
+    """What every page's layout shows: who, their CSRF token, the org name, and the timezones: the
+    reader's own (people.yaml ``timezone``; the org's for someone not in people.yaml), in which every
+    time is shown, and the org's."""
     request.state.web = who
     request.state.now = now
     try:
         config = policy_service.current_config(session)
-        request.state.timezone = config.settings.timezone
-        request.state.org = config.settings.org
     except Unavailable:
-        request.state.timezone, request.state.org = "UTC", "commandpost"
+        request.state.timezone = request.state.org_timezone = "UTC"
+        request.state.org = "commandpost"
+        return
+    person = config.person(who.principal.person)
+    request.state.org_timezone = config.settings.timezone
+    request.state.timezone = person.timezone if person is not None else config.settings.timezone
+    request.state.org = config.settings.org
 
 
 def _page_unit(needed: str) -> Callable[..., Iterator[Ctx]]:

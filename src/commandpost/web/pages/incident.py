@@ -1,5 +1,10 @@
 """One incident's command post (guide §1-2): header, actions, roles, live timeline, runbook, comms, alerts.
 
+The header is the phone's first screen (issue 18): how long, one Acknowledge (or who acked, when),
+the IC, who is on call for the service and what the escalation does next, the runbook's first move
+and the channel to copy, the alert's source (:func:`_first_screen`). ``timeline.md`` is the live
+document as Markdown for a logged-in reader.
+
 Beside the status control, while "resolved" is one of the allowed next states, the Verify evidence
 panel lists every attached runbook's Verify steps with their state, who and when (guide §3-1 step 4:
 is it really fixed?) — shown, never enforced: the IC decides when to resolve.
@@ -13,10 +18,11 @@ header, roles and checklist panels — without a reload.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
 from commandpost.alerts import service as alerts_service
@@ -24,10 +30,13 @@ from commandpost.deps import ROW_ID_MAX, Ctx
 from commandpost.incidents import comms, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
 from commandpost.incidents.schemas import IncidentOut
+from commandpost.paging import page as page_words
+from commandpost.paging.schemas import EscalationOut
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.postmortems import service as postmortem_service
 from commandpost.runbooks import checklist
 from commandpost.runbooks import service as runbook_service
-from commandpost.runbooks.document import MITIGATE, VERIFY, Section, Step
+from commandpost.runbooks.document import MITIGATE, VERIFY, FirstMove, Section, Step
 from commandpost.runbooks.models import RunbookStepState
 from commandpost.web import extensions
 from commandpost.web.auth import PageReader, PageRoute
@@ -49,6 +58,7 @@ class Checklist:
     sections: list[Section]
     states: dict[str, RunbookStepState]
     progress: dict[str, int]
+    move: FirstMove | None
 
 
 def checklists(session: Session, incident: Incident) -> list[Checklist]:
@@ -63,6 +73,7 @@ def checklists(session: Session, incident: Incident) -> list[Checklist]:
                 sections=[s for s in checklist.ordered_sections(attachment.view) if s.steps or s.cautions],
                 states=attachment.states,
                 progress=checklist.progress(attachment.view.steps, attachment.states),
+                move=runbook_service.first_move(attachment.view),
             )
         )
     return out
@@ -109,6 +120,58 @@ def verify_evidence(found: list[Checklist]) -> Evidence:
     return Evidence(out)
 
 
+@dataclass(frozen=True)
+class Move:
+    """The runbook's first move on the first screen: the step's words without its "First move:"
+    label and command (shown apart, with a copy button), and its state once someone marked it."""
+
+    slug: str
+    text: str
+    command: str | None
+    state: RunbookStepState | None
+
+
+def first_move(incident: Incident, found: list[Checklist], config: OpsConfig) -> Move | None:
+    """The incident's runbook's first move: from its attached checklist (the version being ticked),
+    else the first attached one, else the applied runbook the incident names (not attached yet)."""
+    attached = next((c for c in found if c.slug == incident.runbook), found[0] if found else None)
+    if attached is not None:
+        move, slug, states = attached.move, attached.slug, attached.states
+    else:
+        runbook = config.runbook(incident.runbook) if incident.runbook else None
+        if runbook is None:
+            return None
+        move, slug, states = page_words.first_move(runbook), runbook.slug, {}
+    if move is None:
+        return None
+    return Move(slug, page_words.move_text(move), move.command, states.get(move.step_id))
+
+
+def _first_screen(
+    ctx: Ctx, incident: Incident, found: list[Checklist], escalation: EscalationOut | None
+) -> dict[str, Any]:
+    """What a responder woken at 3 a.m. needs above the fold: who acked, who is on call and what the
+    escalation does next, the first move, the command post channel, the alert's source, how long."""
+    config = service.config_of(ctx.session)
+    slack_on = bool(ctx.request.app.state.settings.slack_bot_token.get_secret_value())
+    acked_by = incident.acknowledged_by or (incident.created_by if incident.acknowledged_at else None)
+    lasted: timedelta | None = (
+        incident.resolved_at - incident.detected_at
+        if incident.resolved_at and not rules.is_open(incident.status)
+        else None
+    )
+    return {
+        "acked_by": acked_by,
+        "lasted": lasted,
+        "on_call": extensions.on_call_now(ctx.session, incident, now=ctx.now),
+        "next_step": extensions.next_step(ctx.session, incident, escalation, now=ctx.now),
+        "move": first_move(incident, found, config),
+        "channel": extensions.channel_of(ctx.session, incident, slack_on=slack_on),
+        "source": extensions.source_link(ctx.session, incident),
+        "offer_to": extensions.offerable(ctx.session, config.people),
+    }
+
+
 def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
     """What the live parts of the page are made of (header, roles, checklist, Verify evidence)."""
     config = service.config_of(ctx.session)
@@ -123,7 +186,8 @@ def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
         "mitigate": MITIGATE,
         "freeze": extensions.slo_freeze(ctx.session, incident, now=ctx.now),
         "postmortem": postmortem_service.of_incident(ctx.session, incident=incident),
-        "escalation": extensions.escalation_of(ctx.session, incident),
+        "escalation": (escalation := extensions.escalation_of(ctx.session, incident)),
+        **_first_screen(ctx, incident, found, escalation),
         "evidence": verify_evidence(found) if "resolved" in rules.allowed_next(incident.status) else None,
     }
 
@@ -157,13 +221,36 @@ def command_post(request: Request, number: str, ctx: PageReader, before: Before 
         windowed=before is not None,
         people=config.people,
         severities=config.severities,
-        allowed=rules.allowed_next(incident.status),
+        allowed=offered_statuses(incident.status),
         comms_templates=templates,
         cadence=config.comms_cadence(incident.severity),
         alerts=alerts_service.incident_alerts(ctx.session, number=incident.number),
         changes=changes,
         pages=extensions.pages_of(ctx.session, incident),
         role_labels=rules.ROLE_LABELS,
+    )
+
+
+def offered_statuses(status: str) -> list[str]:
+    """The status control's choices: the transitions the rules allow, but "closed" only once resolved
+    (closing straight from an open status skips the resolve the postmortem and status page need; the
+    API still can)."""
+    return [s for s in rules.allowed_next(status) if s != "closed" or status == "resolved"]
+
+
+@router.get("/incidents/{number}/timeline.md")
+def export_markdown(request: Request, number: str, ctx: PageReader) -> Response:
+    """The live document as Markdown for the logged-in reader (the API's ``timeline.md`` needs a token),
+    times in the reader's timezone."""
+    incident = timeline.incident(ctx.session, number=number)
+    items = timeline.all_entries(ctx.session, incident=incident)
+    held = [(v.label, v.holder) for v in roles.view(ctx.session, incident=incident, now=ctx.now)]
+    text = timeline.to_markdown(incident, items, timezone=request.state.timezone, roles=held)
+    name = rules.format_number(incident.number)
+    return PlainTextResponse(
+        text,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'inline; filename="{name}-timeline.md"'},
     )
 
 
@@ -179,6 +266,7 @@ def live(
     incident = timeline.incident(ctx.session, number=number)
     shared = {
         "timezone": request.state.timezone,
+        "org_timezone": request.state.org_timezone,
         "now": ctx.now,
         "user": ctx.principal,
         "csrf": request.state.web.csrf_token,

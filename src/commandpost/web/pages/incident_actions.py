@@ -39,10 +39,11 @@ def _done(request: Request, incident: Incident, message: str) -> Response:
 
 @router.post("/incidents/{number}/ack")
 def acknowledge(request: Request, number: str, ctx: PageResponder) -> Response:
-    incident = service.acknowledge(
-        ctx.session, incident=_writing(ctx, number), person=ctx.principal.person, now=ctx.now
-    )
-    return _done(request, incident, "acknowledged")
+    """The first screen's Acknowledge and the list's Ack; a second ack (a stale page) says who was first."""
+    incident = _writing(ctx, number)
+    first = (incident.acknowledged_by or incident.created_by) if incident.acknowledged_at else None
+    incident = service.acknowledge(ctx.session, incident=incident, person=ctx.principal.person, now=ctx.now)
+    return _done(request, incident, f"already acknowledged by @{first}" if first else "acknowledged")
 
 
 @router.post("/incidents/{number}/escalate")

@@ -129,7 +129,7 @@ def _open_swaps(ctx: Ctx, config: OpsConfig) -> list[OpenSwap]:
 
 def _render(request: Request, ctx: Ctx, *, view: str, start: str, new_feed: str = "") -> Response:
     config = policy_service.current_config(ctx.session)
-    tz = ZoneInfo(config.settings.timezone)
+    tz = ZoneInfo(request.state.timezone)
     if view not in ("week", "month"):
         raise ValidationFailed(f"view: {view!r} is not one of week, month", details={"field": "view"})
     anchor = _parse_day(start, ctx.now.astimezone(tz).date())
@@ -194,7 +194,7 @@ def add_override(
     note: Text = "",
 ) -> Response:
     config = policy_service.current_config(ctx.session)
-    tz = ZoneInfo(config.settings.timezone)
+    tz = ZoneInfo(ctx.request.state.timezone)  # the reader's, as the page showed the times
     schedule, _, layer_name = layer.partition("/")
     row = oncall_service.add_override(
         ctx.session,
@@ -228,9 +228,9 @@ def request_swap(
     end: Text = "",
     note: Text = "",
 ) -> Response:
-    """Ask ``person`` to cover [start, end) of the logged-in person's shift (times on the org's clock)."""
+    """Ask ``person`` to cover [start, end) of the logged-in person's shift (times on their own clock)."""
     config = policy_service.current_config(ctx.session)
-    tz = ZoneInfo(config.settings.timezone)
+    tz = ZoneInfo(ctx.request.state.timezone)  # the reader's, as the page showed the times
     schedule, _, layer_name = layer.partition("/")
     row = swaps.request_swap(
         ctx.session,

@@ -6,7 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from commandpost.paging.page import move_text
 from commandpost.runbooks import coverage, service
+from commandpost.runbooks.document import FirstMove
 from commandpost.runbooks.schemas import RunbookSummaryOut, runbook_out, summary_fields
 from commandpost.web.auth import PageReader, PageRoute
 from commandpost.web.render import page
@@ -53,4 +55,12 @@ def runbook_page(request: Request, slug: str, ctx: PageReader) -> Response:
         incidents=service.incidents_using(ctx.session, slug=slug),
         base_url=app.config.settings.runbook_base_url,
     )
-    return page(request, "runbook.html", nav="runbooks", rb=view)
+    move = view.first_move
+    return page(
+        request,
+        "runbook.html",
+        nav="runbooks",
+        rb=view,
+        # the step's words without its "First move:" label
+        first_move_text=move_text(FirstMove(move.step_id, move.text, move.command)) if move else "",
+    )

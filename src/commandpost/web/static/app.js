@@ -1,10 +1,12 @@
 // commandpost pages: a little progressive enhancement. Every form works without this file
 // (POST → redirect → GET); with it, forms post in the background, the incident timeline
-// follows the `after` cursor every 1.5 s, and "time since" stays current.
+// follows the `after` cursor every 1.5 s, "time since" stays current, and Copy buttons
+// (hidden without this file: app.css shows them under html.js) copy their data-copy text.
 "use strict";
 
 (function () {
   const POLL_MS = 1500;
+  document.documentElement.classList.add("js");
 
   function flash(message, bad) {
     const box = document.getElementById("flash");
@@ -63,6 +65,11 @@
       const data = await post(form);
       if (data) flash(data.message || "done");
       if (form.hasAttribute("data-reset")) form.querySelectorAll("input[name=text], textarea[name=body]").forEach((i) => { i.value = ""; });
+      // a live panel is not replaced while focus is inside it: let the one this form sits in refresh
+      if (form.contains(document.activeElement)) document.activeElement.blur();
+      const asked = form.closest("details.confirm");
+      if (asked) asked.open = false;
+      if (form.hasAttribute("data-reload")) { window.location.reload(); return; }
       if (live) live.poll();
     } catch (error) {
       flash(error.message, true);
@@ -144,6 +151,39 @@
     const data = await response.json();
     document.getElementById("timeline").insertAdjacentHTML("beforeend", data.html);
     if (data.earlier) link.setAttribute("data-before", String(data.earlier)); else link.remove();
+  });
+
+  // Copy: the Clipboard API where the page is a secure context (https, localhost); elsewhere (a
+  // phone on http://10.0.0.5) the older execCommand("copy") on a selected, off-screen textarea.
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return;
+    }
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    area.className = "offscreen";
+    document.body.appendChild(area);
+    area.select();
+    const ok = document.execCommand("copy");
+    area.remove();
+    if (!ok) throw new Error("the browser refused to copy; select the text and copy it by hand");
+  }
+
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest ? event.target.closest("button[data-copy]") : null;
+    if (!button) return;
+    event.preventDefault();
+    try {
+      await copyText(button.getAttribute("data-copy"));
+      button.textContent = "Copied";
+      button.classList.add("copied");
+      flash("copied: " + button.getAttribute("data-copy"));
+      setTimeout(() => { button.textContent = "Copy"; button.classList.remove("copied"); }, 2000);
+    } catch (error) {
+      flash(error.message || "could not copy", true);
+    }
   });
 
   refreshTimes();
