@@ -319,7 +319,7 @@ def _history_incident(
     from commandpost.alerts import service as alerts_service
     from commandpost.alerts.normalized import NormalizedEvent
     from commandpost.db.engine import transaction
-    from commandpost.incidents import comms, service
+    from commandpost.incidents import publish, service
     from commandpost.oncall import service as oncall_service
     from commandpost.policy import service as policy_service
     from commandpost.runbooks import service as runbook_service
@@ -380,13 +380,13 @@ def _history_incident(
                     by=responder,
                     now=clock.now(),
                 )
-        if config.severities[sev].comms_cadence:
-            comms.post(
+        if config.severities[sev].comms_cadence:  # the IC publishes to the status page (a comms update)
+            publish.publish(
                 session,
                 incident=incident,
-                kind="initial",
-                audience="external",
-                body=None,
+                title="Delayed card payments" if sev == "SEV2" else "Card payments failing",
+                message="We are looking into it; the next update follows within the hour.",
+                services={"payment-platform": "partial_outage" if sev == "SEV2" else "major_outage"},
                 actor=responder,
                 config=config,
                 now=clock.now(),
@@ -406,6 +406,16 @@ def _history_incident(
             session, incident=incident, status="mitigated", actor=responder, now=clock.now()
         )
         clock.advance(minutes=20)
+        if publish.shown_unresolved(session, incident=incident) is not None:
+            publish.publish(
+                session,
+                incident=incident,
+                message="Payments work normally again.",
+                state="resolved",
+                actor=responder,
+                config=config,
+                now=clock.now(),
+            )
         service.change_status(session, incident=incident, status="resolved", actor=responder, now=clock.now())
         counts["incidents"] += 1
     runner.run_once()  # the postmortem criteria are evaluated and a draft written where they apply
@@ -589,8 +599,14 @@ def play(base: str, tokens: dict[str, str], clock: FastClock, say: Narrator) -> 
         )
         say.step(f"Ops @{secondary} ticks Mitigate step {step}")
     at(26)
-    api.call(comms_lead, "POST", f"/api/v1{path}/comms", json={"kind": "initial", "audience": "external"})
-    say.step(f"Comms @{comms_lead} posts the initial update (external: it is on {base}/status)")
+    public = f"/api/v1{path}/public-updates"
+    first = {
+        "title": "Delayed card payments",
+        "message": "Card payments are confirmed late; no charge is lost. Next update within 30 minutes.",
+        "services": {"payment-platform": "partial_outage"},
+    }
+    api.call(comms_lead, "POST", public, json=first)
+    say.step(f"Comms @{comms_lead} publishes the first public update: {base}/status")
     at(30)
     reason = "charges for every merchant are now delayed: the impact reaches all charging"
     api.call(ic, "POST", f"/api/v1{path}/severity", json={"severity": "SEV1", "reason": reason})
@@ -601,8 +617,9 @@ def play(base: str, tokens: dict[str, str], clock: FastClock, say: Narrator) -> 
     )
     say.step(f"Ops @{secondary} does the first move: scale out the consumer (step 3.3)")
     at(36)
-    api.call(comms_lead, "POST", f"/api/v1{path}/comms", json={"kind": "update", "audience": "external"})
-    say.step("Comms posts an update")
+    found = {"message": "We found the cause and are adding capacity.", "state": "identified"}
+    api.call(comms_lead, "POST", public, json={**found, "services": {"payment-platform": "major_outage"}})
+    say.step("Comms publishes an update: identified, major outage")
     at(45)
     api.call(ic, "POST", f"/api/v1{path}/status", json={"status": "mitigated", "note": "backlog draining"})
     api.call(
@@ -622,14 +639,18 @@ def play(base: str, tokens: dict[str, str], clock: FastClock, say: Narrator) -> 
         )
         say.step(f"verified: step {step}")
     at(60)
-    api.call(comms_lead, "POST", f"/api/v1{path}/comms", json={"kind": "resolved", "audience": "external"})
+    done = {
+        "message": "Card payments work normally again; delayed charges are complete.",
+        "state": "resolved",
+    }
+    api.call(comms_lead, "POST", public, json=done)
     api.call(
         ic,
         "POST",
         f"/api/v1{path}/status",
         json={"status": "resolved", "note": "ledger reconciled, zero difference"},
     )
-    say.step("resolved; Comms posts the recovery report")
+    say.step("Comms publishes the resolved update; the IC resolves")
     draft = _wait_for(
         lambda: _postmortem(api, number),
         "the postmortem draft (the engine evaluates the criteria)",

@@ -16,8 +16,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from commandpost.db.engine import transaction
-from commandpost.incidents import roles, timeline
-from commandpost.incidents.models import RoleOffer
+from commandpost.incidents import publish, roles, service, timeline
+from commandpost.incidents.models import PublicUpdate, RoleOffer
 from commandpost.runbooks import service as runbooks_service
 from commandpost.settings import Settings
 from commandpost.slack.models import SlackChannel
@@ -217,16 +217,40 @@ def test_note_is_stored_redacted_with_its_author(client, slack, clock, slack_ops
     assert "AKIAIOSFODNN7EXAMPLE" not in text
 
 
-def test_update_posts_comms_and_public_goes_to_the_status_page(
+def test_update_posts_comms_and_public_publishes_to_the_status_page(
     client, slack, clock, slack_ops, sessions
 ) -> None:
+    """``--public`` goes through the status page's publication (incidents.publish): as last published,
+    with this message; before anything was published it says how to publish the first update."""
     said(command(client, slack, clock, DECLARE))
     where = in_post(incident(sessions))
     said(command(client, slack, clock, "update rolling back the deploy", channel=where))
+    before = snapshot(sessions)
+    kind, text = said(command(client, slack, clock, "update --public Receipts are delayed", channel=where))
+    assert kind == "ephemeral" and text.startswith(
+        "INC-1 is not on the status page yet: its first update needs a public title"
+    )
+    assert "commandpost incident publish INC-1 --title" in text and snapshot(sessions) == before
+    with transaction(sessions) as s:
+        publish.publish(
+            s, incident=timeline.incident(s, number=1, for_update=True), title="Receipts are late",
+            message="We are looking into it.", services={"payment-platform": "degraded"}, actor="mei",
+            config=service.config_of(s), now=clock.now(),
+        )  # fmt: skip
     _kind, text = said(command(client, slack, clock, "update --public Receipts are delayed", channel=where))
-    assert text == "Public update (status page) on INC-1 by @mei: Receipts are delayed"
-    comms = [(e.text, e.data["audience"]) for e in entries(sessions) if e.kind == "comms"]
-    assert comms == [("rolling back the deploy", "internal"), ("Receipts are delayed", "external")]
+    assert text == "Public update (status page, investigating) on INC-1 by @mei: Receipts are delayed"
+    comms = [(e.data["audience"], e.data.get("public_state")) for e in entries(sessions) if e.kind == "comms"]
+    assert comms == [("internal", None), ("external", "investigating"), ("external", "investigating")]
+    with sessions() as s:
+        shown = s.scalars(select(PublicUpdate).order_by(PublicUpdate.id.desc())).first()
+        assert shown is not None
+        assert (shown.title, shown.message, shown.services) == (
+            "Receipts are late", "Receipts are delayed", {"payment-platform": "degraded"},
+        )  # fmt: skip
+    before = snapshot(sessions)
+    kind, text = said(command(client, slack, clock, "update --public all good", user=HANA, channel=where))
+    assert kind == "ephemeral" and "only the Comms holder or the IC publishes INC-1" in text
+    assert snapshot(sessions) == before
 
 
 def test_escalate_pages_the_next_level(client, slack, clock, slack_ops, sessions) -> None:

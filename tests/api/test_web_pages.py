@@ -169,25 +169,45 @@ def test_verify_evidence_beside_the_status_control(client, hana, session):
     assert evidence_of(page) == "" and 'data-live="evidence" hidden' in page  # resolved: nothing to decide
 
 
-def test_external_comms_reach_the_status_page_and_feed(client, hana):
+def test_only_what_is_published_reaches_the_status_page_and_feeds(client, hana):
+    """External comms stay on the timeline; the publish form is what the public reads (escaped)."""
     declare(client, hana)
-    text = "Card payments are delayed <b>no charge is lost</b>"
     r = client.post(
         "/incidents/INC-1/comms",
-        data={"kind": "initial", "audience": "external", "body": text, "csrf_token": hana},
+        data={"kind": "initial", "audience": "external", "body": "internal-ish detail", "csrf_token": hana},
         headers=FETCH,
     )
     assert r.status_code == 200
-    client.post(
-        "/incidents/INC-1/comms",
-        data={"kind": "update", "audience": "internal", "body": "internal only detail", "csrf_token": hana},
+    status = client.get("/status").text
+    assert "internal-ish detail" not in status and "All systems operational" in status
+    assert "Not on the status page" in client.get("/incidents/INC-1").text
+    text = "Card payments are delayed <b>no charge is lost</b>"
+    form = {"title": "Delayed card payments", "message": text, "state": "identified", "csrf_token": hana}
+    r = client.post(
+        "/incidents/INC-1/publish",
+        data={**form, "services": ["payment-platform=partial_outage", ""]},
         headers=FETCH,
     )
+    assert r.status_code == 200 and r.json()["message"] == "published to the status page: identified"
     status = client.get("/status").text
     assert "Card payments are delayed &lt;b&gt;no charge is lost&lt;/b&gt;" in status  # escaped, not markup
-    assert "internal only detail" not in status and "partial outage" in status
+    assert "internal-ish detail" not in status and "Partial outage" in status
+    assert "Payment webhooks piling up" not in status and "INC-1" not in status and "SEV2" not in status
+    page = client.get("/incidents/INC-1").text
+    assert (
+        'value="Delayed card payments"' in page and 'value="payment-platform=partial_outage" selected' in page
+    )
+    live = client.get("/incidents/INC-1/live", params={"after": 0}, headers=FETCH).json()["panels"]
+    assert '<strong class="public-state">identified</strong>' in live["status-page"]
+    assert "payment-platform: partial outage · published 12:00 JST by @hana" in live["status-page"]
     feed = client.get("/status/feed.atom").text
-    assert "no charge is lost" in feed and "internal only detail" not in feed
+    assert "no charge is lost" in feed and "internal-ish detail" not in feed and "&lt;b&gt;" in feed
+    items = client.get("/status/feed.json").json()["items"]
+    assert [i["content_text"] for i in items] == [f"{text}\n\npayment-platform: Partial outage"]
+    r = client.post(
+        "/incidents/INC-1/publish", data={**form, "services": ["payment-platform"]}, headers=FETCH
+    )
+    assert r.status_code == 422 and "SERVICE=STATE" in r.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The command post in a real Chromium: declare through the form, a live IC handover seen by another
-browser without reload, Ops ticking a Mitigate step, an external comms update on /status, CSRF refusals."""
+browser without reload, Ops ticking a Mitigate step, a status-page publication on /status, CSRF refusals."""
 
 from __future__ import annotations
 
@@ -74,12 +74,24 @@ def test_declare_handover_live_mitigate_and_status(login, server, browser, shot)
     hana.fill("form.comms-form textarea[name=body]", "Card payments are delayed; no charge is lost.")
     hana.click("form.comms-form button")
     expect(hana.locator(".timeline .entry.k-comms").first).to_contain_text("no charge is lost")
-    shot(hana, "incident")
 
     public = browser.new_context(base_url=server.url).new_page()
     public.goto("/status")
+    expect(public.locator(".overall")).to_have_text("All systems operational")  # comms are not publishing
+    hana.fill("form.publish-form input[name=title]", "Delayed card payments")
+    hana.select_option("form.publish-form select[name=state]", "identified")
+    hana.select_option(
+        "form.publish-form select[data-service=payment-platform]", "payment-platform=partial_outage"
+    )
+    hana.fill("form.publish-form textarea[name=message]", "Card payments are delayed; no charge is lost.")
+    hana.click("form.publish-form button")
+    expect(hana.locator("[data-live=status-page] .public-state")).to_have_text("identified")
+    shot(hana, "incident")
+
+    public.goto("/status")
+    expect(public.locator(".public-incident h3")).to_have_text("Delayed card payments")
     expect(public.locator(".update").first).to_contain_text("Card payments are delayed; no charge is lost.")
-    expect(public.locator(".component")).to_contain_text("partial outage")
+    expect(public.locator(".component[data-service=payment-platform] .state")).to_have_text("Partial outage")
     shot(public, "status")
     feed = public.request.get("/status/feed.atom")
     assert feed.ok and "no charge is lost" in feed.text()

@@ -8,14 +8,15 @@ from playwright.sync_api import expect
 
 from commandpost.clock import SystemClock
 from commandpost.db.engine import make_session_factory, transaction
-from commandpost.incidents import comms, service, timeline
+from commandpost.incidents import comms, publish, service, timeline
 from commandpost.postmortems import actions
 from commandpost.postmortems import service as pm_service
 from commandpost.runbooks import service as runbook_service
 
 
 def seed(server) -> None:
-    """Two resolved SEV2 incidents that ran the runbook, and a postmortem with an action item."""
+    """Two resolved SEV2 incidents that ran the runbook (published to the status page, resolved there too),
+    and a postmortem with an action item."""
     sessions = make_session_factory(server.engine)
     now = SystemClock().now() - timedelta(hours=3)
     for n, title in enumerate(("Payment webhooks piling up", "Webhook consumer crash loop"), start=1):
@@ -47,6 +48,15 @@ def seed(server) -> None:
                 config=config,
                 now=now,
             )
+            public = {"title": f"Public: {title}", "actor": "yuta", "config": config, "now": now}
+            publish.publish(
+                session,
+                incident=incident,
+                message=f"{title}: we are on it.",
+                services={"payment-platform": "partial_outage"},
+                **public,
+            )
+            publish.publish(session, incident=incident, message="Resolved.", state="resolved", **public)
             for status in ("mitigated", "resolved"):
                 now += timedelta(minutes=20)
                 service.change_status(

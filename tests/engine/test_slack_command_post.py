@@ -158,7 +158,7 @@ def test_declaring_opens_the_command_post(sessions, clock, ops, slack, post):
     assert [c["name"] for c in slack.calls("conversations.create")] == [incident.channel]
     channel = slack.channels[row.channel_id]
     assert channel["name"] == incident.channel
-    assert channel["topic"] == "SEV1 · investigating · IC @hana · status page: shown, no update yet"
+    assert channel["topic"] == "SEV1 · investigating · IC @hana · status page: not published"
     # The IC, the paged on-call and the org's SEV1 invitee; the bot created it.
     assert set(channel["members"]) == {"U0STANDBOT", "U0HANA0001", "U0YUTA0001", "U0SATO0001"}
     assert [(b["title"], b["link"]) for b in channel["bookmarks"]] == [

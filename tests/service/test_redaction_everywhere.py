@@ -562,6 +562,16 @@ def _api(
         json={"kind": "update", "audience": "internal", "body": text},
         headers=yuta,
     )
+    public = {"title": f"sweep {i}", "message": text, "services": {"payment-platform": "degraded"}}
+    call("POST", base + "/public-updates", number, json=public, headers=yuta)
+    call("POST", base + "/public-updates", number, json={"title": text, "message": text}, headers=yuta)
+    call(
+        "POST",
+        base + "/public-updates",
+        number,
+        json={**public, "services": {text: "degraded"}},
+        headers=yuta,
+    )
     call("POST", base + "/runbooks", number, json={"slug": "payment-webhook-backlog"}, headers=yuta)
     call("POST", base + "/runbooks", number, json={"slug": text}, headers=yuta)
     for step in marked:
@@ -823,6 +833,10 @@ def _pages(
     form(base + "/roles/{}/accept", number, "planning")
     form(base + "/roles/{}/decline", number, "planning")
     form(base + "/comms", number, kind="update", audience="internal", body=text)
+    form(
+        base + "/publish", number, title=f"page sweep {i}", message=text, services="payment-platform=degraded"
+    )
+    form(base + "/publish", number, title=text, message=text, services=f"{text}=degraded")
     form(base + "/runbooks", number, slug="payment-webhook-backlog")
     form(base + "/runbooks", number, slug=text)
     form(

@@ -92,8 +92,8 @@ def test_names_resolve_to_people_and_channels(config):
     assert found.status_page
     assert found.notes == (
         "secondary_oncall: nobody is on call for payment-platform/secondary",
-        "status_page: on the public status page (/status) while the severity's comms_scope includes "
-        "external; Comms posts its updates there with audience external",
+        "status_page: on the public status page (/status) once Comms or the IC publishes it "
+        "(the incident page's Status page form, or commandpost incident publish)",
         "nope: not a target, person or team of the applied ops folder",
     )
 

@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
 from commandpost.deps import Ctx, Reader, Responder
-from commandpost.incidents import comms, details, roles, rules, service, timeline
+from commandpost.incidents import comms, details, publish, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
 from commandpost.incidents.schemas import (
     CommsIn,
@@ -25,8 +25,11 @@ from commandpost.incidents.schemas import (
     IncidentOut,
     OfferOut,
     PersonIn,
+    PublicUpdateOut,
+    PublishIn,
     RoleOut,
     SeverityIn,
+    StatusChangedOut,
     StatusIn,
     TimelineOut,
     UpdateIn,
@@ -115,8 +118,12 @@ def update(number: str, body: UpdateIn, ctx: Responder) -> IncidentOut:
     return _out(ctx.session, incident, ctx)
 
 
-@router.post("/incidents/{number}/status", response_model=IncidentOut)
-def change_status(number: str, body: StatusIn, ctx: Responder) -> IncidentOut:
+@router.post(
+    "/incidents/{number}/status",
+    response_model=StatusChangedOut,
+    summary="Change status (resolving says when the status page still needs its resolved update)",
+)
+def change_status(number: str, body: StatusIn, ctx: Responder) -> StatusChangedOut:
     incident = service.change_status(
         ctx.session,
         incident=_writing(ctx, number),
@@ -125,7 +132,8 @@ def change_status(number: str, body: StatusIn, ctx: Responder) -> IncidentOut:
         actor=ctx.principal.person,
         now=ctx.now,
     )
-    return _out(ctx.session, incident, ctx)
+    prompt = publish.resolve_prompt(ctx.session, incident=incident)
+    return StatusChangedOut(**_out(ctx.session, incident, ctx).model_dump(), status_page=prompt)
 
 
 @router.post("/incidents/{number}/severity", response_model=IncidentOut)
@@ -297,3 +305,40 @@ def comms_template(number: str, ctx: Reader, kind: str = "update") -> CommsTempl
     incident = timeline.incident(ctx.session, number=number)
     body = comms.render(incident, kind, service.config_of(ctx.session), now=ctx.now)
     return CommsTemplateOut(kind=kind, body=body)
+
+
+# ---------------------------------------------------------------- the public status page
+
+
+@router.post(
+    "/incidents/{number}/public-updates",
+    response_model=PublicUpdateOut,
+    status_code=201,
+    summary="Publish an update to the status page (the Comms holder or the IC)",
+)
+def publish_update(number: str, body: PublishIn, ctx: Responder) -> PublicUpdateOut:
+    incident = _writing(ctx, number)
+    update = publish.publish(
+        ctx.session,
+        incident=incident,
+        title=body.title,
+        message=body.message,
+        state=body.state,
+        services=body.services,
+        actor=ctx.principal.person,
+        config=service.config_of(ctx.session),
+        now=ctx.now,
+    )
+    return PublicUpdateOut.of(update, number=incident.number)
+
+
+@router.get(
+    "/incidents/{number}/public-updates",
+    response_model=list[PublicUpdateOut],
+    summary="What was published to the status page, newest first",
+)
+def public_updates(number: str, ctx: Reader) -> list[PublicUpdateOut]:
+    incident = timeline.incident(ctx.session, number=number)
+    return [
+        PublicUpdateOut.of(u, number=incident.number) for u in publish.history(ctx.session, incident=incident)
+    ]

@@ -1,9 +1,9 @@
 """Incident verbs of the ``commandpost`` CLI — a client of the API (see ``commandpost.client``).
 
-``declare``, ``incidents``, ``incident show|update|ack|export``, ``status``, ``sev``,
+``declare``, ``incidents``, ``incident show|update|ack|export|publish``, ``status``, ``sev``,
 ``role offer|accept|decline|withdraw|assign|list``, ``note``, ``action``, ``decide``, ``timeline``,
-``comms``. Every listing has ``--json``. Errors come back as the error tree and the root
-CLI turns them into one red line and the class's exit code.
+``comms``. Every listing has ``--json``. Errors come back as the error tree and the root CLI turns
+them into one red line and the class's exit code.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rich.text import Text
 from commandpost.client import Client
 from commandpost.console import console, inert, markup, print_json, sev, text
 from commandpost.console import status as status_style
+from commandpost.errors import ValidationFailed
 
 Number = Annotated[str, typer.Argument(help="incident number: INC-7 or 7")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -230,6 +231,8 @@ def change_status(
     with _client() as client:
         out = client.post(_path(number, "/status"), {"status": new_status, "note": note})
     console.print(f"{markup(out['number'])} is {status_style(out['status'])}", highlight=False)
+    if out.get("status_page"):
+        console.print(f"[bold yellow]next:[/] {markup(out['status_page'])}", highlight=False)
 
 
 def change_severity(
@@ -287,6 +290,58 @@ def comms(
         console.print(
             f"next update due {_when(incident['comms_due_at'], incident['timezone'])}", highlight=False
         )
+
+
+# ---------------------------------------------------------------- the public status page
+
+
+def _services(values: list[str]) -> dict[str, str]:
+    out = {}
+    for value in values:
+        name, sep, state = value.partition("=")
+        if not sep or not name.strip() or not state.strip():
+            raise ValidationFailed(
+                f"--service {value!r} is not SERVICE=STATE, e.g. payment-platform=partial_outage"
+            )
+        out[name.strip()] = state.strip()
+    return out
+
+
+def publish(
+    number: Number,
+    message: Annotated[str, typer.Option("--message", "-m", help="what the public reads")],
+    title: Annotated[
+        str | None, typer.Option("--title", help="the public title (default: as last published)")
+    ] = None,
+    state: Annotated[
+        str | None,
+        typer.Option("--state", help="investigating | identified | monitoring | resolved (default: as last)"),
+    ] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service",
+            help="SERVICE=STATE, repeatable; STATE: operational | degraded | partial_outage | major_outage "
+            "| maintenance (default: as last published)",
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Publish an update to the public status page (the Comms holder or the IC). The public sees this
+    title and message, never the incident's internal title, SEV or number."""
+    body = {"title": title, "message": message, "state": state, "services": _services(service or [])}
+    with _client() as client:
+        out = client.post(_path(number, "/public-updates"), {k: v for k, v in body.items() if v is not None})
+    if as_json:
+        print_json(out)
+        return
+    console.print(
+        f"#{out['id']} published to the status page for {markup(out['number'])}: "
+        f"{markup(out['state'])} · {markup(out['title'])}",
+        highlight=False,
+    )
+    for name, shown in sorted(out["services"].items()):
+        console.print(f"  {markup(name)}: {markup(shown.replace('_', ' '))}", highlight=False)
 
 
 # ---------------------------------------------------------------- roles
@@ -419,11 +474,14 @@ def register(app: typer.Typer) -> None:
     app.command("timeline")(show_timeline)
     app.command("comms")(comms)
 
-    incident_app = typer.Typer(help="One incident: show, update, ack, export.", no_args_is_help=True)
+    incident_app = typer.Typer(
+        help="One incident: show, update, ack, export, publish (the status page).", no_args_is_help=True
+    )
     incident_app.command("show")(show)
     incident_app.command("update")(update)
     incident_app.command("ack")(ack)
     incident_app.command("export")(export)
+    incident_app.command("publish")(publish)
     app.add_typer(incident_app, name="incident")
 
     role_app = typer.Typer(

@@ -9,7 +9,9 @@ same instant, finds nothing to do.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -69,8 +71,10 @@ def post(
     actor: str,
     config: OpsConfig,
     now: datetime,
+    data: Mapping[str, Any] | None = None,
 ) -> TimelineEntry:
-    """Record a comms update (its body redacted) and restart the cadence from it."""
+    """Record a comms update (its body redacted) and restart the cadence from it. ``data`` adds to the
+    entry's data (a status-page publication says what it published)."""
     timeline.ensure_writable(incident)
     kind = rules.choose(str(kind).strip().lower(), rules.COMMS_KINDS, "comms kind")
     audience = rules.choose(str(audience).strip().lower(), rules.AUDIENCES, "audience")
@@ -89,6 +93,7 @@ def post(
             "comms_kind": kind,
             "audience": audience,
             "next_due_at": incident.comms_due_at.isoformat() if incident.comms_due_at else None,
+            **(data or {}),
         },
     )
     hooks.comms_posted(session, incident, entry, now)

@@ -10,7 +10,9 @@ Invariants live in the schema where a database can keep them:
 - ``role_offer.pending_marker`` is 1 while pending and NULL otherwise; the unique
   (incident, role, pending_marker) allows one pending offer per role (NULLs never collide);
 - ``timeline_entry`` is append-only: the migration installs triggers refusing UPDATE and DELETE,
-  and the ORM refuses them too.
+  and the ORM refuses them too;
+- ``public_update`` is what the public status page shows, and nothing else is: each row is one
+  update Comms (or the IC) published, with the state it was published with (issue 18).
 """
 
 from __future__ import annotations
@@ -127,6 +129,28 @@ class RoleOffer(Base):
     state: Mapped[str] = mapped_column(String(20), default="pending")
     pending_marker: Mapped[int | None] = mapped_column(Integer, default=1)
     answered_at: Mapped[datetime | None]
+
+
+class PublicUpdate(Base):
+    """One update published to the status page: its public title and message (never the internal
+    ones), the incident's public state *as published* (``investigating`` … ``resolved``) and the state
+    of each affected service then (service name → ``operational`` … ``maintenance``)."""
+
+    __tablename__ = "public_update"
+    __table_args__ = (
+        Index("ix_public_update_incident_id_id", "incident_id", "id"),
+        Index("ix_public_update_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("timeline_entry.id"), doc="the comms entry it made")
+    at: Mapped[datetime]
+    author: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    services: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 @event.listens_for(TimelineEntry, "before_update")

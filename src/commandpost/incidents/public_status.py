@@ -1,26 +1,38 @@
-"""What the public status page tells (guide §3-1 step 5): each service's state and the external updates.
+"""What the public status page tells (guide §3-1 step 5): only what Comms or the IC published.
 
-A component is a service of the applied ops; its state comes from its open incidents whose
-severity's ``comms_scope`` includes ``external`` (severities.yaml decides what the public hears
-about). The updates are exactly the comms entries Comms posted with audience ``external`` — of
-open incidents, and of the last 7 days — nothing else of the timeline.
+Read from ``public_update`` alone (:mod:`commandpost.incidents.publish`): an incident nobody
+published is not there, whatever its severity or however it was opened, and a drill never is. A
+service's state is the worst state the latest update of each incident the page still shows
+unresolved gives it; the banner is the worst service state. The incidents listed are those still
+unresolved in public and those updated in the last 7 days, each update with the state it was
+published with. INC numbers and SEV labels are shown only when ``commandpost.yaml`` opts in
+(``status_page``).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from commandpost.incidents import rules
-from commandpost.incidents.models import Incident, TimelineEntry
+from commandpost.incidents import publish, rules
+from commandpost.incidents.models import Incident, PublicUpdate
 from commandpost.policy.opsfiles import OpsConfig
 
 WINDOW = timedelta(days=7)
-MAX_UPDATES = 200
-STATES = {"SEV1": "major outage", "SEV2": "partial outage", "SEV3": "degraded", "SEV4": "degraded"}
+MAX_INCIDENTS = 50
+MAX_UPDATES = 50
+"""Per incident: the newest ones (a long incident's first updates are in the feed's history)."""
+BANNERS = {
+    "operational": "All systems operational",
+    "degraded": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+    "maintenance": "Maintenance in progress",
+}
 
 
 @dataclass(frozen=True)
@@ -28,74 +40,145 @@ class Component:
     name: str
     description: str
     state: str
-    severity: str | None
+
+    @property
+    def label(self) -> str:
+        return publish.SERVICE_LABELS[self.state]
 
 
 @dataclass(frozen=True)
 class Update:
     id: int
     at: datetime
-    number: str
     title: str
-    severity: str
-    status: str
-    kind: str
-    text: str
+    message: str
+    state: str
+    services: dict[str, str]
+
+    @property
+    def label(self) -> str:
+        return publish.STATE_LABELS.get(self.state, self.state)
+
+    @property
+    def affected(self) -> list[tuple[str, str]]:
+        """(service, its state's label), by name."""
+        return [(name, publish.SERVICE_LABELS.get(s, s)) for name, s in sorted(self.services.items())]
 
 
-def _public(config: OpsConfig, severity: str) -> bool:
-    level = config.severities.get(severity)
-    return level is not None and "external" in level.comms_scope
+@dataclass(frozen=True)
+class PublicIncident:
+    key: int
+    """The id of its first public update: an anchor that tells nothing internal."""
+    number: str | None
+    severity: str | None
+    updates: list[Update]
+    """Newest first."""
+
+    @property
+    def title(self) -> str:
+        return self.updates[0].title
+
+    @property
+    def state(self) -> str:
+        return self.updates[0].state
+
+    @property
+    def resolved(self) -> bool:
+        return self.state == "resolved"
 
 
-def components(session: Session, *, config: OpsConfig) -> list[Component]:
-    """Every service of the applied ops, at the state of its worst open incident the public hears about."""
+@dataclass(frozen=True)
+class StatusPage:
+    components: list[Component]
+    incidents: list[PublicIncident]
+    """Unresolved first, then by their latest update, newest first."""
+
+    @property
+    def overall(self) -> str:
+        return publish.worst(c.state for c in self.components)
+
+    @property
+    def banner(self) -> str:
+        return BANNERS[self.overall]
+
+    @property
+    def updates(self) -> list[tuple[PublicIncident, Update]]:
+        """Every listed update with its incident, newest first (the feeds)."""
+        rows = [(i, u) for i in self.incidents for u in i.updates]
+        return sorted(rows, key=lambda row: row[1].id, reverse=True)
+
+
+def read(session: Session, *, config: OpsConfig, now: datetime) -> StatusPage:
+    """The status page at ``now``: components, and the incidents unresolved in public or recent."""
+    newest = (
+        select(PublicUpdate.incident_id, func.max(PublicUpdate.id).label("last_id"))
+        .group_by(PublicUpdate.incident_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(Incident.service, Incident.severity).where(Incident.status.in_(rules.OPEN_STATUSES))
+        select(Incident, PublicUpdate)
+        .join(newest, newest.c.incident_id == Incident.id)
+        .join(PublicUpdate, PublicUpdate.id == newest.c.last_id)
+        .where(or_(PublicUpdate.state != "resolved", PublicUpdate.at >= now - WINDOW))
+        .order_by(PublicUpdate.id.desc())
     ).all()
-    worst: dict[str, str] = {}
-    for service, severity in rows:
-        if service and _public(config, severity):
-            current = worst.get(service)
-            if current is None or rules.severity_rank(severity) < rules.severity_rank(current):
-                worst[service] = severity
-    return [
-        Component(
-            name=s.name,
-            description=s.description,
-            state=STATES[worst[s.name]] if s.name in worst else "operational",
-            severity=worst.get(s.name),
-        )
+    shown = [(incident, last) for incident, last in rows if not publish.is_drill(incident)]
+    unresolved = [(i, u) for i, u in shown if u.state != "resolved"]
+    recent = [(i, u) for i, u in shown if u.state == "resolved"][: max(0, MAX_INCIDENTS - len(unresolved))]
+    listed = unresolved + recent
+    down: dict[str, list[str]] = defaultdict(list)
+    for _incident, last in unresolved:
+        for name, state in (last.services or {}).items():
+            down[name].append(state)
+    components = [
+        Component(name=s.name, description=s.description, state=publish.worst(down.get(s.name, ())))
         for s in config.services
     ]
+    return StatusPage(components=components, incidents=_incidents(session, config, listed))
 
 
-def external_updates(session: Session, *, now: datetime) -> list[Update]:
-    """External comms entries of open incidents and of the last 7 days, newest first."""
-    query = (
-        select(TimelineEntry, Incident)
-        .join(Incident, Incident.id == TimelineEntry.incident_id)
-        .where(
-            TimelineEntry.kind == "comms",
-            or_(Incident.status.in_(rules.OPEN_STATUSES), TimelineEntry.at >= now - WINDOW),
-        )
-        .order_by(TimelineEntry.id.desc())
-        .limit(MAX_UPDATES * 2)
+def _incidents(
+    session: Session, config: OpsConfig, listed: list[tuple[Incident, PublicUpdate]]
+) -> list[PublicIncident]:
+    if not listed:
+        return []
+    ids = [incident.id for incident, _ in listed]
+    first = dict(
+        session.execute(
+            select(PublicUpdate.incident_id, func.min(PublicUpdate.id))
+            .where(PublicUpdate.incident_id.in_(ids))
+            .group_by(PublicUpdate.incident_id)
+        ).all()
     )
-    out = []
-    for entry, incident in session.execute(query):
-        if (entry.data or {}).get("audience") != "external":
-            continue
-        out.append(
+    ranked = (
+        select(
+            PublicUpdate,
+            func.row_number()
+            .over(partition_by=PublicUpdate.incident_id, order_by=PublicUpdate.id.desc())
+            .label("n"),
+        )
+        .where(PublicUpdate.incident_id.in_(ids))
+        .subquery()
+    )
+    updates: dict[int, list[Update]] = defaultdict(list)
+    for row in session.execute(select(ranked).where(ranked.c.n <= MAX_UPDATES).order_by(ranked.c.id.desc())):
+        updates[row.incident_id].append(
             Update(
-                id=entry.id,
-                at=entry.at,
-                number=rules.format_number(incident.number),
-                title=incident.title,
-                severity=incident.severity,
-                status=incident.status,
-                kind=str((entry.data or {}).get("comms_kind", "update")),
-                text=entry.text,
+                id=row.id,
+                at=row.at,
+                title=row.title,
+                message=row.message,
+                state=row.state,
+                services=dict(row.services or {}),
             )
         )
-    return out[:MAX_UPDATES]
+    shows = config.settings.status_page
+    return [
+        PublicIncident(
+            key=first[incident.id],
+            number=rules.format_number(incident.number) if shows.show_incident_numbers else None,
+            severity=incident.severity if shows.show_severity else None,
+            updates=updates[incident.id],
+        )
+        for incident, _last in listed
+    ]

@@ -528,3 +528,25 @@ def require_ops(session: Session, *, incident: Incident, person: str) -> None:
     else:
         message = f"only the Ops holder records actions on {number}: Ops is held by @{current}"
     raise Forbidden(message, details={"role": "ops", "holder": current, "you": person})
+
+
+def require_comms_or_ic(session: Session, *, incident: Incident, person: str) -> None:
+    """Only the Comms holder or the IC speaks for the incident in public (the status page, issue 18)."""
+    comms, by_default = holder(session, incident=incident, role="comms")
+    ic = ic_holder(session, incident=incident)
+    if person in (comms, ic):
+        return
+    number = rules.format_number(incident.number)
+    if ic is None:
+        message = f"nobody holds Comms on {number} yet (no IC): acknowledge it to become IC and hold Comms"
+    elif by_default:
+        message = (
+            f"only the Comms holder or the IC publishes {number} to the status page: the IC @{ic} holds "
+            f"Comms (by default); ask @{ic} to assign Comms to you"
+        )
+    else:
+        message = (
+            f"only the Comms holder or the IC publishes {number} to the status page: Comms is held by "
+            f"@{comms}, IC by @{ic}"
+        )
+    raise Forbidden(message, details={"role": "comms", "holder": comms, "ic": ic, "you": person})

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from commandpost.clock import Instant
 from commandpost.incidents import rules
-from commandpost.incidents.models import Incident, RoleOffer
+from commandpost.incidents.models import Incident, PublicUpdate, RoleOffer
 from commandpost.incidents.roles import RoleView
 from commandpost.responses import Out, computed
 
@@ -77,6 +77,25 @@ class CommsIn(_In):
     body: str | None = Field(default=None, max_length=20_000, description="default: the kind's template")
 
 
+class PublishIn(_In):
+    title: str | None = Field(
+        default=None,
+        max_length=300,
+        description="the public title (default: as last published); never the internal one",
+    )
+    message: str = Field(max_length=5000, description="what the public reads")
+    state: str | None = Field(
+        default=None,
+        description="investigating | identified | monitoring | resolved "
+        "(default: as last published, else investigating)",
+    )
+    services: dict[str, str] = Field(
+        default_factory=dict,
+        description="service → operational | degraded | partial_outage | major_outage | maintenance "
+        "(default: as last published)",
+    )
+
+
 class IncidentOut(Out):
     number: str = Field(description="INC-n")
     title: str
@@ -131,6 +150,30 @@ class IncidentOut(Out):
 class DeclaredOut(IncidentOut):
     paging: str = Field(description="who declaring pages: the service's on-call, or why nobody")
     next_steps: list[str]
+
+
+class StatusChangedOut(IncidentOut):
+    status_page: str | None = Field(
+        description="once resolved, while the status page still shows the incident unresolved: the "
+        "resolved update to publish"
+    )
+
+
+class PublicUpdateOut(Out):
+    id: int
+    number: str
+    at: datetime
+    author: str
+    title: str
+    message: str
+    state: str = Field(description="the public state it was published with")
+    services: dict[str, str] = Field(description="each affected service's state when it was published")
+    entry: int = Field(validation_alias="entry_id", description="the comms entry on the timeline")
+
+    @classmethod
+    def of(cls, update: PublicUpdate, *, number: int) -> PublicUpdateOut:
+        """Computed: the INC-n label (the row keeps the incident's id)."""
+        return cls.model_validate(computed(update, number=rules.format_number(number)))
 
 
 class OfferOut(Out):

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from commandpost.engine import wakeup
 from commandpost.errors import Conflict, ValidationFailed
-from commandpost.incidents import comms, hooks, inputs, roles, rules, timeline
+from commandpost.incidents import comms, hooks, inputs, publish, roles, rules, timeline
 from commandpost.incidents.models import Incident, IncidentCounter, TimelineEntry
 from commandpost.notify import service as notify_service
 from commandpost.policy import service as policy_service
@@ -352,7 +352,8 @@ def acknowledge(
 def change_status(
     session: Session, *, incident: Incident, status: str, actor: str, now: datetime, note: str | None = None
 ) -> Incident:
-    """Move along the status machine (409 listing the allowed next states otherwise).
+    """Move along the status machine (409 listing the allowed next states otherwise). Closing while the
+    status page shows the incident unresolved is refused (409): publish the resolved update first.
 
     Resolving or closing wakes the engine once the caller commits (``engine.wakeup``), so the
     postmortem criteria are evaluated and the draft written within a second, not at the next poll."""
@@ -360,6 +361,8 @@ def change_status(
     timeline.ensure_writable(incident)
     number = rules.format_number(incident.number)
     move = rules.check_transition(incident.status, status, number=number)
+    if move.target == "closed":
+        publish.require_resolved_in_public(session, incident=incident)
     clean_note = inputs.text(note, "note")
     at = timeline.effective_now(incident, now)
     for stamp in move.stamps:

@@ -215,7 +215,7 @@ def resolve(
         else:
             status_page = True
             notes.append(
-                f"{name}: on the public status page (/status) while the severity's comms_scope includes "
-                "external; Comms posts its updates there with audience external"
+                f"{name}: on the public status page (/status) once Comms or the IC publishes it "
+                "(the incident page's Status page form, or commandpost incident publish)"
             )
     return Resolution(tuple(out), tuple(notes), status_page)

@@ -132,6 +132,14 @@ class SlackSettings(Strict):
     command: str = Field(default="/inc", pattern=r"^/[a-z0-9_-]{1,31}$", description="the slash command")
 
 
+class StatusPageSettings(Strict):
+    """What the public status page tells beyond what Comms published (issue 18): the internal INC
+    numbers and SEV labels stay internal unless the org opts in."""
+
+    show_incident_numbers: bool = Field(default=False, description="INC-n beside each public incident")
+    show_severity: bool = Field(default=False, description="the SEV label beside each public incident")
+
+
 class OrgSettings(Strict):
     org: str = Field(min_length=1)
     timezone: Timezone = "UTC"
@@ -143,6 +151,7 @@ class OrgSettings(Strict):
     comms: CommsSettings = Field(default_factory=CommsSettings)
     postmortem: PostmortemSettings = Field(default_factory=PostmortemSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
 
     @field_validator("incident_channel_template")
     @classmethod

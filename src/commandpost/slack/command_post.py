@@ -45,7 +45,7 @@ from commandpost.db.upsert import insert_for
 from commandpost.errors import Unavailable
 from commandpost.incidents import roles, timeline
 from commandpost.incidents import rules as incident_rules
-from commandpost.incidents.models import Incident, TimelineEntry
+from commandpost.incidents.models import Incident, PublicUpdate, TimelineEntry
 from commandpost.paging import page as paging_page
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import format_duration
@@ -658,17 +658,13 @@ class CommandPost:
 
 
 def _status_page(session: Session, config: OpsConfig, incident: Incident) -> str:
-    """What the public status page says of the incident: nothing when its severity's comms stay
-    internal, else whether and when Comms last updated it."""
-    level = config.severities.get(incident.severity)
-    if level is None or "external" not in level.comms_scope:
-        return "not shown"
-    comms = session.execute(
-        select(TimelineEntry.at, TimelineEntry.data).where(
-            TimelineEntry.incident_id == incident.id, TimelineEntry.kind == "comms"
-        )
-    ).all()
-    external = [at for at, data in comms if (data or {}).get("audience") == "external"]
-    if not external:
-        return "shown, no update yet"
-    return f"shown, updated {timeline.local(max(external), config.settings.timezone, '%H:%M %Z')}"
+    """What the public status page says of the incident: only what Comms or the IC published there."""
+    shown = session.scalars(
+        select(PublicUpdate)
+        .where(PublicUpdate.incident_id == incident.id)
+        .order_by(PublicUpdate.id.desc())
+        .limit(1)
+    ).first()
+    if shown is None:
+        return "not published"
+    return f"{shown.state}, updated {timeline.local(shown.at, config.settings.timezone, '%H:%M %Z')}"

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commandpost.errors import Forbidden, NotFound, ValidationFailed
-from commandpost.incidents import comms, roles, rules, service, timeline
+from commandpost.incidents import comms, publish, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
 from commandpost.paging import service as paging_service
 from commandpost.policy.opsfiles import OpsConfig
@@ -262,20 +262,29 @@ def _note(ctx: Context, command: Command, incident: Incident) -> Reply:
 
 def _update(ctx: Context, command: Command, incident: Incident) -> Reply:
     number = rules.format_number(incident.number)
-    audience = "external" if command.public else "internal"
+    if command.public:  # the status page: as last published, with this message (publish.publish's rules)
+        published = publish.publish(
+            ctx.session, incident=incident, message=command.text, actor=ctx.caller.person, config=ctx.config,
+            now=ctx.now,
+        )  # fmt: skip
+        _audit(ctx, "update", number, audience="public", state=published.state)
+        return Reply(
+            f"Public update (status page, {published.state}) on {number} by @{ctx.caller.person}: "
+            f"{published.message}",
+            in_channel=True,
+        )
     entry = comms.post(
         ctx.session,
         incident=incident,
         kind="update",
-        audience=audience,
+        audience="internal",
         body=command.text,
         actor=ctx.caller.person,
         config=ctx.config,
         now=ctx.now,
     )
-    _audit(ctx, "update", number, audience=audience)
-    label = "Public update (status page)" if command.public else "Update"
-    return Reply(f"{label} on {number} by @{ctx.caller.person}: {entry.text}", in_channel=True)
+    _audit(ctx, "update", number, audience="internal")
+    return Reply(f"Update on {number} by @{ctx.caller.person}: {entry.text}", in_channel=True)
 
 
 def _escalate(ctx: Context, command: Command, incident: Incident) -> Reply:

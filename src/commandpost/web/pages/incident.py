@@ -13,6 +13,10 @@ The page renders the newest :data:`TIMELINE_PAGE` entries server-side (an incide
 of entries still renders fast) with a "load earlier" link; ``app.js`` then polls
 ``/incidents/{n}/live?after=<cursor>`` every 1.5 s and prepends new entries — and refreshes the
 header, roles and checklist panels — without a reload.
+
+The Status page panel shows what the public sees of the incident (nothing until Comms or the IC
+publishes) and, once the incident is resolved while the page still shows it unresolved, the prompt
+to publish the resolved update; its publish form is the API's ``public-updates``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from commandpost.alerts import service as alerts_service
 from commandpost.deps import ROW_ID_MAX, Ctx
-from commandpost.incidents import comms, roles, rules, service, timeline
+from commandpost.incidents import comms, publish, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
 from commandpost.incidents.schemas import IncidentOut
 from commandpost.paging import page as page_words
@@ -189,6 +193,10 @@ def _panels(ctx: Ctx, incident: Incident) -> dict[str, Any]:
         "escalation": (escalation := extensions.escalation_of(ctx.session, incident)),
         **_first_screen(ctx, incident, found, escalation),
         "evidence": verify_evidence(found) if "resolved" in rules.allowed_next(incident.status) else None,
+        "public": (shown := publish.latest(ctx.session, incident=incident)),
+        "public_affected": publish.affected(shown.services) if shown else "",
+        "public_prompt": publish.resolve_prompt(ctx.session, incident=incident),
+        "drill": publish.is_drill(incident),
     }
 
 
@@ -228,6 +236,9 @@ def command_post(request: Request, number: str, ctx: PageReader, before: Before 
         changes=changes,
         pages=extensions.pages_of(ctx.session, incident),
         role_labels=rules.ROLE_LABELS,
+        service_names=[s.name for s in config.services],
+        public_states=publish.PUBLIC_STATES,
+        service_labels=publish.SERVICE_LABELS,
     )
 
 
@@ -289,6 +300,7 @@ def live(
             "roles": _fragment("incident/roles.html", **values),
             "checklist": _fragment("incident/checklist.html", **values),
             "evidence": _fragment("incident/evidence.html", **values),
+            "status-page": _fragment("incident/published.html", **values),
         }
         body["more"] = len(fresh) == LIVE_PAGE
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -1,4 +1,4 @@
-"""The incident page's forms: ack, severity, status, entries, roles, comms and runbook steps.
+"""The incident page's forms: ack, severity, status, entries, roles, comms, status page and runbook steps.
 
 Each form calls the same service function as the matching ``/api/v1`` endpoint, with the incident
 row locked first (``timeline.incident(..., for_update=True)``) exactly as the API does. Without
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from commandpost.deps import Ctx
-from commandpost.incidents import comms, roles, rules, service, timeline
+from commandpost.incidents import comms, publish, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
 from commandpost.paging import service as paging_service
 from commandpost.runbooks import service as runbook_service
@@ -86,7 +86,8 @@ def change_status(
         actor=ctx.principal.person,
         now=ctx.now,
     )
-    return _done(request, incident, f"status is now {incident.status}")
+    prompt = publish.resolve_prompt(ctx.session, incident=incident)
+    return _done(request, incident, f"status is now {incident.status}" + (f"; {prompt}" if prompt else ""))
 
 
 @router.post("/incidents/{number}/entries")
@@ -167,6 +168,32 @@ def post_comms(
         now=ctx.now,
     )
     return _done(request, incident, f"{audience} {kind} update posted")
+
+
+@router.post("/incidents/{number}/publish")
+def publish_update(
+    request: Request,
+    number: str,
+    ctx: PageResponder,
+    title: Text = "",
+    message: Text = "",
+    state: Text = "",
+    services: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    """The status page's publish form: one select per service (blank: not affected)."""
+    incident = _writing(ctx, number)
+    update = publish.publish(
+        ctx.session,
+        incident=incident,
+        title=title or None,
+        message=message,
+        state=state or None,
+        services=publish.pairs(services or []),
+        actor=ctx.principal.person,
+        config=service.config_of(ctx.session),
+        now=ctx.now,
+    )
+    return _done(request, incident, f"published to the status page: {update.state}")
 
 
 @router.post("/incidents/{number}/runbooks")
