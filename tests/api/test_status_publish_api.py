@@ -75,6 +75,11 @@ def test_publish_read_and_the_public_pages(client, tokens, session):
     assert "A fix is rolling out &lt;em&gt;now&lt;/em&gt; &amp; we watch." in page
     for internal in ("Payment webhooks piling up", "INC-1", "SEV1", "No incidents reported"):
         assert internal not in page
+    assert page.count("<rect ") == 90 and '<rect x="445" y="0" width="4" height="20" fill="#e67e22"' in page
+    assert (
+        'data-day="2026-06-24" data-state="partial_outage"><title>2026-06-24: Partial outage</title>' in page
+    )
+    assert "100.00% uptime over the last 90 days" in page  # published at this very instant
     # each update with its own state, not the incident's current one
     assert page.index('data-state="monitoring"') < page.index('data-state="identified"')
 

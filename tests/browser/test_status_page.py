@@ -91,6 +91,8 @@ def test_status_changes_only_on_publish_and_a_drill_never_shows(browser, login, 
     expect(public.locator(".overall")).to_have_text("Major outage")
     expect(public.locator(".component[data-service=payment-platform] .state")).to_have_text("Major outage")
     expect(public.locator(".public-incident h3")).to_have_text("Card payments failing")
+    today = public.locator(".component[data-service=payment-platform] svg.uptime rect").last
+    expect(today).to_have_attribute("data-state", "major_outage")  # the 90-day bars: today's
     expect(public.locator(".update-text")).to_have_text(
         "Card payments fail <b>for everyone</b>; we are on it."
     )
@@ -102,13 +104,13 @@ def test_status_changes_only_on_publish_and_a_drill_never_shows(browser, login, 
     hana.select_option(".actions form[action$='/status'] select[name=status]", "resolved")
     hana.click(".actions form[action$='/status'] button")
     expect(hana.locator("#flash")).to_contain_text("the status page still shows INC-1 as investigating")
-    expect(hana.locator("[data-live=status-page] .resolve-prompt")).to_contain_text(
-        "publish the resolved update"
-    )
     public.goto("/status")
     expect(public.locator(".overall")).to_have_text("Major outage")
 
     hana.reload()
+    expect(hana.locator("[data-live=status-page] .resolve-prompt")).to_contain_text(
+        "publish the resolved update"
+    )
     expect(hana.locator("form.publish-form select[name=state]")).to_have_value("resolved")
     expect(hana.locator("form.publish-form select[data-service=payment-platform]")).to_have_value(
         "payment-platform=operational"

@@ -359,3 +359,58 @@ def test_service_states_read_in_any_spelling():
         publish.pairs(["payment-platform"])
     assert publish.worst([]) == "operational"
     assert publish.worst(["maintenance", "degraded", "operational"]) == "degraded"
+
+
+def _bars(status: public_status.StatusPage, service: str) -> dict[str, str]:
+    """The days that are not operational: ISO date → state."""
+    return {d.day.isoformat(): d.state for d in status.uptime[service].days if d.state != "operational"}
+
+
+def test_90_days_of_bars_from_published_states_in_the_org_timezone(sessions, clock, ops):
+    """2026-06-24 12:00 JST: payment-platform partly down 2 h; the 25th a major outage that turns
+    partial and stays so; the ledger degraded (up); a drill's major outage counts for nothing."""
+    one = declare(sessions, clock)
+    pub(sessions, clock, one, **FIRST)
+    clock.advance(hours=2)
+    pub(sessions, clock, one, state="resolved", message="Fixed.")
+    clock.advance(days=1)  # 06-25 14:00 JST
+    two = declare(sessions, clock, title="Ledger lag")
+    major = {"payment-platform": "major_outage", "ledger": "degraded"}
+    pub(sessions, clock, two, title="Payments down", services=major)
+    clock.advance(hours=1)
+    pub(sessions, clock, two, message="Partly back.", services={"payment-platform": "partial_outage"})
+    drill = declare(sessions, clock, title="Game day")
+    pub(sessions, clock, drill, title="Ledger down", services={"ledger": "major_outage"})
+    with transaction(sessions) as s:
+        details.update_details(
+            s, incident=timeline.incident(s, number=drill, for_update=True), actor="yuta", now=clock.now(),
+            changes={"labels": {"drill": True}},
+        )  # fmt: skip
+    clock.advance(days=2)  # 06-27 15:00 JST
+    shown = page(sessions, clock)
+    payments, ledger = shown.uptime["payment-platform"], shown.uptime["ledger"]
+    assert len(payments.days) == 90 and payments.days[-1].day.isoformat() == "2026-06-27"
+    assert payments.days[0].day.isoformat() == "2026-03-30"
+    assert _bars(shown, "payment-platform") == {
+        "2026-06-24": "partial_outage",
+        "2026-06-25": "major_outage",
+        "2026-06-26": "partial_outage",
+        "2026-06-27": "partial_outage",
+    }
+    assert _bars(shown, "ledger") == {"2026-06-25": "degraded"}  # the second update named payments only
+    window = (89 * 24 + 15) * 3600  # from 03-30 00:00 JST to now
+    down = (2 + 49) * 3600  # 2 h on the 24th; 06-25 14:00 → now
+    assert payments.percent == int((1 - down / window) * 10000) / 100 == 97.62
+    assert ledger.percent == 100.0 and ledger.label == "100.00%"
+
+
+def test_a_state_published_before_the_window_holds_into_it(sessions, clock, ops):
+    number = declare(sessions, clock)
+    pub(sessions, clock, number, title="Ledger maintenance", services={"ledger": "maintenance"})
+    clock.advance(days=120)
+    shown = page(sessions, clock)
+    assert set(_bars(shown, "ledger").values()) == {"maintenance"} and len(_bars(shown, "ledger")) == 90
+    assert shown.uptime["ledger"].percent == 100.0  # maintenance is no outage
+    assert shown.banner == "Maintenance in progress" and [i.title for i in shown.incidents] == [
+        "Ledger maintenance"
+    ]

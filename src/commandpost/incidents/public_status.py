@@ -6,14 +6,17 @@ service's state is the worst state the latest update of each incident the page s
 unresolved gives it; the banner is the worst service state. The incidents listed are those still
 unresolved in public and those updated in the last 7 days, each update with the state it was
 published with. INC numbers and SEV labels are shown only when ``commandpost.yaml`` opts in
-(``status_page``).
+(``status_page``). Each service has 90 days of bars, each day the worst state published for it
+that day (org timezone), and the share of the 90 days without a published outage.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -26,6 +29,9 @@ WINDOW = timedelta(days=7)
 MAX_INCIDENTS = 50
 MAX_UPDATES = 50
 """Per incident: the newest ones (a long incident's first updates are in the feed's history)."""
+UPTIME_DAYS = 90
+OUTAGES = ("partial_outage", "major_outage")
+"""What uptime counts as down: a degraded or maintained service is up."""
 BANNERS = {
     "operational": "All systems operational",
     "degraded": "Degraded performance",
@@ -88,10 +94,33 @@ class PublicIncident:
 
 
 @dataclass(frozen=True)
+class Day:
+    day: date
+    state: str
+
+    @property
+    def label(self) -> str:
+        return publish.SERVICE_LABELS[self.state]
+
+
+@dataclass(frozen=True)
+class Uptime:
+    days: list[Day]
+    """Oldest first, today last."""
+    percent: float
+    """Of the window so far, the share without a published outage, rounded down (never 100 with one)."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.percent:.2f}%"
+
+
+@dataclass(frozen=True)
 class StatusPage:
     components: list[Component]
     incidents: list[PublicIncident]
     """Unresolved first, then by their latest update, newest first."""
+    uptime: dict[str, Uptime] = field(default_factory=dict)
 
     @property
     def overall(self) -> str:
@@ -134,7 +163,72 @@ def read(session: Session, *, config: OpsConfig, now: datetime) -> StatusPage:
         Component(name=s.name, description=s.description, state=publish.worst(down.get(s.name, ())))
         for s in config.services
     ]
-    return StatusPage(components=components, incidents=_incidents(session, config, listed))
+    return StatusPage(
+        components=components,
+        incidents=_incidents(session, config, listed),
+        uptime=uptime(session, config=config, now=now),
+    )
+
+
+Span = tuple[datetime, datetime, str]
+
+
+def uptime(session: Session, *, config: OpsConfig, now: datetime) -> dict[str, Uptime]:
+    """Each service's last :data:`UPTIME_DAYS` days from what was published: an update's services hold
+    their states from it until the incident's next update (or now), unless it says resolved."""
+    zone = ZoneInfo(config.settings.timezone)
+    today = now.astimezone(zone).date()
+    start = datetime.combine(today - timedelta(days=UPTIME_DAYS - 1), time(), zone)
+    held = (  # what each incident's last update before the window still said when it opened
+        select(func.max(PublicUpdate.id)).where(PublicUpdate.at < start).group_by(PublicUpdate.incident_id)
+    )
+    rows = session.execute(
+        select(PublicUpdate, Incident)
+        .join(Incident, Incident.id == PublicUpdate.incident_id)
+        .where(or_(PublicUpdate.at >= start, PublicUpdate.id.in_(held)))
+        .order_by(PublicUpdate.incident_id, PublicUpdate.id)
+    ).all()
+    names = {s.name for s in config.services}
+    spans: dict[str, list[Span]] = defaultdict(list)
+    for n, (update, incident) in enumerate(rows):
+        if update.state == "resolved" or publish.is_drill(incident):
+            continue
+        following = rows[n + 1][0] if n + 1 < len(rows) and rows[n + 1][1].id == incident.id else None
+        begin, end = max(update.at, start), min(following.at if following else now, now)
+        if end < begin:  # superseded before the window opened (an update published now still shows today)
+            continue
+        for name, state in (update.services or {}).items():
+            if name in names and state != "operational":
+                spans[name].append((begin, end, state))
+    window = (now - start).total_seconds()
+    out = {}
+    for name in sorted(names):
+        worst: dict[date, str] = {}
+        for begin, end, state in spans[name]:
+            day = begin.astimezone(zone).date()
+            last = max(begin, end - timedelta(microseconds=1)).astimezone(zone).date()
+            while day <= last:
+                worst[day] = publish.worst((worst.get(day, "operational"), state))
+                day += timedelta(days=1)
+        down = _covered(sorted((b, e) for b, e, state in spans[name] if state in OUTAGES))
+        share = 100.0 * (1 - down / window) if window > 0 else 100.0
+        days = [today - timedelta(days=k) for k in range(UPTIME_DAYS - 1, -1, -1)]
+        out[name] = Uptime(
+            days=[Day(d, worst.get(d, "operational")) for d in days], percent=math.floor(share * 100) / 100
+        )
+    return out
+
+
+def _covered(spans: list[tuple[datetime, datetime]]) -> float:
+    """Seconds covered by sorted spans, overlaps counted once (two incidents down at the same time)."""
+    total, reach = 0.0, None
+    for begin, end in spans:
+        if reach is not None and begin < reach:
+            begin = reach
+        if end > begin:
+            total += (end - begin).total_seconds()
+            reach = end if reach is None else max(reach, end)
+    return total
 
 
 def _incidents(
