@@ -277,6 +277,11 @@ class ServerLog:
         root = logging.getLogger()
         root.setLevel(self.level)
         root.handlers = [self.output]
+        # What none of serve's lines shows, a record need not look up (the logging HOWTO's
+        # "Optimization"): the caller's file and line, its thread and process — a quarter of what
+        # an access line costs the event loop.
+        logging._srcfile = None
+        logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
         for name in ("uvicorn", ACCESS_LOGGER):  # uvicorn's records go through the root's handler
             logger = logging.getLogger(name)
             logger.handlers, logger.propagate = [], True

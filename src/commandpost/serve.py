@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import signal
+from typing import Any, cast
 
 import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from commandpost import public_url
 from commandpost.app import create_app
@@ -85,7 +88,49 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
             port=settings.port,
             log_level=settings.log_level.lower(),
             log_config=None,  # ServerLog's handlers, not uvicorn's (which write on the event loop)
+            http=OneWriteHttpProtocol,
         )
+
+
+class OneWriteHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol (httptools), sending each response in one ``send()``.
+
+    uvicorn writes a response's head and its body separately, and the transport sends each at once:
+    two system calls and two TCP segments (and two wake-ups of the client) per answer. Measured on
+    the alert intake, the second one cost about a fifth of the server's CPU per request. Here the
+    connection's writes are gathered until the end of the event loop's turn and sent together.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.transport = cast(asyncio.Transport, _GatheredWrites(transport, self.loop))
+
+
+class _GatheredWrites:
+    """A transport whose writes are sent together at the end of the loop's turn (or on close);
+    everything else is the real transport's."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._send)
+        self._pending.append(data)
+
+    def _send(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending and not self._transport.is_closing():
+            self._transport.write(b"".join(pending) if len(pending) > 1 else pending[0])
+
+    def close(self) -> None:
+        self._send()  # what the response wrote goes out before the connection closes
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _leave_on_sigterm(signum: int, _frame: object) -> None:
