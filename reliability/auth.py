@@ -40,6 +40,7 @@ EXEMPT: dict[str, str] = {
     "GET /redoc": "API description",
     "GET /status": "public status page",
     "GET /status/feed.atom": "public status page feed",
+    "GET /status/feed.json": "public status page feed (JSON Feed)",
     "GET /ical/{token}.ics": "iCal feed: its own secret in the URL",
     "POST /v2/enqueue": "intake: the integration key in the body",
     "POST /v2/change/enqueue": "intake: the integration key in the body",
