@@ -119,6 +119,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "commandpost.incidents.cli",
         "Roles and explicit handover: offer, accept, decline, withdraw, assign, list.",
     ),
+    "maintenance": (
+        "commandpost.incidents.cli",
+        "Scheduled maintenance on the status page: add, list, cancel.",
+    ),
     "oncall": (
         "commandpost.oncall.cli",
         "Who is on call now (or --at): schedule, layer, person, until when.",

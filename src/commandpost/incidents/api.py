@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
-from commandpost.deps import Ctx, Reader, Responder
-from commandpost.incidents import comms, details, publish, roles, rules, service, timeline
+from commandpost.deps import Ctx, Reader, Responder, RowId
+from commandpost.incidents import comms, details, maintenance, publish, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
 from commandpost.incidents.schemas import (
     CommsIn,
@@ -23,6 +23,8 @@ from commandpost.incidents.schemas import (
     EntryIn,
     EntryOut,
     IncidentOut,
+    MaintenanceIn,
+    MaintenanceOut,
     OfferOut,
     PersonIn,
     PublicUpdateOut,
@@ -342,3 +344,52 @@ def public_updates(number: str, ctx: Reader) -> list[PublicUpdateOut]:
     return [
         PublicUpdateOut.of(u, number=incident.number) for u in publish.history(ctx.session, incident=incident)
     ]
+
+
+@router.post(
+    "/status/maintenance",
+    response_model=MaintenanceOut,
+    status_code=201,
+    summary="Schedule a maintenance window on the status page (an admin, or who speaks for its services)",
+)
+def schedule_maintenance(body: MaintenanceIn, ctx: Responder) -> MaintenanceOut:
+    window = maintenance.schedule(
+        ctx.session,
+        config=service.config_of(ctx.session),
+        principal=ctx.principal,
+        title=body.title,
+        message=body.message,
+        services=body.services,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        now=ctx.now,
+    )
+    ctx.audit_target(f"maintenance:{window.id}", services=window.services)
+    return MaintenanceOut.model_validate(window)
+
+
+@router.get(
+    "/status/maintenance",
+    response_model=list[MaintenanceOut],
+    summary="Maintenance windows on now or upcoming, soonest first (past=true: every one, newest first)",
+)
+def list_maintenance(ctx: Reader, past: bool = False) -> list[MaintenanceOut]:
+    windows = maintenance.listing(ctx.session, now=ctx.now, include_past=past)
+    return [MaintenanceOut.model_validate(w) for w in windows]
+
+
+@router.post(
+    "/status/maintenance/{window_id}/cancel",
+    response_model=MaintenanceOut,
+    summary="Cancel a maintenance window not yet over (it ends at once)",
+)
+def cancel_maintenance(window_id: RowId, ctx: Responder) -> MaintenanceOut:
+    ctx.audit_target(f"maintenance:{window_id}")
+    window = maintenance.cancel(
+        ctx.session,
+        config=service.config_of(ctx.session),
+        principal=ctx.principal,
+        window_id=window_id,
+        now=ctx.now,
+    )
+    return MaintenanceOut.model_validate(window)

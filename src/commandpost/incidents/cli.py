@@ -1,9 +1,9 @@
 """Incident verbs of the ``commandpost`` CLI — a client of the API (see ``commandpost.client``).
 
 ``declare``, ``incidents``, ``incident show|update|ack|export|publish``, ``status``, ``sev``,
-``role offer|accept|decline|withdraw|assign|list``, ``note``, ``action``, ``decide``, ``timeline``,
-``comms``. Every listing has ``--json``. Errors come back as the error tree and the root CLI turns
-them into one red line and the class's exit code.
+``role offer|accept|decline|withdraw|assign|list``, ``maintenance add|list|cancel``, ``note``,
+``action``, ``decide``, ``timeline``, ``comms``. Every listing has ``--json``. Errors come back as
+the error tree and the root CLI turns them into one red line and the class's exit code.
 """
 
 from __future__ import annotations
@@ -344,6 +344,65 @@ def publish(
         console.print(f"  {markup(name)}: {markup(shown.replace('_', ' '))}", highlight=False)
 
 
+# ---------------------------------------------------------------- scheduled maintenance
+
+MAINTENANCE = "/api/v1/status/maintenance"
+
+
+def _window_line(w: dict[str, Any]) -> str:
+    state = " (cancelled)" if w["cancelled_at"] else ""
+    return (
+        f"#{w['id']} {_when(w['starts_at'])} → {_when(w['ends_at'])} {', '.join(w['services'])}: "
+        f"{w['title']}{state}"
+    )
+
+
+def maintenance_add(
+    title: Annotated[str, typer.Option("--title", help="the public title")],
+    message: Annotated[str, typer.Option("--message", "-m", help="what the public reads")],
+    start: Annotated[str, typer.Option("--start", help="ISO 8601 with its offset: 2026-12-08T02:00+09:00")],
+    end: Annotated[
+        str, typer.Option("--end", help="ISO 8601 with its offset, after --start (14 days at most)")
+    ],
+    service: Annotated[list[str], typer.Option("--service", help="a service it covers, repeatable")],
+    as_json: AsJson = False,
+) -> None:
+    """Schedule a maintenance window on the status page (an admin, a member of the owning team, or the
+    Comms holder or IC of an open incident on the service)."""
+    body = {"title": title, "message": message, "services": service, "starts_at": start, "ends_at": end}
+    with _client() as client:
+        out = client.post(MAINTENANCE, body)
+    if as_json:
+        print_json(out)
+        return
+    console.print(f"scheduled {markup(_window_line(out))}", highlight=False)
+
+
+def maintenance_list(
+    past: Annotated[bool, typer.Option("--past", help="every window, cancelled and over too")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Maintenance windows on now or upcoming, soonest first."""
+    with _client() as client:
+        out = client.get(MAINTENANCE, **({"past": "true"} if past else {}))
+    if as_json:
+        print_json(out)
+        return
+    if not out:
+        console.print("no maintenance scheduled")
+    for w in out:
+        console.print(markup(_window_line(w)), highlight=False)
+
+
+def maintenance_cancel(
+    window: Annotated[int, typer.Argument(help="the window's id (maintenance list)")],
+) -> None:
+    """Cancel a window not yet over; if it is on, its services go back to their published state at once."""
+    with _client() as client:
+        out = client.post(f"{MAINTENANCE}/{window}/cancel")
+    console.print(f"cancelled {markup(_window_line(out))}", highlight=False)
+
+
 # ---------------------------------------------------------------- roles
 
 
@@ -495,3 +554,11 @@ def register(app: typer.Typer) -> None:
     role_app.command("withdraw")(role_withdraw)
     role_app.command("assign")(role_assign)
     app.add_typer(role_app, name="role")
+
+    maintenance_app = typer.Typer(
+        help="Scheduled maintenance on the status page: add, list, cancel.", no_args_is_help=True
+    )
+    maintenance_app.command("add")(maintenance_add)
+    maintenance_app.command("list")(maintenance_list)
+    maintenance_app.command("cancel")(maintenance_cancel)
+    app.add_typer(maintenance_app, name="maintenance")

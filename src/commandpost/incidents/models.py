@@ -12,7 +12,8 @@ Invariants live in the schema where a database can keep them:
 - ``timeline_entry`` is append-only: the migration installs triggers refusing UPDATE and DELETE,
   and the ORM refuses them too;
 - ``public_update`` is what the public status page shows, and nothing else is: each row is one
-  update Comms (or the IC) published, with the state it was published with (issue 18).
+  update Comms (or the IC) published, with the state it was published with (issue 18);
+  ``maintenance_window`` the planned work it announces.
 """
 
 from __future__ import annotations
@@ -159,3 +160,23 @@ def _append_only(_mapper: Any, _connection: Any, target: TimelineEntry) -> None:
     raise RuntimeError(
         f"timeline entry {target.id} is append-only: write a correction entry (corrects_id) instead"
     )
+
+
+class MaintenanceWindow(Base):
+    """Planned work announced on the status page (issue 18): while ``starts_at <= now < ends_at`` (and
+    not cancelled) its services show "Under maintenance"; before, the window is listed as upcoming.
+    Public text only: the title and message are what the public reads."""
+
+    __tablename__ = "maintenance_window"
+    __table_args__ = (Index("ix_maintenance_window_ends_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    services: Mapped[list[Any]] = mapped_column(default=list)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(100))

@@ -7,7 +7,9 @@ unresolved gives it; the banner is the worst service state. The incidents listed
 unresolved in public and those updated in the last 7 days, each update with the state it was
 published with. INC numbers and SEV labels are shown only when ``commandpost.yaml`` opts in
 (``status_page``). Each service has 90 days of bars, each day the worst state published for it
-that day (org timezone), and the share of the 90 days without a published outage.
+that day (org timezone), and the share of the 90 days without a published outage. Scheduled
+maintenance (:mod:`commandpost.incidents.maintenance`) is listed while upcoming or on, shows its
+services "Under maintenance" while on, and counts as up.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from commandpost.incidents import publish, rules
+from commandpost.incidents import maintenance, publish, rules
 from commandpost.incidents.models import Incident, PublicUpdate
 from commandpost.policy.opsfiles import OpsConfig
 
@@ -116,11 +118,25 @@ class Uptime:
 
 
 @dataclass(frozen=True)
+class Maintenance:
+    id: int
+    title: str
+    message: str
+    services: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    on: bool
+    """In progress now (else upcoming)."""
+
+
+@dataclass(frozen=True)
 class StatusPage:
     components: list[Component]
     incidents: list[PublicIncident]
     """Unresolved first, then by their latest update, newest first."""
     uptime: dict[str, Uptime] = field(default_factory=dict)
+    maintenance: list[Maintenance] = field(default_factory=list)
+    """On now or upcoming, soonest first."""
 
     @property
     def overall(self) -> str:
@@ -159,6 +175,21 @@ def read(session: Session, *, config: OpsConfig, now: datetime) -> StatusPage:
     for _incident, last in unresolved:
         for name, state in (last.services or {}).items():
             down[name].append(state)
+    windows = [
+        Maintenance(
+            id=w.id,
+            title=w.title,
+            message=w.message,
+            services=list(w.services),
+            starts_at=w.starts_at,
+            ends_at=w.ends_at,
+            on=maintenance.is_on(w, now),
+        )
+        for w in maintenance.current(session, now=now)
+    ]
+    for window in windows:
+        for name in window.services if window.on else ():
+            down[name].append("maintenance")
     components = [
         Component(name=s.name, description=s.description, state=publish.worst(down.get(s.name, ())))
         for s in config.services
@@ -167,6 +198,7 @@ def read(session: Session, *, config: OpsConfig, now: datetime) -> StatusPage:
         components=components,
         incidents=_incidents(session, config, listed),
         uptime=uptime(session, config=config, now=now),
+        maintenance=windows,
     )
 
 
@@ -200,6 +232,11 @@ def uptime(session: Session, *, config: OpsConfig, now: datetime) -> dict[str, U
         for name, state in (update.services or {}).items():
             if name in names and state != "operational":
                 spans[name].append((begin, end, state))
+    for planned in maintenance.since(session, start=start, now=now):
+        until = min(planned.ends_at, planned.cancelled_at or planned.ends_at, now)
+        for name in planned.services:
+            if name in names and until > planned.starts_at:
+                spans[name].append((max(planned.starts_at, start), until, "maintenance"))
     window = (now - start).total_seconds()
     out = {}
     for name in sorted(names):

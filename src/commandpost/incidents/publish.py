@@ -82,7 +82,7 @@ def pairs(values: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def _public_text(value: str | None, field: str, *, limit: int, required: bool) -> str:
+def public_text(value: str | None, field: str, *, limit: int, required: bool) -> str:
     if value and _UNSAFE.search(value):
         raise ValidationFailed(
             f"{field} holds a control character (a NUL, an escape or a direction override); "
@@ -148,8 +148,8 @@ def publish(
         )
     roles.require_comms_or_ic(session, incident=incident, person=actor)
     previous = latest(session, incident=incident)
-    text = _public_text(message, "message", limit=MAX_MESSAGE, required=True)
-    public_title = _public_text(title, "title", limit=inputs.MAX_TITLE, required=False)
+    text = public_text(message, "message", limit=MAX_MESSAGE, required=True)
+    public_title = public_text(title, "title", limit=inputs.MAX_TITLE, required=False)
     public_title = public_title or (previous.title if previous else "")
     chosen = _services(config, services or {})
     first = (

@@ -96,6 +96,14 @@ class PublishIn(_In):
     )
 
 
+class MaintenanceIn(_In):
+    title: str = Field(max_length=300, description="what the public reads as the window's title")
+    message: str = Field(max_length=5000, description="what the public reads: the work and its effect")
+    services: list[str] = Field(max_length=50, description="the services it covers (names of the ops folder)")
+    starts_at: Instant
+    ends_at: Instant = Field(description="after starts_at; at most 14 days later")
+
+
 class IncidentOut(Out):
     number: str = Field(description="INC-n")
     title: str
@@ -174,6 +182,19 @@ class PublicUpdateOut(Out):
     def of(cls, update: PublicUpdate, *, number: int) -> PublicUpdateOut:
         """Computed: the INC-n label (the row keeps the incident's id)."""
         return cls.model_validate(computed(update, number=rules.format_number(number)))
+
+
+class MaintenanceOut(Out):
+    id: int
+    title: str
+    message: str
+    services: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    created_at: datetime
+    cancelled_at: datetime | None
+    cancelled_by: str | None
 
 
 class OfferOut(Out):
