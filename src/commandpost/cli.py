@@ -192,7 +192,7 @@ def token_list(
     """Tokens: id, person, scope, prefix, last used, revoked."""
     from rich.table import Table
 
-    from commandpost.console import console, print_json, text
+    from commandpost.console import print_json, print_table, text
     from commandpost.security import service
 
     with _sessions(database_url)() as session:
@@ -225,7 +225,7 @@ def token_list(
             str(r.last_used_at or "never"),
             str(r.revoked_at or ""),
         )
-    console.print(table)
+    print_table(table)
 
 
 @app.command()
@@ -238,14 +238,26 @@ def serve(
         bool, typer.Option("--first-run-token", help="create an admin token when none exists and print it")
     ] = False,
     engine: Annotated[bool, typer.Option("--engine/--no-engine", help="run the engine loop")] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            envvar="COMMANDPOST_WORKERS",
+            help="server processes sharing the port, one per core (PostgreSQL only)",
+        ),
+    ] = 1,
 ) -> None:
     """Apply OPS (if given), upgrade the schema, and serve the API, web pages and engine."""
+    from commandpost.prefork import check_workers
     from commandpost.serve import run_server
 
     settings = _settings(database_url).model_copy(
         update={"host": host, "port": port, "engine_enabled": engine, "ops_dir": ops}
     )
-    run_server(settings, first_run_token=first_run_token)
+    problem = check_workers(workers, settings.database_url)
+    if problem is not None:
+        raise typer.BadParameter(problem, param_hint="--workers")
+    run_server(settings, first_run_token=first_run_token, workers=workers)
 
 
 def _register_domains(target: typer.Typer = app) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import socket
 from typing import Any, cast
 
 import uvicorn
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from commandpost import public_url
+from commandpost import prefork, public_url
 from commandpost.app import create_app
 from commandpost.clock import SystemClock
 from commandpost.console import err_console
@@ -26,8 +27,12 @@ from commandpost.security.models import ApiToken
 from commandpost.settings import Settings
 
 
-def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
-    log = ServerLog(settings.log_level)  # intake keys and tokens never reach a log line
+def run_server(settings: Settings, *, first_run_token: bool = False, workers: int = 1) -> None:
+    """``workers`` > 1: that many processes on one socket (PostgreSQL only, :mod:`commandpost.prefork`)."""
+    problem = prefork.check_workers(workers, settings.database_url)
+    if problem is not None:
+        raise ValueError(f"--workers {problem}")
+    log = ServerLog(settings.log_level, log_format=settings.log_format)  # secrets never reach a log line
     log.install()
     engine = create_db_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     before = migrate.current_revisions(engine)
@@ -78,6 +83,12 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
         soft_wrap=True,
         highlight=False,
     )
+    if workers > 1:
+        engine.dispose()  # each worker opens its own connections after the fork
+        sock = prefork.bind(settings.host, settings.port)
+        raise SystemExit(
+            prefork.run_workers(workers, lambda: _serve_worker(settings, clock, log, sock), _say)
+        )
     app = create_app(settings, clock=clock, engine=engine)
     tune_gc()
     signal.signal(signal.SIGTERM, _leave_on_sigterm)
@@ -90,6 +101,21 @@ def run_server(settings: Settings, *, first_run_token: bool = False) -> None:
             log_config=None,  # ServerLog's handlers, not uvicorn's (which write on the event loop)
             http=OneWriteHttpProtocol,
         )
+
+
+def _serve_worker(settings: Settings, clock: SystemClock, log: ServerLog, sock: socket.socket) -> int:
+    """One of ``--workers``' processes, after the fork: its own app (database pool, engine thread) and
+    log listener thread, serving the inherited socket; as a single ``serve`` from there on."""
+    signal.signal(signal.SIGTERM, _leave_on_sigterm)  # a SIGTERM while starting exits cleanly too
+    app = create_app(settings, clock=clock)
+    tune_gc()
+    config = uvicorn.Config(
+        app, log_level=settings.log_level.lower(), log_config=None, http=OneWriteHttpProtocol
+    )
+    server = uvicorn.Server(config)
+    with log.off_the_loop():
+        server.run(sockets=[sock])
+    return 0 if server.started else 3  # uvicorn's STARTUP_FAILURE
 
 
 class OneWriteHttpProtocol(HttpToolsProtocol):
