@@ -6,10 +6,16 @@ shown in the reader's timezone (``timezone``: the logged-in person's from people
 org's); ``when`` adds the date to a time not from the reader's today, ``local_for`` the org's time
 in brackets where it differs. "Time since" is rendered server-side and refreshed by ``app.js``
 (progressive enhancement: without JavaScript the page is still right as of its load).
+
+Live regions (issue 18, item 8): a template's ``{% block live %}`` is what ``static/live.js``
+re-fetches every few seconds — the same URL with the header ``X-CommandPost-Live: 1`` answers that
+block alone, with an ``ETag``, and 304 when it has not changed, so an idle page costs one small
+request per tick and the browser replaces the region only when it did change.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -196,5 +202,24 @@ def page(
         "org": getattr(state, "org", "commandpost"),
         "nav": values.pop("nav", ""),
     }
+    if request.headers.get(LIVE_HEADER) and status_code == 200:
+        return _live(request, name, {**base, **values}, headers or {})
     html = render(name, **base, **values)
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+LIVE_HEADER = "x-commandpost-live"
+
+
+def _live(request: Request, name: str, values: dict[str, Any], headers: dict[str, str]) -> Response:
+    """The template's ``live`` block alone (404 for a page without one), 304 if the client has it."""
+    template = ENV.get_template(name)
+    block = template.blocks.get("live")
+    if block is None:
+        return HTMLResponse("this page has no live region", status_code=404)
+    html = "".join(block(template.new_context(values)))
+    etag = '"' + hashlib.sha256(html.encode()).hexdigest()[:32] + '"'
+    answer = {**headers, "ETag": etag, "Cache-Control": "no-cache", "Vary": "X-CommandPost-Live"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=answer)
+    return HTMLResponse(html, headers=answer)
