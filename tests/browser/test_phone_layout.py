@@ -6,29 +6,12 @@ gets the whole width of the phone's screen."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from playwright.sync_api import expect
-from sqlalchemy import select
 
-from commandpost.clock import SystemClock
-from commandpost.db.engine import make_session_factory, transaction
-from commandpost.incidents import comms, roles, service, timeline
-from commandpost.notify.models import OutgoingMessage
-from commandpost.paging import page_test
-from commandpost.runbooks import service as runbook_service
-from commandpost.security import links
-from commandpost.security.links import LinkSigner
-from commandpost.settings import Settings
 from tests.browser.conftest import PASSWORD
-from tests.browser.test_web_pages import PAGES, seed
-
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1366, "height": 768}
-# unbroken strings as long as people paste them (a dashboard URL, an exception name)
-LONG_URL = "https://grafana.example.com/d/payments?orgId=1&var-consumer=" + "payment_webhook_consumer_" * 4
-LONG_WORD = "PaymentWebhookConsumerCrashLoopBackOff" * 2
+from tests.browser.site import LAPTOP, PHONE, every_page
 
 # The page's width against the viewport, and what sticks out furthest (an element, or the text of
 # one: a long word overflows its box without widening it), outermost first on a tie; anything inside
@@ -69,73 +52,6 @@ WIDEST = """() => {
 }"""
 
 
-def open_incident(server: Any, db_url: str) -> tuple[str, str]:
-    """INC-3, live, as a phone sees it mid-incident: a runbook, roles offered, comms, and the
-    unbroken strings people paste (URLs, keys) in its title, entries and updates. Returns the
-    path of a one-tap page link (a test page to @yuta) too."""
-    sessions = make_session_factory(server.engine)
-    now = SystemClock().now() - timedelta(minutes=30)
-    with transaction(sessions) as session:
-        config = service.config_of(session)
-        incident = service.declare(
-            session,
-            title=f"Consumer stuck: {LONG_WORD}",
-            severity="SEV2",
-            service="payment-platform",
-            actor="yuta",
-            now=now,
-        )
-        runbook_service.attach(session, incident=incident, slug="payment-webhook-backlog", by="yuta", now=now)
-        service.add_entry(
-            session, incident=incident, kind="note", text=f"dashboard: {LONG_URL}", actor="yuta", now=now
-        )
-        service.add_entry(
-            session, incident=incident, kind="decision", text="roll back the consumer", actor="yuta", now=now
-        )
-        roles.offer(
-            session,
-            incident=incident,
-            role="comms",
-            person="hana",
-            actor="yuta",
-            is_admin=True,
-            config=config,
-            now=now,
-        )
-        comms.post(
-            session,
-            incident=incident,
-            kind="initial",
-            audience="internal",
-            body=f"Webhooks are delayed. Follow {LONG_URL}",
-            actor="yuta",
-            config=config,
-            now=now,
-        )
-        service.change_status(
-            session,
-            incident=timeline.incident(session, number=3, for_update=True),
-            status="identified",
-            actor="yuta",
-            now=now + timedelta(minutes=5),
-        )
-        page_test.send(session, config=config, person="yuta", by="yuta", now=now)
-    with transaction(sessions) as session:
-        message = session.scalars(
-            select(OutgoingMessage).where(OutgoingMessage.key.startswith("test/"))
-        ).first()
-        assert message is not None
-        signer = LinkSigner(links.key(session, Settings(database_url=db_url)))
-        token = signer.token(
-            action="escalate",
-            message_id=message.id,
-            person="yuta",
-            incident_id=None,
-            expires_at=SystemClock().now() + timedelta(hours=1),
-        )
-    return "/incidents/INC-3", f"/a/{token}"
-
-
 def sideways(page: Any, path: str, viewport: dict[str, int]) -> str | None:
     """None when ``path`` fits ``viewport``; else what sticks out, to name in the failure."""
     page.set_viewport_size(viewport)
@@ -153,13 +69,10 @@ def sideways(page: Any, path: str, viewport: dict[str, int]) -> str | None:
 def test_no_page_scrolls_sideways_on_a_phone_or_a_laptop(browser, login, server, shot, db_url):
     """Every page of test_web_pages, plus a live incident, Declare, a filtered board, the 404 page and
     the public ones (login, status, a one-tap page link), each at both sizes."""
-    seed(server)
-    incident, page_link = open_incident(server, db_url)
-    pages = [path for path, _name, _selector in PAGES]
-    pages += [incident, "/declare", "/action-items?owner=hana", "/incidents/INC-404"]
+    site = every_page(server, db_url)
+    incident, pages, public = site.incident, site.pages, site.public
     yuta = login("yuta")
     anonymous = browser.new_context(base_url=server.url).new_page()
-    public = ["/login", "/status", page_link]
 
     problems: list[str] = []
     for viewport in (PHONE, LAPTOP):

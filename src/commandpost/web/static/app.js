@@ -1,7 +1,8 @@
 // commandpost pages: a little progressive enhancement. Every form works without this file
 // (POST → redirect → GET); with it, forms post in the background, the incident timeline
 // follows the `after` cursor every 1.5 s, "time since" stays current, and Copy buttons
-// (hidden without this file: app.css shows them under html.js) copy their data-copy text.
+// (hidden without this file: app.css shows them under html.js) copy their data-copy text; keyboard
+// shortcuts ("?" lists them).
 "use strict";
 
 (function () {
@@ -184,6 +185,53 @@
     } catch (error) {
       flash(error.message || "could not copy", true);
     }
+  });
+
+  // A box that scrolls sideways (a wide table on a phone, a long diff) takes keyboard focus where it
+  // overflows, so the arrow keys can scroll it; where it fits it is no Tab stop.
+  function focusableScrollers() {
+    document.querySelectorAll(".scroll-x, pre").forEach((box) => {
+      const wide = box.scrollWidth > box.clientWidth;
+      if (wide && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("data-scroll-focus", "");
+      } else if (!wide && box.hasAttribute("data-scroll-focus")) {
+        box.removeAttribute("tabindex");
+        box.removeAttribute("data-scroll-focus");
+      }
+    });
+  }
+  focusableScrollers();
+  window.addEventListener("resize", () => requestAnimationFrame(focusableScrollers));
+
+  // Keyboard shortcuts, listed in the dialog "?" opens (base.html; pages for people logged in): never
+  // while typing in a field, nor with Ctrl, Alt or Meta (the browser's own). "g" then a letter goes to a page.
+  const GO = { i: "/incidents", d: "/declare", o: "/oncall", r: "/runbooks", p: "/postmortems", m: "/insights", s: "/status" };
+  const help = document.getElementById("shortcuts");
+  let gAt = 0;
+  const typing = (el) => el instanceof HTMLElement && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  document.addEventListener("keydown", (event) => {
+    if (!help || help.open || event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    const key = event.key, afterG = Date.now() - gAt < 1500;
+    gAt = 0;
+    if (afterG && GO[key]) {
+      event.preventDefault();
+      window.location.href = GO[key];
+    } else if (key === "g") {
+      gAt = Date.now();
+    } else if (key === "?") {
+      event.preventDefault();
+      help.showModal();
+    } else if (key === "a") {
+      const ack = document.querySelector("form.ack-form");
+      if (ack) { event.preventDefault(); ack.requestSubmit(); }
+    } else if (key === "n") {
+      const box = document.querySelector(".entry-form input[name=text]");
+      if (box) { event.preventDefault(); box.focus(); }
+    }
+  });
+  document.addEventListener("click", (event) => {
+    if (help && event.target.closest && event.target.closest(".shortcuts-open")) help.showModal();
   });
 
   refreshTimes();
