@@ -1,4 +1,5 @@
-"""Terminal output shared by every CLI module: one Rich console, severity colours, --json printing.
+"""Terminal output shared by every CLI module: one Rich console, severity colours, --json printing,
+listings (:func:`print_table`) and progress bars (:func:`progress`).
 
 Text that came from a person or an alert source (titles, notes, summaries, labels, names, server
 messages quoting them) is printed through :func:`inert` and never as Rich markup: an alert summary
@@ -12,11 +13,14 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 
 # emoji=False: ":fire:" in an alert summary stays those six characters
@@ -96,3 +100,52 @@ def print_json(data: Any) -> None:
     """``--json``: times in UTC with ``Z``; control characters as JSON escapes (``\\u001b``, ``\\u009b``)."""
     out = json.dumps(_jsonable(data), indent=2, default=str, ensure_ascii=False)
     sys.stdout.write(_JSON_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", out) + "\n")
+
+
+def print_table(table: Table, *, empty: str | None = None) -> None:
+    """Every listing's output: a Rich table on a terminal; in a pipe, one line per row, as ``gh`` does.
+
+    Piped (stdout not a terminal, so ``| cut -f2``, ``| grep``, a file), each row is its cells' plain
+    text (colours and markup dropped, control characters escaped as on screen), tab-separated, with
+    no header, title or truncation: a Rich table there is cut at 80 columns (``numb…``). A tab or
+    newline inside a cell becomes a space so each row stays one line. ``empty`` is what to say when
+    there are no rows: on the terminal in place of the table, in a pipe on stderr (stdout stays data).
+    """
+    if not table.rows and empty is not None:
+        (console if console.is_terminal else err_console).print(empty, highlight=False)
+        return
+    if console.is_terminal:
+        console.print(table)
+        return
+    columns = [list(column.cells) for column in table.columns]
+    lines = ("\t".join(_plain(cell) for cell in row) for row in zip(*columns, strict=True))
+    sys.stdout.write("".join(line + "\n" for line in lines))
+
+
+_CELL_SPACE = re.compile(r"[\t\n]")
+
+
+def _plain(cell: object) -> str:
+    """A cell as the terminal shows it, without style (cells are ``Text`` or our own markup)."""
+    if cell is None:
+        return ""
+    plain = cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell), emoji=False).plain
+    return _CELL_SPACE.sub(" ", inert(plain))
+
+
+@contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A progress bar for long work, on stderr and only when stderr is a terminal.
+
+    Yields ``advance(n)``. In a pipe, a log file or CI nothing is drawn (no carriage returns in the
+    log), and stdout is never touched, so ``--json`` output stays clean. The bar disappears when done.
+    """
+    if not err_console.is_terminal:
+        yield lambda n=1: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n=1: bar.advance(task, n)

@@ -28,7 +28,7 @@ import yaml
 
 from commandpost import wiring
 from commandpost.clock import Clock, FrozenClock, SystemClock
-from commandpost.console import console
+from commandpost.console import console, progress
 
 PASSWORD = "commandpost-demo"
 USERS = {"yuta": "admin", "hana": "responder", "ken": "responder", "mei": "responder", "sato": "read"}
@@ -269,10 +269,13 @@ def seed_history(database_url: str, *, days: int, end: datetime) -> dict[str, in
     runner = Runner(sessions, clock, settings=settings, processors=wiring.engine_plan(settings).sequence())
     start = clock.now()
     counts = {"incidents": 0, "postmortems": 0, "action items": 0}
-    for n, (offset, ack_minutes, sev, title, alert) in enumerate(_history_plan(days)):
-        clock.set(start + offset)
-        with contextlib.redirect_stdout(io.StringIO()):  # the console channel's historical pages
-            _history_incident(sessions, runner, clock, n, sev, title, alert, ack_minutes, counts)
+    plan = _history_plan(days)
+    with progress("seeding incidents", total=len(plan)) as advance:
+        for n, (offset, ack_minutes, sev, title, alert) in enumerate(plan):
+            clock.set(start + offset)
+            with contextlib.redirect_stdout(io.StringIO()):  # the console channel's historical pages
+                _history_incident(sessions, runner, clock, n, sev, title, alert, ack_minutes, counts)
+            advance(1)
     counts["SLO counts"] = _slo_counts(sessions, start, end, [start + o for o, *_ in _history_plan(days)])
     engine.dispose()
     return counts

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, markup, print_json, sev, text
+from commandpost.console import console, markup, print_json, print_table, sev, text
 
 _STATUS_STYLE = {"triggered": "bold red", "acknowledged": "yellow", "resolved": "green"}
 
@@ -45,7 +45,7 @@ def list_alerts(
             runbook,
             r["last_seen_at"][:19].replace("T", " "),
         )
-    console.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from commandpost.client import Client
-from commandpost.console import console, inert, markup, print_json, sev, text
+from commandpost.console import console, inert, markup, print_json, print_table, sev, text
 from commandpost.console import status as status_style
 from commandpost.errors import ValidationFailed
 
@@ -122,7 +122,7 @@ def list_incidents(
             _when(r["declared_at"], r["timezone"], "%m-%d %H:%M"),
             f"[bold red]{due} overdue[/]" if r["comms_overdue"] else due,
         )
-    console.print(table)
+    print_table(table)
 
 
 def show(number: Number, as_json: AsJson = False) -> None:

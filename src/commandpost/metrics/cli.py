@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, markup, print_json, sev, text
+from commandpost.console import console, markup, print_json, print_table, sev, text
 from commandpost.errors import PolicyInvalid, ValidationFailed
 
 FREEZE_EXIT = 10
@@ -103,7 +103,7 @@ def response(
                 duration(stat["p90"]),
                 end_section=i == 3,
             )
-    console.print(table if out["severities"] else "no incidents in this period")
+    print_table(table, empty="no incidents in this period")
     console.print("[dim]median and p90 by nearest rank; mean is dragged by a few long incidents[/]")
 
 
@@ -152,7 +152,7 @@ def oncall(
             str(p["off_hours_pages"]),
             f"{p['incident_hours']:g}",
         )
-    console.print(people)
+    print_table(people)
     rotations = Table(
         "schedule", "layer", "members", "24/7", "below 8", "pages", "max / 12 h", title="Rotations"
     )
@@ -166,7 +166,7 @@ def oncall(
             str(r["pages"]),
             str(r["max_pages_per_12h"]),
         )
-    console.print(rotations)
+    print_table(rotations)
     acked = Table(
         "person", "acknowledged via", "acks", "median time to ack", title="How pages are acknowledged"
     )
@@ -180,7 +180,7 @@ def oncall(
                 f"{seconds:g} s" if seconds is not None else "—",
             )
     if acked.rows:
-        console.print(acked)
+        print_table(acked)
 
 
 @metrics_app.command("alerts")
@@ -230,7 +230,7 @@ def alerts(
             str(row["acked_without_action"]),
             str(row["without_runbook"]),
         )
-    console.print(table if out["noisy"] else "no noisy alerts in this period")
+    print_table(table, empty="no noisy alerts in this period")
 
 
 @metrics_app.command("toil")
@@ -253,7 +253,7 @@ def toil(
             duration(row["median_seconds"]),
             duration(row["score_seconds"]),
         )
-    console.print(table if out else f"no step with a command was done by hand in {min_incidents}+ incidents")
+    print_table(table, empty=f"no step with a command was done by hand in {min_incidents}+ incidents")
 
 
 # ---------------------------------------------------------------- slo
@@ -324,7 +324,7 @@ def status(
                 _burn(burn["3d"]),
                 text(", ".join(a["condition"] for a in s["alerts"]) or "—"),
             )
-        console.print(table)
+        print_table(table)
         for s in out["slos"]:
             budget, covered = s["budget"], s.get("coverage")
             overspent = bool(budget) and 0 < budget["consumed"] >= budget["allowed"]
@@ -371,7 +371,7 @@ def targets(
             f"  [dim]quarters: {markup(s['quarter_range'])}[/]" if "quarter_range" in s else ""
         )
         table.add_row(text(s["service"]), text(s["slo"]), f"{s['objective']:g} %", window, allowed)
-    console.print(table)
+    print_table(table)
     paging = [
         f"{x['severity']} {duration(x['response_target_seconds'])}" for x in out["severities"] if x["paging"]
     ]

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, err_console, markup, print_json, sev, text
+from commandpost.console import err_console, markup, print_json, print_table, sev, text
 
 notifications_app = typer.Typer(
     help="Outgoing notifications: the delivery log, dead letters, retry.", invoke_without_command=True
@@ -86,7 +86,7 @@ def notifications(
     if not rows:
         err_console.print("no dead letters" if failed else "no notifications")
         return
-    console.print(_table(rows, "Dead letters" if failed else "Notifications"))
+    print_table(_table(rows, "Dead letters" if failed else "Notifications"))
     if failed:
         err_console.print("send one again with: commandpost notifications retry ID")
 

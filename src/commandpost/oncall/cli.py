@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, err_console, markup, print_json, text
+from commandpost.console import console, err_console, markup, print_json, print_table, text
 from commandpost.errors import ValidationFailed
 
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -71,7 +71,7 @@ def oncall(
         if row["by_override"]:
             person += f" [yellow](override {row['override_id']})[/]"
         table.add_row(text(row["schedule"]), text(row["layer"]), person, _local(row["end"]))
-    console.print(table)
+    print_table(table)
 
 
 @override_app.command("add")
@@ -131,7 +131,7 @@ def override_list(
             text("@" + r["created_by"]),
             text(r["note"]),
         )
-    console.print(table)
+    print_table(table)
 
 
 @override_app.command("remove")
@@ -197,7 +197,7 @@ def feed_list(as_json: AsJson = False) -> None:
             _local(r["created_at"]),
             _local(r["rotated_at"]),
         )
-    console.print(table)
+    print_table(table)
 
 
 SWAP_STATE = {
@@ -313,7 +313,7 @@ def swap_list(
             text("@" + r["decided_by"]) if r["decided_by"] else "—",
             text(r["note"]),
         )
-    console.print(table)
+    print_table(table)
 
 
 @oncall_app.command("take")

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from commandpost.client import Client
-from commandpost.console import console, markup, print_json, sev, text
+from commandpost.console import console, markup, print_json, print_table, sev, text
 
 Number = Annotated[str, typer.Argument(help="incident number: INC-7 or 7")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -82,7 +82,7 @@ def pages(number: Number, as_json: AsJson = False) -> None:
             _when(p["sent_at"]),
             str(p["attempts"]),
         )
-    console.print(table)
+    print_table(table)
 
 
 Handle = Annotated[str, typer.Argument(help="whom to test: @mei (yourself unless you are an admin)")]
@@ -122,7 +122,7 @@ def page_test(
             _when(m["acknowledged_at"]) if m["acknowledged_at"] else "no",
             text(m["error"] or ""),
         )
-    console.print(table)
+    print_table(table)
 
 
 def _settled(out: dict[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from commandpost.client import Client
-from commandpost.console import console, err_console, inert, markup, print_json, sev, text
+from commandpost.console import console, err_console, inert, markup, print_json, print_table, sev, text
 from commandpost.incidents import cli as incidents_cli
 
 Number = Annotated[str, typer.Argument(help="incident number: INC-7 or 7")]
@@ -69,7 +69,7 @@ def _items_table(items: list[dict[str, Any]]) -> Table:
 
 def show(
     number: Number,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text | md | json")] = "text",
+    fmt: Annotated[str, typer.Option("--format", help="text | md | json")] = "text",
     revision: Annotated[int | None, typer.Option("--revision", help="a Final revision (md only)")] = None,
 ) -> None:
     """A postmortem: status, criteria and why, empty sections, blameless warnings, action items."""
@@ -250,7 +250,7 @@ def revisions(number: Number, as_json: AsJson = False) -> None:
             r["created_at"][:16].replace("T", " "),
             _person(r["reviewer"]),
         )
-    console.print(table if rows else "no Final revision yet")
+    print_table(table, empty="no Final revision yet")
 
 
 def list_postmortems(
@@ -274,7 +274,7 @@ def list_postmortems(
             text(r["number"]), sev(r["severity"]), f"[{style}]{markup(r['status'])}[/]", text(r["title"]),
             _person(r["author"]), _person(r["reviewer"]), text(r["criteria"]),
         )  # fmt: skip
-    console.print(table if rows else "no postmortems match")
+    print_table(table, empty="no postmortems match")
 
 
 # ---------------------------------------------------------------- action items
@@ -368,7 +368,7 @@ def action_list(number: Number, as_json: AsJson = False) -> None:
     if as_json:
         print_json(rows)
     else:
-        console.print(_items_table(rows) if rows else f"no action items on {markup(number.upper())}")
+        print_table(_items_table(rows), empty=f"no action items on {markup(number.upper())}")
 
 
 def actions_all(
@@ -390,7 +390,7 @@ def actions_all(
     if as_json:
         print_json(rows)
     else:
-        console.print(_items_table(rows) if rows else "no action items match")
+        print_table(_items_table(rows), empty="no action items match")
 
 
 class ActionGroup(TyperGroup):

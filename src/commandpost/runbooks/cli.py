@@ -17,7 +17,7 @@ import typer
 
 from commandpost.client import Client
 from commandpost.clock import Clock, SystemClock
-from commandpost.console import console, err_console, inert, markup, print_json
+from commandpost.console import console, err_console, inert, markup, print_json, print_table
 from commandpost.errors import Conflict, NotFound, Unavailable, ValidationFailed
 
 runbook_app = typer.Typer(
@@ -189,7 +189,7 @@ def list_runbooks(ops: OpsOption = None, as_json: AsJson = False) -> None:
     if as_json:
         print_json(rows)
         return
-    console.print(runbook_table(rows) if rows else "no runbooks")
+    print_table(runbook_table(rows), empty="no runbooks")
 
 
 @runbook_app.command("show")
@@ -256,7 +256,9 @@ def toil_cmd(
     if as_json:
         print_json(rows)
         return
-    console.print(toil_table(rows, min_incidents))
+    print_table(
+        toil_table(rows), empty=f"no step with a command was done by hand in {min_incidents}+ incidents"
+    )
 
 
 @runbook_app.command("attach")

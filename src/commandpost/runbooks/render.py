@@ -213,9 +213,7 @@ def coverage_renderable(data: dict[str, Any]) -> RenderableType:
     return Group(*parts)
 
 
-def toil_table(rows: list[dict[str, Any]], min_incidents: int) -> RenderableType:
-    if not rows:
-        return Text(f"no step with a command was done by hand in {min_incidents}+ incidents", style="dim")
+def toil_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(
         "#", "incidents", "runbook", "step", "last done", title="automation candidates (guide §6-3)"
     )

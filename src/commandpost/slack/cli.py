@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from commandpost.cli import DatabaseUrl, _sessions, _settings
-from commandpost.console import console, err_console, markup, print_json, text
+from commandpost.console import console, err_console, markup, print_json, print_table, text
 from commandpost.errors import PolicyInvalid, Unavailable, ValidationFailed
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def channels(
             str(row["attempts"]),
             text(row["last_error"] or ""),
         )
-    console.print(table)
+    print_table(table)
 
 
 @slack_app.command("retry")

@@ -79,16 +79,33 @@ def set_role(
 
 
 @user_app.command("list")
-def list_users(database_url: DatabaseUrl = None) -> None:
-    """Users: handle, role, state (active, or disabled since when), last login."""
+def list_users(
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Users: handle, role, state (active, or disabled since when), last login. Never a password hash."""
     from rich.table import Table
 
     from commandpost.cli import _sessions
-    from commandpost.console import console, text
+    from commandpost.console import print_json, print_table, text
     from commandpost.security import users
 
     with _sessions(database_url)() as session:
         rows = users.list_users(session)
+    if as_json:
+        print_json(
+            [
+                {
+                    "handle": u.handle,
+                    "role": u.role,
+                    "disabled_at": u.disabled_at,
+                    "created_at": u.created_at,
+                    "last_login_at": u.last_login_at,
+                }
+                for u in rows
+            ]
+        )
+        return
     table = Table("handle", "role", "state", "created", "last login")
     for u in rows:
         state = f"disabled {u.disabled_at:%Y-%m-%d}" if u.disabled_at else "active"
@@ -99,7 +116,7 @@ def list_users(database_url: DatabaseUrl = None) -> None:
             f"{u.created_at:%Y-%m-%d}",
             str(u.last_login_at or "never"),
         )
-    console.print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:
