@@ -174,18 +174,26 @@ def test_integrations_list_and_rotate(db_url):
     assert generic["intake_url"].endswith(f"/api/v1/intake/generic/{generic['key']}")
     assert rows["payment-platform-pagerduty"]["intake_url"].endswith("/v2/enqueue")
 
-    table = CliRunner(env={"COLUMNS": "250"}).invoke(
+    table = CliRunner(env={"COLUMNS": "250", "TTY_COMPATIBLE": "1"}).invoke(
         _app(), ["integrations", "list", "--database-url", db_url]
     )
     assert table.exit_code == 0
     grafana = rows["payment-platform-grafana"]
     assert f"│ {grafana['key']} │ {grafana['intake_url']} " in table.stdout
-    narrow = CliRunner(env={"COLUMNS": "80"}).invoke(
+    narrow = CliRunner(env={"COLUMNS": "80", "TTY_COMPATIBLE": "1"}).invoke(
         _app(), ["integrations", "list", "--database-url", db_url]
     )
     assert narrow.exit_code == 0
     for row in rows.values():  # too narrow for the table: nothing is cut short
         assert f"  key:        {row['key']}\n  intake URL: {row['intake_url']}\n" in narrow.stdout
+    piped = CliRunner(env={"COLUMNS": "80"}).invoke(
+        _app(), ["integrations", "list", "--database-url", db_url]
+    )
+    assert piped.exit_code == 0  # a pipe: one tab-separated line per integration, whole
+    assert (
+        f"{grafana['name']}\tgrafana\tpayment-platform\t{grafana['key']}\t{grafana['intake_url']}\n"
+        in piped.stdout
+    )
 
     rotated = invoke("integrations", "rotate", "payment-platform-generic", "--database-url", db_url)
     assert rotated.exit_code == 0

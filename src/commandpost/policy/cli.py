@@ -7,16 +7,20 @@ directly (like ``token``), because they are how a server gets its configuration 
 from __future__ import annotations
 
 import shutil
+import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from commandpost.cli import DatabaseUrl, _sessions, _settings
-from commandpost.console import console, print_json, text
+from commandpost.console import console, err_console, print_json, print_table, progress, text
 from commandpost.console import markup as escape  # Rich markup escaped, control characters shown as \x1b
-from commandpost.errors import Conflict, PolicyInvalid
+from commandpost.errors import BadRequest, Conflict, PolicyInvalid
+
+if TYPE_CHECKING:
+    from commandpost.policy.plan import Plan
 
 DEFAULT_DIR = Path("ops")
 
@@ -28,12 +32,18 @@ integrations_app = typer.Typer(
 )
 
 
+ops_app = typer.Typer(
+    help="Ops files: their JSON Schemas, for an editor's YAML support.", no_args_is_help=True
+)
+
+
 def register(app: typer.Typer) -> None:
     """Attach this domain's commands to the root CLI."""
     app.command("check")(check)
     app.command("apply")(apply)
     app.command("init")(init)
     app.add_typer(integrations_app, name="integrations")
+    app.add_typer(ops_app, name="ops")
 
 
 def _display(directory: Path, path: str) -> str:
@@ -124,18 +134,43 @@ def check(
     )
 
 
-def apply(directory: OpsDir = DEFAULT_DIR, database_url: DatabaseUrl = None) -> None:
+DRY_RUN_CHANGES_EXIT = 7
+"""``apply --dry-run --exit-code``: applying would store a new revision (as ``git diff --exit-code``)."""
+
+
+def apply(
+    directory: OpsDir = DEFAULT_DIR,
+    database_url: DatabaseUrl = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="print what would change against the stored revision; apply nothing"),
+    ] = False,
+    exit_code: Annotated[
+        bool,
+        typer.Option(
+            "--exit-code", help=f"with --dry-run: exit {DRY_RUN_CHANGES_EXIT} when something would change"
+        ),
+    ] = False,
+) -> None:
     """Validate an ops folder and store it as the new revision the server runs on (no-op if unchanged)."""
     from commandpost.clock import SystemClock
     from commandpost.db.engine import transaction
     from commandpost.policy import service
     from commandpost.policy.loader import load_ops
 
-    loaded = load_ops(directory)
+    with progress(f"validating {directory}", total=None):  # a large folder takes a while
+        loaded = load_ops(directory)
     _print_findings(directory, loaded.errors, loaded.warnings)
     if loaded.errors:
         raise PolicyInvalid(f"{directory}: {_plural(len(loaded.errors), 'error')}; nothing applied")
-    with transaction(_sessions(database_url)) as session:
+    if dry_run:
+        with transaction(_sessions(database_url), commit=False) as session:
+            planned = service.plan_folder(session, path=directory)
+        _print_plan(planned)
+        if exit_code and planned.changed:
+            raise typer.Exit(DRY_RUN_CHANGES_EXIT)
+        return
+    with progress(f"applying {directory}", total=None), transaction(_sessions(database_url)) as session:
         result = service.apply_folder(session, path=directory, now=SystemClock().now(), actor="cli")
         revision_id, digest = result.revision.id, result.revision.content_hash
     if result.created:
@@ -146,6 +181,28 @@ def apply(directory: OpsDir = DEFAULT_DIR, database_url: DatabaseUrl = None) -> 
         console.print(f"no changes: revision {revision_id} ({digest[:12]}) is current")
     for change in result.changes:
         console.print(f"  • {escape(change)}", soft_wrap=True, highlight=False)
+
+
+def _print_plan(planned: Plan) -> None:
+    """``apply --dry-run``: one line per added (+), changed (~) and removed (-) item, then the verdict."""
+    base = f"revision {planned.base_revision}" if planned.base_revision else "no applied revision"
+    if not planned.changed:
+        console.print(f"no changes: {base} is current")
+        return
+    console.print(f"against {base}:", highlight=False)
+    style = {"added": "green", "changed": "yellow", "removed": "red"}
+    for change in planned.changes:
+        console.print(
+            f"  [{style[change.action]}]{escape(change.line())}[/]", soft_wrap=True, highlight=False
+        )
+    if not planned.changes:  # comments or layout: the files differ, what they configure does not
+        for line in planned.files:
+            console.print(f"  ~ {escape(line)}", soft_wrap=True, highlight=False)
+        console.print(
+            "no setting changes, but applying would store a new revision (--dry-run: nothing applied)"
+        )
+        return
+    console.print(f"{_plural(len(planned.changes), 'change')}; nothing applied (--dry-run)", highlight=False)
 
 
 def init(
@@ -219,15 +276,15 @@ def integrations_list(
     ]
     headers = ["name", "source", "service", "key", "intake URL"]
     widths = [max(len(c) for c in column) for column in zip(headers, *cells, strict=True)]
-    if sum(widths) + 3 * len(widths) + 1 <= console.width:
+    if not console.is_terminal or sum(widths) + 3 * len(widths) + 1 <= console.width:  # a pipe: tab-separated
         table = Table()
         for header in headers:
             table.add_column(header, no_wrap=True)
         for cell in cells:
             table.add_row(*(text(value) for value in cell))
-        console.print(table)
+        print_table(table)
     else:
-        # Too narrow for the table (an 80-column terminal, a pipe): a key or URL cut short is useless,
+        # Too narrow for the table (an 80-column terminal): a key or URL cut short is useless,
         # so one block per integration, each value whole on its own line.
         for name, source, service_name, key, url in cells:
             console.print(f"[bold]{escape(name)}[/] ({escape(source)}, {escape(service_name)})")
@@ -355,3 +412,42 @@ def integrations_confirm(
         soft_wrap=True,
         highlight=False,
     )
+
+
+@ops_app.command("schema")
+def ops_schema(
+    kind: Annotated[
+        str | None,
+        typer.Argument(help="commandpost | severities | people | services | escalation | schedules"),
+    ] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="write every kind as KIND.schema.json here and print VS Code's yaml.schemas"
+        ),
+    ] = None,
+    ops: Annotated[
+        str, typer.Option("--ops", help="with --dir: the ops folder, as yaml.schemas globs name it")
+    ] = "ops",
+) -> None:
+    """The JSON Schema of one kind of ops file, or with --dir of every kind, for an editor (docs/ops.md)."""
+    import json
+
+    from commandpost.policy.jsonschema import KINDS, schema
+
+    if (kind is None) == (directory is None):
+        raise BadRequest(f"name one kind ({', '.join(KINDS)}) or give --dir; see docs/ops.md")
+    if kind is not None:
+        if kind not in KINDS:
+            raise BadRequest(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
+        sys.stdout.write(json.dumps(schema(kind), indent=2) + "\n")
+        return
+    assert directory is not None
+    directory.mkdir(parents=True, exist_ok=True)
+    mapping = {}
+    for name, (_model, files, _stem) in KINDS.items():
+        target = directory / f"{name}.schema.json"
+        target.write_text(json.dumps(schema(name), indent=2) + "\n", encoding="utf-8")
+        mapping[str(target)] = f"{ops.rstrip('/')}/{files}"
+    err_console.print(f"wrote {len(mapping)} schemas to {escape(str(directory))}; in .vscode/settings.json:")
+    sys.stdout.write(json.dumps({"yaml.schemas": mapping}, indent=2) + "\n")

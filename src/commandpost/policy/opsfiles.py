@@ -56,7 +56,7 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-NameList = Annotated[list[str], BeforeValidator(_one_or_many)]
+NameList = Annotated[list[str], BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])]
 
 
 def _weekday(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -21,6 +22,17 @@ class RevisionOut(Out):
 
 class RevisionDetail(RevisionOut):
     files: list[str]
+
+
+class AppliedOut(BaseModel):
+    """``POST /ops/revisions``: the revision now current, or with ``dry_run`` what would change."""
+
+    dry_run: bool = False
+    revision: RevisionOut | None = None
+    created: bool = False
+    changes: list[str] = []
+    plan: dict[str, Any] | None = None
+    ignored: list[str] = []
 
 
 class IntegrationOut(BaseModel):

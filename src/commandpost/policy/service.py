@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from commandpost.errors import Conflict, NotFound, PolicyInvalid, Unavailable
 from commandpost.policy import hooks
-from commandpost.policy.loader import load_ops
+from commandpost.policy.loader import LoadResult, load_ops
 from commandpost.policy.models import IntegrationKey, OpsRevision
 from commandpost.policy.opsfiles import OpsConfig
+from commandpost.policy.plan import Plan, plan
 from commandpost.policy.yamlsource import parse_yaml
 
 # keyed by content hash too: ids repeat across databases (tests, a second --database-url)
@@ -79,19 +80,39 @@ def people_handles(session: Session) -> frozenset[str]:
     return frozenset(p.handle for p in current_config(session).people)
 
 
-def apply_folder(session: Session, *, path: str | Path, now: datetime, actor: str) -> ApplyResult:
+def _validated(path: str | Path, shown: str) -> LoadResult:
+    result = load_ops(path)
+    if result.config is None:
+        raise PolicyInvalid(
+            f"{shown} has {len(result.errors)} error(s); nothing was applied",
+            details=[str(f) for f in result.errors],
+        )
+    return result
+
+
+def plan_folder(session: Session, *, path: str | Path, source: str | None = None) -> Plan:
+    """What :func:`apply_folder` would change (``apply --dry-run``); reads only."""
+    result = _validated(path, source or str(path))
+    assert result.config is not None
+    stored = latest_revision(session)
+    planned = plan(stored, result.config)
+    if stored is None or stored.content_hash != result.content_hash:
+        planned.files = _file_changes(stored.files if stored else None, result.files)
+    return planned
+
+
+def apply_folder(
+    session: Session, *, path: str | Path, now: datetime, actor: str, source: str | None = None
+) -> ApplyResult:
     """Validate the folder and store it as a new revision unless the latest one has the same content.
 
     Raises PolicyInvalid (details: every ``path:line: message``) when it does not validate;
     nothing is stored then. Integration keys are brought in line with the folder either way.
+    ``source`` is what the revision records as where it came from (default: the path).
     """
-    result = load_ops(path)
-    if result.config is None:
-        raise PolicyInvalid(
-            f"{path} has {len(result.errors)} error(s); nothing was applied",
-            details=[str(f) for f in result.errors],
-        )
+    result = _validated(path, source or str(path))
     config = result.config
+    assert config is not None
     key_changes = _sync_integration_keys(session, config, now=now)
     previous = latest_revision(session)
     if previous is not None and previous.content_hash == result.content_hash:
@@ -102,7 +123,7 @@ def apply_folder(session: Session, *, path: str | Path, now: datetime, actor: st
         content_hash=result.content_hash,
         applied_at=now,
         applied_by=actor,
-        source=str(path)[:500],
+        source=(source or str(path))[:500],
         model=config.model_dump(mode="json"),
         files=result.files,
         changes=changes,
