@@ -156,6 +156,12 @@ def test_gauges_at_metrics_after_an_evaluation(client, responder, sessions, repo
         'commandpost_slo_error_budget_remaining_ratio{service="payment-platform",slo="availability"} -99.0'
         in text
     )
+    # the unit is in the name, not a label: 100 bad events of 1 allowed (1,000 at 99.9 %)
+    labels = '{service="payment-platform",slo="availability"}'
+    assert f"commandpost_slo_error_budget_consumed_events{labels} 100.0" in text
+    assert f"commandpost_slo_error_budget_allowed_events{labels} 1.0" in text
+    assert "commandpost_slo_error_budget_consumed_seconds{" not in text  # no time-based SLO here
+    assert 'unit="' not in text
 
 
 def test_the_web_ui_shows_the_freeze(client, responder, sessions, applied_ops, clock, reporting) -> None:  # type: ignore[no-untyped-def]

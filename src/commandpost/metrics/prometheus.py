@@ -17,16 +17,24 @@ BUDGET_REMAINING = Gauge(
     "Share of the SLO window's error budget still unspent (1 = untouched, 0 or less = exhausted)",
     ["service", "slo"],
 )
-BUDGET_CONSUMED = Gauge(
-    "commandpost_slo_error_budget_consumed",
-    "Error consumed in the SLO window, in the budget's unit (bad events, or bad seconds)",
-    ["service", "slo", "unit"],
-)
-BUDGET_ALLOWED = Gauge(
-    "commandpost_slo_error_budget_allowed",
-    "Error allowed in the SLO window, in the budget's unit (bad events, or bad seconds)",
-    ["service", "slo", "unit"],
-)
+# The unit is part of the name (Prometheus naming: one unit per metric, never in a label), so a
+# sum or a comparison never mixes bad events with bad seconds.
+BUDGET_CONSUMED = {
+    unit: Gauge(
+        f"commandpost_slo_error_budget_consumed_{unit}",
+        f"Error consumed in the SLO window, in bad {unit} ({kind}-based SLOs)",
+        ["service", "slo"],
+    )
+    for unit, kind in (("events", "event"), ("seconds", "time"))
+}
+BUDGET_ALLOWED = {
+    unit: Gauge(
+        f"commandpost_slo_error_budget_allowed_{unit}",
+        f"Error allowed in the SLO window, in bad {unit} ({kind}-based SLOs)",
+        ["service", "slo"],
+    )
+    for unit, kind in (("events", "event"), ("seconds", "time"))
+}
 BURN_RATE = Gauge(
     "commandpost_slo_burn_rate",
     "Error ratio over the window divided by the SLO's allowed error ratio (1 = spends exactly the budget)",
@@ -37,7 +45,7 @@ FREEZE = Gauge(
     "1 while any SLO of the service has exhausted its error budget (guide §7: freeze features)",
     ["service"],
 )
-_ALL = (BUDGET_REMAINING, BUDGET_CONSUMED, BUDGET_ALLOWED, BURN_RATE, FREEZE)
+_ALL = (BUDGET_REMAINING, *BUDGET_CONSUMED.values(), *BUDGET_ALLOWED.values(), BURN_RATE, FREEZE)
 
 
 def publish(statuses: Sequence[SloStatus]) -> None:
@@ -50,8 +58,8 @@ def publish(statuses: Sequence[SloStatus]) -> None:
             ratio = budget.remaining_ratio
             if ratio is not None:
                 BUDGET_REMAINING.labels(st.service, st.slo.name).set(float(ratio))
-            BUDGET_CONSUMED.labels(st.service, st.slo.name, budget.unit).set(float(budget.consumed))
-            BUDGET_ALLOWED.labels(st.service, st.slo.name, budget.unit).set(float(budget.allowed))
+            BUDGET_CONSUMED[budget.unit].labels(st.service, st.slo.name).set(float(budget.consumed))
+            BUDGET_ALLOWED[budget.unit].labels(st.service, st.slo.name).set(float(budget.allowed))
         for window, burn in st.burn.items():
             if burn is not None:
                 BURN_RATE.labels(st.service, st.slo.name, window).set(float(burn))
