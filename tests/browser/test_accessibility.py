@@ -128,7 +128,7 @@ def test_a_skip_link_then_acknowledge_within_three_tab_stops(browser, server):
     hana.context.close()
 
 
-def test_question_mark_lists_the_shortcuts_which_act_but_not_while_typing(browser, server, axe_source):
+def test_question_mark_lists_the_shortcuts_which_act_but_not_while_typing(browser, server, axe_source, shot):
     incident = declare(server)
     hana = logged_in(browser, server, "hana")
     hana.set_viewport_size(LAPTOP)
@@ -141,6 +141,7 @@ def test_question_mark_lists_the_shortcuts_which_act_but_not_while_typing(browse
         expect(shortcuts.locator("dt", has_text=re.compile(f"^{re.escape(listed)}$"))).to_have_count(1)
     hana.add_script_tag(content=axe_source)
     assert hana.evaluate(RUN_AXE, list(SERIOUS)) == []  # the open dialog too
+    shot(hana, "shortcuts", full_page=False)
     hana.keyboard.press("Escape")
     expect(shortcuts).to_be_hidden()
     hana.get_by_role("button", name="Shortcuts").click()  # the same list, for a mouse
