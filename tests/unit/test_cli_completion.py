@@ -8,6 +8,7 @@ function); zsh and fish through the entry point their scripts call, in Typer's p
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,3 +123,23 @@ def test_an_unknown_instruction_is_refused_without_the_help_page():
 def test_without_the_variable_no_arguments_is_still_the_help_page():
     done = run_cli([], env={"_COMMANDPOST_COMPLETE": None})
     assert done.returncode == 2 and "Usage: commandpost [OPTIONS] COMMAND [ARGS]..." in done.stdout
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_each_shell_gets_a_groups_real_subcommands(shell):
+    """Below the root: the names come from the group's module, loaded as completion resolves it."""
+    words = "commandpost oncall swap "
+    env = {"_COMMANDPOST_COMPLETE": f"complete_{shell}"}
+    if shell == "bash":
+        env |= {"COMP_WORDS": words, "COMP_CWORD": "3"}
+    else:
+        env |= {"_TYPER_COMPLETE_ARGS": words}
+        if shell == "fish":
+            env["_TYPER_COMPLETE_FISH_ACTION"] = "get-args"
+    done = run_cli([], env=env)
+    assert (done.returncode, done.stderr) == (0, "")
+    names = {"request", "accept", "decline", "withdraw", "list"}
+    if shell == "zsh":  # "name":"help" pairs inside _arguments
+        assert names <= set(re.findall(r'"([a-z-]+)":', done.stdout))
+    else:
+        assert names <= {line.split("\t")[0] for line in done.stdout.splitlines()}
