@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 import bench
+from commandpost.console import progress
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "docs" / "performance.md"
@@ -148,19 +149,22 @@ def main(argv: list[str]) -> int:
     table = Table("figure", "target", "result", "", title="commandpost benchmarks")
     sections: list[tuple[str, list[Row], str]] = []
     failed = False
-    for name in modules(argv):
-        console.print(f"[dim]running bench.{name} …[/]")
-        module: Any = importlib.import_module(f"bench.{name}")
-        try:
-            rows: list[Row] = module.run()
-        except Exception:
-            traceback.print_exc()
-            rows = [(f"bench.{name}", "—", "crashed (traceback above)", False)]
-            failed = True
-        notes = getattr(module, "NOTES", "")
-        sections.append((name, rows, notes.format(seconds=float(os.environ.get("BENCH_SECONDS", "5")))))
-        for figure, target, result, ok in rows:
-            table.add_row(figure, target, result, "[green]pass[/]" if ok else "[yellow]short[/]")
+    names = modules(argv)
+    with progress("benchmarks", total=len(names)) as advance:  # stderr, when it is a terminal
+        for name in names:
+            console.print(f"[dim]running bench.{name} …[/]")
+            module: Any = importlib.import_module(f"bench.{name}")
+            try:
+                rows: list[Row] = module.run()
+            except Exception:
+                traceback.print_exc()
+                rows = [(f"bench.{name}", "—", "crashed (traceback above)", False)]
+                failed = True
+            notes = getattr(module, "NOTES", "")
+            sections.append((name, rows, notes.format(seconds=float(os.environ.get("BENCH_SECONDS", "5")))))
+            for figure, target, result, ok in rows:
+                table.add_row(figure, target, result, "[green]pass[/]" if ok else "[yellow]short[/]")
+            advance(1)
     console.print(table)
     write_markdown(details, sections, time.monotonic() - started)
     console.print(f"written to {OUTPUT.relative_to(REPO)}")
