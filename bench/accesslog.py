@@ -9,7 +9,7 @@ see the same machine; each figure is the median of the rounds. The cost is compa
 per event (all threads, ``/proc``), which holds up better than rates when other work shares the
 machine.
 
-    .venv/bin/python -m bench accesslog        (BENCH_ROUNDS, BENCH_SECONDS)
+    .venv/bin/python -m bench accesslog        (BENCH_ROUNDS, BENCH_SECONDS; BENCH_LOG_FORMAT=json)
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ Row = tuple[str, str, str, bool]
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+LOG_FORMAT = os.environ.get("BENCH_LOG_FORMAT", "text")  # COMMANDPOST_LOG_FORMAT of both runs
 CONNECTIONS = 32
 TARGET = 0.10
 COMMANDPOST = Path(sys.executable).with_name("commandpost")
@@ -135,6 +136,7 @@ def measure(access_log: bool) -> dict[str, float]:
     folder = Path(tempfile.mkdtemp(prefix="cp-bench-log-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMMANDPOST_")}
+    env["COMMANDPOST_LOG_FORMAT"] = LOG_FORMAT
     if not access_log:
         env["COMMANDPOST_LOG_LEVEL"] = "WARNING"
     argv = [str(COMMANDPOST), "serve", "--ops", str(_ops(folder)), "--port", str(port)]

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +19,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from commandpost import __version__, wiring
+from commandpost import __version__, openapi, requestid, wiring
 from commandpost.alerts.intake.front import IntakeFront
 from commandpost.alerts.intake.pipeline import Intake
 from commandpost.clock import Clock, SystemClock
@@ -275,7 +276,12 @@ def _health_routes(app: FastAPI) -> None:
         )
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["health"], summary="Prometheus metrics about commandpost itself")
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics about commandpost itself",
+        response_class=PlainTextResponse,
+    )
     def metrics() -> Response:
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -283,14 +289,26 @@ def _health_routes(app: FastAPI) -> None:
 class App(FastAPI):
     """The FastAPI app with the alert intake paths served ahead of its middleware stack.
 
-    Intake requests go to :class:`IntakeFront` (bare ASGI: the stack would cost more CPU than
-    storing the event), and a login from a throttled address is refused by the login gate;
+    Every HTTP request gets its request ID first (:mod:`commandpost.requestid`). Intake requests go
+    to :class:`IntakeFront` (bare ASGI: the stack would cost more CPU than storing the event), and a
+    login from a throttled address is refused by the login gate;
     every other request, and anything the front does not recognise, goes through FastAPI as usual.
     """
 
     intake_front: IntakeFront | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":  # every answer, the intake's and the login gate's too, has its ID
+            request_id = requestid.of(scope["headers"])
+            token = requestid.REQUEST_ID.set(request_id)
+            try:
+                await self._answer(scope, receive, requestid.echoed(send, request_id))
+            finally:
+                requestid.REQUEST_ID.reset(token)
+        else:
+            await self._answer(scope, receive, send)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         if await login_gate.refused(scope, send, self.state.login_throttle, self.state.clock):
             return
         front = self.intake_front
@@ -342,6 +360,7 @@ def create_app(
         description="Incident response the SRE way. Bearer tokens on every endpoint except health, "
         "the status page, iCal feeds and intake.",
         lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
     )
     app.state.settings, app.state.engine, app.state.sessions, app.state.clock = (
         settings,
@@ -351,6 +370,8 @@ def create_app(
     )
     app.state.read_sessions = make_session_factory(engine, read_only=True)
     app.state.login_throttle = LoginThrottle()
+    # the status page's email form: 5 requests an hour per client and per address (web/pages/status.py)
+    app.state.subscribe_throttle = LoginThrottle(limit=5, window=timedelta(hours=1))
     app.state.engine_runner = None
     install_error_handlers(app)
     _health_routes(app)
@@ -359,6 +380,7 @@ def create_app(
     from commandpost.web.routes import mount as mount_pages
 
     mount_pages(app)
+    openapi.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(
         SecurityHeaders, docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     engine_lease_seconds: float = 30.0
     engine_max_sleep_seconds: float = 5.0
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="serve's log lines: text (uvicorn's access line, 'time LEVEL logger: message') or "
+        "json (one object per line, with the request's request_id)",
+    )
     sns_cert_dir: Path | None = Field(
         default=None,
         description="air-gapped SNS: read signing certificates from this folder (by the file name of "

@@ -42,6 +42,15 @@ LEASE_NAME = "engine"
 SQLITE_YIELD_SECONDS = 0.003
 
 
+def _log_pass(seconds: float, total: int, done_by: dict[str, int]) -> None:
+    """``engine pass: 12 items in 0.034s (escalate 3, notify 9)``, or ``engine pass: idle in …``."""
+    if total:
+        what = ", ".join(f"{name} {count}" for name, count in done_by.items())
+        log.info("engine pass: %d items in %.3fs (%s)", total, seconds, what)
+    elif log.isEnabledFor(logging.DEBUG):
+        log.debug("engine pass: idle in %.3fs", seconds)
+
+
 class Runner:
     def __init__(
         self,
@@ -65,9 +74,13 @@ class Runner:
 
     # -- one pass (tests call this directly with a FrozenClock) ------------------------------
     def run_once(self) -> int:
+        """One pass; logged with its duration and what each processor did: at INFO when it did any
+        work, at DEBUG when not (an idle engine passes every few seconds; INFO stays quiet)."""
         now = self.clock.now()
         total = 0
-        with PASS_SECONDS.time():
+        done_by: dict[str, int] = {}
+        pass_started = time.perf_counter()
+        try:
             for processor in self.processors:
                 if self.is_sqlite and not self._has_work(processor, now):
                     continue
@@ -83,10 +96,16 @@ class Runner:
                     if self.is_sqlite:
                         time.sleep(SQLITE_YIELD_SECONDS)  # the lock is free: let a waiting writer in
                 total += done
+                if done:
+                    done_by[processor.name] = done_by.get(processor.name, 0) + done
                 WORK_DONE.labels(processor.name).inc(done)
                 elapsed = time.monotonic() - started
                 if elapsed > self.settings.engine_lease_seconds / 3:
                     log.warning("engine processor %s took %.1fs", processor.name, elapsed)
+        finally:
+            seconds = time.perf_counter() - pass_started
+            PASS_SECONDS.observe(seconds)
+        _log_pass(seconds, total, done_by)
         return total
 
     def _has_work(self, processor: Processor, now: datetime) -> bool:
