@@ -11,7 +11,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_WORKERS ?= auto
 PYTEST = COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
-.PHONY: run test test-integration lint fmt bench reliability clean
+.PHONY: run test test-integration lint fmt bench reliability image clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench: $(STAMP)
 ## Fault injection against real servers (docs/reliability.md), SQLite and PostgreSQL; SOAK=3600 soaks an hour.
 reliability: $(STAMP)
 	COMMANDPOST_TEST_PG_URL=$(PG_URL) $(BIN)/python -m reliability
+
+## The container image localhost/commandpost:latest with podman, from Debian's packages alone (a base
+## made with mmdebstrap once, then the Containerfile on it; docs/deploy.md, "Container image").
+image:
+	deploy/container/build-image.sh
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
