@@ -143,6 +143,38 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
     err_console.print(f"[green]schema at {migrate.current_revision(engine)}[/]")
 
 
+@db_app.command("status")
+def db_status(
+    database_url: DatabaseUrl = None, as_json: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """The schema's revision, the head this version knows, and the migrations 'db upgrade' would apply."""
+    from commandpost.console import console, print_json
+    from commandpost.db import migrate
+    from commandpost.db.engine import create_db_engine
+
+    engine = create_db_engine(_settings(database_url).database_url)
+    current = sorted(migrate.current_revisions(engine))
+    pending = migrate.pending_revisions(engine)
+    if as_json:
+        print_json(
+            {
+                "current": current,
+                "head": migrate.HEAD,
+                "pending": [{"revision": rev, "description": doc.splitlines()[0]} for rev, doc in pending],
+                "up_to_date": not pending,
+            }
+        )
+        return
+    console.print(f"current: {', '.join(current) or 'empty (no schema yet)'}", highlight=False)
+    console.print(f"head:    {migrate.HEAD}", highlight=False)
+    if not pending:
+        console.print("[green]up to date[/]")
+        return
+    console.print(f"pending: {len(pending)} (commandpost db upgrade applies them)", highlight=False)
+    for rev, doc in pending:
+        console.print(f"  {rev}  {markup(doc.splitlines()[0])}", highlight=False)
+
+
 @token_app.command("create")
 def token_create(
     person: Annotated[

@@ -105,6 +105,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Postmortems, newest first; --final --since 30d lists the month's finals for a read-out.",
     ),
     "actions": ("commandpost.postmortems.cli", "Every action item by due day: track them to done."),
+    "backup": (
+        "commandpost.backup.cli",
+        "Back up the database while it serves: SQLite's online backup, or a consistent PostgreSQL snapshot.",
+    ),
+    "restore": (
+        "commandpost.backup.cli",
+        "Restore a backup (or an export) into an empty database; a database holding data is refused.",
+    ),
+    "export": (
+        "commandpost.backup.cli",
+        "Everything as one JSON document: incidents, timelines, alerts, postmortems, users, audit log…",
+    ),
+    "import": (
+        "commandpost.backup.cli",
+        "Import an export into an empty database (a database holding data is refused).",
+    ),
     "db": ("commandpost.cli", "Database schema."),
     "token": ("commandpost.cli", "API tokens (local admin: talks to the database directly)."),
     "integrations": (
@@ -170,6 +186,7 @@ DOMAINS = (
     "commandpost.postmortems.cli",
     "commandpost.metrics.cli",
     "commandpost.slack.cli",
+    "commandpost.backup.cli",
 )
 
 

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEADS = frozenset({"0007", "0017", "0018"})
-"""The heads of the migration branches (domains add their tables on branches from the foundation).
-A new migration moves its branch's head here; ``tests/service/test_migrations.py`` fails until it does."""
+HEAD = "0019"
+"""The one head of the migrations (0019 merged the domains' branches). A new migration chains from it
+(its ``down_revision`` is this value, never an older revision: a second head makes ``alembic upgrade
+head`` fail) and becomes the head here; ``tests/service/test_migrations.py`` fails until it does."""
+HEADS = frozenset({HEAD})
 VERSION_TABLE = "alembic_version"
 
 
@@ -88,3 +90,28 @@ def current_revision(engine: Engine) -> str:
 
 def is_current(engine: Engine) -> bool:
     return current_revisions(engine) == HEADS
+
+
+def pending_revisions(engine: Engine) -> list[tuple[str, str]]:
+    """The migrations ``db upgrade`` would apply, oldest first: (revision, its first docstring line).
+
+    A revision in the database that no script knows (written by a newer commandpost) is refused:
+    this version cannot tell what that schema holds.
+    """
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util.exc import CommandError
+
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    current = current_revisions(engine)
+    try:
+        applied = (
+            {rev.revision for rev in script.iterate_revisions(tuple(current), "base")} if current else set()
+        )
+    except (CommandError, RevisionError) as exc:
+        raise CommandpostError(
+            f"the database is at revision {current_revision(engine)}, which this commandpost does not know "
+            "(a newer version wrote it): run that version, or restore a backup taken before its upgrade"
+        ) from exc
+    ordered = reversed(list(script.walk_revisions()))  # walk_revisions goes from the head down
+    return [(rev.revision, (rev.doc or "").strip()) for rev in ordered if rev.revision not in applied]

@@ -1,0 +1,124 @@
+"""``commandpost backup | restore | export | import`` (local admin: talks to the database directly)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from commandpost.cli import DatabaseUrl, _settings
+from commandpost.console import err_console, markup
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from commandpost.backup.service import Progress
+
+
+class Format(StrEnum):
+    json = "json"
+
+
+def _engine(database_url: str | None) -> Engine:
+    from commandpost.db.engine import create_db_engine
+
+    settings = _settings(database_url)
+    return create_db_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+@contextmanager
+def _progress(what: str) -> Iterator[Progress]:
+    """A Rich progress bar on stderr when it is a terminal; nothing in a pipe, a log or a cron mail."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task(what, total=None)
+
+        def update(table: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{what} {table}", completed=done, total=total)
+
+        yield update
+
+
+def backup(
+    file: Annotated[Path, typer.Argument(help="where to write the backup (owner-only permissions)")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Back up the database while it serves: SQLite's online backup, or a consistent PostgreSQL snapshot."""
+    from commandpost.backup import service
+
+    with _progress("backup") as progress:
+        kind = service.backup(_engine(database_url), file, progress=progress)
+    what = "a SQLite copy" if kind == "sqlite" else "an export read in one snapshot"
+    err_console.print(f"[green]backed up to {markup(file)}[/] ({what}; 'commandpost restore' reads it)")
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(help="a backup or an export")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Restore a backup (or an export) into an empty database; a database holding data is refused."""
+    from commandpost.backup import service
+
+    with _progress("restore") as progress:
+        counts = service.restore(_engine(database_url), file, progress=progress)
+    err_console.print(f"[green]restored {sum(counts.values())} rows into {len(counts)} tables[/]")
+
+
+def export(
+    output: Annotated[
+        Path | None, typer.Option("--output", help="write here (owner-only) instead of to stdout")
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="json: the document 'import' reads")] = Format.json,
+    password_hashes: Annotated[
+        bool,
+        typer.Option(
+            "--include-password-hashes",
+            help="keep the web users' password hashes and sessions (left out: users set a new password)",
+        ),
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Everything as one JSON document: incidents, timelines, alerts, postmortems, users, audit log…"""
+    from commandpost.backup import service
+
+    with _progress("export") as progress:
+        doc = service.export_data(_engine(database_url), password_hashes=password_hashes, progress=progress)
+    text = service.dumps(doc)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    service.write_file(output, text)
+    err_console.print(f"[green]exported to {markup(output)}[/]")
+
+
+def import_(
+    file: Annotated[Path, typer.Argument(help="an export written by 'commandpost export'")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import an export into an empty database (a database holding data is refused)."""
+    from commandpost.backup import service
+
+    doc = service.read_file(file)
+    with _progress("import") as progress:
+        counts = service.import_data(_engine(database_url), doc, progress=progress)
+    err_console.print(f"[green]imported {sum(counts.values())} rows into {len(counts)} tables[/]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backup")(backup)
+    app.command("restore")(restore)
+    app.command("export")(export)
+    app.command("import")(import_)
