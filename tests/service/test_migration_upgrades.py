@@ -8,6 +8,9 @@ there, and the trigger-kept statistics equal the source's.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine
 from tests.backup_support import derived_rows, empty_database, seed
 from tests.cli_support import run_cli
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, REPO
 
 
 def _revisions() -> list[str]:
@@ -114,6 +117,22 @@ def test_alembic_upgrade_head_takes_the_one_head(tmp_path: Path) -> None:
     command.upgrade(migrate.alembic_config(engine), "head")
     assert migrate.current_revisions(engine) == migrate.HEADS == {migrate.HEAD}
     assert migrate.head_revisions(engine) == {migrate.HEAD}
+
+
+def test_plain_alembic_from_a_checkout_upgrades_the_configured_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'plain.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMMANDPOST_")}
+    alembic = Path(sys.executable).with_name("alembic")
+    done = subprocess.run(
+        [str(alembic), "upgrade", "head"],
+        cwd=REPO,
+        env=env | {"COMMANDPOST_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert migrate.current_revisions(create_db_engine(url)) == migrate.HEADS
 
 
 def test_db_status_says_where_the_schema_is_and_what_upgrade_would_apply(tmp_path: Path) -> None:

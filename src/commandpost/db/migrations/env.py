@@ -1,9 +1,9 @@
-"""Alembic environment: uses the engine handed over by commandpost.db.migrate, or a URL for autogenerate."""
+"""Alembic environment: the engine handed over by commandpost.db.migrate, else the database commandpost
+would use (COMMANDPOST_DATABASE_URL; alembic.ini's sqlalchemy.url wins, for autogenerate)."""
 
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
 
 import commandpost.models_registry  # noqa: F401  (registers every table on Base.metadata)
 from commandpost.db.base import Base
@@ -14,8 +14,11 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine")
-    if engine is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite:///var/commandpost.db")
+    if engine is None:  # plain `alembic upgrade head` (alembic.ini): the database commandpost would use
+        from commandpost.db.engine import create_db_engine
+        from commandpost.settings import Settings
+
+        engine = create_db_engine(config.get_main_option("sqlalchemy.url") or Settings().database_url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,
