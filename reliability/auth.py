@@ -36,7 +36,6 @@ EXEMPT: dict[str, str] = {
     "GET /metrics": "Prometheus scrape of commandpost itself",
     "GET /openapi.json": "API description",
     "GET /docs": "API description",
-    "GET /docs/oauth2-redirect": "API description",
     "GET /redoc": "API description",
     "GET /status": "public status page",
     "GET /status/feed.atom": "public status page feed",

@@ -31,7 +31,7 @@ from commandpost.errors import BadRequest, CommandpostError
 from commandpost.policy import service as policy_service
 from commandpost.security.throttle import LoginThrottle
 from commandpost.settings import Settings, get_settings
-from commandpost.web import login_gate
+from commandpost.web import api_docs, login_gate
 from commandpost.web.headers import SecurityHeaders
 
 log = logging.getLogger("commandpost")
@@ -361,6 +361,8 @@ def create_app(
         "the status page, iCal feeds and intake.",
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
+        docs_url=None,  # served from commandpost itself, not a CDN: web/api_docs.py
+        redoc_url=None,
     )
     app.state.settings, app.state.engine, app.state.sessions, app.state.clock = (
         settings,
@@ -380,11 +382,10 @@ def create_app(
     from commandpost.web.routes import mount as mount_pages
 
     mount_pages(app)
+    app.include_router(api_docs.router)
     openapi.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(
-        SecurityHeaders, docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-    )
+    app.add_middleware(SecurityHeaders, docs_paths=("/docs", "/redoc"))
     app.add_middleware(RequestMetrics)
     app.state.alert_intake = Intake(
         sessions=sessions, read_sessions=app.state.read_sessions, settings=settings, clock=clock

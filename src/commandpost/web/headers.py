@@ -15,8 +15,11 @@
   iCal feeds ``private, max-age=300``): Back after logout does not show an incident from cache, and
   no shared cache keeps a page or an API answer. ``/static`` stays cacheable.
 
-FastAPI's interactive docs (``/docs``, ``/redoc``) load Swagger UI/ReDoc from a CDN with an inline
-script: they get every header but the policy's fetch directives (framing is still refused).
+The interactive API docs (``/docs``, ``/redoc``, :mod:`commandpost.web.api_docs`) load Swagger UI
+and ReDoc from ``/static/vendor`` and start them from a file: scripts from this origin only, like
+every page. Their policy adds what those libraries need: ``<style>`` elements (ReDoc's
+styled-components inject them; ``style-src 'unsafe-inline'``) and a worker made from a ``blob:``
+(ReDoc's search index).
 """
 
 from __future__ import annotations
@@ -42,7 +45,19 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "base-uri 'none'",
     )
 )
-DOCS_POLICY = "frame-ancestors 'none'"
+DOCS_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src blob:",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
 STATIC_PREFIX = "/static/"
 
 _COMMON = (
