@@ -3,7 +3,8 @@
 uvicorn writes each request's path and query string as sent. A token in a query string is refused
 (401, :data:`commandpost.deps.QUERY_TOKEN_NAMES`), but uvicorn has logged the request line by then.
 Some paths are secrets themselves: an iCal feed's URL (``/ical/{secret}.ics``) and an alert intake
-URL (``/api/v1/intake/{source}/{key}``), whose key anyone could post alerts with.
+URL (``/api/v1/intake/{source}/{key}``), whose key anyone could post alerts with, and a heartbeat's
+ping URL (``/api/v1/heartbeats/{key}``), whose key anyone could silence a dead man's switch with.
 :class:`AccessLogSecretFilter` replaces those values with :data:`MASK` before the line is formatted.
 
 Every other log line goes through :class:`SecretFilter`: an error logged while handling
@@ -50,7 +51,7 @@ ACCESS_LOGGER = "uvicorn.access"
 
 _QUERY_NAMES = frozenset(name.lower() for name in QUERY_TOKEN_NAMES)
 _ICAL = re.compile(r"(/ical/)[^/?]+?(\.ics)?(?=[/?]|$)")
-_INTAKE = re.compile(r"(/api/v1/intake/[^/?]+/)[^/?]+")
+_INTAKE = re.compile(r"(/api/v1/(?:intake/[^/?]+|heartbeats)/)[^/?]+")
 _QUERY_SEPARATOR = re.compile(r"([&;])")
 _ICAL_IN_TEXT = re.compile(r"(/ical/)[^/?\s\"']+?(\.ics)?(?=[/?\s\"']|$)")
 _TOKENS = re.compile(r"\b(cpf?_)[A-Za-z0-9_-]{16,}")
@@ -66,7 +67,7 @@ def mask_url(path_and_query: str) -> str:
     refused token names; ``;`` separates parameters as well as ``&``, so nothing hides behind it.
     """
     path, sep, query = path_and_query.partition("?")
-    if not query and "/ical/" not in path and "/api/v1/intake/" not in path:
+    if not query and "/ical/" not in path and "/api/v1/intake/" not in path and "/heartbeats/" not in path:
         return path_and_query  # most lines: nothing that could hold a secret
     path = _ICAL.sub(lambda m: f"{m[1]}{MASK}{m[2] or ''}", path)
     path = _INTAKE.sub(lambda m: f"{m[1]}{MASK}", path)

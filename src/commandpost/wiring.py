@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from commandpost.alerts import heartbeats
 from commandpost.alerts import hooks as alert_hooks
 from commandpost.alerts.sources import sns_confirm
 from commandpost.engine.processor import PassPlan
@@ -40,7 +41,7 @@ def wire(settings: Settings) -> None:
     incident_hooks.role_offered.connect(partial(notices.role_offered, settings=settings))
     incident_hooks.offer_closed.connect(partial(notices.offer_closed, settings=settings))
     alert_hooks.acknowledged_at_source.connect(_stop_escalation)
-    policy_hooks.ops_applied.connect(oncall_service.sync_rotations)
+    policy_hooks.ops_applied.connect(oncall_service.sync_rotations, heartbeats.sync)
     policy_hooks.service_checked.connect(opscheck.check_service)
 
 
@@ -50,6 +51,7 @@ def _stop_escalation(session: Session, number: int, by: str, now: datetime) -> N
 
 def engine_plan(settings: Settings) -> PassPlan:
     """The engine's processors, each once; :class:`PassPlan` says the order of one pass."""
+    from commandpost.alerts.processors import HeartbeatsDue
     from commandpost.incidents.processors import CommsReminders, HandoverExpiry
     from commandpost.metrics.processors import BurnRateAlerts
     from commandpost.notify.channels import Channels
@@ -62,6 +64,7 @@ def engine_plan(settings: Settings) -> PassPlan:
     return PassPlan(
         pages=(EscalationsDue(settings),),
         decide=(
+            HeartbeatsDue(),  # first: a miss that pages is paged in this pass's second half
             HandoverExpiry(),
             CommsReminders(),
             HandoffNotices(),

@@ -93,9 +93,11 @@ def test_integration_keys_are_generated_stable_and_rotatable(sessions, clock, tm
         "payment-platform-grafana",
         "payment-platform-cloudwatch",
         "payment-platform-generic",
+        "charge-ledger-reconciliation",  # a heartbeat's key (source heartbeat)
     }
+    assert keys["charge-ledger-reconciliation"][1:] == ("heartbeat", "payment-platform")
     assert all(len(k) == 32 for k, _, _ in keys.values())
-    assert len({k for k, _, _ in keys.values()}) == 5
+    assert len({k for k, _, _ in keys.values()}) == 6
 
     # a change elsewhere keeps every key
     people = ops / "people.yaml"

@@ -34,6 +34,8 @@ M = MASK
         ("/ical/a.ics.ics", f"/ical/{M}.ics"),
         ("/api/v1/intake/alertmanager/0123abcd", f"/api/v1/intake/alertmanager/{M}"),
         ("/api/v1/intake/generic/0123abcd?dry=1", f"/api/v1/intake/generic/{M}?dry=1"),
+        ("/api/v1/heartbeats/0123abcd", f"/api/v1/heartbeats/{M}"),  # a heartbeat's ping URL
+        ("/api/v1/heartbeats/0123abcd?x=1", f"/api/v1/heartbeats/{M}?x=1"),
         ("/api/v1/incidents?limit=5", "/api/v1/incidents?limit=5"),
         ("/v2/enqueue", "/v2/enqueue"),
         ("/", "/"),

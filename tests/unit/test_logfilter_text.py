@@ -36,3 +36,8 @@ def test_an_error_logged_with_a_traceback_is_masked_by_the_handlers_filter() -> 
         logger.exception("unhandled error %s on POST %s", "ref1", f"/api/v1/intake/alertmanager/{KEY}")
     out = stream.getvalue()
     assert KEY not in out and TOKEN not in out and "RuntimeError: boom with cp_" in out and MASK in out
+
+
+def test_a_heartbeat_ping_url_in_any_line_is_masked() -> None:
+    masked = mask_text(f"unhandled error 9f on GET /api/v1/heartbeats/{KEY} (from cron)")
+    assert KEY not in masked and f"/api/v1/heartbeats/{MASK}" in masked

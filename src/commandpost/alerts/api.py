@@ -1,4 +1,5 @@
-"""Alert intake endpoints (no bearer token: the integration key is the credential) and the alerts API.
+"""Alert intake endpoints and heartbeat pings (no bearer token: the integration key is the credential)
+and the alerts API.
 
 Intake endpoints read the raw body and leave parsing to the source (orjson, no pydantic model on
 the hot path); they answer 2xx only once the events are committed (see ``intake/committer.py``).
@@ -86,6 +87,33 @@ async def pagerduty_change_enqueue(request: Request) -> Response:
 async def intake(source: str, key: str, request: Request) -> Response:
     body = await request.body()
     return _respond(await _intake(request).receive(source, key, body, request.headers))
+
+
+_HEARTBEAT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "pinged: the heartbeat's name, its next due time, whether a miss was resolved"},
+    404: {"description": "no active heartbeat has this key (the same answer for any unknown key)"},
+    413: {"description": "body over the size limit (the body is not read otherwise)"},
+    429: {"description": "over the rate limit (Retry-After)"},
+}
+
+
+@intake_router.get(
+    "/api/v1/heartbeats/{key}",
+    summary="Ping a heartbeat (the key is the credential): due again one interval + grace from now",
+    responses=_HEARTBEAT_RESPONSES,
+)
+async def heartbeat_get(key: str, request: Request) -> Response:
+    return _respond(await _intake(request).heartbeat(key))
+
+
+@intake_router.post(
+    "/api/v1/heartbeats/{key}",
+    summary="Ping a heartbeat, as GET does; a body (curl -d, a webhook's JSON) is accepted and ignored",
+    responses=_HEARTBEAT_RESPONSES,
+)
+async def heartbeat_post(key: str, request: Request) -> Response:
+    await request.body()  # read, so the body limit applies (413), then ignored
+    return _respond(await _intake(request).heartbeat(key))
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="Alerts, newest first")

@@ -10,6 +10,7 @@
   events that touch no alert (acknowledge/resolve of an unknown key, "record" events), so every
   accepted event is either counted on an alert or recorded here.
 - ``change_event``: deploys and other changes per service, newest first, for "recent changes".
+- ``heartbeat``: one row per declared heartbeat, its next due time indexed for the engine.
 - ``sns_subscription`` (integration_id, message_id) is unique: an SNS (un)subscription confirmation is
   kept once, with its SubscribeURL whole for an admin to confirm (see :class:`SnsSubscription`).
 """
@@ -143,3 +144,32 @@ class SnsSubscription(Base):
     received_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
     confirmed_by: Mapped[str | None] = mapped_column(String(100), doc="who confirmed: a person, or 'auto'")
+
+
+class Heartbeat(Base):
+    """A declared heartbeat (``services/*.yaml`` ``heartbeats:``) and when its next ping is due.
+
+    ``due_at`` is the last ping (or the apply that declared it) + interval + grace, and NULL while
+    the heartbeat is missed (its ``HeartbeatMissed`` alert is open until the next ping). The engine
+    reads only rows with ``due_at <= now``, through ``ix_heartbeat_due_at``: a pass costs the misses
+    it finds, not the number of heartbeats. One row per integration key of source ``heartbeat``;
+    removed from ops, the row goes (the key is deactivated, as any integration's).
+    """
+
+    __tablename__ = "heartbeat"
+    __table_args__ = (
+        UniqueConstraint("integration_id"),
+        UniqueConstraint("name"),
+        Index("ix_heartbeat_due_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    integration_id: Mapped[int] = mapped_column(ForeignKey("integration_key.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    service: Mapped[str] = mapped_column(String(100))
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    grace_seconds: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime | None] = mapped_column(doc="when a missing ping becomes a miss; NULL: missed")
+    last_ping_at: Mapped[datetime | None]
+    missed_at: Mapped[datetime | None] = mapped_column(doc="when the open miss was raised; NULL: not missed")
+    created_at: Mapped[datetime]

@@ -101,13 +101,15 @@ def ingest(
     body: Any = None,
     config: OpsConfig | None = None,
     bounds: timebounds.TimeBounds = timebounds.DEFAULT,
+    routed_as: Service | None = None,
 ) -> list[Outcome]:
     """Apply the events of one request in order. ``body`` (the parsed request) is stored, redacted,
     for events whose source gave no ``raw`` of their own. A source's start (or end) time outside
     ``bounds`` around ``now`` is bounded first and noted on the incident's timeline
-    (:mod:`commandpost.alerts.timebounds`). Flushes, never commits."""
+    (:mod:`commandpost.alerts.timebounds`). ``routed_as``: the integration's service with other
+    defaults (a heartbeat's own severity and runbook). Flushes, never commits."""
     config = config or policy_service.current_config(session)
-    service = config.service(integration.service)
+    service = routed_as or config.service(integration.service)
     events = timebounds.clamp_all(events, now, bounds)
     if _all_distinct_triggers(events):
         # A webhook of N firing alerts: bump every open one in one statement, then open the rest

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +38,10 @@ PROCESSOR_FAILURES = Counter(
     "commandpost_engine_processor_failures_total", "Processor runs that raised", ["processor"]
 )
 WORK_DONE = Counter("commandpost_engine_work_total", "Work items done by processors", ["processor"])
+LAST_PASS = Gauge(
+    "commandpost_engine_last_pass_timestamp_seconds",
+    "When this process's engine last finished a pass without a failing processor (Unix time)",
+)
 LEASE_NAME = "engine"
 SQLITE_YIELD_SECONDS = 0.003
 
@@ -79,6 +83,7 @@ class Runner:
         now = self.clock.now()
         total = 0
         done_by: dict[str, int] = {}
+        failed = False
         pass_started = time.perf_counter()
         try:
             for processor in self.processors:
@@ -89,6 +94,7 @@ class Runner:
                     with transaction(self.sessions) as session:
                         done = processor.run(session, now)
                 except Exception:
+                    failed = True
                     PROCESSOR_FAILURES.labels(processor.name).inc()
                     log.exception("engine processor %s failed; the next pass retries", processor.name)
                     continue
@@ -106,6 +112,8 @@ class Runner:
             seconds = time.perf_counter() - pass_started
             PASS_SECONDS.observe(seconds)
         _log_pass(seconds, total, done_by)
+        if not failed:  # a pass where every processor ran: what an outside checker waits for
+            LAST_PASS.set(now.timestamp())
         return total
 
     def _has_work(self, processor: Processor, now: datetime) -> bool:

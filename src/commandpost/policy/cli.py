@@ -292,6 +292,8 @@ def integrations_list(
             console.print(f"  intake URL: {url}", highlight=False, soft_wrap=True)
     if any(r["source"] == "pagerduty" for r in rows):
         console.print("pagerduty: send Events API v2 to the URL with the key as routing_key")
+    if any(r["source"] == "heartbeat" for r in rows):
+        console.print("heartbeat: GET or POST the URL at least once per interval (docs/heartbeats.md)")
 
 
 @integrations_app.command("rotate")

@@ -389,6 +389,34 @@ class AlertRule(Strict):
     group_by: list[str] = Field(default_factory=list)
 
 
+class Heartbeat(Strict):
+    """A job that must ping commandpost every ``interval`` (cron, a batch, Alertmanager's Watchdog):
+    when ``interval`` + ``grace`` pass without a ping, the alert ``HeartbeatMissed`` is raised on the
+    service and routed like any alert; the next ping resolves it. Its key comes from ``apply``."""
+
+    name: Slug = Field(description="unique across integrations and heartbeats; the integration key's name")
+    interval: Duration = Field(description="how often the job pings, e.g. 1m, 1h, 1d")
+    grace: Delay = Field(default=timedelta(0), description="how late a ping may be before it is missed")
+    severity: SeverityName | None = Field(
+        default=None, description="HeartbeatMissed's SEV when no alert rule matches (default: the service's)"
+    )
+    runbook: Slug | None = Field(default=None, description="default: the service's default_runbook")
+
+    @field_validator("interval")
+    @classmethod
+    def _sensible(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=30) <= value <= timedelta(days=31):
+            raise ValueError("interval must be between 30s and 31d")
+        return value
+
+    @field_validator("grace")
+    @classmethod
+    def _grace(cls, value: timedelta) -> timedelta:
+        if value > timedelta(days=7):
+            raise ValueError("grace must be at most 7d")
+        return value
+
+
 class Service(Strict):
     name: Slug
     owner: str = Field(min_length=1, description="a team name")
@@ -399,6 +427,7 @@ class Service(Strict):
     default_severity: SeverityName = "SEV3"
     default_runbook: Slug | None = None
     alert_rules: list[AlertRule] = Field(default_factory=list)
+    heartbeats: list[Heartbeat] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- escalation/*.yaml
@@ -615,3 +644,6 @@ class OpsConfig(Strict):
 
     def integrations(self) -> list[tuple[Service, Integration]]:
         return [(s, i) for s in self.services for i in s.integrations]
+
+    def heartbeats(self) -> list[tuple[Service, Heartbeat]]:
+        return [(s, h) for s in self.services for h in s.heartbeats]

@@ -26,6 +26,9 @@ from commandpost.policy.opsfiles import OpsConfig
 from commandpost.policy.plan import Plan, plan
 from commandpost.policy.yamlsource import parse_yaml
 
+HEARTBEAT = "heartbeat"
+"""The source of a heartbeat's integration key (``services/*.yaml`` ``heartbeats:``): its ping URL's key."""
+
 # keyed by content hash too: ids repeat across databases (tests, a second --database-url)
 _cache: dict[tuple[int, str], OpsConfig] = {}
 
@@ -149,38 +152,37 @@ def _new_key() -> str:
 
 
 def _sync_integration_keys(session: Session, config: OpsConfig, *, now: datetime) -> list[str]:
-    """One active key per declared integration; keys of integrations no longer declared go inactive."""
+    """One active key per declared integration and heartbeat (source ``heartbeat``: its ping URL's
+    key); keys of integrations no longer declared go inactive."""
     rows = {row.name: row for row in session.scalars(select(IntegrationKey))}
     declared = set()
     changes = []
-    for service, integration in config.integrations():
-        declared.add(integration.name)
-        row = rows.get(integration.name)
+    wanted = [(s.name, i.name, str(i.source)) for s, i in config.integrations()]
+    wanted += [(s.name, beat.name, HEARTBEAT) for s, beat in config.heartbeats()]
+    for service, name, source in wanted:
+        declared.add(name)
+        row = rows.get(name)
         if row is None:
             session.add(
                 IntegrationKey(
-                    name=integration.name,
-                    service=service.name,
-                    source=integration.source,
+                    name=name,
+                    service=service,
+                    source=source,
                     key=_new_key(),
                     created_at=now,
                     rotated_at=None,
                     active=True,
                 )
             )
-            changes.append(
-                f"integration {integration.name}: key generated ({integration.source}, {service.name})"
-            )
+            changes.append(f"integration {name}: key generated ({source}, {service})")
             continue
         if not row.active:
             row.active = True
-            changes.append(f"integration {integration.name}: reactivated with its previous key")
-        if (row.service, row.source) != (service.name, integration.source):
-            changes.append(
-                f"integration {integration.name}: now {integration.source} of {service.name} "
-                f"(was {row.source} of {row.service})"
-            )
-            row.service, row.source = service.name, integration.source
+            changes.append(f"integration {name}: reactivated with its previous key")
+        if (row.service, row.source) != (service, source):
+            was = f"was {row.source} of {row.service}"
+            changes.append(f"integration {name}: now {source} of {service} ({was})")
+            row.service, row.source = service, source
     for name, row in rows.items():
         if name not in declared and row.active:
             row.active = False
@@ -222,6 +224,8 @@ def intake_url(base_url: str, key: IntegrationKey) -> str:
     base = base_url.rstrip("/")
     if key.source == "pagerduty":
         return f"{base}/v2/enqueue"
+    if key.source == HEARTBEAT:
+        return f"{base}/api/v1/heartbeats/{key.key}"
     return f"{base}/api/v1/intake/{key.source}/{key.key}"
 
 
@@ -230,6 +234,8 @@ def intake_line(base_url: str, key: IntegrationKey) -> str:
     where = intake_url(base_url, key)
     if key.source == "pagerduty":
         where += f"  routing_key={key.key}"
+    if key.source == HEARTBEAT:
+        return f"heartbeat {key.name} ({key.service}): curl -fsS -m 10 --retry 3 {where}"
     return f"intake {key.name} ({key.source}, {key.service}): {where}"
 
 

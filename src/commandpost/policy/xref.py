@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from commandpost.policy import hooks, reach
 from commandpost.policy.findings import Finding, Source
-from commandpost.policy.opsfiles import WEEKDAYS, AlertRule, EscalationPolicy, Schedule, Service
+from commandpost.policy.opsfiles import WEEKDAYS, AlertRule, EscalationPolicy, Heartbeat, Schedule, Service
 
 if TYPE_CHECKING:
     from commandpost.policy.loader import Collected
@@ -164,6 +164,7 @@ def _check_services(got: Collected, ctx: Names, report: Report) -> None:
         "integration name (integration names are unique across services)",
         report,
     )
+    _check_heartbeat_names(got, report)
     for service, src in got.services:
         if ctx.team_missing(service.owner):
             report.error(
@@ -206,6 +207,8 @@ def _check_services(got: Collected, ctx: Names, report: Report) -> None:
             )
         for i, rule in enumerate(service.alert_rules):
             _check_rule(service, i, rule, src, ctx, report)
+        for i, beat in enumerate(service.heartbeats):
+            _check_heartbeat(service, i, beat, src, ctx, report)
         if not policy and any(ctx.paging(r.severity) for r in service.alert_rules):
             report.error(
                 src, ("name",), f"service '{service.name}' has paging alert rules but no escalation_policy"
@@ -218,6 +221,69 @@ def _check_services(got: Collected, ctx: Names, report: Report) -> None:
                 "escalation_policy",
             )
         _check_default(service, src, ctx, report)
+
+
+def _check_heartbeat_names(got: Collected, report: Report) -> None:
+    """A heartbeat's key is an integration key, named after it: unique across heartbeats and integrations."""
+    integrations = {integ.name for s, _src in got.services for integ in s.integrations}
+    _duplicates(
+        (
+            (beat.name, src, ("heartbeats", i, "name"))
+            for s, src in got.services
+            for i, beat in enumerate(s.heartbeats)
+        ),
+        "heartbeat",
+        report,
+    )
+    for service, src in got.services:
+        for i, beat in enumerate(service.heartbeats):
+            if beat.name in integrations:
+                report.error(
+                    src,
+                    ("heartbeats", i, "name"),
+                    f"heartbeat '{beat.name}' has the name of an integration (heartbeat keys are integration "
+                    "keys: names are unique across both)",
+                )
+
+
+def _check_heartbeat(
+    service: Service, i: int, beat: Heartbeat, src: Source, ctx: Names, report: Report
+) -> None:
+    """A missed heartbeat is an alert like any other: a paging one needs a runbook and someone to page."""
+    severity = beat.severity or service.default_severity
+    runbook = beat.runbook or service.default_runbook
+    if beat.runbook and ctx.missing("runbooks", beat.runbook):
+        report.error(
+            src,
+            ("heartbeats", i, "runbook"),
+            f"heartbeat {beat.name}: unknown runbook '{beat.runbook}' (runbooks/: {listed(ctx.runbooks)})",
+        )
+    if not ctx.paging(severity):
+        return
+    if not runbook:
+        report.error(
+            src,
+            ("heartbeats", i),
+            f"heartbeat {beat.name} pages ({severity}) when missed but names no runbook (and the service "
+            "has no default_runbook): every paging alert must point to a runbook (guide §4)",
+        )
+    policy = ctx.policies.get(service.escalation_policy or "")
+    if not service.escalation_policy:
+        report.error(
+            src,
+            ("heartbeats", i, "severity"),
+            f"heartbeat {beat.name} pages ({severity}) when missed, but service '{service.name}' has no "
+            "escalation_policy",
+        )
+    elif policy is not None:
+        route = policy.severity_routing.get(severity)
+        if route is None or not route.escalation_levels():
+            report.error(
+                src,
+                ("heartbeats", i, "severity"),
+                f"heartbeat {beat.name} pages ({severity}) when missed, but escalation policy "
+                f"'{policy.name}' pages nobody for {severity}: add severity_routing.{severity}.page",
+            )
 
 
 def _check_default(service: Service, src: Source, ctx: Names, report: Report) -> None:

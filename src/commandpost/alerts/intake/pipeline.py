@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session, sessionmaker
 
-from commandpost.alerts import service
+from commandpost.alerts import heartbeats, service
 from commandpost.alerts.intake.committer import GroupCommitter
 from commandpost.alerts.intake.ratelimit import TokenBuckets, retry_after_seconds
 from commandpost.alerts.metrics import EVENTS, REJECTED, UNRUNBOOKED_PAGES
@@ -30,11 +32,20 @@ from commandpost.alerts.sources import pagerduty
 from commandpost.alerts.sources.registry import SOURCES, SourceContext
 from commandpost.alerts.timebounds import TimeBounds
 from commandpost.clock import Clock
+from commandpost.db.engine import transaction
 from commandpost.errors import BadRequest, CommandpostError, NotFound, RateLimited, Unavailable
 from commandpost.settings import Settings
 
 KEY_TTL_SECONDS = 5.0
 """How long a looked-up key is trusted: a deactivated or rotated key stops working within this."""
+
+HEARTBEAT_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What a key can be (keys are hex); anything else — NUL, control characters, a huge path — is a 404
+without a lookup."""
+
+HEARTBEAT_PER_MINUTE = 60
+"""A heartbeat pings once per interval (30 s at the least): more than one a second from one key is a
+loop gone wrong or a leaked key, and each ping is a write."""
 
 PD_THROTTLED = "Requests for this service are arriving too quickly. Please retry later."
 
@@ -93,6 +104,7 @@ class Intake:
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.sessions = sessions
         self.committer = GroupCommitter(sessions, bounds=TimeBounds.of(settings))
         self.integrations = IntegrationCache(read_sessions)
         self.buckets = TokenBuckets()
@@ -172,6 +184,34 @@ class Intake:
             if outcome.unrunbooked_page:
                 UNRUNBOOKED_PAGES.labels(integration.service).inc()
         return outcomes
+
+    # ------------------------------------------------------------ /api/v1/heartbeats/{key}
+
+    async def heartbeat(self, key: str) -> IntakeReply:
+        """A heartbeat's ping: its due time moves one interval + grace ahead, a miss is resolved.
+        Any key that is not an active heartbeat's gets the same 404 (which keys exist is not told);
+        rate-limited like intake, per key (at :data:`HEARTBEAT_PER_MINUTE`)."""
+        integration = await self.integrations.get(key) if HEARTBEAT_KEY.fullmatch(key) else None
+        if integration is None or integration.source != heartbeats.SOURCE:
+            REJECTED.labels(heartbeats.SOURCE, "404").inc()
+            raise NotFound("no active heartbeat has this key (was it rotated or removed from ops?)")
+        self._limit(replace(integration, rate_limit_per_minute=HEARTBEAT_PER_MINUTE), 1, overload_status=429)
+        now = self.clock.now()
+        pinged = await asyncio.get_running_loop().run_in_executor(None, self._ping, integration.id, now)
+        if pinged is None:
+            raise NotFound("no active heartbeat has this key (was it rotated or removed from ops?)")
+        _counter(heartbeats.SOURCE, "resolved" if pinged.resolved else "recorded").inc()
+        body = {
+            "status": "success",
+            "heartbeat": pinged.name,
+            "next_due_at": pinged.due_at.isoformat(),
+            "resolved": pinged.resolved,
+        }
+        return IntakeReply(200, body)
+
+    def _ping(self, integration_id: int, now: datetime) -> heartbeats.Pinged | None:
+        with transaction(self.sessions) as session:
+            return heartbeats.ping(session, integration_id=integration_id, now=now)
 
     # ------------------------------------------------------------ PagerDuty Events API v2
 
