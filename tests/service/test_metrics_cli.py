@@ -26,7 +26,9 @@ NOW = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)
 def invoke(*args: str) -> Result:
     app = typer.Typer()
     metrics_cli.register(app)
-    return CliRunner(env={"COLUMNS": "250"}).invoke(app, list(args))
+    return CliRunner(env={"COLUMNS": "250", "TTY_COMPATIBLE": "1"}).invoke(
+        app, list(args)
+    )  # a terminal: tables
 
 
 @pytest.fixture

@@ -53,6 +53,7 @@ def cli(app, make_token, tmp_path: Path):  # type: ignore[no-untyped-def]
                 "HOME": str(tmp_path),
                 "TZ": "UTC",
                 "COLUMNS": "220",
+                "TTY_COMPATIBLE": "1",  # a terminal: the tables (in a pipe: tab-separated lines)
             }
             return cli_support.run_cli(args, env=env)
 

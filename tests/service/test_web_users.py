@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import timedelta
 
@@ -94,6 +95,11 @@ def test_cli_list_shows_who_is_disabled(db_url, applied_ops, sessions, clock):
             )
         users.set_disabled(s, handle="hana", disabled=True, now=clock.now())
         s.commit()
-    r = run_cli(db_url, "user", "list")
-    rows = {line.split()[1]: line for line in r.stdout.splitlines() if "@" in line}
-    assert r.returncode == 0 and "disabled 2026-06-24" in rows["@hana"] and "active" in rows["@mei"], r.stdout
+    r = run_cli(db_url, "user", "list")  # a pipe: handle, role, state, created, last login, tab-separated
+    rows = {line.split("\t")[0]: line.split("\t") for line in r.stdout.splitlines()}
+    assert r.returncode == 0 and rows["@hana"][2] == "disabled 2026-06-24" and rows["@mei"][2] == "active", (
+        r.stdout
+    )
+    listed = json.loads(run_cli(db_url, "user", "list", "--json").stdout)
+    assert [(u["handle"], u["disabled_at"] is not None) for u in listed] == [("hana", True), ("mei", False)]
+    assert all("password" not in key for u in listed for key in u)

@@ -29,6 +29,7 @@ from commandpost.security.rules import (
 )
 
 TOKEN_PREFIX = "cp_"
+TOKEN_NAME_MAX = 200  # api_token.name is VARCHAR(200): PostgreSQL refuses a longer one (a 500 before)
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
@@ -66,6 +67,10 @@ def create_token(
     which is never stored."""
     if scope not in SCOPES:
         raise ValidationFailed(f"unknown scope {scope!r}; valid scopes: {', '.join(SCOPES)}")
+    if len(name) > TOKEN_NAME_MAX:
+        raise ValidationFailed(
+            f"a token name is at most {TOKEN_NAME_MAX} characters; this one has {len(name)}"
+        )
     holder = token_holder(person, people)
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
