@@ -22,6 +22,7 @@ Also: an alert whose dedup key holds a secret still deduplicates.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -402,6 +403,9 @@ REFUSED_ONLY = {
     # A page's one-tap link is made by the sender when it sends, never stored: a sweep can only
     # forge one (tests/api/test_page_link_pages.py acts through real links, tests/api/test_page_test.py too).
     ("POST", "/a/{}"),
+    # So are a status subscription's confirm and unsubscribe links (made at send time;
+    # tests/integration/test_status_subscriptions.py follows real ones from a real SMTP server).
+    ("POST", "/status/{}/{}"),
     # The phone providers' webhooks act only on what the provider signed; unsigned, the sweep's
     # samples are refused before anything is read into the database (tests/api/test_phone_hooks.py
     # signs them as Twilio and Vonage do).
@@ -572,6 +576,18 @@ def _api(
         json={**public, "services": {text: "degraded"}},
         headers=yuta,
     )
+    window = {
+        "title": f"sweep {i}",
+        "message": text,
+        "services": ["payment-platform"],
+        "starts_at": (now + timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=2)).isoformat(),
+    }
+    scheduled = call("POST", "/api/v1/status/maintenance", json=window, headers=yuta)
+    call("POST", "/api/v1/status/maintenance", json={**window, "title": text}, headers=yuta)
+    call("POST", "/api/v1/status/maintenance", json={**window, "services": [text]}, headers=yuta)
+    if scheduled.status_code == 201:
+        call("POST", "/api/v1/status/maintenance/{}/cancel", scheduled.json()["id"], headers=yuta)
     call("POST", base + "/runbooks", number, json={"slug": "payment-webhook-backlog"}, headers=yuta)
     call("POST", base + "/runbooks", number, json={"slug": text}, headers=yuta)
     for step in marked:
@@ -814,6 +830,18 @@ def _pages(
         return max((row["id"] for row in rows), default=1)
 
     form("/oncall/page-test")
+    # the status page's email form carries its own CSRF token (a double-submit cookie, no session)
+    found = re.search(r'name="csrf_token" value="([^"]+)">\s*<label>Email', call.client.get("/status").text)
+    assert found, "the status page has no subscription form"
+    for email in (text, f"sweep{i}@example.org"):
+        call(
+            "POST",
+            "/status/subscribe",
+            data={"email": email, "csrf_token": found.group(1)},
+            headers=fetch,
+            follow_redirects=False,
+        )
+    call("POST", "/status/{}/{}", "confirm", text[:150] or "x", headers=fetch)
     call("POST", "/a/{}", text[:150] or "x", headers=fetch)
     for path in PHONE_HOOKS:
         call("POST", f"/hooks/{path}", data={"From": text, "Body": text, "Digits": "1", "text": text})

@@ -6,20 +6,21 @@ the injected clock) its services read "Under maintenance" — unless a published
 — and then go back by themselves. Uptime counts maintenance as up. Cancelling keeps the row (who
 and when) and ends the window at once.
 
-Who may schedule or cancel: an admin; or a responder who speaks for every service named — a member
-of the team that owns it, or the Comms holder or IC of an open incident on it (emergency work).
+Confirmed email subscribers are told when a window is scheduled. Who may schedule or cancel: an
+admin; or a responder who speaks for every service named — a member of the team that owns it, or
+the Comms holder or IC of an open incident on it (emergency work).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from commandpost.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from commandpost.incidents import inputs, publish, roles, rules
+from commandpost.incidents import inputs, publish, roles, rules, subscribers
 from commandpost.incidents.models import Incident, MaintenanceWindow
 from commandpost.policy.opsfiles import OpsConfig
 from commandpost.security.rules import Principal
@@ -123,6 +124,14 @@ def schedule(
     )
     session.add(window)
     session.flush()
+    subscribers.announce(
+        session,
+        key=f"maintenance:{window.id}",
+        subject=f"Scheduled maintenance: {public_title}",
+        body=f"{text}\n\n{starts_at.astimezone(UTC):%Y-%m-%d %H:%M} – "
+        f"{ends_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC · {', '.join(names)}",
+        now=now,
+    )
     return window
 
 

@@ -180,3 +180,16 @@ class MaintenanceWindow(Base):
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
     cancelled_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class StatusSubscriber(Base):
+    """An email address that asked for the status page's updates (issue 18). Only the address is
+    kept; it receives updates once ``confirmed_at`` is set (double opt-in), and unsubscribing deletes
+    the row. An address never confirmed is forgotten after a day."""
+
+    __tablename__ = "status_subscriber"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(254), unique=True)
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]

@@ -8,9 +8,9 @@ update keeps the state it was published with, so an "investigating" message read
 for ever. A drill is never published, and one labelled a drill later drops off the page.
 
 A publication is also a comms update (``comms.post``, audience external): it restarts the cadence
-and is on the timeline. Closing an incident the page still shows unresolved is refused, and the
-resolved-but-not-published state is a prompt (:func:`resolve_prompt`) on the incident page and in
-the answer to the status change.
+and is on the timeline, and is emailed to the page's confirmed subscribers (:mod:`subscribers`).
+Closing an incident the page still shows unresolved is refused, and the resolved-but-not-published
+state is a prompt (:func:`resolve_prompt`) on the incident page and in the answer to the status change.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from commandpost.errors import Conflict, ValidationFailed
-from commandpost.incidents import comms, inputs, roles, rules, timeline
+from commandpost.incidents import comms, inputs, roles, rules, subscribers, timeline
 from commandpost.incidents.models import Incident, PublicUpdate
 from commandpost.policy.opsfiles import OpsConfig
 
@@ -205,6 +205,13 @@ def publish(
     )
     session.add(update)
     session.flush()
+    subscribers.announce(
+        session,
+        key=f"status-update:{update.id}",
+        subject=f"{STATE_LABELS[public_state]}: {public_title}",
+        body=f"{text}\n\n{affected(chosen)}",
+        now=now,
+    )
     return update
 
 

@@ -72,7 +72,7 @@ from commandpost.notify.rules import (
     take_slot,
 )
 from commandpost.security import links
-from commandpost.security.links import Links, LinkSigner
+from commandpost.security.links import Links, LinkSigner, SubscriptionSigner
 from commandpost.security.redact import redact_text
 from commandpost.settings import Settings, get_settings
 
@@ -105,6 +105,8 @@ CLAIMED_COLUMNS = (
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 ACTIONABLE = ("page", "test")
 """Kinds of message that carry one-tap ack/escalate links: a page, and a page-test."""
+SUBSCRIPTION = "status_subscription"
+"""An email to a status page subscriber: it carries its unsubscribe link (and the first, its confirm link)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +415,16 @@ class NotificationSender:
             payload.update(
                 self._links_for(session).for_message(
                     message_id=row.id, person=row.person, incident_id=row.incident_id, now=now
+                )
+            )
+        elif payload.get("kind") == SUBSCRIPTION and isinstance(payload.get("subscriber"), int):
+            signer = SubscriptionSigner(links.key(session, self.settings))
+            payload.update(
+                signer.links(
+                    base_url=public_url.base_url(session, self.settings),
+                    subscriber_id=payload["subscriber"],
+                    now=now,
+                    confirm=payload.get("confirm") is True,
                 )
             )
         return Outbound(

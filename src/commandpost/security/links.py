@@ -145,3 +145,55 @@ class Links:
         }
         made["reply_code"] = self.signer.reply_code(message_id)
         return made
+
+
+Purpose = Literal["confirm", "unsubscribe"]
+_PURPOSES: dict[str, Purpose] = {"c": "confirm", "u": "unsubscribe"}
+SUBSCRIPTION_SALT = "commandpost.status-subscription.v1"
+CONFIRM_TTL = timedelta(hours=24)
+UNSUBSCRIBE_TTL = timedelta(days=365)
+
+
+class SubscriptionSigner:
+    """Links of the status page's email subscriptions: ``confirm`` (double opt-in) and ``unsubscribe``,
+    each bound to one subscriber and expiring; a salt of their own, so no page link (and no link of
+    the other purpose) passes for one."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._signer = Signer(secret, salt=SUBSCRIPTION_SALT, digest_method=hashlib.sha256, sep="~")
+
+    def token(self, *, purpose: Purpose, subscriber_id: int, expires_at: datetime) -> str:
+        letter = next(code for code, name in _PURPOSES.items() if name == purpose)
+        body = f"{letter}.{subscriber_id:x}.{int(expires_at.timestamp()):x}"
+        return self._signer.sign(body.encode()).decode()
+
+    def read(self, token: str, *, purpose: Purpose, now: datetime) -> int:
+        """The subscriber a valid, unexpired link of ``purpose`` names; Forbidden (403) otherwise."""
+        try:
+            body = self._signer.unsign(token.encode("ascii", "strict")).decode()
+            letter, subscriber, expiry = body.split(".")
+            found, subscriber_id = _PURPOSES[letter], int(subscriber, 16)
+            expires_at = datetime.fromtimestamp(int(expiry, 16), UTC)
+        except (BadSignature, UnicodeError, ValueError, KeyError, OverflowError) as exc:
+            raise Forbidden("this link is not valid: it was altered or never issued") from exc
+        if found != purpose:
+            raise Forbidden("this link is not valid: it was altered or never issued")
+        if expires_at <= now:
+            raise Forbidden("this link has expired; subscribe again on the status page")
+        return subscriber_id
+
+    def links(self, *, base_url: str, subscriber_id: int, now: datetime, confirm: bool) -> dict[str, str]:
+        """``unsubscribe_url`` (and ``confirm_url`` when asked), made at send time, never stored."""
+        base = base_url.rstrip("/") + "/status/"
+        made = {
+            "unsubscribe_url": base
+            + "unsubscribe/"
+            + self.token(purpose="unsubscribe", subscriber_id=subscriber_id, expires_at=now + UNSUBSCRIBE_TTL)
+        }
+        if confirm:
+            made["confirm_url"] = (
+                base
+                + "confirm/"
+                + self.token(purpose="confirm", subscriber_id=subscriber_id, expires_at=now + CONFIRM_TTL)
+            )
+        return made

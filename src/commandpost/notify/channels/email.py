@@ -47,7 +47,9 @@ from commandpost.notify.rules import Delivery, Outcome
 SUBJECT_LIMIT = 200
 _URL = re.compile(r"https?://[^\s<>\"']+")
 _DOMAIN = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
-ACTION_LINKS = (("ack_url", "Acknowledge"), ("escalate_url", "Escalate"))
+ACTION_LINKS = (("ack_url", "Acknowledge"), ("escalate_url", "Escalate"), ("confirm_url", "Confirm"))
+UNSUBSCRIBE = "unsubscribe_url"
+"""A status page subscriber's link: at the foot of the email and in ``List-Unsubscribe`` (RFC 2369)."""
 FILETIME_EPOCH = 11_644_473_600  # seconds from 1601-01-01 (Windows FILETIME) to 1970-01-01
 
 
@@ -85,6 +87,11 @@ def _links(message: Outbound) -> list[tuple[str, str]]:
     return found
 
 
+def _unsubscribe(message: Outbound) -> str | None:
+    value = message.payload.get(UNSUBSCRIBE)
+    return value if isinstance(value, str) and _URL.fullmatch(value) else None
+
+
 def _thread_index(root: str, now: datetime) -> str:
     """Outlook's conversation index ([MS-OXOMSG] 2.2.1.3): 0x01, the top 40 bits of the FILETIME of
     ``now``, and a GUID — here derived from the incident's thread id, so all its emails share it."""
@@ -118,7 +125,12 @@ def _html(message: Outbound) -> str:
         '<!doctype html><html><body style="font-family:sans-serif">'
         f'<h2 style="margin:0 0 12px">{html.escape(one_line(clean(message.subject), SUBJECT_LIMIT))}</h2>'
         f"{paragraphs}{button}"
-        f'<p style="color:#666;font-size:12px">commandpost · {html.escape(message.key)}</p>'
+        + (
+            f'<p><a href="{html.escape(leave)}">Unsubscribe</a></p>'
+            if (leave := _unsubscribe(message))
+            else ""
+        )
+        + f'<p style="color:#666;font-size:12px">commandpost · {html.escape(message.key)}</p>'
         "</body></html>"
     )
 
@@ -148,7 +160,11 @@ def build(message: Outbound, *, sender: str, now: datetime, domain: str = "") ->
     if message.severity:
         email["X-Commandpost-Severity"] = message.severity
     head = "".join(f"{label}: {url}\n" for label, url in _links(message))
-    email.set_content((f"{head}\n" if head else "") + clean(message.body) + "\n")
+    leave = _unsubscribe(message)
+    if leave:
+        email["List-Unsubscribe"] = f"<{leave}>"
+    foot = f"\nUnsubscribe: {leave}\n" if leave else ""
+    email.set_content((f"{head}\n" if head else "") + clean(message.body) + "\n" + foot)
     email.add_alternative(_html(message), subtype="html")
     return email
 
