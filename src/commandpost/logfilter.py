@@ -40,6 +40,7 @@ from logging.handlers import QueueHandler, QueueListener
 from typing import Any, Literal, TextIO
 from urllib.parse import unquote_plus
 
+import orjson
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.orjson import OrjsonFormatter
 
@@ -171,17 +172,26 @@ class JsonFormatter(OrjsonFormatter):
 class JsonAccessFormatter(JsonFormatter):
     """An access line as JSON: uvicorn's line as ``message`` (``127.0.0.1:5000 - "GET /healthz
     HTTP/1.1" 200 OK``, path masked) and its parts as fields: ``client``, ``method``, ``path``,
-    ``http_version``, ``status``."""
+    ``http_version``, ``status``. One per request, so built directly (the library's generic walk
+    over the record's attributes cost ten times the text line); the same fields as other lines."""
 
     def format(self, record: logging.LogRecord) -> str:
         args = record.args
-        if isinstance(args, tuple) and len(args) == 5:
-            client, method, path, version, status = args
-            phrase = _STATUS.get(status, f"{status} ") if isinstance(status, int) else status
-            record.msg, record.args = f'{client} - "{method} {path} HTTP/{version}" {phrase}', None
-            record.client, record.method, record.path = client, method, path
-            record.http_version, record.status = version, status
-        return super().format(record)
+        if not (isinstance(args, tuple) and len(args) == 5):
+            return super().format(record)
+        client, method, path, version, status = args
+        phrase = _STATUS.get(status, f"{status} ") if isinstance(status, int) else status
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": f'{client} - "{method} {path} HTTP/{version}" {phrase}',
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id is not None:
+            line["request_id"] = request_id
+        line.update(client=client, method=method, path=path, http_version=version, status=status)
+        return orjson.dumps(line, default=str).decode()
 
 
 class _UvicornFormatter(logging.Formatter):
