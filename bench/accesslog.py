@@ -62,8 +62,9 @@ alternating rounds, load 2–5): as shipped before, 3,965 events/s, p99 ≈ 23 m
 after, 6,170 events/s, p99 ≈ 15 ms, 147 µs.
 
 **The "three times" of issue 19.** The per-event path of this event is no heavier than the
-`ingest` section's repeats: measured the same hour, a repeat attached to an incident cost less CPU
-(118–135 µs) than a repeat of one of 1,000 keys (184–215 µs) in the same bare server. The gap came
+repeats the `ingest` section measured until issue 19: measured the same hour, a repeat attached to
+an incident cost less CPU (118–135 µs) than a repeat of one of 1,000 keys (184–215 µs) in the
+same bare server. The gap came
 from the access log and from the machine: this 2-core VM is shared with other test runs, and the
 bench workload that reported 58 µs per event on a quiet machine cost 184–215 µs at load 6–7.
 """
