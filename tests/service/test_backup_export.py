@@ -340,3 +340,22 @@ def test_the_file_the_hostile_ones_are_made_from_imports(tmp_path: Path) -> None
 def test_backup_of_an_in_memory_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationFailed, match="in-memory"):
         service.backup(create_db_engine("sqlite://"), tmp_path / "x")
+
+
+def test_backup_refuses_a_missing_or_foreign_database_and_an_unwritable_place(tmp_path: Path) -> None:
+    missing = run_cli(["backup", str(tmp_path / "b"), "--database-url", f"sqlite:///{tmp_path / 'typo.db'}"])
+    assert missing.returncode == 2 and "cannot open it as a SQLite database" in missing.stderr
+    assert not (tmp_path / "typo.db").exists()  # not created by the attempt
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("CREATE TABLE t (x)")
+    foreign = run_cli(["backup", str(tmp_path / "b"), "--database-url", f"sqlite:///{tmp_path / 'other.db'}"])
+    assert foreign.returncode == 2 and "not a commandpost database" in foreign.stderr
+    url = f"sqlite:///{tmp_path / 'ours.db'}"
+    migrate.upgrade(create_db_engine(url))
+    nowhere = run_cli(["backup", str(tmp_path / "no" / "such" / "dir" / "b"), "--database-url", url])
+    assert nowhere.returncode == 1 and "cannot write it (no directory" in nowhere.stderr
+    unwritable = run_cli(["export", "--output", str(tmp_path / "no" / "x.json"), "--database-url", url])
+    assert unwritable.returncode == 1 and "cannot write it (No such file or directory)" in unwritable.stderr
+    for done in (missing, foreign, nowhere, unwritable):
+        assert "Traceback" not in done.stderr
+    assert not list(tmp_path.glob("**/*.partial"))

@@ -42,6 +42,7 @@ def _progress(what: str) -> Iterator[Progress]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
+        transient=True,  # as console.progress: the bar goes when done, the summary line stays
         disable=not err_console.is_terminal,
     ) as bar:
         task = bar.add_task(what, total=None)

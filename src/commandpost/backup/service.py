@@ -116,19 +116,19 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, indent=1) + "\n"
 
 
-def write_file(path: Path, content: str | bytes | None = None, *, copy_from: Path | None = None) -> None:
+def write_file(path: Path, content: str) -> None:
     """Write ``path`` readable by its owner only (it holds every secret the database holds), atomically."""
     partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        if copy_from is not None:
-            with copy_from.open("rb") as src:
-                shutil.copyfileobj(src, out)
-        else:
-            out.write(content.encode() if isinstance(content, str) else content or b"")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(partial, path)
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(content.encode())
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise CommandpostError(f"{path}: cannot write it ({exc.strerror})") from exc
 
 
 @contextlib.contextmanager
@@ -353,9 +353,22 @@ def backup(engine: Engine, path: Path, *, progress: Progress | None = None) -> s
     database = engine.url.database
     if not database or database == ":memory:":
         raise ValidationFailed("an in-memory SQLite database has no file to back up")
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+    try:
+        # mode=rw: a mistyped path is an error, not a new empty database backed up
+        source = sqlite3.connect(f"{Path(database).resolve().as_uri()}?mode=rw", uri=True, timeout=30)
+        ours = source.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = ?", (migrate.VERSION_TABLE,)
+        ).fetchone()
+    except sqlite3.Error as exc:
+        raise ValidationFailed(f"{database}: cannot open it as a SQLite database ({exc})") from exc
+    if not ours:
+        source.close()
+        raise ValidationFailed(f"{database}: not a commandpost database (no schema revision)")
+    if not path.parent.is_dir():
+        source.close()
+        raise CommandpostError(f"{path}: cannot write it (no directory {path.parent})")
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:  # beside the backup: room for a copy
         copy = Path(scratch) / "backup.db"
-        source = sqlite3.connect(database, timeout=30)
         target = sqlite3.connect(copy)
         try:
 
@@ -373,7 +386,10 @@ def backup(engine: Engine, path: Path, *, progress: Progress | None = None) -> s
             source.close()
         if check != "ok":
             raise CommandpostError(f"the backup copy failed its check: {check}")
-        write_file(path, copy_from=copy)
+        os.chmod(copy, 0o600)  # made in a 0700 scratch directory: never readable by others on the way
+        with copy.open("rb") as written:
+            os.fsync(written.fileno())
+        os.replace(copy, path)
     return "sqlite"
 
 
