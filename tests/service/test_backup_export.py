@@ -359,3 +359,20 @@ def test_backup_refuses_a_missing_or_foreign_database_and_an_unwritable_place(tm
     for done in (missing, foreign, nowhere, unwritable):
         assert "Traceback" not in done.stderr
     assert not list(tmp_path.glob("**/*.partial"))
+
+
+def test_progress_bars_draw_at_a_terminal_only(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.db'}"
+    demo._prepare(url, demo.demo_ops(tmp_path), FrozenClock(END))
+    for command in (["export", "--output", str(tmp_path / "e.json")], ["backup", str(tmp_path / "b")]):
+        piped = run_cli([*command, "--database-url", url], env={"TTY_COMPATIBLE": None})
+        assert piped.returncode == 0 and "\x1b[" not in piped.stderr and piped.stderr.count("\n") <= 2
+        terminal = run_cli([*command, "--database-url", url], env={"TTY_COMPATIBLE": "1"})
+        # a live display ran on stderr (cursor hidden, then shown), then the one-line summary
+        assert terminal.returncode == 0 and terminal.stderr.startswith("\x1b[?25l"), terminal.stderr
+        assert "\x1b[?25h" in terminal.stderr and terminal.stdout == ""
+    target = f"sqlite:///{tmp_path / 'new.db'}"
+    restored = run_cli(
+        ["import", str(tmp_path / "e.json"), "--database-url", target], env={"TTY_COMPATIBLE": "1"}
+    )
+    assert restored.returncode == 0 and restored.stderr.startswith("\x1b[?25l"), restored.stderr
