@@ -44,6 +44,8 @@ EXEMPT: dict[str, str] = {
     "POST /v2/enqueue": "intake: the integration key in the body",
     "POST /v2/change/enqueue": "intake: the integration key in the body",
     "POST /api/v1/intake/{source}/{key}": "intake: the integration key in the path",
+    "GET /api/v1/heartbeats/{key}": "heartbeat ping: its integration key in the path",
+    "POST /api/v1/heartbeats/{key}": "heartbeat ping: its integration key in the path",
     "GET /": "a redirect to /incidents (which needs a login)",
     "GET /login": "login form",
     "POST /login": "login",
@@ -247,6 +249,7 @@ def run(backend: str = "sqlite") -> list[Figure]:
         m.expect("a feed reads its own calendar", m.client.get(f"/ical/{feed_a}.ics"), 200)
         own, other = m.client.get(f"/ical/{feed_a}.ics").text, m.client.get(f"/ical/{feed_b}.ics").text
         m.expect("a made-up feed token", m.client.get("/ical/cpf_not-a-feed.ics"), 404)
+        m.expect("a made-up heartbeat key", m.client.get(f"/api/v1/heartbeats/{'0' * 32}"), 404)
         m.client.close()
     unprotected = [e.label for e in all_endpoints if e.kind == "unprotected"]
     kinds = {k: sum(1 for e in all_endpoints if e.kind == k) for k in ("api", "page", "signed", "exempt")}
