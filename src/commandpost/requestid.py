@@ -15,8 +15,8 @@ response carries it back in ``X-Request-ID``.
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from typing import Any
@@ -31,10 +31,11 @@ _SANE = re.compile(rb"[A-Za-z0-9._:+/=@-]{1,%d}" % MAX_LENGTH)
 
 
 def accept(value: bytes | None) -> str:
-    """The client's ID when it is a short printable token, else a new one (32 hex digits)."""
+    """The client's ID when it is a short printable token, else a new one: 128 random bits in 32 hex
+    digits (as a uuid4's hex, at a third of its cost: this runs on every request)."""
     if value is not None and _SANE.fullmatch(value):
         return value.decode("ascii")
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def of(headers: list[tuple[bytes, bytes]]) -> str:
