@@ -20,7 +20,6 @@ from commandpost.web import charts
 from tests.browser import axe
 from tests.browser.conftest import PASSWORD
 from tests.browser.site import LAPTOP, PHONE
-from tests.browser.test_phone_layout import sideways
 from tests.browser.test_web_pages import seed
 
 PATHS = ("/insights?days=90", "/insights?days=7&service=payment-platform", "/insights")
@@ -74,10 +73,11 @@ def logged_in(browser: Any, server: Any, viewport: dict[str, int]) -> Any:
 @pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["390px", "1366px"])
 def test_the_charts_fit_and_stay_readable(browser, server, metrics, shot, viewport):
     page = logged_in(browser, server, viewport)
-    problems = [p for path in PATHS if (p := sideways(page, path, viewport))]
-    assert not problems, "\n".join(problems)
     for path in PATHS:
-        page.goto(path, timeout=60_000)
+        response = page.goto(path, timeout=60_000)
+        assert response is not None and response.status == 200, path
+        width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], (path, "scrolls sideways", width)
         found = page.evaluate(GEOMETRY)
         assert len(found) == 6, found  # MTTA, MTTR, budget, load, noisy, toil
         for chart in found:
