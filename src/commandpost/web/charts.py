@@ -355,7 +355,7 @@ def heatmap(
     ]
     desc = key + (". Over the limit: " + ", ".join(over_cells) if over_cells else ". None over the limit")
     table = Table(
-        f"{title}, {unit} per cell" if unit else title,
+        title,
         ("Person", *columns),
         tuple((name, *(number(v) for v in values[r])) for r, name in enumerate(rows)),
     )
