@@ -203,6 +203,8 @@
   }
   focusableScrollers();
   window.addEventListener("resize", () => requestAnimationFrame(focusableScrollers));
+  // a live region replaced (live.js) brings new boxes that may scroll
+  document.addEventListener("commandpost:live", () => requestAnimationFrame(focusableScrollers));
 
   // Keyboard shortcuts, listed in the dialog "?" opens (base.html; pages for people logged in): never
   // while typing in a field, nor with Ctrl, Alt or Meta (the browser's own). "g" then a letter goes to a page.
