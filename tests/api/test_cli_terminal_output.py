@@ -299,6 +299,7 @@ JSON_LISTINGS = [
     ("pages", "INC-2", "--json"),
     ("oncall", "--json"),
     ("override", "list", "--json"),
+    ("oncall", "swap", "list", "--json"),
     ("feed", "list", "--json"),
     ("postmortem", "show", "INC-2", "--format", "json"),
     ("postmortems", "--json"),
@@ -323,6 +324,8 @@ def test_every_json_listing_prints_times_as_iso_8601_utc_with_z(stage, db_url):
     run: Run = stage["run"]
     local = [("token", "list", "--json", "--database-url", db_url)]
     local.append(("integrations", "list", "--json", "--database-url", db_url))
+    local.append(("user", "list", "--json", "--database-url", db_url))
+    local.append(("slack", "channels", "--json", "--database-url", db_url))
     commands = [*JSON_LISTINGS, *local]
     with ThreadPoolExecutor(max_workers=3) as pool:
         results = list(pool.map(lambda args: run(*args), commands))

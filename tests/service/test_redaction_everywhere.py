@@ -501,6 +501,27 @@ def _check(
     assert database_leaks(engine) == []
 
 
+def _ops_archive(text: str) -> bytes:
+    """The example ops folder as a tar.gz, its first person given ``text`` as an unknown key and value."""
+    import io
+    import tarfile
+
+    import yaml
+
+    from tests.conftest import EXAMPLE_OPS
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(EXAMPLE_OPS, arcname=".")
+        people = yaml.safe_load((EXAMPLE_OPS / "people.yaml").read_text(encoding="utf-8"))
+        people["people"][0][text] = text
+        data = yaml.safe_dump(people, allow_unicode=True).encode()
+        info = tarfile.TarInfo("people.yaml")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 def _api(
     call: Sweep,
     i: int,
@@ -521,6 +542,15 @@ def _api(
     call("POST", "/api/v1/tokens", json={"person": text, "scope": "read", "name": "x"}, headers=admin)
     if made.status_code == 201:  # (a name of several lines is refused)
         call("DELETE", "/api/v1/tokens/{}", made.json()["id"], headers=admin)
+    # the ops folder as a tar.gz (CI's apply), the sample as an unknown key and its value: refused (422),
+    # nothing stored or logged raw. (A valid folder is stored as given, as 'commandpost apply' stores it.)
+    refused = call(
+        "POST",
+        "/api/v1/ops/revisions",
+        content=_ops_archive(text),
+        headers={**admin, "content-type": "application/gzip"},
+    )
+    assert refused.status_code == 422, refused.text
     # an incident, from its declaration to a reopened postmortem
     declared = call(
         "POST",

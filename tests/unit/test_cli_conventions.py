@@ -81,6 +81,21 @@ def test_every_listing_has_json():
     assert without == []
 
 
+def test_every_listings_json_is_run_and_parsed_by_the_json_test():
+    """tests/api/test_cli_terminal_output.py runs each listing's --json against a real server and parses
+    it; a listing missing there is caught here. page-test is left out: its --json pages a person."""
+    from tests.api import test_cli_terminal_output as json_test
+
+    source = inspect.getsource(json_test.test_every_json_listing_prints_times_as_iso_8601_utc_with_z)
+    local = re.findall(r'\("([a-z-]+(?:", "[a-z-]+)*)", "--json"', source)  # ("token", "list", "--json", …)
+    run = [" ".join(args) for args in json_test.JSON_LISTINGS] + [
+        words.replace('", "', " ") for words in local
+    ]
+    listings = sorted(path for path, command in _commands() if _prints_a_listing(command))
+    missing = [path for path in listings if not any(line.startswith(path) for line in run)]
+    assert missing == ["page-test"]
+
+
 def test_no_table_is_printed_around_the_listing_helper():
     """Every table a command prints goes through print_table: a bare console.print(table) would be cut at 80
     columns in a pipe again."""
