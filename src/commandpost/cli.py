@@ -262,7 +262,10 @@ def token_list(
 
 @app.command()
 def serve(
-    ops: Annotated[Path | None, typer.Option("--ops", help="apply this ops folder before serving")] = None,
+    ops: Annotated[
+        Path | None,
+        typer.Option("--ops", envvar="COMMANDPOST_OPS_DIR", help="apply this ops folder before serving"),
+    ] = None,
     database_url: DatabaseUrl = None,
     host: Annotated[str, typer.Option("--host", envvar="COMMANDPOST_HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", envvar="COMMANDPOST_PORT")] = 8080,
