@@ -10,6 +10,7 @@ bad bodies refused with 422 and nothing stored.
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 
 import pytest
@@ -119,6 +120,102 @@ def test_cancel_ends_it_at_once_and_only_once(client, tokens, clock):
     assert client.post(f"{BASE}/{on['id']}/cancel", headers=tokens["admin"]).status_code == 409
     assert client.post(f"{BASE}/999/cancel", headers=tokens["admin"]).status_code == 404
     assert client.post(f"{BASE}/99999999999/cancel", headers=tokens["admin"]).status_code == 422
+
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def _feeds(client) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str, list[str]]]]:  # type: ignore[no-untyped-def]
+    """(title, id's fragment, updated) of each Atom entry; (title, id's fragment, date, tags) of each
+    JSON Feed item — both newest first."""
+    root = ET.fromstring(client.get("/status/feed.atom").content)
+    atom = [
+        (
+            e.findtext(f"{ATOM}title") or "",
+            (e.findtext(f"{ATOM}id") or "").rpartition("#")[2],
+            e.findtext(f"{ATOM}updated") or "",
+        )
+        for e in root.findall(f"{ATOM}entry")
+    ]
+    items = client.get("/status/feed.json").json()["items"]
+    return atom, [(i["title"], i["id"].rpartition("#")[2], i["date_published"], i["tags"]) for i in items]
+
+
+def test_the_feeds_tell_what_each_window_did(client, tokens, clock):
+    """One entry when a window is scheduled, one when it starts, one when it ends — or when it is
+    cancelled (before it starts) or ended early (while on); with the incidents' updates by time."""
+    done = client.post(BASE, json=WINDOW, headers=tokens["hana"]).json()  # 05:00-06:00, at 03:00
+    clock.advance(minutes=10)
+    called_off = client.post(
+        BASE, json={**WINDOW, "title": "Cache flush", "starts_at": "2026-06-24T07:00:00Z",
+                    "ends_at": "2026-06-24T08:00:00Z"}, headers=tokens["hana"],
+    ).json()  # fmt: skip
+    atom, items = _feeds(client)
+    assert atom == [
+        ("Scheduled maintenance: Cache flush", f"maintenance-{called_off['id']}-scheduled",
+         "2026-06-24T03:10:00Z"),
+        ("Scheduled maintenance: Database upgrade", f"maintenance-{done['id']}-scheduled",
+         "2026-06-24T03:00:00Z"),
+    ]  # fmt: skip
+    assert items[1] == (
+        "Scheduled maintenance: Database upgrade",
+        f"maintenance-{done['id']}-scheduled",
+        "2026-06-24T03:00:00+00:00",
+        ["maintenance", "scheduled", "payment-platform"],
+    )
+    body = client.get("/status/feed.json").json()["items"][1]
+    assert body["url"].endswith(f"/status#maintenance-{done['id']}")
+    assert body["content_text"] == (
+        "Card payments may be slow for a few minutes.\n\n"
+        "2026-06-24 05:00 – 2026-06-24 06:00 UTC · payment-platform"
+    )
+    assert client.post(f"{BASE}/{called_off['id']}/cancel", headers=tokens["hana"]).status_code == 200
+    clock.advance(hours=2, minutes=20)  # 05:30: on
+    r = client.post(
+        "/api/v1/incidents",
+        json={"title": "x", "severity": "SEV2", "service": "payment-platform"},
+        headers=tokens["hana"],
+    )
+    update = {
+        "title": "Payments failing",
+        "message": "We are on it.",
+        "services": {"payment-platform": "major_outage"},
+    }
+    assert client.post(f"/api/v1/incidents/{r.json()['number']}/public-updates", json=update,
+                       headers=tokens["hana"]).status_code == 201  # fmt: skip
+    clock.advance(hours=1)  # 06:30: over
+    atom, items = _feeds(client)
+    assert [(t, u) for t, _k, u in atom] == [
+        ("Maintenance completed: Database upgrade", "2026-06-24T06:00:00Z"),
+        ("Investigating: Payments failing", "2026-06-24T05:30:00Z"),
+        ("Maintenance in progress: Database upgrade", "2026-06-24T05:00:00Z"),
+        ("Maintenance cancelled: Cache flush", "2026-06-24T03:10:00Z"),
+        ("Scheduled maintenance: Cache flush", "2026-06-24T03:10:00Z"),
+        ("Scheduled maintenance: Database upgrade", "2026-06-24T03:00:00Z"),
+    ]
+    assert [(t, k) for t, k, _u in atom] == [(t, k) for t, k, _d, _tags in items]
+    assert len({k for _t, k, _u in atom}) == 6  # each entry its own id
+    assert items[3][3] == ["maintenance", "cancelled", "payment-platform"]
+    cancelled = client.get("/status/feed.json").json()["items"][3]["content_text"]
+    assert cancelled.startswith("The planned maintenance will not take place.")
+
+    early = client.post(
+        BASE, json={**WINDOW, "title": "Index rebuild", "starts_at": "2026-06-24T06:00:00Z",
+                    "ends_at": "2026-06-24T09:00:00Z"}, headers=tokens["hana"],
+    ).json()  # fmt: skip
+    clock.advance(minutes=15)
+    assert client.post(f"{BASE}/{early['id']}/cancel", headers=tokens["hana"]).status_code == 200
+    atom, _items = _feeds(client)
+    assert [t for t, _k, _u in atom[:3]] == [
+        "Maintenance ended early: Index rebuild",
+        "Scheduled maintenance: Index rebuild",
+        "Maintenance in progress: Index rebuild",
+    ]
+    assert atom[0][2] == "2026-06-24T06:45:00Z"
+
+    clock.advance(days=7, minutes=1)  # a week after the last window ended: the windows are gone
+    atom, items = _feeds(client)
+    assert [t for t, _k, _u in atom] == ["Investigating: Payments failing"] == [i[0] for i in items]
 
 
 def test_who_may_schedule(client, tokens, session):

@@ -1,8 +1,8 @@
 """Email subscription to the status page (issue 18), double opt-in, through a real SMTP server
 (aiosmtpd), both databases: the public form (CSRF, rate limit, the same answer for every address),
-the confirmation email with its signed expiring link, updates and maintenance notices to confirmed
-subscribers only, each with a signed unsubscribe link; forged, altered, expired and wrong-purpose
-links refused with nothing changed; the address never in the logs.
+the confirmation email with its signed expiring link, updates and maintenance notices (scheduled,
+cancelled) to confirmed subscribers only, each with a signed unsubscribe link; forged, altered,
+expired and wrong-purpose links refused with nothing changed; the address never in the logs.
 """
 
 from __future__ import annotations
@@ -187,12 +187,20 @@ def test_double_opt_in_updates_and_unsubscribe(
     assert "Confirm:" not in _text(update) and _link(update, "Unsubscribe").startswith("/status/unsubscribe/")
     notice = _text(sent["Scheduled maintenance: Database upgrade"])
     assert "2026-06-25 01:00 – 2026-06-25 02:00 UTC · payment-platform" in notice
+    window_id = client.get("/api/v1/status/maintenance", headers=yuta).json()[0]["id"]
+    assert client.post(f"/api/v1/status/maintenance/{window_id}/cancel", headers=yuta).status_code == 200
+    deliver()
+    rcpt, called_off = mailbox.messages[3]
+    assert rcpt == [ADDRESS] and called_off["Subject"] == "Maintenance cancelled: Database upgrade"
+    assert _text(called_off).startswith("The planned maintenance will not take place.")
+    assert "2026-06-25 01:00 – 2026-06-25 02:00 UTC · payment-platform" in _text(called_off)
+    assert _link(called_off, "Unsubscribe").startswith("/status/unsubscribe/")
 
     # subscribing again answers the same and sends nothing (it never tells who is subscribed)
     again = _subscribe(client)
     assert again.status_code == 303 and again.headers["location"] == r.headers["location"]
     deliver()
-    assert len(mailbox.messages) == 3
+    assert len(mailbox.messages) == 4
 
     assert client.get(leave).status_code == 200 and _count(session) == (1, 1)
     gone = client.post(_link(update, "Unsubscribe"))
@@ -200,7 +208,7 @@ def test_double_opt_in_updates_and_unsubscribe(
     assert client.post(leave).status_code == 200  # a second click says the same
     _publish(client, yuta, {"message": "Back to normal.", "state": "resolved"})
     deliver()
-    assert len(mailbox.messages) == 3
+    assert len(mailbox.messages) == 4
     # the logs of commandpost (not those of aiosmtpd, the stand-in server) never hold the address
     ours = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("mail."))
     assert ours and ADDRESS not in ours and "reader@" not in ours

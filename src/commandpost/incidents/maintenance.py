@@ -6,7 +6,8 @@ the injected clock) its services read "Under maintenance" — unless a published
 — and then go back by themselves. Uptime counts maintenance as up. Cancelling keeps the row (who
 and when) and ends the window at once.
 
-Confirmed email subscribers are told when a window is scheduled. Who may schedule or cancel: an
+Confirmed email subscribers are told when a window is scheduled and when it is cancelled (the
+feeds also say when it starts and ends: :func:`events`). Who may schedule or cancel: an
 admin; or a responder who speaks for every service named — a member of the team that owns it, or
 the Comms holder or IC of an open incident on it (emergency work).
 """
@@ -14,9 +15,10 @@ the Comms holder or IC of an open incident on it (emergency work).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from commandpost.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -128,11 +130,18 @@ def schedule(
         session,
         key=f"maintenance:{window.id}",
         subject=f"Scheduled maintenance: {public_title}",
-        body=f"{text}\n\n{starts_at.astimezone(UTC):%Y-%m-%d %H:%M} – "
-        f"{ends_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC · {', '.join(names)}",
+        body=f"{text}\n\n{when(window)}",
         now=now,
     )
     return window
+
+
+def when(window: MaintenanceWindow) -> str:
+    """The public line that says when and what: "2026-06-25 01:00 – 2026-06-25 02:00 UTC · api, web"."""
+    return (
+        f"{window.starts_at.astimezone(UTC):%Y-%m-%d %H:%M} – "
+        f"{window.ends_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC · {', '.join(window.services)}"
+    )
 
 
 def cancel(
@@ -151,7 +160,86 @@ def cancel(
         )
     window.cancelled_at, window.cancelled_by = now, principal.person
     session.flush()
+    event = Event.of(window, "ended_early" if window.starts_at < now else "cancelled", now)
+    subscribers.announce(
+        session,
+        key=f"maintenance-cancelled:{window.id}",
+        subject=f"{event.label}: {window.title}",
+        body=event.text,
+        now=now,
+    )
     return window
+
+
+LABELS = {
+    "scheduled": "Scheduled maintenance",
+    "started": "Maintenance in progress",
+    "completed": "Maintenance completed",
+    "cancelled": "Maintenance cancelled",
+    "ended_early": "Maintenance ended early",
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing a window did, as the feeds and emails tell it: what a subscriber reads about planned
+    work is that it was announced, began, and ended — or was called off."""
+
+    window: int
+    kind: str
+    at: datetime
+    title: str
+    message: str
+    services: list[str]
+    when: str
+
+    @classmethod
+    def of(cls, window: MaintenanceWindow, kind: str, at: datetime) -> Event:
+        return cls(
+            window=window.id,
+            kind=kind,
+            at=at.astimezone(UTC),
+            title=window.title,
+            message=window.message,
+            services=list(window.services),
+            when=when(window),
+        )
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.kind]
+
+    @property
+    def text(self) -> str:
+        """The public message where it is news (scheduled), else a sentence about the plan."""
+        if self.kind == "scheduled":
+            return f"{self.message}\n\n{self.when}"
+        said = {
+            "started": "The planned maintenance has begun.",
+            "completed": "The planned maintenance is over.",
+            "cancelled": "The planned maintenance will not take place.",
+            "ended_early": f"The planned maintenance ended early, at {self.at:%H:%M} UTC.",
+        }
+        return f"{said[self.kind]}\n\n{self.when}"
+
+
+def events(session: Session, *, start: datetime, now: datetime) -> list[Event]:
+    """What the windows did up to ``now``, for the feeds: every event of each window not over, or over
+    (ended or cancelled) since ``start``; newest first."""
+    query = select(MaintenanceWindow).where(
+        func.coalesce(MaintenanceWindow.cancelled_at, MaintenanceWindow.ends_at) >= start
+    )
+    found: list[Event] = []
+    for window in session.scalars(query.order_by(MaintenanceWindow.id.desc()).limit(MAX_LISTED)):
+        found.append(Event.of(window, "scheduled", window.created_at))
+        stop = window.cancelled_at
+        if window.starts_at <= now and (stop is None or stop > window.starts_at):
+            found.append(Event.of(window, "started", window.starts_at))
+        if stop is not None:
+            found.append(Event.of(window, "ended_early" if stop > window.starts_at else "cancelled", stop))
+        elif window.ends_at <= now:
+            found.append(Event.of(window, "completed", window.ends_at))
+    return sorted(found, key=lambda e: (e.at, e.window, list(LABELS).index(e.kind)), reverse=True)
 
 
 def current(session: Session, *, now: datetime) -> list[MaintenanceWindow]:

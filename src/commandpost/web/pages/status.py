@@ -3,7 +3,8 @@
 No login, and a read that keeps nothing. It shows only what Comms or the IC published
 (``incidents.public_status``): each service's published state, a banner with the worst of them, and
 the public incidents with their updates. ``/status/feed.atom`` (RFC 4287) and ``/status/feed.json``
-(JSON Feed 1.1) carry the same updates.
+(JSON Feed 1.1) carry the same updates, and what each scheduled maintenance window did (scheduled,
+started, completed, cancelled or ended early: one entry each).
 
 Email subscription (``incidents.subscribers``): the form posts to ``/status/subscribe`` (CSRF: a
 double-submit cookie, as the login form; rate-limited per client and per address) and always
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -178,6 +181,39 @@ def _purpose(value: str) -> Purpose:
     raise NotFound(f"no page /status/{value[:40]}/…")
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry: a published update (``#u12``) or a maintenance window's event
+    (``#maintenance-3-started``, linking to ``#maintenance-3``)."""
+
+    key: str
+    anchor: str
+    title: str
+    text: str
+    at: datetime
+    tags: list[str]
+
+
+def _entries(status: public_status.StatusPage) -> list[Entry]:
+    """Updates and maintenance events together, newest first (ties keep the updates' order)."""
+    rows = [
+        Entry(f"u{u.id}", f"u{u.id}", _title(i, u), _text(u), u.at, [u.state, *sorted(u.services)])
+        for i, u in status.updates
+    ]
+    rows += [
+        Entry(
+            f"maintenance-{e.window}-{e.kind}",
+            f"maintenance-{e.window}",
+            f"{e.label}: {e.title}",
+            e.text,
+            e.at,
+            ["maintenance", e.kind, *e.services],
+        )
+        for e in status.maintenance_events
+    ]
+    return sorted(rows, key=lambda e: e.at, reverse=True)
+
+
 @router.get("/status/feed.atom")
 def status_feed(request: Request, session: PublicRead) -> Response:
     status = _status(request, session)
@@ -187,6 +223,7 @@ def status_feed(request: Request, session: PublicRead) -> Response:
         now=request.app.state.clock.now(),
         org=_org(request),
         status=status,
+        entries=_entries(status),
     )
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
@@ -203,19 +240,20 @@ def _text(update: public_status.Update) -> str:
 
 @router.get("/status/feed.json")
 def status_json_feed(request: Request, session: PublicRead) -> Response:
-    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1): one item per published update."""
+    """JSON Feed 1.1 (https://jsonfeed.org/version/1.1): one item per published update or maintenance
+    event."""
     status = _status(request, session)
     base = _base(request)
     items: list[dict[str, Any]] = [
         {
-            "id": f"{base}/status#u{update.id}",
-            "url": f"{base}/status#u{update.id}",
-            "title": _title(incident, update),
-            "content_text": _text(update),
-            "date_published": update.at.isoformat(),
-            "tags": [update.state, *sorted(update.services)],
+            "id": f"{base}/status#{e.key}",
+            "url": f"{base}/status#{e.anchor}",
+            "title": e.title,
+            "content_text": e.text,
+            "date_published": e.at.isoformat(),
+            "tags": e.tags,
         }
-        for incident, update in status.updates
+        for e in _entries(status)
     ]
     feed = {
         "version": JSON_FEED,
