@@ -53,7 +53,7 @@ NOTES = (
     "order): SQLAlchemy 28 MB, pydantic 13, FastAPI with Starlette 10, cryptography 10 "
     "(SNS signatures only), detect-secrets with requests 6, httpx 5, icalendar 3 (iCal feeds only). "
     "Alembic (11 MB) is not among them: `serve` upgrades the schema in a child process and reads "
-    "the version table itself; matplotlib neither: it is imported only when a chart is first drawn."
+    "the version table itself. The charts are SVG written by hand (matplotlib went with issue 18)."
 )
 
 

@@ -26,8 +26,8 @@ VENV_COMMAND = "/opt/commandpost/venv/bin/commandpost"
 MAX_EXPOSURE = (
     20  # tenths, as --threshold takes it: 2.0 of systemd-analyze security's 0 (sealed) to 10 (open)
 )
-# Settings of other programs the unit may set: uvicorn's trusted proxies, matplotlib's cache, Python.
-OTHER_VARIABLES = {"FORWARDED_ALLOW_IPS", "MPLCONFIGDIR", "PYTHONDONTWRITEBYTECODE"}
+# Settings of other programs the unit may set: uvicorn's trusted proxies, Python.
+OTHER_VARIABLES = {"FORWARDED_ALLOW_IPS", "PYTHONDONTWRITEBYTECODE"}
 
 
 def _systemd_analyze() -> str:
