@@ -42,6 +42,8 @@ def test_integrations_are_admin_only(client, auth, applied_ops):
     r = client.get("/api/v1/integrations", headers=auth("admin"))
     assert r.status_code == 200
     rows = {i["name"]: i for i in r.json()}
-    assert set(rows) == {i.name for _s, i in applied_ops.integrations()}
+    assert set(rows) == {i.name for _s, i in applied_ops.integrations()} | {"charge-ledger-reconciliation"}
+    beat = rows["charge-ledger-reconciliation"]  # a heartbeat's key: its ping URL
+    assert beat["source"] == "heartbeat" and beat["intake_url"].endswith(f"/api/v1/heartbeats/{beat['key']}")
     sns = rows["payment-platform-cloudwatch"]
     assert sns["source"] == "sns" and sns["intake_url"].endswith(f"/api/v1/intake/sns/{sns['key']}")

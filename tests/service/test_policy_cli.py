@@ -168,7 +168,8 @@ def test_integrations_list_and_rotate(db_url):
     assert invoke("apply", str(EXAMPLE_OPS), "--database-url", db_url).exit_code == 0
     listed = invoke("integrations", "list", "--json", "--database-url", db_url)
     rows = {r["name"]: r for r in json.loads(listed.stdout)}
-    assert len(rows) == 5
+    assert len(rows) == 6  # five integrations and the heartbeat charge-ledger-reconciliation
+    assert rows["charge-ledger-reconciliation"]["source"] == "heartbeat"
     generic = rows["payment-platform-generic"]
     assert (generic["source"], generic["service"]) == ("generic", "payment-platform")
     assert generic["intake_url"].endswith(f"/api/v1/intake/generic/{generic['key']}")
