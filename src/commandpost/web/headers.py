@@ -1,12 +1,11 @@
 """Security headers on every response the app stack answers (pages, their fetches, the API).
 
 - ``Content-Security-Policy``: scripts and stylesheets from this origin only (``/static``; no inline
-  script, no ``eval``, nothing from a CDN), images from this origin or ``data:`` (the heatmap's
-  bitmap inside its SVG), ``fetch`` to this origin, forms posting to this origin, no ``<base>``,
-  no plugins, and ``frame-ancestors 'none'``: no other page can frame a command post and overlay
-  its "Escalate now" button. The one relaxation is ``style-src-attr 'unsafe-inline'``: the charts
-  are matplotlib's inline SVG, whose shapes carry ``style="fill: …"`` attributes (an attribute
-  cannot run script, and every value reaching a page is autoescaped).
+  script or style, no ``eval``, nothing from a CDN), images from this origin, ``fetch`` to this
+  origin, forms posting to this origin, no ``<base>``, no plugins, and ``frame-ancestors 'none'``:
+  no other page can frame a command post and overlay its "Escalate now" button. No relaxation: the
+  charts are SVG whose colours are presentation attributes, not ``style`` (matplotlib's needed
+  ``style-src-attr 'unsafe-inline'`` and ``data:`` images until issue 18).
 - ``X-Frame-Options: DENY`` for browsers that predate ``frame-ancestors``.
 - ``X-Content-Type-Options: nosniff``: a response is only ever what its Content-Type says.
 - ``Referrer-Policy: same-origin``: an incident's URL never leaves in a ``Referer`` header (the
@@ -37,8 +36,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "style-src-attr 'unsafe-inline'",
-        "img-src 'self' data:",
+        "img-src 'self'",
         "connect-src 'self'",
         "form-action 'self'",
         "frame-ancestors 'none'",
