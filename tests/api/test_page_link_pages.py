@@ -3,6 +3,7 @@ who, forged/altered/expired tokens get 403 and change nothing; on SQLite and Pos
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from commandpost.notify.models import CANCELLED, OutgoingMessage
 from commandpost.security import links
 from commandpost.security.links import LinkSigner
 from commandpost.security.models import AuditLog
-from tests.paging_support import act, open_alert, processor, run_until
+from tests.paging_support import act, apply, open_alert, ops_variant, processor, run_until
 
 
 @pytest.fixture
@@ -94,6 +95,33 @@ def test_get_asks_post_acts_once_and_a_second_use_says_who(client, sessions, pag
     assert state(sessions)[3:] == (entries, audits)
     shown = client.get(f"/a/{token}")
     assert "already acknowledged by @yuta" in shown.text and "<form" not in shown.text
+
+
+def test_times_read_in_the_paged_persons_zone_with_the_incidents_in_brackets(
+    client, sessions, paged, clock, tmp_path
+):
+    """yuta moved to Berlin (people.yaml); the org, and so the incident, stays in Tokyo."""
+
+    def move(data):  # type: ignore[no-untyped-def]
+        next(p for p in data["people"] if p["handle"] == "yuta")["timezone"] = "Europe/Berlin"
+
+    def text(path: str) -> str:
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", client.get(path).text))
+
+    token = paged("email")  # made at 03:00 UTC, valid an hour
+    page = text(f"/a/{token}")
+    assert "Opened 12:00 JST on 24 Jun" in page and "until 13:00 JST on 24 Jun" in page  # both in Tokyo
+    assert "JST on 24 Jun [" not in page
+    apply(sessions, clock, ops_variant(tmp_path, {"people.yaml": move}))
+    page = text(f"/a/{token}")
+    assert "Opened 05:00 CEST on 24 Jun [12:00 JST on 24 Jun]" in page
+    assert "until 06:00 CEST on 24 Jun [13:00 JST on 24 Jun]" in page
+    clock.advance(timedelta(minutes=2))
+    assert "INC-1 acknowledged by @yuta." in client.post(f"/a/{token}").text
+    again = client.post(f"/a/{token}", headers={"Accept": "application/json"}).json()["message"]
+    assert again == "INC-1 was already acknowledged by @yuta at 05:02 CEST on 24 Jun [12:02 JST on 24 Jun]."
+    shown = text(f"/a/{token}")
+    assert "already acknowledged by @yuta at 05:02 CEST on 24 Jun [12:02 JST on 24 Jun]" in shown
 
 
 def test_an_escalate_link_passes_the_page_on(client, sessions, paged, clock):

@@ -59,6 +59,8 @@ def test_a_window_is_upcoming_then_on_then_over(client, tokens, clock, session):
     )  # fmt: skip
     page = client.get("/status").text
     assert 'data-on="no"' in page and "Upcoming" in page and "Database upgrade" in page
+    assert "Times are in Asia/Tokyo (JST)." in page  # the org's zone, said, whoever reads it
+    assert ">2026-06-24 14:00 JST</time> –" in page
     assert 'data-state="operational"' in _component(page) and "All systems operational" in page
     listed = client.get(BASE, headers=tokens["read"]).json()
     assert [w["id"] for w in listed] == [out["id"]]

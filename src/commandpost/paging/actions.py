@@ -56,14 +56,16 @@ class Acted:
     by: str | None = None
     at: datetime | None = None
 
-    def sentence(self, timezone: str = "UTC") -> str:
-        """One line for a confirmation page, an SMS answer or a voice prompt."""
+    def sentence(self, timezone: str = "UTC", incident_zone: str | None = None) -> str:
+        """One line for a confirmation page, an SMS answer or a voice prompt; with ``incident_zone``
+        (the page), the incident's time in brackets where it differs, as the notifications do."""
         if self.incident == TEST:
             return f"Test page acknowledged by @{self.person}: this method works."
         if self.done:
             verb = "acknowledged" if self.action == "ack" else "passed on; the next level is being paged"
             return f"{self.incident} {verb} by @{self.person}."
-        when = timeline.local(self.at, timezone, "%H:%M %Z on %d %b") if self.at else "earlier"
+        fmt = "%H:%M %Z on %d %b"
+        when = timeline.local_for(self.at, timezone, incident_zone or timezone, fmt) if self.at else "earlier"
         if self.by:
             return f"{self.incident} was already acknowledged by @{self.by} at {when}."
         return f"{self.incident} is no longer open (since {when}); nothing was changed."

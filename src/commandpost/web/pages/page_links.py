@@ -1,5 +1,8 @@
 """The one-tap links on a page (``/a/<token>``): act on a page from a phone without logging in.
 
+Times read in the paged person's own timezone (people.yaml), the incident's (the org's) in brackets
+where it differs — as the page's notification said them.
+
 ``GET`` only shows what the link would do ("Acknowledge INC-7 as @mei?") and acts on nothing, so
 mail and chat link scanners that open every link acknowledge nothing. ``POST`` acts — from the
 confirmation page's button, or directly from an ntfy push action or a Slack button. The token is
@@ -63,6 +66,7 @@ def confirm(request: Request, token: str) -> Response:
             session, message_id=grant.message_id, person=grant.person, incident_id=grant.incident_id
         )
         values = _values(session, grant)
+        own, org = _zones(request, session, grant.person)
         incident: Incident | None = values["incident"]
         button, question = VERBS[grant.action]
         heading = question.format(number=values["number"] or "this test page", person=grant.person)
@@ -76,10 +80,10 @@ def confirm(request: Request, token: str) -> Response:
                 grant.person,
                 by=incident.acknowledged_by or "someone",
                 at=incident.acknowledged_at,
-            ).sentence(_zone(request, session))
+            ).sentence(own, org)
         elif incident is not None and not incident_rules.is_open(incident.status):
             ask, message = False, f"{values['number']} is {incident.status}; nothing to do."
-        expires = timeline.local(grant.expires_at, _zone(request, session), "%H:%M %Z on %d %b")
+        expires = timeline.local_for(grant.expires_at, own, org, "%H:%M %Z on %d %b")
         return page(
             request,
             "page_link.html",
@@ -108,7 +112,7 @@ def act(request: Request, token: str) -> Response:
             now=now,
             base_url=public_url.base_url(session, request.app.state.settings),
         )
-        sentence = done.sentence(_zone(request, session))
+        sentence = done.sentence(*_zones(request, session, grant.person))
         if wants_json(request) or "application/json" in request.headers.get("accept", ""):
             return JSONResponse(
                 {
@@ -126,11 +130,15 @@ def act(request: Request, token: str) -> Response:
         )
 
 
-def _zone(request: Request, session: Session) -> str:
-    """The org's timezone for the times on the page (UTC before any ops folder is applied)."""
+def _zones(request: Request, session: Session, person: str) -> tuple[str, str]:
+    """The paged person's timezone (the org's for someone not in people.yaml) and the org's, which is
+    the incident's (UTC for both before any ops folder is applied); the page's own times follow."""
     try:
-        zone = policy_service.current_config(session).settings.timezone
+        config = policy_service.current_config(session)
     except Unavailable:
-        zone = "UTC"
-    request.state.timezone = zone
-    return zone
+        request.state.timezone = request.state.org_timezone = "UTC"
+        return "UTC", "UTC"
+    found = config.person(person)
+    own = found.timezone if found is not None else config.settings.timezone
+    request.state.timezone, request.state.org_timezone = own, config.settings.timezone
+    return own, config.settings.timezone
