@@ -137,17 +137,18 @@ def login(browser: Any, server: Server) -> Iterator[Callable[[str], Any]]:
 
 @pytest.fixture
 def shot(request: pytest.FixtureRequest, db_url: str) -> Callable[..., Path]:
-    """``shot(page, "incident")``: a full-page screenshot in test-output/browser/ (and, with
+    """``shot(page, "incident")``: a full-page screenshot in test-output/browser/ (a name may hold a
+    folder: ``"pages/phone-login"``; and, with
     COMMANDPOST_DOCS_SCREENSHOTS=1, the SQLite run's copy in docs/img/ for docs/web.md)."""
     backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
     docs = os.environ.get("COMMANDPOST_DOCS_SCREENSHOTS") == "1" and backend == "sqlite"
 
     def take(page: Any, name: str, *, full_page: bool = True) -> Path:
-        OUTPUT.mkdir(parents=True, exist_ok=True)
         path = OUTPUT / f"{name}-{backend}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(path), full_page=full_page)
         if docs:
-            DOCS_IMG.mkdir(parents=True, exist_ok=True)
+            (DOCS_IMG / name).parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(DOCS_IMG / f"{name}.png"), full_page=full_page)
         return path
 

@@ -52,13 +52,22 @@ WIDEST = """() => {
 }"""
 
 
-def sideways(page: Any, path: str, viewport: dict[str, int]) -> str | None:
-    """None when ``path`` fits ``viewport``; else what sticks out, to name in the failure."""
+def screen_name(path: str, viewport: dict[str, int]) -> str:
+    """The gallery's file for ``path`` at ``viewport`` (docs/web.md): ``pages/phone-incidents-INC-3``."""
+    size = "phone" if viewport == PHONE else "laptop"
+    page = "page-link" if path.startswith("/a/") else re.sub(r"[^A-Za-z0-9]+", "-", path).strip("-")
+    return f"pages/{size}-{page or 'home'}"
+
+
+def sideways(page: Any, path: str, viewport: dict[str, int], shot: Any) -> str | None:
+    """None when ``path`` fits ``viewport``; else what sticks out, to name in the failure. Each
+    screen is kept (its first screenful) for the gallery in docs/web.md."""
     page.set_viewport_size(viewport)
     response = page.goto(path, timeout=60_000)  # the metrics page draws its charts on first load
     expected = 404 if path.endswith("INC-404") else 200
     assert response is not None and response.status == expected, (path, response and response.status)
     found = page.evaluate(WIDEST)
+    shot(page, screen_name(path, viewport), full_page=False)
     assert found["inner"] == viewport["width"]
     if found["scroll"] <= found["client"]:
         return None
@@ -76,8 +85,8 @@ def test_no_page_scrolls_sideways_on_a_phone_or_a_laptop(browser, login, server,
 
     problems: list[str] = []
     for viewport in (PHONE, LAPTOP):
-        problems += [p for path in pages if (p := sideways(yuta, path, viewport))]
-        problems += [p for path in public if (p := sideways(anonymous, path, viewport))]
+        problems += [p for path in pages if (p := sideways(yuta, path, viewport, shot))]
+        problems += [p for path in public if (p := sideways(anonymous, path, viewport, shot))]
     assert not problems, "\n".join(problems)
     anonymous.context.close()
 
