@@ -71,8 +71,8 @@ TARGET_RATIO = 1.0
 TARGET_P99_MS = 5.0
 
 NOTES = """\
-**How it is measured.** `commandpost serve --ops` started as a user starts it (access log on
-stdout, engine on, SQLite, the flood guard of the ops copy raised) and Alertmanager 0.25 (Debian's
+**How it is measured.** `commandpost serve --ops` started as a user starts it (access log on stdout,
+engine on, SQLite, the flood guard of the ops copy raised) and Alertmanager 0.25 (Debian's
 `prometheus-alertmanager`, in memory) run side by side; `wrk -t1 -c32` (Debian's, pinned with
 `taskset` to the last core) drives each for {seconds:g} s in turn, the two alternating round after
 round (medians of BENCH_ROUNDS rounds; the rounds' figures in brackets), because this 2-core VM is
@@ -80,14 +80,14 @@ shared with other sessions' test runs: rates move with the neighbours, and CPU p
 server's user + system time from `/proc`, all threads and processes, over the events it accepted)
 holds up better. The server and wrk share the 2 cores; Alertmanager's Go runtime spreads over both.
 (a) is the event of issue 19: a PagerDuty trigger repeating a firing alert attached to an open
-incident; Alertmanager gets the same alert (labels and annotations) on `POST /api/v2/alerts`.
-(b) is 100 Alertmanager webhooks of 50 alerts in turn (a warm-up opened them); Alertmanager gets the
-same 50 alerts per request on its own API. (c) `hey -c 10 -q 100` (10 workers × 100 requests/s),
-pinned like wrk; its p99 is of the requests it sent on schedule. (d) `serve --workers N` on
-PostgreSQL (`synchronous_commit=on`), the event of (a); PostgreSQL runs on the same 2 cores.
-*Durable*: a 202 only after the commit; after each run the stored counts are checked against the
-202s (stored may exceed them only by requests wrk abandoned in flight at its end). Needs Debian's
-`wrk`, `hey` and `prometheus-alertmanager`, and `taskset` (util-linux).
+incident; Alertmanager gets the same alert (labels and annotations) on `POST /api/v2/alerts`. (b) is
+100 Alertmanager webhooks of 50 alerts in turn (a warm-up opened them); Alertmanager gets the same
+50 alerts per request on its own API. (c) `hey -c 10 -q 100` (10 workers × 100 requests/s), pinned
+like wrk; its p99 is of the requests it sent on schedule. (d) `serve --workers N` on PostgreSQL
+(`synchronous_commit=on`), the event of (a); PostgreSQL runs on the same 2 cores. *Durable*: a 202
+only after the commit; after each run the stored counts are checked against the 202s (stored may
+exceed them only by requests wrk abandoned in flight at its end). Needs Debian's `wrk`, `hey` and
+`prometheus-alertmanager`, and `taskset` (util-linux).
 
 **Diagnosis.** The bare app (uvicorn with no access log, engine off: what this section measured
 until issue 19) under the same load shows what `serve`'s defaults cost; it is not a goal.
@@ -98,26 +98,38 @@ shares below are of the samples holding the GIL, measured 2026-12-07 at load ave
 single thing dominates: the kernel's `write()` of the answer 18 %; uvicorn 22 % (building and
 sending the response head 15 %, parsing the request 7 %); the group commit 17 % (SQLAlchemy's
 session and transaction begin about 6 of it, the `UPDATE` of the repeat, the commit); the intake
-pipeline (rate limit, route, outcome) 8 % and parsing and checking the body 5 %; the engine
-thread's passes 7 % (engine on, as shipped); request IDs (`X-Request-ID`, and tagging each log
-record with it) about 6 %; request metrics 2 %; the WAL checkpoint thread 1 %; the access log's
-listener thread 0.3 %. Alertmanager's Go server does the same work (HTTP, JSON, an in-memory
-store, no commit) in less CPU per alert; in one Python process the HTTP and asyncio cost per
-request alone is near Alertmanager's whole cost per alert, so the single-event goal would need
-the request path in fewer Python-level steps (a leaner protocol than uvicorn's) rather than any
-one fix in the app.
+pipeline (rate limit, route, outcome) 8 % and parsing and checking the body 5 %; the engine thread's
+passes 7 % (engine on, as shipped); request IDs (`X-Request-ID`, and tagging each log record with
+it) about 6 %; request metrics 2 %; the WAL checkpoint thread 1 %; the access log's listener thread
+0.3 %. Under (b)'s load a profile found one thing that did dominate: 41–44 % of the CPU (two
+recordings) went to scanning each repeat's dedup key for secrets (an identifier column) — an
+Alertmanager fingerprint looks random, so the entropy detectors ran on every one and their findings
+were then set aside, and the redaction memo (4,096 texts, emptied when full) could not hold 5,000
+fingerprints; identifiers found clean are now remembered (below; the flame graphs of (b)
+[before](img/serve-flame-webhooks-before.svg) and [after](img/serve-flame-webhooks-after.svg),
+`python -m bench.ingest flame FILE webhooks`). Alertmanager's Go server does the same work (HTTP,
+JSON, an in-memory store, no commit) in less CPU per alert; in one Python process the HTTP and
+asyncio cost per request alone is near Alertmanager's whole cost per alert, so the single-event goal
+would need the request path in fewer Python-level steps (a leaner protocol than uvicorn's) rather
+than any one fix in the app.
 
-**Tried, and its measured effect.** Earlier in issue 19: the access log off the event loop (its
-cost now +2 % CPU per event, the `accesslog` section) and one `send()` per answer (the kernel's
-CPU per request down a third, the total a tenth). Here: `msgspec` decoding and validating the
-PagerDuty body in one pass (a typed `Struct`) instead of orjson and the fast-path checks,
-measured alone on the issue's event: 1.8 µs against 5.5 µs for `orjson.loads` + the object check
-(2.6 µs once the body is also a dict, which the alert stores), so at most ~3 µs of the ~90–150 µs
-an event costs (≤ 3 %); a body that fails still needs today's check to word its errors as before
-— not kept. `serve --workers 2` on PostgreSQL: row (d) — on this 2-core VM, with wrk pinned to one
-core and PostgreSQL on the same two, a second process has no core of its own and serves less;
-it is for hosts with more cores (docs/deploy.md). Granian (tried before issue 19, slower here)
-was not tried again.
+**Tried, and its measured effect.** Earlier in issue 19: the access log off the event loop (its cost
+now +2–3 % CPU per event, the `accesslog` section) and one `send()` per answer (the kernel's CPU per
+request down a third, the total a tenth). Here: `msgspec` decoding and validating the PagerDuty body
+in one pass (a typed `Struct`) instead of orjson and the fast-path checks, measured alone on the
+issue's event: 1.8 µs against 5.5 µs for `orjson.loads` + the object check (2.6 µs once the body is
+also a dict, which the alert stores), so at most ~3 µs of the ~90–150 µs an event costs (≤ 3 %); a
+body that fails still needs today's check to word its errors as before — not kept. Identifiers found
+to hold no secret are remembered by `security.stored` (clean values only, bounded), so a repeat's
+dedup key is not scanned again: (b) as shipped, measured A/B on 2026-12-07 in 4 alternating rounds
+at load average 12–18, 72 → 45 µs CPU per alert (−37 %) and 3,146 → 4,573 alerts/s — kept (row (b)
+above is measured with it). `serve --workers 2` on PostgreSQL: row (d) — on this 2-core VM, with wrk
+pinned to one core and PostgreSQL and other sessions on the same two, a second process has no core
+of its own: runs of the same hour gave 0.78× to 1.35× one process; it is for hosts with more cores
+(docs/deploy.md). Granian (tried before issue 19, slower here) was not tried again. Not explained
+yet: (c)'s tail — p50 about 3 ms but p99 tens of ms for `serve` and for the bare app alike (so not
+the access log or the engine alone), where Alertmanager keeps 6–8 ms in the same run; the WAL
+checkpoint thread and garbage collection are the next suspects.
 """
 
 
@@ -812,21 +824,27 @@ def run() -> list[Row]:
     return rows
 
 
-def flame(output: Path, seconds: float = 20.0) -> None:
-    """py-spy's flame graph of ``commandpost serve`` as shipped under (a)'s load (wrk, SQLite): the
-    samples of the thread holding the GIL, with native frames (C extensions, the C library)."""
+def flame(output: Path, workload: str = "single", seconds: float = 20.0) -> None:
+    """py-spy's flame graph of ``commandpost serve`` as shipped under (a)'s load (``single``) or
+    (b)'s (``webhooks``), wrk, SQLite: the samples of the thread holding the GIL, with native frames
+    (C extensions, the C library)."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     folder = Path(tempfile.mkdtemp(prefix="cp-bench-flame-"))
     try:
         with shipped_server(f"sqlite:///{folder / 'commandpost.db'}", folder / "serve") as cp:
             httpx.post(cp.enqueue, content=cp.event, timeout=30).raise_for_status()
-            wrk(cp.enqueue, [cp.event], 1.0, folder)
+            url, bodies = (
+                (cp.enqueue, [cp.event]) if workload == "single" else (cp.webhook, am_webhook_bodies())
+            )
+            for body in bodies:  # every alert opened once: the load is repeats
+                httpx.post(url, content=body, timeout=60).raise_for_status()
+            wrk(url, bodies, 1.0, folder)
             record = [spy, "record", "--pid", str(cp.pid), "--duration", f"{seconds:g}", "--rate", "250"]
             record += ["--gil", "--native", "--format", os.environ.get("FLAME_FORMAT", "flamegraph")]
             record += ["--output", str(output)]
             spying = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(1.0)  # py-spy attached
-            wrk(cp.enqueue, [cp.event], seconds, folder)
+            wrk(url, bodies, seconds, folder)
             _, err = spying.communicate(timeout=seconds + 120)
             if spying.returncode != 0:
                 raise RuntimeError(f"py-spy failed: {err.decode()}")
@@ -837,8 +855,8 @@ def flame(output: Path, seconds: float = 20.0) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "serve":
         serve(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-    elif len(sys.argv) == 3 and sys.argv[1] == "flame":
-        flame(Path(sys.argv[2]))
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "flame":
+        flame(Path(sys.argv[2]), sys.argv[3] if len(sys.argv) == 4 else "single")
     else:
         for figure, target, result, ok in run():
             print(f"{'PASS ' if ok else 'SHORT'}  {figure:<80} {target:<18} {result}")
