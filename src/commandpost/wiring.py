@@ -28,12 +28,13 @@ from commandpost.oncall import service as oncall_service
 from commandpost.paging import service as paging_service
 from commandpost.policy import hooks as policy_hooks
 from commandpost.settings import Settings
+from commandpost.similar import service as similar_service
 
 
 def wire(settings: Settings) -> None:
     """Connect every seam for this process (again: the last call's settings win)."""
     sns_confirm.hide_tokens(logging.getLogger("httpx"))  # it logs each URL, a confirmation's token too
-    incident_hooks.incident_opened.connect(paging_service.start)
+    incident_hooks.incident_opened.connect(paging_service.start, similar_service.note_declared)
     incident_hooks.severity_raised.connect(paging_service.restart)
     incident_hooks.command_post_opened.connect()  # the team channel hears of it in paging's FYI
     incident_hooks.comms_posted.connect()
@@ -41,6 +42,7 @@ def wire(settings: Settings) -> None:
     incident_hooks.role_offered.connect(partial(notices.role_offered, settings=settings))
     incident_hooks.offer_closed.connect(partial(notices.offer_closed, settings=settings))
     alert_hooks.acknowledged_at_source.connect(_stop_escalation)
+    alert_hooks.incident_opened.connect(similar_service.note_opened)
     policy_hooks.ops_applied.connect(oncall_service.sync_rotations, heartbeats.sync)
     policy_hooks.service_checked.connect(opscheck.check_service)
 
@@ -91,6 +93,7 @@ def routers() -> list[Any]:
     from commandpost.postmortems import api as postmortems_api
     from commandpost.runbooks import api as runbooks_api
     from commandpost.security import api as security_api
+    from commandpost.similar import api as similar_api
     from commandpost.slack import api as slack_api
 
     return [
@@ -99,6 +102,7 @@ def routers() -> list[Any]:
         security_api.router,
         policy_api.router,
         incidents_api.router,
+        similar_api.router,
         oncall_api.router,
         oncall_api.ical_router,
         paging_api.router,

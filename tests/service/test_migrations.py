@@ -28,7 +28,9 @@ def test_every_model_table_exists_and_matches(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     # Only differences that matter: a missing or extra table/column/index means a migration was forgotten.
-    assert [d for d in diff if d[0] in {"add_table", "remove_table", "add_column", "remove_column"}] == []
+    # The full-text index (0021) is no model: an FTS5 table (and its shadow tables) or a tsvector table.
+    mapped = [d for d in diff if not (d[0] == "remove_table" and d[1].name.startswith("incident_search"))]
+    assert [d for d in mapped if d[0] in {"add_table", "remove_table", "add_column", "remove_column"}] == []
 
 
 def test_upgrade_is_idempotent(engine):

@@ -279,6 +279,8 @@ def _page(
     dedup.link_incident(
         session, alert_id=alert_id, incident_id=incident.id, number=incident.number, outcome=outcome
     )
+    if created:
+        hooks.incident_opened(session, incident, now)
     bounded = timebounds.note(event)
     if bounded is not None:  # the impact start is not the source's word: say so, and why
         _note(session, incident.number, f"alert {summary}: {bounded[0]}", now, bounded[1])
