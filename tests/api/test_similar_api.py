@@ -3,9 +3,12 @@ labelled set (tests/fixtures/similar/labelled.yaml) stored through the triggers 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.alert_support import PAYLOADS, keys
+from tests.api.test_web_pages import hana  # noqa: F401  (the fixture: hana logged in)
 from tests.similar_support import Labelled, load
 
 BASE = "/api/v1/incidents"
@@ -136,3 +139,22 @@ def test_declaring_names_them_and_nothing_is_said_when_there_are_none(client, au
     (note,) = [e for e in entries if e["text"].startswith("Similar past incidents: ")]
     assert note["text"].count("; ") == 2 and f"INC-{numbers['pw1']} " in note["text"]
     assert note["kind"] == "system" and note["author"] == "commandpost"
+
+
+@pytest.mark.usefixtures("hana")
+def test_the_incident_page_shows_them_with_links(client, labelled):
+    n = labelled.numbers
+    page = client.get(f"/incidents/INC-{n['pw5']}")
+    assert page.status_code == 200
+    panel = page.text.split('id="similar-title"', 1)[1].split("</section>", 1)[0]
+    links = re.findall(r'href="([^"]+)"', panel)
+    assert links[:3] == [
+        f"/incidents/INC-{n['pw1']}",
+        "/runbooks/payment-platform-pw",
+        f"/postmortems/INC-{n['pw1']}",
+    ]
+    assert len([link for link in links if link.startswith("/incidents/")]) == 3
+    assert "same alert WebhookBacklogHigh" in panel and "mitigated in " in panel
+    assert f"INC-{n['d1']}" not in panel
+    first = client.get(f"/incidents/INC-{n['pw1']}")
+    assert "None found: no earlier incident shares its alert, service or words." in first.text

@@ -42,6 +42,7 @@ from commandpost.runbooks import checklist
 from commandpost.runbooks import service as runbook_service
 from commandpost.runbooks.document import MITIGATE, VERIFY, FirstMove, Section, Step
 from commandpost.runbooks.models import RunbookStepState
+from commandpost.similar import service as similar_service
 from commandpost.web import extensions
 from commandpost.web.auth import PageReader, PageRoute
 from commandpost.web.render import ENV, page
@@ -239,6 +240,7 @@ def command_post(request: Request, number: str, ctx: PageReader, before: Before 
         service_names=[s.name for s in config.services],
         public_states=publish.PUBLIC_STATES,
         service_labels=publish.SERVICE_LABELS,
+        similar=similar_service.for_incident(ctx.session, incident=incident),
     )
 
 
