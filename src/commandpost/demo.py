@@ -568,6 +568,11 @@ def play(base: str, tokens: dict[str, str], clock: FastClock, say: Narrator) -> 
     say.note(
         f"{reply.status_code}: {number} opened SEV2 with the runbook payment-webhook-backlog — {base}{path}"
     )
+    similar = api.call("yuta", "GET", f"/api/v1{path}/similar")
+    if similar:  # the history holds earlier backlogs: the timeline's first lines name them too
+        say.note(
+            "similar past incidents: " + ", ".join(f"{base}{s['url']} ({s['score']:.2f})" for s in similar)
+        )
 
     def pages(level: int) -> list[dict[str, Any]]:
         found = api.call("yuta", "GET", f"/api/v1{path}/pages")["pages"]

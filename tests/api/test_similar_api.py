@@ -70,6 +70,7 @@ def test_unknown_malformed_and_unauthenticated(client, auth, labelled):
         "' OR 1=1 --; DROP TABLE incident_search",
         "webhook " * 37,
         "ü漢字🙂 webhooks\t\r\x0b backlog",
+        "webhook\x00backlog\x00\x00 NEAR\x00(",
     ],
 )
 def test_query_syntax_in_a_title_is_only_words(client, auth, labelled, title):
