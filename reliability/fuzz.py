@@ -43,6 +43,9 @@ class Findings:
     statuses: Counter[int] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
     operations: int = 0
+    refused_token: int = 0
+    """401s to a request that carried the admin token (a negative example may leave the token out:
+    the document's bearer security is one more thing to make invalid, and 401 is its rejection)."""
 
 
 @contextlib.contextmanager
@@ -96,6 +99,8 @@ def _probe(
             )
             return
         found.statuses[response.status_code] += 1
+        if response.status_code == 401 and response.request.headers.get("authorization"):
+            found.refused_token += 1
         where = f"{label} [{mode.value}] → {response.status_code}: {_curl(case, headers)}"
         if response.status_code >= 500:
             found.server_errors.append(f"{where}\n      {response.text[:300]}")
@@ -132,6 +137,9 @@ def fuzz(backend: str, examples: int, share: tuple[int, int] = (0, 1)) -> Findin
     every n-th operation from the i-th (the bounded test splits the operations between the databases)."""
     found = Findings()
     negative = max(1, examples // 4)
+    # POST /api/v1/ops/revisions takes a tar.gz: sent as bytes like any binary body (random bytes are
+    # mostly not a tarball: its 400s are what is fuzzed)
+    schemathesis.serializer.alias("application/gzip", "application/octet-stream")
     with fuzz_app(backend) as (app, url):
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         for index, result in enumerate(schema.get_all_operations()):
@@ -174,8 +182,8 @@ def run(
             ),
             at_most(
                 check,
-                "share of answers 401",
-                100 * found.statuses[401] / max(1, requests),
+                "share of answers 401 with the token sent",
+                100 * found.refused_token / max(1, requests),
                 5.0,
                 " %",
                 note="high: the fuzzer revoked its own token (DELETE /api/v1/tokens/{id})",

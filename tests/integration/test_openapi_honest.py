@@ -5,6 +5,7 @@ status must be documented for its operation, with the documented body, content t
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from typing import Any
 
@@ -15,7 +16,6 @@ from hypothesis.errors import Unsatisfiable
 from reliability.fuzz import fuzz_app
 from reliability.stack import token
 from schemathesis import GenerationMode
-from schemathesis.core.errors import SerializationNotPossible
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -32,6 +32,7 @@ EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 3}
 def test_every_answer_schemathesis_sees_is_documented() -> None:
     mismatches: list[str] = []
     statuses: Counter[int] = Counter()
+    schemathesis.serializer.alias("application/gzip", "application/octet-stream")  # the ops tarball
     with fuzz_app("sqlite") as (app, url):
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
@@ -80,9 +81,5 @@ def _probe(
             what = "; ".join(getattr(f, "title", type(f).__name__) for f in failures)
             mismatches.append(f"{where}: {what}: {response.text[:200]}")
 
-    try:
+    with contextlib.suppress(Unsatisfiable):  # nothing invalid to make of an operation without input
         probe()
-    except Unsatisfiable:
-        pass  # nothing invalid to make of an operation without input
-    except SerializationNotPossible:  # POST /api/v1/ops/revisions takes a tar.gz: tested on its own
-        assert "gzip" in str(operation.definition.raw.get("requestBody")), label
