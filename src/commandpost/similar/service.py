@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Integer, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from commandpost.alerts.models import Alert
@@ -30,18 +30,27 @@ CANDIDATES = 100
 ALERTS_READ = 20
 """Alerts read per incident, as many as the index holds (0021)."""
 
+_PAST = [
+    bindparam("id", type_=Integer()),
+    bindparam("at", type_=Incident.__table__.c.declared_at.type),
+    bindparam("n", type_=Integer()),
+]
+"""Only incidents declared before this one, never itself: filtered before the LIMIT, so a long later
+history cannot crowd the past out of the candidates."""
 _SQLITE = text(
-    "SELECT rowid, -bm25(incident_search, 4.0, 2.0, 1.0, 2.0) AS rank FROM incident_search "
-    "WHERE incident_search MATCH :q ORDER BY rank DESC LIMIT :n"
-)
+    "SELECT s.rowid, -bm25(incident_search, 4.0, 2.0, 1.0, 2.0) AS rank FROM incident_search s "
+    "JOIN incident i ON i.id = s.rowid "
+    "WHERE incident_search MATCH :q AND i.id != :id AND i.declared_at < :at ORDER BY rank DESC LIMIT :n"
+).bindparams(*_PAST)
 _SQLITE_SELF = text(
     "SELECT -bm25(incident_search, 4.0, 2.0, 1.0, 2.0) FROM incident_search "
     "WHERE incident_search MATCH :q AND rowid = :id"
 )
 _PG = text(
-    "SELECT incident_id, ts_rank('{0.1, 0.4, 0.7, 1.0}', document, q) AS rank "
-    "FROM incident_search, to_tsquery('english', :q) q WHERE document @@ q ORDER BY rank DESC LIMIT :n"
-)
+    "SELECT s.incident_id, ts_rank('{0.1, 0.4, 0.7, 1.0}', s.document, q) AS rank "
+    "FROM incident_search s JOIN incident i ON i.id = s.incident_id, to_tsquery('english', :q) q "
+    "WHERE s.document @@ q AND i.id != :id AND i.declared_at < :at ORDER BY rank DESC LIMIT :n"
+).bindparams(*_PAST)
 _PG_SELF = text(
     "SELECT ts_rank('{0.1, 0.4, 0.7, 1.0}', document, to_tsquery('english', :q)) "
     "FROM incident_search WHERE incident_id = :id"
@@ -81,17 +90,11 @@ def for_incident(session: Session, *, incident: Incident, limit: int = rules.SHO
     )
     if not terms:
         return []
-    ranks = _ranks(session, incident_id=incident.id, terms=terms)
+    ranks = _ranks(session, incident=incident, terms=terms)
     if not ranks:
         return []
     best = _self_rank(session, incident_id=incident.id, terms=terms) or max(ranks.values())
-    rows = session.scalars(
-        select(Incident).where(
-            Incident.id.in_(list(ranks)),
-            Incident.id != incident.id,
-            Incident.declared_at < incident.declared_at,
-        )
-    )
+    rows = session.scalars(select(Incident).where(Incident.id.in_(list(ranks))))
     past = [row for row in rows if not is_drill(row)]
     identities.update(_identities(session, [row.id for row in past]))
     scored = []
@@ -120,11 +123,13 @@ def for_incident(session: Session, *, incident: Incident, limit: int = rules.SHO
     ]
 
 
-def _ranks(session: Session, *, incident_id: int, terms: Sequence[str]) -> dict[int, float]:
+def _ranks(session: Session, *, incident: Incident, terms: Sequence[str]) -> dict[int, float]:
+    """The text rank of the :data:`CANDIDATES` best-matching incidents declared before ``incident``."""
+    past = {"id": incident.id, "at": incident.declared_at, "n": CANDIDATES}
     if session.get_bind().dialect.name == "sqlite":
-        query, params = _SQLITE, {"q": rules.fts5_query(terms), "n": CANDIDATES + 1}
+        query, params = _SQLITE, {"q": rules.fts5_query(terms), **past}
     else:
-        query, params = _PG, {"q": rules.tsquery(terms), "n": CANDIDATES + 1}
+        query, params = _PG, {"q": rules.tsquery(terms), **past}
     return {int(row[0]): float(row[1]) for row in session.execute(query, params)}
 
 
