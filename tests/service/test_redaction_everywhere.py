@@ -406,6 +406,9 @@ REFUSED_ONLY = {
     # So are a status subscription's confirm and unsubscribe links (made at send time;
     # tests/integration/test_status_subscriptions.py follows real ones from a real SMTP server).
     ("POST", "/status/{}/{}"),
+    # An ops folder that validates is stored as given, as `commandpost apply` stores it (people.yaml may
+    # hold a Slack webhook URL the sender needs): the sample goes only into uploads that are refused.
+    ("POST", "/api/v1/ops/revisions"),
     # The phone providers' webhooks act only on what the provider signed; unsigned, the sweep's
     # samples are refused before anything is read into the database (tests/api/test_phone_hooks.py
     # signs them as Twilio and Vonage do).
