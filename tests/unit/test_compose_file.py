@@ -1,8 +1,9 @@
 """compose.yaml: valid against the Compose Specification's JSON Schema, and wired as docs/deploy.md
 says (commandpost waits for a healthy PostgreSQL and reaches it by its service name).
 
-The PostgreSQL image cannot be pulled on the machines the tests run on, so the stack is not started
-here; the image itself is built and run by tests/integration/test_container.py.
+The stack itself is started by tests/integration/test_compose_stack.py (with a local stand-in for
+the PostgreSQL image, which cannot be pulled where the tests run); the commandpost image alone is
+built and run by tests/integration/test_container.py.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def test_commandpost_waits_for_postgres_and_reaches_it_by_name() -> None:
     assert "pg_isready" in " ".join(db["healthcheck"]["test"])
     assert app["command"] == ["commandpost", "serve", "--ops", "/etc/commandpost/ops"]
     assert "./ops:/etc/commandpost/ops:ro" in app["volumes"]
+    # on the host's loopback only (the TLS proxy is in front); the host port can be changed
+    assert [interpolate(p, {}) for p in app["ports"]] == ["127.0.0.1:8080:8080"]
+    assert interpolate(app["ports"][0], {"COMMANDPOST_PUBLISHED_PORT": "8081"}) == "127.0.0.1:8081:8080"
 
     url = urlsplit(interpolate(app["environment"]["COMMANDPOST_DATABASE_URL"], env))
     db_env = {k: interpolate(v, env) for k, v in db["environment"].items()}
