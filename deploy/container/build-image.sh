@@ -11,6 +11,10 @@
 #   IMAGE=localhost/commandpost:test BASE_IMAGE=localhost/debian-python:bookworm deploy/container/build-image.sh
 set -eu
 cd "$(dirname "$0")/../.."
+# One build at a time on a machine (the integration tests build in parallel): the second one finds
+# the first one's base image and cached layers instead of running mmdebstrap and pip again.
+exec 9>"${TMPDIR:-/tmp}/commandpost-build-image.lock"
+flock 9
 
 IMAGE="${IMAGE:-localhost/commandpost:latest}"
 BASE_IMAGE="${BASE_IMAGE:-localhost/commandpost-base:bookworm}"
