@@ -3,6 +3,8 @@ by ``make bench``), and the index following every write through its triggers."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from commandpost.incidents.models import Incident
@@ -51,3 +53,42 @@ def test_the_index_follows_edits_of_titles_and_postmortem_root_causes(sessions):
         x3.labels = {"drill": "TRUE"}
         s.commit()
         before = _scores(s, n["db4"]).get(n["x3"], 0.0)
+
+
+def test_a_long_later_history_of_look_alikes_does_not_crowd_out_the_past(sessions):
+    with sessions() as s:
+        labelled = load(s)
+        query = s.scalars(select(Incident).where(Incident.number == labelled.numbers["pw5"])).one()
+        for i in range(service.CANDIDATES + 20):  # more than the candidates, each a closer match
+            at = query.declared_at + timedelta(hours=i + 1)
+            s.add(
+                Incident(
+                    number=5_000 + i,
+                    title=query.title,
+                    summary=query.summary,
+                    impact="",
+                    service=query.service,
+                    severity="SEV3",
+                    status="closed",
+                    labels={},
+                    data_loss=False,
+                    manual_intervention=False,
+                    detection="manual",
+                    channel=f"later-{i}",
+                    no_runbook=True,
+                    created_by="test",
+                    detected_at=at,
+                    declared_at=at,
+                    reopen_count=0,
+                    updated_at=at,
+                )
+            )
+        s.commit()
+        n = labelled.numbers
+        assert _scores(s, n["pw5"]).keys() >= {n["pw1"], n["pw2"], n["pw3"]}
+        # the same three as without them (their order may move: the look-alikes change each word's weight)
+        assert {x.incident.number for x in service.similar(s, number=n["pw5"])} == {
+            n["pw1"],
+            n["pw2"],
+            n["pw3"],
+        }
