@@ -45,6 +45,9 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = Fals
         return engine
     if parsed.get_backend_name() == "postgresql":
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # Text as UTF-8 whatever the database's encoding: on a SQL_ASCII database (initdb without a
+        # UTF-8 locale) psycopg would hand back bytes and SQLAlchemy could not even read the version.
+        kwargs["connect_args"] = {"client_encoding": "utf8"}
         engine = create_engine(url, **kwargs)
         nul.install(engine)
         return engine
