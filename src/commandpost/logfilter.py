@@ -21,7 +21,8 @@ the loop (uvicorn's own handlers) cost about a third of the intake's throughput.
 ``COMMANDPOST_LOG_FORMAT=json`` makes every line one JSON object (:class:`JsonFormatter`, by
 python-json-logger on orjson), formatted in the same listener thread after the same masking. A
 record made while a request is handled carries that request's ID (:mod:`commandpost.requestid`),
-copied onto it when it is made: the listener thread, where it is formatted, has no request.
+copied onto it when it is made: the listener thread, where it is formatted, has no request. Text
+lines end with ``request_id=…`` then, so a grep finds every line of one request in either format.
 """
 
 from __future__ import annotations
@@ -143,7 +144,19 @@ class AccessFormatter(logging.Formatter):
             message = f'{client} - "{method} {path} HTTP/{version}" {phrase}'
         else:
             message = record.getMessage()
-        return f"{_level_prefix(record.levelname)} {message}"
+        return f"{_level_prefix(record.levelname)} {message}{_request_suffix(record)}"
+
+
+class _AppFormatter(logging.Formatter):
+    """:data:`APP_FORMAT`, and the request's ID at the end of a line logged while handling one."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record) + _request_suffix(record)
+
+
+def _request_suffix(record: logging.LogRecord) -> str:
+    request_id = getattr(record, "request_id", None)
+    return "" if request_id is None else f" request_id={request_id}"
 
 
 class JsonFormatter(OrjsonFormatter):
@@ -281,7 +294,7 @@ class _Output(logging.Handler):
             self.app = self.uvicorn
         else:
             self.access, self.uvicorn = AccessFormatter(), _UvicornFormatter()
-            self.app = logging.Formatter(APP_FORMAT)
+            self.app = _AppFormatter(APP_FORMAT)
         self.behind: _Enqueue | None = None
         self.reported = 0
 

@@ -153,3 +153,28 @@ def test_before_and_after_the_block_records_are_written_at_once_masked() -> None
     logging.getLogger("commandpost").info("below the level")
     assert err.lines()[0].endswith(f"WARNING commandpost: key /api/v1/intake/grafana/{MASK}")
     assert len(err.lines()) == 1 and err.writers == {threading.current_thread().name}
+
+
+def test_text_lines_made_while_a_request_is_handled_end_with_its_id() -> None:
+    """The text format carries the request ID as the JSON one does: a grep for it finds the access line
+    and every app line of that request; lines made outside a request are unchanged."""
+    from commandpost.requestid import REQUEST_ID
+
+    out, err = Output(), Output()
+    log = ServerLog("INFO", stdout=out, stderr=err)
+    log.install()
+    with log.off_the_loop():
+        handling = REQUEST_ID.set("ci-42")
+        try:
+            logging.getLogger("commandpost").warning("refused POST /api/v1/intake/generic/%s", KEY)
+            _access("/healthz", 200)
+        finally:
+            REQUEST_ID.reset(handling)
+        _access("/readyz", 200)
+    assert out.lines() == [
+        'INFO:     127.0.0.1:5000 - "POST /healthz HTTP/1.1" 200 OK request_id=ci-42',
+        'INFO:     127.0.0.1:5000 - "POST /readyz HTTP/1.1" 200 OK',
+    ]
+    assert err.lines()[-1].endswith(
+        f"WARNING commandpost: refused POST /api/v1/intake/generic/{MASK} request_id=ci-42"
+    )
