@@ -121,18 +121,22 @@ def login(browser: Any, server: Server) -> Iterator[Callable[[str], Any]]:
     def open_as(handle: str) -> Any:
         context = browser.new_context(viewport={"width": 1440, "height": 1000}, base_url=server.url)
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.goto("/login")
-        page.fill("input[name=handle]", handle)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r".*/incidents$"))
-        return page
+        return sign_in(context.new_page(), handle)
 
     yield open_as
     for context in contexts:
         context.close()
+
+
+def sign_in(page: Any, handle: str) -> Any:
+    """``page`` logged in as ``handle`` through the login form (each test user has :data:`PASSWORD`)."""
+    page.set_default_timeout(10_000)
+    page.goto("/login")
+    page.fill("input[name=handle]", handle)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/incidents$"))
+    return page
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from commandpost.clock import SystemClock
 from commandpost.db.engine import make_session_factory, transaction
 from commandpost.incidents import service, timeline
 from tests.browser import axe
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import sign_in
 from tests.browser.site import LAPTOP, PHONE, every_page
 
 SERIOUS = ("serious", "critical")
@@ -43,14 +43,7 @@ def axe_source() -> str:
 def logged_in(browser: Any, server: Any, handle: str) -> Any:
     """A page logged in as ``handle`` whose context lets axe's script in past the pages' CSP."""
     context = browser.new_context(base_url=server.url, bypass_csp=True)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto("/login")
-    page.fill("input[name=handle]", handle)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/incidents$"))
-    return page
+    return sign_in(context.new_page(), handle)
 
 
 def violations(page: Any, source: str, path: str, viewport: dict[str, int]) -> list[str]:

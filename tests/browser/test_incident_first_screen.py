@@ -22,7 +22,7 @@ from commandpost.notify.models import OutgoingMessage
 from commandpost.oncall import service as oncall_service
 from commandpost.policy import service as policy_service
 from tests.alert_support import PAYLOADS
-from tests.browser.conftest import PASSWORD
+from tests.browser.conftest import sign_in
 from tests.browser.test_phone_layout import WIDEST
 from tests.paging_support import processor
 
@@ -60,14 +60,7 @@ def phone(browser: Any, server: Any, handle: str) -> Any:
     """A phone-sized page, logged in, allowed to write and read the clipboard."""
     context = browser.new_context(viewport=PHONE, base_url=server.url, has_touch=True, is_mobile=True)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.goto("/login")
-    page.fill("input[name=handle]", handle)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/incidents$"))
-    return page
+    return sign_in(context.new_page(), handle)
 
 
 def in_first_viewport(page: Any, selector: str) -> None:
