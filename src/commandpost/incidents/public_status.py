@@ -9,8 +9,8 @@ published with. INC numbers and SEV labels are shown only when ``commandpost.yam
 (``status_page``). Each service has 90 days of bars, each day the worst state published for it
 that day (org timezone), and the share of the 90 days without a published outage. Scheduled
 maintenance (:mod:`commandpost.incidents.maintenance`) is listed while upcoming or on, shows its
-services "Under maintenance" while on, and counts as up; the feeds tell what each window did (scheduled,
-started, completed, cancelled) while it is not over and for 7 days after.
+services "Under maintenance" while on, and counts as up; the feeds also tell what each window did
+(:func:`feed_events`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from commandpost.incidents import maintenance, publish, rules
-from commandpost.incidents.maintenance import Event as MaintenanceEvent
 from commandpost.incidents.models import Incident, PublicUpdate
 from commandpost.policy.opsfiles import OpsConfig
 
@@ -139,8 +138,6 @@ class StatusPage:
     uptime: dict[str, Uptime] = field(default_factory=dict)
     maintenance: list[Maintenance] = field(default_factory=list)
     """On now or upcoming, soonest first."""
-    maintenance_events: list[MaintenanceEvent] = field(default_factory=list)
-    """For the feeds: what the windows did, newest first (:func:`maintenance.events`)."""
 
     @property
     def overall(self) -> str:
@@ -203,8 +200,13 @@ def read(session: Session, *, config: OpsConfig, now: datetime) -> StatusPage:
         incidents=_incidents(session, config, listed),
         uptime=uptime(session, config=config, now=now),
         maintenance=windows,
-        maintenance_events=maintenance.events(session, start=now - WINDOW, now=now),
     )
+
+
+def feed_events(session: Session, *, now: datetime) -> list[maintenance.Event]:
+    """For the feeds only (not the page, polled every few seconds): what the windows did (scheduled,
+    started, completed, cancelled), while a window is not over and for :data:`WINDOW` after."""
+    return maintenance.events(session, start=now - WINDOW, now=now)
 
 
 Span = tuple[datetime, datetime, str]

@@ -194,8 +194,9 @@ class Entry:
     tags: list[str]
 
 
-def _entries(status: public_status.StatusPage) -> list[Entry]:
+def _entries(request: Request, session: Session, status: public_status.StatusPage) -> list[Entry]:
     """Updates and maintenance events together, newest first (ties keep the updates' order)."""
+    events = public_status.feed_events(session, now=request.state.now)  # the instant _status read
     rows = [
         Entry(f"u{u.id}", f"u{u.id}", _title(i, u), _text(u), u.at, [u.state, *sorted(u.services)])
         for i, u in status.updates
@@ -209,7 +210,7 @@ def _entries(status: public_status.StatusPage) -> list[Entry]:
             e.at,
             ["maintenance", e.kind, *e.services],
         )
-        for e in status.maintenance_events
+        for e in events
     ]
     return sorted(rows, key=lambda e: e.at, reverse=True)
 
@@ -223,7 +224,7 @@ def status_feed(request: Request, session: PublicRead) -> Response:
         now=request.app.state.clock.now(),
         org=_org(request),
         status=status,
-        entries=_entries(status),
+        entries=_entries(request, session, status),
     )
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
@@ -253,7 +254,7 @@ def status_json_feed(request: Request, session: PublicRead) -> Response:
             "date_published": e.at.isoformat(),
             "tags": e.tags,
         }
-        for e in _entries(status)
+        for e in _entries(request, session, status)
     ]
     feed = {
         "version": JSON_FEED,
