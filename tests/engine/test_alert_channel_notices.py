@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 import commandpost.models_registry  # noqa: F401
@@ -19,7 +17,6 @@ from commandpost.alerts import service as alerts_service
 from commandpost.alerts.models import Alert
 from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.db import migrate
-from commandpost.db.base import Base
 from commandpost.db.engine import transaction
 from commandpost.engine import wakeup
 from commandpost.engine.runner import Runner
@@ -30,6 +27,7 @@ from commandpost.settings import Settings
 from commandpost.wiring import engine_plan
 from tests.alert_support import keys
 from tests.paging_support import BASE_URL, apply, ops_variant
+from tests.schema_support import model_diff
 
 SERVICE = "services/payment-platform.yaml"
 POLICY = "escalation/payment-platform.yaml"
@@ -313,9 +311,7 @@ def test_the_due_index_is_partial_and_models_and_migrations_agree(engine):
     assert index["column_names"] == ["notify_after"]
     where = index["dialect_options"][f"{engine.dialect.name}_where"]
     assert "notify_after IS NOT NULL" in str(where)
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    assert [d for d in diff if d[0] in ("add_index", "remove_index")] == []
+    assert [d for d in model_diff(engine) if d[0] in ("add_index", "remove_index")] == []
 
 
 @pytest.mark.parametrize("status", ["triggered", "resolved"])
