@@ -27,6 +27,12 @@ INDEPENDENT = {
     "reliability/test_guard.py": "the loopback guard; nobody is paged",
     "reliability/test_notifier_outage.py": "every person's sink fails alike; counts pages, not people",
     "reliability/test_hostile_load.py": "logins, NUL events and a locked database: nobody is paged",
+    "api/test_openapi_document.py": "imports the auth matrix's list of public routes; no clock read",
+    "integration/test_openapi_honest.py": "the fuzz: status codes and schemas only",
+    "integration/test_container.py": "real time only for the alert's startsAt; checks the incident, not who "
+    "is paged",
+    "integration/test_self_monitoring.py": "real time only dates the SLO counts; rules and metric names, "
+    "nobody is paged",
 }
 
 
