@@ -25,7 +25,9 @@ from rich.text import Text
 
 # emoji=False: ":fire:" in an alert summary stays those six characters
 console = Console(emoji=False)
-err_console = Console(stderr=True, emoji=False)
+# soft_wrap: an error or summary line is never folded at 80 columns — a path or command in it stays
+# whole for a pipe, a log or a copy from the terminal (which wraps long lines itself)
+err_console = Console(stderr=True, emoji=False, soft_wrap=True)
 
 SEVERITY_STYLE = {"SEV1": "bold white on red", "SEV2": "bold red", "SEV3": "yellow", "SEV4": "cyan"}
 STATUS_STYLE = {
