@@ -365,9 +365,12 @@ class ServerLog:
         logging._srcfile = None
         logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
         _tag_records_with_request_id()
-        for name in ("uvicorn", ACCESS_LOGGER):  # uvicorn's records go through the root's handler
+        # uvicorn's records go through the root's handler, at the server's level: a uvicorn.Config made
+        # earlier in the process (log_level, access_log=False) leaves levels and propagate behind
+        for name in ("uvicorn", "uvicorn.error", ACCESS_LOGGER):
             logger = logging.getLogger(name)
             logger.handlers, logger.propagate = [], True
+            logger.setLevel(logging.NOTSET)
 
     @contextmanager
     def off_the_loop(self) -> Iterator[None]:

@@ -49,7 +49,7 @@ class Output(io.StringIO):
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     """ServerLog configures the root and uvicorn's loggers, as ``serve`` owns its process: undo it."""
-    loggers = [logging.getLogger(name) for name in ("", "uvicorn", ACCESS_LOGGER)]
+    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", ACCESS_LOGGER)]
     saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
     flags = {name: getattr(logging, name) for name in GLOBALS}
     yield
@@ -178,3 +178,19 @@ def test_text_lines_made_while_a_request_is_handled_end_with_its_id() -> None:
     assert err.lines()[-1].endswith(
         f"WARNING commandpost: refused POST /api/v1/intake/generic/{MASK} request_id=ci-42"
     )
+
+
+def test_install_takes_uvicorns_loggers_back_from_an_earlier_uvicorn_config() -> None:
+    """A uvicorn.Config made earlier in the process (a server in a thread, at log level warning with
+    no access log) left its loggers at WARNING and not propagating: every access line was dropped."""
+    import uvicorn
+
+    uvicorn.Config(app=None, log_level="warning", access_log=False).configure_logging()
+    out, err = Output(), Output()
+    log = ServerLog("INFO", stdout=out, stderr=err)
+    log.install()
+    with log.off_the_loop():
+        _access("/healthz", 200)
+        logging.getLogger("uvicorn.error").info("Started server process [%d]", 7)
+    assert out.lines() == ['INFO:     127.0.0.1:5000 - "POST /healthz HTTP/1.1" 200 OK']
+    assert err.lines() == ["INFO:     Started server process [7]"]
