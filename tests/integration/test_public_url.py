@@ -64,7 +64,7 @@ def test_cli_and_role_offers_use_the_serving_url(
         listed = CliRunner().invoke(_cli(), ["integrations", "list", "--json", "--database-url", db_url])
         assert listed.exit_code == 0, listed.output
         urls = [row["intake_url"] for row in json.loads(listed.stdout)]
-        assert len(urls) == 5
+        assert len(urls) == 6  # the example's 5 integrations and its heartbeat
         assert [u for u in urls if not u.startswith(f"{base}/")] == [], urls
 
         # a role offer made on that server links to that server

@@ -79,8 +79,8 @@ def test_serve_on_a_fresh_database(fresh_url: str, tmp_path: Path) -> None:
         with make_session_factory(engine, read_only=True)() as session:
             keys = policy_service.list_integrations(session)
         expected = {policy_service.intake_line(base, k) for k in keys}
-        assert len(keys) == 5 and all(len(line) > 40 for line in expected)
-        assert {line for line in lines if line.startswith("intake ")} == expected
+        assert len(keys) == 6 and all(len(line) > 40 for line in expected)  # 5 integrations, 1 heartbeat
+        assert {line for line in lines if line.startswith(("intake ", "heartbeat "))} == expected
         pagerduty = next(k for k in keys if k.source == "pagerduty")  # its key goes in the body, not the URL
         assert any(line.endswith(f"/v2/enqueue  routing_key={pagerduty.key}") for line in lines)
 
