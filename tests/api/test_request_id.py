@@ -12,26 +12,18 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from commandpost.logfilter import ACCESS_LOGGER, MASK, ServerLog
+from commandpost.logfilter import MASK, ServerLog
+from tests.logging_support import restored_logging
 
 GENERATED = re.compile(r"[0-9a-f]{32}")
 KEY = "0559ab12cd34ef560559ab12cd34ef56"
 TOKEN = "cp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
-GLOBALS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in ("", "uvicorn", ACCESS_LOGGER)]
-    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
-    flags = {name: getattr(logging, name) for name in GLOBALS}
-    factory = logging.getLogRecordFactory()
-    yield
-    for logger, handlers, level, propagate in saved:
-        logger.handlers, logger.level, logger.propagate = handlers, level, propagate
-    for name, value in flags.items():
-        setattr(logging, name, value)
-    logging.setLogRecordFactory(factory)
+    with restored_logging():
+        yield
 
 
 @pytest.mark.parametrize(

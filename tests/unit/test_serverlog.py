@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from commandpost.logfilter import ACCESS_LOGGER, MASK, ServerLog
+from tests.logging_support import restored_logging
 
 KEY = "0559ab12cd34ef560559ab12cd34ef56"
 TOKEN = "cp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
-GLOBALS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 WAIT = 30.0  # seconds a test waits for another thread before failing (never reached when it passes)
 
 
@@ -48,15 +48,8 @@ class Output(io.StringIO):
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    """ServerLog configures the root and uvicorn's loggers, as ``serve`` owns its process: undo it."""
-    loggers = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.error", ACCESS_LOGGER)]
-    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
-    flags = {name: getattr(logging, name) for name in GLOBALS}
-    yield
-    for logger, handlers, level, propagate in saved:
-        logger.handlers, logger.level, logger.propagate = handlers, level, propagate
-    for name, value in flags.items():
-        setattr(logging, name, value)
+    with restored_logging():
+        yield
 
 
 def _access(path: str, status: int = 202) -> None:

@@ -17,25 +17,16 @@ import pytest
 
 from commandpost.logfilter import ACCESS_LOGGER, MASK, ServerLog
 from commandpost.requestid import REQUEST_ID
+from tests.logging_support import restored_logging
 
 KEY = "0559ab12cd34ef560559ab12cd34ef56"
 TOKEN = "cp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
-GLOBALS = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    """ServerLog configures the root and uvicorn's loggers and the record factory: undo it."""
-    loggers = [logging.getLogger(name) for name in ("", "uvicorn", ACCESS_LOGGER)]
-    saved = [(lg, lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
-    flags = {name: getattr(logging, name) for name in GLOBALS}
-    factory = logging.getLogRecordFactory()
-    yield
-    for logger, handlers, level, propagate in saved:
-        logger.handlers, logger.level, logger.propagate = handlers, level, propagate
-    for name, value in flags.items():
-        setattr(logging, name, value)
-    logging.setLogRecordFactory(factory)
+    with restored_logging():
+        yield
 
 
 def _objects(stream: io.StringIO) -> list[dict[str, Any]]:
