@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -217,3 +218,32 @@ def wait_until(found: Callable[[], Any], what: str, seconds: float = 30.0) -> An
             return value
         time.sleep(0.2)
     raise AssertionError(f"waited {seconds:g} s for {what}")
+
+
+@contextmanager
+def running(name: str, argv: list[str], url: str, log_path: Path, seconds: float = 20.0) -> Iterator[str]:
+    """A real server binary (Alertmanager, Prometheus) started with its output in ``log_path``, once
+    ``{url}/-/ready`` answers 200 (else a failure quoting its log); stopped after."""
+    import httpx
+
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + seconds
+            while True:
+                try:
+                    if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"{name} did not start:\n{log_path.read_text()}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

@@ -5,7 +5,6 @@ opens an incident, resolved resolves the alert and leaves the incident open for 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,7 @@ from sqlalchemy import select
 from commandpost.alerts.models import Alert
 from commandpost.alerts.sources.alertmanager import fingerprint
 from commandpost.incidents.models import Incident, TimelineEntry
-from tests.alert_support import free_port, keys, serve
+from tests.alert_support import free_port, keys, running, serve
 
 pytestmark = pytest.mark.integration
 
@@ -63,39 +62,17 @@ def start_alertmanager(tmp: Path, webhook_url: str) -> Iterator[Alertmanager]:
     }
     (tmp / "alertmanager.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    log = (tmp / "alertmanager.log").open("w")
-    proc = subprocess.Popen(
-        [
-            alertmanager_binary(),
-            f"--config.file={tmp / 'alertmanager.yml'}",
-            f"--storage.path={tmp / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    argv = [
+        alertmanager_binary(),
+        f"--config.file={tmp / 'alertmanager.yml'}",
+        f"--storage.path={tmp / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        "--log.level=warn",
+    ]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"alertmanager did not start: {(tmp / 'alertmanager.log').read_text()}")
-            time.sleep(0.1)
+    with running("alertmanager", argv, url, tmp / "alertmanager.log"):
         yield Alertmanager(url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from commandpost.db.engine import transaction
 from commandpost.metrics import slo
-from tests.alert_support import free_port, keys, load_jsonc, stop_serve, wait_ready
+from tests.alert_support import free_port, keys, load_jsonc, running, stop_serve, wait_ready
 from tests.conftest import EXAMPLE_OPS, REPO
 
 pytestmark = pytest.mark.integration
@@ -118,39 +118,16 @@ def prometheus(tmp_path: Path) -> Callable[[str], AbstractContextManager[Prometh
         }
         (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
         port = free_port()
-        log_path = tmp_path / "prometheus.log"
-        with log_path.open("w") as log:
-            proc = subprocess.Popen(
-                [
-                    binary("prometheus"),
-                    f"--config.file={tmp_path / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{port}",
-                    "--log.level=warn",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        argv = [
+            binary("prometheus"),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ]
         url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"prometheus did not start:\n{log_path.read_text()}")
-                time.sleep(0.2)
+        with running("prometheus", argv, url, tmp_path / "prometheus.log", seconds=60):
             yield Prometheus(url)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
     return start
 
