@@ -174,6 +174,19 @@ class Settings(BaseSettings):
     )
     slack_api_url: str = Field(default="https://slack.com/api/", description="Slack's Web API base URL")
 
+    # Action items' tickets in the team's tracker (postmortems/trackers.py): each tracker's API token
+    # and the secret its webhooks are verified with. Where each tracker is: ops' commandpost.yaml.
+    github_token: SecretStr = Field(default=SecretStr(""), description="GitHub token (issues: write)")
+    github_webhook_secret: SecretStr = Field(default=SecretStr(""), description="X-Hub-Signature-256 key")
+    gitlab_token: SecretStr = Field(default=SecretStr(""), description="GitLab token (api scope)")
+    gitlab_webhook_token: SecretStr = Field(default=SecretStr(""), description="the X-Gitlab-Token value")
+    jira_token: SecretStr = Field(default=SecretStr(""), description="Atlassian API token (Basic with email)")
+    jira_webhook_secret: SecretStr = Field(default=SecretStr(""), description="X-Hub-Signature key")
+    linear_token: SecretStr = Field(default=SecretStr(""), description="Linear personal API key")
+    linear_webhook_secret: SecretStr = Field(default=SecretStr(""), description="Linear-Signature key")
+    tracker_sync_seconds: float = Field(default=900.0, gt=0, description="how often a ticket's state is read")
+    tracker_timeout_seconds: float = Field(default=10.0, gt=0, description="per tracker HTTP request")
+
     @field_validator("outbound_allowlist", mode="before")
     @classmethod
     def _split_allowlist(cls, value: Any) -> Any:
