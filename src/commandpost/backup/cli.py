@@ -13,6 +13,7 @@ import typer
 
 from commandpost.cli import DatabaseUrl, _settings
 from commandpost.console import err_console, markup
+from commandpost.errors import BadRequest
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -106,13 +107,55 @@ def export(
 
 
 def import_(
-    file: Annotated[Path, typer.Argument(help="an export written by 'commandpost export'")],
+    what: Annotated[
+        str,
+        typer.Argument(
+            help="an export written by 'commandpost export', or a tool to import from: "
+            "pagerduty, opsgenie, grafana-oncall",
+            metavar="FILE|VENDOR",
+        ),
+    ],
+    source: Annotated[
+        Path | None,
+        typer.Argument(help="with a VENDOR: the folder of its saved API responses (docs/migrate.md)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="with a VENDOR: where to write the ops folder")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="COMMANDPOST_IMPORT_TOKEN",
+            help="with a VENDOR: read its REST API live with this token (better: the environment variable)",
+            show_default=False,
+        ),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option("--api-url", help="with --token: the API's base URL, when not the vendor's default"),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="with a VENDOR: write over a non-empty --out")
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Import an export into an empty database (a database holding data is refused)."""
+    """Import an export into an empty database (a database holding data is refused).
+
+    With a VENDOR (pagerduty, opsgenie, grafana-oncall): read its users, teams, schedules, escalation
+    policies and services (saved API responses or --token) and write an ops folder to --out."""
+    from commandpost.importers.cli import VENDORS, vendor_import
+
+    if what in VENDORS:
+        vendor_import(what, source, out=out, token=token, api_url=api_url, force=force)
+        return
+    if source is not None or out is not None or token or api_url:
+        raise BadRequest(
+            f"{what!r} is not a vendor ({', '.join(VENDORS)}): SOURCE, --out, --token, --api-url go with one"
+        )
     from commandpost.backup import service
 
-    doc = service.read_file(file)
+    doc = service.read_file(Path(what))
     with _progress("import") as progress:
         counts = service.import_data(_engine(database_url), doc, progress=progress)
     err_console.print(f"[green]imported {sum(counts.values())} rows into {len(counts)} tables[/]")
