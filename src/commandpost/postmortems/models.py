@@ -104,3 +104,31 @@ class ActionItem(Base):
     done_at: Mapped[datetime | None]
     reminded_before_for: Mapped[date | None] = mapped_column(Date)
     reminded_after_for: Mapped[date | None] = mapped_column(Date)
+
+
+class ActionTicket(Base):
+    """An action item's ticket in the team's tracker (issue 21): the link, and the state last read.
+
+    One per item. ``(tracker, external_id)`` is unique: a webhook names the ticket, never our id.
+    ``sync_due_at`` is indexed: the engine reads only the tickets due by now, a batch at a time.
+    """
+
+    __tablename__ = "action_ticket"
+    __table_args__ = (
+        UniqueConstraint("tracker", "external_id"),
+        Index("ix_action_ticket_sync_due_at", "sync_due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action_item_id: Mapped[int] = mapped_column(ForeignKey("action_item.id"), unique=True)
+    tracker: Mapped[str] = mapped_column(String(10), doc="github | gitlab | jira | linear")
+    external_id: Mapped[str] = mapped_column(String(300), doc="owner/repo#12, <project id>#3, OPS-24, a UUID")
+    key: Mapped[str] = mapped_column(String(300), doc="what people read: acme/payments#12, OPS-24")
+    url: Mapped[str] = mapped_column(String(1000))
+    state: Mapped[str] = mapped_column(String(100), doc="the tracker's own word, as last read")
+    status: Mapped[str] = mapped_column(String(10), doc="open | done | dropped")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    synced_at: Mapped[datetime | None] = mapped_column(doc="when the state was last read or pushed")
+    sync_due_at: Mapped[datetime | None] = mapped_column(doc="the next periodic read")
+    last_error: Mapped[str | None] = mapped_column(Text, doc="why the last read failed (no secret)")
