@@ -51,8 +51,7 @@ bidirectional overrides that make public text read other than it is written."""
 
 def is_drill(incident: Incident) -> bool:
     """Label ``drill`` is ``true`` (the string, any case, or JSON true), as the metrics read it."""
-    value = (incident.labels or {}).get("drill")
-    return value is not None and str(value).strip().lower() == "true"
+    return rules.is_drill(incident.labels)
 
 
 def worst(states: Iterable[str]) -> str:

@@ -150,6 +150,13 @@ def parse_number(value: str | int) -> int:
     return int(match.group(1))
 
 
+def is_drill(labels: Mapping[str, Any] | None) -> bool:
+    """Label ``drill`` is ``true`` (the string, any case, or JSON true): a drill pages no on-call and
+    is left out of the metrics, the budgets and the status page."""
+    value = (labels or {}).get("drill")
+    return value is not None and str(value).strip().lower() == "true"
+
+
 def format_number(number: int) -> str:
     return f"INC-{number}"
 

@@ -37,6 +37,17 @@ def process(session: Session, decider: Decider, esc: Escalation, incident: Incid
             note=False,
         )
         return 1
+    if incident_rules.is_drill(incident.labels):  # labelled a drill while its chain ran
+        stop(
+            session,
+            esc,
+            incident,
+            state=STOPPED,
+            reason=f"{number} is a drill: the on-call is not paged",
+            now=now,
+            note=True,
+        )
+        return 1
     config = decider.config
     policy, route, levels = chain_of(config, incident)
     if route is None:

@@ -36,7 +36,12 @@ def start(session: Session, incident: Incident, now: datetime) -> None:
     """Start (or restart) the incident's chain for its current severity, due at once: the engine
     decides what it means (pages, FYIs, or telling the timeline a paging incident has nobody to
     page; nothing for a severity the policy does not route). One upsert and no reads, because this
-    runs inside every incident opening — on the alert intake path."""
+    runs inside every incident opening — on the alert intake path.
+
+    A drill (label ``drill=true``) starts no chain: it never pages the on-call. The drill itself
+    (``commandpost.drills``) pages only its trainee and game master."""
+    if incident_rules.is_drill(incident.labels):
+        return
     values = {
         "policy": None,
         "severity": incident.severity,
@@ -88,6 +93,11 @@ def escalate_now(
     if not incident_rules.is_open(incident.status):
         raise Conflict(
             f"{number} is {incident.status}: there is nothing to escalate", details={"number": number}
+        )
+    if incident_rules.is_drill(incident.labels):
+        raise Conflict(
+            f"{number} is a drill (label drill=true): a drill never pages the on-call",
+            details={"number": number, "drill": True},
         )
     decider = Decider.of(session, base_url=base_url, now=now)
     policy, route, levels = chain_of(decider.config, incident)
