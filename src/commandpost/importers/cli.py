@@ -39,19 +39,15 @@ def vendor_import(
 
     if out is None:
         raise BadRequest(f"import {vendor}: --out DIR is required (where the ops folder is written)")
-    module: Any = importlib.import_module(VENDORS[vendor])
-    reader: Source
     if source is not None and token:
         raise BadRequest(f"import {vendor}: give either a folder of saved responses or --token, not both")
-    if source is not None:
-        reader = SavedResponses(source)
-    elif token:
-        reader = module.live(token, base_url=api_url)
-    else:
+    if source is None and not token:
         raise BadRequest(
             f"import {vendor}: give a folder of saved API responses, or --token (COMMANDPOST_IMPORT_TOKEN) "
             "for a live read; docs/migrate.md"
         )
+    module: Any = importlib.import_module(VENDORS[vendor])
+    reader: Source = SavedResponses(source) if source is not None else module.live(token, base_url=api_url)
     now = SystemClock().now()
     result = module.read(reader, now=now)
     loaded = write_ops_folder(result, out, now=now, force=force)
