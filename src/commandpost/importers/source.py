@@ -25,12 +25,16 @@ from commandpost.errors import BadRequest, NotFound, PayloadTooLarge, Unauthoriz
 MAX_BYTES = 32 * 1024 * 1024
 """One saved file or one response: far above any real page (100 objects), far below a memory problem."""
 MAX_PAGES = 10_000
-_ENDPOINT = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.:@-]+)*$")
+_ENDPOINT = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.:@-]+)*/?$")
+"""A trailing slash is allowed: some APIs (Grafana OnCall's) document every path with one."""
 _WAIT_HEADERS = ("retry-after", "ratelimit-reset", "x-ratelimit-period-in-sec")
+
+Params = Mapping[str, str | list[str]]
+"""A request's query; a list repeats its key (PagerDuty's ``include[]=a&include[]=b``)."""
 
 
 class Source(Protocol):
-    def pages(self, endpoint: str, params: Mapping[str, str] | None = None) -> Iterator[Any]:
+    def pages(self, endpoint: str, params: Params | None = None) -> Iterator[Any]:
         """Each page of ``endpoint`` as decoded JSON, in order."""
         ...
 
@@ -66,7 +70,7 @@ class SavedResponses:
     def has(self, endpoint: str) -> bool:
         return self._file(endpoint, 1).is_file()
 
-    def pages(self, endpoint: str, params: Mapping[str, str] | None = None) -> Iterator[Any]:
+    def pages(self, endpoint: str, params: Params | None = None) -> Iterator[Any]:
         first = self._file(endpoint, 1)
         if not first.is_file():
             raise NotFound(f"{first}: missing (save the API's /{endpoint} response there; docs/migrate.md)")
@@ -78,7 +82,7 @@ class SavedResponses:
             page += 1
 
 
-Paginator = Callable[[Any, Mapping[str, str]], tuple[str | None, Mapping[str, str]] | None]
+Paginator = Callable[[Any, Params], tuple[str | None, Params] | None]
 """Given a page's body and the params that fetched it: the next request as (absolute URL or None for
 the same path, params), or None when that was the last page."""
 
@@ -86,11 +90,11 @@ the same path, params), or None when that was the last page."""
 def offset_pages(key: str = "more", limit: int = 100) -> Paginator:
     """Classic offset pagination (PagerDuty): ``offset += limit`` while the body's ``more`` is true."""
 
-    def following(body: Any, params: Mapping[str, str]) -> tuple[str | None, Mapping[str, str]] | None:
+    def following(body: Any, params: Params) -> tuple[str | None, Params] | None:
         if not isinstance(body, dict) or body.get(key) is not True:
             return None
-        offset = int(params.get("offset", "0")) + int(params.get("limit", str(limit)))
-        return None, {**params, "offset": str(offset), "limit": params.get("limit", str(limit))}
+        size = str(params.get("limit", str(limit)))
+        return None, {**params, "offset": str(int(str(params.get("offset", "0"))) + int(size)), "limit": size}
 
     return following
 
@@ -99,7 +103,7 @@ def next_link(*path: str) -> Paginator:
     """Link pagination: the body holds the next page's absolute URL at ``path`` (Opsgenie's
     ``paging.next``, Grafana OnCall's ``next``); absent or null ends it."""
 
-    def following(body: Any, params: Mapping[str, str]) -> tuple[str | None, Mapping[str, str]] | None:
+    def following(body: Any, params: Params) -> tuple[str | None, Params] | None:
         node = body
         for part in path:
             node = node.get(part) if isinstance(node, dict) else None
@@ -108,7 +112,7 @@ def next_link(*path: str) -> Paginator:
     return following
 
 
-def single_page(body: Any, params: Mapping[str, str]) -> None:
+def single_page(body: Any, params: Params) -> None:
     """For endpoints that do not paginate."""
     return None
 
@@ -122,7 +126,7 @@ class LiveAPI:
         base_url: str,
         headers: Mapping[str, str],
         paginate: Paginator,
-        first_params: Mapping[str, str] | None = None,
+        first_params: Params | None = None,
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_retries: int = 5,
@@ -141,9 +145,9 @@ class LiveAPI:
         self._sleep = sleep
         self._max_retries = max_retries
 
-    def pages(self, endpoint: str, params: Mapping[str, str] | None = None) -> Iterator[Any]:
+    def pages(self, endpoint: str, params: Params | None = None) -> Iterator[Any]:
         url = f"{self.base_url}/{_checked_endpoint(endpoint)}"
-        query: Mapping[str, str] = {**self._first_params, **(params or {})}
+        query: Params = {**self._first_params, **(params or {})}
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
             body = self._get(url, query)
@@ -162,7 +166,7 @@ class LiveAPI:
             seen.add(marker)
         raise BadRequest(f"/{endpoint}: more than {MAX_PAGES} pages; stopped")
 
-    def _get(self, url: str, params: Mapping[str, str]) -> Any:
+    def _get(self, url: str, params: Params) -> Any:
         shown = urlsplit(url).path
         for attempt in range(self._max_retries + 1):
             try:
