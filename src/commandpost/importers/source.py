@@ -29,8 +29,9 @@ _ENDPOINT = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.:@-]+)*/?$")
 """A trailing slash is allowed: some APIs (Grafana OnCall's) document every path with one."""
 _WAIT_HEADERS = ("retry-after", "ratelimit-reset", "x-ratelimit-period-in-sec")
 
-Params = Mapping[str, str | list[str]]
-"""A request's query; a list repeats its key (PagerDuty's ``include[]=a&include[]=b``)."""
+Params = Mapping[str, Any]
+"""A request's query: str values, or a list of str that repeats its key (PagerDuty's
+``include[]=a&include[]=b``). ``Any`` so that a source typed ``Mapping[str, str]`` still fits."""
 
 
 class Source(Protocol):
