@@ -171,7 +171,8 @@ class LiveAPI:
         shown = urlsplit(url).path
         for attempt in range(self._max_retries + 1):
             try:
-                response = self._client.get(url, params=params, headers=self._headers)
+                # No params for a next link: httpx would replace the query the link carries with none.
+                response = self._client.get(url, params=params or None, headers=self._headers)
             except httpx.HTTPError as exc:
                 if attempt == self._max_retries:
                     raise Unavailable(f"GET {shown}: {type(exc).__name__}") from None
