@@ -8,6 +8,7 @@ contacts and notification rules) and teams; schedules and overrides are
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -71,7 +72,7 @@ def read(source: Source, *, now: datetime) -> ImportResult:
     """The whole account, mapped; the order matters (schedules name people, escalations schedules)."""
     schedules = list(items(source, "schedules", {"expand": "rotation"}))
     zones = [as_str(s.get("timezone")) for s in schedules if zone(s.get("timezone"))]
-    org_zone = max(set(zones), key=zones.count) if zones else "UTC"
+    org_zone = Counter(zones).most_common(1)[0][0] if zones else "UTC"  # a tie: the first schedule's
     ctx = Context(ImportResult(vendor="opsgenie", org="Imported from Opsgenie", timezone=org_zone), now=now)
     _people(source, ctx)
     _teams(source, ctx)
