@@ -1,0 +1,535 @@
+"""``commandpost import pagerduty``: a PagerDuty account (REST API v2) as an ops folder.
+
+Reads users (with contact methods and notification rules), teams and their members, schedules
+(each in detail, with its overrides), escalation policies and services with their integrations —
+from saved responses or live — and maps them (docs/migrate.md, "PagerDuty"). Schedules are
+:mod:`.pagerduty_schedules`. Whatever has no commandpost equivalent is a report line, never dropped.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+from commandpost.errors import BadRequest, NotFound
+from commandpost.importers.names import Namer, slug
+from commandpost.importers.pagerduty_schedules import Unmappable, instant, map_schedule
+from commandpost.importers.result import ImportResult, OldIntegration, Override, mask_key
+from commandpost.importers.source import LiveAPI, Params, Source, offset_pages
+
+API_URL = "https://api.pagerduty.com"
+PAGING = ("SEV1", "SEV2")
+"""The severities that page (severities.yaml): PagerDuty's high urgency."""
+UNASSIGNED = "unassigned"
+METHOD = {
+    "email_contact_method": "email",
+    "phone_contact_method": "voice",
+    "sms_contact_method": "sms",
+    "push_notification_contact_method": "push",
+}
+
+
+def live(token: str, *, base_url: str | None = None, sleep: Callable[[float], None] = time.sleep) -> Source:
+    """The live REST API, read with an API key (``Authorization: Token token=…``), 100 a page."""
+    return LiveAPI(
+        base_url=base_url or API_URL,
+        headers={
+            "Authorization": f"Token token={token}",
+            "Accept": "application/vnd.pagerduty+json;version=2",
+        },
+        paginate=offset_pages(),
+        first_params={"limit": "100"},
+        sleep=sleep,
+    )
+
+
+def read(source: Source, *, now: datetime) -> ImportResult:
+    """Everything the account has that commandpost can carry, and a report line for the rest."""
+    result = ImportResult(vendor="pagerduty", org="imported-from-pagerduty", timezone="UTC")
+    people = _people(source, result)
+    teams = _teams(source, result, people)
+    schedules = _schedules(source, result, people, now)
+    policies = _policies(source, result, people, schedules)
+    _services(source, result, teams, policies)
+    return result
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _items(source: Source, endpoint: str, key: str, params: Params | None = None) -> Iterator[dict[str, Any]]:
+    """Each object of a list endpoint, across its pages; a page of another shape is an error."""
+    for n, page in enumerate(source.pages(endpoint, params), start=1):
+        items = page.get(key) if isinstance(page, dict) else None
+        if not isinstance(items, list):
+            raise BadRequest(
+                f"/{endpoint} page {n}: no '{key}' list (is this the response of GET /{endpoint}?)"
+            )
+        yield from (item for item in items if isinstance(item, dict))
+
+
+def _detail(source: Source, endpoint: str, key: str, params: Params | None = None) -> dict[str, Any]:
+    for page in source.pages(endpoint, params):
+        body = page.get(key) if isinstance(page, dict) else None
+        if isinstance(body, dict):
+            return body
+        raise BadRequest(f"/{endpoint}: no '{key}' object (is this the response of GET /{endpoint}?)")
+    raise NotFound(f"/{endpoint}: empty")  # pragma: no cover — a source yields at least one page
+
+
+def _text(value: Any, limit: int = 200) -> str:
+    """A name from the source, printable and on one line."""
+    return " ".join("".join(ch for ch in str(value or "") if ch.isprintable()).split())[:limit]
+
+
+def _ref_id(ref: Any) -> str:
+    return _text(ref.get("id"), 40) if isinstance(ref, dict) else ""
+
+
+def _minutes(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+# ---------------------------------------------------------------- people and teams
+
+
+def _people(source: Source, result: ImportResult) -> Namer:
+    names = Namer("person")
+    include = {"include[]": ["contact_methods", "notification_rules"]}
+    for user in _items(source, "users", "users", include):
+        user_id, name = _ref_id(user), _text(user.get("name")) or _text(user.get("email"))
+        if not user_id or not name:
+            result.skip("user", user_id, name, "no id or name")
+            continue
+        handle = names.name(user_id, name)
+        person: dict[str, Any] = {"handle": handle, "name": name}
+        zone = _text(user.get("time_zone"), 60)
+        try:
+            person["timezone"] = ZoneInfo(zone).key if zone else "UTC"
+        except (ZoneInfoNotFoundError, ValueError):
+            person["timezone"] = "UTC"
+            result.skip("user", user_id, name, f"time zone {zone!r} is unknown; UTC written")
+        contact, by_method_id = _contact(user, result, user_id, name)
+        if contact:
+            person["contact"] = contact
+        rules = _notification_rules(user, by_method_id, result, user_id, name)
+        if rules:
+            person["notification_rules"] = rules
+        result.people.append(person)
+        result.source_ids.setdefault("user", {})[user_id] = handle
+    return names
+
+
+def _contact(
+    user: dict[str, Any], result: ImportResult, user_id: str, name: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """commandpost contact methods, and each mapped PagerDuty contact method id → its method."""
+    contact: dict[str, str] = {}
+    mapped: dict[str, str] = {}
+    for method in user.get("contact_methods") or []:
+        if not isinstance(method, dict):
+            continue
+        kind, method_id, label = str(method.get("type", "")), _ref_id(method), _text(method.get("label"), 40)
+        what = f"contact method {label or method_id} ({kind})"
+        address = _text(method.get("address"), 100)
+        if kind == "email_contact_method":
+            if "@" not in address or " " in address:
+                result.skip(
+                    "contact_method", method_id, name, f"{what}: {address!r} is not an e-mail address"
+                )
+                continue
+            contact.setdefault("email", address)
+            mapped[method_id] = "email"
+        elif kind in ("phone_contact_method", "sms_contact_method"):
+            field = "phone" if kind == "phone_contact_method" else "sms"
+            number = _e164(method.get("country_code"), address)
+            if number is None:
+                result.skip("contact_method", method_id, name, f"{what}: not a valid phone number")
+                continue
+            if field in contact and contact[field] != number:
+                result.skip(
+                    "contact_method", method_id, name, f"{what}: commandpost keeps one {field} number"
+                )
+                continue
+            contact[field] = number
+            mapped[method_id] = METHOD[kind]
+        elif kind == "push_notification_contact_method":
+            result.skip(
+                "contact_method",
+                method_id,
+                name,
+                f"{what}: PagerDuty's app push cannot be moved; give the person an ntfy topic "
+                "(contact.ntfy_topic) for push",
+            )
+        elif kind.endswith("_reference"):
+            result.skip(
+                "contact_method",
+                method_id,
+                name,
+                f"{what}: a reference only (save users with include[]=contact_methods)",
+            )
+        else:
+            result.skip("contact_method", method_id, name, f"{what}: no commandpost method for this type")
+    if "email" not in contact and "@" in _text(user.get("email"), 100):
+        contact["email"] = _text(user.get("email"), 100)
+    if "sms" in contact and contact.get("phone") == contact["sms"]:
+        del contact["sms"]
+    return contact, mapped
+
+
+def _e164(country: Any, address: str) -> str | None:
+    digits = "".join(ch for ch in address if ch.isdigit())
+    if not digits or not isinstance(country, int) or isinstance(country, bool):
+        return None
+    try:
+        number = phonenumbers.parse(f"+{country}{digits}", None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _notification_rules(
+    user: dict[str, Any], by_method_id: dict[str, str], result: ImportResult, user_id: str, name: str
+) -> dict[str, list[dict[str, Any]]]:
+    """Per urgency, one step per delay with the methods of the rules at that delay."""
+    steps: dict[str, dict[int, list[str]]] = {}
+    for rule in user.get("notification_rules") or []:
+        if not isinstance(rule, dict):
+            continue
+        urgency, delay = rule.get("urgency"), _minutes(rule.get("start_delay_in_minutes"))
+        method = by_method_id.get(_ref_id(rule.get("contact_method")))
+        if urgency not in ("high", "low") or delay is None:
+            result.skip("notification_rule", _ref_id(rule), name, "no urgency (high, low) or delay")
+        elif method is None:
+            result.skip(
+                "notification_rule",
+                _ref_id(rule),
+                name,
+                f"{urgency} urgency after {delay} min: its contact method was not imported",
+            )
+        else:
+            methods = steps.setdefault(str(urgency), {}).setdefault(delay, [])
+            if method not in methods:
+                methods.append(method)
+    return {
+        urgency: [{"after": f"{delay}m", "methods": methods} for delay, methods in sorted(by_delay.items())]
+        for urgency, by_delay in steps.items()
+    }
+
+
+def _teams(source: Source, result: ImportResult, people: Namer) -> Namer:
+    names = Namer("team")
+    names.name("\x00unassigned", UNASSIGNED)
+    for team in _items(source, "teams", "teams"):
+        team_id, name = _ref_id(team), _text(team.get("name"))
+        if not team_id:
+            result.skip("team", "", name, "no id")
+            continue
+        team_name = names.name(team_id, name or team_id)
+        members: list[str] = []
+        lead = None
+        for member in _items(source, f"teams/{team_id}/members", "members"):
+            user_id = _ref_id(member.get("user"))
+            handle = people.get(user_id)
+            if handle is None:
+                result.skip("team_member", user_id, team_name, "not an imported user")
+                continue
+            if handle not in members:
+                members.append(handle)
+            if member.get("role") == "manager" and lead is None:
+                lead = handle
+        body: dict[str, Any] = {"name": team_name, "members": members}
+        if lead:
+            body["lead"] = lead
+        result.teams.append(body)
+        result.source_ids.setdefault("team", {})[team_id] = team_name
+    return names
+
+
+# ---------------------------------------------------------------- schedules and policies
+
+
+def _schedules(
+    source: Source, result: ImportResult, people: Namer, now: datetime
+) -> dict[str, dict[str, str]]:
+    """Each schedule id → {schedule, layer}: what a policy's ``schedule_reference`` pages."""
+    names = Namer("schedule")
+    targets: dict[str, dict[str, str]] = {}
+    window = {
+        "since": now.isoformat(),
+        "until": (now + timedelta(days=14)).isoformat(),
+    }
+    for listed in _items(source, "schedules", "schedules"):
+        schedule_id, name = _ref_id(listed), _text(listed.get("name"))
+        if not schedule_id:
+            result.skip("schedule", "", name, "no id")
+            continue
+        stem = names.name(schedule_id, name or schedule_id)
+        detail = _detail(source, f"schedules/{schedule_id}", "schedule", window)
+        try:
+            ZoneInfo(str(detail.get("time_zone")))
+        except (ZoneInfoNotFoundError, ValueError):
+            result.skip(
+                "schedule", schedule_id, name, f"time zone {_text(detail.get('time_zone'), 60)!r} unknown"
+            )
+            continue
+        mapped = map_schedule(detail, stem=stem, people=people.get, now=now)
+        for layer_id, layer_name, reason in mapped.skipped:
+            result.skip("layer", layer_id, f"{name} / {_text(layer_name)}", reason)
+        if mapped.body is None or mapped.target_layer is None:
+            result.skip("schedule", schedule_id, name, "no layer could be imported (see the layer lines)")
+            continue
+        result.schedules[stem] = mapped.body
+        result.overrides.extend(mapped.overrides)
+        result.source_ids.setdefault("schedule", {})[schedule_id] = stem
+        targets[schedule_id] = {"schedule": stem, "layer": mapped.target_layer}
+        _overrides(source, result, people, schedule_id, stem, mapped.target_layer, now)
+    return targets
+
+
+def _overrides(
+    source: Source,
+    result: ImportResult,
+    people: Namer,
+    schedule_id: str,
+    stem: str,
+    layer: str,
+    now: datetime,
+) -> None:
+    """Overrides not over yet, as runtime overrides of the layer escalation pages (the final stack)."""
+    params = {"since": now.isoformat(), "until": (now + timedelta(days=90)).isoformat()}
+    try:
+        found = list(_items(source, f"schedules/{schedule_id}/overrides", "overrides", params))
+    except NotFound:
+        result.skip("override", schedule_id, stem, "overrides not saved (schedules/ID/overrides.json)")
+        return
+    for item in found:
+        override_id = _ref_id(item)
+        try:
+            start, end = instant(item.get("start"), "start"), instant(item.get("end"), "end")
+        except Unmappable as exc:
+            result.skip("override", override_id, stem, str(exc))
+            continue
+        handle = people.get(_ref_id(item.get("user")))
+        if handle is None:
+            result.skip("override", override_id, stem, "its user was not imported")
+        elif end > now and end > start:
+            result.overrides.append(
+                Override(stem, layer, handle, start, end, f"PagerDuty override {override_id}")
+            )
+
+
+def _policies(
+    source: Source, result: ImportResult, people: Namer, schedules: dict[str, dict[str, str]]
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each policy id → (name, its file without ``service``): services decide the files."""
+    names = Namer("policy")
+    policies: dict[str, tuple[str, dict[str, Any]]] = {}
+    for policy in _items(source, "escalation_policies", "escalation_policies", {"include[]": ["targets"]}):
+        policy_id, name = _ref_id(policy), _text(policy.get("name"))
+        stem = names.name(policy_id, name or policy_id)
+        targets: dict[str, dict[str, str]] = {}
+        levels: list[dict[str, Any]] = []
+        waited = 0
+        rules = [r for r in policy.get("escalation_rules") or [] if isinstance(r, dict)]
+        for n, rule in enumerate(rules, start=1):
+            names_here = []
+            for target in rule.get("targets") or []:
+                kind, target_id = (
+                    str(target.get("type", "")) if isinstance(target, dict) else "",
+                    _ref_id(target),
+                )
+                if kind in ("user_reference", "user") and people.get(target_id):
+                    handle = str(people.get(target_id))
+                    targets[handle] = {"person": handle}
+                    names_here.append(handle)
+                elif (
+                    kind in ("schedule_reference", "schedule", "schedule_v3_reference")
+                    and target_id in schedules
+                ):
+                    label = f"oncall-{schedules[target_id]['schedule']}"
+                    targets[label] = dict(schedules[target_id])
+                    names_here.append(label)
+                else:
+                    result.skip(
+                        "escalation_target", target_id, f"{name} rule {n}", f"{kind or 'target'} not imported"
+                    )
+            if names_here:
+                level: dict[str, Any] = {"targets": list(dict.fromkeys(names_here))}
+                if levels:
+                    level["after"] = f"{waited}m"
+                levels.append(level)
+                waited = 0
+            else:
+                result.skip(
+                    "escalation_rule",
+                    _ref_id(rule),
+                    f"{name} rule {n}",
+                    "no target could be imported; its wait is added to the next level's",
+                )
+            waited += _minutes(rule.get("escalation_delay_in_minutes")) or 0
+        if not levels:
+            result.skip("escalation_policy", policy_id, name, "no rule with an imported target")
+            continue
+        route: dict[str, Any] = {"levels": levels}
+        loops = _minutes(policy.get("num_loops")) or 0
+        if loops:
+            route["repeat"] = min(loops, 10)
+            if loops > 10:
+                result.skip(
+                    "escalation_policy", policy_id, name, f"num_loops {loops}: commandpost repeats 10 times"
+                )
+            first = levels[0].get("after")
+            repeat_wait = levels[-1].get("after", "5m") if len(levels) > 1 else "5m"
+            if first is None and repeat_wait != f"{waited}m":
+                result.skip(
+                    "escalation_policy",
+                    policy_id,
+                    name,
+                    f"PagerDuty waits {waited} min after the last rule before looping; commandpost waits "
+                    f"{repeat_wait} (the last level's wait) before a repeat",
+                )
+        if policy.get("escalation_rule_assignment_strategy") not in (None, "assign_to_everyone"):
+            result.skip(
+                "escalation_policy", policy_id, name, "round robin assignment: commandpost pages every target"
+            )
+        body = {"severity_routing": {sev: copy.deepcopy(route) for sev in PAGING}, "targets": targets}
+        policies[policy_id] = (stem, body)
+    return policies
+
+
+# ---------------------------------------------------------------- services
+
+
+def _integration_source(integration: dict[str, Any]) -> tuple[str | None, str]:
+    """commandpost's source kind for a PagerDuty integration (None: none), and a note for the sender."""
+    kind = str(integration.get("type", ""))
+    vendor = _text(
+        (integration.get("vendor") or {}).get("summary")
+        if isinstance(integration.get("vendor"), dict)
+        else "",
+        60,
+    ).lower()
+    if "prometheus" in vendor or "alertmanager" in vendor:
+        return "alertmanager", "point Alertmanager's webhook_configs at the new intake URL"
+    if "grafana" in vendor:
+        return "grafana", "add a webhook contact point with the new intake URL"
+    if kind == "events_api_v2_inbound_integration":
+        return "pagerduty", "Events API v2: only the URL (/v2/enqueue) and routing_key change"
+    if kind == "generic_events_api_inbound_integration":
+        return "pagerduty", "Events API v1 sender: commandpost takes Events API v2; switch the sender to v2"
+    if kind == "aws_cloudwatch_inbound_integration":
+        return "sns", "subscribe the SNS topic to the new intake URL; list its TopicArn in topic_arns"
+    if kind == "generic_email_inbound_integration":
+        return None, "commandpost has no e-mail intake"
+    return "generic", f"{kind or 'unknown type'}: send commandpost's generic JSON to the new intake URL"
+
+
+def _services(
+    source: Source, result: ImportResult, teams: Namer, policies: dict[str, tuple[str, dict[str, Any]]]
+) -> None:
+    names = Namer("service")
+    integration_names = Namer("integration")
+    used: dict[str, int] = {}
+    include = {"include[]": ["integrations"]}
+    for service in _items(source, "services", "services", include):
+        service_id, name = _ref_id(service), _text(service.get("name"))
+        stem = names.name(service_id, name or service_id)
+        owner = next(
+            (teams.get(_ref_id(t)) for t in service.get("teams") or [] if teams.get(_ref_id(t))), None
+        )
+        if owner is None:
+            owner = UNASSIGNED
+            if not any(t["name"] == UNASSIGNED for t in result.teams):
+                result.teams.append({"name": UNASSIGNED, "members": []})
+            result.skip(
+                "service", service_id, name, f"no team in PagerDuty: owner set to team '{UNASSIGNED}'"
+            )
+        body: dict[str, Any] = {"name": stem, "owner": owner}
+        description = _text(service.get("description"), 500)
+        if description:
+            body["description"] = description
+        policy_id = _ref_id(service.get("escalation_policy"))
+        if policy_id in policies:
+            policy_stem, policy = policies[policy_id]
+            used[policy_id] = used.get(policy_id, 0) + 1
+            file = policy_stem if used[policy_id] == 1 else f"{policy_stem}-{stem}"
+            result.escalation[file] = {"service": stem, **copy.deepcopy(policy)}
+            body["escalation_policy"] = file
+        else:
+            result.skip(
+                "service", service_id, name, "its escalation policy was not imported: it pages nobody"
+            )
+        urgency = service.get("incident_urgency_rule")
+        if isinstance(urgency, dict) and urgency.get("type") != "constant":
+            result.skip(
+                "service",
+                service_id,
+                name,
+                "urgency by support hours: commandpost decides paging by "
+                "severity (SEV1/SEV2 page at any hour)",
+            )
+        integrations = []
+        for integration in service.get("integrations") or []:
+            mapped = _integration(source, result, integration, service_id, stem, integration_names)
+            if mapped:
+                integrations.append(mapped)
+        if integrations:
+            body["integrations"] = integrations
+        result.services[stem] = body
+        result.source_ids.setdefault("service", {})[service_id] = stem
+    for policy_id, (policy_stem, _body) in policies.items():
+        if policy_id not in used:
+            result.skip(
+                "escalation_policy",
+                policy_id,
+                policy_stem,
+                "no imported service uses it (a commandpost policy belongs to one service)",
+            )
+        elif used[policy_id] > 1:
+            result.skip(
+                "escalation_policy",
+                policy_id,
+                policy_stem,
+                f"shared by {used[policy_id]} services: one file per service",
+            )
+
+
+def _integration(
+    source: Source, result: ImportResult, integration: Any, service_id: str, stem: str, names: Namer
+) -> dict[str, str] | None:
+    integration_id = _ref_id(integration)
+    if not isinstance(integration, dict):
+        return None
+    if str(integration.get("type", "")).endswith("_reference"):
+        try:
+            integration = _detail(
+                source, f"services/{service_id}/integrations/{integration_id}", "integration"
+            )
+        except NotFound:
+            result.skip(
+                "integration",
+                integration_id,
+                stem,
+                "a reference only: save services with include[]=integrations",
+            )
+            return None
+    kind, label = _text(integration.get("type"), 80), _text(integration.get("name"), 80) or integration_id
+    source_kind, note = _integration_source(integration)
+    if source_kind is None:
+        result.skip("integration", integration_id, f"{stem} / {label}", note)
+        return None
+    name = names.name(integration_id, f"{stem}-{slug(label, fallback='intake', max_length=30)}")
+    key = _text(integration.get("integration_key"), 100)
+    result.integrations.append(
+        OldIntegration(stem, name, source_kind, kind, mask_key(key) if key else "none", note)
+    )
+    return {"name": name, "source": source_kind}
