@@ -166,6 +166,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "metrics": ("commandpost.metrics.cli", "Metrics that decide where to invest (guide §6-1, §7)."),
     "slo": ("commandpost.metrics.cli", "SLOs: error budgets, burn rates, freeze, response targets."),
+    "drill": (
+        "commandpost.drills.cli",
+        "Wheel of Misfortune (guide §5): replay a past incident as a drill, then score it.",
+    ),
     "slack": (
         "commandpost.slack.cli",
         "Slack as the command post (docs/slack.md): the app manifest, the incidents' channels.",
@@ -185,6 +189,7 @@ DOMAINS = (
     "commandpost.web.cli",
     "commandpost.postmortems.cli",
     "commandpost.metrics.cli",
+    "commandpost.drills.cli",
     "commandpost.slack.cli",
     "commandpost.backup.cli",
 )

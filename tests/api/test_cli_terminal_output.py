@@ -150,6 +150,7 @@ def stage(app, applied_ops, make_token, sessions, clock, tmp_path) -> Iterator[d
             "ticket": "OPS-7",
         }
         ok("POST", "/api/v1/postmortems/INC-2/action-items", item)
+        ok("POST", "/api/v1/drills", {"source": "INC-2", "trainee": "hana", "speed": 60})  # INC-3
         with transaction(sessions) as s:
             for n, status in enumerate(("pending", DEAD)):
                 row = notify_service.enqueue(
@@ -317,6 +318,8 @@ JSON_LISTINGS = [
     ("metrics", "toil", "--json"),
     ("slo", "status", "--json"),
     ("slo", "targets", "--json"),
+    ("drill", "list", "--json"),
+    ("drill", "scorecard", "INC-3", "--json"),
 ]
 
 

@@ -232,7 +232,7 @@ class DrillView:
     delivered: int
 
 
-def _view(session: Session, drill: Drill) -> DrillView:
+def view(session: Session, drill: Drill) -> DrillView:
     incident = session.get(Incident, drill.incident_id)
     original = session.get(Incident, drill.source_id)
     assert incident is not None and original is not None
@@ -247,7 +247,7 @@ def _view(session: Session, drill: Drill) -> DrillView:
 def list_drills(session: Session, *, limit: int = 50) -> list[DrillView]:
     """Newest first."""
     drills = session.scalars(select(Drill).order_by(Drill.id.desc()).limit(limit))
-    return [_view(session, d) for d in drills]
+    return [view(session, d) for d in drills]
 
 
 def drill_of(session: Session, *, number: str | int) -> DrillView:
@@ -259,7 +259,7 @@ def drill_of(session: Session, *, number: str | int) -> DrillView:
         raise NotFound(
             f"{label} is not a drill started with 'commandpost drill start'", details={"number": label}
         )
-    return _view(session, drill)
+    return view(session, drill)
 
 
 @dataclass(frozen=True, slots=True)
