@@ -203,7 +203,10 @@ def _rule_targets(
     kind, notify = as_str(recipient.get("type")), as_str(rule.get("notifyType")) or "default"
     who = as_str(recipient.get("name")) or as_str(recipient.get("username")) or as_str(recipient.get("id"))
     rid = as_str(recipient.get("id"))
-    skip = lambda why: ctx.result.skip("escalation_rule", esc_id, f"{label}: {who}", why)  # noqa: E731
+
+    def skip(why: str) -> None:
+        ctx.result.skip("escalation_rule", esc_id, f"{label}: {who}", why)
+
     if kind == "schedule":
         schedule, layers = ctx.schedules.get(rid), ctx.layers.get(rid, {})
         if schedule is None:
