@@ -10,29 +10,30 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-
-from commandpost.errors import BadRequest, NotFound
+from commandpost.errors import NotFound
 from commandpost.importers.names import Namer, slug
+from commandpost.importers.pagerduty_people import (
+    UNASSIGNED,
+    detail_of,
+    items,
+    minutes,
+    read_people,
+    read_teams,
+    ref_id,
+    text,
+)
 from commandpost.importers.pagerduty_schedules import Unmappable, instant, map_schedule
 from commandpost.importers.result import ImportResult, OldIntegration, Override, mask_key
-from commandpost.importers.source import LiveAPI, Params, Source, offset_pages
+from commandpost.importers.source import LiveAPI, Source, offset_pages
 
 API_URL = "https://api.pagerduty.com"
 PAGING = ("SEV1", "SEV2")
 """The severities that page (severities.yaml): PagerDuty's high urgency."""
-UNASSIGNED = "unassigned"
-METHOD = {
-    "email_contact_method": "email",
-    "phone_contact_method": "voice",
-    "sms_contact_method": "sms",
-    "push_notification_contact_method": "push",
-}
 
 
 def live(token: str, *, base_url: str | None = None, sleep: Callable[[float], None] = time.sleep) -> Source:
@@ -52,206 +53,12 @@ def live(token: str, *, base_url: str | None = None, sleep: Callable[[float], No
 def read(source: Source, *, now: datetime) -> ImportResult:
     """Everything the account has that commandpost can carry, and a report line for the rest."""
     result = ImportResult(vendor="pagerduty", org="imported-from-pagerduty", timezone="UTC")
-    people = _people(source, result)
-    teams = _teams(source, result, people)
+    people = read_people(source, result)
+    teams = read_teams(source, result, people)
     schedules = _schedules(source, result, people, now)
     policies = _policies(source, result, people, schedules)
     _services(source, result, teams, policies)
     return result
-
-
-# ---------------------------------------------------------------- reading
-
-
-def _items(source: Source, endpoint: str, key: str, params: Params | None = None) -> Iterator[dict[str, Any]]:
-    """Each object of a list endpoint, across its pages; a page of another shape is an error."""
-    for n, page in enumerate(source.pages(endpoint, params), start=1):
-        items = page.get(key) if isinstance(page, dict) else None
-        if not isinstance(items, list):
-            raise BadRequest(
-                f"/{endpoint} page {n}: no '{key}' list (is this the response of GET /{endpoint}?)"
-            )
-        yield from (item for item in items if isinstance(item, dict))
-
-
-def _detail(source: Source, endpoint: str, key: str, params: Params | None = None) -> dict[str, Any]:
-    for page in source.pages(endpoint, params):
-        body = page.get(key) if isinstance(page, dict) else None
-        if isinstance(body, dict):
-            return body
-        raise BadRequest(f"/{endpoint}: no '{key}' object (is this the response of GET /{endpoint}?)")
-    raise NotFound(f"/{endpoint}: empty")  # pragma: no cover — a source yields at least one page
-
-
-def _text(value: Any, limit: int = 200) -> str:
-    """A name from the source, printable and on one line."""
-    return " ".join("".join(ch for ch in str(value or "") if ch.isprintable()).split())[:limit]
-
-
-def _ref_id(ref: Any) -> str:
-    return _text(ref.get("id"), 40) if isinstance(ref, dict) else ""
-
-
-def _minutes(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-# ---------------------------------------------------------------- people and teams
-
-
-def _people(source: Source, result: ImportResult) -> Namer:
-    names = Namer("person")
-    include = {"include[]": ["contact_methods", "notification_rules"]}
-    for user in _items(source, "users", "users", include):
-        user_id, name = _ref_id(user), _text(user.get("name")) or _text(user.get("email"))
-        if not user_id or not name:
-            result.skip("user", user_id, name, "no id or name")
-            continue
-        handle = names.name(user_id, name)
-        person: dict[str, Any] = {"handle": handle, "name": name}
-        zone = _text(user.get("time_zone"), 60)
-        try:
-            person["timezone"] = ZoneInfo(zone).key if zone else "UTC"
-        except (ZoneInfoNotFoundError, ValueError):
-            person["timezone"] = "UTC"
-            result.skip("user", user_id, name, f"time zone {zone!r} is unknown; UTC written")
-        contact, by_method_id = _contact(user, result, user_id, name)
-        if contact:
-            person["contact"] = contact
-        rules = _notification_rules(user, by_method_id, result, user_id, name)
-        if rules:
-            person["notification_rules"] = rules
-        result.people.append(person)
-        result.source_ids.setdefault("user", {})[user_id] = handle
-    return names
-
-
-def _contact(
-    user: dict[str, Any], result: ImportResult, user_id: str, name: str
-) -> tuple[dict[str, str], dict[str, str]]:
-    """commandpost contact methods, and each mapped PagerDuty contact method id → its method."""
-    contact: dict[str, str] = {}
-    mapped: dict[str, str] = {}
-    for method in user.get("contact_methods") or []:
-        if not isinstance(method, dict):
-            continue
-        kind, method_id, label = str(method.get("type", "")), _ref_id(method), _text(method.get("label"), 40)
-        what = f"contact method {label or method_id} ({kind})"
-        address = _text(method.get("address"), 100)
-        if kind == "email_contact_method":
-            if "@" not in address or " " in address:
-                result.skip(
-                    "contact_method", method_id, name, f"{what}: {address!r} is not an e-mail address"
-                )
-                continue
-            contact.setdefault("email", address)
-            mapped[method_id] = "email"
-        elif kind in ("phone_contact_method", "sms_contact_method"):
-            field = "phone" if kind == "phone_contact_method" else "sms"
-            number = _e164(method.get("country_code"), address)
-            if number is None:
-                result.skip("contact_method", method_id, name, f"{what}: not a valid phone number")
-                continue
-            if field in contact and contact[field] != number:
-                result.skip(
-                    "contact_method", method_id, name, f"{what}: commandpost keeps one {field} number"
-                )
-                continue
-            contact[field] = number
-            mapped[method_id] = METHOD[kind]
-        elif kind == "push_notification_contact_method":
-            result.skip(
-                "contact_method",
-                method_id,
-                name,
-                f"{what}: PagerDuty's app push cannot be moved; give the person an ntfy topic "
-                "(contact.ntfy_topic) for push",
-            )
-        elif kind.endswith("_reference"):
-            result.skip(
-                "contact_method",
-                method_id,
-                name,
-                f"{what}: a reference only (save users with include[]=contact_methods)",
-            )
-        else:
-            result.skip("contact_method", method_id, name, f"{what}: no commandpost method for this type")
-    if "email" not in contact and "@" in _text(user.get("email"), 100):
-        contact["email"] = _text(user.get("email"), 100)
-    if "sms" in contact and contact.get("phone") == contact["sms"]:
-        del contact["sms"]
-    return contact, mapped
-
-
-def _e164(country: Any, address: str) -> str | None:
-    digits = "".join(ch for ch in address if ch.isdigit())
-    if not digits or not isinstance(country, int) or isinstance(country, bool):
-        return None
-    try:
-        number = phonenumbers.parse(f"+{country}{digits}", None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _notification_rules(
-    user: dict[str, Any], by_method_id: dict[str, str], result: ImportResult, user_id: str, name: str
-) -> dict[str, list[dict[str, Any]]]:
-    """Per urgency, one step per delay with the methods of the rules at that delay."""
-    steps: dict[str, dict[int, list[str]]] = {}
-    for rule in user.get("notification_rules") or []:
-        if not isinstance(rule, dict):
-            continue
-        urgency, delay = rule.get("urgency"), _minutes(rule.get("start_delay_in_minutes"))
-        method = by_method_id.get(_ref_id(rule.get("contact_method")))
-        if urgency not in ("high", "low") or delay is None:
-            result.skip("notification_rule", _ref_id(rule), name, "no urgency (high, low) or delay")
-        elif method is None:
-            result.skip(
-                "notification_rule",
-                _ref_id(rule),
-                name,
-                f"{urgency} urgency after {delay} min: its contact method was not imported",
-            )
-        else:
-            methods = steps.setdefault(str(urgency), {}).setdefault(delay, [])
-            if method not in methods:
-                methods.append(method)
-    return {
-        urgency: [{"after": f"{delay}m", "methods": methods} for delay, methods in sorted(by_delay.items())]
-        for urgency, by_delay in steps.items()
-    }
-
-
-def _teams(source: Source, result: ImportResult, people: Namer) -> Namer:
-    names = Namer("team")
-    names.name("\x00unassigned", UNASSIGNED)
-    for team in _items(source, "teams", "teams"):
-        team_id, name = _ref_id(team), _text(team.get("name"))
-        if not team_id:
-            result.skip("team", "", name, "no id")
-            continue
-        team_name = names.name(team_id, name or team_id)
-        members: list[str] = []
-        lead = None
-        for member in _items(source, f"teams/{team_id}/members", "members"):
-            user_id = _ref_id(member.get("user"))
-            handle = people.get(user_id)
-            if handle is None:
-                result.skip("team_member", user_id, team_name, "not an imported user")
-                continue
-            if handle not in members:
-                members.append(handle)
-            if member.get("role") == "manager" and lead is None:
-                lead = handle
-        body: dict[str, Any] = {"name": team_name, "members": members}
-        if lead:
-            body["lead"] = lead
-        result.teams.append(body)
-        result.source_ids.setdefault("team", {})[team_id] = team_name
-    return names
 
 
 # ---------------------------------------------------------------- schedules and policies
@@ -267,23 +74,23 @@ def _schedules(
         "since": now.isoformat(),
         "until": (now + timedelta(days=14)).isoformat(),
     }
-    for listed in _items(source, "schedules", "schedules"):
-        schedule_id, name = _ref_id(listed), _text(listed.get("name"))
+    for listed in items(source, "schedules", "schedules"):
+        schedule_id, name = ref_id(listed), text(listed.get("name"))
         if not schedule_id:
             result.skip("schedule", "", name, "no id")
             continue
         stem = names.name(schedule_id, name or schedule_id)
-        detail = _detail(source, f"schedules/{schedule_id}", "schedule", window)
+        detail = detail_of(source, f"schedules/{schedule_id}", "schedule", window)
         try:
             ZoneInfo(str(detail.get("time_zone")))
         except (ZoneInfoNotFoundError, ValueError):
             result.skip(
-                "schedule", schedule_id, name, f"time zone {_text(detail.get('time_zone'), 60)!r} unknown"
+                "schedule", schedule_id, name, f"time zone {text(detail.get('time_zone'), 60)!r} unknown"
             )
             continue
         mapped = map_schedule(detail, stem=stem, people=people.get, now=now)
         for layer_id, layer_name, reason in mapped.skipped:
-            result.skip("layer", layer_id, f"{name} / {_text(layer_name)}", reason)
+            result.skip("layer", layer_id, f"{name} / {text(layer_name)}", reason)
         if mapped.body is None or mapped.target_layer is None:
             result.skip("schedule", schedule_id, name, "no layer could be imported (see the layer lines)")
             continue
@@ -307,18 +114,18 @@ def _overrides(
     """Overrides not over yet, as runtime overrides of the layer escalation pages (the final stack)."""
     params = {"since": now.isoformat(), "until": (now + timedelta(days=90)).isoformat()}
     try:
-        found = list(_items(source, f"schedules/{schedule_id}/overrides", "overrides", params))
+        found = list(items(source, f"schedules/{schedule_id}/overrides", "overrides", params))
     except NotFound:
         result.skip("override", schedule_id, stem, "overrides not saved (schedules/ID/overrides.json)")
         return
     for item in found:
-        override_id = _ref_id(item)
+        override_id = ref_id(item)
         try:
             start, end = instant(item.get("start"), "start"), instant(item.get("end"), "end")
         except Unmappable as exc:
             result.skip("override", override_id, stem, str(exc))
             continue
-        handle = people.get(_ref_id(item.get("user")))
+        handle = people.get(ref_id(item.get("user")))
         if handle is None:
             result.skip("override", override_id, stem, "its user was not imported")
         elif end > now and end > start:
@@ -333,8 +140,8 @@ def _policies(
     """Each policy id → (name, its file without ``service``): services decide the files."""
     names = Namer("policy")
     policies: dict[str, tuple[str, dict[str, Any]]] = {}
-    for policy in _items(source, "escalation_policies", "escalation_policies", {"include[]": ["targets"]}):
-        policy_id, name = _ref_id(policy), _text(policy.get("name"))
+    for policy in items(source, "escalation_policies", "escalation_policies", {"include[]": ["targets"]}):
+        policy_id, name = ref_id(policy), text(policy.get("name"))
         stem = names.name(policy_id, name or policy_id)
         targets: dict[str, dict[str, str]] = {}
         levels: list[dict[str, Any]] = []
@@ -345,7 +152,7 @@ def _policies(
             for target in rule.get("targets") or []:
                 kind, target_id = (
                     str(target.get("type", "")) if isinstance(target, dict) else "",
-                    _ref_id(target),
+                    ref_id(target),
                 )
                 if kind in ("user_reference", "user") and people.get(target_id):
                     handle = str(people.get(target_id))
@@ -371,16 +178,16 @@ def _policies(
             else:
                 result.skip(
                     "escalation_rule",
-                    _ref_id(rule),
+                    ref_id(rule),
                     f"{name} rule {n}",
                     "no target could be imported; its wait is added to the next level's",
                 )
-            waited += _minutes(rule.get("escalation_delay_in_minutes")) or 0
+            waited += minutes(rule.get("escalation_delay_in_minutes")) or 0
         if not levels:
             result.skip("escalation_policy", policy_id, name, "no rule with an imported target")
             continue
         route: dict[str, Any] = {"levels": levels}
-        loops = _minutes(policy.get("num_loops")) or 0
+        loops = minutes(policy.get("num_loops")) or 0
         if loops:
             route["repeat"] = min(loops, 10)
             if loops > 10:
@@ -412,7 +219,7 @@ def _policies(
 def _integration_source(integration: dict[str, Any]) -> tuple[str | None, str]:
     """commandpost's source kind for a PagerDuty integration (None: none), and a note for the sender."""
     kind = str(integration.get("type", ""))
-    vendor = _text(
+    vendor = text(
         (integration.get("vendor") or {}).get("summary")
         if isinstance(integration.get("vendor"), dict)
         else "",
@@ -440,12 +247,10 @@ def _services(
     integration_names = Namer("integration")
     used: dict[str, int] = {}
     include = {"include[]": ["integrations"]}
-    for service in _items(source, "services", "services", include):
-        service_id, name = _ref_id(service), _text(service.get("name"))
+    for service in items(source, "services", "services", include):
+        service_id, name = ref_id(service), text(service.get("name"))
         stem = names.name(service_id, name or service_id)
-        owner = next(
-            (teams.get(_ref_id(t)) for t in service.get("teams") or [] if teams.get(_ref_id(t))), None
-        )
+        owner = next((teams.get(ref_id(t)) for t in service.get("teams") or [] if teams.get(ref_id(t))), None)
         if owner is None:
             owner = UNASSIGNED
             if not any(t["name"] == UNASSIGNED for t in result.teams):
@@ -454,10 +259,10 @@ def _services(
                 "service", service_id, name, f"no team in PagerDuty: owner set to team '{UNASSIGNED}'"
             )
         body: dict[str, Any] = {"name": stem, "owner": owner}
-        description = _text(service.get("description"), 500)
+        description = text(service.get("description"), 500)
         if description:
             body["description"] = description
-        policy_id = _ref_id(service.get("escalation_policy"))
+        policy_id = ref_id(service.get("escalation_policy"))
         if policy_id in policies:
             policy_stem, policy = policies[policy_id]
             used[policy_id] = used.get(policy_id, 0) + 1
@@ -506,12 +311,12 @@ def _services(
 def _integration(
     source: Source, result: ImportResult, integration: Any, service_id: str, stem: str, names: Namer
 ) -> dict[str, str] | None:
-    integration_id = _ref_id(integration)
+    integration_id = ref_id(integration)
     if not isinstance(integration, dict):
         return None
     if str(integration.get("type", "")).endswith("_reference"):
         try:
-            integration = _detail(
+            integration = detail_of(
                 source, f"services/{service_id}/integrations/{integration_id}", "integration"
             )
         except NotFound:
@@ -522,13 +327,13 @@ def _integration(
                 "a reference only: save services with include[]=integrations",
             )
             return None
-    kind, label = _text(integration.get("type"), 80), _text(integration.get("name"), 80) or integration_id
+    kind, label = text(integration.get("type"), 80), text(integration.get("name"), 80) or integration_id
     source_kind, note = _integration_source(integration)
     if source_kind is None:
         result.skip("integration", integration_id, f"{stem} / {label}", note)
         return None
     name = names.name(integration_id, f"{stem}-{slug(label, fallback='intake', max_length=30)}")
-    key = _text(integration.get("integration_key"), 100)
+    key = text(integration.get("integration_key"), 100)
     result.integrations.append(
         OldIntegration(stem, name, source_kind, kind, mask_key(key) if key else "none", note)
     )

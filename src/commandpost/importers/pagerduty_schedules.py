@@ -180,12 +180,13 @@ def map_layer(
     if start > now and first < start:  # the layer starts in the middle of a turn
         holder = members[k % len(members)]
         k, first = k + 1, first + length
-        override = Override("", name, holder, start, first, "PagerDuty: the layer's first, partial turn")
-        if windows:
+        if windows:  # an override would cover the hours outside the windows too
             notes.append(
-                f"starts {start.isoformat()} mid-turn: the override for {holder} until the first handoff "
-                "covers the whole span, also outside the layer's restriction windows"
+                f"starts {start.isoformat()} mid-turn: {holder}'s partial first turn until "
+                f"{first.isoformat()} is not imported; add overrides for its hours inside the windows"
             )
+        else:
+            override = Override("", name, holder, start, first, "PagerDuty: the layer's first, partial turn")
     if end is not None:
         notes.append(
             f"ends {end.isoformat()} in PagerDuty; commandpost layers do not end: remove it from the "
