@@ -24,7 +24,7 @@ from commandpost.db.base import UTCDateTime
 from commandpost.metrics import ack_methods, rules
 from commandpost.metrics.dialect import Dialect
 from commandpost.oncall import service as oncall_service
-from commandpost.policy.opsfiles import WEEKDAYS, OpsConfig
+from commandpost.policy.opsfiles import WEEKDAYS, Layer, OpsConfig, Schedule
 
 
 @dataclass
@@ -128,7 +128,7 @@ def health(
     params = {"w": json.dumps(windows), "start": start, "end": end}
     _count_pages(session, d, params, people)
     rotation_out = [
-        RotationHealth(schedule.name, layer.name, len(set(layer.rotation.members)), not layer.restrictions)
+        RotationHealth(schedule.name, layer.name, *_size(schedule, layer))
         for schedule, layer, _shifts in rotations
     ]
     for kind, r, person, s, e, pages in _count_blocks(session, d, params):
@@ -159,29 +159,45 @@ def health(
     }
 
 
+def _size(schedule: Schedule, layer: Layer) -> tuple[int, bool]:
+    """A layer's distinct members and whether it covers the clock: a stack's are its layers' together
+    (around the clock when one of them is)."""
+    layers = schedule.stacked_layers(layer) if layer.rotation is None else [layer]
+    members = {m for x in layers if x.rotation for m in x.rotation.members}
+    return len(members), any(not x.restrictions for x in layers)
+
+
 def _on_call(
     session: Session, config: OpsConfig, start: datetime, end: datetime, lo: int, hi: int
 ) -> tuple[dict[str, list[tuple[int, int]]], list[Any]]:
-    """Each person's on-call stretches (whole shifts, any layer) and each layer's shifts.
+    """Each person's on-call stretches (whole shifts) and each layer's shifts.
 
     A rotation counts from its ``start`` (the rules give no shift before it) and from the apply that
     introduced its layer (``oncall.service.layers_applied_since``): a rotation that started in January
-    and was first applied today puts nobody on call last month. Overrides count as recorded."""
+    and was first applied today puts nobody on call last month. Overrides count as recorded.
+
+    A layer that a stack stacks counts toward its people's time only through the stack: where a
+    higher layer covers it, its person is not who the stack pages. A stacked shift counts from when
+    the layer it came from was applied. A person's stretches are merged, so no hour counts twice."""
     stretches: dict[str, list[tuple[int, int]]] = defaultdict(list)
     rotations = []
     applied = oncall_service.layers_applied_since(session)
     for schedule in config.schedules:
+        beneath = schedule.in_stacks()
         for layer in schedule.layers:
             shifts = []
-            since = applied.get((schedule.name, layer.name))
             for shift in oncall_service.schedule_shifts(
                 session, config=config, schedule=schedule.name, start=start, end=end, layer=layer.name
             ):
                 a, b = rules.epoch(shift.start), rules.epoch(shift.end)
-                if since is not None and not shift.by_override:
-                    a = max(a, rules.epoch(since))
+                since = [
+                    t for name in shift.via or (layer.name,) if (t := applied.get((schedule.name, name)))
+                ]
+                if since and not shift.by_override:
+                    a = max(a, *(rules.epoch(t) for t in since))
                 if b > lo and a < hi and b > a:
-                    stretches[shift.person].append((a, b))
+                    if layer.name not in beneath:
+                        stretches[shift.person].append((a, b))
                     shifts.append((shift.person, a, b))
             rotations.append((schedule, layer, shifts))
     return stretches, rotations

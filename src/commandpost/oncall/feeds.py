@@ -17,6 +17,7 @@ from commandpost.errors import NotFound, ValidationFailed
 from commandpost.oncall import ical
 from commandpost.oncall import service as oncall_service
 from commandpost.oncall.models import IcalFeed
+from commandpost.oncall.rules import Shift
 from commandpost.policy.opsfiles import OpsConfig
 
 FEED_PREFIX = "cpf_"
@@ -105,8 +106,16 @@ def feed_by_token(session: Session, *, token: str) -> IcalFeed | None:
     return session.scalars(select(IcalFeed).where(IcalFeed.token_hash == _hash(token))).first()
 
 
+def _beneath_a_stack(config: OpsConfig, shift: Shift) -> bool:
+    schedule = config.schedule(shift.schedule)
+    return schedule is not None and shift.layer in schedule.in_stacks()
+
+
 def calendar(session: Session, *, config: OpsConfig, feed: IcalFeed, now: datetime) -> bytes:
-    """The feed's shifts from 30 days back to 90 days ahead, as iCalendar bytes."""
+    """The feed's shifts from 30 days back to 90 days ahead, as iCalendar bytes.
+
+    A person's feed leaves out the layers a stack stacks: their time there shows in the stack's
+    events, which say which layer it came from, and only where no higher layer covers it."""
     start, end = now - WINDOW_BACK, now + WINDOW_AHEAD
     if feed.kind == "schedule":
         shifts = oncall_service.schedule_shifts(
@@ -116,8 +125,12 @@ def calendar(session: Session, *, config: OpsConfig, feed: IcalFeed, now: dateti
     else:
         if config.person(feed.target) is None:
             raise NotFound(f"this feed's person '{feed.target}' is no longer in people.yaml")
-        shifts = oncall_service.person_shifts(
-            session, config=config, person=feed.target, start=start, end=end
-        )
+        shifts = [
+            shift
+            for shift in oncall_service.person_shifts(
+                session, config=config, person=feed.target, start=start, end=end
+            )
+            if not _beneath_a_stack(config, shift)
+        ]
         name = f"On call: @{feed.target}"
     return ical.render(shifts, name=name, config=config, now=now, with_person=feed.kind == "schedule")

@@ -175,10 +175,9 @@ def _relevant_runbooks(config: OpsConfig, services: set[str]) -> set[str] | None
 def build(session: Session, config: OpsConfig, handoff: Handoff, *, now: datetime) -> HandoffNotice:
     """The notice for one handoff, as of ``now``."""
     schedule, layer = oncall_service.find_layer(config, handoff.schedule, handoff.layer)
-    since = (
-        oncall_service.previous_handoff(session, config=config, handoff=handoff)
-        or handoff.at - layer.rotation.turn()
-    )
+    since = oncall_service.previous_handoff(
+        session, config=config, handoff=handoff
+    ) or handoff.at - schedule.turn(layer)
     services = relevant_services(config, handoff.schedule)
     items = [
         *action_items_due(session, handoff.outgoing, now),

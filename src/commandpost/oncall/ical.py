@@ -32,6 +32,8 @@ def render(
         person = config.person(shift.person)
         who = f"{person.name} (@{shift.person})" if person else f"@{shift.person}"
         how = "by override" if shift.by_override else "by rotation"
+        if shift.via:
+            how += f", from {', '.join(shift.via)}"
         event = Event()
         event.add("uid", f"{shift.uid}@commandpost")
         event.add("dtstamp", now)

@@ -1,6 +1,9 @@
 """The engine processor that sends handoff notices: at every handoff, the outgoing and the incoming
 person get ``handoff_notice`` on each of their contact methods (``notify.destinations_for_person``).
 
+A layer that a stack of its schedule stacks sends none: the stack's handoffs (changes of who it
+pages) are noticed instead, so one change reaches people once (docs/oncall.md, "Stacked layers").
+
 It decides only: one outgoing message per (schedule, layer, handoff instant, person, channel),
 its idempotency key, so a second pass or a second replica enqueues nothing twice. A handoff
 missed while the engine was down is still noticed up to ``LOOKBACK`` later.
@@ -55,7 +58,7 @@ def _unnoticed(
 ) -> Iterator[tuple[Handoff, list[tuple[str, str, str, str]]]]:
     """Handoffs of the last ``LOOKBACK`` whose notices are not all queued yet, with their targets."""
     for handoff in oncall_service.handoffs_between(
-        session, config=config, start=now - LOOKBACK, end=now + _TICK
+        session, config=config, start=now - LOOKBACK, end=now + _TICK, noticed=True
     ):
         targets = _keys(config, handoff)
         keys = [key for *_rest, key in targets]
@@ -107,6 +110,6 @@ class HandoffNotices:
         except Unavailable:
             return None
         upcoming = oncall_service.handoffs_between(
-            session, config=config, start=now + _TICK, end=now + LOOKAHEAD
+            session, config=config, start=now + _TICK, end=now + LOOKAHEAD, noticed=True
         )
         return upcoming[0].at if upcoming else None

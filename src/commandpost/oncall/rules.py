@@ -15,6 +15,9 @@ The time rules (docs/oncall.md, "Handoffs"):
   window the layer has nobody. A window whose end is not after its start runs past midnight.
 - Overrides cover their whole interval (restrictions or not); where overrides overlap, the
   one created last wins.
+- A stacked layer (``stack: [...]``) has, at every instant, the person of the last listed layer
+  that has someone then (each with its restrictions and overrides), else the one before, …;
+  nobody if none. Overrides of the stack itself lie over that (:func:`stack_shifts`).
 - A layer's rotation is a list of :class:`Epoch`\\ s: each says "from this instant, with this
   rotation definition, the shift containing the instant goes to ``members[member_index]``".
   :func:`rebase` adds one when the definition changes, so a YAML change never reshuffles who
@@ -27,6 +30,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from commandpost.errors import ValidationFailed
@@ -64,6 +68,7 @@ class Segment:
     start: datetime
     end: datetime
     override_id: int | None = None
+    via: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,9 @@ class Shift:
     start: datetime
     end: datetime
     override_id: int | None = None
+    via: tuple[str, ...] = ()
+    """A stacked layer's shift: the layers its person came from, in time order (empty for a rotation
+    layer's shift and for an override of the stack itself)."""
 
     @property
     def by_override(self) -> bool:
@@ -261,6 +269,8 @@ def layer_shifts(
     """The layer's shifts overlapping [start, end): rotation, then restrictions, then overrides."""
     if end <= start:
         raise ValidationFailed(f"the range end {end.isoformat()} is not after its start {start.isoformat()}")
+    if layer.rotation is None:
+        raise ValidationFailed(f"layer '{layer.name}' is a stack: its shifts come from stack_shifts")
     segments = rotation_segments(epochs or [initial_epoch(layer.rotation)], start, end)
     if layer.restrictions and segments:
         lo, hi = min(segments[0].start, start), max(segments[-1].end, end)
@@ -268,6 +278,57 @@ def layer_shifts(
     return [
         Shift(schedule, layer.name, seg.person, seg.start, seg.end, seg.override_id)
         for seg in paint(segments, overrides)
+        if seg.start < end and seg.end > start
+    ]
+
+
+def stack_shifts(
+    *,
+    schedule: str,
+    layer: str,
+    stacked: Sequence[tuple[str, Sequence[Shift]]],
+    overrides: Iterable[OverrideSpan],
+    start: datetime,
+    end: datetime,
+    window: tuple[datetime, datetime],
+) -> list[Shift]:
+    """A stacked layer's shifts overlapping [start, end).
+
+    ``stacked`` is (layer name, that layer's shifts) lowest first, each computed over ``window``
+    (which contains [start, end)): at every instant the last layer with a shift wins. The result is
+    cut to ``window`` — outside it the layers beneath are unknown — and adjacent pieces of the same
+    person (and the same override, or none) are one shift, whichever layers they came from. The
+    stack's own overrides are laid over the result as on any layer.
+    """
+    if end <= start:
+        raise ValidationFailed(f"the range end {end.isoformat()} is not after its start {start.isoformat()}")
+    lo, hi = window
+    timelines = [(name, sorted(shifts, key=lambda s: s.start)) for name, shifts in stacked]
+    cuts = {lo, hi}
+    for _name, shifts in timelines:
+        cuts.update(t for shift in shifts for t in (shift.start, shift.end) if lo < t < hi)
+    ordered = sorted(cuts)
+    positions = [0] * len(timelines)
+    merged: list[Segment] = []
+    for a, b in pairwise(ordered):
+        winner: tuple[str, Shift] | None = None
+        for i, (name, shifts) in enumerate(timelines):
+            while positions[i] < len(shifts) and shifts[positions[i]].end <= a:
+                positions[i] += 1
+            if positions[i] < len(shifts) and shifts[positions[i]].start <= a:
+                winner = (name, shifts[positions[i]])
+        if winner is None:
+            continue
+        name, shift = winner
+        last = merged[-1] if merged else None
+        if last and last.end == a and (last.person, last.override_id) == (shift.person, shift.override_id):
+            via = last.via if name in last.via else (*last.via, name)
+            merged[-1] = replace(last, end=b, via=via)
+        else:
+            merged.append(Segment(shift.person, a, b, shift.override_id, (name,)))
+    return [
+        Shift(schedule, layer, seg.person, seg.start, seg.end, seg.override_id, seg.via)
+        for seg in paint(merged, overrides)
         if seg.start < end and seg.end > start
     ]
 

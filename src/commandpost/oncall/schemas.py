@@ -24,6 +24,9 @@ class ShiftOut(Out):
     end: datetime
     by_override: bool
     override_id: int | None
+    via: list[str] = Field(
+        description="a stacked layer's shift: the layers its person came from; empty otherwise"
+    )
 
 
 class OnCallLayer(Out):
@@ -77,17 +80,33 @@ class RestrictionOut(Out):
 
 
 class LayerOut(Out):
+    """A rotation layer (members, length, start, handoff, restrictions) or a stacked one (``stack``)."""
+
     name: str
-    members: list[str]
-    length: str
-    start: dt.date
-    handoff: HandoffOut
+    members: list[str] | None = Field(description="null for a stacked layer")
+    length: str | None = Field(description="null for a stacked layer")
+    start: dt.date | None = Field(description="null for a stacked layer")
+    handoff: HandoffOut | None = Field(description="null for a stacked layer")
     restrictions: list[RestrictionOut]
+    stack: list[str] | None = Field(
+        description="a stacked layer's layers, lowest first (the last with someone on call wins); "
+        "null for a rotation layer"
+    )
 
     @classmethod
     def of(cls, layer: Layer) -> LayerOut:
-        """The layer's rotation, flattened into it: the layer gives only its name and restrictions."""
-        return cls.model_validate(computed(layer.rotation, name=layer.name, restrictions=layer.restrictions))
+        """The layer's rotation, flattened into it: the layer gives only its name, restrictions and
+        stack. A stacked layer has no rotation: its rotation fields are null."""
+        rotation = layer.rotation
+        return cls.model_validate(
+            computed(
+                layer,
+                members=rotation.members if rotation else None,
+                length=rotation.length if rotation else None,
+                start=rotation.start if rotation else None,
+                handoff=rotation.handoff if rotation else None,
+            )
+        )
 
 
 class ScheduleOut(Out):

@@ -19,10 +19,10 @@ from commandpost.policy.opsfiles import Layer, OpsConfig, Rotation, Schedule
 MAX_RANGE = timedelta(days=366)
 
 
-def _lookback(layer: Layer) -> timedelta:
-    """How far back to look to know who held a layer before an instant: two turns, and at least
-    8 days so a weekend or a week outside restriction windows is bridged."""
-    return max(2 * layer.rotation.turn(), timedelta(days=8))
+def _lookback(schedule: Schedule, layer: Layer) -> timedelta:
+    """How far back to look to know who held a layer before an instant: two turns (a stack's longest
+    layer's), and at least 8 days so a weekend or a week outside restriction windows is bridged."""
+    return max(2 * schedule.turn(layer), timedelta(days=8))
 
 
 def _names(values: Sequence[str]) -> str:
@@ -94,6 +94,8 @@ def _overrides(
 def _layer_shifts(
     session: Session, schedule: Schedule, layer: Layer, start: datetime, end: datetime
 ) -> list[Shift]:
+    if layer.rotation is None:
+        return _stack_shifts(session, schedule, layer, start, end)
     epochs = _epochs(session, schedule.name, layer.name) or [rules.initial_epoch(layer.rotation)]
     # Shifts are returned whole, so overrides reaching into the first and last shift matter too.
     margin = max(e.rotation.turn() for e in epochs) + timedelta(days=1)
@@ -105,6 +107,26 @@ def _layer_shifts(
         overrides=_overrides(session, schedule.name, layer.name, start - margin, end + margin),
         start=start,
         end=end,
+    )
+
+
+def _stack_shifts(
+    session: Session, schedule: Schedule, layer: Layer, start: datetime, end: datetime
+) -> list[Shift]:
+    """A stack's shifts: its layers' over a window a turn and a day wider than the range on each side
+    (so a shift reaching into the range is known whole), stacked, then the stack's own overrides."""
+    margin = schedule.turn(layer) + timedelta(days=1)
+    lo, hi = start - margin, end + margin
+    return rules.stack_shifts(
+        schedule=schedule.name,
+        layer=layer.name,
+        stacked=[
+            (x.name, _layer_shifts(session, schedule, x, lo, hi)) for x in schedule.stacked_layers(layer)
+        ],
+        overrides=_overrides(session, schedule.name, layer.name, lo, hi),
+        start=start,
+        end=end,
+        window=(lo, hi),
     )
 
 
@@ -194,13 +216,24 @@ def on_call(
     return out
 
 
-def handoffs_between(session: Session, *, config: OpsConfig, start: datetime, end: datetime) -> list[Handoff]:
-    """Every handoff (schedule, layer, at, outgoing, incoming) in [start, end), by time."""
+def handoffs_between(
+    session: Session, *, config: OpsConfig, start: datetime, end: datetime, noticed: bool = False
+) -> list[Handoff]:
+    """Every handoff (schedule, layer, at, outgoing, incoming) in [start, end), by time.
+
+    A stacked layer hands off when its person changes. ``noticed``: only the handoffs that get a
+    handoff notice — not those of a layer some stack of its schedule stacks, whose changes reach
+    people through the stack's own handoffs (one notice per change of who is paged, docs/oncall.md).
+    """
     check_range(start, end)
     out = []
     for schedule in config.schedules:
+        quiet = schedule.in_stacks() if noticed else set()
         for layer in schedule.layers:
-            layer_shifts = _layer_shifts(session, schedule, layer, start - _lookback(layer), end)
+            if layer.name in quiet:
+                continue
+            lookback = _lookback(schedule, layer)
+            layer_shifts = _layer_shifts(session, schedule, layer, start - lookback, end)
             out.extend(rules.handoffs(layer_shifts, start, end))
     return sorted(out, key=lambda h: (h.at, h.schedule, h.layer))
 
@@ -208,9 +241,10 @@ def handoffs_between(session: Session, *, config: OpsConfig, start: datetime, en
 def previous_handoff(session: Session, *, config: OpsConfig, handoff: Handoff) -> datetime | None:
     """When the same layer last changed hands before ``handoff`` (within the lookback)."""
     found, layer = find_layer(config, handoff.schedule, handoff.layer)
-    start = handoff.at - _lookback(layer)
+    lookback = _lookback(found, layer)
+    start = handoff.at - lookback
     earlier = rules.handoffs(
-        _layer_shifts(session, found, layer, start - _lookback(layer), handoff.at), start, handoff.at
+        _layer_shifts(session, found, layer, start - lookback, handoff.at), start, handoff.at
     )
     return earlier[-1].at if earlier else None
 
@@ -299,32 +333,35 @@ def sync_rotations(session: Session, config: OpsConfig, now: datetime) -> list[s
     ``ops_applied`` seam, which passes its arguments by position). For each layer whose rotation
     definition (members, length, start, handoff) differs from the one in effect, ``rules.rebase``
     keeps the person on call now until their shift ends and continues in the new order from there.
-    Returns one line per change.
+    Returns one line per change. A stacked layer has no rotation, so no anchor: its rotation layers
+    have theirs.
     """
     changes = []
     for schedule in config.schedules:
         for layer in schedule.layers:
-            change = _sync_layer(session, schedule.name, layer, now)
+            if layer.rotation is None:
+                continue
+            change = _sync_layer(session, schedule.name, layer.name, layer.rotation, now)
             if change:
                 changes.append(change)
     session.flush()
     return changes
 
 
-def _sync_layer(session: Session, schedule: str, layer: Layer, now: datetime) -> str | None:
+def _sync_layer(session: Session, schedule: str, layer: str, rotation: Rotation, now: datetime) -> str | None:
     rows = list(
         session.scalars(
             select(RotationAnchor)
-            .where(RotationAnchor.schedule == schedule, RotationAnchor.layer == layer.name)
+            .where(RotationAnchor.schedule == schedule, RotationAnchor.layer == layer)
             .order_by(RotationAnchor.effective_from)
         )
     )
     stored = [Epoch(r.effective_from, Rotation.model_validate(r.rotation), r.member_index) for r in rows]
     current = stored
     if not stored:
-        previous = _previous_rotation(session, schedule, layer.name)
+        previous = _previous_rotation(session, schedule, layer)
         current = [rules.initial_epoch(previous)] if previous is not None else []
-    wanted = rules.rebase(current, layer.rotation, now)
+    wanted = rules.rebase(current, rotation, now)
     keys = {e.effective_from for e in wanted}
     dropped = [r for r in rows if r.effective_from not in keys]
     if dropped:
@@ -335,7 +372,7 @@ def _sync_layer(session: Session, schedule: str, layer: Layer, now: datetime) ->
         session.add(
             RotationAnchor(
                 schedule=schedule,
-                layer=layer.name,
+                layer=layer,
                 effective_from=epoch.effective_from,
                 rotation=epoch.rotation.model_dump(mode="json"),
                 member_index=epoch.member_index,
@@ -347,7 +384,7 @@ def _sync_layer(session: Session, schedule: str, layer: Layer, now: datetime) ->
         return None
     latest = wanted[-1]
     return (
-        f"rotation {schedule}/{layer.name}: {', '.join(latest.rotation.members)} from "
+        f"rotation {schedule}/{layer}: {', '.join(latest.rotation.members)} from "
         f"{latest.effective_from.isoformat()}, starting with {latest.rotation.members[latest.member_index]}"
     )
 
@@ -373,6 +410,6 @@ def _previous_rotation(session: Session, schedule: str, layer: str) -> Rotation 
         if found.get("name") != schedule:
             continue
         for candidate in found.get("layers", []):
-            if candidate.get("name") == layer:
+            if candidate.get("name") == layer and candidate.get("rotation"):
                 return Rotation.model_validate(candidate["rotation"])
     return None

@@ -566,9 +566,46 @@ class Restriction(Strict):
 
 
 class Layer(Strict):
+    """A rotation (with optional restriction windows), or a ``stack`` of the schedule's other layers.
+
+    A stack is PagerDuty's and Grafana OnCall's "final schedule": at every instant it has the person
+    of the last listed layer that has someone then, else the one before, and so on (docs/oncall.md,
+    "Stacked layers"). Which layers it names, and that they are not stacks, ``check`` verifies
+    (``xref``): one layer cannot see its siblings."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["rotation"]}, {"required": ["stack"]}]}
+    )
+
     name: Slug
-    rotation: Rotation
+    rotation: Rotation | None = None
+    stack: list[Slug] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="layer names, lowest first: the last one with someone on call wins",
+    )
     restrictions: list[Restriction] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rotation_or_stack(self) -> Layer:
+        if (self.rotation is None) == (self.stack is None):
+            raise ValueError(
+                f"layer '{self.name}' needs exactly one of 'rotation' (who takes turns) or "
+                "'stack' (a list of this schedule's layers, the last with someone on call wins)"
+            )
+        if self.stack is not None:
+            if self.restrictions:
+                raise ValueError(
+                    f"layer '{self.name}': a stack has no restrictions of its own; "
+                    "restrict the layers it stacks"
+                )
+            twice = sorted({name for name in self.stack if self.stack.count(name) > 1})
+            if twice:
+                raise ValueError(f"layer '{self.name}': stack names {', '.join(twice)} more than once")
+            if self.name in self.stack:
+                raise ValueError(f"layer '{self.name}': a stack cannot contain itself")
+        return self
 
 
 class Schedule(Strict):
@@ -576,6 +613,27 @@ class Schedule(Strict):
     description: str = ""
     timezone: Timezone = "UTC"
     layers: list[Layer] = Field(min_length=1)
+
+    def layer(self, name: str) -> Layer | None:
+        return next((x for x in self.layers if x.name == name), None)
+
+    def stacked_layers(self, layer: Layer) -> list[Layer]:
+        """The rotation layers a stack names, lowest first (names that are no rotation layer of this
+        schedule are skipped: ``check`` refuses them, so only an unchecked model has them)."""
+        found = [self.layer(name) for name in layer.stack or ()]
+        return [x for x in found if x is not None and x.rotation is not None]
+
+    def in_stacks(self) -> set[str]:
+        """The names of the layers some stack of this schedule stacks."""
+        return {name for layer in self.layers for name in layer.stack or ()}
+
+    def turn(self, layer: Layer) -> timedelta:
+        """A rotation's shift length; a stack's is its longest layer's (one day with none)."""
+        if layer.rotation is not None:
+            return layer.rotation.turn()
+        return max(
+            (x.rotation.turn() for x in self.stacked_layers(layer) if x.rotation), default=timedelta(days=1)
+        )
 
 
 # ---------------------------------------------------------------- runbooks/*.md front matter

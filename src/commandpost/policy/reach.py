@@ -1,6 +1,7 @@
 """Can the people on call be woken? ``check`` warns before the 3 a.m. page that only reaches email.
 
-A person on a rotation layer is paged; a page that lands only in email or Slack waits until
+A person on a rotation layer is paged (a stacked layer pages the members of its layers, so they
+are counted there); a page that lands only in email or Slack waits until
 someone looks. So each of them needs a method that rings or buzzes a phone (push, SMS or voice)
 among those their high-urgency rules use, and each method a rule names needs its contact value.
 Warnings, not errors: a team may page by email on purpose, but it should say so knowingly.
@@ -38,7 +39,7 @@ def check_reach(got: Collected, report: Report) -> None:
     layers: dict[str, list[str]] = {}
     for schedule, _src in got.schedules:
         for layer in schedule.layers:
-            for member in layer.rotation.members:
+            for member in layer.rotation.members if layer.rotation else ():
                 layers.setdefault(member.lstrip("@"), []).append(f"{schedule.name}/{layer.name}")
     for i, person in enumerate(people.people):
         _missing_contacts(person, i, source, report)

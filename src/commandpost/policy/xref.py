@@ -432,6 +432,9 @@ def _check_schedules(got: Collected, ctx: Names, report: Report) -> None:
         )
         for i, layer in enumerate(schedule.layers):
             rotation = layer.rotation
+            if rotation is None:
+                _check_stack(schedule, i, src, report)
+                continue
             for j, member in enumerate(rotation.members):
                 if ctx.person_missing(member):
                     report.error(
@@ -447,6 +450,29 @@ def _check_schedules(got: Collected, ctx: Names, report: Report) -> None:
                     f"layer '{layer.name}': start {rotation.start} is a "
                     f"{WEEKDAYS[rotation.start.weekday()]}, but handoffs are on {weekday}",
                 )
+
+
+def _check_stack(schedule: Schedule, i: int, src: Source, report: Report) -> None:
+    """Each name of a stack is a rotation layer of the same schedule (no stack of stacks: the
+    vendors' final schedule is one level, and nothing can then loop)."""
+    layer = schedule.layers[i]
+    rotations = [x.name for x in schedule.layers if x.rotation is not None]
+    for j, name in enumerate(layer.stack or ()):
+        found = schedule.layer(name)
+        if found is None:
+            report.error(
+                src,
+                ("layers", i, "stack", j),
+                f"layer '{layer.name}': stack names unknown layer '{name}' "
+                f"(layers with a rotation: {listed(rotations)})",
+            )
+        elif found.rotation is None:
+            report.error(
+                src,
+                ("layers", i, "stack", j),
+                f"layer '{layer.name}': '{name}' is itself a stack; a stack lists layers with a "
+                f"rotation ({listed(rotations)})",
+            )
 
 
 def _check_runbooks(got: Collected, ctx: Names, report: Report) -> None:
