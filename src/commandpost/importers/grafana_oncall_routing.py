@@ -129,7 +129,8 @@ def _service(
         else:
             ctx.result.escalation[slug] = {"name": slug, "service": slug, **copy.deepcopy(policy)}
             service["escalation_policy"] = slug
-            ctx.note("escalation_chain", chain_id, slug)
+            earlier = ctx.result.source_ids.get("escalation_chain", {}).get(chain_id)
+            ctx.note("escalation_chain", chain_id, f"{earlier}, {slug}" if earlier else slug)
     ctx.result.services[slug] = service
     return chain_id or None
 
