@@ -140,6 +140,49 @@ class StatusPageSettings(Strict):
     show_severity: bool = Field(default=False, description="the SEV label beside each public incident")
 
 
+class GitHubTracker(Strict):
+    repo: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", description="owner/name")
+    base_url: str = Field(default="https://api.github.com", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    labels: list[str] = Field(default_factory=list)
+
+
+class GitLabTracker(Strict):
+    project: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$|^[0-9]+$", description="group/name or id"
+    )
+    base_url: str = Field(default="https://gitlab.com", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    labels: list[str] = Field(default_factory=list)
+
+
+class JiraTracker(Strict):
+    base_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$", description="https://<site>.atlassian.net")
+    project: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,49}$", description="the project key, e.g. OPS")
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="the account the API token belongs to")
+    issue_type: str = Field(default="Task", min_length=1, max_length=100)
+    labels: list[str] = Field(default_factory=list)
+
+
+class LinearTracker(Strict):
+    team_id: str = Field(min_length=1, max_length=100, description="the team's UUID")
+    base_url: str = Field(default="https://api.linear.app", pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+
+
+class TrackerSettings(Strict):
+    """Where action items' tickets go (issue 21); tokens come from the environment, never from here."""
+
+    default: Literal["github", "gitlab", "jira", "linear"] | None = None
+    github: GitHubTracker | None = None
+    gitlab: GitLabTracker | None = None
+    jira: JiraTracker | None = None
+    linear: LinearTracker | None = None
+
+    @model_validator(mode="after")
+    def _default_configured(self) -> TrackerSettings:
+        if self.default is not None and getattr(self, self.default) is None:
+            raise ValueError(f"default: {self.default} has no trackers.{self.default} section")
+        return self
+
+
 class OrgSettings(Strict):
     org: str = Field(min_length=1)
     timezone: Timezone = "UTC"
@@ -152,6 +195,7 @@ class OrgSettings(Strict):
     postmortem: PostmortemSettings = Field(default_factory=PostmortemSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
+    trackers: TrackerSettings = Field(default_factory=TrackerSettings)
 
     @field_validator("incident_channel_template")
     @classmethod
