@@ -1,0 +1,146 @@
+"""A local Grafana OnCall public API (``/api/v1/``) for tests: the far end of a live import.
+
+What it follows, from Grafana OnCall's API reference (``oncall-api-reference/_index.md`` and the
+page of each resource) and its engine's paginators:
+
+- Every list is ``GET /api/v1/<resource>/`` — with the trailing slash; without it Django's
+  ``APPEND_SLASH`` answers 301 to the slashed path (a client that does not follow redirects must
+  ask for the documented path).
+- Auth: ``Authorization: <api key>`` — the raw key, no ``Bearer``; a wrong or missing key is
+  401 ``{"detail": "Invalid token."}`` (DRF's shape).
+- Pagination: ``{"count", "next", "previous", "results", "current_page_number", "page_size",
+  "total_pages"}``; ``page`` (1-based) and ``perpage`` (at most 100); default page size 100 for
+  users, 50 for the others; ``next``/``previous`` are absolute URLs or null. A page past the last
+  is 404 ``{"detail": "Invalid page."}``.
+- Rate limit: 300 requests per 5 minutes per key, then 429 — with no documented Retry-After, so
+  none is sent. ``fail(resource, 429, 500)`` scripts the next answers of a resource.
+- An unknown resource is 404 ``{"detail": "Not found."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+DEFAULT_PAGE = {"users": 100}
+OTHER_PAGE = 50
+MAX_PAGE = 100
+RATE_LIMIT = 300
+
+
+@dataclass
+class GrafanaOnCallStandIn:
+    server: ThreadingHTTPServer
+    token: str
+    resources: dict[str, list[Any]] = field(default_factory=dict)
+    failures: dict[str, list[int]] = field(default_factory=dict)
+    max_page: int = MAX_PAGE
+    """the engine's max_page_size (100); a test lowers it to see many pages"""
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    """(path with query, headers) of every request, in order"""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def fail(self, resource: str, *statuses: int) -> None:
+        """The next requests for ``resource`` answer these statuses, one each, before it works again."""
+        with self.lock:
+            self.failures.setdefault(resource, []).extend(statuses)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def answer(self, path: str, query: str, authorization: str | None) -> tuple[int, dict[str, str], Any]:
+        """(status, extra headers, JSON body) for a GET."""
+        if authorization != self.token:
+            return 401, {}, {"detail": "Invalid token."}
+        with self.lock:
+            if len(self.requests) > RATE_LIMIT:
+                return 429, {}, {"detail": "Request was throttled."}
+        if not path.startswith("/api/v1/"):
+            return 404, {}, {"detail": "Not found."}
+        if not path.endswith("/"):
+            return 301, {"Location": f"{path}/" + (f"?{query}" if query else "")}, None
+        resource = path.removeprefix("/api/v1/").strip("/")
+        with self.lock:
+            scripted = self.failures.get(resource)
+            if scripted:
+                status = scripted.pop(0)
+                return status, {}, {"detail": "Request was throttled." if status == 429 else "Server Error"}
+        if resource not in self.resources:
+            return 404, {}, {"detail": "Not found."}
+        params = parse_qs(query)
+        try:
+            page = int(params.get("page", ["1"])[0])
+            size = min(
+                int(params.get("perpage", [str(DEFAULT_PAGE.get(resource, OTHER_PAGE))])[0]), self.max_page
+            )
+        except ValueError:
+            return 404, {}, {"detail": "Invalid page."}
+        found = self.resources[resource]
+        pages = max(1, -(-len(found) // size))
+        if page < 1 or page > pages:
+            return 404, {}, {"detail": "Invalid page."}
+
+        def link(number: int) -> str | None:
+            if not 1 <= number <= pages:
+                return None
+            return f"{self.url}{path}?{urlencode({'page': number, 'perpage': size})}"
+
+        return (
+            200,
+            {},
+            {
+                "count": len(found),
+                "next": link(page + 1),
+                "previous": link(page - 1),
+                "results": found[(page - 1) * size : page * size],
+                "current_page_number": page,
+                "page_size": size,
+                "total_pages": pages,
+            },
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    standin: GrafanaOnCallStandIn
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        with self.standin.lock:
+            self.standin.requests.append((self.path, dict(self.headers.items())))
+        parts = urlsplit(self.path)
+        status, headers, body = self.standin.answer(
+            parts.path, parts.query, self.headers.get("Authorization")
+        )
+        raw = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+def start_grafana_oncall(token: str, resources: dict[str, list[Any]]) -> GrafanaOnCallStandIn:
+    """A running stand-in serving ``resources`` (resource name → its objects); ``close()`` it."""
+    handler: type[_Handler] = type("GrafanaOnCallHandler", (_Handler,), {})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    standin = GrafanaOnCallStandIn(server, token, dict(resources))
+    handler.standin = standin
+    threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="grafana-oncall-standin", daemon=True
+    ).start()
+    return standin

@@ -1,0 +1,111 @@
+"""``commandpost import grafana-oncall --token … --api-url …``: the live read against a local stand-in
+of OnCall's public API (tests/standins/grafana_oncall_rest.py), and the command end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from commandpost.errors import BadRequest, Unauthorized
+from commandpost.importers import grafana_oncall
+from commandpost.importers.source import SavedResponses
+from tests.cli_support import run_cli
+from tests.standins.grafana_oncall_rest import GrafanaOnCallStandIn, start_grafana_oncall
+from tests.unit.test_import_grafana_oncall import FIXTURES, NOW, TOKENS
+
+TOKEN = "oncall-api-key-8c1f0e2d9b7a"
+
+
+def _saved() -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+
+    def page(path: Path) -> tuple[str, int]:
+        parts = path.name.split(".")
+        return parts[0], int(parts[1]) if len(parts) == 3 else 1
+
+    for path in sorted(FIXTURES.glob("*.json"), key=page):
+        endpoint = path.name.split(".")[0]
+        out.setdefault(endpoint, []).extend(json.loads(path.read_text())["results"])
+    return out
+
+
+@pytest.fixture
+def oncall() -> Iterator[GrafanaOnCallStandIn]:
+    standin = start_grafana_oncall(TOKEN, _saved())
+    yield standin
+    standin.close()
+
+
+def test_a_live_read_equals_the_saved_responses(oncall: GrafanaOnCallStandIn) -> None:
+    oncall.max_page = 2  # many pages: every list is followed through its absolute 'next' links
+    oncall.fail("schedules", 429, 503)
+    waits: list[float] = []
+    source = grafana_oncall.live(TOKEN, base_url=oncall.url, sleep=waits.append)
+    live = grafana_oncall.read(source, now=NOW)
+    saved = grafana_oncall.read(SavedResponses(FIXTURES), now=NOW)
+    assert live.schedules == saved.schedules
+    assert live.people == saved.people and live.teams == saved.teams
+    assert live.escalation == saved.escalation and live.services == saved.services
+    assert live.overrides == saved.overrides
+    assert sorted(map(str, live.unmapped)) == sorted(map(str, saved.unmapped))
+    assert waits == [1.0, 2.0]  # no Retry-After from OnCall: the reader backs off by itself
+    paths = [path for path, _ in oncall.requests]
+    assert all(p.startswith("/api/v1/") and p.split("?")[0].endswith("/") for p in paths)
+    assert sum(p.startswith("/api/v1/on_call_shifts/") for p in paths) == 7  # 14 shifts, 2 a page
+    assert {headers["Authorization"] for _, headers in oncall.requests} == {TOKEN}  # no 'Bearer'
+
+
+def test_an_api_url_given_with_its_api_v1_suffix_works_too(oncall: GrafanaOnCallStandIn) -> None:
+    source = grafana_oncall.live(TOKEN, base_url=f"{oncall.url}/api/v1/")
+    assert len(grafana_oncall.read(source, now=NOW).people) == 5
+
+
+def test_a_refused_key_says_so_without_showing_it(oncall: GrafanaOnCallStandIn) -> None:
+    source = grafana_oncall.live("wrong-key-123456", base_url=oncall.url)
+    with pytest.raises(Unauthorized, match="HTTP 401 — the token was refused: Invalid token") as caught:
+        grafana_oncall.read(source, now=NOW)
+    assert "wrong-key" not in str(caught.value)
+
+
+def test_live_mode_needs_the_api_url() -> None:
+    with pytest.raises(BadRequest, match="--api-url is required"):
+        grafana_oncall.live(TOKEN, base_url=None)
+
+
+def test_the_command_imports_saved_responses_and_the_folder_passes_check(tmp_path: Path) -> None:
+    out = tmp_path / "ops"
+    done = run_cli(["import", "grafana-oncall", str(FIXTURES), "--out", str(out)])
+    assert done.returncode == 0, done.stderr
+    assert "passes check" in done.stderr
+    assert sorted(p.name for p in (out / "schedules").iterdir()) == [
+        "database.yaml",
+        "payments-follow-the-sun.yaml",
+        "platform-primary.yaml",
+    ]
+    report = json.loads((out / ".import" / "report.json").read_text())
+    assert report["vendor"] == "grafana-oncall" and report["counts"]["services"] == 4
+    assert run_cli(["check", str(out)]).returncode == 0
+
+
+def test_the_command_reads_live_with_the_token_from_the_environment(
+    oncall: GrafanaOnCallStandIn, tmp_path: Path
+) -> None:
+    out = tmp_path / "ops"
+    args = ["import", "grafana-oncall", "--out", str(out), "--api-url", oncall.url]
+    done = run_cli(args, env={"COMMANDPOST_IMPORT_TOKEN": TOKEN})
+    assert done.returncode == 0, done.stderr
+    assert (out / "escalation" / "prometheus.yaml").is_file()
+    everything = done.stdout + done.stderr + "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+    assert TOKEN not in everything and not [t for t in TOKENS if t in everything]
+    done = run_cli(
+        ["import", "grafana-oncall", "--out", str(tmp_path / "o2")], env={"COMMANDPOST_IMPORT_TOKEN": TOKEN}
+    )
+    assert done.returncode == 2 and "--api-url is required" in done.stderr
+    done = run_cli([*args, "--force"], env={"COMMANDPOST_IMPORT_TOKEN": "bad"})
+    assert (
+        done.returncode != 0 and "the token was refused" in done.stderr and "bad" not in done.stderr.split()
+    )
