@@ -280,7 +280,7 @@ def overrides_of(draw: st.DrawFn, names: list[str], base: datetime) -> dict[str,
 BASE = datetime(2026, 3, 7, 12, tzinfo=UTC)  # the weekend of New York's spring-forward
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     layers=st.integers(1, 3).flatmap(
         lambda n: st.tuples(*(rotation_layers(f"l{i}") for i in range(n)))  # type: ignore[arg-type]
@@ -305,7 +305,16 @@ def test_the_stack_equals_a_per_minute_evaluation(layers: tuple[dict[str, Any], 
         if left.end == right.start:
             assert (left.person, left.override_id) != (right.person, right.override_id), "not merged"
     expected = brute_force(schedule, "top", start, end, overrides)
+    changes, last = [], None
     for minute in range(0, 40 * 60):
         at = start + timedelta(minutes=minute)
         shift = rules.person_at(got, at)
-        assert (shift.person if shift else None) == expected(at), at
+        person = expected(at)
+        assert (shift.person if shift else None) == person, at
+        if person is not None:
+            if last is not None and person != last:
+                changes.append((at, last, person))
+            last = person
+    # a handoff of the stack is a change of its person (a stretch with nobody between is none)
+    handoffs = rules.handoffs(got, start + timedelta(minutes=1), end)
+    assert [(h.at, h.outgoing, h.incoming) for h in handoffs] == changes
