@@ -14,7 +14,9 @@ import pytest
 
 from commandpost.errors import BadRequest, NotFound, PayloadTooLarge
 from commandpost.importers import pagerduty
+from commandpost.importers.pagerduty_render import Comparison, compare, layer_order
 from commandpost.importers.pagerduty_schedules import (
+    MappedSchedule,
     Unmappable,
     by_precedence,
     map_layer,
@@ -47,6 +49,11 @@ def _layer(**fields: Any) -> dict[str, Any]:
         "restrictions": [],
     }
     return {**layer, **fields}
+
+
+def _mapped(detail: dict[str, Any]) -> MappedSchedule:
+    ordered, note = layer_order(detail, NOW)
+    return map_schedule(detail, ordered=ordered, order_note=note, stem="s", people=PEOPLE.get, now=NOW)
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -164,19 +171,54 @@ def test_layers_that_ended_are_skipped_and_those_ending_later_are_reported() -> 
 
 
 def test_one_layer_needs_no_stack_and_a_layer_named_final_keeps_the_name_free() -> None:
-    one = map_schedule(
-        {"time_zone": "UTC", "schedule_layers": [_layer()]}, stem="s", people=PEOPLE.get, now=NOW
-    )
+    one = _mapped({"time_zone": "UTC", "schedule_layers": [_layer()]})
     assert one.body is not None and [x["name"] for x in one.body["layers"]] == ["layer-1"]
     assert one.target_layer == "layer-1"
-    two = map_schedule(
-        {"time_zone": "UTC", "schedule_layers": [_layer(name="Final"), _layer(id="PL2", name="Backup")]},
-        stem="s",
-        people=PEOPLE.get,
-        now=NOW,
+    two = _mapped(
+        {"time_zone": "UTC", "schedule_layers": [_layer(name="Final"), _layer(id="PL2", name="Backup")]}
     )
     assert two.body is not None and two.target_layer == "final"
     assert two.body["layers"][-1] == {"name": "final", "stack": ["backup", "final-2"]}
+
+
+def _rendered(*runs: tuple[str, str, str]) -> dict[str, Any]:
+    entries = [{"user": {"id": user}, "start": start, "end": end} for user, start, end in runs]
+    return {"name": "Final Schedule", "rendered_schedule_entries": entries}
+
+
+def test_without_layer_numbers_the_rendered_final_schedule_decides_the_order() -> None:
+    # "Weekdays" (alice) all the time; "Nights" (bob) 22:00–06:00 above it; listed lowest first
+    nights = {"type": "daily_restriction", "start_time_of_day": "22:00:00", "duration_seconds": 28800}
+    layers = [
+        _layer(name="Weekdays", users=[{"user": {"id": "PU1"}}]),
+        _layer(id="PL2", name="Nights", users=[{"user": {"id": "PU2"}}], restrictions=[nights]),
+    ]
+    final = _rendered(
+        ("PU1", "2026-12-07T12:00:00Z", "2026-12-07T22:00:00Z"),
+        ("PU2", "2026-12-07T22:00:00Z", "2026-12-08T06:00:00Z"),
+        ("PU1", "2026-12-08T06:00:00Z", "2026-12-08T22:00:00Z"),
+    )
+    detail = {"time_zone": "UTC", "schedule_layers": layers, "final_schedule": final}
+    ordered, note = layer_order(detail, NOW)
+    assert [x["name"] for x in ordered] == ["Weekdays", "Nights"]
+    assert note is not None and "lowest first, which reproduces" in note
+    assert compare(detail, ordered, NOW) == Comparison(6, 0)
+    assert compare(detail, list(reversed(ordered)), NOW).differing == 2  # bob's night hidden by alice
+    unrendered = {**detail, "final_schedule": _rendered()}
+    ordered, note = layer_order(unrendered, NOW)
+    assert [x["name"] for x in ordered] == ["Nights", "Weekdays"] and note and "assumed" not in note
+
+
+def test_a_final_schedule_the_layers_do_not_reproduce_is_reported(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    saved = json.loads((folder / "schedules" / "PS1.json").read_text())
+    entries = saved["schedule"]["final_schedule"]["rendered_schedule_entries"]
+    assert entries, "the fixture carries PagerDuty's rendering of PS1"
+    entries[0]["user"]["id"] = "PU5"
+    (folder / "schedules" / "PS1.json").write_text(json.dumps(saved))
+    assert not [u for u in _read().unmapped if "rendered final schedule" in u.reason]
+    found = [u for u in _read(folder).unmapped if "rendered final schedule" in u.reason]
+    assert [u.source_id for u in found] == ["PS1"] and "PagerDuty shows PU5" in found[0].reason
 
 
 def test_people_keep_their_contact_methods_and_paging_ladder() -> None:

@@ -27,6 +27,7 @@ from commandpost.importers.pagerduty_people import (
     ref_id,
     text,
 )
+from commandpost.importers.pagerduty_render import compare, layer_order
 from commandpost.importers.pagerduty_schedules import Unmappable, instant, map_schedule
 from commandpost.importers.result import ImportResult, OldIntegration, Override, mask_key
 from commandpost.importers.source import LiveAPI, Source, offset_pages
@@ -88,7 +89,19 @@ def _schedules(
                 "schedule", schedule_id, name, f"time zone {text(detail.get('time_zone'), 60)!r} unknown"
             )
             continue
-        mapped = map_schedule(detail, stem=stem, people=people.get, now=now)
+        ordered, order_note = layer_order(detail, now)
+        mapped = map_schedule(
+            detail, ordered=ordered, order_note=order_note, stem=stem, people=people.get, now=now
+        )
+        rendered = compare(detail, ordered, now)
+        if rendered.differing:
+            result.skip(
+                "schedule",
+                schedule_id,
+                name,
+                f"PagerDuty's rendered final schedule differs from its layers at {rendered.differing} of "
+                f"{rendered.compared} instants ({rendered.first}): check the imported layers by hand",
+            )
         for layer_id, layer_name, reason in mapped.skipped:
             result.skip("layer", layer_id, f"{name} / {text(layer_name)}", reason)
         if mapped.body is None or mapped.target_layer is None:

@@ -212,13 +212,16 @@ def map_layer(
 
 
 def map_schedule(
-    detail: dict[str, Any], *, stem: str, people: Callable[[str], str | None], now: datetime
+    detail: dict[str, Any],
+    *,
+    ordered: list[dict[str, Any]],
+    order_note: str | None,
+    stem: str,
+    people: Callable[[str], str | None],
+    now: datetime,
 ) -> MappedSchedule:
-    """A schedule's layers (lowest first) and its final stack when it has more than one layer."""
+    """A schedule's layers (``ordered`` lowest first) and its final stack when it has more than one."""
     tz = ZoneInfo(str(detail.get("time_zone")))
-    raw = detail.get("schedule_layers")
-    layers = [x for x in raw if isinstance(x, dict)] if isinstance(raw, list) else []
-    ordered, order_note = by_precedence(layers)
     names = Namer("layer")
     names.name("\x00final", FINAL)  # a PagerDuty layer named "final" becomes final-2
     mapped: list[dict[str, Any]] = []
