@@ -237,6 +237,7 @@ def test_people_keep_their_contact_methods_and_paging_ladder() -> None:
     assert "Mars/Olympus_Mons" in reasons[("user", "PU4")]
     assert "not a valid phone number" in reasons[("contact_method", "PC5B")]
     assert next(t for t in result.teams if t["name"] == "payments-team")["lead"] == "alice-ng"
+    assert (result.org, result.timezone) == ("acme", "UTC")  # the account's subdomain; the most common zone
 
 
 def test_escalation_rules_become_levels_and_loops_a_repeat() -> None:

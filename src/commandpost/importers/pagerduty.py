@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from commandpost.errors import NotFound
 from commandpost.importers.names import Namer, slug
 from commandpost.importers.pagerduty_people import (
+    ORG,
     UNASSIGNED,
     detail_of,
     items,
@@ -53,8 +55,10 @@ def live(token: str, *, base_url: str | None = None, sleep: Callable[[float], No
 
 def read(source: Source, *, now: datetime) -> ImportResult:
     """Everything the account has that commandpost can carry, and a report line for the rest."""
-    result = ImportResult(vendor="pagerduty", org="imported-from-pagerduty", timezone="UTC")
+    result = ImportResult(vendor="pagerduty", org=ORG, timezone="UTC")
     people = read_people(source, result)
+    zones = Counter(str(person["timezone"]) for person in result.people)
+    result.timezone = zones.most_common(1)[0][0] if zones else "UTC"  # business hours' clock: review it
     teams = read_teams(source, result, people)
     schedules = _schedules(source, result, people, now)
     policies = _policies(source, result, people, schedules)

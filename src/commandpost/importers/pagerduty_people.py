@@ -7,6 +7,7 @@ urgency. A team's first manager is its lead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +19,9 @@ from commandpost.importers.names import Namer
 from commandpost.importers.result import ImportResult
 from commandpost.importers.source import Params, Source
 
+ORG = "imported-from-pagerduty"
+"""commandpost.yaml's org until a user's page names the account (``https://ACME.pagerduty.com/…``)."""
+_ACCOUNT = re.compile(r"^https://([a-z0-9][a-z0-9-]{0,62})\.(?:eu\.)?pagerduty\.com/")
 UNASSIGNED = "unassigned"
 """The team that owns services PagerDuty gives no team (commandpost's services have an owner)."""
 METHOD = {
@@ -70,6 +74,9 @@ def read_people(source: Source, result: ImportResult) -> Namer:
             result.skip("user", user_id, name, "no id or name")
             continue
         handle = names.name(user_id, name)
+        account = _ACCOUNT.match(str(user.get("html_url") or ""))
+        if account and result.org == ORG:
+            result.org = account.group(1)
         person: dict[str, Any] = {"handle": handle, "name": name}
         zone = text(user.get("time_zone"), 60)
         try:
