@@ -87,11 +87,13 @@ def add(
     ticket: str | None,
     verification: str | None = None,
     runbook: str | None = None,
+    ticket_follows: bool = False,
     actor: str,
     now: datetime,
 ) -> ActionItem:
     """A SMART action item (422 naming every rule broken; nothing stored). On a Final postmortem a
-    named runbook is flagged for update at once."""
+    named runbook is flagged for update at once. ``ticket_follows``: the caller creates its ticket in
+    the tracker in this transaction (tickets.create), so none is asked for here."""
     if pm.status == "not_required":
         number = incident_rules.format_number(incident.number)
         raise Conflict(
@@ -107,7 +109,8 @@ def add(
         verification=(verification or "").strip() or None,
         runbook=(runbook or "").strip() or None,
     )
-    rules.raise_if_not_smart(rules.smart_problems(candidate, _context(config, now)))
+    context = _context(config, now, require_ticket=not ticket_follows)
+    rules.raise_if_not_smart(rules.smart_problems(candidate, context))
     item = ActionItem(
         postmortem_id=pm.id,
         incident_id=incident.id,

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 from typer.core import TyperGroup
 
 from commandpost.client import Client
@@ -46,6 +47,16 @@ def _person(handle: str | None) -> str:
     return f"@{markup(handle)}" if handle else "—"
 
 
+def _ticket(item: dict[str, Any]) -> Text | str:
+    """The tracker ticket's key and state when commandpost made it; else the ticket text."""
+    link = item.get("ticket_link")
+    if link:
+        return f"{markup(link['key'])} · {markup(link['state'])}" + (
+            " [red](read failed)[/]" if link["last_error"] else ""
+        )
+    return text(item["ticket"]) if item["ticket"] else "[red]none[/]"
+
+
 def _items_table(items: list[dict[str, Any]]) -> Table:
     table = Table("#", "content", "type", "owner", "due", "ticket", "status", "incident")
     for i in items:
@@ -57,7 +68,7 @@ def _items_table(items: list[dict[str, Any]]) -> Table:
             text(i["type"]),
             _person(i["owner"]),
             due,
-            text(i["ticket"]) if i["ticket"] else "[red]none[/]",
+            _ticket(i),
             f"[{style}]{markup(i['status'])}[/]",
             text(i["incident"]),
         )
@@ -291,6 +302,10 @@ def action_add(
         str | None, typer.Option("--verification", help="how we know it works (required for prevent)")
     ] = None,
     runbook: Annotated[str | None, typer.Option("--runbook", help="a runbook to update when Final")] = None,
+    create_ticket: Annotated[
+        bool, typer.Option("--create-ticket", help="then create its ticket in the org's tracker")
+    ] = False,
+    tracker: Annotated[str | None, typer.Option("--tracker", help="github | gitlab | jira | linear")] = None,
 ) -> None:
     """Add a SMART action item to a postmortem (the server names any rule broken)."""
     body = {
@@ -301,14 +316,36 @@ def action_add(
         "ticket": ticket,
         "verification": verification,
         "runbook": runbook,
+        "create_ticket": create_ticket,
+        "tracker": tracker,
     }
     with _client() as client:
         item = client.post(_pm(number, "/action-items"), body)
+        console.print(
+            f"action item #{item['id']} on {markup(item['incident'])}: {_person(item['owner'])} by "
+            f"{markup(item['due'])} ({markup(item['ticket'])})",
+            highlight=False,
+        )
+    if item["ticket_link"]:
+        _print_ticket(item)
+
+
+def _print_ticket(item: dict[str, Any]) -> None:
+    link = item["ticket_link"]
     console.print(
-        f"action item #{item['id']} on {markup(item['incident'])}: {_person(item['owner'])} by "
-        f"{markup(item['due'])} ({markup(item['ticket'])})",
+        f"action item #{item['id']}: ticket {markup(link['key'])} in {markup(link['tracker'])}: "
+        f"{markup(link['url'])}",
         highlight=False,
     )
+
+
+def action_ticket(
+    item_id: ItemId,
+    tracker: Annotated[str | None, typer.Option("--tracker", help="github | gitlab | jira | linear")] = None,
+) -> None:
+    """Create the item's ticket in the org's tracker (trackers: in commandpost.yaml) and link it."""
+    with _client() as client:
+        _print_ticket(client.post(f"/api/v1/action-items/{item_id}/ticket", {"tracker": tracker}))
 
 
 def _patch_item(item_id: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -430,6 +467,7 @@ def register(app: typer.Typer) -> None:
     action_app.command("done")(action_done)
     action_app.command("update")(action_update)
     action_app.command("list")(action_list)
+    action_app.command("ticket")(action_ticket)
     action_app.command("record", hidden=True)(incidents_cli.action)
     app.registered_commands[:] = [c for c in app.registered_commands if c.name != "action"]
     app.add_typer(action_app, name="action")

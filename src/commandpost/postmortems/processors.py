@@ -6,18 +6,19 @@
   stored columns also catches a flag set days after resolution.
 - :class:`ActionItemReminders` queues reminders to owners two days before the due day and the
   morning after it, through notifications (one message per item, kind, due day and channel).
+- :class:`TicketSync` reads the state of action items' tickets in the team's tracker.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from commandpost.engine.processor import is_due
 from commandpost.errors import Unavailable
-from commandpost.postmortems import actions, service
+from commandpost.postmortems import actions, service, tickets, trackers
 
 
 class Criteria:
@@ -47,3 +48,23 @@ class ActionItemReminders:
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
         return actions.next_reminder(session)
+
+
+class TicketSync:
+    """Reads the state of action items' tickets in the team's tracker, a batch of due ones a pass
+    (:func:`tickets.sync_due`): done there becomes done here even where no webhook is set up."""
+
+    name = "postmortems.ticket_sync"
+
+    def __init__(self, client: trackers.Trackers, *, every: timedelta) -> None:
+        self.client = client
+        self.every = every
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        return is_due(tickets.next_sync(session), now)
+
+    def run(self, session: Session, now: datetime) -> int:
+        return tickets.sync_due(session, client=self.client, now=now, every=self.every)
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        return tickets.next_sync(session)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from commandpost.incidents import rules as incident_rules
 from commandpost.postmortems import rules
 from commandpost.postmortems.blameless import BlameFlag
-from commandpost.postmortems.models import ActionItem, Postmortem
+from commandpost.postmortems.models import ActionItem, ActionTicket, Postmortem
 from commandpost.responses import Out, computed
 
 
@@ -52,9 +52,34 @@ class ActionItemIn(_In):
     runbook: str | None = Field(default=None, max_length=100, description="a runbook to update when Final")
 
 
+class ActionItemAddIn(ActionItemIn):
+    create_ticket: bool = Field(
+        default=False, description="create its ticket in the org's tracker too (then no ticket is needed)"
+    )
+    tracker: str | None = Field(
+        default=None, max_length=20, description="github | gitlab | jira | linear (implies create_ticket)"
+    )
+
+
 class ActionItemPatchIn(ActionItemIn):
     status: str | None = Field(default=None, description="open | in_progress | done | wontfix")
     note: str | None = Field(default=None, max_length=2000, description="why (required for wontfix)")
+
+
+class TicketIn(_In):
+    tracker: str | None = Field(
+        default=None, max_length=20, description="github | gitlab | jira | linear; default: trackers.default"
+    )
+
+
+class TicketLinkOut(Out):
+    tracker: str = Field(description="github | gitlab | jira | linear")
+    key: str = Field(description="what people read: acme/payments#12, OPS-24, ENG-123")
+    url: str
+    state: str = Field(description="the tracker's own word for its state, as last read")
+    status: str = Field(description="open | done | dropped (closed as not planned, canceled)")
+    synced_at: datetime | None = Field(description="when the state was last read or pushed by webhook")
+    last_error: str | None = Field(description="why the last read failed")
 
 
 class ActionItemOut(Out):
@@ -75,14 +100,20 @@ class ActionItemOut(Out):
     created_by: str
     updated_at: datetime
     done_at: datetime | None
+    ticket_link: TicketLinkOut | None = Field(
+        default=None, description="the ticket commandpost created in the team's tracker, and its state"
+    )
 
     @classmethod
-    def of(cls, item: ActionItem, *, number: int, timezone: str, now: datetime) -> ActionItemOut:
-        """Computed: the incident's INC-n label, and whether the item is overdue at ``now`` in the org's
-        ``timezone``."""
+    def of(
+        cls, item: ActionItem, *, number: int, timezone: str, now: datetime, link: ActionTicket | None = None
+    ) -> ActionItemOut:
+        """Computed: the incident's INC-n label, whether the item is overdue at ``now`` in the org's
+        ``timezone``, and its tracker ticket (another row)."""
         label = incident_rules.format_number(number)
         overdue = item.status in rules.OPEN_ACTION_STATUSES and rules.is_overdue(item.due, now, timezone)
-        return cls.model_validate(computed(item, incident=label, overdue=overdue))
+        ticket_link = TicketLinkOut.model_validate(link) if link is not None else None
+        return cls.model_validate(computed(item, incident=label, overdue=overdue, ticket_link=ticket_link))
 
 
 class CriteriaOut(BaseModel):
@@ -139,6 +170,7 @@ class PostmortemOut(Out):
         blameless_mode: str,
         timezone: str,
         now: datetime,
+        links: dict[int, ActionTicket] | None = None,
     ) -> PostmortemOut:
         """Computed: the incident's INC-n label, what ``facts`` measured (severity, service), the status
         label, the criteria, every section (empty ones included) with titles and hints, the action items
@@ -158,7 +190,12 @@ class PostmortemOut(Out):
                 hints=dict(rules.HINTS),
                 empty_sections=rules.empty_sections(sections) if pm.status != "not_required" else [],
                 facts=facts,
-                action_items=[ActionItemOut.of(i, number=number, timezone=timezone, now=now) for i in items],
+                action_items=[
+                    ActionItemOut.of(
+                        i, number=number, timezone=timezone, now=now, link=(links or {}).get(i.id)
+                    )
+                    for i in items
+                ],
                 blameless=[BlameOut.model_validate(f) for f in flags],
                 blameless_mode=blameless_mode,
             )
