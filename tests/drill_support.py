@@ -31,15 +31,14 @@ def past_incident(s: Session, t0: datetime) -> Incident:
         source_summary="alertmanager: CheckoutErrors",
         now=t0,
     )
-    key = IntegrationKey(
-        name="drill-fixture", service="payment-platform", source="generic", key="k", created_at=t0
-    )
+    name = f"drill-fixture-{incident.number}"
+    key = IntegrationKey(name=name, service="payment-platform", source="generic", key=name, created_at=t0)
     s.add(key)
     s.flush()
     s.add(
         Alert(
             integration_id=key.id,
-            integration="drill-fixture",
+            integration=name,
             service="payment-platform",
             source="generic",
             dedup_key="checkout-errors",

@@ -105,6 +105,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Postmortems, newest first; --final --since 30d lists the month's finals for a read-out.",
     ),
     "actions": ("commandpost.postmortems.cli", "Every action item by due day: track them to done."),
+    "star": (
+        "commandpost.postmortems.praise_cli",
+        "Star a Final postmortem (praise, guide §5); --remove takes the star back.",
+    ),
+    "stars": (
+        "commandpost.postmortems.praise_cli",
+        "Postmortems of the month: the Final postmortems starred most this month, most first.",
+    ),
     "backup": (
         "commandpost.backup.cli",
         "Back up the database while it serves: SQLite's online backup, or a consistent PostgreSQL snapshot.",
@@ -188,6 +196,7 @@ DOMAINS = (
     "commandpost.runbooks.cli",
     "commandpost.web.cli",
     "commandpost.postmortems.cli",
+    "commandpost.postmortems.praise_cli",
     "commandpost.metrics.cli",
     "commandpost.drills.cli",
     "commandpost.slack.cli",

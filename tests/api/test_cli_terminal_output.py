@@ -320,6 +320,7 @@ JSON_LISTINGS = [
     ("slo", "targets", "--json"),
     ("drill", "list", "--json"),
     ("drill", "scorecard", "INC-3", "--json"),
+    ("stars", "--json"),
 ]
 
 

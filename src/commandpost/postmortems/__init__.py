@@ -2,8 +2,9 @@
 
 Face, what other domains import: ``actions`` (action items and their owners) and ``models`` (a
 postmortem's state: the Slack command post is archived once it is Final). Internal: blameless,
-draft, processors, render, rules, schemas, service; only the edges (api, cli, the web pages)
-and the composition root reach those.
+draft, praise (stars, the month's most starred), processors, render, rules, schemas, service, stars
+(the star table); only the edges (api, cli, praise_api, praise_cli, the web pages) and the
+composition root reach those.
 """
 
 __all__ = ["actions", "models"]

@@ -1,4 +1,4 @@
-"""Stars on Final postmortems ("postmortem of the month" and praise, guide §5)."""
+"""The table of stars on Final postmortems (the use cases are :mod:`commandpost.postmortems.praise`)."""
 
 from __future__ import annotations
 
