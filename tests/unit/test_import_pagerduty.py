@@ -275,6 +275,21 @@ def test_integrations_map_to_sources_with_the_old_key_masked() -> None:
     assert any(u.source_id == "PI3" and "e-mail intake" in u.reason for u in result.unmapped)
 
 
+def test_an_integration_without_its_key_is_read_from_its_own_endpoint(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    services = json.loads((folder / "services.json").read_text())
+    datadog = services["services"][0]["integrations"][0]
+    del datadog["integration_key"]
+    (folder / "services.json").write_text(json.dumps(services))
+    by_name = {i.integration: i for i in _read(folder).integrations}
+    assert by_name["payments-api-datadog"].old_key == "none"  # not saved anywhere: the report says none
+    (folder / "services" / "PSV1" / "integrations" / "PI1.json").write_text(
+        json.dumps({"integration": {**datadog, "integration_key": "0000000000000000000000000000abcd"}})
+    )
+    by_name = {i.integration: i for i in _read(folder).integrations}
+    assert by_name["payments-api-datadog"].old_key == "…abcd"
+
+
 def test_broken_saved_files_are_errors_naming_the_file(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
     (folder / "teams.json").write_text('{"teams": [')

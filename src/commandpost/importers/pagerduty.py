@@ -331,19 +331,22 @@ def _integration(
     integration_id = ref_id(integration)
     if not isinstance(integration, dict):
         return None
-    if str(integration.get("type", "")).endswith("_reference"):
+    reference = str(integration.get("type", "")).endswith("_reference")
+    if reference or ("integration_key" not in integration and "email" not in str(integration.get("type"))):
+        # the key is certain only in the integration's own endpoint (services/ID/integrations/IID)
         try:
             integration = detail_of(
                 source, f"services/{service_id}/integrations/{integration_id}", "integration"
             )
         except NotFound:
-            result.skip(
-                "integration",
-                integration_id,
-                stem,
-                "a reference only: save services with include[]=integrations",
-            )
-            return None
+            if reference:
+                result.skip(
+                    "integration",
+                    integration_id,
+                    stem,
+                    "a reference only: save services with include[]=integrations, or its own endpoint",
+                )
+                return None
     kind, label = text(integration.get("type"), 80), text(integration.get("name"), 80) or integration_id
     source_kind, note = _integration_source(integration)
     if source_kind is None:
