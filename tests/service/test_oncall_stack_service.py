@@ -9,7 +9,7 @@ the final schedule, a stack of ``weekdays`` (yuta, hana, weekly, Monday 09:00 Ne
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -235,3 +235,25 @@ def test_a_rotation_layer_turned_into_a_stack_and_back(sessions, tmp_path):
             states.append((who(s, config, ny(2026, 6, 24, 20)), who(s, config, ny(2026, 6, 24, 12))))
     # the example's primary is yuta this week (Tokyo); the stack has ken at night and yuta by day
     assert states == [("yuta", "yuta"), ("ken", "yuta"), ("yuta", "yuta")]
+
+
+def test_one_persons_run_of_turns_is_one_shift_whatever_the_range(config, session):
+    """yuta has three weekly turns in a row: the stack's shift is those three weeks from any range."""
+    schedule = config.schedule(S)
+    assert schedule is not None
+    weekdays = schedule.layers[2]
+    assert weekdays.rotation is not None
+    rotation = weekdays.rotation.model_copy(update={"members": ["yuta", "yuta", "yuta", "hana"]})
+    layers = [
+        schedule.layers[0].model_copy(update={"stack": ["runs"]}),
+        weekdays.model_copy(update={"name": "runs", "rotation": rotation}),  # a layer with no anchor yet
+    ]
+    changed = config.model_copy(update={"schedules": [schedule.model_copy(update={"layers": layers})]})
+    runs = set()
+    for day in (1, 9, 17):  # weeks 0, 1 and 2 of yuta's run (rotation turns 24 to 26, from 2026-06-22)
+        at = ny(2026, 6, 22, 12) + timedelta(days=day)
+        found = service.shifts(
+            session, config=changed, schedule=S, layer="primary", start=at, end=at + timedelta(hours=1)
+        )
+        runs.add(tuple((s.person, s.start, s.end) for s in found))
+    assert runs == {(("yuta", ny(2026, 6, 22, 9), ny(2026, 7, 13, 9)),)}

@@ -17,6 +17,8 @@ from commandpost.policy.models import OpsRevision
 from commandpost.policy.opsfiles import Layer, OpsConfig, Rotation, Schedule
 
 MAX_RANGE = timedelta(days=366)
+STACK_REACH = timedelta(days=60)
+"""How far past a range a stacked layer's shifts are followed to find where they start and end."""
 
 
 def _lookback(schedule: Schedule, layer: Layer) -> timedelta:
@@ -113,21 +115,28 @@ def _layer_shifts(
 def _stack_shifts(
     session: Session, schedule: Schedule, layer: Layer, start: datetime, end: datetime
 ) -> list[Shift]:
-    """A stack's shifts: its layers' over a window a turn and a day wider than the range on each side
-    (so a shift reaching into the range is known whole), stacked, then the stack's own overrides."""
+    """A stack's shifts: its layers' over a window wider than the range, stacked, then the stack's own
+    overrides. A shift reaching into the range is returned whole, as a rotation's is: while the first
+    or last one runs to the window's edge (one person on several turns in a row), the window doubles,
+    up to ``STACK_REACH`` each side — so its start, and its iCal UID, do not move with the range."""
     margin = schedule.turn(layer) + timedelta(days=1)
-    lo, hi = start - margin, end + margin
-    return rules.stack_shifts(
-        schedule=schedule.name,
-        layer=layer.name,
-        stacked=[
-            (x.name, _layer_shifts(session, schedule, x, lo, hi)) for x in schedule.stacked_layers(layer)
-        ],
-        overrides=_overrides(session, schedule.name, layer.name, lo, hi),
-        start=start,
-        end=end,
-        window=(lo, hi),
-    )
+    while True:
+        lo, hi = start - margin, end + margin
+        found = rules.stack_shifts(
+            schedule=schedule.name,
+            layer=layer.name,
+            stacked=[
+                (x.name, _layer_shifts(session, schedule, x, lo, hi)) for x in schedule.stacked_layers(layer)
+            ],
+            overrides=_overrides(session, schedule.name, layer.name, lo, hi),
+            start=start,
+            end=end,
+            window=(lo, hi),
+        )
+        cut = bool(found) and (found[0].start <= lo or found[-1].end >= hi)
+        if not cut or margin >= STACK_REACH:
+            return found
+        margin = min(2 * margin, STACK_REACH)
 
 
 def shifts(
