@@ -4,14 +4,16 @@ against the stand-in Opsgenie (tests/standins/opsgenie_rest.py) and the real com
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from commandpost.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from commandpost.errors import BadRequest, CommandpostError, NotFound, PayloadTooLarge, Unauthorized
 from commandpost.importers import opsgenie
 from commandpost.importers.folder import write_ops_folder
 from commandpost.importers.result import ImportResult
@@ -255,3 +257,30 @@ def test_the_import_command_writes_a_checked_folder(tmp_path: Path, standin: Ops
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "live" / "schedules" / "payments-primary.yaml").read_text().count("- name:") == 5
     assert KEY not in (tmp_path / "live" / "README.md").read_text()
+
+
+def _spoil(node: Any, rng: random.Random) -> None:
+    junk: list[Any] = [None, -5, "x", "\x00", [], {}, True, 1.5, [1, "a"], {"id": 3}, "monday", 10**30]
+    keys = list(node) if isinstance(node, dict) else range(len(node)) if isinstance(node, list) else []
+    for key in keys:
+        if rng.random() < 0.08:
+            node[key] = rng.choice(junk)
+        else:
+            _spoil(node[key], rng)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_values_of_any_wrong_type_never_crash_the_import(account: Path, tmp_path: Path, seed: int) -> None:
+    """A saved account with values swapped for junk at random: a clear error or report lines, and
+    whatever is written passes check — never a TypeError half-way."""
+    rng = random.Random(seed)
+    for path in sorted(account.rglob("*.json")):
+        body = json.loads(path.read_text())
+        _spoil(body, rng)
+        path.write_text(json.dumps(body))
+    try:
+        result = _read(account)
+    except CommandpostError as exc:
+        assert str(exc)
+        return
+    assert write_ops_folder(result, tmp_path / "ops", now=NOW).errors == []

@@ -88,8 +88,7 @@ def _people(source: Source, ctx: Context) -> None:
     for user in items(source, "users", {"sort": "username", "order": "asc"}):
         user_id, username = as_str(user.get("id")), as_str(user.get("username"))
         label = as_str(user.get("fullName")) or username or user_id
-        if not user_id:
-            ctx.result.skip("user", "?", label, "no id in the users response")
+        if not ctx.first("user", user_id, label):
             continue
         if user.get("blocked") is True:
             ctx.result.skip("user", user_id, label, "blocked in Opsgenie: not imported")
@@ -206,8 +205,7 @@ def _notification_rules(
 def _teams(source: Source, ctx: Context) -> None:
     for team in items(source, "teams"):
         team_id, label = as_str(team.get("id")), as_str(team.get("name"))
-        if not team_id:
-            ctx.result.skip("team", "?", label, "no id in the teams response")
+        if not ctx.first("team", team_id, label):
             continue
         name = ctx.teams.name(team_id, label)
         ctx.note("team", team_id, name)
@@ -217,10 +215,10 @@ def _teams(source: Source, ctx: Context) -> None:
             ctx.result.skip("team", team_id, label, f"teams/{team_id} not read: imported without members")
         handles: list[str] = []
         admins: list[str] = []
-        for member in members:
-            handle = ctx.person(as_dict(member).get("user"))
+        for member in filter(None, map(as_dict, members)):
+            handle = ctx.person(member.get("user"))
             if handle is None:
-                user = as_dict(as_dict(member).get("user"))
+                user = as_dict(member.get("user"))
                 ctx.result.skip(
                     "team_member",
                     as_str(user.get("id")),

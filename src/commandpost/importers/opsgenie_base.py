@@ -94,7 +94,9 @@ def amount(obj: Any, unit_key: str = "timeUnit", amount_key: str = "timeAmount")
     """Opsgenie's ``{timeAmount, timeUnit}`` (minutes, hours, days) as a timedelta; None if unreadable."""
     data = as_dict(obj)
     n, unit = data.get(amount_key), data.get(unit_key)
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0 or unit not in UNITS:
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 100_000 or not isinstance(unit, str):
+        return None
+    if unit not in UNITS:
         return None
     return timedelta(minutes=n * UNITS[unit])
 
@@ -122,6 +124,18 @@ class Context:
     layers: dict[str, dict[str, str]] = field(default_factory=dict)  # schedule id → rotation id → layer
     services: Namer = field(default_factory=lambda: Namer("service"))
     keys: Namer = field(default_factory=lambda: Namer("key"))  # integrations and heartbeats share names
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def first(self, kind: str, source_id: str, name: str) -> bool:
+        """True for an object with an id not met before; else a report line and False."""
+        if not source_id:
+            self.result.skip(kind, "?", name, f"no id in the {kind} response")
+            return False
+        if (kind, source_id) in self.seen:
+            self.result.skip(kind, source_id, name, "the same id twice: the first is kept")
+            return False
+        self.seen.add((kind, source_id))
+        return True
 
     def person(self, ref: Any) -> str | None:
         """The handle of a ``{id, username}`` reference, or None when that user was not imported."""

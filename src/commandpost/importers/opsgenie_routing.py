@@ -46,7 +46,11 @@ PAGING = ("SEV1", "SEV2")
 
 
 def map_routing(source: Source, ctx: Context) -> None:
-    escalations = {as_str(e.get("id")): e for e in items(source, "escalations") if as_str(e.get("id"))}
+    escalations = {
+        as_str(e.get("id")): e
+        for e in items(source, "escalations")
+        if ctx.first("escalation_policy", as_str(e.get("id")), as_str(e.get("name")))
+    }
     services = _services(source, ctx)
     integrations = optional_items(source, "integrations") or []
     heartbeats = optional_items(source, "heartbeats") or []
@@ -112,7 +116,9 @@ def _services(source: Source, ctx: Context) -> dict[str, list[dict[str, Any]]]:
             as_str(item.get("teamId")),
         )
         team = ctx.teams.get(team_id)
-        if not service_id or team is None:
+        if not ctx.first("service", service_id, label):
+            continue
+        if team is None:
             ctx.result.skip("service", service_id or "?", label, f"owner team {team_id!r} not imported")
             continue
         body = _new_service(ctx, service_id, label, team)
@@ -258,7 +264,9 @@ def _integrations(
             as_str(item.get("type")),
         )
         team_services = services.get(as_str(item.get("teamId")), [])
-        if not integ_id or not team_services:
+        if not ctx.first("integration", integ_id, label):
+            continue
+        if not team_services:
             ctx.result.skip(
                 "integration", integ_id or "?", label, "no owner team with a service: not imported"
             )

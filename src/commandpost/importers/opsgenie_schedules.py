@@ -38,8 +38,7 @@ def map_schedules(source: Source, ctx: Context, schedules: list[dict[str, Any]])
     for schedule in schedules:
         schedule_id, label = as_str(schedule.get("id")), as_str(schedule.get("name"))
         tz = zone(schedule.get("timezone"))
-        if not schedule_id:
-            ctx.result.skip("schedule", "?", label, "no id in the schedules response")
+        if not ctx.first("schedule", schedule_id, label):
             continue
         if tz is None:
             why = f"time zone {as_str(schedule.get('timezone'))!r} unknown: its handoffs cannot be placed"
@@ -52,11 +51,13 @@ def map_schedules(source: Source, ctx: Context, schedules: list[dict[str, Any]])
         layer_names = Namer("rotation")
         layers: list[dict[str, Any]] = []
         rotation_layers: dict[str, str] = {}
-        for rotation in as_list(schedule.get("rotations")):
-            layer = _layer(ctx, as_dict(rotation), tz.key, label, layer_names)
+        for position, rotation in enumerate(as_list(schedule.get("rotations"))):
+            layer = _layer(ctx, as_dict(rotation), tz.key, label, layer_names, position)
             if layer is not None:
                 layers.append(layer)
-                rotation_layers[as_str(as_dict(rotation).get("id")) or layer["name"]] = layer["name"]
+                rotation_id = as_str(as_dict(rotation).get("id"))
+                key = rotation_id if rotation_id and rotation_id not in rotation_layers else f"#{position}"
+                rotation_layers[key] = layer["name"]  # every layer, even of a rotation without an id
         if not layers:
             ctx.result.skip(
                 "schedule", schedule_id, label, "no rotation could be imported (see the rotation lines)"
@@ -78,7 +79,7 @@ def map_schedules(source: Source, ctx: Context, schedules: list[dict[str, Any]])
 
 
 def _layer(
-    ctx: Context, rotation: dict[str, Any], tz: str, schedule: str, names: Namer
+    ctx: Context, rotation: dict[str, Any], tz: str, schedule: str, names: Namer, position: int
 ) -> dict[str, Any] | None:
     rotation_id = as_str(rotation.get("id")) or "?"
     label = f"{schedule}: {as_str(rotation.get('name')) or rotation_id}"
@@ -114,7 +115,7 @@ def _layer(
             "hourly": f"{length}h",
         }[str(kind)]
     layer: dict[str, Any] = {
-        "name": names.name(rotation_id, as_str(rotation.get("name"))),
+        "name": names.name(str(position), as_str(rotation.get("name"))),
         "rotation": {
             "members": members,
             "length": turn,
