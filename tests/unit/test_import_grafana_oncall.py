@@ -87,7 +87,7 @@ def test_people_keep_their_contacts_and_default_rules_and_teams_their_members() 
 
 def test_what_a_schedule_cannot_carry_is_reported_shift_by_shift() -> None:
     result = _read()
-    assert set(result.schedules) == {"platform-primary", "payments-follow-the-sun", "database"}
+    assert set(result.schedules) == {"platform-primary", "payments-follow-the-sun", "database", "pairs"}
     assert "monthly" in _reasons(result, "OMONTHLY0005")
     assert "several people on call at once" in _reasons(result, "OPAIRS0000006")
     assert "ended on 2026-09-01" in _reasons(result, "OENDED0000007")
@@ -152,6 +152,25 @@ def test_overrides_are_runtime_data_on_the_layer_escalations_page() -> None:
         )
     ]
     assert "ended on 2026-03-02" in _reasons(result, "OOVERRIDEOLD4")
+    assert "pages 2 people at once" in _reasons(result, "OPAIROVER0017")
+
+
+def test_a_schedules_one_shift_of_pairs_is_a_layer_per_position_and_escalations_page_both() -> None:
+    result = _read()
+    layers = result.schedules["pairs"]["layers"]
+    assert [(x["name"], x["rotation"]["members"]) for x in layers] == [
+        ("pair-rota-1", ["alice", "carol"]),
+        ("pair-rota-2", ["bob", "erin-31m-ops"]),
+    ]
+    payments = result.escalation["grafana-alerting"]
+    assert payments["severity_routing"]["SEV1"]["levels"][1]["targets"] == [
+        "database-oncall",
+        "pairs-pair-rota-1-oncall",
+        "pairs-pair-rota-2-oncall",
+    ]
+    assert payments["targets"]["pairs-pair-rota-2-oncall"] == {"schedule": "pairs", "layer": "pair-rota-2"}
+    # beside other shifts a pair cannot be exact: a stack pages one person
+    assert "exact only as its schedule's one shift" in _reasons(result, "OPAIRS0000006")
 
 
 def test_chains_become_levels_with_waits_repeats_and_reported_steps() -> None:
@@ -205,7 +224,12 @@ def test_the_written_folder_passes_check_and_holds_no_old_token(tmp_path: Path) 
     loaded = write_ops_folder(result, tmp_path / "ops", now=NOW)
     assert loaded.errors == []
     config = checked_config(tmp_path / "ops")
-    assert {s.name for s in config.schedules} == {"platform-primary", "payments-follow-the-sun", "database"}
+    assert {s.name for s in config.schedules} == {
+        "platform-primary",
+        "payments-follow-the-sun",
+        "database",
+        "pairs",
+    }
     written = b"".join(p.read_bytes() for p in (tmp_path / "ops").rglob("*") if p.is_file())
     assert not [t for t in TOKENS if t.encode() in written]
     readme = (tmp_path / "ops" / "README.md").read_text()

@@ -55,7 +55,7 @@ def test_a_live_read_equals_the_saved_responses(oncall: GrafanaOnCallStandIn) ->
     assert waits == [1.0, 2.0]  # no Retry-After from OnCall: the reader backs off by itself
     paths = [path for path, _ in oncall.requests]
     assert all(p.startswith("/api/v1/") and p.split("?")[0].endswith("/") for p in paths)
-    assert sum(p.startswith("/api/v1/on_call_shifts/") for p in paths) == 7  # 14 shifts, 2 a page
+    assert sum(p.startswith("/api/v1/on_call_shifts/") for p in paths) == 8  # 16 shifts, 2 a page
     assert {headers["Authorization"] for _, headers in oncall.requests} == {TOKEN}  # no 'Bearer'
 
 
@@ -83,6 +83,7 @@ def test_the_command_imports_saved_responses_and_the_folder_passes_check(tmp_pat
     assert "passes check" in done.stderr
     assert sorted(p.name for p in (out / "schedules").iterdir()) == [
         "database.yaml",
+        "pairs.yaml",
         "payments-follow-the-sun.yaml",
         "platform-primary.yaml",
     ]

@@ -33,7 +33,7 @@ class Context:
     teams: Namer = field(default_factory=lambda: Namer("team"))
     schedules: Namer = field(default_factory=lambda: Namer("schedule"))
     services: Namer = field(default_factory=lambda: Namer("service"))
-    final_layers: dict[str, str] = field(default_factory=dict)  # schedule id → the layer to page
+    final_layers: dict[str, list[str]] = field(default_factory=dict)  # schedule id → the layers to page
     team_names: dict[str, str] = field(default_factory=dict)  # team id → team name (imported)
 
     def note(self, kind: str, source_id: str, our_name: str) -> None:

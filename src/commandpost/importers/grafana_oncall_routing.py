@@ -228,7 +228,10 @@ def _targets(ctx: Context, step: dict[str, Any], kind: str) -> dict[str, dict[st
             return (
                 f"pages schedule {schedule_id or '(none)'}, which was not imported (see the schedule lines)"
             )
-        return {f"{name}-oncall": {"schedule": name, "layer": ctx.final_layers[schedule_id]}}
+        layers = ctx.final_layers[schedule_id]
+        if len(layers) == 1:
+            return {f"{name}-oncall": {"schedule": name, "layer": layers[0]}}
+        return {f"{name}-{layer}-oncall": {"schedule": name, "layer": layer} for layer in layers}
     if kind == "notify_team_members":
         team = ctx.team_names.get(text(step.get("team_to_notify")))
         return {team: {"team": team}} if team else "pages a team that was not imported"

@@ -115,17 +115,15 @@ def _schedule(ctx: Context, schedule: dict[str, Any], shifts: dict[str, dict[str
     layer_names.name("\0final", "final")
     plans: list[Plan] = []
     overrides: list[dict[str, Any]] = []
-    for position, shift_id in enumerate(ids(schedule.get("shifts"))):
-        shift = shifts.get(shift_id)
+    listed = [shifts.get(shift_id) for shift_id in ids(schedule.get("shifts"))]
+    alone = sum(1 for shift in listed if shift is not None and shift.get("type") != "override") == 1
+    for shift_id, shift in zip(ids(schedule.get("shifts")), listed, strict=True):
         if shift is None:
             ctx.result.skip("shift", shift_id, "?", f"schedule {name!r} lists a shift the API did not return")
-            continue
-        if shift.get("type") == "override":
+        elif shift.get("type") == "override":
             overrides.append(shift)
-            continue
-        plan = _plan(ctx, shift, own_zone, layer_names, position)
-        if plan is not None:
-            plans.append(plan)
+        else:
+            plans.extend(_plans(ctx, shift, own_zone, layer_names, alone=alone))
     if not plans:
         ctx.result.skip("schedule", sid, name, "none of its shifts could be mapped (see the shift lines)")
         return
@@ -142,48 +140,57 @@ def _schedule(ctx: Context, schedule: dict[str, Any], shifts: dict[str, dict[str
         )
     plans.sort(key=lambda p: p.level)
     layers = [p.layer for p in plans]
-    target = layers[0]["name"]
-    if len(plans) > 1:
-        target = "final"
+    targets = [layer["name"] for layer in layers]
+    if len({p.shift_id for p in plans}) > 1:
+        targets = ["final"]
         layers.append({"name": "final", "stack": [p.layer["name"] for p in plans]})
         _report_overlaps(ctx, name, plans)
     slug = ctx.schedules.name(sid, name)
     ctx.note("schedule", sid, slug)
-    ctx.final_layers[sid] = target
+    ctx.final_layers[sid] = targets
     ctx.result.schedules[slug] = {
         "description": f"Imported from Grafana OnCall schedule {name!r} ({sid}).",
         "timezone": tz,
         "layers": layers,
     }
     for shift in overrides:
-        _override(ctx, shift, slug, target, own_zone)
+        if len(targets) > 1:
+            ctx.result.skip(
+                "override",
+                shift["id"],
+                name_of(shift),
+                f"{name!r} pages {len(targets)} people at once (layers {', '.join(targets)}): say whose turn "
+                "it takes with commandpost override add --layer",
+            )
+        else:
+            _override(ctx, shift, slug, targets[0], own_zone)
 
 
-def _plan(ctx: Context, shift: dict[str, Any], own_zone: str, names: Namer, position: int) -> Plan | None:
-    """The shift as a layer, or None and a report line saying why it cannot be one."""
+def _plans(ctx: Context, shift: dict[str, Any], own_zone: str, names: Namer, *, alone: bool) -> list[Plan]:
+    """The shift as a layer — or, when it is its schedule's one shift and every turn has the same
+    number of people, as one layer per position in the turn; none, and a report line, when it
+    cannot be mapped exactly."""
     sid, name = shift["id"], name_of(shift)
 
-    def skip(reason: str) -> None:
+    def skip(reason: str) -> list[Plan]:
         ctx.result.skip("shift", sid, name, reason)
+        return []
 
     kind = shift.get("type")
     tz = zone(shift.get("time_zone")) if shift.get("time_zone") is not None else own_zone
     if tz is None:
-        skip(f"unknown time zone {text(shift.get('time_zone'))!r}")
-        return None
+        return skip(f"unknown time zone {text(shift.get('time_zone'))!r}")
     start, duration = local_time(shift.get("start")), shift.get("duration")
     if start is None or not isinstance(duration, int) or isinstance(duration, bool) or duration <= 0:
-        skip("no valid 'start' (yyyy-MM-ddTHH:mm:ss) and 'duration' (seconds)")
-        return None
+        return skip("no valid 'start' (yyyy-MM-ddTHH:mm:ss) and 'duration' (seconds)")
     now = ctx.now.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
     if kind == "single_event":
         ended = start + timedelta(seconds=duration) <= now
-        skip(
+        return skip(
             "a one-off event that has ended"
             if ended
             else "a one-off event: add it with commandpost override add"
         )
-        return None
     if kind == "rolling_users":
         raw = shift.get("rolling_users")
         groups = [ids(g) for g in raw] if isinstance(raw, list) else []
@@ -194,41 +201,32 @@ def _plan(ctx: Context, shift: dict[str, Any], own_zone: str, names: Namer, posi
     elif kind == "recurrent_event":
         groups = [ids(shift.get("users"))] if ids(shift.get("users")) else []
     else:
-        skip(f"shift type {text(kind, '(none)')!r} is not mapped")
-        return None
+        return skip(f"shift type {text(kind, '(none)')!r} is not mapped")
     if not groups:
-        skip("nobody is on call in it (no users)")
-        return None
+        return skip("nobody is on call in it (no users)")
     crowded = next((g for g in groups if len(g) > 1), None)
-    if crowded is not None:
-        skip(
+    if crowded is not None and not (alone and len({len(g) for g in groups}) == 1):
+        return skip(
             f"several people on call at once ({', '.join(crowded)}): a commandpost layer has one person at a "
-            "time; make one layer per person and page them all"
+            "time, and a stack pages one; exact only as its schedule's one shift with turns of one size "
+            "(then a layer per position)"
         )
-        return None
-    members: list[str] = []
-    for (user,) in groups:
-        handle = ctx.people.get(user)
-        if handle is None:
-            skip(f"names user {user}, who is not among the users read")
-            return None
-        members.append(handle)
+    unknown = next((user for group in groups for user in group if ctx.people.get(user) is None), None)
+    if unknown is not None:
+        return skip(f"names user {unknown}, who is not among the users read")
+    positions = [[ctx.people.get(group[p]) or "" for group in groups] for p in range(len(groups[0]))]
     frequency, interval = shift.get("frequency"), shift.get("interval") or 1
     if frequency not in FREQUENCY or not isinstance(interval, int) or interval < 1:
         why = "monthly turns (commandpost rotations are a fixed length)" if frequency == "monthly" else None
-        skip(why or f"no mappable frequency ({text(frequency, 'none')!r}, interval {interval!r})")
-        return None
+        return skip(why or f"no mappable frequency ({text(frequency, 'none')!r}, interval {interval!r})")
     until = local_time(shift.get("until"))
     if until is not None and until <= now:
-        skip(f"ended on {until:%Y-%m-%d %H:%M} ({tz})")
-        return None
+        return skip(f"ended on {until:%Y-%m-%d %H:%M} ({tz})")
     if shift.get("by_month") or shift.get("by_monthday"):
-        skip("limited to months or days of the month (by_month/by_monthday): no commandpost equivalent")
-        return None
-    shape = _shape(shift, start, frequency, interval, duration, len(members), now)
+        return skip("limited to months or days of the month (by_month/by_monthday): no commandpost match")
+    shape = _shape(shift, start, frequency, interval, duration, len(groups), now)
     if isinstance(shape, str):
-        skip(shape)
-        return None
+        return skip(shape)
     anchor, weekday, windows = shape
     if until is not None:
         ctx.result.skip(
@@ -244,29 +242,34 @@ def _plan(ctx: Context, shift: dict[str, Any], own_zone: str, names: Namer, posi
     if weekday is not None:
         handoff["weekday"] = WEEKDAYS[weekday]
     handoff["timezone"] = tz
-    layer: dict[str, Any] = {
-        "name": names.name(sid, name),
-        "rotation": {
-            "members": members,
-            "length": length,
-            "start": (anchor.date() if weekday is None else _week_start(anchor, weekday)).isoformat(),
-            "handoff": handoff,
-        },
-    }
-    if windows:
-        layer["restrictions"] = restrictions(windows)
     level = shift.get("level")
-    return Plan(
-        sid,
-        name,
-        level if isinstance(level, int) and not isinstance(level, bool) else 0,
-        tz,
-        anchor,
-        period,
-        tuple(members),
-        tuple(windows),
-        layer,
-    )
+    plans = []
+    for p, members in enumerate(positions):
+        layer: dict[str, Any] = {
+            "name": names.name(f"{sid}#{p}", name if len(positions) == 1 else f"{name} {p + 1}"),
+            "rotation": {
+                "members": members,
+                "length": length,
+                "start": (anchor.date() if weekday is None else _week_start(anchor, weekday)).isoformat(),
+                "handoff": dict(handoff),
+            },
+        }
+        if windows:
+            layer["restrictions"] = restrictions(windows)
+        plans.append(
+            Plan(
+                sid,
+                name,
+                level if isinstance(level, int) and not isinstance(level, bool) else 0,
+                tz,
+                anchor,
+                period,
+                tuple(members),
+                tuple(windows),
+                layer,
+            )
+        )
+    return plans
 
 
 Shape = tuple[datetime, int | None, list[tuple[int, int, int]]]
