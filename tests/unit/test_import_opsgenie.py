@@ -208,6 +208,7 @@ def test_objects_of_the_wrong_shape_become_report_lines(account: Path, tmp_path:
             "rotations": [{"id": "x", "type": "monthly"}, 7],
         },
     ]
+    schedules["data"][0]["rotations"][1]["length"] = 10**9
     rotation["participants"].append({"type": "user", "id": "nobody", "username": "nobody@example.com"})
     (account / "schedules.json").write_text(json.dumps(schedules))
     escalations = json.loads((account / "escalations.json").read_text())
@@ -215,6 +216,7 @@ def test_objects_of_the_wrong_shape_become_report_lines(account: Path, tmp_path:
     (account / "escalations.json").write_text(json.dumps(escalations))
     result = _read(account)
     assert "no readable startDate" in _why(result, "rotation", "bad: x")[0]
+    assert "× 1000000000: not daily" in _why(result, "rotation", "Payments Primary: nights")[0]
     assert _why(result, "schedule", "bad") == ["no rotation could be imported (see the rotation lines)"]
     assert _why(result, "rotation_participant", "Payments Primary: weekdays: nobody@example.com")
     assert write_ops_folder(result, tmp_path / "ops", now=NOW).errors == []

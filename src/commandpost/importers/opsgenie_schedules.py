@@ -31,6 +31,8 @@ from commandpost.importers.source import Source
 from commandpost.policy.opsfiles import WEEKDAYS
 
 DAY = 1440
+MAX_LENGTH = 1000
+"""Turns of at most 1000 days, weeks or hours: far above any real rotation, far below an overflow."""
 WEEK = 7 * DAY
 
 
@@ -88,12 +90,12 @@ def _layer(
     if start is None:
         ctx.result.skip("rotation", rotation_id, label, "no readable startDate")
         return None
-    if kind not in ("daily", "weekly", "hourly") or length < 1:
+    if kind not in ("daily", "weekly", "hourly") or not 1 <= length <= MAX_LENGTH:
         ctx.result.skip(
             "rotation",
             rotation_id,
             label,
-            f"rotation type {kind!r} × {length} is not daily, weekly or hourly",
+            f"rotation type {kind!r} × {length}: not daily, weekly or hourly × 1–{MAX_LENGTH}",
         )
         return None
     if end is not None and end <= ctx.now:
