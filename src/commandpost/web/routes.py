@@ -10,6 +10,7 @@ from commandpost.web.render import STATIC
 
 def mount(app: FastAPI) -> None:
     from commandpost.web.pages import (
+        drills,
         incident,
         incident_actions,
         incidents,
@@ -32,6 +33,7 @@ def mount(app: FastAPI) -> None:
         incidents,
         incident,
         incident_actions,
+        drills,
         oncall,
         runbooks,
         postmortems,

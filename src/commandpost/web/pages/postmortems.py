@@ -14,7 +14,7 @@ from commandpost.deps import Ctx, RowId
 from commandpost.errors import NotFound, ValidationFailed
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import timeline as incident_timeline
-from commandpost.postmortems import actions, rules, service
+from commandpost.postmortems import actions, praise, rules, service
 from commandpost.web.auth import PageReader, PageResponder, PageRoute
 from commandpost.web.render import page
 
@@ -34,6 +34,7 @@ def postmortem_list(request: Request, ctx: PageReader, status: str = "") -> Resp
         statuses=rules.STATUSES,
         labels=rules.STATUS_LABELS,
         counts=actions.counts(ctx.session, now=ctx.now),
+        starred=praise.of_the_month(ctx.session, now=ctx.now),
     )
 
 
@@ -72,6 +73,7 @@ def _editor(request: Request, ctx: Ctx, number: str) -> Response:
         types=rules.ACTION_TYPES,
         item_statuses=rules.ACTION_STATUSES,
         revisions=service.revisions(ctx.session, pm=pm),
+        stars=praise.stars_of(ctx.session, number=incident.number, person=ctx.principal.person),
         can_start=False,
         why="",
     )
@@ -86,6 +88,16 @@ def _back(ctx: Ctx, number: str) -> Response:
     label = incident_rules.format_number(incident_rules.parse_number(number))
     ctx.audit_target(f"postmortem:{label}")
     return RedirectResponse(f"/postmortems/{label}", status_code=303)
+
+
+@router.post("/postmortems/{number}/star")
+def star(number: str, ctx: PageResponder, remove: Text = "") -> Response:
+    """The ☆ button of a Final postmortem (praise); ``remove`` takes the star back."""
+    if remove:
+        praise.unstar(ctx.session, number=number, person=ctx.principal.person)
+    else:
+        praise.star(ctx.session, number=number, person=ctx.principal.person, now=ctx.now)
+    return _back(ctx, number)
 
 
 @router.post("/postmortems/{number}/start")
