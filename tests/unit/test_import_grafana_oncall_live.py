@@ -59,6 +59,14 @@ def test_a_live_read_equals_the_saved_responses(oncall: GrafanaOnCallStandIn) ->
     assert {headers["Authorization"] for _, headers in oncall.requests} == {TOKEN}  # no 'Bearer'
 
 
+def test_a_rate_limited_key_waits_out_a_whole_window(oncall: GrafanaOnCallStandIn) -> None:
+    oncall.fail("users", *[429] * 10)
+    waits: list[float] = []
+    source = grafana_oncall.live(TOKEN, base_url=oncall.url, sleep=waits.append)
+    assert len(grafana_oncall.read(source, now=NOW).people) == 5
+    assert len(waits) == 10 and sum(waits) >= 300  # OnCall's window is 5 minutes
+
+
 def test_an_api_url_given_with_its_api_v1_suffix_works_too(oncall: GrafanaOnCallStandIn) -> None:
     source = grafana_oncall.live(TOKEN, base_url=f"{oncall.url}/api/v1/")
     assert len(grafana_oncall.read(source, now=NOW).people) == 5

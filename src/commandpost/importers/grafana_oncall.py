@@ -45,6 +45,11 @@ METHODS = {
 """Personal notification rule types commandpost can page on (Telegram and MS Teams it cannot)."""
 
 
+RETRIES = 10
+"""A 429 carries no wait (300 requests per 5 minutes per key): backing off 1, 2, 4 … 60 s ten times
+waits out a whole window (303 s) before giving up."""
+
+
 class _Slashed:
     """The live API with Grafana OnCall's documented trailing slash on every path."""
 
@@ -64,6 +69,7 @@ def live(token: str, *, base_url: str | None = None, **kwargs: Any) -> Source:
             "import grafana-oncall: --api-url is required with --token (OnCall → Settings shows it)"
         )
     root = base_url.rstrip("/").removesuffix("/api/v1")
+    kwargs.setdefault("max_retries", RETRIES)
     api = LiveAPI(
         base_url=f"{root}/api/v1",
         headers={"Authorization": token, "Accept": "application/json"},
