@@ -286,3 +286,17 @@ def test_values_of_any_wrong_type_never_crash_the_import(account: Path, tmp_path
         assert str(exc)
         return
     assert write_ops_folder(result, tmp_path / "ops", now=NOW).errors == []
+
+
+def test_a_default_routing_rule_to_a_schedule_pages_its_layers(account: Path) -> None:
+    rules = {"id": "rr9", "name": "Default Routing", "isDefault": True, "order": 0}
+    rules["notify"] = {"type": "schedule", "id": "s2-a875e654-9b4e", "name": "Platform"}
+    (account / "teams" / "t2-90098alp9-team").mkdir()
+    (account / "teams" / "t2-90098alp9-team" / "routing-rules.json").write_text(json.dumps({"data": [rules]}))
+    result = _read(account)
+    route = result.escalation["platform-team"]["severity_routing"]["SEV1"]
+    assert route == {"levels": [{"targets": ["platform-main", "platform-team-slot"]}]}
+    assert _why(result, "service", "platform-team") == [
+        "escalation: the team's default routing rule → schedule Platform (every rotation at once)"
+    ]
+    assert "no service routes to it" in _why(result, "escalation_policy", "platform_escalation")[0]

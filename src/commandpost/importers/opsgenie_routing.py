@@ -131,14 +131,24 @@ def _services(source: Source, ctx: Context) -> dict[str, list[dict[str, Any]]]:
 def _team_escalation(
     source: Source, ctx: Context, team_id: str, escalations: dict[str, dict[str, Any]]
 ) -> tuple[str | None, str]:
-    """The escalation a team's alerts go to, and how it was chosen (for the report)."""
+    """The escalation a team's alerts go to, and how it was chosen (for the report). A default rule
+    that notifies a schedule directly is an escalation of one rule: that schedule, at once."""
     rules = optional_items(source, f"teams/{team_id}/routing-rules")
     for rule in rules or []:
         notify = as_dict(rule.get("notify"))
-        if rule.get("isDefault") is True and notify.get("type") == "escalation":
-            chosen = as_str(notify.get("id"))
-            if chosen in escalations:
-                return chosen, f"the team's default routing rule → {as_str(notify.get('name'))}"
+        if rule.get("isDefault") is not True:
+            continue
+        chosen, kind, label = as_str(notify.get("id")), notify.get("type"), as_str(notify.get("name"))
+        if kind == "escalation" and chosen in escalations:
+            return chosen, f"the team's default routing rule → {label}"
+        if kind == "schedule" and ctx.schedules.get(chosen) is not None:
+            key = f"routing-rule:{as_str(rule.get('id'))}:{chosen}"
+            escalations[key] = {
+                "id": key,
+                "name": f"{as_str(rule.get('name'))} → {label}",
+                "rules": [{"delay": {"timeAmount": 0, "timeUnit": "minutes"}, "recipient": notify}],
+            }
+            return key, f"the team's default routing rule → schedule {label} (every rotation at once)"
     owned = sorted(
         (as_str(e.get("name")), esc_id)
         for esc_id, e in escalations.items()
