@@ -614,8 +614,8 @@ class Layer(Strict):
 
     A stack is PagerDuty's and Grafana OnCall's "final schedule": at every instant it has the person
     of the last listed layer that has someone then, else the one before, and so on (docs/oncall.md,
-    "Stacked layers"). Which layers it names, and that they are not stacks, ``check`` verifies
-    (``xref``): one layer cannot see its siblings."""
+    "Stacked layers"). That the names are rotation layers of the same schedule ``commandpost check``
+    verifies (one layer cannot see its siblings)."""
 
     model_config = ConfigDict(
         json_schema_extra={"oneOf": [{"required": ["rotation"]}, {"required": ["stack"]}]}
