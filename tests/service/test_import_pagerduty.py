@@ -110,7 +110,7 @@ def test_who_is_on_call_round_trips_through_the_import(session: Session, importe
     # PO3's user is no PagerDuty user we imported: the report says so; its hours are not compared
     skipped_users = {"PU9"}
     assert [u.source_id for u in result.unmapped if u.kind == "override"] == ["PO3", "PS2"]
-    compared = 0
+    compared = layers = 0
     for schedule_id, stem in result.source_ids["schedule"].items():
         detail = _saved(f"schedules/{schedule_id}.json")["schedule"]
         saved = FIXTURES / "schedules" / schedule_id / "overrides.json"
@@ -126,7 +126,18 @@ def test_who_is_on_call_round_trips_through_the_import(session: Session, importe
         assert not mismatches, f"{stem}: {mismatches[:5]}"
         assert len({x for x in got if x}) >= 2  # the instants see several people, not one
         compared += 1
-    assert compared == 2  # the two schedules with importable layers
+        imported_schedule = config.schedule(stem)
+        assert imported_schedule is not None
+        for pd_layer in detail["schedule_layers"]:  # each imported layer alone, too
+            name = pd_layer["name"].lower().replace(" ", "-")
+            if imported_schedule.layer(name) is None:
+                continue
+            alone = {**detail, "schedule_layers": [pd_layer]}
+            users = [pagerduty_on_call(alone, [], at) for at in instants]
+            got = who_commandpost_pages(session, config, schedule=stem, layer=name, instants=instants)
+            assert [handles[u] if u else None for u in users] == got, f"{stem}/{name}"
+            layers += 1
+    assert (compared, layers) == (2, 6)  # the two schedules with importable layers, three layers each
 
 
 def test_the_import_command_writes_a_folder_that_passes_check(tmp_path: Path) -> None:

@@ -299,6 +299,14 @@ def _services(
                 "urgency by support hours: commandpost decides paging by "
                 "severity (SEV1/SEV2 page at any hour)",
             )
+        elif isinstance(urgency, dict) and urgency.get("urgency") == "low":
+            result.skip(
+                "service",
+                service_id,
+                name,
+                "low urgency (PagerDuty never wakes anyone for it): its alerts stay SEV3 (no page) "
+                "unless alert rules say otherwise",
+            )
         integrations = []
         for integration in service.get("integrations") or []:
             mapped = _integration(source, result, integration, service_id, stem, integration_names)
