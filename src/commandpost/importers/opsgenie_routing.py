@@ -4,8 +4,8 @@ Opsgenie routes an alert to a **team**; the team's routing rules pick an escalat
 commandpost routes per **service**, one escalation policy each. So: every Opsgenie service (Service
 API, ``/v1/services``) becomes a service owned by its team, and a team that has none but owns an
 escalation, an integration or a heartbeat gets one service named after it. A service's policy is
-its team's default routing rule's escalation when ``teams/ID/routing-rules`` was read, else the
-team's first escalation by name (docs/migrate.md says which, and the report says so per service).
+its team's default routing rule's escalation (or schedule) when ``teams/ID/routing-rules`` was read,
+else the team's first escalation by name (docs/migrate.md says which, and the report says so per service).
 
 Escalation rules become ``levels``: Opsgenie measures each rule's delay from the alert's creation,
 commandpost each level's ``after`` from the previous level, so rules with the same delay share a
