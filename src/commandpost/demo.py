@@ -665,6 +665,27 @@ def play(base: str, tokens: dict[str, str], clock: FastClock, say: Narrator) -> 
         timeout=60,
     )
     say.step(f"postmortem {draft['status']}: {base}/postmortems/{number}")
+    _drill(api, say, base, played=number)
+
+
+def _drill(api: Actors, say: Narrator, base: str, *, played: str) -> None:
+    """Wheel of Misfortune (docs/drills.md): @mei runs a drill of a seeded past incident (the one just
+    played when there is no history) for @ken; it pages only the two of them. Its scorecard so far."""
+    past = api.call("mei", "GET", "/api/v1/incidents", params={"status": "closed", "limit": 1})
+    source = past[0]["number"] if past else played
+    drill = api.call("mei", "POST", "/api/v1/drills", json={"source": source, "trainee": "ken", "speed": 10})
+    number = drill["number"]
+    say.step(
+        f"Wheel of Misfortune: @mei starts a drill of {source} for @ken at 10×: {base}/incidents/{number}"
+    )
+    say.note("it pages only @ken and @mei, never the on-call; metrics and the status page leave it out")
+    api.call("ken", "POST", f"/api/v1/incidents/{number}/ack")
+    card = api.call("mei", "GET", f"/api/v1/drills/{number}/scorecard")
+    ack = card["lines"][0]
+    say.note(
+        f"scorecard so far (commandpost drill scorecard {number}): time to ack {ack['drill']}s, "
+        f"the original {ack['original']}s; target at 10× {ack['target']}s"
+    )
 
 
 def _postmortem(api: Actors, number: str) -> dict[str, Any] | None:

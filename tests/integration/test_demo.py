@@ -39,4 +39,5 @@ def test_demo_plays_to_the_postmortem_draft_in_every_rotation_week(week: int, tm
     assert f"@{secondary} acknowledges and becomes IC" in out, out
     assert "accepts: IC now" in out and "@sato accepts" not in out, out
     assert "postmortem draft" in out, out
+    assert "Wheel of Misfortune: @mei starts a drill of INC-" in out and "scorecard so far" in out, out
     assert ":8080/" not in out, "a notice linked to the default port, not to the demo's own server"
