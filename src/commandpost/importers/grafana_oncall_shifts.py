@@ -4,9 +4,10 @@ A ``calendar`` schedule's shifts repeat on the wall clock of their zone (RFC 554
 local ``start``); a ``rolling_users`` shift hands each occurrence to the next group of users. Each
 shift that commandpost can express exactly becomes a layer: one occurrence per rotation turn, and
 an occurrence shorter than its period becomes restriction windows. Where shifts overlap the higher
-``level`` wins, which is commandpost's stacked layer: a schedule with more than one layer gets a
+``level`` wins, which is commandpost's stacked layer: a schedule of more than one shift gets a
 ``final`` layer stacking them lowest level first, and escalations page that. Current and future
-``override`` shifts lie on top of everything: they become runtime overrides of that layer.
+``override`` shifts lie on top of everything: they become runtime overrides of that layer. A
+schedule's only shift rotating pairs (groups of one size) is a layer per position, all paged.
 """
 
 from __future__ import annotations
@@ -31,17 +32,14 @@ OVERLAP_DAYS = 60
 
 @dataclass(frozen=True)
 class Plan:
-    """A shift as a layer: turns of ``period`` from ``anchor`` (wall clock in ``tz``), each the next
-    member's; with ``windows`` (weekday, start second of the day, length in seconds) the layer has
-    someone only inside an occurrence."""
+    """A shift as a layer (or one position of it): on call from ``anchor`` (wall clock in ``tz``) on;
+    with ``windows`` (weekday, start second of the day, length in seconds) only inside them."""
 
     shift_id: str
     name: str
     level: int
     tz: str
     anchor: datetime
-    period: timedelta
-    members: tuple[str, ...]
     windows: tuple[tuple[int, int, int], ...]
     layer: dict[str, Any]
 
@@ -235,7 +233,6 @@ def _plans(ctx: Context, shift: dict[str, Any], own_zone: str, names: Namer, *, 
             name,
             f"ends on {until:%Y-%m-%d %H:%M} ({tz}); commandpost rotations do not end: remove the layer then",
         )
-    period = FREQUENCY[frequency] * interval
     length = {"hourly": f"{interval}h", "daily": f"{interval}d", "weekly": f"{7 * interval}d"}[frequency]
     length = {"1d": "daily", "7d": "weekly"}.get(length, length)
     handoff: dict[str, Any] = {"time": _clock(anchor.hour * 3600 + anchor.minute * 60 + anchor.second)}
@@ -263,8 +260,6 @@ def _plans(ctx: Context, shift: dict[str, Any], own_zone: str, names: Namer, *, 
                 level if isinstance(level, int) and not isinstance(level, bool) else 0,
                 tz,
                 anchor,
-                period,
-                tuple(members),
                 tuple(windows),
                 layer,
             )
