@@ -33,6 +33,12 @@ def test_refused(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["1000000000d", "99999999999999999999w", "3661d", "11000d1s"])
+def test_absurd_lengths_are_refused_not_overflowed(text: str) -> None:
+    with pytest.raises(ValueError, match="longer than ten years"):
+        parse_duration(text)
+
+
 @given(st.integers(min_value=1, max_value=10**8))
 def test_format_round_trips(seconds: int) -> None:
     value = timedelta(seconds=seconds)

@@ -11,6 +11,8 @@ from pydantic import BeforeValidator, PlainSerializer
 _PART = re.compile(r"(\d+)\s*(w|d|h|m|s)")
 _WHOLE = re.compile(r"^\s*(?:\d+\s*(?:w|d|h|m|s)\s*)+$")
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+LONGEST = timedelta(days=3660)
+"""No duration of an ops file needs ten years; past it, arithmetic on instants would overflow."""
 
 
 def parse_duration(text: str) -> timedelta:
@@ -20,10 +22,15 @@ def parse_duration(text: str) -> timedelta:
             f"{text!r} is not a duration (use a number and a unit: 30s, 5m, 1h, 7d, 2w, or 1h30m)"
         )
     total = timedelta()
-    for amount, unit in _PART.findall(text):
-        total += timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        for amount, unit in _PART.findall(text):
+            total += timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:
+        total = timedelta.max
     if total <= timedelta(0):
         raise ValueError(f"{text!r} is not a positive duration")
+    if total > LONGEST:
+        raise ValueError(f"{text[:40]!r} is longer than ten years ({LONGEST.days}d)")
     return total
 
 
