@@ -152,3 +152,22 @@ def test_a_drill_of_a_drill_and_of_an_open_incident_are_refused(sessions, clock,
         _start(sessions, clock, source="INC-3")
     with pytest.raises(NotFound, match="INC-1 is not a drill"), sessions() as s:
         service.scorecard(s, number=1)
+
+
+def test_a_postmortem_of_a_drill_uses_the_short_blameless_template(sessions, clock, drill_setup):
+    from commandpost.postmortems import service as postmortems
+    from commandpost.postmortems.draft import NOT_A_REAL_INCIDENT
+
+    _start(sessions, clock)
+    act(sessions, resolve(2, "ken", clock.now() + timedelta(minutes=20)))
+    pm = act(
+        sessions,
+        lambda s: postmortems.start(s, number=2, actor="mei", now=clock.now() + timedelta(minutes=21)),
+    )
+    assert pm.sections["user_impact"] == NOT_A_REAL_INCIDENT
+    assert "Drill of INC-1: @ken worked it, @mei was the game master" in pm.sections["summary"]
+    assert "postmortem of INC-1" in pm.sections["root_cause"]
+    left = sorted(name for name, text in pm.sections.items() if not text)
+    assert left == ["process_factor", "went_poorly", "went_well"]  # what the drill showed: people write it
+    with sessions() as s:  # declared by the game master, yet no "add the missing alert" item
+        assert postmortems.items_of(s, pm=pm) == []

@@ -81,6 +81,8 @@ class Facts:
     first_alert: str | None
     rows: tuple[Row, ...] = ()
     interventions: tuple[rules.Intervention, ...] = field(default=(), repr=False)
+    drill: str | None = None
+    """``INC-n`` the incident replays when it is a drill (label ``drill=true``): the drill template."""
 
     def criteria_input(self, config: OpsConfig, manual_flag: bool) -> rules.CriteriaInput:
         level = config.severities.get(self.severity)
@@ -168,6 +170,9 @@ def facts_from(
         first_alert=first_alert,
         rows=tuple(transcribe(entries, detection=incident.detection)),
         interventions=tuple(interventions(entries)),
+        drill=str((incident.labels or {}).get("drill_of") or "a past incident")
+        if incident_rules.is_drill(incident.labels)
+        else None,
     )
 
 
@@ -305,11 +310,35 @@ def detection(facts: Facts) -> str:
 
 def generated_sections(facts: Facts) -> dict[str, str]:
     """The sections the machine writes; the rest start empty (their hints say what belongs there)."""
+    if facts.drill is not None:
+        return drill_sections(facts, facts.drill)
     return {
         "summary": summary(facts),
         "user_impact": facts.impact,
         "timeline": timeline_markdown(facts.rows, facts.timezone),
         "detection": detection(facts),
+    }
+
+
+NOT_A_REAL_INCIDENT = "None: a drill (Wheel of Misfortune), no user or system was affected."
+
+
+def drill_sections(facts: Facts, original: str) -> dict[str, str]:
+    """The drill template: shorter and blameless. Impact, cause and luck are the original's (its own
+    postmortem has them), so those sections are filled in; what is left to write is what the drill
+    showed — went well, went poorly, and what to change in the runbook, paging or tooling."""
+    return {
+        "summary": (
+            f"Drill of {original}: @{facts.ic or facts.declared_by} worked it, "
+            f"@{facts.declared_by} was the game master; {_span(facts)}."
+        ),
+        "user_impact": NOT_A_REAL_INCIDENT,
+        "business_impact": NOT_A_REAL_INCIDENT,
+        "timeline": timeline_markdown(facts.rows, facts.timezone),
+        "root_cause": f"See the postmortem of {original}: a drill rehearses the response, not the cause.",
+        "technical_factor": f"See the postmortem of {original}.",
+        "detection": f"The game master's prompts replayed {original}'s alerts at the drill's speed.",
+        "got_lucky": "Not applicable to a drill.",
     }
 
 

@@ -193,7 +193,7 @@ def evaluate(
     if (pm.sections, pm.facts, pm.criteria) != before:
         pm.updated_at = now
     session.flush()
-    if pm.status == "draft" and result.manual_detection:
+    if pm.status == "draft" and result.manual_detection and facts.drill is None:  # a drill is declared
         _prefill_missing_alert(session, config, pm, incident, facts, now=now)
     if became_required:
         _announce(session, incident, pm, now=now)
