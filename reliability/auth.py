@@ -49,6 +49,8 @@ EXEMPT: dict[str, str] = {
     "POST /api/v1/intake/{source}/{key}": "intake: the integration key in the path",
     "GET /api/v1/heartbeats/{key}": "heartbeat ping: its integration key in the path",
     "POST /api/v1/heartbeats/{key}": "heartbeat ping: its integration key in the path",
+    "POST /api/v1/trackers/{tracker}/webhook": "signed: the tracker's X-Hub-Signature(-256), "
+    "Linear-Signature or X-Gitlab-Token",
     "GET /": "a redirect to /incidents (which needs a login)",
     "GET /login": "login form",
     "POST /login": "login",

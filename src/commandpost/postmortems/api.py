@@ -5,20 +5,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse, Response
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from commandpost.deps import Ctx, Reader, Responder, RowId
+from commandpost.db.engine import transaction
+from commandpost.deps import Ctx, Reader, Responder, RowId, clock_of
+from commandpost.errors import NotFound
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import timeline
 from commandpost.incidents.models import Incident
-from commandpost.postmortems import actions, service
+from commandpost.notify.ssrf import OutboundGuard, Refused, Unresolvable
+from commandpost.postmortems import actions, service, tickets, tracker_hooks, trackers
 from commandpost.postmortems.models import ActionItem, Postmortem
 from commandpost.postmortems.schemas import (
     ActionCountsOut,
-    ActionItemIn,
+    ActionItemAddIn,
     ActionItemOut,
     ActionItemPatchIn,
     PostmortemOut,
@@ -27,7 +32,9 @@ from commandpost.postmortems.schemas import (
     ReopenIn,
     RevisionOut,
     SubmitIn,
+    TicketIn,
 )
+from commandpost.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["postmortems"])
 
@@ -42,6 +49,7 @@ def _out(ctx: Ctx, incident: Incident, pm: Postmortem) -> PostmortemOut:
         blameless_mode=config.settings.postmortem.blameless,
         timezone=config.settings.timezone,
         now=ctx.now,
+        links=tickets.links_of(ctx.session, [i.id for i in service.items_of(ctx.session, pm=pm)]),
     )
 
 
@@ -59,7 +67,17 @@ def _audit(ctx: Ctx, number: str, **details: object) -> None:
 def _item_out(ctx: Ctx, item: ActionItem) -> ActionItemOut:
     incident = ctx.session.get_one(Incident, item.incident_id)
     timezone = service.config_of(ctx.session).settings.timezone
-    return ActionItemOut.of(item, number=incident.number, timezone=timezone, now=ctx.now)
+    link = tickets.link_of(ctx.session, item.id)
+    return ActionItemOut.of(item, number=incident.number, timezone=timezone, now=ctx.now, link=link)
+
+
+def _items_out(ctx: Ctx, rows: list[tuple[ActionItem, int]]) -> list[ActionItemOut]:
+    timezone = service.config_of(ctx.session).settings.timezone
+    links = tickets.links_of(ctx.session, [item.id for item, _n in rows])
+    return [
+        ActionItemOut.of(item, number=n, timezone=timezone, now=ctx.now, link=links.get(item.id))
+        for item, n in rows
+    ]
 
 
 # ---------------------------------------------------------------- postmortems
@@ -173,7 +191,7 @@ def show_revision(number: str, revision: RowId, ctx: Reader) -> RevisionOut:
     status_code=201,
     summary="Add a SMART action item (422 names the rule broken)",
 )
-def add_action_item(number: str, body: ActionItemIn, ctx: Responder) -> ActionItemOut:
+def add_action_item(number: str, body: ActionItemAddIn, ctx: Responder) -> ActionItemOut:
     _audit(ctx, number, action_item=body.title)
     incident, pm = service.find(ctx.session, number=number, for_update=True)
     item = actions.add(
@@ -187,17 +205,19 @@ def add_action_item(number: str, body: ActionItemIn, ctx: Responder) -> ActionIt
         ticket=body.ticket,
         verification=body.verification,
         runbook=body.runbook,
+        ticket_follows=body.create_ticket or body.tracker is not None,
         actor=ctx.principal.person,
         now=ctx.now,
     )
+    if body.create_ticket or body.tracker is not None:  # a tracker's refusal stores neither
+        _create_ticket(ctx, item.id, body.tracker)
     return _item_out(ctx, item)
 
 
 @router.get("/postmortems/{number}/action-items", response_model=list[ActionItemOut])
 def postmortem_action_items(number: str, ctx: Reader) -> list[ActionItemOut]:
     incident = timeline.incident(ctx.session, number=number)
-    rows = actions.list_items(ctx.session, now=ctx.now, incident=incident)
-    return [_item_out(ctx, item) for item, _n in rows]
+    return _items_out(ctx, actions.list_items(ctx.session, now=ctx.now, incident=incident))
 
 
 @router.get("/action-items", response_model=list[ActionItemOut], summary="Action items by due day")
@@ -213,8 +233,7 @@ def list_action_items(
     rows = actions.list_items(
         ctx.session, now=ctx.now, overdue=overdue, owner=owner, status=status, incident=found, limit=limit
     )
-    timezone = service.config_of(ctx.session).settings.timezone
-    return [ActionItemOut.of(item, number=n, timezone=timezone, now=ctx.now) for item, n in rows]
+    return _items_out(ctx, rows)
 
 
 @router.get("/action-items/summary", response_model=ActionCountsOut, summary="Counts by status, and overdue")
@@ -239,3 +258,76 @@ def update_action_item(item_id: RowId, body: ActionItemPatchIn, ctx: Responder) 
         ctx.session, item_id=item_id, changes=changes, actor=ctx.principal.person, now=ctx.now
     )
     return _item_out(ctx, item)
+
+
+# ---------------------------------------------------------------- tickets in the team's tracker
+
+
+@router.post(
+    "/action-items/{item_id}/ticket",
+    response_model=ActionItemOut,
+    status_code=201,
+    summary="Create the item's ticket in the org's tracker (502/422/429 say what the tracker answered)",
+)
+def create_ticket(item_id: RowId, body: TicketIn, ctx: Responder) -> ActionItemOut:
+    ctx.audit_target(f"action-item:{item_id}", ticket="create", tracker=body.tracker or "default")
+    _create_ticket(ctx, item_id, body.tracker)
+    return _item_out(ctx, actions.get(ctx.session, item_id=item_id))
+
+
+def tracker_client(settings: Settings) -> trackers.Trackers:
+    """The action items' tracker client (here and in the engine's TicketSync): the tokens from the
+    settings, every request through notify's outbound guard — the tracker's address comes from the
+    ops folder — to the address the guard checked (Host header and TLS name kept)."""
+    guard = OutboundGuard(settings.outbound_allowlist)
+
+    def outbound(url: str) -> trackers.Pinned:
+        try:
+            target = guard.check(url)
+        except (Refused, Unresolvable) as exc:
+            raise trackers.OutboundRefused(str(exc)) from None
+        address = target.addresses[0]
+        netloc = f"[{address}]:{target.port}" if ":" in address else f"{address}:{target.port}"
+        sni = target.host if target.scheme == "https" and not target.host_is_ip else None
+        return trackers.Pinned(urlsplit(url)._replace(netloc=netloc).geturl(), target.host_header, sni)
+
+    tokens = {name: getattr(settings, f"{name}_token").get_secret_value() for name in trackers.TRACKERS}
+    return trackers.Trackers(tokens=tokens, outbound=outbound, timeout=settings.tracker_timeout_seconds)
+
+
+def _create_ticket(ctx: Ctx, item_id: int, tracker: str | None) -> None:
+    settings: Settings = ctx.request.app.state.settings
+    tickets.create(
+        ctx.session,
+        item_id=item_id,
+        tracker=tracker,
+        client=tracker_client(settings),
+        actor=ctx.principal.person,
+        now=ctx.now,
+        sync_every=timedelta(seconds=settings.tracker_sync_seconds),
+    )
+
+
+@router.post(
+    "/trackers/{tracker}/webhook",
+    summary="A tracker's webhook (GitHub issues, GitLab Issue Hook, Jira issue_updated, Linear Issue): "
+    "verified by its signature or token, then the ticket's state is applied",
+    responses={401: {"description": "no signature, or a wrong one: nothing changed"}},
+)
+async def tracker_webhook(tracker: str, request: Request) -> JSONResponse:
+    if tracker not in trackers.TRACKERS:
+        raise NotFound(f"no tracker {tracker[:40]!r}; one of {', '.join(trackers.TRACKERS)}")
+    body = await request.body()
+    settings: Settings = request.app.state.settings
+    secret_name = tracker_hooks.SECRET_VARS[tracker].removeprefix("COMMANDPOST_").lower()
+    secret = getattr(settings, secret_name).get_secret_value()
+    tracker_hooks.verify(tracker, headers=request.headers, body=body, secret=secret)
+    now = clock_of(request).now()
+    change = tracker_hooks.parse(tracker, headers=request.headers, body=body, now=now)
+    if change is None:
+        return JSONResponse({"applied": False, "reason": "not an issue state change"})
+    with transaction(request.app.state.sessions) as session:
+        link = tickets.on_webhook(session, change=change, now=now)
+    if link is None:
+        return JSONResponse({"applied": False, "reason": "not a ticket commandpost created"})
+    return JSONResponse({"applied": True, "status": change.status})
