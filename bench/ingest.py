@@ -495,10 +495,13 @@ class Shipped:
 
 
 @contextmanager
-def shipped_server(database_url: str, folder: Path, workers: int = 1) -> Iterator[Shipped]:
-    """``commandpost serve --ops`` as a user starts it (no COMMANDPOST_* from this environment)."""
+def shipped_server(
+    database_url: str, folder: Path, workers: int = 1, command: list[str] | None = None
+) -> Iterator[Shipped]:
+    """``commandpost serve --ops`` as a user starts it (no COMMANDPOST_* from this environment);
+    ``command`` runs instead of the installed script (``bench.intake_tail``'s instruments)."""
     port = free_port()
-    argv = [str(COMMANDPOST), "serve", "--ops", str(ops_copy(folder)), "--port", str(port)]
+    argv = [*(command or [str(COMMANDPOST)]), "serve", "--ops", str(ops_copy(folder)), "--port", str(port)]
     argv += ["--database-url", database_url, "--workers", str(workers)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMMANDPOST_")}
     out, err = folder / "stdout.log", folder / "stderr.log"
