@@ -683,6 +683,12 @@ def _api(
     call("POST", pm + "/submit", number, json={"reviewer": text}, headers=yuta)
     call("POST", pm + "/submit", number, json={"reviewer": "hana"}, headers=yuta)
     call("POST", pm + "/approve", number, headers=hana)
+    call("POST", pm + "/star", number, headers=people["ken"])
+    call("DELETE", pm + "/star", number, headers=people["ken"])
+    call("POST", pm + "/star", number, headers=people["mei"])
+    drill = {"source": number, "trainee": text[:100] or "x", "speed": 2}
+    call("POST", "/api/v1/drills", json=drill, headers=people["mei"])
+    call("POST", "/api/v1/drills", json={**drill, "trainee": "ken"}, headers=people["mei"])
     call("POST", pm + "/reopen", number, json={"to": text}, headers=yuta)
     call("POST", pm + "/reopen", number, json={"to": "draft"}, headers=yuta)
     # overrides and feeds
@@ -919,6 +925,17 @@ def _pages(
     form(pm + "/submit", number, reviewer=text)
     form(pm + "/submit", number, reviewer="hana")
     form(pm + "/approve", number)
+    for row in call.client.get(f"/api/v1/postmortems/{number}/action-items", headers=people["yuta"]).json():
+        if not row["ticket"]:  # approval needs a ticket on every item
+            call.client.patch(
+                f"/api/v1/action-items/{row['id']}", json={"ticket": "OPS-1"}, headers=people["yuta"]
+            )
+    # the reviewer approves (Final), so the page's star below gets through
+    approved = call.client.post(f"/api/v1/postmortems/{number}/approve", headers=people["hana"])
+    assert approved.status_code == 200, approved.text
+    form(pm + "/star", number)  # stores no text: the signed-in person and the time
+    form(base + "/drill", number, trainee=text[:100], speed=text[:20])
+    form(base + "/drill", number, trainee="ken", speed="3")
     form(pm + "/reopen", number, to=text)
     now = clock.now()
     window = {
