@@ -322,3 +322,37 @@ def test_names_with_nul_and_control_characters_become_clean_slugs(tmp_path: Path
         orjson.loads((tmp_path / "ops" / ".import" / "report.json").read_bytes())["vendor"]
         == "grafana-oncall"
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("duration", 10**30),
+        ("duration", True),
+        ("interval", 10**30),
+        ("start", "9999-12-31T23:59:59"),
+        ("start", "0001-01-01T00:00:00"),
+        ("frequency", ["weekly"]),
+        ("by_day", [["MO"], 5, None]),
+        ("rolling_users", [[None], "UALICE7Q2M4KX", {}]),
+        ("time_zone", {"name": "UTC"}),
+    ],
+)
+def test_absurd_shift_fields_are_report_lines(tmp_path: Path, field: str, value: Any) -> None:
+    folder = _copy(tmp_path)
+    _edit(folder, "on_call_shifts", lambda shifts: shifts[0].update({field: value}))
+    result = _read(folder)
+    assert _reasons(result, "OWEEKLYROTA01") != "" or field == "by_day"
+    assert write_ops_folder(result, tmp_path / "ops", now=NOW).errors == []
+
+
+def test_absurd_waits_are_report_lines(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    _edit(folder, "escalation_policies", lambda steps: steps[1].update(duration=10**30))
+    _edit(
+        folder, "personal_notification_rules", lambda rules: rules[1].update(duration=10**30, type=["wait"])
+    )
+    result = _read(folder)
+    assert "no duration in seconds" in _reasons(result, "E2WAIT0000002")
+    assert "no commandpost method" in _reasons(result, "NALICE2")
+    assert write_ops_folder(result, tmp_path / "ops", now=NOW).errors == []

@@ -19,6 +19,7 @@ from commandpost.errors import BadRequest
 from commandpost.importers import grafana_oncall_routing, grafana_oncall_shifts
 from commandpost.importers.grafana_oncall_base import (
     Context,
+    count,
     ids,
     items,
     name_of,
@@ -182,9 +183,8 @@ def _ladder(ctx: Context, uid: str, username: str, rules: list[dict[str, Any]]) 
     for rule in (r for r in ordered if not r.get("important")):
         kind = rule.get("type")
         if kind == "wait":
-            duration = rule.get("duration")
-            after += duration if isinstance(duration, int) and duration > 0 else 0
-        elif kind in METHODS:
+            after += count(rule.get("duration"), 86400) or 0
+        elif isinstance(kind, str) and kind in METHODS:
             steps.setdefault(after, []).append(METHODS[kind])
         else:
             ctx.result.skip(

@@ -95,13 +95,22 @@ def zone(value: Any) -> str | None:
 
 
 def local_time(value: Any) -> datetime | None:
-    """A wall time in the API's format, else None."""
+    """A wall time in the API's format, else None (also for years no schedule lives in: arithmetic
+    near year 1 or 9999 would overflow)."""
     if not isinstance(value, str):
         return None
     try:
-        return datetime.strptime(value, LOCAL)
+        found = datetime.strptime(value, LOCAL)
     except ValueError:
         return None
+    return found if 1970 < found.year < 3000 else None
+
+
+def count(value: Any, most: int) -> int | None:
+    """A whole number in 1..``most`` (seconds, an interval), else None — never a bool or a float."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= most:
+        return value
+    return None
 
 
 def ids(value: Any) -> list[str]:

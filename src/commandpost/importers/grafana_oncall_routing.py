@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from commandpost.importers.grafana_oncall_base import Context, ids, name_of, position, text
+from commandpost.importers.grafana_oncall_base import Context, count, ids, name_of, position, text
 from commandpost.importers.result import OldIntegration, mask_key
 from commandpost.policy.durations import format_duration
 
@@ -38,6 +38,7 @@ NOT_SENDERS = {
 GRAFANA_REPEATS = 5
 """``EscalationPolicy.MAX_TIMES_REPEAT``: a ``repeat_escalation`` step repeats the chain at most 5 times."""
 PAGING = ("SEV1", "SEV2")
+DAY = 86400
 GENERAL = "general"
 """The owner team of integrations in Grafana's "No team" (General)."""
 
@@ -177,9 +178,9 @@ def _policy(ctx: Context, chain: dict[str, Any], steps: list[dict[str, Any]]) ->
     for i, step in enumerate(ordered):
         kind = step.get("type")
         if kind == "wait":
-            seconds = step.get("duration")
-            if not isinstance(seconds, int) or seconds <= 0:
-                skip(step, "a wait with no duration in seconds")
+            seconds = count(step.get("duration"), DAY)
+            if seconds is None:
+                skip(step, "a wait with no duration in seconds (60 to 86400)")
                 continue
             close()
             wait += seconds

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from commandpost.importers.grafana_oncall_base import Context, ids, local_time, name_of, text, zone
+from commandpost.importers.grafana_oncall_base import Context, count, ids, local_time, name_of, text, zone
 from commandpost.importers.names import Namer
 from commandpost.importers.result import Override
 from commandpost.policy.opsfiles import WEEKDAYS
@@ -26,6 +26,8 @@ DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 """RFC 5545 weekday names, in Python's weekday() order."""
 FREQUENCY = {"hourly": timedelta(hours=1), "daily": timedelta(days=1), "weekly": timedelta(weeks=1)}
 DAY = 86400
+MAX_DURATION = 366 * DAY
+MAX_INTERVAL = 1000
 OVERLAP_STEP = timedelta(minutes=15)
 OVERLAP_DAYS = 60
 
@@ -178,9 +180,9 @@ def _plans(ctx: Context, shift: dict[str, Any], own_zone: str, names: Namer, *, 
     tz = zone(shift.get("time_zone")) if shift.get("time_zone") is not None else own_zone
     if tz is None:
         return skip(f"unknown time zone {text(shift.get('time_zone'))!r}")
-    start, duration = local_time(shift.get("start")), shift.get("duration")
-    if start is None or not isinstance(duration, int) or isinstance(duration, bool) or duration <= 0:
-        return skip("no valid 'start' (yyyy-MM-ddTHH:mm:ss) and 'duration' (seconds)")
+    start, duration = local_time(shift.get("start")), count(shift.get("duration"), MAX_DURATION)
+    if start is None or duration is None:
+        return skip("no valid 'start' (yyyy-MM-ddTHH:mm:ss) and 'duration' (seconds, at most a year)")
     now = ctx.now.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
     if kind == "single_event":
         ended = start + timedelta(seconds=duration) <= now
@@ -213,10 +215,11 @@ def _plans(ctx: Context, shift: dict[str, Any], own_zone: str, names: Namer, *, 
     if unknown is not None:
         return skip(f"names user {unknown}, who is not among the users read")
     positions = [[ctx.people.get(group[p]) or "" for group in groups] for p in range(len(groups[0]))]
-    frequency, interval = shift.get("frequency"), shift.get("interval") or 1
-    if frequency not in FREQUENCY or not isinstance(interval, int) or interval < 1:
+    frequency = shift.get("frequency") if isinstance(shift.get("frequency"), str) else None
+    interval = count(shift.get("interval") or 1, MAX_INTERVAL)
+    if frequency not in FREQUENCY or interval is None:
         why = "monthly turns (commandpost rotations are a fixed length)" if frequency == "monthly" else None
-        return skip(why or f"no mappable frequency ({text(frequency, 'none')!r}, interval {interval!r})")
+        return skip(why or f"no mappable frequency ({text(frequency, 'none')!r}, every {interval or '?'})")
     until = local_time(shift.get("until"))
     if until is not None and until <= now:
         return skip(f"ended on {until:%Y-%m-%d %H:%M} ({tz})")
@@ -377,8 +380,8 @@ def _override(ctx: Context, shift: dict[str, Any], schedule: str, layer: str, ow
     """A current or future override shift as a runtime override of the layer escalations page."""
     sid, name = shift["id"], name_of(shift)
     tz = zone(shift.get("time_zone")) or own_zone
-    start, duration = local_time(shift.get("start")), shift.get("duration")
-    if start is None or not isinstance(duration, int) or duration <= 0:
+    start, duration = local_time(shift.get("start")), count(shift.get("duration"), MAX_DURATION)
+    if start is None or duration is None:
         ctx.result.skip("override", sid, name, "no valid 'start' and 'duration'")
         return
     begins = start.replace(tzinfo=ZoneInfo(tz)).astimezone(ctx.now.tzinfo)
