@@ -75,6 +75,7 @@ def test_a_drill_is_left_out_of_metrics_and_the_status_page(sessions, clock, dri
     _start(sessions, clock)
     with sessions() as s:
         drill = timeline.incident(s, number=2)
+        # MTTx, the response targets and the SLO budgets' incident windows all read incident_response
         rows = {r.incident_id for r in s.scalars(select(IncidentResponse))}
         assert timeline.incident(s, number=1).id in rows and drill.id not in rows
         assert publish.is_drill(drill)
