@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from commandpost import prefork, public_url
+from commandpost import logfilter, prefork, public_url
 from commandpost.app import create_app
 from commandpost.clock import SystemClock
 from commandpost.console import err_console
@@ -126,6 +126,10 @@ class OneWriteHttpProtocol(HttpToolsProtocol):
     the alert intake, the second one cost about a fifth of the server's CPU per request. Here the
     connection's writes are gathered until the end of the event loop's turn and sent together.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.access_logger = logfilter.access_logger()  # off the loop while serve's log is (QuickAccess)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)

@@ -8,9 +8,10 @@ import logging
 import threading
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
-from commandpost.logfilter import ACCESS_LOGGER, MASK, ServerLog
+from commandpost.logfilter import ACCESS_LOGGER, MASK, QuickAccess, ServerLog, access_logger
 from tests.logging_support import restored_logging
 
 KEY = "0559ab12cd34ef560559ab12cd34ef56"
@@ -187,3 +188,43 @@ def test_install_takes_uvicorns_loggers_back_from_an_earlier_uvicorn_config() ->
         logging.getLogger("uvicorn.error").info("Started server process [%d]", 7)
     assert out.lines() == ['INFO:     127.0.0.1:5000 - "POST /healthz HTTP/1.1" 200 OK']
     assert err.lines() == ["INFO:     Started server process [7]"]
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_quick_access_lines_are_the_loggers_lines_made_off_the_loop(log_format: str) -> None:
+    """serve's protocol logs access lines through ``access_logger()``: while the log is off the loop
+    that queues only the line's arguments, and the listener writes what the logger would have written
+    — masked, with the request ID and the time of the call; past the limit dropped and counted."""
+    from commandpost.requestid import REQUEST_ID
+
+    gate = threading.Event()
+    out, err = Output(gate), Output()
+    log = ServerLog("INFO", stdout=out, stderr=err, log_format=log_format, limit=2)  # type: ignore[arg-type]
+    log.install()
+    assert access_logger() is logging.getLogger(ACCESS_LOGGER)  # not off the loop: the logger itself
+    path = f"/api/v1/intake/alertmanager/{KEY}"
+    with log.off_the_loop():
+        quick = access_logger()
+        assert isinstance(quick, QuickAccess)
+        handling = REQUEST_ID.set("ci-7")
+        try:
+            quick.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", path, "1.1", 202)
+            assert out.entered.wait(WAIT)  # the listener is stuck writing that line
+            _access(path)
+            for _ in range(3):  # the queue holds 2: one is queued, two are dropped and said so
+                quick.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", path, "1.1", 202)
+        finally:
+            REQUEST_ID.reset(handling)
+        gate.set()
+    quick_line, logged_line, again = out.lines()
+    assert KEY not in quick_line and MASK in quick_line and "ci-7" in quick_line
+    if log_format == "json":
+        made, logged = orjson.loads(quick_line), orjson.loads(logged_line)
+        times = {k for k in made if "time" in k}
+        assert times  # the line has a time, the call's, not the listener's
+        assert {k: v for k, v in made.items() if k not in times} == {
+            k: v for k, v in logged.items() if k not in times
+        }
+    else:
+        assert quick_line == logged_line == again
+    assert "2 log records dropped: the log output did not keep up" in err.lines()[-1]
