@@ -334,6 +334,7 @@ def test_names_with_nul_and_control_characters_become_clean_slugs(tmp_path: Path
         ("start", "0001-01-01T00:00:00"),
         ("frequency", ["weekly"]),
         ("by_day", [["MO"], 5, None]),
+        ("by_day", 5),
         ("rolling_users", [[None], "UALICE7Q2M4KX", {}]),
         ("time_zone", {"name": "UTC"}),
     ],

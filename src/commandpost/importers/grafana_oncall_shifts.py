@@ -286,7 +286,8 @@ def _shape(
     period = FREQUENCY[frequency] * interval
     length = timedelta(seconds=duration)
     clock = start.hour * 3600 + start.minute * 60 + start.second
-    by_day = [DAYS.index(d) for d in shift.get("by_day") or () if d in DAYS]
+    raw_days = shift.get("by_day")
+    by_day = [DAYS.index(d) for d in raw_days if d in DAYS] if isinstance(raw_days, list) else []
     if not by_day:
         if length > period:
             return "occurrences overlap (duration longer than the period): several people on call at once"
