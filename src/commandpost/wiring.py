@@ -11,7 +11,7 @@ nobody.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -54,13 +54,15 @@ def _stop_escalation(session: Session, number: int, by: str, now: datetime) -> N
 def engine_plan(settings: Settings) -> PassPlan:
     """The engine's processors, each once; :class:`PassPlan` says the order of one pass."""
     from commandpost.alerts.processors import HeartbeatsDue
+    from commandpost.drills.processors import DrillPrompts
     from commandpost.incidents.processors import CommsReminders, HandoverExpiry
     from commandpost.metrics.processors import BurnRateAlerts
     from commandpost.notify.channels import Channels
     from commandpost.notify.sender import NotificationSender
     from commandpost.oncall.processors import HandoffNotices
     from commandpost.paging.processors import AlertChannelNotices, EscalationsDue
-    from commandpost.postmortems.processors import ActionItemReminders, Criteria
+    from commandpost.postmortems.api import tracker_client
+    from commandpost.postmortems.processors import ActionItemReminders, Criteria, TicketSync
     from commandpost.slack.command_post import CommandPost
 
     return PassPlan(
@@ -68,10 +70,12 @@ def engine_plan(settings: Settings) -> PassPlan:
         decide=(
             HeartbeatsDue(),  # first: a miss that pages is paged in this pass's second half
             HandoverExpiry(),
+            DrillPrompts(),
             CommsReminders(),
             HandoffNotices(),
             Criteria(),
             ActionItemReminders(),
+            TicketSync(tracker_client(settings), every=timedelta(seconds=settings.tracker_sync_seconds)),
             BurnRateAlerts(),  # before the channel notices: a SEV3 it raises is told this pass
             AlertChannelNotices(settings),
             CommandPost(settings),  # last: the channel's opening message names who was paged
@@ -83,6 +87,7 @@ def engine_plan(settings: Settings) -> PassPlan:
 def routers() -> list[Any]:
     """Every domain's API router, in the order the app mounts them."""
     from commandpost.alerts import api as alerts_api
+    from commandpost.drills import api as drills_api
     from commandpost.incidents import api as incidents_api
     from commandpost.metrics import api as metrics_api
     from commandpost.notify import api as notify_api
@@ -91,6 +96,7 @@ def routers() -> list[Any]:
     from commandpost.paging import phone_api
     from commandpost.policy import api as policy_api
     from commandpost.postmortems import api as postmortems_api
+    from commandpost.postmortems import praise_api
     from commandpost.runbooks import api as runbooks_api
     from commandpost.security import api as security_api
     from commandpost.similar import api as similar_api
@@ -110,6 +116,8 @@ def routers() -> list[Any]:
         notify_api.router,
         runbooks_api.router,
         postmortems_api.router,
+        praise_api.router,
+        drills_api.router,
         metrics_api.router,
         slack_api.router,
     ]
