@@ -207,7 +207,8 @@ def run(seconds: float, priority: str = "") -> None:
         *first,
         sys.executable,
         "-c",
-        f"import bench._intake_tail as t, sys; t.instrumented_serve({str(intervals_file)!r}, sys.argv[1:])",
+        "import os, sys; os.environ.get('TAIL_SRC') and sys.path.insert(0, os.environ['TAIL_SRC']); "
+        f"import bench._intake_tail as t; t.instrumented_serve({str(intervals_file)!r}, sys.argv[1:])",
     ]
     with shipped_server(f"sqlite:///{folder / 'commandpost.db'}", folder / "serve", command=wrapper) as cp:
         import httpx

@@ -126,10 +126,11 @@ at load average 12–18, 72 → 45 µs CPU per alert (−37 %) and 3,146 → 4,5
 above is measured with it). `serve --workers 2` on PostgreSQL: row (d) — on this 2-core VM, with wrk
 pinned to one core and PostgreSQL and other sessions on the same two, a second process has no core
 of its own: runs of the same hour gave 0.78× to 1.35× one process; it is for hosts with more cores
-(docs/deploy.md). Granian (tried before issue 19, slower here) was not tried again. Not explained
-yet: (c)'s tail — p50 about 3 ms but p99 tens of ms for `serve` and for the bare app alike (so not
-the access log or the engine alone), where Alertmanager keeps 6–8 ms in the same run; the WAL
-checkpoint thread and garbage collection are the next suspects.
+(docs/deploy.md). Granian (tried before issue 19, slower here) was not tried again. (c)'s tail —
+p50 about 3 ms but p99 tens of ms for `serve` and for the bare app alike — is attributed in
+"ingest_diagnosis" below (`python -m bench._intake_tail`): on this shared machine it is mostly the
+event loop's thread waiting for a core; with the server ahead of the neighbours p99 is 5–7 ms and
+what is left coincides with the engine's passes, not garbage collection or the WAL checkpoints.
 """
 
 
