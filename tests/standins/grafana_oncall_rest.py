@@ -19,12 +19,12 @@ page of each resource) and its engine's paginators:
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.standins.local_server import LocalServer
 
 DEFAULT_PAGE = {"users": 100}
 OTHER_PAGE = 50
@@ -34,7 +34,6 @@ RATE_LIMIT = 300
 
 @dataclass
 class GrafanaOnCallStandIn:
-    server: ThreadingHTTPServer
     token: str
     resources: dict[str, list[Any]] = field(default_factory=dict)
     failures: dict[str, list[int]] = field(default_factory=dict)
@@ -43,10 +42,14 @@ class GrafanaOnCallStandIn:
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     """(path with query, headers) of every request, in order"""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    local: LocalServer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.local = LocalServer(self._on_get, keep_alive=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.local.url
 
     def fail(self, resource: str, *statuses: int) -> None:
         """The next requests for ``resource`` answer these statuses, one each, before it works again."""
@@ -54,8 +57,13 @@ class GrafanaOnCallStandIn:
             self.failures.setdefault(resource, []).extend(statuses)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.local.close()
+
+    def _on_get(self, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        with self.lock:
+            self.requests.append((target, headers))
+        parts = urlsplit(target)
+        return self.answer(parts.path, parts.query, headers.get("Authorization"))
 
     def answer(self, path: str, query: str, authorization: str | None) -> tuple[int, dict[str, str], Any]:
         """(status, extra headers, JSON body) for a GET."""
@@ -109,38 +117,8 @@ class GrafanaOnCallStandIn:
         )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    standin: GrafanaOnCallStandIn
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        with self.standin.lock:
-            self.standin.requests.append((self.path, dict(self.headers.items())))
-        parts = urlsplit(self.path)
-        status, headers, body = self.standin.answer(
-            parts.path, parts.query, self.headers.get("Authorization")
-        )
-        raw = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-
 def start_grafana_oncall(token: str, resources: dict[str, list[Any]]) -> GrafanaOnCallStandIn:
     """A running stand-in serving ``resources`` (resource name → its objects); ``close()`` it."""
-    handler: type[_Handler] = type("GrafanaOnCallHandler", (_Handler,), {})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    standin = GrafanaOnCallStandIn(server, token, dict(resources))
-    handler.standin = standin
-    threading.Thread(
-        target=server.serve_forever, args=(0.05,), name="grafana-oncall-standin", daemon=True
-    ).start()
+    standin = GrafanaOnCallStandIn(token, dict(resources))
+    standin.local.start()
     return standin

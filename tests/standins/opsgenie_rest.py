@@ -20,10 +20,11 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.standins.local_server import LocalServer
 
 PAGINATED = ("users", "services")
 
@@ -34,30 +35,15 @@ class OpsgenieStandIn:
         self.requests: list[tuple[str, str]] = []  # (path with query, Authorization header)
         self._faults: list[tuple[int, dict[str, str]]] = []
         self._lock = threading.Lock()
-        outer = self
+        self._local = LocalServer(self._on_get).start()
+        self.url = self._local.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests.append((self.path, self.headers.get("Authorization", "")))
-                status, headers, body = outer.answer(self.path, self.headers.get("Authorization", ""))
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                for name, value in {**headers, "Content-Type": "application/json"}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _on_get(self, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        self.requests.append((target, headers.get("Authorization", "")))
+        return self.answer(target, headers.get("Authorization", ""))
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._local.close()
 
     def throttle(self, times: int = 1, period: int = 1) -> None:
         headers = {"X-RateLimit-State": "THROTTLED", "X-RateLimit-Period-In-Sec": str(period)}

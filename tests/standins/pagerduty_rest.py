@@ -25,14 +25,14 @@ account would serve, so the saved and the live import can be compared.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.standins.local_server import LocalServer
 
 LISTS = {
     "users": "users",
@@ -82,24 +82,8 @@ class PagerDutyStandIn:
         self.throttle: dict[str, int] = {}  # path → ratelimit-reset seconds, once
         self.fail_once: set[str] = set()
         self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                status, headers, body = outer.answer(self.path, dict(self.headers))
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = LocalServer(self.answer)
+        self.url = self.server.url
 
     def answer(self, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(target)
@@ -146,10 +130,8 @@ class PagerDutyStandIn:
 @contextmanager
 def running(account: PagerDutyAccount, *, token: str) -> Iterator[PagerDutyStandIn]:
     standin = PagerDutyStandIn(account, token=token)
-    thread = threading.Thread(target=standin.server.serve_forever, daemon=True)
-    thread.start()
+    standin.server.start()
     try:
         yield standin
     finally:
-        standin.server.shutdown()
-        standin.server.server_close()
+        standin.server.close()

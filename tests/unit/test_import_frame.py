@@ -6,10 +6,8 @@ The live reader is driven against a real HTTP server on 127.0.0.1 whose answers 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from commandpost.importers.folder import write_ops_folder
 from commandpost.importers.names import Namer, slug
 from commandpost.importers.result import ImportResult, mask_key
 from commandpost.importers.source import LiveAPI, SavedResponses, next_link, offset_pages
+from tests.standins.local_server import LocalServer
 
 TOKEN = "s3cret-token-0123456789"
 
@@ -83,39 +82,24 @@ def test_a_saved_file_over_the_limit_is_refused_unread(
 
 
 class Scripted:
-    """An HTTP server on 127.0.0.1 answering each GET with the next scripted (status, headers, body)."""
+    """A server on 127.0.0.1 answering each GET with the next scripted (status, headers, body)."""
 
     def __init__(self) -> None:
         self.answers: list[tuple[int, dict[str, str], Any]] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
-        outer = self
+        self.local = LocalServer(self._on_get).start()
+        self.url = f"{self.local.url}/api"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                outer.requests.append((self.path, dict(self.headers)))
-                status, headers, body = outer.answers.pop(0)
-                raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def _on_get(self, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        self.requests.append((target, headers))
+        return self.answers.pop(0)
 
 
 @pytest.fixture
 def far_end() -> Iterator[Scripted]:
     server = Scripted()
     yield server
-    server.server.shutdown()
-    server.server.server_close()
+    server.local.close()
 
 
 def _live(far_end: Scripted, paginate: Any, waits: list[float] | None = None) -> LiveAPI:
