@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from commandpost.importers.result import ImportResult
 from commandpost.oncall import service as oncall_service
 from commandpost.policy.loader import load_ops
 from commandpost.policy.opsfiles import OpsConfig
@@ -44,3 +45,27 @@ def who_commandpost_pages(
         oncall_service.who_is_on_call(session, config=config, schedule=schedule, layer=layer, at=at)
         for at in instants
     ]
+
+
+def add_imported_overrides(
+    session: Session, config: OpsConfig, result: ImportResult, *, now: datetime
+) -> None:
+    """Add the overrides the import reports (to add after apply) through the on-call service."""
+    for o in result.overrides:
+        oncall_service.add_override(
+            session,
+            config=config,
+            schedule=o.schedule,
+            layer=o.layer,
+            person=o.person,
+            start=o.start,
+            end=o.end,
+            actor="import",
+            now=now,
+            note=o.note,
+        )
+
+
+def iso_time(text: str) -> datetime:
+    """A vendor's ISO 8601 instant, ``Z`` or an offset (the references' own reading, not the importer's)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -21,16 +21,17 @@ from sqlalchemy.orm import Session
 from commandpost.importers import opsgenie
 from commandpost.importers.folder import write_ops_folder
 from commandpost.importers.source import SavedResponses
-from commandpost.oncall import service as oncall_service
-from tests.importer_support import checked_config, random_instants, who_commandpost_pages
+from tests.importer_support import (
+    add_imported_overrides,
+    checked_config,
+    iso_time,
+    random_instants,
+    who_commandpost_pages,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "importers" / "opsgenie"
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _minute_of_week(local: datetime) -> int:
@@ -62,13 +63,13 @@ def opsgenie_on_call(
     """The username Opsgenie puts on ``rotation`` at ``at`` (None: nobody)."""
     for override in reversed(overrides):
         names = [r["id"] for r in override.get("rotations", [])]
-        if (not names or rotation["id"] in names) and _when(override["startDate"]) <= at < _when(
+        if (not names or rotation["id"] in names) and iso_time(override["startDate"]) <= at < iso_time(
             override["endDate"]
         ):
             return str(override["user"]["username"])
     tz = ZoneInfo(schedule["timezone"])
-    start = _when(rotation["startDate"])
-    if at < start or ("endDate" in rotation and at >= _when(rotation["endDate"])):
+    start = iso_time(rotation["startDate"])
+    if at < start or ("endDate" in rotation and at >= iso_time(rotation["endDate"])):
         return None
     local, first = at.astimezone(tz).replace(tzinfo=None), start.astimezone(tz).replace(tzinfo=None)
     unit = {"daily": timedelta(days=1), "weekly": timedelta(weeks=1), "hourly": timedelta(hours=1)}[
@@ -85,19 +86,7 @@ def test_every_imported_layer_puts_on_call_whom_opsgenie_does(session: Session, 
     result = opsgenie.read(SavedResponses(FIXTURES), now=NOW)
     write_ops_folder(result, tmp_path / "ops", now=NOW)
     config = checked_config(tmp_path / "ops")
-    for o in result.overrides:
-        oncall_service.add_override(
-            session,
-            config=config,
-            schedule=o.schedule,
-            layer=o.layer,
-            person=o.person,
-            start=o.start,
-            end=o.end,
-            actor="import",
-            now=NOW,
-            note=o.note,
-        )
+    add_imported_overrides(session, config, result, now=NOW)
     email = {p.handle: p.contact.email for p in config.people}
     saved = json.loads((FIXTURES / "schedules.json").read_text())["data"]
     instants = random_instants(NOW)
@@ -115,11 +104,13 @@ def test_every_imported_layer_puts_on_call_whom_opsgenie_does(session: Session, 
             if any(p["type"] != "user" for p in rotation["participants"]):
                 continue  # reported: its turns cannot match (test_the_report_says_what_was_left_out)
             layer = next((n for n in layers if n == rotation["name"].replace(" ", "-")), None)
-            if "endDate" in rotation and _when(rotation["endDate"]) <= NOW:
+            if "endDate" in rotation and iso_time(rotation["endDate"]) <= NOW:
                 assert layer is None
                 continue
             assert layer is not None, rotation["name"]
-            window = [at for at in instants if "endDate" not in rotation or at < _when(rotation["endDate"])]
+            window = [
+                at for at in instants if "endDate" not in rotation or at < iso_time(rotation["endDate"])
+            ]
             ours = who_commandpost_pages(session, config, schedule=name, layer=layer, instants=window)
             theirs = [opsgenie_on_call(schedule, rotation, users_only, at) for at in window]
             mismatches = [

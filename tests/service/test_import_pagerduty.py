@@ -22,18 +22,19 @@ from sqlalchemy.orm import Session
 from commandpost.importers import pagerduty
 from commandpost.importers.folder import write_ops_folder
 from commandpost.importers.source import SavedResponses
-from commandpost.oncall import service as oncall_service
 from tests.cli_support import run_cli
-from tests.importer_support import checked_config, random_instants, who_commandpost_pages
+from tests.importer_support import (
+    add_imported_overrides,
+    checked_config,
+    iso_time,
+    random_instants,
+    who_commandpost_pages,
+)
 from tests.standins.pagerduty_rest import PagerDutyAccount, running
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "importers" / "pagerduty"
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 TOKEN = "pd-test-key-Xy7Qm2vLw9"
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _in_restriction(restriction: dict[str, Any], at: datetime, zone: ZoneInfo) -> bool:
@@ -57,18 +58,18 @@ def pagerduty_on_call(schedule: dict[str, Any], overrides: list[dict[str, Any]],
     """The PagerDuty user id on call at ``at``: an override, else the highest-numbered layer with
     someone (inside its [start, end), its turn, its restriction windows), else nobody."""
     for override in reversed(overrides):
-        if _time(override["start"]) <= at < _time(override["end"]):
+        if iso_time(override["start"]) <= at < iso_time(override["end"]):
             return str(override["user"]["id"])
     zone = ZoneInfo(schedule["time_zone"])
     layers = sorted(
         schedule["schedule_layers"], key=lambda x: int(re.findall(r"\d+", x["name"])[0]), reverse=True
     )
     for layer in layers:
-        if at < _time(layer["start"]) or (layer["end"] and at >= _time(layer["end"])):
+        if at < iso_time(layer["start"]) or (layer["end"] and at >= iso_time(layer["end"])):
             continue
         if layer["restrictions"] and not any(_in_restriction(r, at, zone) for r in layer["restrictions"]):
             continue
-        turns = (at - _time(layer["rotation_virtual_start"])).total_seconds() // layer[
+        turns = (at - iso_time(layer["rotation_virtual_start"])).total_seconds() // layer[
             "rotation_turn_length_seconds"
         ]
         return str(layer["users"][int(turns) % len(layer["users"])]["user"]["id"])
@@ -90,22 +91,10 @@ def imported(tmp_path: Path) -> tuple[Path, Any]:
 def test_who_is_on_call_round_trips_through_the_import(session: Session, imported: tuple[Path, Any]) -> None:
     folder, result = imported
     config = checked_config(folder)
-    for o in result.overrides:  # the overrides to add after apply, as the report says
-        oncall_service.add_override(
-            session,
-            config=config,
-            schedule=o.schedule,
-            layer=o.layer,
-            person=o.person,
-            start=o.start,
-            end=o.end,
-            actor="import",
-            now=NOW,
-            note=o.note,
-        )
+    add_imported_overrides(session, config, result, now=NOW)
     session.commit()
     handles = result.source_ids["user"]
-    edges = [_time(t) for t in ("2026-12-20T17:00:00Z", "2026-12-20T16:59:59Z", "2027-01-10T17:00:00Z")]
+    edges = [iso_time(t) for t in ("2026-12-20T17:00:00Z", "2026-12-20T16:59:59Z", "2027-01-10T17:00:00Z")]
     instants = sorted([*random_instants(NOW), *edges])
     # PO3's user is no PagerDuty user we imported: the report says so; its hours are not compared
     skipped_users = {"PU9"}
