@@ -461,3 +461,11 @@ def test_the_command_line_creates_tickets_and_lists_their_state(item_id, stands,
         assert refused.returncode != 0 and "GitHub refused the token (401)" in refused.stderr
         assert "Traceback" not in refused.stderr and standin.GITHUB_TOKEN not in refused.stderr
         assert len(json.loads(cli("actions", "--json").stdout)) == 2  # the refused one was not stored either
+
+
+def test_the_engine_runs_the_ticket_sync() -> None:
+    from commandpost.wiring import engine_plan
+
+    names = [p.name for p in engine_plan(Settings()).sequence()]  # type: ignore[call-arg]
+    assert "postmortems.ticket_sync" in names
+    assert names.index("postmortems.action_item_reminders") < names.index("postmortems.ticket_sync")
