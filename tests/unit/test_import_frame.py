@@ -15,6 +15,7 @@ import pytest
 
 from commandpost.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized, Unavailable
 from commandpost.importers import source as source_module
+from commandpost.importers.fields import as_int, iso_instant, one_line
 from commandpost.importers.folder import write_ops_folder
 from commandpost.importers.names import Namer, slug
 from commandpost.importers.result import ImportResult, mask_key
@@ -31,6 +32,17 @@ def test_slugs_fold_accents_and_never_come_out_empty() -> None:
     assert slug("\x00\x1b[31m") == "31m"
     assert slug("\x00\x07") == "x"
     assert len(slug("a" * 500)) == 48
+
+
+def test_fields_read_alike_for_every_vendor() -> None:
+    assert iso_instant("2026-01-05T09:00:00Z") == datetime(2026, 1, 5, 9, tzinfo=UTC)
+    assert iso_instant("2026-01-05T10:00:00+01:00") == datetime(2026, 1, 5, 9, tzinfo=UTC)
+    wrongs = ((None, "is not a time"), ("5 Jan", "not an ISO 8601"), ("2026-01-05T09:00", "no UTC"))
+    for wrong, says in wrongs:
+        with pytest.raises(ValueError, match=says):
+            iso_instant(wrong)
+    assert [as_int(7), as_int(True), as_int(2.5), as_int("3", -1)] == [7, 0, 0, -1]
+    assert one_line("  Ops\x00\x1b[31m\n  team\t ") == "Ops[31m team"
 
 
 def test_namer_gives_each_id_one_unique_name() -> None:

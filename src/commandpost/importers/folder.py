@@ -20,6 +20,7 @@ import orjson
 import yaml
 
 from commandpost.errors import Conflict
+from commandpost.importers.fields import one_line
 from commandpost.importers.result import ImportResult
 from commandpost.policy.loader import LoadResult, load_ops
 
@@ -135,5 +136,4 @@ def report_markdown(result: ImportResult, *, now: datetime) -> str:
 
 def _cell(text: str) -> str:
     """A table cell: one line, pipes escaped, nothing that would render as markup from the source."""
-    flat = " ".join("".join(ch for ch in text if ch.isprintable()).split())
-    return flat.replace("|", "\\|").replace("<", "&lt;")
+    return one_line(text).replace("|", "\\|").replace("<", "&lt;")

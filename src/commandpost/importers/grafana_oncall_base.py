@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commandpost.errors import BadRequest, NotFound
+from commandpost.importers.fields import as_int, one_line
 from commandpost.importers.names import Namer
 from commandpost.importers.result import ImportResult
 from commandpost.importers.source import Source
@@ -73,8 +74,7 @@ def text(value: Any, default: str = "") -> str:
     """A printable one-line string from the source (control characters and NULs dropped)."""
     if not isinstance(value, str):
         return default
-    flat = " ".join("".join(ch for ch in value if ch.isprintable()).split())
-    return flat[:200] or default
+    return one_line(value)[:200] or default
 
 
 def name_of(obj: dict[str, Any], default: str = "") -> str:
@@ -108,9 +108,8 @@ def local_time(value: Any) -> datetime | None:
 
 def count(value: Any, most: int) -> int | None:
     """A whole number in 1..``most`` (seconds, an interval), else None — never a bool or a float."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= most:
-        return value
-    return None
+    whole = as_int(value)
+    return whole if 0 < whole <= most else None
 
 
 def ids(value: Any) -> list[str]:
@@ -120,5 +119,4 @@ def ids(value: Any) -> list[str]:
 
 def position(obj: dict[str, Any]) -> int:
     """An ordered object's ``position`` (steps, rules), 0 when missing."""
-    value = obj.get("position")
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    return as_int(obj.get("position"))

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from commandpost.importers.fields import as_int
 from commandpost.importers.grafana_oncall_base import Context, count, ids, local_time, name_of, text, zone
 from commandpost.importers.names import Namer
 from commandpost.importers.result import Override
@@ -260,7 +261,7 @@ def _plans(ctx: Context, shift: dict[str, Any], own_zone: str, names: Namer, *, 
             Plan(
                 sid,
                 name,
-                level if isinstance(level, int) and not isinstance(level, bool) else 0,
+                as_int(level),
                 tz,
                 anchor,
                 tuple(windows),

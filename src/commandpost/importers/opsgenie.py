@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from commandpost.importers import opsgenie_routing, opsgenie_schedules
+from commandpost.importers.fields import as_int
 from commandpost.importers.opsgenie_base import (
     Context,
     amount,
     as_dict,
-    as_int,
     as_list,
     as_str,
     duration_text,

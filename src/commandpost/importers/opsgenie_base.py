@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commandpost.errors import BadRequest, NotFound
+from commandpost.importers.fields import iso_instant
 from commandpost.importers.names import Namer
 from commandpost.importers.result import ImportResult
 from commandpost.importers.source import Source
@@ -34,10 +35,6 @@ def as_str(value: Any) -> str:
     if not isinstance(value, str):
         return ""
     return "".join(ch for ch in value if ch.isprintable())[:500].strip()
-
-
-def as_int(value: Any, default: int = 0) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def items(source: Source, endpoint: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
@@ -74,13 +71,10 @@ def optional_detail(
 
 def instant(value: Any) -> datetime | None:
     """An ISO 8601 instant with its offset (Opsgenie writes ``2026-01-05T09:00:00Z``), else None."""
-    if not isinstance(value, str):
-        return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso_instant(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def zone(value: Any) -> ZoneInfo | None:

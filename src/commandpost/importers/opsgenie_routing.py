@@ -20,11 +20,11 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from commandpost.importers.fields import as_int
 from commandpost.importers.opsgenie_base import (
     Context,
     amount,
     as_dict,
-    as_int,
     as_list,
     as_str,
     duration_text,

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from commandpost.importers.fields import as_int
 from commandpost.importers.names import Namer
 from commandpost.importers.opsgenie_base import (
     Context,
     as_dict,
-    as_int,
     as_list,
     as_str,
     instant,

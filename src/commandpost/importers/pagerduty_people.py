@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 
 from commandpost.errors import BadRequest, NotFound
+from commandpost.importers.fields import as_int, one_line
 from commandpost.importers.names import Namer
 from commandpost.importers.result import ImportResult
 from commandpost.importers.source import Params, Source
@@ -54,7 +55,7 @@ def detail_of(source: Source, endpoint: str, key: str, params: Params | None = N
 
 def text(value: Any, limit: int = 200) -> str:
     """A name from the source, printable and on one line."""
-    return " ".join("".join(ch for ch in str(value or "") if ch.isprintable()).split())[:limit]
+    return one_line(str(value or ""))[:limit]
 
 
 def ref_id(ref: Any) -> str:
@@ -62,7 +63,8 @@ def ref_id(ref: Any) -> str:
 
 
 def minutes(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    whole = as_int(value, -1)
+    return whole if whole >= 0 else None
 
 
 def read_people(source: Source, result: ImportResult) -> Namer:

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from commandpost.importers.fields import iso_instant
 from commandpost.importers.names import Namer
 from commandpost.importers.result import Override
 from commandpost.policy.opsfiles import WEEKDAYS
@@ -41,15 +42,10 @@ class MappedSchedule:
 
 def instant(value: Any, what: str) -> datetime:
     """An ISO 8601 time with an offset, as PagerDuty writes them."""
-    if not isinstance(value, str):
-        raise Unmappable(f"{what} is not a time: {str(value)[:40]!r}")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Unmappable(f"{what} is not an ISO 8601 time: {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        raise Unmappable(f"{what} has no UTC offset: {value[:40]!r}")
-    return parsed
+        return iso_instant(value)
+    except ValueError as wrong:
+        raise Unmappable(f"{what} {wrong}") from None
 
 
 def turn_length(seconds: Any) -> str:
