@@ -24,6 +24,7 @@ from commandpost.importers.pagerduty_people import (
     detail_of,
     items,
     minutes,
+    named,
     read_people,
     read_teams,
     ref_id,
@@ -80,11 +81,9 @@ def _schedules(
         "until": (now + timedelta(days=14)).isoformat(),
     }
     for listed in items(source, "schedules", "schedules"):
-        schedule_id, name = ref_id(listed), text(listed.get("name"))
-        if not schedule_id:
-            result.skip("schedule", "", name, "no id")
+        if (found := named(listed, "schedule", names, result)) is None:
             continue
-        stem = names.name(schedule_id, name or schedule_id)
+        schedule_id, name, stem = found
         detail = detail_of(source, f"schedules/{schedule_id}", "schedule", window)
         try:
             ZoneInfo(str(detail.get("time_zone")))

@@ -62,6 +62,15 @@ def ref_id(ref: Any) -> str:
     return text(ref.get("id"), 40) if isinstance(ref, dict) else ""
 
 
+def named(obj: dict[str, Any], kind: str, names: Namer, result: ImportResult) -> tuple[str, str, str] | None:
+    """(id, name, the name commandpost gives it) of a listed object; None and a report line without an id."""
+    source_id, name = ref_id(obj), text(obj.get("name"))
+    if not source_id:
+        result.skip(kind, "", name, "no id")
+        return None
+    return source_id, name, names.name(source_id, name or source_id)
+
+
 def minutes(value: Any) -> int | None:
     whole = as_int(value, -1)
     return whole if whole >= 0 else None
@@ -200,11 +209,9 @@ def read_teams(source: Source, result: ImportResult, people: Namer) -> Namer:
     names = Namer("team")
     names.name("\x00unassigned", UNASSIGNED)
     for team in items(source, "teams", "teams"):
-        team_id, name = ref_id(team), text(team.get("name"))
-        if not team_id:
-            result.skip("team", "", name, "no id")
+        if (found := named(team, "team", names, result)) is None:
             continue
-        team_name = names.name(team_id, name or team_id)
+        team_id, _, team_name = found
         members: list[str] = []
         lead = None
         for member in items(source, f"teams/{team_id}/members", "members"):
