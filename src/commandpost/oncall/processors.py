@@ -7,11 +7,17 @@ pages) are noticed instead, so one change reaches people once (docs/oncall.md, "
 It decides only: one outgoing message per (schedule, layer, handoff instant, person, channel),
 its idempotency key, so a second pass or a second replica enqueues nothing twice. A handoff
 missed while the engine was down is still noticed up to ``LOOKBACK`` later.
+
+Working out the handoffs (every layer's shifts) is most of an idle engine pass, so once a pass finds
+nothing left to notice the processor remembers the next handoff instant and answers from that until
+it is reached, or until what shifts are made of changes (a new ops revision, an override added or
+removed, a rotation re-anchored): a cheap fingerprint query tells (docs/performance.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -24,8 +30,10 @@ from commandpost.notify import service as notify_service
 from commandpost.notify.models import OutgoingMessage
 from commandpost.oncall import handoff_notice
 from commandpost.oncall import service as oncall_service
+from commandpost.oncall.models import Override, RotationAnchor
 from commandpost.oncall.rules import Handoff
 from commandpost.policy import service as policy_service
+from commandpost.policy.models import OpsRevision
 from commandpost.policy.opsfiles import OpsConfig
 
 LOOKBACK = timedelta(hours=6)
@@ -69,23 +77,81 @@ def _unnoticed(
             yield handoff, targets
 
 
+def _fingerprint(session: Session) -> tuple[object, ...]:
+    """What the handoffs are computed from, in one indexed query: the latest revision and the
+    overrides' and rotation anchors' count and highest id (an add or a removal moves one of them)."""
+    latest = select(OpsRevision.id, OpsRevision.content_hash).order_by(OpsRevision.id.desc()).limit(1)
+    revision = latest.subquery()
+    row = session.execute(
+        select(
+            select(revision.c.id).scalar_subquery(),
+            select(revision.c.content_hash).scalar_subquery(),
+            select(func.count()).select_from(Override).scalar_subquery(),
+            select(func.max(Override.id)).scalar_subquery(),
+            select(func.count()).select_from(RotationAnchor).scalar_subquery(),
+            select(func.max(RotationAnchor.id)).scalar_subquery(),
+        )
+    ).one()
+    return tuple(row)
+
+
+@dataclass(frozen=True)
+class _Quiet:
+    """At ``checked`` every handoff of the lookback was noticed; the next one is at ``next_at``.
+
+    Holds while the fingerprint is the same and ``checked <= now < next_at``: no handoff happens in
+    between, and those before ``checked`` are queued already."""
+
+    fingerprint: tuple[object, ...]
+    checked: datetime
+    next_at: datetime
+
+    def holds(self, fingerprint: tuple[object, ...], now: datetime) -> bool:
+        return fingerprint == self.fingerprint and self.checked <= now < self.next_at
+
+
 class HandoffNotices:
     name = "oncall.handoff_notices"
 
+    def __init__(self) -> None:
+        self._quiet: _Quiet | None = None  # per instance: made once per engine by wiring.engine_plan
+
+    def _is_quiet(self, session: Session, now: datetime) -> tuple[bool, tuple[object, ...]]:
+        fingerprint = _fingerprint(session)
+        return self._quiet is not None and self._quiet.holds(fingerprint, now), fingerprint
+
+    def _remember(
+        self, session: Session, config: OpsConfig, fingerprint: tuple[object, ...], now: datetime
+    ) -> datetime | None:
+        """Nothing was left to notice at ``now``: remember until the next handoff, and return it."""
+        upcoming = _upcoming(session, config, now)
+        self._quiet = _Quiet(fingerprint, now, upcoming) if upcoming is not None else None
+        return upcoming
+
     def has_work(self, session: Session, now: datetime) -> bool:
+        quiet, fingerprint = self._is_quiet(session, now)
+        if quiet:
+            return False
         try:
             config = policy_service.current_config(session)
         except Unavailable:
             return False
-        return next(_unnoticed(session, config, now), None) is not None
+        if next(_unnoticed(session, config, now), None) is not None:
+            return True
+        self._remember(session, config, fingerprint, now)
+        return False
 
     def run(self, session: Session, now: datetime) -> int:
+        quiet, fingerprint = self._is_quiet(session, now)
+        if quiet:
+            return 0
         try:
             config = policy_service.current_config(session)
         except Unavailable:
             return 0
-        queued = 0
+        queued = found = 0
         for handoff, targets in _unnoticed(session, config, now):
+            found += 1
             notice = handoff_notice.build(session, config, handoff, now=now)
             for person, channel, destination, key in targets:
                 message = notify_service.enqueue(
@@ -102,14 +168,24 @@ class HandoffNotices:
                     now=now,
                 )
                 queued += message is not None
+        if not found:  # nothing written; what was queued is remembered only once it is committed
+            self._remember(session, config, fingerprint, now)
         return queued
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
+        quiet, _ = self._is_quiet(session, now)
+        if quiet and self._quiet is not None:
+            return self._quiet.next_at
         try:
             config = policy_service.current_config(session)
         except Unavailable:
             return None
-        upcoming = oncall_service.handoffs_between(
-            session, config=config, start=now + _TICK, end=now + LOOKAHEAD, noticed=True
-        )
-        return upcoming[0].at if upcoming else None
+        return _upcoming(session, config, now)
+
+
+def _upcoming(session: Session, config: OpsConfig, now: datetime) -> datetime | None:
+    """The first handoff after ``now`` within ``LOOKAHEAD``."""
+    upcoming = oncall_service.handoffs_between(
+        session, config=config, start=now + _TICK, end=now + LOOKAHEAD, noticed=True
+    )
+    return upcoming[0].at if upcoming else None
