@@ -15,7 +15,7 @@ import pytest
 
 from commandpost.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unauthorized, Unavailable
 from commandpost.importers import source as source_module
-from commandpost.importers.fields import as_int, iso_instant, one_line
+from commandpost.importers.fields import as_int, iso_instant, known_zone, one_line
 from commandpost.importers.folder import write_ops_folder
 from commandpost.importers.names import Namer, slug
 from commandpost.importers.result import ImportResult, mask_key
@@ -42,6 +42,8 @@ def test_fields_read_alike_for_every_vendor() -> None:
         with pytest.raises(ValueError, match=says):
             iso_instant(wrong)
     assert [as_int(7), as_int(True), as_int(2.5), as_int("3", -1)] == [7, 0, 0, -1]
+    assert str(known_zone("Europe/Berlin")) == "Europe/Berlin"
+    assert [known_zone(z) for z in ("Nowhere/City", "", None, "../etc/passwd", "a\x00b")] == [None] * 5
     assert one_line("  Ops\x00\x1b[31m\n  team\t ") == "Ops[31m team"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def one_line(text: str) -> str:
@@ -18,6 +19,14 @@ def one_line(text: str) -> str:
 def as_int(value: Any, default: int = 0) -> int:
     """A JSON whole number (never a bool, which Python counts as an int), else ``default``."""
     return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def known_zone(value: Any) -> ZoneInfo | None:
+    """The IANA zone named by ``value`` when this system knows it, else None (also for a non-string)."""
+    try:
+        return ZoneInfo(value) if isinstance(value, str) and value else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def iso_instant(value: Any) -> datetime:

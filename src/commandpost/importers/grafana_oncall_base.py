@@ -12,10 +12,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commandpost.errors import BadRequest, NotFound
-from commandpost.importers.fields import as_int, one_line
+from commandpost.importers.fields import as_int, known_zone, one_line
 from commandpost.importers.names import Namer
 from commandpost.importers.result import ImportResult
 from commandpost.importers.source import Source
@@ -87,11 +86,7 @@ def zone(value: Any) -> str | None:
         return None
     if value.lower() == "etc/utc":
         return "UTC"
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return value
+    return value if known_zone(value) else None
 
 
 def local_time(value: Any) -> datetime | None:

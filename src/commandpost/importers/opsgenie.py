@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from commandpost.importers import opsgenie_routing, opsgenie_schedules
-from commandpost.importers.fields import as_int
+from commandpost.importers.fields import as_int, known_zone
 from commandpost.importers.opsgenie_base import (
     Context,
     amount,
@@ -27,7 +27,6 @@ from commandpost.importers.opsgenie_base import (
     items,
     optional_detail,
     optional_items,
-    zone,
 )
 from commandpost.importers.result import ImportResult
 from commandpost.importers.source import LiveAPI, Source, next_link
@@ -71,7 +70,7 @@ def live(token: str, *, base_url: str | None = None, **kwargs: Any) -> Source:
 def read(source: Source, *, now: datetime) -> ImportResult:
     """The whole account, mapped; the order matters (schedules name people, escalations schedules)."""
     schedules = list(items(source, "schedules", {"expand": "rotation"}))
-    zones = [as_str(s.get("timezone")) for s in schedules if zone(s.get("timezone"))]
+    zones = [as_str(s.get("timezone")) for s in schedules if known_zone(s.get("timezone"))]
     org_zone = Counter(zones).most_common(1)[0][0] if zones else "UTC"  # a tie: the first schedule's
     ctx = Context(ImportResult(vendor="opsgenie", org="Imported from Opsgenie", timezone=org_zone), now=now)
     _people(source, ctx)
@@ -97,7 +96,7 @@ def _people(source: Source, ctx: Context) -> None:
         ctx.by_username[username] = user_id
         ctx.note("user", user_id, handle)
         timezone = as_str(user.get("timeZone"))
-        if not zone(timezone):
+        if not known_zone(timezone):
             if timezone:
                 ctx.result.skip("user", user_id, label, f"time zone {timezone!r} unknown: the org's is used")
             timezone = ctx.result.timezone

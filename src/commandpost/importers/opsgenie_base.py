@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commandpost.errors import BadRequest, NotFound
 from commandpost.importers.fields import iso_instant
@@ -74,13 +73,6 @@ def instant(value: Any) -> datetime | None:
     try:
         return iso_instant(value)
     except ValueError:
-        return None
-
-
-def zone(value: Any) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(value) if isinstance(value, str) and value else None
-    except (ZoneInfoNotFoundError, ValueError):
         return None
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commandpost.importers.fields import as_int
+from commandpost.importers.fields import as_int, known_zone
 from commandpost.importers.names import Namer
 from commandpost.importers.opsgenie_base import (
     Context,
@@ -24,7 +24,6 @@ from commandpost.importers.opsgenie_base import (
     as_str,
     instant,
     optional_items,
-    zone,
 )
 from commandpost.importers.result import Override
 from commandpost.importers.source import Source
@@ -39,7 +38,7 @@ WEEK = 7 * DAY
 def map_schedules(source: Source, ctx: Context, schedules: list[dict[str, Any]]) -> None:
     for schedule in schedules:
         schedule_id, label = as_str(schedule.get("id")), as_str(schedule.get("name"))
-        tz = zone(schedule.get("timezone"))
+        tz = known_zone(schedule.get("timezone"))
         if not ctx.first("schedule", schedule_id, label):
             continue
         if tz is None:
@@ -105,7 +104,7 @@ def _layer(
     if not members:
         ctx.result.skip("rotation", rotation_id, label, "no imported user among its participants")
         return None
-    local = start.astimezone(zone(tz))
+    local = start.astimezone(known_zone(tz))
     handoff: dict[str, Any] = {"time": f"{local:%H:%M}", "timezone": tz}
     if kind == "weekly" and length == 1:
         turn = "weekly"

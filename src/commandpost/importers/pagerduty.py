@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commandpost.errors import NotFound
+from commandpost.importers.fields import known_zone
 from commandpost.importers.names import Namer, slug
 from commandpost.importers.pagerduty_people import (
     ORG,
@@ -85,9 +85,7 @@ def _schedules(
             continue
         schedule_id, name, stem = found
         detail = detail_of(source, f"schedules/{schedule_id}", "schedule", window)
-        try:
-            ZoneInfo(str(detail.get("time_zone")))
-        except (ZoneInfoNotFoundError, ValueError):
+        if known_zone(str(detail.get("time_zone"))) is None:
             result.skip(
                 "schedule", schedule_id, name, f"time zone {text(detail.get('time_zone'), 60)!r} unknown"
             )
