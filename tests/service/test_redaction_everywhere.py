@@ -416,6 +416,11 @@ REFUSED_ONLY = {
     # Slack's three URLs are off here (no bot token: 404) and refuse anything unsigned; signed
     # messages with secrets are swept in tests/api/test_slack_events.py and test_slack_commands.py.
     *(("POST", f"/api/v1/slack/{path}") for path in SLACK_HOOKS),
+    # The example ops folder configures no tracker, so a ticket is refused before anything is stored,
+    # and trackers' webhooks act only on what the tracker signed; tests/service/test_action_tickets.py
+    # creates tickets and signs deliveries as each tracker's stand-in does, with tokens never shown.
+    ("POST", "/api/v1/action-items/{}/ticket"),
+    ("POST", "/api/v1/trackers/{}/webhook"),
 }
 
 
@@ -677,6 +682,9 @@ def _api(
         json={"title": text, "ticket": text},
         headers=yuta,
     )
+    call("POST", "/api/v1/action-items/{}/ticket", item.json()["id"], json={"tracker": text}, headers=yuta)
+    for tracker in ("github", "linear"):
+        call("POST", "/api/v1/trackers/{}/webhook", tracker, content=text.encode(), headers=yuta)
     for row in call.client.get(f"/api/v1/postmortems/{number}/action-items", headers=yuta).json():
         if not row["ticket"]:  # the pre-filled monitoring item: approval needs a ticket on every item
             call("PATCH", "/api/v1/action-items/{}", row["id"], json={"ticket": "OPS-124"}, headers=yuta)

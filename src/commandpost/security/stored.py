@@ -83,6 +83,8 @@ EXEMPT: Mapping[str, str] = {
         for column in (
             "action_item.status",
             "action_item.type",
+            "action_ticket.status",
+            "action_ticket.tracker",
             "alert.outcome",
             "alert.severity",
             "alert.source",
