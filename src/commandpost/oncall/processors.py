@@ -95,7 +95,7 @@ _FINGERPRINT = text(
 
 
 def _fingerprint(session: Session) -> tuple[object, ...]:
-    """What the handoffs are computed from, in one indexed query: the latest revision and the
+    """What the handoffs are computed from, in one query: the latest revision and the
     overrides' and rotation anchors' count and highest id (an add or a removal moves one of them).
     Plain SQL: the same statement built with the ORM cost 0.47 ms a call, this one 0.06 ms."""
     return tuple(session.execute(_FINGERPRINT).one())
@@ -128,11 +128,11 @@ class HandoffNotices:
 
     def _remember(
         self, session: Session, config: OpsConfig, fingerprint: tuple[object, ...], now: datetime
-    ) -> datetime | None:
-        """Nothing was left to notice at ``now``: remember until the next handoff, and return it."""
+    ) -> None:
+        """Nothing was left to notice at ``now``: remember so until the next handoff. The fingerprint
+        is read before the handoffs, so a change landing in between only costs one more look."""
         upcoming = _upcoming(session, config, now)
         self._quiet = _Quiet(fingerprint, now, upcoming) if upcoming is not None else None
-        return upcoming
 
     def has_work(self, session: Session, now: datetime) -> bool:
         quiet, fingerprint = self._is_quiet(session, now)
