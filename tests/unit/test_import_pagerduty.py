@@ -330,3 +330,18 @@ def test_hostile_names_and_unknown_references_become_report_lines(tmp_path: Path
     assert any(u.source_id == "PSV3" and "pages nobody" in u.reason for u in result.unmapped)
     assert "escalation_policy" not in result.services["batch-jobs"]
     assert all(stem.isascii() and stem.replace("-", "").isalnum() for stem in result.escalation)
+
+
+def test_a_policy_or_service_without_an_id_is_a_report_line(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    policies = json.loads((folder / "escalation_policies.json").read_text())
+    policies["escalation_policies"].append({"name": "Nameless id", "escalation_rules": []})
+    (folder / "escalation_policies.json").write_text(json.dumps(policies))
+    services = json.loads((folder / "services.json").read_text())
+    services["services"].append({"id": "", "name": "Ghost service"})
+    (folder / "services.json").write_text(json.dumps(services))
+    result = _read(folder)
+    skipped = {(u.kind, u.name, u.reason) for u in result.unmapped}
+    assert ("escalation_policy", "Nameless id", "no id") in skipped
+    assert ("service", "Ghost service", "no id") in skipped
+    assert "ghost-service" not in result.services

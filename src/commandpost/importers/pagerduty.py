@@ -155,8 +155,9 @@ def _policies(
     names = Namer("policy")
     policies: dict[str, tuple[str, dict[str, Any]]] = {}
     for policy in items(source, "escalation_policies", "escalation_policies", {"include[]": ["targets"]}):
-        policy_id, name = ref_id(policy), text(policy.get("name"))
-        stem = names.name(policy_id, name or policy_id)
+        if (found := named(policy, "escalation_policy", names, result)) is None:
+            continue
+        policy_id, name, stem = found
         targets: dict[str, dict[str, str]] = {}
         levels: list[dict[str, Any]] = []
         waited = 0
@@ -262,8 +263,9 @@ def _services(
     used: dict[str, int] = {}
     include = {"include[]": ["integrations"]}
     for service in items(source, "services", "services", include):
-        service_id, name = ref_id(service), text(service.get("name"))
-        stem = names.name(service_id, name or service_id)
+        if (found := named(service, "service", names, result)) is None:
+            continue
+        service_id, name, stem = found
         owner = next((teams.get(ref_id(t)) for t in service.get("teams") or [] if teams.get(ref_id(t))), None)
         if owner is None:
             owner = UNASSIGNED
