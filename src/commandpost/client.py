@@ -31,6 +31,7 @@ _BY_CODE: dict[str, type[errors.CommandpostError]] = {
         errors.ValidationFailed,
         errors.PolicyInvalid,
         errors.RateLimited,
+        errors.UpstreamFailed,
         errors.Unavailable,
     )
 }
@@ -44,6 +45,7 @@ _BY_STATUS: dict[int, type[errors.CommandpostError]] = {
     413: errors.PayloadTooLarge,
     422: errors.ValidationFailed,
     429: errors.RateLimited,
+    502: errors.UpstreamFailed,
     503: errors.Unavailable,
 }
 

@@ -11,6 +11,7 @@
     ├── ValidationFailed                  422 / exit 2   well-formed but invalid values
     │   └── PolicyInvalid                 422 / exit 1   the ops/ folder does not validate
     ├── RateLimited                       429 / exit 6   carries retry_after seconds
+    ├── UpstreamFailed                    502 / exit 6   a service called for the user (a tracker) failed
     └── Unavailable                       503 / exit 6   a dependency is down; retry later
 
 Domain code raises these; only the edges translate them — ``http_status`` and
@@ -82,6 +83,13 @@ class RateLimited(CommandpostError):
     def __init__(self, message: str, *, retry_after: int, details: Any = None) -> None:
         super().__init__(message, details=details)
         self.retry_after = retry_after
+
+
+class UpstreamFailed(CommandpostError):
+    """A service commandpost called on the user's behalf (an issue tracker) refused or failed: the
+    request was right, the far end was not — a 502 that names the request, never its token."""
+
+    http_status, exit_code, code = 502, 6, "upstream_failed"
 
 
 class Unavailable(CommandpostError):

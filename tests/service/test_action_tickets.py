@@ -458,7 +458,9 @@ def test_the_command_line_creates_tickets_and_lists_their_state(item_id, stands,
             "action", "add", "INC-1", "Add a DLQ age alert to the payments alert rules", "--type", "process",
             "--owner", "mei", "--due", "2026-12-01", "--create-ticket",
         )  # fmt: skip
-        assert refused.returncode != 0 and "GitHub refused the token (401)" in refused.stderr
+        assert (
+            refused.returncode == 6 and "GitHub refused the token (401)" in refused.stderr
+        )  # UpstreamFailed
         assert "Traceback" not in refused.stderr and standin.GITHUB_TOKEN not in refused.stderr
         assert len(json.loads(cli("actions", "--json").stdout)) == 2  # the refused one was not stored either
 

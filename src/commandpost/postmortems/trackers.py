@@ -27,7 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from commandpost.errors import CommandpostError, RateLimited, ValidationFailed
+from commandpost.errors import RateLimited, UpstreamFailed, ValidationFailed
 from commandpost.security.redact import redact_text
 
 TRACKERS = ("github", "gitlab", "jira", "linear")
@@ -39,10 +39,10 @@ SNIPPET = 300
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-class TrackerFailed(CommandpostError):
+class TrackerFailed(UpstreamFailed):
     """The tracker could not do what was asked (bad token, no such project, down): 502."""
 
-    http_status, exit_code, code = 502, 6, "tracker_failed"
+    code = "tracker_failed"
 
 
 class OutboundRefused(Exception):
