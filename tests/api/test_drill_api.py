@@ -59,6 +59,7 @@ def test_start_list_and_score_a_drill(client, auth, past, clock):
         "original": 240,
         "target": 80,
         "verdict": "not reached",
+        "note": None,
     }
     assert body["facts"]["original"]["time_to_mitigation_seconds"] == 1200
 
@@ -110,3 +111,19 @@ def test_the_drill_incident_cannot_be_escalated_to_the_on_call(client, auth, pas
     assert client.post(BASE, json={"source": "INC-1", "trainee": "ken"}, headers=mei).status_code == 201
     r = client.post("/api/v1/incidents/INC-2/escalate", headers=mei)
     assert r.status_code == 409 and "never pages the on-call" in r.text
+
+
+def test_the_scorecard_says_when_no_first_move_is_named(client, auth, past):
+    mei = auth("responder", person="mei")
+    assert client.post(BASE, json={"source": "INC-1", "trainee": "ken"}, headers=mei).status_code == 201
+    body = client.get(f"{BASE}/INC-2/scorecard", headers=auth("read")).json()
+    line = next(x for x in body["lines"] if x["measure"] == "time to the runbook's first move")
+    assert (line["drill"], line["original"], line["verdict"]) == (None, None, "neither")
+    assert line["note"] == (
+        "drill: no first move named: no runbook on this incident; "
+        "original: no first move named: no runbook on this incident"
+    )
+    assert body["lines"][0]["note"] is None
+    original = body["facts"]["original"]
+    assert original["first_move"] is None and original["time_to_first_step_seconds"] is None
+    assert original["first_move_note"] == "no first move named: no runbook on this incident"

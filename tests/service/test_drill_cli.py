@@ -46,6 +46,8 @@ def test_drill_start_list_and_scorecard(cli):
     assert card["lines"][0]["original"] == 240 and card["complete"] is False
     shown = cli("drill", "scorecard", "INC-2").stdout
     assert "time to ack\t—\t4m00s\t1m00s\tnot reached" in shown
+    assert "time to the runbook's first move: drill: no first move named" in shown  # under the table
+    assert "; original: no first move named: no runbook on this incident" in shown
 
 
 def test_bad_drill_starts_exit_non_zero_and_say_why(cli):

@@ -172,3 +172,59 @@ def test_a_postmortem_of_a_drill_uses_the_short_blameless_template(sessions, clo
     assert left == ["process_factor", "went_poorly", "went_well"]  # what the drill showed: people write it
     with sessions() as s:  # declared by the game master, yet no "add the missing alert" item
         assert postmortems.items_of(s, pm=pm) == []
+
+
+RUNBOOK = "payment-webhook-backlog"  # its Mitigate section: 3.1, 3.2, then 3.3 "First move: scale out…"
+
+
+def _mark(s, number, step, at, by):
+    from commandpost.runbooks import service as runbooks
+
+    incident = timeline.incident(s, number=number)
+    runbooks.attach(s, incident=incident, slug=RUNBOOK, by=by, now=at)
+    runbooks.mark_step(s, incident=incident, slug=RUNBOOK, step_ref=step, state="done", by=by, now=at)
+
+
+def test_the_first_move_is_the_step_the_runbook_names_not_the_first_step_marked(sessions, clock):
+    apply(sessions, clock)
+    t0 = clock.now()
+    act(
+        sessions,
+        lambda s: incidents_service.declare(
+            s, title="webhooks stuck", severity="SEV3", actor="yuta", now=t0, service="payment-platform"
+        ),
+    )
+    act(sessions, lambda s: _mark(s, 1, "3.1", t0 + timedelta(minutes=5), "yuta"))
+    act(sessions, lambda s: _mark(s, 1, "3.3", t0 + timedelta(minutes=8), "yuta"))
+    act(sessions, resolve(1, "yuta", t0 + timedelta(minutes=30)))
+    clock.advance(timedelta(days=1))
+    start = clock.now()
+    _start(sessions, clock)  # at 2×: the original's 8 min first move is a 4 min target
+    act(sessions, lambda s: _mark(s, 2, "3.1", start + timedelta(minutes=1), "ken"))
+    act(sessions, lambda s: _mark(s, 2, "3.3", start + timedelta(minutes=3), "ken"))
+    with sessions() as s:
+        card = service.scorecard(s, number=2)
+    line = next(x for x in card.lines if x.measure == "time to the runbook's first move")
+    assert (line.drill, line.original, line.target, line.verdict) == (180, 480, 240, "faster")
+    assert line.note is None
+    assert (card.drill.first_step, card.original.first_step) == (60, 300)  # the first step marked, kept
+    for facts in (card.drill, card.original):
+        assert facts.move is not None and facts.move_note is None
+        assert facts.move["runbook"] == RUNBOOK and facts.move["named"] is True
+        assert str(facts.move["step"]).startswith("3.3-")
+        assert str(facts.move["text"]).startswith("First move: scale out the consumer")
+
+
+def test_an_original_without_a_runbook_says_no_first_move_named(sessions, clock, drill_setup):
+    start = clock.now()
+    _start(sessions, clock)  # INC-1 was opened with no runbook
+    act(sessions, lambda s: _mark(s, 2, "3.1", start + timedelta(minutes=1), "ken"))  # not the first move
+    with sessions() as s:
+        card = service.scorecard(s, number=2)
+    line = next(x for x in card.lines if x.measure == "time to the runbook's first move")
+    assert (line.drill, line.original, line.verdict) == (None, None, "neither")  # 3.1 is never counted
+    assert line.note == "original: no first move named: no runbook on this incident"
+    assert card.original.move is None and card.original.first_move is None
+    assert card.drill.move is not None and card.drill.first_step == 60 and card.drill.first_move is None
+    assert card.drill.to_dict()["first_move_note"] is None
+    assert card.original.to_dict()["first_move_note"] == "no first move named: no runbook on this incident"

@@ -100,3 +100,6 @@ def scorecard(
             line["verdict"],
         )
     print_table(table)
+    for line in out["lines"]:
+        if line.get("note"):
+            console.print(f"[dim]{markup(line['measure'])}: {markup(line['note'])}[/]")

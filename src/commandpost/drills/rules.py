@@ -2,9 +2,9 @@
 
 A prompt is due at the drill's start + (its offset in the original) / speed; offsets are counted from
 the original's declaration. The scorecard measures both incidents the same way, from their own
-declaration: time to ack, to the runbook's first checked step, to mitigation (to resolution when
-never marked mitigated); whether a role was handed over explicitly (an offer accepted); whether
-comms kept the cadence (no overdue reminder).
+declaration: time to ack, to the runbook's first move marked done (the step a page names, guide §4),
+to mitigation (to resolution when never marked mitigated); whether a role was handed over
+explicitly (an offer accepted); whether comms kept the cadence (no overdue reminder).
 """
 
 from __future__ import annotations
@@ -55,11 +55,20 @@ class Facts:
     handover: bool
     comms: int
     comms_overdue: int
+    first_step: int | None = None
+    """the first runbook step marked at all (what ``first_move`` measured before it named the step)"""
+    move: dict[str, Any] | None = None
+    """the first move measured: runbook, step, text, named (labelled "First move" in the runbook)"""
+    move_note: str | None = None
+    """why ``first_move`` is not the named step's time: "no first move named: …" (None when it is)"""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "time_to_ack_seconds": self.ack,
             "time_to_first_move_seconds": self.first_move,
+            "first_move": self.move,
+            "first_move_note": self.move_note,
+            "time_to_first_step_seconds": self.first_step,
             "time_to_mitigation_seconds": self.mitigation,
             "handover_explicit": self.handover,
             "comms_posted": self.comms,
@@ -81,6 +90,7 @@ class Line:
     original: int | bool | None
     target: int | bool | None
     verdict: str
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +99,7 @@ class Line:
             "original": self.original,
             "target": self.target,
             "verdict": self.verdict,
+            "note": self.note,
         }
 
 
@@ -109,10 +120,18 @@ def _done(measure: str, drill: bool, original: bool) -> Line:
     return Line(measure, drill, original, True, verdict)
 
 
+def _move(drill: Facts, original: Facts, speed: int) -> Line:
+    """The first move's line, saying for each side when the time is not that of a named step."""
+    line = _timed("time to the runbook's first move", drill.first_move, original.first_move, speed)
+    sides = (("drill", drill), ("original", original))
+    notes = [f"{side}: {facts.move_note}" for side, facts in sides if facts.move_note]
+    return Line(line.measure, line.drill, line.original, line.target, line.verdict, "; ".join(notes) or None)
+
+
 def scorecard(drill: Facts, original: Facts, speed: int) -> list[Line]:
     return [
         _timed("time to ack", drill.ack, original.ack, speed),
-        _timed("time to the runbook's first move", drill.first_move, original.first_move, speed),
+        _move(drill, original, speed),
         _timed("time to mitigation", drill.mitigation, original.mitigation, speed),
         _done("handover done explicitly", drill.handover, original.handover),
         _done("comms on cadence", drill.comms_overdue == 0, original.comms_overdue == 0),

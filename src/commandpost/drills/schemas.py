@@ -63,6 +63,10 @@ class ScoreLineOut(BaseModel):
         description="the original's time at the drill's speed (original / speed)"
     )
     verdict: str = Field(description="faster, as fast, slower, not reached … ; yes/no for the others")
+    note: str | None = Field(
+        default=None,
+        description="why a time is not what the measure names, e.g. 'original: no first move named: …'",
+    )
 
 
 class ScorecardOut(BaseModel):

@@ -29,6 +29,7 @@ from commandpost.incidents import service as incident_service
 from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.notify import service as notify_service
 from commandpost.policy.opsfiles import OpsConfig
+from commandpost.runbooks import service as runbooks_service
 
 MAX_TITLE = 300
 KIND = "drill"
@@ -279,15 +280,48 @@ def facts(session: Session, incident: Incident) -> rules.Facts:
     """What the scorecard measures of ``incident``, from its row and its timeline."""
     base = incident.declared_at
     entries = timeline.all_entries(session, incident=incident)
-    first_move = next((e.at for e in entries if e.kind == "runbook_step"), None)
+    first_step = next((e.at for e in entries if e.kind == "runbook_step"), None)
+    move, note = _first_move(session, incident)
+    done = None
+    if move is not None:
+        wanted = {"runbook": move["runbook"], "step": move["step"], "state": "done"}
+        done = next(
+            (
+                e.at
+                for e in entries
+                if e.kind == "runbook_step" and all((e.data or {}).get(k) == v for k, v in wanted.items())
+            ),
+            None,
+        )
     return rules.Facts(
         ack=rules.seconds(incident.acknowledged_at, base),
-        first_move=rules.seconds(first_move, base),
+        first_move=rules.seconds(done, base),
+        first_step=rules.seconds(first_step, base),
+        move=move,
+        move_note=note,
         mitigation=rules.seconds(incident.mitigated_at or incident.resolved_at, base),
         handover=any(e.kind == "handover" and (e.data or {}).get("state") == "accepted" for e in entries),
         comms=sum(1 for e in entries if e.kind == "comms"),
         comms_overdue=sum(1 for e in entries if (e.data or {}).get("reminder") == "comms_overdue"),
     )
+
+
+def _first_move(session: Session, incident: Incident) -> tuple[dict[str, object] | None, str | None]:
+    """The step whose "done" the scorecard times: the first move of the incident's runbook (its own,
+    else the first attached), as its page named it; and a note whenever that is not a step labelled
+    "First move" (none labelled: the first Mitigate step stands in, as on the page)."""
+    checklists = runbooks_service.attachments(session, incident=incident)
+    if not checklists:
+        return None, "no first move named: no runbook on this incident"
+    slug = checklists[0].slug
+    step = runbooks_service.first_move(checklists[0].view)
+    if step is None:
+        return None, f"no first move named: runbook {slug} has no Mitigate step"
+    named = step.text.lower().startswith("first move")
+    move: dict[str, object] = {"runbook": slug, "step": step.step_id, "text": step.text, "named": named}
+    if named:
+        return move, None
+    return move, f"no first move named in runbook {slug}: its first Mitigate step stands in, as on the page"
 
 
 def scorecard(session: Session, *, number: str | int) -> Scorecard:
