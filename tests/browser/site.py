@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from commandpost.clock import SystemClock
 from commandpost.db.engine import make_session_factory, transaction
+from commandpost.drills import service as drills_service
 from commandpost.incidents import comms, roles, service, timeline
 from commandpost.notify.models import OutgoingMessage
 from commandpost.paging import page_test
@@ -37,13 +38,23 @@ class Site:
 
 
 def every_page(server: Any, db_url: str) -> Site:
-    """Seeds the history and the live incident; every page of test_web_pages, plus the live incident,
-    Declare, a filtered board and the 404 page, and the public pages (login, status, the page link)."""
+    """Seeds the history and the live incident; every page of test_web_pages (a resolved incident's
+    has the "Practise it" form), plus the live incident, a drill, Declare, a filtered board and the
+    404 page, and the public pages (login, status, the page link)."""
     seed(server)
     incident, page_link = open_incident(server, db_url)
     pages = [path for path, _name, _selector in PAGES]
-    pages += [incident, "/declare", "/action-items?owner=hana", "/incidents/INC-404"]
+    pages += [incident, drill(server), "/declare", "/action-items?owner=hana", "/incidents/INC-404"]
     return Site(incident, page_link, pages, ["/login", "/status", page_link])
+
+
+def drill(server: Any) -> str:
+    """INC-4: a drill of the resolved INC-2, as "Practise it" starts one (docs/drills.md)."""
+    with transaction(make_session_factory(server.engine)) as session:
+        started = drills_service.start(
+            session, source="INC-2", game_master="yuta", trainee="hana", speed=10, now=SystemClock().now()
+        )
+        return f"/incidents/INC-{drills_service.view(session, started).incident.number}"
 
 
 def open_incident(server: Any, db_url: str) -> tuple[str, str]:
