@@ -4,6 +4,7 @@ databases; time moves on a FrozenClock."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -16,8 +17,9 @@ from commandpost.incidents import publish, roles, timeline
 from commandpost.incidents import service as incidents_service
 from commandpost.metrics.models import IncidentResponse
 from commandpost.notify.models import OutgoingMessage
+from commandpost.runbooks import service as runbooks
 from tests.drill_support import past_incident
-from tests.paging_support import ack, act, apply, processor, resolve, run_until
+from tests.paging_support import EXAMPLE_OPS, ack, act, apply, processor, resolve, run_until
 
 
 @pytest.fixture
@@ -178,8 +180,6 @@ RUNBOOK = "payment-webhook-backlog"  # its Mitigate section: 3.1, 3.2, then 3.3 
 
 
 def _mark(s, number, step, at, by):
-    from commandpost.runbooks import service as runbooks
-
     incident = timeline.incident(s, number=number)
     runbooks.attach(s, incident=incident, slug=RUNBOOK, by=by, now=at)
     runbooks.mark_step(s, incident=incident, slug=RUNBOOK, step_ref=step, state="done", by=by, now=at)
@@ -228,3 +228,33 @@ def test_an_original_without_a_runbook_says_no_first_move_named(sessions, clock,
     assert card.drill.move is not None and card.drill.first_step == 60 and card.drill.first_move is None
     assert card.drill.to_dict()["first_move_note"] is None
     assert card.original.to_dict()["first_move_note"] == "no first move named: no runbook on this incident"
+
+
+def test_a_runbook_without_a_labelled_first_move_is_timed_on_its_first_mitigate_step_and_says_so(
+    sessions, clock, tmp_path
+):
+    ops = tmp_path / "ops"
+    shutil.copytree(EXAMPLE_OPS, ops)
+    runbook = ops / "runbooks" / f"{RUNBOOK}.md"
+    runbook.write_text(runbook.read_text().replace("- [ ] First move: scale", "- [ ] Scale"))
+    apply(sessions, clock, ops)
+    t0 = clock.now()
+    act(
+        sessions,
+        lambda s: incidents_service.declare(
+            s, title="webhooks stuck", severity="SEV3", actor="yuta", now=t0, service="payment-platform"
+        ),
+    )
+    act(sessions, lambda s: _mark(s, 1, "3.1", t0 + timedelta(minutes=6), "yuta"))
+    act(sessions, resolve(1, "yuta", t0 + timedelta(minutes=30)))
+    clock.advance(timedelta(days=1))
+    _start(sessions, clock)
+    with sessions() as s:
+        card = service.scorecard(s, number=2)
+    line = next(x for x in card.lines if x.measure == "time to the runbook's first move")
+    assert line.original == 360 and card.original.move is not None
+    assert card.original.move["named"] is False and str(card.original.move["step"]).startswith("3.1-")
+    assert line.note == (
+        "drill: no first move named: no runbook on this incident; original: no first move named in "
+        f"runbook {RUNBOOK}: its first Mitigate step stands in, as on the page"
+    )
