@@ -119,6 +119,12 @@ def images(timings: dict[str, float]) -> None:
                 f"names with netavark and aardvark-dns (.ci/run installs it: apt-get install {package})",
                 pytrace=False,
             )
+    if shutil.which("iptables") is None and not Path("/usr/sbin/iptables").exists():
+        pytest.fail(
+            "iptables is missing: netavark sets up the project network with it, and without it the db "
+            "container never starts (.ci/run installs it: apt-get install iptables)",
+            pytrace=False,
+        )
     started = time.monotonic()
     # the base too when it is missing (mmdebstrap): the stand-in builds on it
     run(
