@@ -103,6 +103,7 @@ FOREIGN_ERRORS = frozenset({"POST /v2/enqueue", "POST /v2/change/enqueue"})
 ALSO_ANSWERS: dict[str, frozenset[str]] = {
     "GET /api/v1/oncall": frozenset({"404"}),  # ?schedule= names one
     "GET /api/v1/slos": frozenset({"404"}),  # ?service= names one
+    "GET /api/v1/action-items": frozenset({"404"}),  # ?incident= names one
     **dict.fromkeys(
         ("POST /api/v1/slack/commands", "POST /api/v1/slack/interactions", "POST /api/v1/slack/events"),
         frozenset({"401", "403", "404"}),  # signed by Slack (401); 404 while Slack is not set up
