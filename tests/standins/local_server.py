@@ -9,6 +9,7 @@ anything else as JSON; ``Content-Type: application/json`` unless the extra heade
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,7 +22,9 @@ Respond = Callable[[str, dict[str, str]], Answer]
 class LocalServer:
     """A server on a free port of 127.0.0.1; :meth:`start` serves in a daemon thread, :meth:`close` stops."""
 
-    def __init__(self, respond: Respond, *, keep_alive: bool = False) -> None:
+    def __init__(
+        self, respond: Respond, *, keep_alive: bool = False, tls: ssl.SSLContext | None = None
+    ) -> None:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
 
@@ -39,7 +42,10 @@ class LocalServer:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:  # for a client that insists on https (PagerDuty's own)
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def start(self) -> LocalServer:
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()

@@ -25,6 +25,7 @@ account would serve, so the saved and the live import can be compared.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,13 +77,13 @@ class PagerDutyAccount:
 
 
 class PagerDutyStandIn:
-    def __init__(self, account: PagerDutyAccount, *, token: str) -> None:
+    def __init__(self, account: PagerDutyAccount, *, token: str, tls: ssl.SSLContext | None = None) -> None:
         self.account = account
         self.token = token
         self.throttle: dict[str, int] = {}  # path → ratelimit-reset seconds, once
         self.fail_once: set[str] = set()
         self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
-        self.server = LocalServer(self.answer)
+        self.server = LocalServer(self.answer, tls=tls)
         self.url = self.server.url
 
     def answer(self, target: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
@@ -128,8 +129,10 @@ class PagerDutyStandIn:
 
 
 @contextmanager
-def running(account: PagerDutyAccount, *, token: str) -> Iterator[PagerDutyStandIn]:
-    standin = PagerDutyStandIn(account, token=token)
+def running(
+    account: PagerDutyAccount, *, token: str, tls: ssl.SSLContext | None = None
+) -> Iterator[PagerDutyStandIn]:
+    standin = PagerDutyStandIn(account, token=token, tls=tls)
     standin.server.start()
     try:
         yield standin
