@@ -228,3 +228,30 @@ def test_quick_access_lines_are_the_loggers_lines_made_off_the_loop(log_format: 
     else:
         assert quick_line == logged_line == again
     assert "2 log records dropped: the log output did not keep up" in err.lines()[-1]
+
+
+def test_queued_access_lines_are_written_together_in_order() -> None:
+    """The listener writes the access lines that gathered behind it in one ``write()`` (one call per
+    line cost it three times the formatting), in the order they were logged, each masked; a queue
+    longer than ACCESS_LINES_PER_WRITE is written in that many at most."""
+    from commandpost import logfilter
+
+    gate = threading.Event()
+    out = Output(gate)
+    log = ServerLog("INFO", stdout=out, stderr=Output())  # type: ignore[arg-type]
+    log.install()
+    count = logfilter.ACCESS_LINES_PER_WRITE + 500
+    with log.off_the_loop():
+        quick = access_logger()
+        quick.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/first", "1.1", 200)
+        assert out.entered.wait(WAIT)  # the listener is held writing the first line
+        for n in range(count):
+            quick.info(
+                '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", f"/api/v1/intake/x/{KEY}{n}", "1.1", 202
+            )
+        gate.set()
+    lines = out.lines()
+    assert len(lines) == count + 1 and "/first" in lines[0]
+    assert all(f"/api/v1/intake/x/{MASK} " in line and KEY not in line for line in lines[1:])
+    assert len(out.flushed) <= 4  # the first line, then the rest in batches of at most 1,000 lines
+    assert max(text.count("\n") for text in out.flushed) <= logfilter.ACCESS_LINES_PER_WRITE
