@@ -13,15 +13,18 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 # emoji=False: ":fire:" in an alert summary stays those six characters
 console = Console(emoji=False)
@@ -136,26 +139,37 @@ def _plain(cell: object) -> str:
 
 
 @contextmanager
-def progress(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+def progress(description: str, total: int | None) -> Iterator[Bar]:
     """A progress bar for long work, on stderr and only when stderr is a terminal.
 
-    Yields ``advance(n)``. In a pipe, a log file or CI nothing is drawn (no carriage returns in the
-    log), and stdout is never touched, so ``--json`` output stays clean. The bar disappears when done.
+    Yields a :class:`Bar`: ``bar(n)`` advances it. In a pipe, a log file or CI nothing is drawn (no
+    carriage returns in the log), and stdout is never touched, so ``--json`` output stays clean. The
+    bar disappears when done.
     """
     if not err_console.is_terminal:
-        yield _ignore
+        yield Bar(description)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-
-        def advance(n: int = 1) -> None:
-            bar.advance(task, n)
-
-        yield advance
+    with Progress(*columns, console=err_console, transient=True) as drawn:
+        yield Bar(description, drawn, drawn.add_task(description, total=total))
 
 
-def _ignore(n: int = 1) -> None:
-    """``advance`` when no bar is drawn."""
+class Bar:
+    """What :func:`progress` yields; without a Rich ``Progress`` (stderr not a terminal) it draws nothing."""
+
+    def __init__(self, description: str, drawn: Progress | None = None, task: TaskID | None = None) -> None:
+        self._description, self._drawn, self._task = description, drawn, task
+
+    def __call__(self, n: int = 1) -> None:
+        """Move on by ``n``."""
+        if self._drawn is not None and self._task is not None:
+            self._drawn.advance(self._task, n)
+
+    def at(self, step: str, done: int, total: int) -> None:
+        """Where work that counts as it goes stands: ``done`` of ``total`` in all, ``step`` the part
+        it is in (backup's table), shown after the description."""
+        if self._drawn is not None and self._task is not None:
+            shown = f"{self._description} {step}"
+            self._drawn.update(self._task, description=shown, completed=done, total=total)

@@ -376,3 +376,16 @@ def test_progress_bars_draw_at_a_terminal_only(tmp_path: Path) -> None:
         ["import", str(tmp_path / "e.json"), "--database-url", target], env={"TTY_COMPATIBLE": "1"}
     )
     assert restored.returncode == 0 and restored.stderr.startswith("\x1b[?25l"), restored.stderr
+
+
+def test_an_export_piped_to_stdout_is_the_document_whole_with_or_without_a_bar(tmp_path: Path) -> None:
+    """The bar (console.progress) writes to stderr only: stdout, piped into a file, is the export."""
+    url = f"sqlite:///{tmp_path / 'db.db'}"
+    demo._prepare(url, demo.demo_ops(tmp_path), FrozenClock(END))
+    assert run_cli(["export", "--output", str(tmp_path / "e.json"), "--database-url", url]).returncode == 0
+    whole = (tmp_path / "e.json").read_text()
+    no_terminal = run_cli(["export", "--database-url", url], env={"TTY_COMPATIBLE": None})
+    assert (no_terminal.returncode, no_terminal.stdout, no_terminal.stderr) == (0, whole, "")
+    on_stderr = run_cli(["export", "--database-url", url], env={"TTY_COMPATIBLE": "1"})
+    assert on_stderr.returncode == 0 and on_stderr.stdout == whole
+    assert on_stderr.stderr.startswith("\x1b[?25l") and "\x1b" not in on_stderr.stdout

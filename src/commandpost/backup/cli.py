@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,13 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from commandpost.cli import DatabaseUrl, _settings
-from commandpost.console import err_console, markup
+from commandpost.console import err_console, markup, progress
 from commandpost.errors import BadRequest
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
-
-    from commandpost.backup.service import Progress
 
 
 class Format(StrEnum):
@@ -32,28 +28,6 @@ def _engine(database_url: str | None) -> Engine:
     return create_db_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
-@contextmanager
-def _progress(what: str) -> Iterator[Progress]:
-    """A Rich progress bar on stderr when it is a terminal; nothing in a pipe, a log or a cron mail."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,  # as console.progress: the bar goes when done, the summary line stays
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task(what, total=None)
-
-        def update(table: str, done: int, total: int) -> None:
-            bar.update(task, description=f"{what} {table}", completed=done, total=total)
-
-        yield update
-
-
 def backup(
     file: Annotated[Path, typer.Argument(help="where to write the backup (owner-only permissions)")],
     database_url: DatabaseUrl = None,
@@ -61,8 +35,8 @@ def backup(
     """Back up the database while it serves: SQLite's online backup, or a consistent PostgreSQL snapshot."""
     from commandpost.backup import service
 
-    with _progress("backup") as progress:
-        kind = service.backup(_engine(database_url), file, progress=progress)
+    with progress("backup", total=None) as bar:
+        kind = service.backup(_engine(database_url), file, progress=bar.at)
     what = "a SQLite copy" if kind == "sqlite" else "an export read in one snapshot"
     err_console.print(f"[green]backed up to {markup(file)}[/] ({what}; 'commandpost restore' reads it)")
 
@@ -74,8 +48,8 @@ def restore(
     """Restore a backup (or an export) into an empty database; a database holding data is refused."""
     from commandpost.backup import service
 
-    with _progress("restore") as progress:
-        counts = service.restore(_engine(database_url), file, progress=progress)
+    with progress("restore", total=None) as bar:
+        counts = service.restore(_engine(database_url), file, progress=bar.at)
     err_console.print(f"[green]restored {sum(counts.values())} rows into {len(counts)} tables[/]")
 
 
@@ -96,8 +70,8 @@ def export(
     """Everything as one JSON document: incidents, timelines, alerts, postmortems, users, audit log…"""
     from commandpost.backup import service
 
-    with _progress("export") as progress:
-        doc = service.export_data(_engine(database_url), password_hashes=password_hashes, progress=progress)
+    with progress("export", total=None) as bar:
+        doc = service.export_data(_engine(database_url), password_hashes=password_hashes, progress=bar.at)
     text = service.dumps(doc)
     if output is None:
         sys.stdout.write(text)
@@ -156,8 +130,8 @@ def import_(
     from commandpost.backup import service
 
     doc = service.read_file(Path(what))
-    with _progress("import") as progress:
-        counts = service.import_data(_engine(database_url), doc, progress=progress)
+    with progress("import", total=None) as bar:
+        counts = service.import_data(_engine(database_url), doc, progress=bar.at)
     err_console.print(f"[green]imported {sum(counts.values())} rows into {len(counts)} tables[/]")
 
 
