@@ -10,7 +10,8 @@ One pass:
    ``status='sending'``, counts the attempt and sets the claim's expiry, with a conditional UPDATE.
 3. **Commit**, then send — never inside a transaction, concurrently on a bounded thread pool.
 4. **Record** every attempt and its consequence (delivered; retry after backoff or Retry-After;
-   dead letter) with UPDATEs conditional on the claim (``status='sending' AND attempts=n``).
+   dead letter) with UPDATEs conditional on the claim (``status='sending' AND attempts=n``):
+   ``send_results.py``, which also records step 1.
 
 Committing the claim before the network call is the at-least-once choice: a crash after the
 far end received a message but before step 4 committed leaves a claim that expires, and the
@@ -37,56 +38,33 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import Counter as MetricCounter
 from prometheus_client import Histogram
-from sqlalchemy import Engine, bindparam, case, insert, or_, select, tuple_, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from commandpost import public_url
-from commandpost.db.engine import make_session_factory, transaction
+from commandpost.db.engine import make_session_factory
 from commandpost.db.upsert import insert_for
 from commandpost.engine.processor import is_due
 from commandpost.notify.channels import Channels, Outbound
-from commandpost.notify.models import (
-    ATTEMPTS,
-    DEAD,
-    DELIVERED,
-    MESSAGES,
-    PACES,
-    PENDING,
-    SENDING,
-)
-from commandpost.notify.receipts import fall_through
-from commandpost.notify.rules import (
-    BUSY_DEFER,
-    Delivery,
-    after_attempt,
-    destination_hash,
-    retry_delay,
-    take_slot,
-)
+from commandpost.notify.models import MESSAGES, PACES, PENDING, SENDING
+from commandpost.notify.rules import BUSY_DEFER, Delivery, destination_hash, take_slot
+from commandpost.notify.send_results import Result, attempt_limit, record_durably, recover
 from commandpost.security import links
 from commandpost.security.links import Links, LinkSigner, SubscriptionSigner
-from commandpost.security.redact import redact_text
 from commandpost.settings import Settings, get_settings
 
 log = logging.getLogger("commandpost.notify")
 
-SENT = MetricCounter("commandpost_notify_attempts_total", "Notification attempts", ["channel", "outcome"])
 SEND_SECONDS = Histogram("commandpost_notify_send_seconds", "Duration of one send", ["channel"])
 LATENESS = Histogram(
     "commandpost_notify_lateness_seconds",
     "First attempt's start minus the message's due time",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
-ERROR_LIMIT = 1000
-RECORD_TRIES = 5  # with SQLite's 5 s busy timeout: ~25 s of a locked database, inside the 30 s claim
 CLAIMED_COLUMNS = (
     "id",
     "key",
@@ -107,18 +85,6 @@ ACTIONABLE = ("page", "test")
 """Kinds of message that carry one-tap ack/escalate links: a page, and a page-test."""
 SUBSCRIPTION = "status_subscription"
 """An email to a status page subscriber: it carries its unsubscribe link (and the first, its confirm link)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    message: Outbound
-    delivery: Delivery
-    started_at: datetime
-    seconds: float
-
-    @property
-    def finished_at(self) -> datetime:
-        return self.started_at + timedelta(seconds=self.seconds)
 
 
 class _Pass:
@@ -203,7 +169,7 @@ class NotificationSender:
         return is_due(self.next_due(session, now), now)
 
     def run(self, session: Session, now: datetime) -> int:
-        recovered = self._recover(session, now)
+        recovered = recover(session, now, owner=self.owner, settings=self.settings)
         self._links = None  # made at most once a pass, when a claimed page needs its links
         batch = self._claim(session, now)
         session.commit()  # claims are durable before any network call
@@ -250,67 +216,9 @@ class NotificationSender:
 
     # ------------------------------------------------------------------ claiming
 
-    def _limit(self, row: Any) -> int:
-        return int(row.attempt_limit or self.settings.notify_max_attempts)
-
     def _interval(self, channel: str) -> timedelta | None:
         seconds = self.settings.slack_min_interval_seconds if channel == "slack" else 0.0
         return timedelta(seconds=seconds) if seconds > 0 else None
-
-    def _recover(self, session: Session, now: datetime) -> int:
-        rows = session.execute(
-            select(MESSAGES.c.id, MESSAGES.c.attempts, MESSAGES.c.attempt_limit, MESSAGES.c.claimed_by)
-            .where(MESSAGES.c.status == SENDING, MESSAGES.c.next_attempt_at <= now)
-            .order_by(MESSAGES.c.next_attempt_at)
-            .limit(self.settings.notify_batch_size)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not rows:
-            return 0
-        attempts, updates = [], []
-        for row in rows:
-            dead = row.attempts >= self._limit(row)
-            error = f"sender {row.claimed_by} stopped during attempt {row.attempts} (its claim expired); " + (
-                "attempts used up" if dead else "sending again: the receiver may see it twice"
-            )
-            attempts.append(
-                {
-                    "message_id": row.id,
-                    "number": row.attempts,
-                    "at": now,
-                    "duration_ms": None,
-                    "status_code": None,
-                    "error": error,
-                    "outcome": "interrupted",
-                    "sender": self.owner,
-                }
-            )
-            updates.append(
-                {
-                    "b_id": row.id,
-                    "b_attempts": row.attempts,
-                    "b_status": DEAD if dead else PENDING,
-                    "b_error": error,
-                }
-            )
-        session.execute(insert(ATTEMPTS), attempts)
-        session.execute(
-            update(MESSAGES)
-            .where(
-                MESSAGES.c.id == bindparam("b_id"),
-                MESSAGES.c.status == SENDING,
-                MESSAGES.c.attempts == bindparam("b_attempts"),
-            )
-            .values(
-                status=bindparam("b_status"),
-                last_error=bindparam("b_error"),
-                next_attempt_at=now,
-                claimed_by=None,
-            ),
-            updates,
-        )
-        log.warning("notify: took back %d message(s) whose sender stopped mid-send", len(rows))
-        return len(rows)
 
     def _paces(
         self, session: Session, hashes: set[str], paced: set[str], now: datetime
@@ -439,7 +347,7 @@ class NotificationSender:
             person=row.person,
             payload=payload,
             attempt=row.attempts,
-            attempt_limit=self._limit(row),
+            attempt_limit=attempt_limit(row, self.settings),
             due_at=row.due_at,
         )
 
@@ -465,6 +373,12 @@ class NotificationSender:
             factory = self._factories[id(engine)] = make_session_factory(engine)
         return factory
 
+    def _record_durably(
+        self, factory: sessionmaker[Session], results: list[Result], unstarted: list[Outbound]
+    ) -> None:
+        """Record with this sender's name, backoff and randomness (``send_results.py``)."""
+        record_durably(factory, results, unstarted, owner=self.owner, settings=self.settings, rand=self.rand)
+
     def _lane(self, current: _Pass, h: str, now: datetime) -> None:
         """Send one destination's messages in order (a destination gets a few lanes at most)."""
         while True:
@@ -484,166 +398,3 @@ class NotificationSender:
                 with self._lock:
                     self._sending[h] -= 1
                     self._lock.notify_all()
-
-    # ------------------------------------------------------------------ recording
-
-    @retry(
-        retry=retry_if_exception_type(OperationalError),
-        stop=stop_after_attempt(RECORD_TRIES),
-        wait=wait_random_exponential(multiplier=0.1, max=2.0),
-        reraise=True,
-    )
-    def _record_durably(
-        self, factory: sessionmaker[Session], results: list[Result], unstarted: list[Outbound]
-    ) -> None:
-        """Record in a transaction of its own, retried while the database is busy (SQLite's write lock
-        under load): these sends already happened, and a lost record means the claim expires and the
-        receiver gets the message a second time."""
-        if not results and not unstarted:
-            return
-        with transaction(factory) as session:
-            self._record(session, results)
-            if unstarted:
-                self._release(session, unstarted)
-
-    def _record(self, session: Session, results: list[Result]) -> None:
-        if not results:
-            return
-        attempts, updates, refs = [], [], []
-        dead: list[tuple[Outbound, datetime]] = []
-        delivered: list[tuple[int, int]] = []
-        delivered_at: datetime | None = None
-        paces: dict[str, datetime] = {}
-        for result in results:
-            message, delivery = result.message, result.delivery
-            finished = result.finished_at
-            outcome = after_attempt(delivery, message.attempt, message.attempt_limit)
-            error = redact_text(delivery.error)[:ERROR_LIMIT] if delivery.error else None
-            SENT.labels(message.channel, outcome).inc()
-            if outcome == "dead":
-                if delivery.outcome == "retry":
-                    error = f"{error} (gave up after {message.attempt} attempts)"
-                log.warning(
-                    "notify: message %d (%s) is a dead letter: %s", message.id, message.channel, error
-                )
-            attempts.append(
-                {
-                    "message_id": message.id,
-                    "number": message.attempt,
-                    "at": result.started_at,
-                    "duration_ms": round(result.seconds * 1000),
-                    "status_code": delivery.status_code,
-                    "error": error,
-                    "outcome": outcome,
-                    "sender": self.owner,
-                }
-            )
-            if delivery.provider_ref:
-                refs.append({"b_id": message.id, "b_ref": delivery.provider_ref[:100]})
-            if outcome == "delivered":
-                delivered.append((message.id, message.attempt))
-                delivered_at = max(delivered_at or finished, finished)
-                continue
-            if outcome == "dead":
-                dead.append((message, result.started_at))
-            next_at = finished
-            if outcome == "retry":
-                delay = retry_delay(
-                    delivery,
-                    message.attempt,
-                    base=self.settings.notify_backoff_base_seconds,
-                    cap=self.settings.notify_backoff_cap_seconds,
-                    rand=self.rand(),
-                )
-                next_at = finished + timedelta(seconds=delay)
-            updates.append(
-                {
-                    "b_id": message.id,
-                    "b_attempts": message.attempt,
-                    "b_status": PENDING if outcome == "retry" else DEAD,
-                    "b_next": next_at,
-                    "b_error": error,
-                }
-            )
-            if delivery.retry_after is not None:
-                h = destination_hash(message.destination)
-                until = finished + timedelta(seconds=delivery.retry_after)
-                paces[h] = max(paces.get(h, until), until)
-        session.execute(insert(ATTEMPTS), attempts)
-        if delivered:  # the common case, one statement for the batch (sent_at: when it was recorded)
-            session.execute(
-                update(MESSAGES)
-                .where(
-                    tuple_(MESSAGES.c.id, MESSAGES.c.attempts).in_(delivered), MESSAGES.c.status == SENDING
-                )
-                .values(
-                    status=DELIVERED,
-                    sent_at=delivered_at,
-                    next_attempt_at=delivered_at,
-                    last_error=None,
-                    claimed_by=None,
-                )
-            )
-        if updates:
-            session.execute(
-                update(MESSAGES)
-                .where(
-                    MESSAGES.c.id == bindparam("b_id"),
-                    MESSAGES.c.status == SENDING,
-                    MESSAGES.c.attempts == bindparam("b_attempts"),
-                )
-                .values(
-                    status=bindparam("b_status"),
-                    next_attempt_at=bindparam("b_next"),
-                    last_error=bindparam("b_error"),
-                    claimed_by=None,
-                ),
-                updates,
-            )
-        if refs:
-            session.execute(
-                update(MESSAGES)
-                .where(MESSAGES.c.id == bindparam("b_id"))
-                .values(provider_ref=bindparam("b_ref")),
-                refs,
-            )
-        for message, at in dead:  # a page that cannot reach this way tries the person's next way now
-            fall_through(
-                session, incident_id=message.incident_id, person=message.person, key=message.key, now=at
-            )
-        for h, until in sorted(paces.items()):
-            self._hold_destination(session, h, until)
-
-    def _hold_destination(self, session: Session, h: str, until: datetime) -> None:
-        """After a 429: nothing goes to this destination before ``until`` (from any replica)."""
-        statement = insert_for(session, PACES).values(destination_hash=h, next_at=until)
-        excluded = statement.excluded.next_at
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["destination_hash"],
-                set_={"next_at": _later(PACES.c.next_at, excluded)},
-            )
-        )
-
-    def _release(self, session: Session, messages: list[Outbound]) -> None:
-        """Claimed but never started (the pass ran out of time): back to pending, the attempt not counted."""
-        session.execute(
-            update(MESSAGES)
-            .where(
-                MESSAGES.c.id == bindparam("b_id"),
-                MESSAGES.c.status == SENDING,
-                MESSAGES.c.attempts == bindparam("b_attempts"),
-            )
-            .values(
-                status=PENDING,
-                attempts=MESSAGES.c.attempts - 1,
-                next_attempt_at=bindparam("b_next"),
-                claimed_by=None,
-            ),
-            [{"b_id": m.id, "b_attempts": m.attempt, "b_next": m.due_at} for m in messages],
-        )
-
-
-def _later(a: Any, b: Any) -> Any:
-    """The later of two timestamps, in SQL both databases speak."""
-    return case((a > b, a), else_=b)
