@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from commandpost.paging import rules
-from commandpost.paging.page import PageText, move_text
+from commandpost.paging.page import PageText
 from commandpost.paging.rules import Level, Position
 from commandpost.policy.loader import load_ops
 from commandpost.policy.opsfiles import EscalationPolicy, SeverityRoute
@@ -148,4 +148,4 @@ def test_a_page_with_a_runbook_leads_with_severity_runbook_and_first_move():
         "Paged: primary_oncall (level 1 of 2)",
         "Next: secondary at 12:05 JST",
     ]
-    assert move_text(FirstMove("1", "first move — restart it", None)) == "restart it"
+    assert FirstMove("1", "first move — restart it", None).words == "restart it"

@@ -317,9 +317,8 @@ def _first_move(session: Session, incident: Incident) -> tuple[dict[str, object]
     step = runbooks_service.first_move(checklists[0].view)
     if step is None:
         return None, f"no first move named: runbook {slug} has no Mitigate step"
-    named = step.text.lower().startswith("first move")
-    move: dict[str, object] = {"runbook": slug, "step": step.step_id, "text": step.text, "named": named}
-    if named:
+    move: dict[str, object] = {"runbook": slug, "step": step.step_id, "text": step.text, "named": step.named}
+    if step.named:
         return move, None
     return move, f"no first move named in runbook {slug}: its first Mitigate step stands in, as on the page"
 

@@ -36,6 +36,7 @@ from commandpost.notify import service as notify_service
 from commandpost.paging import page, rules
 from commandpost.paging.decider import Decider, destinations
 from commandpost.policy.opsfiles import SeverityRoute
+from commandpost.runbooks import service as runbooks_service
 
 log = logging.getLogger("commandpost.paging")
 KIND = "alert-fyi"
@@ -262,7 +263,7 @@ def _runbook(decider: Decider, reference: str | None) -> tuple[str | None, list[
         return None, [f"Runbook: '{reference}' is not in the applied ops folder"]
     link = page.runbook_url(decider.config, decider.base_url, reference)
     lines = [f"Runbook: {link}"]
-    move = page.first_move(runbook)
+    move = runbooks_service.first_move(runbook)
     if move is not None:
-        lines.append(f"First move: {page.move_text(move)}")
+        lines.append(f"First move: {move.words}")
     return link, lines

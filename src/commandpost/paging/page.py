@@ -11,30 +11,11 @@ from typing import Any
 
 from commandpost.incidents.models import Incident
 from commandpost.incidents.rules import format_number
-from commandpost.policy.opsfiles import OpsConfig, Runbook
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.runbooks import service as runbooks_service
 from commandpost.runbooks.document import FirstMove
 
-_FIRST_MOVES: dict[str, FirstMove | None] = {}
-"""First moves by runbook content hash: parsing Markdown once per version, not once per page."""
-_FIRST_MOVES_LIMIT = 512
 NO_RUNBOOK = "NO RUNBOOK"
-
-
-def first_move(runbook: Runbook) -> FirstMove | None:
-    if runbook.content_hash not in _FIRST_MOVES:
-        if len(_FIRST_MOVES) >= _FIRST_MOVES_LIMIT:
-            _FIRST_MOVES.clear()
-        _FIRST_MOVES[runbook.content_hash] = runbooks_service.first_move(runbook)
-    return _FIRST_MOVES[runbook.content_hash]
-
-
-def move_text(move: FirstMove) -> str:
-    """The step's text without its "First move:" label (the page adds its own)."""
-    text = move.text.strip()
-    if text.lower().startswith("first move"):
-        text = text[len("first move") :].lstrip(" :—-").strip() or text
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +50,9 @@ class PageText:
         if self.runbook_url:
             lines.append(f"Runbook: {self.runbook_url}")
         if self.first_move is not None:
-            lines.append(f"First move: {move_text(self.first_move)}")
-            if self.first_move.command and self.first_move.command not in self.first_move.text:
-                lines.append(f"    $ {self.first_move.command}")
+            lines.append(f"First move: {self.first_move.words}")
+            if self.first_move.command_apart:
+                lines.append(f"    $ {self.first_move.command_apart}")
         elif self.move_note:
             lines.append(f"First move: {self.move_note}")
         lines.append(f"Incident: {self.url}")
@@ -103,7 +84,7 @@ class PageText:
             "no_runbook": bool(self.missing),
             "service": self.service,
             "title": self.title,
-            "first_move": move_text(self.first_move) if self.first_move else None,
+            "first_move": self.first_move.words if self.first_move else None,
             **{k: v for k, v in extra.items() if v is not None},
         }
 
@@ -126,7 +107,7 @@ def build(config: OpsConfig, incident: Incident, *, base_url: str) -> PageText:
         link, note = reference, "open the runbook (it lives outside the ops folder)"
     elif runbook is not None:
         link = runbook_url(config, base_url, reference)
-        move = first_move(runbook)
+        move = runbooks_service.first_move(runbook)
         note = "" if move else "the runbook's Mitigate section lists no step; read it, escalate when in doubt"
     elif reference:
         missing = f"runbook '{reference}' is not in the applied ops folder; triage from the symptoms"

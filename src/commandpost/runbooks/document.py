@@ -14,6 +14,8 @@ SECTION_NAMES: tuple[str, ...] = ("Symptom", "Detect", "Triage", "Mitigate", "Ve
 MITIGATE, VERIFY = 3, 4
 # Incident listings put hemostasis first (guide §3: "stop the bleeding" before root cause).
 INCIDENT_ORDER: tuple[int, ...] = (3, 4, 0, 1, 2, 5, 6)
+FIRST_MOVE_LABEL = "first move"
+"""How a Mitigate step that is the first move starts (any case, then ":" or "—")."""
 
 
 def section_label(number: int) -> str:
@@ -179,11 +181,33 @@ class Runbook:
 
 @dataclass(frozen=True)
 class FirstMove:
-    """What every page carries besides severity and runbook link (guide §4)."""
+    """What every page carries besides severity and runbook link (guide §4).
+
+    Its words (:attr:`words`, :attr:`command_apart`) are the one wording of the first move: the page,
+    the Slack command post, the alert FYI and the web pages all show these.
+    """
 
     step_id: str
     text: str
     command: str | None
+
+    @property
+    def named(self) -> bool:
+        """The step is labelled "First move" (else the first Mitigate step stands in)."""
+        return self.text.lower().startswith(FIRST_MOVE_LABEL)
+
+    @property
+    def words(self) -> str:
+        """The step's text without its "First move:" label: every message puts its own."""
+        text = self.text.strip()
+        if self.named:
+            text = text[len(FIRST_MOVE_LABEL) :].lstrip(" :—-").strip() or text
+        return text
+
+    @property
+    def command_apart(self) -> str | None:
+        """The command to show on a line of its own: None when there is none or the words quote it."""
+        return self.command if self.command and self.command not in self.text else None
 
     def to_dict(self) -> dict[str, Any]:
         return {"step_id": self.step_id, "text": self.text, "command": self.command}

@@ -12,7 +12,6 @@ from commandpost.errors import ValidationFailed
 from commandpost.runbooks.document import MITIGATE, FirstMove, Runbook, SnapshotView, Step
 
 STEP_STATES: tuple[str, ...] = ("done", "skipped", "failed")
-_FIRST_MOVE_LABEL = "first move"
 
 
 def local_today(now: datetime, timezone: str) -> date:
@@ -70,12 +69,12 @@ def first_move(runbook: Runbook | SnapshotView) -> FirstMove | None:
 
     Warning steps are never a first move. None when Mitigate has no steps.
     """
-    steps = [s for s in runbook.steps if s.section == MITIGATE and not s.warning]
-    if not steps:
-        return None
-    labelled = [s for s in steps if s.text.lower().startswith(_FIRST_MOVE_LABEL)]
-    step = labelled[0] if labelled else steps[0]
-    return FirstMove(step_id=step.id, text=step.text, command=step.command)
+    moves = [
+        FirstMove(step_id=s.id, text=s.text, command=s.command)
+        for s in runbook.steps
+        if s.section == MITIGATE and not s.warning
+    ]
+    return next((m for m in moves if m.named), moves[0] if moves else None)
 
 
 def normalize_state(value: str) -> str:

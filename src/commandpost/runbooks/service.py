@@ -89,10 +89,12 @@ def applied(session: Session) -> Applied:
 
 
 def first_move(runbook: Any) -> FirstMove | None:
-    """The first move of a runbook (guide §4): the paging domain puts it into every page.
+    """The first move of a runbook (guide §4), the one decision of it: pages, the Slack command post,
+    alert FYIs, the drill scorecard and the web pages all ask here, and say it in its words
+    (:attr:`FirstMove.words`).
 
     Accepts a parsed :class:`Runbook`, a stored snapshot view, or the ops model's ``Runbook``
-    (``config.runbook(slug)``), whose body is parsed here.
+    (``config.runbook(slug)``), whose body is parsed here (``parse_text`` caches it per text).
     """
     if isinstance(runbook, Runbook | SnapshotView):
         return rules.first_move(runbook)

@@ -29,7 +29,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from commandpost.paging.page import PageText, move_text
+from commandpost.paging.page import PageText
 
 TOPIC_LIMIT = 250
 SECTION_LIMIT = 3000
@@ -80,9 +80,9 @@ def opening(page: PageText, *, ic: str | None, paged: Sequence[str], channel: st
     if page.runbook_url:
         lines.append(f"*Runbook:* {link(page.runbook_url, page.runbook_url)}")
     if page.first_move is not None:
-        lines.append(f"*First move:* {escape(move_text(page.first_move))}")
-        if page.first_move.command and page.first_move.command not in page.first_move.text:
-            lines.append(f"```{escape(page.first_move.command)}```")
+        lines.append(f"*First move:* {escape(page.first_move.words)}")
+        if page.first_move.command_apart:
+            lines.append(f"```{escape(page.first_move.command_apart)}```")
     elif page.move_note:
         lines.append(f"*First move:* {escape(page.move_note)}")
     fields = [

@@ -34,7 +34,6 @@ from commandpost.deps import ROW_ID_MAX, Ctx
 from commandpost.incidents import comms, publish, roles, rules, service, timeline
 from commandpost.incidents.models import Incident
 from commandpost.incidents.schemas import IncidentOut
-from commandpost.paging import page as page_words
 from commandpost.paging.schemas import EscalationOut
 from commandpost.policy.opsfiles import OpsConfig
 from commandpost.postmortems import service as postmortem_service
@@ -146,10 +145,10 @@ def first_move(incident: Incident, found: list[Checklist], config: OpsConfig) ->
         runbook = config.runbook(incident.runbook) if incident.runbook else None
         if runbook is None:
             return None
-        move, slug, states = page_words.first_move(runbook), runbook.slug, {}
+        move, slug, states = runbook_service.first_move(runbook), runbook.slug, {}
     if move is None:
         return None
-    return Move(slug, page_words.move_text(move), move.command, states.get(move.step_id))
+    return Move(slug, move.words, move.command, states.get(move.step_id))
 
 
 def _first_screen(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from commandpost.paging.page import move_text
 from commandpost.runbooks import coverage, service
 from commandpost.runbooks.document import FirstMove
 from commandpost.runbooks.schemas import RunbookSummaryOut, runbook_out, summary_fields
@@ -62,5 +61,5 @@ def runbook_page(request: Request, slug: str, ctx: PageReader) -> Response:
         nav="runbooks",
         rb=view,
         # the step's words without its "First move:" label
-        first_move_text=move_text(FirstMove(move.step_id, move.text, move.command)) if move else "",
+        first_move_text=FirstMove(move.step_id, move.text, move.command).words if move else "",
     )
