@@ -10,10 +10,13 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 
 class Settings(BaseSettings):
@@ -22,6 +25,11 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///var/commandpost.db",
         description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+    )
+    database_password_file: Path | None = Field(
+        default=None,
+        description="a file holding the database password (a Compose or Kubernetes secret), put into "
+        "database_url: the password is then on no command line and in no environment",
     )
     ops_dir: Path | None = Field(default=None, description="ops/ folder applied by `serve` at start")
     host: str = "127.0.0.1"
@@ -135,6 +143,29 @@ class Settings(BaseSettings):
         description="the provider tried first per country of the number, e.g. JP=vonage,US=twilio",
     )
 
+    @field_validator("database_password_file")
+    @classmethod
+    def _password_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        """Refused here, where an error names only the file (a model-level error would quote every
+        setting): unreadable, empty, or beside a URL that has a password of its own."""
+        if path is None:
+            return None
+        _file_password(path)
+        url = _url(info.data.get("database_url", ""))
+        if url is not None and url.get_backend_name() != "postgresql":
+            raise ValueError("a password file is for a postgresql+psycopg:// COMMANDPOST_DATABASE_URL")
+        if url is not None and url.password is not None:
+            raise ValueError("COMMANDPOST_DATABASE_URL has a password too: give it in one place only")
+        return path
+
+    @model_validator(mode="after")
+    def _password_into_url(self) -> Settings:
+        url = _url(self.database_url) if self.database_password_file is not None else None
+        if url is not None and self.database_password_file is not None:
+            password = _file_password(self.database_password_file)
+            self.database_url = url.set(password=password).render_as_string(hide_password=False)
+        return self
+
     @field_validator("sms_providers", mode="before")
     @classmethod
     def _split_providers(cls, value: Any) -> Any:
@@ -207,6 +238,30 @@ class Settings(BaseSettings):
 
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def _url(text: str) -> URL | None:
+    """``text`` as a SQLAlchemy URL; None when it is none (create_db_engine says what is wrong)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(text)
+    except ArgumentError:
+        return None
+
+
+def _file_password(path: Path) -> str:
+    """The password in ``path``: its text without the line break ``echo`` or ``openssl`` end it with."""
+    try:
+        password = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"cannot read the database password from {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"the database password file {path} is not UTF-8 text") from None
+    if not password:
+        raise ValueError(f"the database password file {path} is empty")
+    return password
 
 
 def config_home() -> Path:

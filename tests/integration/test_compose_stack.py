@@ -150,12 +150,18 @@ def stack(images: None, tmp_path: Path) -> Iterator[Stack]:
     folder.mkdir()
     shutil.copyfile(COMPOSE, folder / "compose.yaml")
     shutil.copytree(EXAMPLE_OPS, folder / "ops")
+    password = folder / "db_password"  # as compose.yaml's comment makes it: 0600, for uid 10001
+    password.write_text(secrets.token_hex(24) + "\n")
+    password.chmod(0o600)
+    chown = ["chown"] if os.geteuid() == 0 else ["podman", "unshare", "chown"]
+    run([*chown, "10001", str(password)], "giving the password file to commandpost's user (uid 10001)")
     conf = tmp_path / "containers.conf"
     conf.write_text(CONTAINERS_CONF)
     port = free_port()
     env = {
         "CONTAINERS_CONF": str(conf),
-        "COMMANDPOST_DB_PASSWORD": secrets.token_hex(24),
+        # podman-compose 1.0.3 reads a secret's relative path from its working folder, not the project's
+        "COMMANDPOST_DB_PASSWORD_FILE": str(password),
         "POSTGRES_IMAGE": STANDIN_IMAGE,
         "COMMANDPOST_IMAGE": IMAGE,
         "COMMANDPOST_PUBLISHED_PORT": str(port),
@@ -227,16 +233,26 @@ def test_compose_stack_serves_an_alert_into_postgres(stack: Stack, timings: dict
     # the order compose.yaml asks for: db first, commandpost once db's healthcheck passes
     assert services["commandpost"]["depends_on"] == {"db": {"condition": "service_healthy"}}
 
+    password = (stack.folder / "db_password").read_text().strip()
     started = time.monotonic()
-    stack.compose("up", "-d", "--no-build", "db", what="podman-compose up -d db")
+    printed = [stack.compose("up", "-d", "--no-build", "db", what="podman-compose up -d db")]
     wait_healthy(stack, "db", services["db"]["healthcheck"])
     timed(timings, "db healthy", started)
 
     started = time.monotonic()
     # podman-compose 1.0.3 starts the dependencies again (a no-op: "podman start" of a running one)
-    stack.compose("up", "-d", "--no-build", "commandpost", what="podman-compose up -d commandpost")
+    printed.append(
+        stack.compose("up", "-d", "--no-build", "commandpost", what="podman-compose up -d commandpost")
+    )
     wait_ready(stack)
     timed(timings, "commandpost /readyz", started)
+    # the password reached PostgreSQL (commandpost logs in over TCP with scram-sha-256) through the
+    # secret alone: on no command line podman-compose printed, in no container's environment or log
+    assert all("podman run" in up and ":/run/secrets/db_password:ro" in up for up in printed), printed
+    containers = [stack.container("db"), stack.container("commandpost")]
+    printed.append(stack.podman("inspect", *containers, what="podman inspect db commandpost"))
+    printed += [stack.logs("db"), stack.logs("commandpost")]
+    assert not [text for text in printed if password in text]
 
     # published as compose.yaml says: on the host's loopback only
     published = stack.podman("port", stack.container("commandpost"), what="podman port commandpost")
