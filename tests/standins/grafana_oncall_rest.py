@@ -7,7 +7,17 @@ page of each resource) and its engine's paginators:
   ``APPEND_SLASH`` answers 301 to the slashed path (a client that does not follow redirects must
   ask for the documented path).
 - Auth: ``Authorization: <api key>`` — the raw key, no ``Bearer``; a wrong or missing key is
-  401 ``{"detail": "Invalid token."}`` (DRF's shape).
+  403 ``{"detail": "Invalid token."}`` (DRF's shape; 403, not 401: the public API's first
+  authenticator, ``GrafanaServiceAccountAuthentication``, names no ``WWW-Authenticate`` scheme).
+- A Grafana service-account token (``glsa_…``) in ``Authorization`` must come with
+  ``X-Grafana-URL: <the Grafana stack's URL>`` (trailing slash ignored), as the API reference's
+  "Authenticate using a service account token" says. Answered as Grafana Cloud IRM's engine
+  (``apps/auth_token/auth.py``) answers: no header, or one that is not a URL, is 403
+  ``{"detail": "Missing X-Grafana-Instance-ID"}``; the URL of a stack it does not know is 429
+  ``{"detail": "Organization being synced, please retry."}`` (it asks that Grafana to sync, which
+  never comes); then a wrong token is 403 ``Invalid token.``. ``personal_notification_rules``
+  authenticates OnCall API keys only (``PersonalNotificationView``): a service-account token is
+  403 ``Invalid token.`` there.
 - Pagination: ``{"count", "next", "previous", "results", "current_page_number", "page_size",
   "total_pages"}``; ``page`` (1-based) and ``perpage`` (at most 100); default page size 100 for
   users, 50 for the others; ``next``/``previous`` are absolute URLs or null. A page past the last
@@ -32,9 +42,16 @@ MAX_PAGE = 100
 RATE_LIMIT = 300
 
 
+SERVICE_ACCOUNT_PREFIX = "glsa_"
+API_KEY_ONLY = frozenset({"personal_notification_rules"})
+"""Views whose only authentication is ``ApiTokenAuthentication`` (they need a user's context)."""
+
+
 @dataclass
 class GrafanaOnCallStandIn:
     token: str
+    grafana_url: str = "https://your-stack.grafana.net"
+    """the Grafana stack this OnCall belongs to: what a service-account token's X-Grafana-URL names"""
     resources: dict[str, list[Any]] = field(default_factory=dict)
     failures: dict[str, list[int]] = field(default_factory=dict)
     max_page: int = MAX_PAGE
@@ -63,12 +80,21 @@ class GrafanaOnCallStandIn:
         with self.lock:
             self.requests.append((target, headers))
         parts = urlsplit(target)
-        return self.answer(parts.path, parts.query, headers.get("Authorization"))
+        named = {name.lower(): value for name, value in headers.items()}
+        return self.answer(parts.path, parts.query, named.get("authorization"), named.get("x-grafana-url"))
 
-    def answer(self, path: str, query: str, authorization: str | None) -> tuple[int, dict[str, str], Any]:
+    def answer(
+        self, path: str, query: str, authorization: str | None, grafana_url: str | None = None
+    ) -> tuple[int, dict[str, str], Any]:
         """(status, extra headers, JSON body) for a GET."""
+        if authorization and authorization.startswith(SERVICE_ACCOUNT_PREFIX):
+            stack = urlsplit(grafana_url or "")
+            if stack.scheme not in ("http", "https") or not stack.netloc:
+                return 403, {}, {"detail": "Missing X-Grafana-Instance-ID"}
+            if (grafana_url or "").rstrip("/") != self.grafana_url.rstrip("/"):
+                return 429, {}, {"detail": "Organization being synced, please retry."}
         if authorization != self.token:
-            return 401, {}, {"detail": "Invalid token."}
+            return 403, {}, {"detail": "Invalid token."}
         with self.lock:
             if len(self.requests) > RATE_LIMIT:
                 return 429, {}, {"detail": "Request was throttled."}
@@ -77,6 +103,8 @@ class GrafanaOnCallStandIn:
         if not path.endswith("/"):
             return 301, {"Location": f"{path}/" + (f"?{query}" if query else "")}, None
         resource = path.removeprefix("/api/v1/").strip("/")
+        if resource in API_KEY_ONLY and self.token.startswith(SERVICE_ACCOUNT_PREFIX):
+            return 403, {}, {"detail": "Invalid token."}
         with self.lock:
             scripted = self.failures.get(resource)
             if scripted:
@@ -117,8 +145,10 @@ class GrafanaOnCallStandIn:
         )
 
 
-def start_grafana_oncall(token: str, resources: dict[str, list[Any]]) -> GrafanaOnCallStandIn:
+def start_grafana_oncall(
+    token: str, resources: dict[str, list[Any]], *, grafana_url: str = "https://your-stack.grafana.net"
+) -> GrafanaOnCallStandIn:
     """A running stand-in serving ``resources`` (resource name → its objects); ``close()`` it."""
-    standin = GrafanaOnCallStandIn(token, dict(resources))
+    standin = GrafanaOnCallStandIn(token, grafana_url, dict(resources))
     standin.local.start()
     return standin

@@ -109,6 +109,15 @@ def import_(
         str | None,
         typer.Option("--api-url", help="with --token: the API's base URL, when not the vendor's default"),
     ] = None,
+    grafana_url: Annotated[
+        str | None,
+        typer.Option(
+            "--grafana-url",
+            envvar="COMMANDPOST_IMPORT_GRAFANA_URL",
+            help="with grafana-oncall and a service-account token (glsa_…): the Grafana stack's URL",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="with a VENDOR: write over a non-empty --out")
     ] = False,
@@ -121,11 +130,14 @@ def import_(
     from commandpost.importers.cli import VENDORS, vendor_import
 
     if what in VENDORS:
-        vendor_import(what, source, out=out, token=token, api_url=api_url, force=force)
+        vendor_import(
+            what, source, out=out, token=token, api_url=api_url, grafana_url=grafana_url, force=force
+        )
         return
-    if source is not None or out is not None or token or api_url:
+    if source is not None or out is not None or token or api_url or grafana_url:
         raise BadRequest(
-            f"{what!r} is not a vendor ({', '.join(VENDORS)}): SOURCE, --out, --token, --api-url go with one"
+            f"{what!r} is not a vendor ({', '.join(VENDORS)}): SOURCE, --out, --token, --api-url, "
+            "--grafana-url go with one"
         )
     from commandpost.backup import service
 

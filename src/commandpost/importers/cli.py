@@ -31,6 +31,7 @@ def vendor_import(
     out: Path | None,
     token: str | None,
     api_url: str | None,
+    grafana_url: str | None = None,
     force: bool,
 ) -> None:
     """Read the vendor's account, write the ops folder at ``out``, check it and print the report."""
@@ -46,8 +47,13 @@ def vendor_import(
             f"import {vendor}: give a folder of saved API responses, or --token (COMMANDPOST_IMPORT_TOKEN) "
             "for a live read; docs/migrate.md"
         )
+    if grafana_url and (vendor != "grafana-oncall" or not token):
+        raise BadRequest(f"import {vendor}: --grafana-url goes with grafana-oncall and --token")
     module: Any = importlib.import_module(VENDORS[vendor])
-    reader: Source = SavedResponses(source) if source is not None else module.live(token, base_url=api_url)
+    stack = {"grafana_url": grafana_url} if grafana_url else {}  # an empty variable is none given
+    reader: Source = (
+        SavedResponses(source) if source is not None else module.live(token, base_url=api_url, **stack)
+    )
     now = SystemClock().now()
     result = module.read(reader, now=now)
     loaded = write_ops_folder(result, out, now=now, force=force)

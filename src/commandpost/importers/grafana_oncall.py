@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -61,24 +62,73 @@ class _Slashed:
         return self._api.pages(f"{endpoint}/", params)
 
 
-def live(token: str, *, base_url: str | None = None, **kwargs: Any) -> Source:
-    """Read the stack with an OnCall API key (``Authorization: <key>``, no scheme), 100 per page.
+SERVICE_ACCOUNT_PREFIX = "glsa_"
+"""How a Grafana service-account token starts; OnCall then needs ``X-Grafana-URL`` to find the stack."""
+
+
+def live(token: str, *, base_url: str | None = None, grafana_url: str | None = None, **kwargs: Any) -> Source:
+    """Read the stack with an OnCall API key or a Grafana service-account token (``Authorization:
+    <token>``, no scheme), 100 per page. A service-account token also sends ``X-Grafana-URL:
+    <grafana_url>``, the Grafana stack it belongs to, as OnCall's API reference requires.
 
     There is no default host: OnCall runs where its owners put it (Settings shows the URL)."""
     if not base_url:
         raise BadRequest(
             "import grafana-oncall: --api-url is required with --token (OnCall → Settings shows it)"
         )
+    headers = {"Authorization": token, "Accept": "application/json"}
+    if grafana_url is not None:
+        headers["X-Grafana-URL"] = _grafana_url(grafana_url)
+    elif token.startswith(SERVICE_ACCOUNT_PREFIX):
+        raise BadRequest(
+            "import grafana-oncall: a Grafana service-account token (glsa_…) needs --grafana-url "
+            "(COMMANDPOST_IMPORT_GRAFANA_URL), the URL of the Grafana stack it belongs to"
+        )
     root = base_url.rstrip("/").removesuffix("/api/v1")
     kwargs.setdefault("max_retries", RETRIES)
     api = LiveAPI(
         base_url=f"{root}/api/v1",
-        headers={"Authorization": token, "Accept": "application/json"},
+        headers=headers,
         paginate=next_link("next"),
         first_params={"perpage": "100"},
         **kwargs,
     )
     return _Slashed(api)
+
+
+def _grafana_url(value: str) -> str:
+    """The stack's URL as OnCall matches it (no trailing slash), or a BadRequest naming the option.
+
+    The value is not repeated in the error: a URL with ``user:password@`` in it would put a secret there."""
+    url = value.strip().rstrip("/")
+    if not _is_stack_url(url):
+        raise BadRequest(
+            "import grafana-oncall: --grafana-url (COMMANDPOST_IMPORT_GRAFANA_URL) must be the https "
+            "address of the Grafana stack alone, e.g. https://your-stack.grafana.net (no user, "
+            "password, query or spaces; OnCall sends the token on to it)"
+        )
+    return url
+
+
+def _is_stack_url(url: str) -> bool:
+    """https (http on loopback only: OnCall sends the token on to this Grafana to check it), a host,
+    and nothing that is not an address."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError: a port that is not a number, a broken [host]
+    except ValueError:
+        return False
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return (
+        (parts.scheme == "https" or (parts.scheme == "http" and loopback))
+        and bool(parts.hostname)
+        and port != 0
+        and parts.username is None
+        and not parts.query
+        and not parts.fragment
+        and url.isprintable()
+        and " " not in url
+    )
 
 
 def read(source: Source, *, now: datetime) -> ImportResult:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from commandpost.errors import BadRequest, NotFound
+from commandpost.errors import BadRequest, NotFound, Unauthorized
 from commandpost.importers.fields import as_int, known_zone, one_line
 from commandpost.importers.names import Namer
 from commandpost.importers.result import ImportResult
@@ -52,12 +52,18 @@ def items(source: Source, endpoint: str, params: Mapping[str, str] | None = None
 
 
 def optional_items(source: Source, endpoint: str, ctx: Context, why: str) -> list[Any] | None:
-    """A list endpoint the import can do without: None (and a report line saying what is missing)."""
+    """A list endpoint the import can do without: None (and a report line saying what is missing).
+
+    Refused is missing too: OnCall serves ``personal_notification_rules`` to an OnCall API key only,
+    never to a Grafana service-account token (the other lists it serves to both)."""
     try:
         return list(items(source, endpoint))
     except NotFound:
         ctx.result.skip("endpoint", endpoint, endpoint, f"not saved or not available: {why}")
-        return None
+    except Unauthorized:
+        reason = "refused to this token (an OnCall API key reads it, a service-account token cannot)"
+        ctx.result.skip("endpoint", endpoint, endpoint, f"{reason}: {why}")
+    return None
 
 
 def objects(found: list[Any], ctx: Context, kind: str) -> Iterator[dict[str, Any]]:

@@ -183,7 +183,8 @@ class LiveAPI:
                 return decode(response.content, f"GET {shown}")
             if status == 429 or (status >= 500 and status != 501):
                 if attempt == self._max_retries:
-                    raise Unavailable(f"GET {shown}: HTTP {status} after {attempt + 1} tries")
+                    said = _vendor_message(response)  # Grafana OnCall's 429 may say why it never ends
+                    raise Unavailable(f"GET {shown}: HTTP {status} after {attempt + 1} tries{said}")
                 self._sleep(_wait(response, attempt))
                 continue
             message = _vendor_message(response)
