@@ -2,7 +2,7 @@
 (cold) and then warm, for each time range, on SQLite and — when ``COMMANDPOST_TEST_PG_URL`` answers —
 PostgreSQL.
 
-The history is ``commandpost demo``'s (``demo.seed_history``: incidents of every SEV with alerts,
+The history is ``commandpost demo``'s (``demo.history.seed_history``: incidents of every SEV with alerts,
 pages, acks, runbook steps, postmortems and SLO counts). Each figure is the whole request through the
 app in process (session cookie, page unit of work, services, charts, Jinja2) with Starlette's
 TestClient, in a new Python process per database so the first request pays every first-use cost.
@@ -69,9 +69,11 @@ print(json.dumps(out))
 
 def seed(url: str, folder: Path) -> None:
     """The example ops, @yuta, and the demo's 90 days of history ending two hours ago."""
-    from commandpost import demo, wiring
+    from commandpost import wiring
     from commandpost.clock import SystemClock
     from commandpost.db.engine import create_db_engine, make_session_factory, transaction
+    from commandpost.demo.history import seed_history
+    from commandpost.demo.server import demo_ops
     from commandpost.policy import service as policy_service
     from commandpost.security import users
     from commandpost.settings import Settings
@@ -80,11 +82,11 @@ def seed(url: str, folder: Path) -> None:
     engine = create_db_engine(url)
     now = SystemClock().now()
     with transaction(make_session_factory(engine)) as session:
-        policy_service.apply_folder(session, path=demo.demo_ops(folder), now=now, actor="bench")
+        policy_service.apply_folder(session, path=demo_ops(folder), now=now, actor="bench")
         config = policy_service.current_config(session)
         users.set_password(session, config=config, handle="yuta", password=PASSWORD, role="admin", now=now)
     engine.dispose()
-    demo.seed_history(url, days=90, end=now - timedelta(hours=2))
+    seed_history(url, days=90, end=now - timedelta(hours=2))
 
 
 def measure(url: str) -> dict[str, list[tuple[float, float]]]:

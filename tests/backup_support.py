@@ -15,12 +15,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, inspect, select
 
-from commandpost import demo
 from commandpost.app import create_app
 from commandpost.backup import service
 from commandpost.clock import FrozenClock
 from commandpost.db.base import Base
 from commandpost.db.engine import create_db_engine, make_session_factory, transaction
+from commandpost.demo import history, server
 from commandpost.security import service as security
 from commandpost.security import users
 from commandpost.settings import Settings
@@ -43,8 +43,8 @@ def empty_database(backend: str, folder: Path) -> Iterator[str]:
 
 def seed(url: str, folder: Path, *, days: int) -> None:
     """The demo's history of ``days`` before :data:`END`, then :func:`through_the_app`."""
-    demo._prepare(url, demo.demo_ops(folder), FrozenClock(END - timedelta(days=days)))
-    demo.seed_history(url, days=days, end=END)
+    server.prepare(url, server.demo_ops(folder), FrozenClock(END - timedelta(days=days)))
+    history.seed_history(url, days=days, end=END)
     through_the_app(url)
 
 

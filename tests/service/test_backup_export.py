@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from commandpost import demo
 from commandpost.backup import service
 from commandpost.clock import FrozenClock
 from commandpost.db import migrate
 from commandpost.db.base import Base
 from commandpost.db.engine import create_db_engine, make_session_factory, transaction
+from commandpost.demo import server as demo_server
 from commandpost.errors import Conflict, Unauthorized, ValidationFailed
 from commandpost.incidents import service as incidents
 from commandpost.security import users
@@ -67,7 +67,7 @@ def test_round_trip_is_identical(seeded: str, tmp_path: Path) -> None:
         # the trigger-kept statistics come back as the triggers kept them in the source
         assert derived_rows(target) == derived_rows(source)
         with make_session_factory(target, read_only=True)() as session:  # the hashes came along
-            assert users.verify_password(session, handle="yuta", password=demo.PASSWORD)
+            assert users.verify_password(session, handle="yuta", password=demo_server.PASSWORD)
         # ids carry on after the imported ones (PostgreSQL's sequences were moved past them)
         with transaction(make_session_factory(target)) as session:
             new = incidents.declare(
@@ -92,7 +92,7 @@ def test_export_leaves_password_hashes_out_unless_asked(seeded: str, tmp_path: P
         service.import_data(target, plain)
         reader = make_session_factory(target, read_only=True)
         with reader() as session, pytest.raises(Unauthorized):  # no password matches an empty hash
-            users.verify_password(session, handle="yuta", password=demo.PASSWORD)
+            users.verify_password(session, handle="yuta", password=demo_server.PASSWORD)
         target.dispose()
     source.dispose()
 
@@ -177,7 +177,7 @@ def test_export_and_import_through_the_cli(seeded: str, tmp_path: Path) -> None:
 def test_a_sqlite_backup_restores_into_postgresql(tmp_path: Path) -> None:
     """Moving from SQLite to PostgreSQL: back up the file, restore it into a new PostgreSQL database."""
     url = f"sqlite:///{tmp_path / 'small.db'}"
-    demo._prepare(url, demo.demo_ops(tmp_path), FrozenClock(END))
+    demo_server.prepare(url, demo_server.demo_ops(tmp_path), FrozenClock(END))
     source = engine_of(url)
     service.backup(source, tmp_path / "small.backup")
     with empty_database("postgresql", tmp_path) as pg:
@@ -363,7 +363,7 @@ def test_backup_refuses_a_missing_or_foreign_database_and_an_unwritable_place(tm
 
 def test_progress_bars_draw_at_a_terminal_only(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.db'}"
-    demo._prepare(url, demo.demo_ops(tmp_path), FrozenClock(END))
+    demo_server.prepare(url, demo_server.demo_ops(tmp_path), FrozenClock(END))
     for command in (["export", "--output", str(tmp_path / "e.json")], ["backup", str(tmp_path / "b")]):
         piped = run_cli([*command, "--database-url", url], env={"TTY_COMPATIBLE": None})
         assert piped.returncode == 0 and "\x1b[" not in piped.stderr and piped.stderr.count("\n") <= 2
@@ -381,7 +381,7 @@ def test_progress_bars_draw_at_a_terminal_only(tmp_path: Path) -> None:
 def test_an_export_piped_to_stdout_is_the_document_whole_with_or_without_a_bar(tmp_path: Path) -> None:
     """The bar (console.progress) writes to stderr only: stdout, piped into a file, is the export."""
     url = f"sqlite:///{tmp_path / 'db.db'}"
-    demo._prepare(url, demo.demo_ops(tmp_path), FrozenClock(END))
+    demo_server.prepare(url, demo_server.demo_ops(tmp_path), FrozenClock(END))
     assert run_cli(["export", "--output", str(tmp_path / "e.json"), "--database-url", url]).returncode == 0
     whole = (tmp_path / "e.json").read_text()
     no_terminal = run_cli(["export", "--database-url", url], env={"TTY_COMPATIBLE": None})

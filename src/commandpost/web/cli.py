@@ -120,7 +120,7 @@ def list_users(
 
 
 def register(app: typer.Typer) -> None:
-    from commandpost.demo import demo_command
+    from commandpost.demo.command import demo_command
 
     app.add_typer(user_app, name="user")
     app.command("demo")(demo_command)
