@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sqlite3
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from commandpost.incidents.models import TimelineEntry
 from commandpost.policy import service as policy_service
 from commandpost.postmortems import processors
 from commandpost.postmortems.api import tracker_client
-from commandpost.postmortems.models import ActionItem, ActionTicket
+from commandpost.postmortems.models import ActionItem, ActionTicket, TrackerDelivery
 from commandpost.settings import Settings
 from tests.conftest import EXAMPLE_OPS
 from tests.service.test_postmortem_draft import run_criteria, script_webhook_backlog
@@ -207,6 +210,91 @@ def test_a_ticket_is_created_linked_and_its_state_comes_back_by_webhook_and_by_r
     assert "(webhook)" in lines[1] and "is done" in lines[1] and "(read)" in lines[2]
     for line in lines:
         _no_secret(line)
+
+
+@pytest.mark.parametrize("tracker", ["github", "gitlab", "jira", "linear"])
+def test_a_replayed_delivery_is_answered_and_changes_nothing(
+    tracker, item_id, stands, client, auth, sessions, clock
+):  # type: ignore[no-untyped-def]
+    """A signed delivery replayed after a later change (closed, reopened, then the close again) is
+    known by its delivery id: 200, the item stays open, no timeline line. Ids go after 7 days."""
+    assert _create(client, auth, item_id, tracker).status_code == 201
+    far = stands[tracker]
+    (key,) = far.issues
+    far.webhook_ms = int(clock.now().timestamp() * 1000)
+    closed = far.move(key, *DONE[tracker])
+    reopened = far.move(key, *REOPEN[tracker])
+    for headers, body in (closed, reopened):
+        hooked = client.post(f"/api/v1/trackers/{tracker}/webhook", content=body, headers=headers)
+        assert hooked.status_code == 200 and hooked.json()["applied"] is True, hooked.text
+    before, lines = _snapshot(sessions, item_id), _timeline(sessions)
+    assert before[0] == "open"
+
+    headers, body = closed
+    replayed = client.post(f"/api/v1/trackers/{tracker}/webhook", content=body, headers=headers)
+    assert replayed.status_code == 200 and replayed.json()["applied"] is False
+    assert "already received" in replayed.json()["reason"]
+    assert _snapshot(sessions, item_id) == before and _timeline(sessions) == lines
+
+    clock.advance(days=8)
+    far.webhook_ms = int(clock.now().timestamp() * 1000)
+    headers, body = far.move(key, *DONE[tracker])
+    assert client.post(f"/api/v1/trackers/{tracker}/webhook", content=body, headers=headers).json()["applied"]
+    with transaction(sessions, commit=False) as s:
+        kept = s.scalars(select(TrackerDelivery)).all()
+        assert [(d.tracker, d.received_at) for d in kept] == [(tracker, clock.now())]  # the old two pruned
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_no_write_lock_is_held_while_the_tracker_answers(item_id, stands, client, auth, sessions, db_url):  # type: ignore[no-untyped-def]
+    """SQLite has one write lock: while GitHub is slow to answer a ticket request, another writer (a
+    real second connection, as alert intake would be) gets it at once."""
+    github = stands["github"]
+    github.hold = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_create, client, auth, item_id)
+        try:
+            assert github.arrived.acquire(timeout=15), "the request did not reach the tracker"
+            other = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # fails at once ("database is locked") if one is held
+                other.execute("UPDATE action_item SET note = 'written meanwhile' WHERE id = ?", (item_id,))
+                other.execute("COMMIT")
+            finally:
+                other.close()
+        finally:
+            github.hold.set()
+        made = pending.result(timeout=30)
+    assert made.status_code == 201, made.text
+    item, link = _item(sessions, item_id)
+    assert link is not None and item.ticket == link.url and item.note == "written meanwhile"
+
+
+def test_two_requests_for_one_item_link_one_ticket_and_name_the_other(
+    item_id, stands, client, auth, sessions
+):  # type: ignore[no-untyped-def]
+    """Both requests reach the tracker before either stores its link: the first to store wins, the
+    other is a 409 naming the linked ticket and the one it made, for a person to close."""
+    github = stands["github"]
+    github.hold = threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        answers = [pool.submit(_create, client, auth, item_id) for _ in range(2)]
+        try:
+            for _ in answers:
+                assert github.arrived.acquire(timeout=15), "both requests reach the tracker"
+        finally:
+            github.hold.set()
+        made, lost = sorted((a.result(timeout=30) for a in answers), key=lambda r: r.status_code)
+    assert (made.status_code, lost.status_code) == (201, 409), lost.text
+    winner = made.json()["ticket_link"]
+    loser = next(i["html_url"] for k, i in github.issues.items() if k != winner["key"].lower())
+    message = lost.json()["error"]["message"]
+    assert f"already has ticket {winner['key']}" in message and winner["url"] in message
+    assert f"was created but is not linked: close it there: {loser}" in message
+    assert lost.json()["error"]["details"]["unlinked_ticket"] == loser
+    assert len(github.issues) == 2 and _item(sessions, item_id)[1].url == winner["url"]  # type: ignore[union-attr]
+    created = [t for t in _timeline(sessions) if f"action item #{item_id}: ticket" in t]
+    assert len(created) == 1 and winner["key"] in created[0]
 
 
 def test_closed_as_not_planned_is_wontfix_with_a_note(item_id, stands, client, auth, sessions):  # type: ignore[no-untyped-def]

@@ -17,7 +17,9 @@ What each follows (the vendors' REST/GraphQL references, as summarised per API b
   ``PRIVATE-TOKEN`` header), ``GET``/``PUT /api/v4/projects/:id/issues/:iid`` (``state_event``
   close|reopen): ``id``, ``iid``, ``project_id``, ``web_url``, ``state`` opened|closed. Errors: 401
   ``{"message": "401 Unauthorized"}``, 404 ``{"message": "404 Project Not Found"}``, 400
-  ``{"error": "title is missing"}``. Webhook "Issue Hook" with ``X-Gitlab-Token`` (the secret).
+  ``{"error": "title is missing"}``. Webhook "Issue Hook" with ``X-Gitlab-Token`` (the secret),
+  ``X-Gitlab-Event-UUID``, ``X-Gitlab-Webhook-UUID`` and (GitLab 17.4+) ``Idempotency-Key``, the
+  same on the delivery's retries.
 - **Jira Cloud REST v3** ``POST /rest/api/3/issue`` (Basic ``email:api_token``; the description
   must be an Atlassian Document, else 400), 201 ``{"id", "key", "self"}``; ``GET
   /rest/api/3/issue/{key}`` with ``fields.status`` (``name``, ``statusCategory.key``);
@@ -25,18 +27,21 @@ What each follows (the vendors' REST/GraphQL references, as summarised per API b
   31 Done; 204). Errors: 401 (plain text "Client must be authenticated to access this resource."),
   400 ``{"errorMessages": [], "errors": {"project": "valid project is required"}}``, 404
   ``{"errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors":
-  {}}``. Webhook ``jira:issue_updated`` with a status ``changelog`` and ``X-Hub-Signature``.
+  {}}``. Webhook ``jira:issue_updated`` with a status ``changelog``, ``X-Hub-Signature`` and
+  ``X-Atlassian-Webhook-Identifier`` (the same on the delivery's retries).
 - **Linear GraphQL** ``POST /graphql`` (``Authorization: <API key>``, no Bearer):
   ``issueCreate(input: {teamId, title, description})`` → ``{success, issue {id identifier url
   state {name type}}}``, ``issue(id:)``, ``issueUpdate(id:, input: {stateId})``. Errors in GraphQL's
   ``errors[]`` with ``extensions.code`` (``AUTHENTICATION_ERROR``, ``RATELIMITED``,
   ``INVALID_INPUT``) — the HTTP status of those (400 here) is UNCONFIRMED in Linear's public docs; a
   client must read the body either way. Webhook ``type: "Issue"``, ``action: "update"``, ``data``,
-  ``webhookTimestamp`` (ms) with ``Linear-Signature: <hex HMAC>``.
+  ``webhookTimestamp`` (ms) with ``Linear-Signature: <hex HMAC>`` and ``Linear-Delivery`` (its id).
 
-Scripted failures (:meth:`TrackerStandIn.fail`): the next N requests answer a given status in the
-vendor's shape (429 with ``Retry-After``, 500, 503). ``received`` records every request (the tests
-assert no token leaks and what was sent). A body over ``BODY_LIMIT`` is refused unread with 413.
+A slow tracker: with ``hold`` set, each request releases ``arrived`` once and waits for ``hold``
+to be set before it is answered. Scripted failures (:meth:`TrackerStandIn.fail`): the next N
+requests answer a given status in the vendor's shape (429 with ``Retry-After``, 500, 503).
+``received`` records every request (the tests assert no token leaks and what was sent). A body over
+``BODY_LIMIT`` is refused unread with 413.
 """
 
 from __future__ import annotations
@@ -112,6 +117,10 @@ class TrackerStandIn:
     """True: the token the tests use is no longer valid (the vendor's 401 to every request)."""
     projects: dict[str, int] = field(default_factory=dict)
     """what exists: a GitHub repo or GitLab project path → its numeric id; a Jira key; a Linear team"""
+    hold: threading.Event | None = None
+    """Not None: every request waits for it to be set before it is answered (a slow tracker)."""
+    arrived: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+    """Released once by each request that arrives while ``hold`` is not None."""
 
     @property
     def url(self) -> str:
@@ -149,6 +158,9 @@ class TrackerStandIn:
     # -- dispatch -------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        if self.hold is not None:
+            self.arrived.release()
+            self.hold.wait(timeout=30)
         with self.lock:
             self.received.append(Received(method, path, headers, body))
             if self.failures:
@@ -472,6 +484,9 @@ class TrackerStandIn:
                 raw = json.dumps(doc).encode()
                 return {
                     "X-Gitlab-Event": "Issue Hook",
+                    "X-Gitlab-Event-UUID": str(uuid.uuid4()),
+                    "X-Gitlab-Webhook-UUID": str(uuid.uuid4()),
+                    "Idempotency-Key": str(uuid.uuid4()),
                     "X-Gitlab-Token": SECRETS["gitlab"],
                     "Content-Type": "application/json",
                 }, raw

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0023"
+HEAD = "0024"
 """The one head of the migrations (0019 merged the domains' branches). A new migration chains from it
 (its ``down_revision`` is this value, never an older revision: a second head makes ``alembic upgrade
 head`` fail) and becomes the head here; ``tests/service/test_migrations.py`` fails until it does."""

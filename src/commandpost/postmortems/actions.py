@@ -92,8 +92,8 @@ def add(
     now: datetime,
 ) -> ActionItem:
     """A SMART action item (422 naming every rule broken; nothing stored). On a Final postmortem a
-    named runbook is flagged for update at once. ``ticket_follows``: the caller creates its ticket in
-    the tracker in this transaction (tickets.create), so none is asked for here."""
+    named runbook is flagged for update at once. ``ticket_follows``: the caller then creates its ticket
+    in the tracker (tickets.plan, then tickets.link), so none is asked for here."""
     if pm.status == "not_required":
         number = incident_rules.format_number(incident.number)
         raise Conflict(
@@ -416,17 +416,22 @@ def _enqueue(
         )
 
 
+_OPEN_DUES = select(ActionItem.due, ActionItem.reminded_before_for, ActionItem.reminded_after_for).where(
+    ActionItem.status.in_(rules.OPEN_ACTION_STATUSES)
+)
+"""Built once: :func:`next_reminder` runs twice an idle engine pass (``has_work``, ``next_due``)."""
+
+
 def next_reminder(session: Session) -> datetime | None:
-    """The earliest instant :func:`remind_due` has work."""
+    """The earliest instant :func:`remind_due` has work. The engine asks every pass: with no open
+    action item it answers from one query, without reading the ops revision."""
+    rows = session.execute(_OPEN_DUES).all()
+    if not rows:
+        return None
     try:
         timezone = policy_service.current_config(session).settings.timezone
     except Unavailable:
         return None
-    rows = session.execute(
-        select(ActionItem.due, ActionItem.reminded_before_for, ActionItem.reminded_after_for).where(
-            ActionItem.status.in_(rules.OPEN_ACTION_STATUSES)
-        )
-    ).all()
     times = [
         rules.next_reminder_at(due, timezone, before_sent_for=before, after_sent_for=after)
         for due, before, after in rows

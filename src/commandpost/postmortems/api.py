@@ -11,10 +11,12 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from commandpost.db.engine import transaction
+from commandpost.db.unavailable import unavailable
 from commandpost.deps import Ctx, Reader, Responder, RowId, clock_of
-from commandpost.errors import NotFound
+from commandpost.errors import CommandpostError, NotFound
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import timeline
 from commandpost.incidents.models import Incident
@@ -210,7 +212,7 @@ def add_action_item(number: str, body: ActionItemAddIn, ctx: Responder) -> Actio
         now=ctx.now,
     )
     if body.create_ticket or body.tracker is not None:  # a tracker's refusal stores neither
-        _create_ticket(ctx, item.id, body.tracker)
+        _create_ticket(ctx, item.id, body.tracker, added=True)
     return _item_out(ctx, item)
 
 
@@ -295,17 +297,39 @@ def tracker_client(settings: Settings) -> trackers.Trackers:
     return trackers.Trackers(tokens=tokens, outbound=outbound, timeout=settings.tracker_timeout_seconds)
 
 
-def _create_ticket(ctx: Ctx, item_id: int, tracker: str | None) -> None:
+def _create_ticket(ctx: Ctx, item_id: int, tracker: str | None, *, added: bool = False) -> None:
+    """Ask the tracker with no transaction open: what to ask is read, and the request's transaction
+    committed, first (on SQLite it held the one write lock alert intake and paging need); the link
+    is stored after, in the request's second transaction with its audit row. ``added``: this
+    request added the item only to ticket it, so a tracker's refusal takes the item back."""
     settings: Settings = ctx.request.app.state.settings
-    tickets.create(
-        ctx.session,
-        item_id=item_id,
-        tracker=tracker,
-        client=tracker_client(settings),
-        actor=ctx.principal.person,
-        now=ctx.now,
-        sync_every=timedelta(seconds=settings.tracker_sync_seconds),
-    )
+    plan = tickets.plan(ctx.session, item_id=item_id, tracker=tracker)
+    ctx.session.commit()
+    try:
+        ticket = tracker_client(settings).create(
+            plan.tracker, plan.section, title=plan.title, body=plan.body, now=ctx.now
+        )
+    except Exception:
+        if added:
+            tickets.withdraw(ctx.session, item_id=item_id)
+            ctx.session.commit()
+        raise
+    try:
+        tickets.link(
+            ctx.session,
+            plan=plan,
+            ticket=ticket,
+            actor=ctx.principal.person,
+            now=ctx.now,
+            sync_every=timedelta(seconds=settings.tracker_sync_seconds),
+        )
+    except CommandpostError as exc:
+        raise tickets.unlinked(exc, ticket) from None
+    except SQLAlchemyError as exc:
+        failed = unavailable(exc) or CommandpostError(
+            f"storing the ticket's link failed ({type(exc).__name__})"
+        )
+        raise tickets.unlinked(failed, ticket) from exc
 
 
 @router.post(
@@ -326,7 +350,10 @@ async def tracker_webhook(tracker: str, request: Request) -> JSONResponse:
     change = tracker_hooks.parse(tracker, headers=request.headers, body=body, now=now)
     if change is None:
         return JSONResponse({"applied": False, "reason": "not an issue state change"})
+    delivery = tracker_hooks.delivery_id(tracker, headers=request.headers)
     with transaction(request.app.state.sessions) as session:
+        if delivery and not tickets.remember(session, tracker=tracker, delivery_id=delivery, now=now):
+            return JSONResponse({"applied": False, "reason": "this delivery was already received"})
         link = tickets.on_webhook(session, change=change, now=now)
     if link is None:
         return JSONResponse({"applied": False, "reason": "not a ticket commandpost created"})

@@ -132,3 +132,21 @@ class ActionTicket(Base):
     synced_at: Mapped[datetime | None] = mapped_column(doc="when the state was last read or pushed")
     sync_due_at: Mapped[datetime | None] = mapped_column(doc="the next periodic read")
     last_error: Mapped[str | None] = mapped_column(Text, doc="why the last read failed (no secret)")
+
+
+class TrackerDelivery(Base):
+    """A tracker's webhook delivery already applied, by the id the tracker gives it (GitHub's
+    ``X-GitHub-Delivery``…): a replay — a redelivery, or someone resending a captured request whose
+    signature is still good — is answered and changes nothing. Kept 7 days (``received_at``
+    indexed: older rows are pruned as new ones arrive)."""
+
+    __tablename__ = "tracker_delivery"
+    __table_args__ = (
+        UniqueConstraint("tracker", "delivery_id"),
+        Index("ix_tracker_delivery_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracker: Mapped[str] = mapped_column(String(10), doc="github | gitlab | jira | linear")
+    delivery_id: Mapped[str] = mapped_column(String(100), doc="the tracker's id of the delivery")
+    received_at: Mapped[datetime]

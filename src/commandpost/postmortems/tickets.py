@@ -1,13 +1,19 @@
 """Action items' tickets in the team's tracker (issue 21): create one, keep its state, and let "done
 there" be done here.
 
-- :func:`create` asks the org's tracker (``trackers:`` in commandpost.yaml) for a ticket and stores
-  the link in the same transaction as the item's ``ticket`` (its URL). The ticket's body ends with
-  ``commandpost-action-item: #<id>`` so a person (or a later import) can match it back. A failure
-  at the tracker raises before anything is stored: the item is unchanged.
+- Creating a ticket is three steps, so that no transaction is open while the tracker answers (on
+  SQLite one would hold the only write lock, and alert intake and pages would wait on GitHub):
+  :func:`plan` reads what to ask in a short transaction, the caller asks the tracker
+  (``Trackers.create``), and :func:`link` stores the link and the item's ``ticket`` (its URL) in a
+  second one. The ticket's body ends with ``commandpost-action-item: #<id>`` so a person (or a later
+  import) can match it back. A failure at the tracker raises before anything is stored. When a
+  second request for the same item linked its ticket in between, :func:`link` answers 409 naming
+  the linked ticket and the one just made (:func:`unlinked`), for a person to close.
 - The state comes back two ways, both ending in :func:`apply`: the engine reads due tickets in
   batches (:func:`sync_due`, every ``tracker_sync_seconds``, pausing a tracker that rate-limits),
-  and a verified webhook (:func:`on_webhook`) applies at once what the tracker says.
+  and a verified webhook (:func:`on_webhook`) applies at once what the tracker says — once: its
+  delivery id is remembered for :data:`DELIVERIES_KEPT` (:func:`remember`), so a replay changes
+  nothing.
 - Done (or closed) there → ``done`` here; closed as not planned / canceled → ``wontfix`` with a
   note; reopened there → ``open`` here, so the overdue tracking and the reminders pick it up
   again. Each change is one ``system`` line on the incident's timeline (not on a closed incident,
@@ -19,24 +25,28 @@ Services flush, never commit.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from commandpost.errors import Conflict, RateLimited, Unavailable, ValidationFailed
+from commandpost.errors import CommandpostError, Conflict, RateLimited, Unavailable, ValidationFailed
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import service as incident_service
 from commandpost.incidents.models import Incident
 from commandpost.policy import service as policy_service
 from commandpost.policy.opsfiles import OpsConfig
 from commandpost.postmortems import actions, rules, tracker_hooks, trackers
-from commandpost.postmortems.models import ActionItem, ActionTicket, Postmortem
+from commandpost.postmortems.models import ActionItem, ActionTicket, Postmortem, TrackerDelivery
 
 log = logging.getLogger("commandpost.postmortems")
 BATCH = 50
 MARKER = "commandpost-action-item"
+DELIVERIES_KEPT = timedelta(days=7)
+"""How long a webhook delivery id is remembered: trackers retry a failed delivery for hours, not days."""
 
 
 def section(config: OpsConfig, tracker: str | None) -> tuple[str, Any]:
@@ -97,32 +107,66 @@ def _body(item: ActionItem, number: str) -> str:
     return "\n\n".join(lines)
 
 
-def create(
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to ask the tracker for an item's ticket, read before it is asked."""
+
+    item_id: int
+    tracker: str
+    section: Any
+    title: str
+    body: str
+
+
+def _already(item_id: int, link: ActionTicket) -> str:
+    return (
+        f"action item #{item_id} already has ticket {link.key} in {trackers.LABELS[link.tracker]}: {link.url}"
+    )
+
+
+def plan(session: Session, *, item_id: int, tracker: str | None) -> Plan:
+    """The ticket to ask for (404 no item, 409 it has a ticket, 422 no such tracker configured)."""
+    item = actions.get(session, item_id=item_id)
+    existing = link_of(session, item.id)
+    if existing is not None:
+        raise Conflict(_already(item.id, existing), details={"ticket": existing.url})
+    name, found = section(policy_service.current_config(session), tracker)
+    incident = session.get_one(Incident, item.incident_id)
+    body = _body(item, incident_rules.format_number(incident.number))
+    return Plan(item.id, name, found, item.title, body)
+
+
+def unlinked(error: CommandpostError, ticket: trackers.Ticket) -> CommandpostError:
+    """``error`` (storing the link failed) naming the ticket the tracker made, for a person to close."""
+    label = trackers.LABELS[ticket.tracker]
+    error.message += (
+        f"; {label} ticket {ticket.key} was created but is not linked: close it there: {ticket.url}"
+    )
+    error.args = (error.message,)
+    details = error.details if isinstance(error.details, dict) else {}
+    error.details = {**details, "unlinked_ticket": ticket.url}
+    return error
+
+
+def link(
     session: Session,
     *,
-    item_id: int,
-    tracker: str | None,
-    client: trackers.Trackers,
+    plan: Plan,
+    ticket: trackers.Ticket,
     actor: str,
     now: datetime,
     sync_every: timedelta,
 ) -> ActionTicket:
-    """The item's ticket, created in the tracker and linked (409 when it already has one)."""
-    item = actions.get(session, item_id=item_id, for_update=True)
+    """Link the ticket the tracker made for ``plan``; 409 when another request linked one to the item
+    since ``plan`` was read (seen under the item's row lock, or by the unique item id if two get past
+    it). The caller names ``ticket`` in any error (:func:`unlinked`): the tracker has it, unlinked."""
+    item = actions.get(session, item_id=plan.item_id, for_update=True)
     existing = link_of(session, item.id)
     if existing is not None:
-        raise Conflict(
-            f"action item #{item.id} already has ticket {existing.key} in "
-            f"{trackers.LABELS[existing.tracker]}: {existing.url}",
-            details={"ticket": existing.url},
-        )
-    name, found = section(policy_service.current_config(session), tracker)
-    incident = session.get_one(Incident, item.incident_id)
-    number = incident_rules.format_number(incident.number)
-    ticket = client.create(name, found, title=item.title, body=_body(item, number), now=now)
+        raise Conflict(_already(item.id, existing), details={"ticket": existing.url})
     link = ActionTicket(
         action_item_id=item.id,
-        tracker=name,
+        tracker=plan.tracker,
         external_id=ticket.external_id[:300],
         key=ticket.key[:300],
         url=ticket.url[:1000],
@@ -133,19 +177,31 @@ def create(
         synced_at=now,
         sync_due_at=now + sync_every,
     )
-    session.add(link)
+    try:
+        with session.begin_nested():
+            session.add(link)
+    except IntegrityError:
+        raise Conflict(f"action item #{item.id} was given a ticket by another request meanwhile") from None
     item.ticket = ticket.url[:500]
     item.updated_at = now
     session.flush()
     _record(
         session,
         item,
-        f"action item #{item.id}: ticket {link.key} created in {trackers.LABELS[name]} by @{actor}: "
+        f"action item #{item.id}: ticket {link.key} created in {trackers.LABELS[plan.tracker]} by @{actor}: "
         f"{link.url}",
-        data={"action_item": item.id, "tracker": name, "ticket": link.key, "url": link.url},
+        data={"action_item": item.id, "tracker": plan.tracker, "ticket": link.key, "url": link.url},
         now=now,
     )
     return link
+
+
+def withdraw(session: Session, *, item_id: int) -> None:
+    """Remove an item added only to have its ticket made, when the tracker refused: a refusal stores
+    neither (unless a ticket got linked to it meanwhile). A runbook update request the item made on a
+    Final postmortem stays: it is one per incident and runbook, not the item's own."""
+    linked = exists().where(ActionTicket.action_item_id == ActionItem.id)
+    session.execute(delete(ActionItem).where(ActionItem.id == item_id, ~linked))
 
 
 def apply(
@@ -207,6 +263,18 @@ def _record(session: Session, item: ActionItem, text: str, *, data: dict[str, An
 
 
 # ---------------------------------------------------------------- state back: webhook and reads
+
+
+def remember(session: Session, *, tracker: str, delivery_id: str, now: datetime) -> bool:
+    """Note a webhook delivery by its id; False when it was already noted (a replay). Ids older than
+    :data:`DELIVERIES_KEPT` are dropped here, as new ones arrive."""
+    session.execute(delete(TrackerDelivery).where(TrackerDelivery.received_at < now - DELIVERIES_KEPT))
+    try:
+        with session.begin_nested():
+            session.add(TrackerDelivery(tracker=tracker, delivery_id=delivery_id, received_at=now))
+    except IntegrityError:
+        return False
+    return True
 
 
 def on_webhook(session: Session, *, change: tracker_hooks.Change, now: datetime) -> ActionTicket | None:

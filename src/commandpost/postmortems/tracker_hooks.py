@@ -7,6 +7,10 @@ minute), GitLab ``X-Gitlab-Token`` (the shared secret itself). Comparisons are c
 secret configured, no header, a wrong one: :class:`~commandpost.errors.Unauthorized` (401), before
 the body is parsed. A delivery about something else (a comment, a ping) is :data:`None`: answered
 200 and ignored.
+
+A signature proves who sent a body, not that it is new: a captured delivery stays valid forever
+(Linear's excepted, for a minute). :func:`delivery_id` reads the id each tracker gives a delivery
+(the same on its retries), which ``tickets.remember`` keeps so that a replay changes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ SECRET_VARS = {
     "linear": "COMMANDPOST_LINEAR_WEBHOOK_SECRET",
 }
 LINEAR_MAX_AGE_MS = 60_000
+DELIVERY_HEADERS = {
+    "github": ("x-github-delivery",),
+    "gitlab": ("idempotency-key", "x-gitlab-event-uuid"),  # the first since GitLab 17.4, same on retries
+    "jira": ("x-atlassian-webhook-identifier",),
+    "linear": ("linear-delivery",),
+}
+DELIVERY_ID_MAX = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +76,16 @@ def verify(tracker: str, *, headers: Mapping[str, str], body: bytes, secret: str
         raise Unauthorized(f"{label} webhook without its signature header: refused")
     if not _same(given, expected):
         raise Unauthorized(f"{label} webhook signature does not match: refused")
+
+
+def delivery_id(tracker: str, *, headers: Mapping[str, str]) -> str | None:
+    """The tracker's id of this delivery (None: the header is missing, too long or not printable —
+    the delivery is still applied, only not remembered)."""
+    for name in DELIVERY_HEADERS[tracker]:
+        value = headers.get(name, "").strip()
+        if value:
+            return value if len(value) <= DELIVERY_ID_MAX and value.isprintable() else None
+    return None
 
 
 def _doc(body: bytes) -> dict[str, Any]:
