@@ -29,7 +29,8 @@ from commandpost.postmortems.models import ActionItem
 from commandpost.postmortems.processors import Criteria
 from commandpost.settings import Settings
 from commandpost.slack import models as m
-from commandpost.slack.command_post import CommandPost, channel_name
+from commandpost.slack.channel_steps import channel_name
+from commandpost.slack.command_post import CommandPost
 from commandpost.slack.models import SlackChannel
 from tests import cli_support
 from tests.api.test_postmortem_api import FILLED

@@ -9,14 +9,15 @@ One pass (only while ``slack_bot_token`` is set):
    past ``cursor``, closed ones whose postmortem became Final — with a conditional UPDATE that sets
    ``claimed_by`` and a claim expiry in ``next_attempt_at`` (a replica whose UPDATE matches nothing
    skips the row). **Commit**: no transaction is open during a Slack call.
-3. **Work** each claimed row on a worker thread: read what the channel needs in a read-only session,
-   then call Slack step by step — ``conversations.create`` (the incident's ``channel`` name, a ``-2``,
-   ``-3``… on ``name_taken``), ``setTopic``, ``invite``, two ``bookmarks.add``, the opening message,
-   the announcement — saving each step's result at once (conditional on the claim), so a retry or a
-   crash never repeats a call that succeeded. Then it follows the timeline from ``cursor``: one message
-   per pass with the new lines, invites for new role holders and the newly paged, the topic kept in
-   step; on close a summary, and once the postmortem is Final (or none is required), when the org
-   archives, ``conversations.archive``.
+3. **Work** each claimed row on a worker thread: read what the channel needs in a read-only session
+   (``channel_job.py``), then call Slack step by step (``channel_steps.py``) —
+   ``conversations.create`` (the incident's ``channel`` name, a ``-2``, ``-3``… on ``name_taken``),
+   ``setTopic``, ``invite``, two ``bookmarks.add``, the opening message, the announcement — saving
+   each step's result at once (conditional on the claim), so a retry or a crash never repeats a call
+   that succeeded. Then it follows the timeline from ``cursor``: one message per pass with the new
+   lines, invites for new role holders and the newly paged, the topic kept in step; on close a
+   summary, and once the postmortem is Final (or none is required), when the org archives,
+   ``conversations.archive``.
 4. The pass waits at most ``wait`` seconds for its workers; one still talking to a slow Slack finishes
    on its own and saves its own results. A call that can succeed later (429 with ``Retry-After``, 5xx,
    ``ratelimited``, a timeout) backs the row off through ``next_attempt_at``; one Slack refuses for good
@@ -32,7 +33,6 @@ import threading
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,17 +43,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from commandpost.db.engine import make_session_factory, transaction
 from commandpost.db.upsert import insert_for
 from commandpost.errors import Unavailable
-from commandpost.incidents import roles, timeline
 from commandpost.incidents import rules as incident_rules
-from commandpost.incidents.models import Incident, PublicUpdate, TimelineEntry
-from commandpost.paging import page as paging_page
-from commandpost.policy import service as policy_service
-from commandpost.policy.durations import format_duration
+from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.policy.opsfiles import OpsConfig
 from commandpost.postmortems.models import Postmortem
 from commandpost.settings import Settings, get_settings
-from commandpost.slack import blocks
 from commandpost.slack import models as m
+from commandpost.slack.channel_job import ARCHIVABLE, ChannelJob, read_job
+from commandpost.slack.channel_steps import ChannelSteps, channel_name
 from commandpost.slack.client import SlackFailure, call, enabled, web_client
 from commandpost.slack.models import SlackChannel
 
@@ -66,69 +63,18 @@ CLAIM = timedelta(minutes=2)
 BACKOFF_BASE = timedelta(seconds=2)
 BACKOFF_CAP = timedelta(seconds=60)
 """Backoff of a row Slack could not serve (2 s, 4 s, … at most a minute): the command post matters."""
-ENTRIES = 200
-"""Timeline entries read per pass; the rest follow in the next pass."""
-LINES = 20
-"""Lines per update message (a section block each; Slack allows 50 blocks)."""
-MAX_SUFFIX = 20
-"""``name_taken``: the name with ``-2`` … ``-20`` is tried before the row fails."""
-NAME_LIMIT = 80
 USERS_KEPT = timedelta(hours=1)
 """How long a person's Slack id (or its absence) found by ``users.lookupByEmail`` is reused."""
 WAIT_SECONDS = 0.5
-ARCHIVABLE = ("final", "not_required")
-"""Postmortem states that let a closed incident's channel be archived."""
-ESSENTIAL = frozenset({m.CREATE, m.OPENING, m.FOLLOW, m.ARCHIVE})
-"""Steps whose refusal fails the row; any other step Slack refuses is skipped and noted."""
-ALREADY = frozenset({"already_in_channel", "cant_invite_self", "already_archived"})
 
 
 class _Lost(Exception):
     """The claim is gone (it expired and another replica took the row): stop, save nothing."""
 
 
-def channel_name(name: str, suffix: int = 1) -> str:
-    """Slack's form of the incident's channel name: lowercase, ``[a-z0-9_-]``, at most 80 characters,
-    ``-<suffix>`` from the second try on."""
-    clean = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-" for c in name.lower())
-    clean = clean.strip("-") or "incident"
-    tail = f"-{suffix}" if suffix > 1 else ""
-    return clean[: NAME_LIMIT - len(tail)].rstrip("-") + tail
-
-
 def backoff(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failure in a row."""
     return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
-
-
-@dataclass
-class _Job:
-    """Everything one row's work needs, read before any Slack call."""
-
-    row_id: int
-    state: str
-    step: str
-    name: str
-    channel_id: str | None
-    cursor: int
-    topic: str | None
-    invited: set[str]
-    attempts: int
-    number: str
-    status: str
-    closed: bool
-    page: paging_page.PageText
-    ic: str | None
-    paged: list[str]
-    people: list[str]
-    new_topic: str
-    newest: int
-    entries: list[tuple[int, str, dict[str, Any], str]]
-    postmortem: str | None
-    postmortem_url: str
-    duration: str
-    config: OpsConfig
-    notes: list[str] = field(default_factory=list)
 
 
 class CommandPost:
@@ -304,7 +250,7 @@ class CommandPost:
                 claimed.append(row_id)
         return claimed
 
-    def _save(self, factory: sessionmaker[Session], job: _Job, now: datetime, **values: Any) -> None:
+    def _save(self, factory: sessionmaker[Session], job: ChannelJob, now: datetime, **values: Any) -> None:
         """Store a step's result at once, only while the claim is still ours."""
         with transaction(factory) as session:
             result = session.execute(
@@ -327,7 +273,7 @@ class CommandPost:
         writer, reader = factories
         try:
             with transaction(reader, commit=False) as session:
-                job = self._read(session, row_id, now)
+                job = read_job(session, row_id, now, owner=self.owner, base_url=self.settings.base_url())
         except Unavailable:  # no ops applied: nothing to name or invite by yet
             job = None
         except Exception:
@@ -337,7 +283,7 @@ class CommandPost:
             self._release_by_id(writer, row_id, now)
             return
         try:
-            self._act(writer, job, now)
+            ChannelSteps(self.client, self._save, self._slack_id).act(writer, job, now)
             self._save(
                 writer,
                 job,
@@ -364,7 +310,9 @@ class CommandPost:
                 .execution_options(synchronize_session=False)
             )
 
-    def _failed(self, writer: sessionmaker[Session], job: _Job, now: datetime, failure: SlackFailure) -> None:
+    def _failed(
+        self, writer: sessionmaker[Session], job: ChannelJob, now: datetime, failure: SlackFailure
+    ) -> None:
         error = "; ".join([str(failure), *job.notes])[:500]
         try:
             if failure.retry:
@@ -392,158 +340,6 @@ class CommandPost:
         except _Lost:
             pass
 
-    def _read(self, session: Session, row_id: int, now: datetime) -> _Job | None:
-        row = session.get(SlackChannel, row_id)
-        if row is None or row.claimed_by != self.owner:
-            return None
-        incident = session.get_one(Incident, row.incident_id)
-        config = policy_service.current_config(session)
-        base = self.settings.base_url()
-        page = paging_page.build(config, incident, base_url=base)
-        views = roles.view(session, incident=incident, now=now)
-        ic = next((v.holder for v in views if v.role == "ic"), None)
-        pages = session.scalars(
-            select(TimelineEntry.data).where(
-                TimelineEntry.incident_id == incident.id, TimelineEntry.kind == "page"
-            )
-        ).all()
-        paged = list(
-            dict.fromkeys(
-                str(to)
-                for data in pages
-                if (data or {}).get("kind", "page") == "page"
-                for to in (data or {}).get("to") or []
-            )
-        )
-        people = [v.holder for v in views if v.holder]
-        people += [label[1:] for label in paged if label.startswith("@")]
-        for name in config.settings.slack.invite.get(incident.severity, []):  # type: ignore[call-overload]
-            team = config.team(name)
-            people += team.members if team else [name]
-        entries = timeline.entries(session, incident=incident, after=row.cursor or None, limit=ENTRIES)
-        pm = session.scalar(select(Postmortem.status).where(Postmortem.incident_id == incident.id))
-        end = incident.resolved_at or incident.closed_at or now
-        return _Job(
-            row_id=row.id,
-            state=row.state,
-            step=row.step,
-            name=row.name,
-            channel_id=row.channel_id,
-            cursor=row.cursor,
-            topic=row.topic,
-            invited={u for u in row.invited.split(",") if u},
-            attempts=row.attempts,
-            number=page.number,
-            status=incident.status,
-            closed=incident.status == "closed",
-            page=page,
-            ic=ic,
-            paged=paged,
-            people=list(dict.fromkeys(p.lstrip("@") for p in people)),
-            new_topic=blocks.topic(
-                severity=incident.severity,
-                status=incident.status,
-                ic=ic,
-                status_page=_status_page(session, config, incident),
-            ),
-            newest=timeline.newest_id(session, incident=incident),
-            entries=[(e.id, e.kind, dict(e.data or {}), e.text) for e in entries],
-            postmortem=pm,
-            postmortem_url=f"{base}/postmortems/{page.number}",
-            duration=format_duration(max(timedelta(0), end - incident.declared_at)),
-            config=config,
-        )
-
-    def _act(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        if job.step == m.CREATE:
-            if job.closed:
-                job.notes.append(f"{job.number} was closed before its channel could be made")
-                self._save(writer, job, now, state=m.FAILED, step=m.DONE)
-                return
-            self._create(writer, job, now)
-        for step, do in (
-            (m.TOPIC, self._set_topic),
-            (m.INVITE, self._invite),
-            (m.BOOKMARK_RUNBOOK, self._bookmark_runbook),
-            (m.BOOKMARK_INCIDENT, self._bookmark_incident),
-            (m.OPENING, self._opening),
-            (m.ANNOUNCE, self._announce),
-        ):
-            if job.step == step:
-                self._optional(job, step, lambda do=do: do(writer, job, now))
-                following = m.SETUP[m.SETUP.index(step) + 1] if step != m.ANNOUNCE else m.FOLLOW
-                values: dict[str, Any] = {"step": following}
-                if step == m.OPENING:
-                    values["cursor"] = job.newest  # the opening message told everything before it
-                self._save(writer, job, now, **values)
-        if job.step == m.FOLLOW:
-            self._follow(writer, job, now)
-        if job.step == m.ARCHIVE and job.postmortem in ARCHIVABLE:
-            self._archive(writer, job, now)
-
-    def _optional(self, job: _Job, step: str, do: Any) -> None:
-        """Run ``do``; a refusal (not a "try later") of a step the channel can live without is noted."""
-        try:
-            do()
-        except SlackFailure as failure:
-            if failure.retry or step in ESSENTIAL:
-                raise
-            log.warning("slack: %s's channel: %s skipped: %s", job.number, step, failure)
-            job.notes.append(str(failure))
-
-    # ------------------------------------------------------------------ the calls
-
-    def _create(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        base = job.page.command_post or job.name
-        suffix = next((n for n in range(1, MAX_SUFFIX + 1) if channel_name(base, n) == job.name), 1)
-        while True:
-            try:
-                answer = call("conversations.create", self.client.conversations_create, name=job.name)
-            except SlackFailure as failure:
-                if failure.error != "name_taken" or suffix >= MAX_SUFFIX:
-                    raise
-                suffix += 1
-                self._save(writer, job, now, name=channel_name(base, suffix))
-                continue
-            self._save(
-                writer, job, now, channel_id=str(answer["channel"]["id"]), state=m.CREATED, step=m.TOPIC
-            )
-            return
-
-    def _set_topic(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        call(
-            "conversations.setTopic",
-            self.client.conversations_setTopic,
-            channel=job.channel_id,
-            topic=job.new_topic,
-        )
-        self._save(writer, job, now, topic=job.new_topic)
-
-    def _invite(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        """Everyone the channel should hold and does not yet: one call each, so one person Slack
-        refuses (deactivated, a guest) never keeps the others out."""
-        for handle in job.people:
-            user = self._slack_id(job.config, handle, now)
-            if user is None:
-                job.notes.append(f"@{handle} has no Slack account (slack_user or an email Slack knows)")
-                continue
-            if user in job.invited:
-                continue
-            try:
-                call(
-                    "conversations.invite",
-                    self.client.conversations_invite,
-                    channel=job.channel_id,
-                    users=user,
-                )
-            except SlackFailure as failure:
-                if failure.retry:
-                    raise
-                if failure.error not in ALREADY:
-                    job.notes.append(f"inviting @{handle}: {failure.error}")
-            job.invited.add(user)
-            self._save(writer, job, now, invited=",".join(sorted(job.invited)))
-
     def _slack_id(self, config: OpsConfig, handle: str, now: datetime) -> str | None:
         person = config.person(handle)
         if person is None:
@@ -567,104 +363,3 @@ class CommandPost:
         with self._lock:
             self._users[email] = (found, now)
         return found
-
-    def _bookmark_runbook(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        if job.page.runbook_url:
-            call(
-                "bookmarks.add",
-                self.client.bookmarks_add,
-                channel_id=job.channel_id,
-                title="Runbook",
-                type="link",
-                link=job.page.runbook_url,
-                emoji=":book:",
-            )
-
-    def _bookmark_incident(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        call(
-            "bookmarks.add",
-            self.client.bookmarks_add,
-            channel_id=job.channel_id,
-            title=f"{job.number} in commandpost",
-            type="link",
-            link=job.page.url,
-            emoji=":rotating_light:",
-        )
-
-    def _opening(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        text, body = blocks.opening(job.page, ic=job.ic, paged=job.paged, channel=job.name)
-        answer = call(
-            "chat.postMessage", self.client.chat_postMessage, channel=job.channel_id, text=text, blocks=body
-        )
-        self._save(writer, job, now, opening_ts=str(answer.get("ts") or "") or None)
-
-    def _announce(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        where = job.config.settings.slack.announce_channel
-        if where and job.channel_id:
-            text, body = blocks.announcement(job.page, channel_id=job.channel_id)
-            call("chat.postMessage", self.client.chat_postMessage, channel=where, text=text, blocks=body)
-
-    def _follow(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        self._optional(job, m.INVITE, lambda: self._invite(writer, job, now))
-        entries = [entry for entry in job.entries if entry[0] > job.cursor]
-        lines = [
-            (entry_id, line)
-            for entry_id, kind, data, text in entries
-            if (line := blocks.update_line(kind, data, text)) is not None
-        ]
-        for start in range(0, len(lines), LINES):
-            chunk = lines[start : start + LINES]
-            text, body = blocks.updates([line for _id, line in chunk])
-            call(
-                "chat.postMessage",
-                self.client.chat_postMessage,
-                channel=job.channel_id,
-                text=text,
-                blocks=body,
-            )
-            self._save(writer, job, now, cursor=chunk[-1][0])
-        if entries and entries[-1][0] > job.cursor:
-            self._save(writer, job, now, cursor=entries[-1][0])
-        if job.new_topic != job.topic:
-            self._optional(job, m.TOPIC, lambda: self._set_topic(writer, job, now))
-        if job.closed and len(job.entries) < ENTRIES:
-            text, body = blocks.summary(
-                job.page,
-                status=job.status,
-                duration=job.duration,
-                ic=job.ic,
-                postmortem_url=job.postmortem_url,
-                postmortem=(job.postmortem or "not yet evaluated").replace("_", " "),
-            )
-            call(
-                "chat.postMessage",
-                self.client.chat_postMessage,
-                channel=job.channel_id,
-                text=text,
-                blocks=body,
-            )
-            archive = job.config.settings.slack.archive_on_close
-            self._save(writer, job, now, step=m.ARCHIVE if archive else m.DONE)
-
-    def _archive(self, writer: sessionmaker[Session], job: _Job, now: datetime) -> None:
-        text, body = blocks.archived(job.number, job.postmortem_url, final=job.postmortem == "final")
-        call("chat.postMessage", self.client.chat_postMessage, channel=job.channel_id, text=text, blocks=body)
-        try:
-            call("conversations.archive", self.client.conversations_archive, channel=job.channel_id)
-        except SlackFailure as failure:
-            if failure.error not in ALREADY:
-                raise
-        self._save(writer, job, now, state=m.ARCHIVED, step=m.DONE)
-
-
-def _status_page(session: Session, config: OpsConfig, incident: Incident) -> str:
-    """What the public status page says of the incident: only what Comms or the IC published there."""
-    shown = session.scalars(
-        select(PublicUpdate)
-        .where(PublicUpdate.incident_id == incident.id)
-        .order_by(PublicUpdate.id.desc())
-        .limit(1)
-    ).first()
-    if shown is None:
-        return "not published"
-    return f"{shown.state}, updated {timeline.local(shown.at, config.settings.timezone, '%H:%M %Z')}"
