@@ -147,15 +147,16 @@ class Settings(BaseSettings):
     @classmethod
     def _password_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
         """Refused here, where an error names only the file (a model-level error would quote every
-        setting): unreadable, empty, or beside a URL that has a password of its own."""
+        setting): unreadable, empty, or beside a URL with another password (the same one is what a
+        child process, given the URL this made, finds: the schema upgrade's)."""
         if path is None:
             return None
-        _file_password(path)
+        password = _file_password(path)
         url = _url(info.data.get("database_url", ""))
         if url is not None and url.get_backend_name() != "postgresql":
             raise ValueError("a password file is for a postgresql+psycopg:// COMMANDPOST_DATABASE_URL")
-        if url is not None and url.password is not None:
-            raise ValueError("COMMANDPOST_DATABASE_URL has a password too: give it in one place only")
+        if url is not None and url.password not in (None, password):
+            raise ValueError("COMMANDPOST_DATABASE_URL has another password: give it in one place only")
         return path
 
     @model_validator(mode="after")

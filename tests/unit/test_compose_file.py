@@ -117,6 +117,9 @@ def test_the_password_file_goes_into_the_database_url(tmp_path, monkeypatch) -> 
         "db",
         "commandpost",
     )
+    # serve's schema upgrade runs in a child process, given this URL and the same environment
+    monkeypatch.setenv("COMMANDPOST_DATABASE_URL", Settings().database_url)
+    assert make_url(Settings().database_url) == url
 
 
 @pytest.mark.parametrize(
@@ -125,7 +128,11 @@ def test_the_password_file_goes_into_the_database_url(tmp_path, monkeypatch) -> 
         (None, "postgresql+psycopg://commandpost@db/commandpost", "cannot read the database password from"),
         ("\n", "postgresql+psycopg://commandpost@db/commandpost", "is empty"),
         (b"\xff\xfe", "postgresql+psycopg://commandpost@db/commandpost", "is not UTF-8 text"),
-        ("s3cret-from-file", "postgresql+psycopg://commandpost:other@db/commandpost", "give it in one place"),
+        (
+            "s3cret-from-file",
+            "postgresql+psycopg://commandpost:url-hunter2@db/commandpost",
+            "has another password",
+        ),
         ("s3cret-from-file", "sqlite:///var/commandpost.db", "is for a postgresql+psycopg://"),
     ],
 )
@@ -143,5 +150,5 @@ def test_a_bad_password_file_is_refused_naming_the_file_not_the_password(
     with pytest.raises(ValidationError) as info:
         Settings()
     assert says in str(info.value) and "database_password_file" in str(info.value)
-    for secret_text in ("s3cret-from-file", "smtp-hunter2", "other"):
+    for secret_text in ("s3cret-from-file", "smtp-hunter2", "url-hunter2"):
         assert secret_text not in str(info.value)
