@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import signal
 import socket
-from typing import Any, cast
 
 import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from commandpost import logfilter, prefork, public_url
+from commandpost import prefork, public_url
 from commandpost.app import create_app
 from commandpost.clock import SystemClock
 from commandpost.console import err_console
 from commandpost.db import migrate
 from commandpost.db.engine import create_db_engine, make_session_factory, transaction
+from commandpost.http_protocol import OneWriteHttpProtocol
 from commandpost.logfilter import ServerLog
 from commandpost.policy import service as policy_service
 from commandpost.security import redact
@@ -116,51 +114,6 @@ def _serve_worker(settings: Settings, clock: SystemClock, log: ServerLog, sock: 
     with log.off_the_loop():
         server.run(sockets=[sock])
     return 0 if server.started else 3  # uvicorn's STARTUP_FAILURE
-
-
-class OneWriteHttpProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol (httptools), sending each response in one ``send()``.
-
-    uvicorn writes a response's head and its body separately, and the transport sends each at once:
-    two system calls and two TCP segments (and two wake-ups of the client) per answer. Measured on
-    the alert intake, the second one cost about a fifth of the server's CPU per request. Here the
-    connection's writes are gathered until the end of the event loop's turn and sent together.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.access_logger = logfilter.access_logger()  # off the loop while serve's log is (QuickAccess)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.transport = cast(asyncio.Transport, _GatheredWrites(transport, self.loop))
-
-
-class _GatheredWrites:
-    """A transport whose writes are sent together at the end of the loop's turn (or on close);
-    everything else is the real transport's."""
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._pending: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        if not self._pending:
-            self._loop.call_soon(self._send)
-        self._pending.append(data)
-
-    def _send(self) -> None:
-        pending, self._pending = self._pending, []
-        if pending and not self._transport.is_closing():
-            self._transport.write(b"".join(pending) if len(pending) > 1 else pending[0])
-
-    def close(self) -> None:
-        self._send()  # what the response wrote goes out before the connection closes
-        self._transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
 
 
 def _leave_on_sigterm(signum: int, _frame: object) -> None:

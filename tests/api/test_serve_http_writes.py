@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from commandpost.serve import OneWriteHttpProtocol
+from commandpost.http_protocol import OneWriteHttpProtocol
 
 
 async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:

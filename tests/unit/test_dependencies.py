@@ -41,7 +41,7 @@ def test_serve_uses_httptools_and_uvicorn_picks_uvloop():
     from uvicorn.loops.auto import auto_loop_factory
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from commandpost.serve import OneWriteHttpProtocol
+    from commandpost.http_protocol import OneWriteHttpProtocol
 
     assert issubclass(OneWriteHttpProtocol, HttpToolsProtocol)
     assert auto_loop_factory().__module__.startswith("uvloop")

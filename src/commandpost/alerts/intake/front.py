@@ -59,14 +59,21 @@ class IntakeFront:
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, target: Target) -> None:
+        reply = await self.reply(scope, receive, target)
+        if reply is not None:
+            await _send(send, reply.status, reply.content(), reply.headers)
+
+    async def reply(self, scope: Scope, receive: Receive, target: Target) -> IntakeReply | None:
+        """The answer to one intake request (None: the client went away before sending its body),
+        counted in the request metrics. ``serve``'s HTTP protocol calls this directly, without the
+        ASGI messages (:mod:`commandpost.http_protocol`)."""
         started = time.perf_counter()
         status = 500
         try:
             reply = await self._answer(scope, receive, target)
-            if reply is None:  # the client went away before sending its body
-                return
-            status = reply.status
-            await _send(send, status, reply.content(), reply.headers)
+            if reply is not None:
+                status = reply.status
+            return reply
         finally:
             self.observe("POST", status, time.perf_counter() - started)
 
