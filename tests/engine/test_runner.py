@@ -134,3 +134,75 @@ def test_default_processors_page_with_the_runners_own_base_url(sessions, clock, 
         pages = s.scalars(select(OutgoingMessage).where(OutgoingMessage.key.startswith("page/"))).all()
     link = f"https://cp.runner.example/incidents/INC-{incident.number}"
     assert pages and all(link in m.body for m in pages), [m.body for m in pages]
+
+
+class Broken(Recorder):
+    """Its questions fail as a bad write does: the session is left needing a rollback (on either
+    database), so a runner that asked the next processor in the same transaction without one fails it."""
+
+    def _fail(self, session: Session, now: datetime) -> None:
+        session.add(lease.EngineLease(name="broken", owner=None, expires_at=now))  # owner is NOT NULL
+        session.flush()
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        self._fail(session, now)
+        return False
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        self._fail(session, now)
+        return None
+
+
+class Asks(Recorder):
+    """Answers from the database, as a real processor does."""
+
+    def has_work(self, session: Session, now: datetime) -> bool:
+        session.scalar(text("SELECT count(*) FROM engine_lease"))
+        return self.work
+
+    def next_due(self, session: Session, now: datetime) -> datetime | None:
+        session.scalar(text("SELECT count(*) FROM engine_lease"))
+        return super().next_due(session, now)
+
+
+def test_an_idle_pass_asks_every_processor_in_one_read_transaction(engine, sessions, clock, settings):
+    """Issue 19: each question used to open a transaction of its own; intake's event loop waited on
+    the GIL for all that Python. An idle pass is one read transaction; next_wake another."""
+    from sqlalchemy import event
+
+    from tests.paging_support import apply
+
+    apply(sessions, clock)
+    plan = engine_plan(settings).sequence()
+    runner = Runner(sessions, clock, settings=settings, processors=plan)
+    runner.run_once()  # what is due at once after an apply (the burn-rate minute)
+    begun: list[object] = []
+
+    def count(connection: object) -> None:
+        begun.append(connection)
+
+    event.listen(engine, "begin", count)
+    try:
+        passes = [runner.run_once(), len(begun)]
+        begun.clear()
+        runner.next_wake(clock.now())
+        wakes = len(begun)
+    finally:
+        event.remove(engine, "begin", count)
+    assert wakes == 1
+    if engine.dialect.name == "sqlite":  # on PostgreSQL every processor runs, in its own transaction
+        assert passes == [0, 1]
+
+
+def test_a_failing_question_leaves_the_others_answered(engine, sessions, clock, settings):
+    """A question that raises is rolled back alone: the processor runs anyway (it may have work),
+    and the next processor is asked afresh and answers — idle stays idle, the due time counts."""
+    broken = Broken("broken")
+    idle = Asks("idle", due_in=timedelta(milliseconds=200), work=False)
+    busy = Asks("busy")
+    runner = Runner(sessions, clock, settings=settings, processors=[broken, idle, busy])
+    assert runner.next_wake(clock.now()) == 0.2
+    if engine.dialect.name != "sqlite":  # questions are asked on SQLite only; here every one runs
+        return
+    assert runner.run_once() == 4
+    assert broken.calls == busy.calls == [clock.now()] and idle.calls == []

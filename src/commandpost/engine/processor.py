@@ -22,6 +22,9 @@ class Processor(Protocol):
 
         On SQLite the runner asks first and takes the one write lock only for a processor that has
         work, so intake is not kept waiting behind passes that change nothing. Say True when unsure.
+        The transaction is the pass's, shared with the other processors' questions until one runs,
+        and a processor listed twice is asked once in it: answer from what it reads and from what
+        the processor's own runs changed, and leave nothing in the session.
         """
         ...
 
@@ -30,7 +33,8 @@ class Processor(Protocol):
         ...
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
-        """The earliest instant this processor will have work, or None if it has none scheduled."""
+        """The earliest instant this processor will have work, or None if it has none scheduled;
+        asked in one read-only transaction with the other processors' ``next_due``."""
         ...
 
 

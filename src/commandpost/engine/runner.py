@@ -8,6 +8,11 @@ SQLite has one write lock for everything, and intake must not queue behind the e
 runs in a write transaction only when a read-only look (``has_work``) finds it has work, and after
 each write transaction the engine pauses :data:`SQLITE_YIELD_SECONDS` so a writer waiting for the
 lock (intake polls for it, see ``db/sqlite_writer.py``) gets it between two of the engine's.
+
+The engine shares its process with intake's event loop, which waits for the GIL while a pass runs
+Python (issue 19): a pass asks every ``has_work`` in one read session, one read transaction until a
+processor runs, and every ``next_due`` in another, and gives the GIL up between two processors once
+it has held it for :data:`GIL_HOLD_SECONDS`.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ LAST_PASS = Gauge(
 )
 LEASE_NAME = "engine"
 SQLITE_YIELD_SECONDS = 0.003
+GIL_HOLD_SECONDS = 0.001
+"""Between two processors the engine gives the GIL up once it has held it this long."""
 
 
 def _log_pass(seconds: float, total: int, done_by: dict[str, int]) -> None:
@@ -75,6 +82,7 @@ class Runner:
         self._thread: threading.Thread | None = None
         self.is_sqlite = sessions.kw["bind"].dialect.name == "sqlite"
         self.read_sessions = make_session_factory(sessions.kw["bind"], read_only=True)
+        self._held_since = time.perf_counter()
 
     # -- one pass (tests call this directly with a FrozenClock) ------------------------------
     def run_once(self) -> int:
@@ -86,28 +94,23 @@ class Runner:
         failed = False
         pass_started = time.perf_counter()
         try:
-            for processor in self.processors:
-                if self.is_sqlite and not self._has_work(processor, now):
-                    continue
-                started = time.monotonic()
-                try:
-                    with transaction(self.sessions) as session:
-                        done = processor.run(session, now)
-                except Exception:
-                    failed = True
-                    PROCESSOR_FAILURES.labels(processor.name).inc()
-                    log.exception("engine processor %s failed; the next pass retries", processor.name)
-                    continue
-                finally:
+            with self.read_sessions() as reads:
+                answers: dict[Processor, bool] = {}  # has_work, asked in the current read transaction
+                for processor in self.processors:
                     if self.is_sqlite:
-                        time.sleep(SQLITE_YIELD_SECONDS)  # the lock is free: let a waiting writer in
-                total += done
-                if done:
-                    done_by[processor.name] = done_by.get(processor.name, 0) + done
-                WORK_DONE.labels(processor.name).inc(done)
-                elapsed = time.monotonic() - started
-                if elapsed > self.settings.engine_lease_seconds / 3:
-                    log.warning("engine processor %s took %.1fs", processor.name, elapsed)
+                        if processor not in answers:
+                            answers[processor] = self._has_work(reads, processor, now)
+                            self._let_others_in()
+                        if not answers[processor]:
+                            continue
+                        reads.rollback()  # what this run commits, the next question must see
+                        answers.clear()
+                    done = self._run(processor, now)
+                    if done is None:
+                        failed = True
+                    elif done:
+                        total += done
+                        done_by[processor.name] = done_by.get(processor.name, 0) + done
         finally:
             seconds = time.perf_counter() - pass_started
             PASS_SECONDS.observe(seconds)
@@ -116,25 +119,61 @@ class Runner:
             LAST_PASS.set(now.timestamp())
         return total
 
-    def _has_work(self, processor: Processor, now: datetime) -> bool:
-        """Ask in a read-only transaction (no write lock); when the question fails, run to find out."""
+    def _run(self, processor: Processor, now: datetime) -> int | None:
+        """Run one processor in its write transaction; None when it raised (logged, counted)."""
+        started = time.monotonic()
         try:
-            with self.read_sessions() as session:
-                return processor.has_work(session, now)
+            with transaction(self.sessions) as session:
+                done = processor.run(session, now)
         except Exception:
+            PROCESSOR_FAILURES.labels(processor.name).inc()
+            log.exception("engine processor %s failed; the next pass retries", processor.name)
+            return None
+        finally:
+            if self.is_sqlite:
+                time.sleep(SQLITE_YIELD_SECONDS)  # the lock is free: let a waiting writer in
+                self._held_since = time.perf_counter()
+            else:
+                self._let_others_in()
+        WORK_DONE.labels(processor.name).inc(done)
+        elapsed = time.monotonic() - started
+        if elapsed > self.settings.engine_lease_seconds / 3:
+            log.warning("engine processor %s took %.1fs", processor.name, elapsed)
+        return done
+
+    def _let_others_in(self) -> None:
+        """Give the GIL up when this thread has run :data:`GIL_HOLD_SECONDS` since it last did: a
+        thread waiting for it (intake's event loop) runs within about that, not at CPython's switch
+        interval (5 ms). Not after every question: each ``sleep(0)`` cost 0.05-0.1 ms CPU on a busy host."""
+        if time.perf_counter() - self._held_since >= GIL_HOLD_SECONDS:
+            time.sleep(0)
+            self._held_since = time.perf_counter()
+
+    @staticmethod
+    def _has_work(reads: Session, processor: Processor, now: datetime) -> bool:
+        """Ask in the pass's read-only transaction (no write lock); when the question fails, roll it
+        back (the next question begins afresh, untouched by the error) and run to find out."""
+        try:
+            return processor.has_work(reads, now)
+        except Exception:
+            reads.rollback()
             log.exception("engine processor %s: has_work failed; running it", processor.name)
             return True
 
     def next_wake(self, now: datetime) -> float:
-        """Seconds to sleep: until the earliest due time, at most ``engine_max_sleep_seconds``."""
+        """Seconds to sleep: until the earliest due time, at most ``engine_max_sleep_seconds``; every
+        processor asked in one read-only transaction, rolled back after a question that fails."""
         delay = self.settings.engine_max_sleep_seconds
-        with self.sessions() as session:
+        with self.read_sessions() as reads:
             for processor in self.scheduled:
                 try:
-                    due = processor.next_due(session, now)
+                    due = processor.next_due(reads, now)
                 except Exception:
+                    reads.rollback()
                     log.exception("engine processor %s: next_due failed", processor.name)
                     continue
+                finally:
+                    self._let_others_in()
                 if due is not None:
                     delay = min(delay, max(0.0, (due - now).total_seconds()))
         return delay

@@ -172,17 +172,22 @@ def _reminder_entry(
     )
 
 
+_AWAITING_COMMS = select(Incident.comms_due_at, Incident.comms_reminded_for, Incident.severity).where(
+    Incident.status.in_(rules.OPEN_STATUSES), Incident.comms_due_at.is_not(None)
+)
+"""Built once: :func:`next_reminder` runs twice an idle engine pass (``has_work``, ``next_due``)."""
+
+
 def next_reminder(session: Session) -> datetime | None:
-    """The earliest instant :func:`remind_due` has work."""
+    """The earliest instant :func:`remind_due` has work. The engine asks every pass: with no open
+    incident awaiting comms it answers from one query, without reading the ops revision."""
+    rows = session.execute(_AWAITING_COMMS).all()
+    if not rows:
+        return None
     try:
         config = policy_service.current_config(session)
     except Unavailable:
         return None
-    rows = session.execute(
-        select(Incident.comms_due_at, Incident.comms_reminded_for, Incident.severity).where(
-            Incident.status.in_(rules.OPEN_STATUSES), Incident.comms_due_at.is_not(None)
-        )
-    ).all()
     times = [
         rules.next_reminder_at(due, _cadence(config, severity), reminded)
         for due, reminded, severity in rows
