@@ -36,6 +36,7 @@ RESTART_WAL_FRAMES = 4096
 """A WAL past this many pages (16 MiB) is started over at the next checkpoint."""
 CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
 _PRAGMAS = "sqlite_writer.pragmas"
+BEGINS = {kind: f"BEGIN {kind}" for kind in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE")}
 
 
 def configure(engine: Engine, busy_timeout_ms: int) -> None:
@@ -56,7 +57,14 @@ def configure(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Writers take the lock up front (IMMEDIATE); read-only sessions stay DEFERRED and never block one.
-        conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
+        # Sent on the DBAPI connection: through SQLAlchemy's execution path this one statement cost
+        # more than the rest of a one-request intake transaction's bookkeeping. Its error is wrapped
+        # as SQLAlchemy's would be (an OperationalError for "database is locked": is_busy below).
+        statement = BEGINS[conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")]
+        try:
+            conn.connection.dbapi_connection.execute(statement)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(statement, (), exc, sqlite3.Error, dialect=conn.dialect) from exc
 
 
 def open_session(sessions: sessionmaker[Session], **pragmas: int) -> Session:
