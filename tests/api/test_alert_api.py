@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import subprocess
@@ -215,6 +216,28 @@ def test_unrunbooked_pages_are_counted(client, sessions, clock, tmp_path):
     assert counted() == before + 1
     client.post(f"/api/v1/intake/generic/{k['generic']}", json={"dedup_key": "u-1", "summary": "x"})
     assert counted() == before + 1, "a repeat is not another page"
+
+
+def test_a_webhooks_events_are_counted_one_per_alert_by_outcome(client, k):
+    """The intake counts a webhook's outcomes together (one increment per outcome, not per alert):
+    the counter still moves by one per alert, under each alert's own outcome."""
+
+    def events() -> dict[str, float]:
+        found = {}
+        for line in client.get("/metrics").text.splitlines():
+            if line.startswith('commandpost_alert_events_total{outcome="') and 'source="generic"' in line:
+                found[line.split('outcome="')[1].split('"')[0]] = float(line.split()[-1])
+        return found
+
+    generic = f"/api/v1/intake/generic/{k['generic']}"
+    client.post(generic, json=[{"dedup_key": "c-1", "summary": "x", "severity": "info"}])
+    before = events()
+    alerts = [{"dedup_key": f"c-{n}", "summary": "x", "severity": "info"} for n in range(1, 6)]
+    reply = client.post(generic, json=alerts).json()
+    outcomes = collections.Counter(e["outcome"] for e in reply["events"])
+    assert sum(outcomes.values()) == 5 and len(outcomes) == 2  # one repeat, four new
+    after = events()
+    assert {o: after[o] - before.get(o, 0.0) for o in outcomes} == dict(outcomes)
 
 
 def test_alerts_api_needs_a_token_and_filters(client, k, auth):

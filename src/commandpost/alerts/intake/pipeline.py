@@ -10,6 +10,7 @@ built only from committed outcomes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import re
 import time
@@ -179,10 +180,14 @@ class Intake:
             return []
         whole = None if all(e.raw is not None for e in events) else orjson.loads(body)
         outcomes = await self.committer.submit(integration, events, body=whole, now=now)
-        for outcome in outcomes:
-            _counter(integration.source, outcome.outcome).inc()
-            if outcome.unrunbooked_page:
-                UNRUNBOOKED_PAGES.labels(integration.service).inc()
+        if len(outcomes) == 1:
+            _counter(integration.source, outcomes[0].outcome).inc()
+        else:  # a webhook's alerts: one increment per outcome, not per alert
+            for name, count in collections.Counter(o.outcome for o in outcomes).items():
+                _counter(integration.source, name).inc(count)
+        unrunbooked = sum(1 for o in outcomes if o.unrunbooked_page)
+        if unrunbooked:
+            UNRUNBOOKED_PAGES.labels(integration.service).inc(unrunbooked)
         return outcomes
 
     # ------------------------------------------------------------ /api/v1/heartbeats/{key}
