@@ -20,6 +20,7 @@ no I/O, and nothing is copied when every time is within bounds (the common case,
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -73,12 +74,20 @@ def clamp_all(
             used, why, limit = now, "in the future", bounds.skew
         if out is None:
             out = list(events)
-        out[i] = dataclasses.replace(
-            event,
-            **{name: used},  # type: ignore[arg-type]
-            clamped=(*event.clamped, Clamped(name, value, used, why, limit)),  # type: ignore[arg-type]
-        )
+        bounded = _copy(event)
+        setattr(bounded, name, used)
+        bounded.clamped = (*event.clamped, Clamped(name, value, used, why, limit))  # type: ignore[arg-type]
+        out[i] = bounded
     return events if out is None else out
+
+
+_FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(NormalizedEvent)))
+
+
+def _copy(event: NormalizedEvent) -> NormalizedEvent:
+    """A shallow copy of ``event``: every field is an ``__init__`` argument, in order. A tenth of the
+    CPU of ``dataclasses.replace``, which mattered: a long-firing alert's every repeat is bounded."""
+    return NormalizedEvent(*_FIELDS(event))
 
 
 def note(event: NormalizedEvent) -> tuple[str, dict[str, Any]] | None:
