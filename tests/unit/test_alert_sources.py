@@ -183,6 +183,53 @@ def test_alertmanager_invalid_payloads(change, error):
     assert any(d.startswith(error) for d in caught.value.details), caught.value.details
 
 
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (lambda a: a["annotations"].update(summary=None), "alerts[1].annotations.summary: expected a string"),
+        (lambda a: a.update(annotations=[]), "alerts[1].annotations: expected an object of strings"),
+        (lambda a: a.update(labels="x"), "alerts[1].labels: expected an object of strings"),
+        (lambda a: a.update(status=1), "alerts[1].status: expected a string, got number"),
+        (lambda a: a.update(generatorURL=False), "alerts[1].generatorURL: expected a string, got boolean"),
+        (lambda a: a.update(fingerprint="f" * 65), "alerts[1].fingerprint: is 65 characters long"),
+        (lambda a: a.update(fingerprint=0), "alerts[1].fingerprint: expected a string, got number"),
+        (lambda a: a.update(endsAt="soon"), "alerts[1].endsAt: 'soon' is not an RFC 3339"),
+        (lambda a: a.update(endsAt=["x"]), "alerts[1].endsAt: expected an RFC 3339 timestamp string"),
+    ],
+)
+def test_alertmanager_each_field_of_an_alert_is_checked_where_it_is(change, error):
+    """Each field the quick reading of an alert takes as given is one that a bad value in sends to
+    the checked reading, whatever its position: the other alerts do not hide it."""
+    doc = load_jsonc("alertmanager_webhook_v4.jsonc")[0]
+    doc["alerts"] = [doc["alerts"][0], dict(doc["alerts"][0], annotations={"summary": "s"}), doc["alerts"][1]]
+    change(doc["alerts"][1])
+    with pytest.raises(ValidationFailed) as caught:
+        alertmanager.parse(dumps(doc))
+    details = caught.value.details
+    assert details[0].startswith(error) and all(d.startswith("alerts[1].") for d in details), details
+
+
+def test_alertmanager_quick_and_checked_readings_agree():
+    """Every alert the quick reading accepts reads exactly as the checked one reads it (empty
+    strings and nulls as absent, Go's zero time as no end); what it declines, the checked one reads."""
+    doc = load_jsonc("alertmanager_webhook_v4.jsonc")[0]
+    base = doc["alerts"][0]
+    variants = [
+        *doc["alerts"],
+        dict(base, annotations=None, generatorURL=None, fingerprint=None, startsAt=None, endsAt=None),
+        dict(base, generatorURL="", fingerprint="", startsAt="", endsAt="0001-01-01T00:00:00Z"),
+        dict(base, fingerprint="f" * 64, endsAt="2026-06-24T12:00:00+09:00"),
+        {k: v for k, v in base.items() if k not in ("annotations", "generatorURL", "fingerprint")},
+    ]
+    for alert in variants:
+        f = wire.Fields()
+        checked = alertmanager._checked(f, alert, "alerts[0]", None, "firing")
+        assert checked is not None and not f.errors and alertmanager._plain(alert) == checked, alert
+    legacy = {k: v for k, v in base.items() if k != "status"}  # before 0.16: the status is inferred
+    assert alertmanager._plain(legacy) is None
+    assert alertmanager._checked(wire.Fields(), legacy, "alerts[0]", None, "firing")[2] == "firing"
+
+
 # ---------------------------------------------------------------- generic JSON
 
 

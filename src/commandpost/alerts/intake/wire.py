@@ -159,16 +159,16 @@ class Fields:
 
     def string_map(self, parent: Mapping[str, Any], key: str, path: str = "") -> dict[str, str]:
         """A flat object of strings (Prometheus labels and annotations)."""
-        where = self.join(path, key)
         value = parent.get(key)
         if value is None:
             return {}
         if not isinstance(value, dict):
-            self.error(where, f"expected an object of strings, got {type_name(value)}")
+            self.error(self.join(path, key), f"expected an object of strings, got {type_name(value)}")
             return {}
         for name, item in value.items():
             if not isinstance(item, str):
-                self.error(self.join(where, name), f"expected a string, got {type_name(item)}")
+                where = self.join(self.join(path, key), name)
+                self.error(where, f"expected a string, got {type_name(item)}")
                 return {}
         return value
 
