@@ -194,6 +194,10 @@ def test_alertmanager_invalid_payloads(change, error):
         (lambda a: a.update(fingerprint="f" * 65), "alerts[1].fingerprint: is 65 characters long"),
         (lambda a: a.update(fingerprint=0), "alerts[1].fingerprint: expected a string, got number"),
         (lambda a: a.update(endsAt="soon"), "alerts[1].endsAt: 'soon' is not an RFC 3339"),
+        (
+            lambda a: a.update(startsAt="9999-12-31T23:59:59-01:00"),
+            "alerts[1].startsAt: '9999-12-31T23:59:59-01:00' is past the years a time can hold in UTC",
+        ),
         (lambda a: a.update(endsAt=["x"]), "alerts[1].endsAt: expected an RFC 3339 timestamp string"),
     ],
 )

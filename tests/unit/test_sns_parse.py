@@ -240,6 +240,7 @@ def test_an_empty_allowlist_refuses_everything(settings: Settings) -> None:
         ({"AlarmName": None}, "has no AlarmName"),
         ({"StateChangeTime": "yesterday"}, "StateChangeTime 'yesterday' is not an ISO 8601 timestamp"),
         ({"StateChangeTime": "2026-06-24T02:59:12"}, "has no timezone"),
+        ({"StateChangeTime": "9999-12-31T23:59:59-01:00"}, "is past the years a time can hold in UTC"),
         ({"AlarmDescription": ["SEV1"]}, "AlarmDescription must be a string, got array"),
     ],
 )

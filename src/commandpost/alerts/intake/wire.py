@@ -77,11 +77,19 @@ def check_depth(value: dict[str, Any] | list[Any], limit: int = MAX_DEPTH) -> No
 @lru_cache(maxsize=4096)
 def parse_time(text: str) -> datetime | None:
     """RFC 3339 / ISO 8601 as aware UTC (naive means UTC). Go's zero time (year 1) means "not set".
-    Memoized: a re-sent alert carries the same start (and Go's zero end) every time."""
+    Memoized: a re-sent alert carries the same start (and Go's zero end) every time. A time that
+    is a time but cannot be held in UTC (``9999-12-31T23:59:59-01:00``) is a ValueError too."""
     value = datetime.fromisoformat(text)
     if value.year == 1:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:
+        raise TimeOutOfRange(f"{text[:40]!r} is past the years a time can hold in UTC") from exc
+
+
+class TimeOutOfRange(ValueError):
+    """A well-formed time whose UTC instant is past year 9999 (or before year 1)."""
 
 
 class Fields:
@@ -181,9 +189,11 @@ class Fields:
             return None
         try:
             return parse_time(value)
+        except TimeOutOfRange as exc:
+            self.error(self.join(path, key), str(exc))
         except ValueError:
             self.error(self.join(path, key), f"{value[:40]!r} is not an RFC 3339 / ISO 8601 timestamp")
-            return None
+        return None
 
     def integer(self, parent: Mapping[str, Any], key: str, path: str = "", *, default: int = 0) -> int:
         value = parent.get(key, default)

@@ -351,7 +351,10 @@ def _timestamp(text: str, what: str) -> datetime:
         raise ValidationFailed(f"{what} {text!r} is not an ISO 8601 timestamp") from None
     if parsed.tzinfo is None:
         raise ValidationFailed(f"{what} {text!r} has no timezone")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00: a time, but past what UTC can hold
+        raise ValidationFailed(f"{what} {text!r} is past the years a time can hold in UTC") from None
 
 
 def _clip(text: str) -> str:
