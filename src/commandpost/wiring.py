@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -27,8 +28,12 @@ from commandpost.metrics import opscheck
 from commandpost.oncall import service as oncall_service
 from commandpost.paging import service as paging_service
 from commandpost.policy import hooks as policy_hooks
+from commandpost.security import ops_secrets
 from commandpost.settings import Settings
 from commandpost.similar import service as similar_service
+
+if TYPE_CHECKING:
+    from commandpost.postmortems.trackers import Trackers
 
 
 def wire(settings: Settings) -> None:
@@ -45,10 +50,34 @@ def wire(settings: Settings) -> None:
     alert_hooks.incident_opened.connect(similar_service.note_opened)
     policy_hooks.ops_applied.connect(oncall_service.sync_rotations, heartbeats.sync)
     policy_hooks.service_checked.connect(opscheck.check_service)
+    policy_hooks.ops_read.connect(ops_secrets.check_folder)
 
 
 def _stop_escalation(session: Session, number: int, by: str, now: datetime) -> None:
     paging_service.acknowledge_number(session, number=number, by=by, now=now)
+
+
+def tracker_client(settings: Settings) -> Trackers:
+    """The action items' tracker client (the ticket API and the engine's TicketSync): the tokens from
+    the settings, every request through notify's outbound guard — the tracker's address comes from
+    the ops folder — to the address the guard checked (Host header and TLS name kept)."""
+    from commandpost.notify.ssrf import OutboundGuard, Refused, Unresolvable
+    from commandpost.postmortems import trackers
+
+    guard = OutboundGuard(settings.outbound_allowlist)
+
+    def outbound(url: str) -> trackers.Pinned:
+        try:
+            target = guard.check(url)
+        except (Refused, Unresolvable) as exc:
+            raise trackers.OutboundRefused(str(exc)) from None
+        address = target.addresses[0]
+        netloc = f"[{address}]:{target.port}" if ":" in address else f"{address}:{target.port}"
+        sni = target.host if target.scheme == "https" and not target.host_is_ip else None
+        return trackers.Pinned(urlsplit(url)._replace(netloc=netloc).geturl(), target.host_header, sni)
+
+    tokens = {name: getattr(settings, f"{name}_token").get_secret_value() for name in trackers.TRACKERS}
+    return trackers.Trackers(tokens=tokens, outbound=outbound, timeout=settings.tracker_timeout_seconds)
 
 
 def engine_plan(settings: Settings) -> PassPlan:
@@ -61,7 +90,6 @@ def engine_plan(settings: Settings) -> PassPlan:
     from commandpost.notify.sender import NotificationSender
     from commandpost.oncall.processors import HandoffNotices
     from commandpost.paging.processors import AlertChannelNotices, EscalationsDue
-    from commandpost.postmortems.api import tracker_client
     from commandpost.postmortems.processors import ActionItemReminders, Criteria, TicketSync
     from commandpost.slack.command_post import CommandPost
 

@@ -24,9 +24,9 @@ from commandpost.db.engine import transaction
 from commandpost.incidents.models import TimelineEntry
 from commandpost.policy import service as policy_service
 from commandpost.postmortems import processors
-from commandpost.postmortems.api import tracker_client
 from commandpost.postmortems.models import ActionItem, ActionTicket, TrackerDelivery
 from commandpost.settings import Settings
+from commandpost.wiring import tracker_client
 from tests.conftest import EXAMPLE_OPS
 from tests.service.test_postmortem_draft import run_criteria, script_webhook_backlog
 from tests.standins import trackers as standin

@@ -79,7 +79,7 @@ def test_the_root_connects_every_seam_of_every_domain():
         for value in vars(module).values()
         if isinstance(value, seams.Seam)
     ]
-    assert len(every) == 11
+    assert len(every) == 12
     for seam in every:
         seam.targets  # raises NotWired if the root left it out  # noqa: B018
 

@@ -21,3 +21,7 @@ ops_applied: Seam[[Session, OpsConfig, datetime]] = Seam("policy.ops_applied")
 service_checked: Seam[[Service, Source, Names, Report]] = Seam("policy.service_checked")
 """One service of the ops folder, checked against what other domains make of it: a paging SEV must
 fit the SLO's allowed downtime, and the engine's own burn-rate pages must reach a paging rule."""
+ops_read: Seam[[dict[str, str], Report]] = Seam("policy.ops_read")
+"""Every file of an ops folder was read (relative path → text): security refuses the credentials
+written in them (the folder lives in git, and apply stores it as it is) and redacts what the
+report's findings quote."""

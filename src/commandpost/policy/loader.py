@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import frontmatter
 from pydantic import BaseModel, ValidationError
 
-from commandpost.policy import reach, xref
+from commandpost.policy import hooks, reach, xref
 from commandpost.policy.email_contacts import email_recipients, smtp_missing
 from commandpost.policy.findings import Finding, Source, validation_findings
 from commandpost.policy.opsfiles import (
@@ -102,6 +102,7 @@ def load_ops(
         loader.check_email_delivery()
     if push_configured is not None and phones_configured is not None:
         loader.check_phone_delivery(push=push_configured, phones=phones_configured)
+    hooks.ops_read(loader.files, xref.Report(loader.errors, loader.warnings))
     errors, warnings = sorted(set(loader.errors)), sorted(set(loader.warnings))
     config = None if errors else loader.config()
     return LoadResult(config, errors, warnings, loader.files, content_hash(loader.files))

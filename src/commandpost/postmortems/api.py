@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
+from commandpost import wiring
 from commandpost.db.engine import transaction
 from commandpost.db.unavailable import unavailable
 from commandpost.deps import Ctx, Reader, Responder, RowId, clock_of
@@ -20,7 +20,6 @@ from commandpost.errors import CommandpostError, NotFound
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import timeline
 from commandpost.incidents.models import Incident
-from commandpost.notify.ssrf import OutboundGuard, Refused, Unresolvable
 from commandpost.postmortems import actions, service, tickets, tracker_hooks, trackers
 from commandpost.postmortems.models import ActionItem, Postmortem
 from commandpost.postmortems.schemas import (
@@ -277,26 +276,6 @@ def create_ticket(item_id: RowId, body: TicketIn, ctx: Responder) -> ActionItemO
     return _item_out(ctx, actions.get(ctx.session, item_id=item_id))
 
 
-def tracker_client(settings: Settings) -> trackers.Trackers:
-    """The action items' tracker client (here and in the engine's TicketSync): the tokens from the
-    settings, every request through notify's outbound guard — the tracker's address comes from the
-    ops folder — to the address the guard checked (Host header and TLS name kept)."""
-    guard = OutboundGuard(settings.outbound_allowlist)
-
-    def outbound(url: str) -> trackers.Pinned:
-        try:
-            target = guard.check(url)
-        except (Refused, Unresolvable) as exc:
-            raise trackers.OutboundRefused(str(exc)) from None
-        address = target.addresses[0]
-        netloc = f"[{address}]:{target.port}" if ":" in address else f"{address}:{target.port}"
-        sni = target.host if target.scheme == "https" and not target.host_is_ip else None
-        return trackers.Pinned(urlsplit(url)._replace(netloc=netloc).geturl(), target.host_header, sni)
-
-    tokens = {name: getattr(settings, f"{name}_token").get_secret_value() for name in trackers.TRACKERS}
-    return trackers.Trackers(tokens=tokens, outbound=outbound, timeout=settings.tracker_timeout_seconds)
-
-
 def _create_ticket(ctx: Ctx, item_id: int, tracker: str | None, *, added: bool = False) -> None:
     """Ask the tracker with no transaction open: what to ask is read, and the request's transaction
     committed, first (on SQLite it held the one write lock alert intake and paging need); the link
@@ -306,7 +285,7 @@ def _create_ticket(ctx: Ctx, item_id: int, tracker: str | None, *, added: bool =
     plan = tickets.plan(ctx.session, item_id=item_id, tracker=tracker)
     ctx.session.commit()
     try:
-        ticket = tracker_client(settings).create(
+        ticket = wiring.tracker_client(settings).create(
             plan.tracker, plan.section, title=plan.title, body=plan.body, now=ctx.now
         )
     except Exception:

@@ -72,7 +72,8 @@ EXEMPT: Mapping[str, str] = {
     "the path, and the sender must use it",
     "ops_revision.model": "the applied ops configuration every replica runs on: it holds the teams' and "
     "people's Slack and webhook URLs",
-    "ops_revision.files": "the ops folder's text behind model (the same URLs), diffed against the next apply",
+    "ops_revision.files": "the ops folder's text behind model (the same URLs), diffed against the next "
+    "apply; check and apply refuse any other credential in it (security/ops_secrets.py)",
     "server_setting.value": "what serve settled for every process: the public URL, and the key of the "
     "one-tap page links (security/links.py), which signs and checks them as it is",
     "sns_subscription.subscribe_url": "the SubscribeURL with its Token, for an admin to confirm the "
