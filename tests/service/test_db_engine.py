@@ -116,7 +116,13 @@ def test_database_urls_people_paste_use_psycopg_3(url, expected):
         assert create_db_engine(url).dialect.driver == "psycopg"
 
 
-@pytest.mark.parametrize("url", ["mysql://u@h/db", "not a url"])
-def test_unsupported_database_urls_are_refused(url):
-    with pytest.raises(ValidationFailed):
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://u@h/db", "not a url", "mysql://app:s3cr3t-pw@h/db", "postgresql://app:s3cr3t-pw@h:port/db"],
+)
+def test_unsupported_database_urls_are_refused_without_their_password(url):
+    with pytest.raises(ValidationFailed) as refused:
         create_db_engine(url)
+    assert "s3cr3t" not in str(refused.value) and "database URL" in str(refused.value)
+    if ":s3cr3t" in url:
+        assert "app:***@h" in str(refused.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
+_PASSWORD = re.compile(r"(://[^/@:]*:)[^/@]*@")
+
+
 def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
     import commandpost.models_registry  # noqa: F401  (every table on Base.metadata, to redact each one)
 
@@ -31,8 +35,8 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = Fals
     url = normalize_url(url)
     try:
         parsed = make_url(url)
-    except Exception as exc:
-        raise ValidationFailed(f"database URL {url!r} is not a valid SQLAlchemy URL: {exc}") from exc
+    except Exception:
+        raise ValidationFailed(f"database URL {shown(url)!r} is not a valid SQLAlchemy URL") from None
     kwargs: dict[str, Any] = {"echo": echo, "future": True, "json_serializer": nul.json_dumps}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -51,7 +55,14 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = Fals
         engine = create_engine(url, **kwargs)
         nul.install(engine)
         return engine
-    raise ValidationFailed(f"database URL {url!r}: only sqlite:/// and postgresql+psycopg:// are supported")
+    raise ValidationFailed(
+        f"database URL {shown(url)!r}: only sqlite:/// and postgresql+psycopg:// are supported"
+    )
+
+
+def shown(url: str) -> str:
+    """The URL as an error may show it: its password masked (``postgresql://app:***@db/cp``)."""
+    return _PASSWORD.sub(r"\1***@", url)
 
 
 def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
