@@ -24,6 +24,7 @@ from commandpost.cli_root import COMMANDS, DOMAINS, ROOT_HELP, print_root_help, 
 from commandpost.console import err_console, markup
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
     from sqlalchemy.orm import Session, sessionmaker
 
     from commandpost.settings import Settings
@@ -303,11 +304,19 @@ def _register_domains(target: typer.Typer = app) -> None:
 
 def main() -> None:
     """Run the CLI; an error from the error tree becomes a red line and its exit code, no traceback."""
+    from pydantic import ValidationError
+
     from commandpost import wiring
     from commandpost.errors import CommandpostError
 
     try:
-        wiring.wire(_settings())
+        settings = _settings()
+    except ValidationError as exc:  # a COMMANDPOST_* variable the settings cannot take
+        for line in settings_problems(exc):
+            err_console.print(f"[bold red]error:[/] {markup(line)}", highlight=False)
+        sys.exit(2)
+    try:
+        wiring.wire(settings)
         app()  # standalone: Typer prints usage errors and exits with the command's code
     except CommandpostError as exc:
         err_console.print(f"[bold red]error:[/] {markup(exc.message)}", highlight=False)
@@ -315,3 +324,12 @@ def main() -> None:
             for line in exc.details:
                 err_console.print(f"  {markup(line)}", highlight=False)
         sys.exit(exc.exit_code)
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per refused setting, naming its environment variable and why, never its value
+    (a database URL or a token may be the one that is wrong)."""
+    return [
+        f"COMMANDPOST_{str(error['loc'][0]).upper() if error['loc'] else '?'}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)
+    ]

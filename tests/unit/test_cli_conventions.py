@@ -156,3 +156,20 @@ def test_progress_draws_on_stderr_when_it_is_a_terminal(monkeypatch, capsys):
     out = capsys.readouterr()
     # a live display ran on stderr (cursor hidden, then shown; transient: the bar is gone at the end)
     assert out.out == "" and out.err.startswith("\x1b[?25l") and "\x1b[?25h" in out.err
+
+
+def test_a_setting_the_environment_gets_wrong_is_one_red_line_without_its_value() -> None:
+    """A COMMANDPOST_* variable the settings cannot take stops the CLI with exit 2 and a line naming
+    the variable and why — no traceback, and not the value (it may be a token pasted in the wrong place)."""
+    from tests.cli_support import run_cli
+
+    done = run_cli(
+        ["check", "examples/ops"],
+        env={
+            "COMMANDPOST_SQLITE_BUSY_TIMEOUT_MS": "cp_pasted_token_a1b2c3d4e5f6",
+            "COMMANDPOST_WORKERS": "two",
+        },
+    )
+    assert done.returncode == 2, done
+    assert "COMMANDPOST_SQLITE_BUSY_TIMEOUT_MS: Input should be a valid integer" in done.stderr
+    assert "Traceback" not in done.stderr and "cp_pasted_token" not in done.stderr + done.stdout
