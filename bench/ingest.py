@@ -92,45 +92,45 @@ exceed them only by requests wrk abandoned in flight at its end). Needs Debian's
 **Diagnosis.** The bare app (uvicorn with no access log, engine off: what this section measured
 until issue 19) under the same load shows what `serve`'s defaults cost; it is not a goal.
 
-**Where the time goes** ([img/serve-flame.svg](img/serve-flame.svg): `python -m bench.ingest flame
-FILE`, py-spy 0.4 `--gil --native` on `commandpost serve` as shipped under (a)'s load for 20 s; the
-shares below are of the samples holding the GIL, measured 2026-12-07 at load average 13–16). No
-single thing dominates: the kernel's `write()` of the answer 18 %; uvicorn 22 % (building and
-sending the response head 15 %, parsing the request 7 %); the group commit 17 % (SQLAlchemy's
-session and transaction begin about 6 of it, the `UPDATE` of the repeat, the commit); the intake
-pipeline (rate limit, route, outcome) 8 % and parsing and checking the body 5 %; the engine thread's
-passes 7 % (engine on, as shipped); request IDs (`X-Request-ID`, and tagging each log record with
-it) about 6 %; request metrics 2 %; the WAL checkpoint thread 1 %; the access log's listener thread
-0.3 %. Under (b)'s load a profile found one thing that did dominate: 41–44 % of the CPU (two
+**Where the time goes** (after: [img/serve-flame.svg](img/serve-flame.svg); before this round:
+[img/serve-flame-before.svg](img/serve-flame-before.svg); `python -m bench.ingest flame FILE`,
+py-spy 0.4 `--gil --native` on `commandpost serve` as shipped under (a)'s load for 20 s; shares of
+the samples holding the GIL, the "after" recorded 2026-12-07 22:12 at load average 1.4). The intake's
+answer on serve's own protocol 52 % (parsing and checking the PagerDuty body 8, request metrics 6,
+the access line queued 3, handing to the group commit 3, the body 2, the rate limit 2, proxy
+headers 2, the rest a µs or two each); the group commit 19 % (one transaction per loop turn: the
+session's begin, the repeat's `UPDATE`, the commit); uvicorn's parsing and request set-up 13 %; the
+`write()` of the answer 6 % (it gives the GIL up while in the kernel, so its real share is larger);
+the engine thread 2 %; the access log's listener thread 1 %. Before, uvicorn's ASGI cycle and the
+app chain (22 %), the request IDs and the access log's record (13 %) were the largest shares.
+Under (b)'s load a profile found one thing that did dominate: 41–44 % of the CPU (two
 recordings) went to scanning each repeat's dedup key for secrets (an identifier column) — an
 Alertmanager fingerprint looks random, so the entropy detectors ran on every one and their findings
 were then set aside, and the redaction memo (4,096 texts, emptied when full) could not hold 5,000
 fingerprints; identifiers found clean are now remembered (below; the flame graphs of (b)
 [before](img/serve-flame-webhooks-before.svg) and [after](img/serve-flame-webhooks-after.svg),
 `python -m bench.ingest flame FILE webhooks`). Alertmanager's Go server does the same work (HTTP,
-JSON, an in-memory store, no commit) in less CPU per alert; in one Python process the HTTP and
-asyncio cost per request alone is near Alertmanager's whole cost per alert, so the single-event goal
-would need the request path in fewer Python-level steps (a leaner protocol than uvicorn's) rather
-than any one fix in the app.
+JSON, an in-memory store, no commit) in less CPU per alert: what is left here is spread over many
+Python steps of a few µs each, the kernel's share of a loopback request, and a durable commit
+that Alertmanager does not make.
 
-**Tried, and its measured effect.** Earlier in issue 19: the access log off the event loop (its cost
-now +2–3 % CPU per event, the `accesslog` section) and one `send()` per answer (the kernel's CPU per
-request down a third, the total a tenth). Here: `msgspec` decoding and validating the PagerDuty body
-in one pass (a typed `Struct`) instead of orjson and the fast-path checks, measured alone on the
-issue's event: 1.8 µs against 5.5 µs for `orjson.loads` + the object check (2.6 µs once the body is
-also a dict, which the alert stores), so at most ~3 µs of the ~90–150 µs an event costs (≤ 3 %); a
-body that fails still needs today's check to word its errors as before — not kept. Identifiers found
-to hold no secret are remembered by `security.stored` (clean values only, bounded), so a repeat's
-dedup key is not scanned again: (b) as shipped, measured A/B on 2026-12-07 in 4 alternating rounds
-at load average 12–18, 72 → 45 µs CPU per alert (−37 %) and 3,146 → 4,573 alerts/s — kept (row (b)
-above is measured with it). `serve --workers 2` on PostgreSQL: row (d) — on this 2-core VM, with wrk
-pinned to one core and PostgreSQL and other sessions on the same two, a second process has no core
-of its own: runs of the same hour gave 0.78× to 1.35× one process; it is for hosts with more cores
-(docs/deploy.md). Granian (tried before issue 19, slower here) was not tried again. (c)'s tail —
-p50 about 3 ms but p99 tens of ms for `serve` and for the bare app alike — is attributed in
-"ingest_diagnosis" below (`python -m bench._intake_tail`): on this shared machine it is mostly the
-event loop's thread waiting for a core; with the server ahead of the neighbours p99 is 5–7 ms and
-what is left coincides with the engine's passes, not garbage collection or the WAL checkpoints.
+**Tried, and its measured effect.** Earlier in issue 19: the access log off the event loop and one
+`send()` per answer (the kernel's CPU per request down a third, the total a tenth). This round
+(each with its measurement in "ingest_diagnosis" below): the access log's listener without a record
+per line and one write per batch (the listener 15 → 2 µs a request); the intake answered by serve's
+protocol instead of uvicorn's ASGI cycle (the loop's instructions per event −6.7 %); SQLite's
+`BEGIN` on the DBAPI connection (182 → 161 µs per one-request transaction); the engine's idle pass
+in one read transaction, giving the GIL up between processors (5.7 → 2.4 ms a pass; `next_wake`
+no longer takes SQLite's write lock); an Alertmanager alert read in one pass and a bounded event
+copied cheaply (33.6 → 28.8 µs per alert in process); a webhook's outcomes counted once per outcome.
+Before: `msgspec` for the PagerDuty body (≤ 3 % of an event, errors worded differently — not kept);
+identifiers found clean remembered by `security.stored` ((b) 72 → 45 µs CPU per alert, kept).
+`serve --workers 2` on PostgreSQL: row (d) — on this 2-core VM, with wrk pinned to one core and
+PostgreSQL and other sessions on the same two, a second process has no core of its own: runs of
+the same day gave 0.78× to 1.35× one process; it is for hosts with more cores (docs/deploy.md).
+Granian (tried before issue 19, slower here) was not tried again. (c)'s p99 met the goal in this
+run (4.8 ms; rounds 5.6, 3.9, 4.8 — the goal is at the edge of what this shared VM repeats); its
+2–3 ms median comes from `hey`'s ten workers sending together (ingest_diagnosis).
 """
 
 
