@@ -12,6 +12,7 @@ from prometheus_client import Counter as MetricCounter
 from sqlalchemy import bindparam, case, insert, select, tuple_, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Update
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from commandpost.db.engine import transaction
@@ -86,21 +87,7 @@ def recover(session: Session, now: datetime, *, owner: str, settings: Settings) 
             }
         )
     session.execute(insert(ATTEMPTS), attempts)
-    session.execute(
-        update(MESSAGES)
-        .where(
-            MESSAGES.c.id == bindparam("b_id"),
-            MESSAGES.c.status == SENDING,
-            MESSAGES.c.attempts == bindparam("b_attempts"),
-        )
-        .values(
-            status=bindparam("b_status"),
-            last_error=bindparam("b_error"),
-            next_attempt_at=now,
-            claimed_by=None,
-        ),
-        updates,
-    )
+    session.execute(_release_claimed(now), updates)
     log.warning("notify: took back %d message(s) whose sender stopped mid-send", len(rows))
     return len(rows)
 
@@ -208,21 +195,7 @@ def _record(
             )
         )
     if updates:
-        session.execute(
-            update(MESSAGES)
-            .where(
-                MESSAGES.c.id == bindparam("b_id"),
-                MESSAGES.c.status == SENDING,
-                MESSAGES.c.attempts == bindparam("b_attempts"),
-            )
-            .values(
-                status=bindparam("b_status"),
-                next_attempt_at=bindparam("b_next"),
-                last_error=bindparam("b_error"),
-                claimed_by=None,
-            ),
-            updates,
-        )
+        session.execute(_release_claimed(bindparam("b_next")), updates)
     if refs:
         session.execute(
             update(MESSAGES)
@@ -270,3 +243,22 @@ def _release(session: Session, messages: list[Outbound]) -> None:
 def _later(a: Any, b: Any) -> Any:
     """The later of two timestamps, in SQL both databases speak."""
     return case((a > b, a), else_=b)
+
+
+def _release_claimed(next_attempt_at: Any) -> Update:
+    """Hand claimed messages back, each only if still at the attempt its sender counted (``b_id``,
+    ``b_attempts``): ``b_status`` with ``b_error``, unclaimed, due at ``next_attempt_at``."""
+    return (
+        update(MESSAGES)
+        .where(
+            MESSAGES.c.id == bindparam("b_id"),
+            MESSAGES.c.status == SENDING,
+            MESSAGES.c.attempts == bindparam("b_attempts"),
+        )
+        .values(
+            status=bindparam("b_status"),
+            last_error=bindparam("b_error"),
+            next_attempt_at=next_attempt_at,
+            claimed_by=None,
+        )
+    )
