@@ -13,7 +13,8 @@ from commandpost.seams import Seam
 
 if TYPE_CHECKING:
     from commandpost.policy.findings import Source
-    from commandpost.policy.opsfiles import OpsConfig, Service
+    from commandpost.policy.ops_services import Service
+    from commandpost.policy.opsfiles import OpsConfig
     from commandpost.policy.xref import Names, Report
 
 ops_applied: Seam[[Session, OpsConfig, datetime]] = Seam("policy.ops_applied")

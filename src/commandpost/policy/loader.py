@@ -19,18 +19,15 @@ from pydantic import BaseModel, ValidationError
 from commandpost.policy import hooks, reach, xref
 from commandpost.policy.email_contacts import email_recipients, smtp_missing
 from commandpost.policy.findings import Finding, Source, validation_findings
-from commandpost.policy.opsfiles import (
-    SLUG,
-    EscalationPolicy,
-    OpsConfig,
-    OrgSettings,
-    PeopleFile,
-    Runbook,
-    RunbookFrontMatter,
-    Schedule,
-    Service,
-    SeveritiesFile,
-)
+from commandpost.policy.ops_base import SLUG
+from commandpost.policy.ops_escalation import EscalationPolicy
+from commandpost.policy.ops_org import OrgSettings
+from commandpost.policy.ops_people import PeopleFile
+from commandpost.policy.ops_runbooks import Runbook, RunbookFrontMatter
+from commandpost.policy.ops_schedules import Schedule
+from commandpost.policy.ops_services import Service
+from commandpost.policy.ops_severities import SeveritiesFile
+from commandpost.policy.opsfiles import OpsConfig
 from commandpost.policy.yamlsource import parse_yaml
 
 M = TypeVar("M", bound=BaseModel)
