@@ -110,19 +110,30 @@ def ingest(
     defaults (a heartbeat's own severity and runbook). Flushes, never commits."""
     config = config or policy_service.current_config(session)
     service = routed_as or config.service(integration.service)
-    events = timebounds.clamp_all(events, now, bounds)
     if _all_distinct_triggers(events):
         # A webhook of N firing alerts: bump every open one in one statement, then open the rest
-        # in order. Distinct keys commute, so this is the same as applying them one by one.
+        # in order. Distinct keys commute, so this is the same as applying them one by one. Only
+        # a new alert's start is bounded: a repeat's is never read (and a long-firing alert's
+        # every repeat would be copied to bound it).
         hits = dedup.bump_many(
             session, integration_id=integration.id, dedup_keys=[e.dedup_key for e in events], now=now
         )
         return [
-            _repeat(session, event, hits[event.dedup_key], now)
-            if event.dedup_key in hits
-            else _trigger(session, config, service, integration, event, now, body, known_closed=True)
+            _repeat(session, event, hit, now)
+            if (hit := hits.get(event.dedup_key)) is not None
+            else _trigger(
+                session,
+                config,
+                service,
+                integration,
+                timebounds.clamp(event, now, bounds),
+                now,
+                body,
+                known_closed=True,
+            )
             for event in events
         ]
+    events = timebounds.clamp_all(events, now, bounds)
     return [_one(session, config, service, integration, event, now, body) for event in events]
 
 

@@ -58,27 +58,40 @@ def clamp_all(
     oldest, latest = now - bounds.max_age, now + bounds.skew
     out: list[NormalizedEvent] | None = None
     for i, event in enumerate(events):
-        if event.kind != "alert":
-            continue
-        if event.action == "trigger":
-            name, value = "starts_at", event.starts_at
-        elif event.action == "resolve":
-            name, value = "ends_at", event.ends_at
-        else:
-            continue
-        if value is None or oldest <= value <= latest:
-            continue
-        if value < oldest:
-            used, why, limit = oldest, "too old", bounds.max_age
-        else:
-            used, why, limit = now, "in the future", bounds.skew
-        if out is None:
-            out = list(events)
-        bounded = _copy(event)
-        setattr(bounded, name, used)
-        bounded.clamped = (*event.clamped, Clamped(name, value, used, why, limit))  # type: ignore[arg-type]
-        out[i] = bounded
+        bounded = _clamp(event, now, oldest, latest, bounds)
+        if bounded is not event:
+            if out is None:
+                out = list(events)
+            out[i] = bounded
     return events if out is None else out
+
+
+def clamp(event: NormalizedEvent, now: datetime, bounds: TimeBounds = DEFAULT) -> NormalizedEvent:
+    """``event`` as given when its time is within bounds, else a copy with that time bounded."""
+    return _clamp(event, now, now - bounds.max_age, now + bounds.skew, bounds)
+
+
+def _clamp(
+    event: NormalizedEvent, now: datetime, oldest: datetime, latest: datetime, bounds: TimeBounds
+) -> NormalizedEvent:
+    if event.kind != "alert":
+        return event
+    if event.action == "trigger":
+        name, value = "starts_at", event.starts_at
+    elif event.action == "resolve":
+        name, value = "ends_at", event.ends_at
+    else:
+        return event
+    if value is None or oldest <= value <= latest:
+        return event
+    if value < oldest:
+        used, why, limit = oldest, "too old", bounds.max_age
+    else:
+        used, why, limit = now, "in the future", bounds.skew
+    bounded = _copy(event)
+    setattr(bounded, name, used)
+    bounded.clamped = (*event.clamped, Clamped(name, value, used, why, limit))  # type: ignore[arg-type]
+    return bounded
 
 
 _FIELDS = operator.attrgetter(*(f.name for f in dataclasses.fields(NormalizedEvent)))
