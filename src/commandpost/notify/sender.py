@@ -80,6 +80,18 @@ CLAIMED_COLUMNS = (
     "attempt_limit",
     "due_at",
 )
+NEXT_DUE = select(
+    *(
+        select(MESSAGES.c.next_attempt_at)
+        .where(MESSAGES.c.status == status)
+        .order_by(MESSAGES.c.next_attempt_at)
+        .limit(1)
+        .scalar_subquery()
+        for status in (PENDING, SENDING)
+    )
+)
+"""Every pass asks it (``has_work``, ``next_due``): built once, not a min() over both statuses, which
+would read every pending and sending row."""
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 ACTIONABLE = ("page", "test")
 """Kinds of message that carry one-tap ack/escalate links: a page, and a page-test."""
@@ -187,17 +199,9 @@ class NotificationSender:
         return recovered + len(results)
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
-        """The earliest pending attempt or claim expiry (a claim that expires means a dead sender)."""
-        dues = [
-            session.scalar(
-                select(MESSAGES.c.next_attempt_at)
-                .where(MESSAGES.c.status == status)
-                .order_by(MESSAGES.c.next_attempt_at)
-                .limit(1)
-            )
-            for status in (PENDING, SENDING)
-        ]
-        found = [d for d in dues if d is not None]
+        """The earliest pending attempt or claim expiry (a claim that expires means a dead sender):
+        one statement, each status's earliest read off the ``(status, next_attempt_at)`` index."""
+        found = [due for due in session.execute(NEXT_DUE).one() if due is not None]
         return min(found) if found else None
 
     def drain(self, timeout: float = 30.0) -> bool:
