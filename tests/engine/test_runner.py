@@ -206,3 +206,36 @@ def test_a_failing_question_leaves_the_others_answered(engine, sessions, clock, 
         return
     assert runner.run_once() == 4
     assert broken.calls == busy.calls == [clock.now()] and idle.calls == []
+
+
+def test_the_lease_is_renewed_once_a_sixth_of_it_has_passed(engine, sessions, clock, settings):
+    """A loop that passes twice a second (a sender working off a paced backlog) takes SQLite's write
+    lock for the lease only when a sixth of it has passed; until then it is still ours for sure."""
+    from sqlalchemy import event
+
+    if engine.dialect.name != "sqlite":  # every replica runs passes: no lease to hold
+        assert Runner(sessions, clock, settings=settings, processors=[]).hold_lease()
+        return
+    ttl = settings.engine_lease_seconds
+    a = Runner(sessions, clock, settings=settings, processors=[], owner="a")
+    b = Runner(sessions, clock, settings=settings, processors=[], owner="b")
+    begun: list[object] = []
+
+    def count(connection: object) -> None:
+        begun.append(connection)
+
+    event.listen(engine, "begin", count)
+    try:
+        assert a.hold_lease() and len(begun) == 1
+        clock.advance(seconds=ttl / 6 - 0.5)
+        assert a.hold_lease() and len(begun) == 1
+        assert not b.hold_lease() and len(begun) == 2  # a's lease holds b off
+        clock.advance(seconds=0.5)
+        assert a.hold_lease() and len(begun) == 3  # renewed: it runs a full ttl from here
+        clock.advance(seconds=ttl - 1)
+        assert not b.hold_lease()
+        clock.advance(seconds=2)
+        assert b.hold_lease()  # a stalled past its lease: b takes over …
+        assert not a.hold_lease()  # … and a finds out at its next renewal
+    finally:
+        event.remove(engine, "begin", count)
