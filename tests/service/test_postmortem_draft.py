@@ -15,7 +15,7 @@ from commandpost.errors import Conflict, NotFound
 from commandpost.incidents import comms, details, roles, service, timeline
 from commandpost.incidents.models import TimelineEntry
 from commandpost.policy import service as policy_service
-from commandpost.postmortems import draft, processors, rules
+from commandpost.postmortems import draft, processors, smart
 from commandpost.postmortems import service as pm_service
 from commandpost.postmortems.models import ActionItem, Postmortem
 from commandpost.runbooks import service as runbooks_service
@@ -418,9 +418,9 @@ def test_manual_detection_drafts_and_prefills_the_missing_alert_item(sessions, a
         assert item.due == datetime(2026, 7, 8).date()  # 14 days after the day it was drafted (JST)
         assert "new alert fires and pages" in (item.verification or "")
         # the machine's own item passes the SMART rules a person's item must pass, ticket aside
-        ctx_problems = rules.smart_problems(
-            rules.ActionDraft(item.title, item.type, item.owner, item.due, "OPS-1", item.verification),
-            rules.SmartContext(
+        ctx_problems = smart.smart_problems(
+            smart.ActionDraft(item.title, item.type, item.owner, item.due, "OPS-1", item.verification),
+            smart.SmartContext(
                 today=datetime(2026, 6, 24).date(), timezone="Asia/Tokyo",
                 vague_words=policy_service.current_config(s).settings.postmortem.vague_words,
                 people={"hana"},

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from commandpost.policy.loader import load_ops
-from commandpost.postmortems import rules
+from commandpost.postmortems import smart
 from commandpost.postmortems.blameless import SUGGESTIONS, People, check_text
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ops"
@@ -80,18 +80,18 @@ def test_the_same_shapes_without_a_person_pass(people, sentence):
 def test_an_action_item_title_with_a_possessive_is_not_smart(people):
     from datetime import date
 
-    ctx = rules.SmartContext(
+    ctx = smart.SmartContext(
         today=date(2026, 6, 24),
         timezone="UTC",
         vague_words=[],
         people={"ken"},
         blame=lambda text: check_text(text, people),
     )
-    item = rules.ActionDraft(
+    item = smart.ActionDraft(
         title="Revert Ken's change to the consumer pool size",
         type="process",
         owner="ken",
         due=date(2026, 7, 15),
         ticket="OPS-1",
     )
-    assert [(p.rule, p.field) for p in rules.smart_problems(item, ctx)] == [("Blameless", "title")]
+    assert [(p.rule, p.field) for p in smart.smart_problems(item, ctx)] == [("Blameless", "title")]

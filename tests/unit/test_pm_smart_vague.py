@@ -18,7 +18,7 @@ import yaml
 
 from commandpost.policy.loader import load_ops
 from commandpost.policy.opsfiles import PostmortemSettings
-from commandpost.postmortems import rules
+from commandpost.postmortems import smart, vague
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ops"
 DEFAULT = PostmortemSettings().vague_words
@@ -65,7 +65,7 @@ GOOD = [
 
 
 def _found(text: str, words: list[str] | None = None) -> list[str]:
-    return rules.vague_phrases(text, DEFAULT if words is None else words)
+    return vague.vague_phrases(text, DEFAULT if words is None else words)
 
 
 @pytest.mark.parametrize(("title", "phrase"), VAGUE)
@@ -84,11 +84,11 @@ def test_the_tables_are_big_enough() -> None:
 
 @pytest.mark.parametrize(("title", "phrase"), VAGUE)
 def test_a_vague_title_is_not_smart(title: str, phrase: str) -> None:
-    ctx = rules.SmartContext(today=date(2026, 6, 24), timezone="UTC", vague_words=DEFAULT, people={"ken"})
-    item = rules.ActionDraft(
+    ctx = smart.SmartContext(today=date(2026, 6, 24), timezone="UTC", vague_words=DEFAULT, people={"ken"})
+    item = smart.ActionDraft(
         title=title, type="process", owner="ken", due=date(2026, 7, 15), ticket="OPS-1", verification=None
     )
-    problems = rules.smart_problems(item, ctx)
+    problems = smart.smart_problems(item, ctx)
     assert any(p.rule == "Specific" and f"'{phrase}'" in p.message for p in problems), problems
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from commandpost.incidents.models import TimelineEntry
-from commandpost.postmortems import draft, render, rules
+from commandpost.postmortems import draft, render
+from commandpost.postmortems.sections import HINTS, SECTION_NAMES, SECTION_TITLES
 
 T0 = datetime(2026, 11, 24, 14, 50, tzinfo=UTC)  # 23:50 JST: the timeline crosses midnight
 
@@ -201,4 +202,4 @@ def test_multi_line_impact_text_stays_inside_its_bullet():
 
 
 def test_every_section_has_a_hint_and_a_title():
-    assert set(rules.HINTS) == set(rules.SECTION_NAMES) == set(rules.SECTION_TITLES)
+    assert set(HINTS) == set(SECTION_NAMES) == set(SECTION_TITLES)

@@ -8,8 +8,9 @@ import pytest
 
 from commandpost.errors import InvalidTransition, ValidationFailed
 from commandpost.policy.opsfiles import PostmortemSettings
-from commandpost.postmortems import rules
+from commandpost.postmortems import criteria, reminders, smart, states
 from commandpost.postmortems.blameless import People, check_text
+from commandpost.postmortems.sections import SECTION_NAMES, empty_sections
 
 TZ = "Asia/Tokyo"
 T0 = datetime(2026, 6, 24, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
@@ -27,11 +28,11 @@ def _inp(**overrides):
         "interventions": (),
     }
     values.update(overrides)
-    return rules.CriteriaInput(**values)
+    return criteria.CriteriaInput(**values)
 
 
-ACTION = rules.Intervention(at=T0 + timedelta(minutes=21), author="yuta", what="action")
-STEP = rules.Intervention(at=T0 + timedelta(minutes=25), author="ken", what="mitigate_step", step="3.3")
+ACTION = criteria.Intervention(at=T0 + timedelta(minutes=21), author="yuta", what="action")
+STEP = criteria.Intervention(at=T0 + timedelta(minutes=25), author="ken", what="mitigate_step", step="3.3")
 
 
 # ---------------------------------------------------------------- the criteria table
@@ -67,14 +68,14 @@ STEP = rules.Intervention(at=T0 + timedelta(minutes=25), author="ken", what="mit
     ],
 )
 def test_each_criterion_alone_requires_a_postmortem(overrides, criterion, text):
-    result = rules.evaluate(_inp(**overrides), SETTINGS, TZ)
+    result = criteria.evaluate(_inp(**overrides), SETTINGS, TZ)
     assert result.required is True
     assert [(r.criterion, r.text) for r in result.reasons] == [(criterion, text)]
     assert result.summary == f"required: {text}"
 
 
 def test_nothing_applies_and_the_reason_says_so():
-    result = rules.evaluate(_inp(), SETTINGS, TZ)
+    result = criteria.evaluate(_inp(), SETTINGS, TZ)
     assert result.required is False and result.reasons == ()
     assert result.summary == (
         "not required: SEV3, and no data loss, manual intervention, slow resolution or manual detection"
@@ -82,7 +83,7 @@ def test_nothing_applies_and_the_reason_says_so():
 
 
 def test_reasons_add_up_in_a_fixed_order_and_the_earliest_intervention_is_named():
-    result = rules.evaluate(
+    result = criteria.evaluate(
         _inp(severity="SEV2", interventions=(STEP, ACTION), detection="manual"), SETTINGS, TZ
     )
     assert result.summary == (
@@ -104,26 +105,26 @@ def test_reasons_add_up_in_a_fixed_order_and_the_earliest_intervention_is_named(
     ],
 )
 def test_sev4_never_requires_one(overrides):
-    result = rules.evaluate(_inp(severity="SEV4", **overrides), SETTINGS, TZ)
+    result = criteria.evaluate(_inp(severity="SEV4", **overrides), SETTINGS, TZ)
     assert result.required is False
     assert result.summary == "not required: SEV4 never requires a postmortem (a ticket suffices)"
 
 
 def test_severities_yaml_flag_and_switched_off_criteria():
-    assert rules.evaluate(_inp(severity_requires=True), SETTINGS, TZ).summary == "required: SEV3"
+    assert criteria.evaluate(_inp(severity_requires=True), SETTINGS, TZ).summary == "required: SEV3"
     off = PostmortemSettings(
         required_severities=["SEV1"], data_loss=False, manual_intervention=False, manual_detection=False
     )
     quiet = _inp(severity="SEV2", data_loss=True, interventions=(ACTION,), detection="manual")
-    assert rules.evaluate(quiet, off, TZ).required is False
+    assert criteria.evaluate(quiet, off, TZ).required is False
     # manual detection is still known, so the draft still calls it out
-    assert rules.evaluate(quiet, off, TZ).manual_detection is True
+    assert criteria.evaluate(quiet, off, TZ).manual_detection is True
 
 
 def test_resolve_time_exactly_at_the_threshold_does_not_trigger_and_unresolved_is_not_judged():
     at = _inp(severity="SEV3", resolved_at=T0 + timedelta(days=1))
-    assert rules.evaluate(at, SETTINGS, TZ).required is False
-    assert rules.evaluate(_inp(resolved_at=None), SETTINGS, TZ).required is False
+    assert criteria.evaluate(at, SETTINGS, TZ).required is False
+    assert criteria.evaluate(_inp(resolved_at=None), SETTINGS, TZ).required is False
 
 
 # ---------------------------------------------------------------- review moves
@@ -142,7 +143,7 @@ def test_resolve_time_exactly_at_the_threshold_does_not_trigger_and_unresolved_i
     ],
 )
 def test_allowed_moves(status, move, target, expected):
-    assert rules.check_move(status, move, number="INC-7", target=target) == expected
+    assert states.check_move(status, move, number="INC-7", target=target) == expected
 
 
 @pytest.mark.parametrize(
@@ -157,21 +158,21 @@ def test_allowed_moves(status, move, target, expected):
 )
 def test_refused_moves_name_what_is_possible(status, move, message):
     with pytest.raises(InvalidTransition, match=message.replace("(", r"\(").replace(")", r"\)")):
-        rules.check_move(status, move, number="INC-7")
+        states.check_move(status, move, number="INC-7")
 
 
 def test_reopen_target_is_checked():
     with pytest.raises(ValidationFailed, match="draft or in_review"):
-        rules.check_move("final", "reopen", number="INC-7", target="final")
+        states.check_move("final", "reopen", number="INC-7", target="final")
     with pytest.raises(InvalidTransition, match="already In Review"):
-        rules.check_move("in_review", "reopen", number="INC-7", target="in_review")
+        states.check_move("in_review", "reopen", number="INC-7", target="in_review")
 
 
 def test_empty_sections_lists_blank_ones_in_template_order():
-    sections = {name: "x" for name in rules.SECTION_NAMES}
+    sections = {name: "x" for name in SECTION_NAMES}
     sections.update(root_cause="  ", got_lucky="")
     del sections["went_well"]
-    assert rules.empty_sections(sections) == ["root_cause", "went_well", "got_lucky"]
+    assert empty_sections(sections) == ["root_cause", "went_well", "got_lucky"]
 
 
 # ---------------------------------------------------------------- SMART
@@ -182,7 +183,7 @@ PEOPLE = People.of(
         type("P", (), {"handle": "ken", "name": "Ken Watanabe"}),
     ]
 )
-CTX = rules.SmartContext(
+CTX = smart.SmartContext(
     today=date(2026, 6, 24),
     timezone=TZ,
     vague_words=PostmortemSettings().vague_words,
@@ -202,7 +203,7 @@ GOOD = {
 
 
 def _problems(**overrides):
-    return [(p.rule, p.field) for p in rules.smart_problems(rules.ActionDraft(**{**GOOD, **overrides}), CTX)]
+    return [(p.rule, p.field) for p in smart.smart_problems(smart.ActionDraft(**{**GOOD, **overrides}), CTX)]
 
 
 @pytest.mark.parametrize(
@@ -243,11 +244,11 @@ def test_smart_table(overrides, expected):
 
 
 def test_smart_error_names_each_rule_and_the_fix():
-    problems = rules.smart_problems(
-        rules.ActionDraft(**{**GOOD, "owner": None, "title": "Be careful next time"}), CTX
+    problems = smart.smart_problems(
+        smart.ActionDraft(**{**GOOD, "owner": None, "title": "Be careful next time"}), CTX
     )
     with pytest.raises(ValidationFailed) as caught:
-        rules.raise_if_not_smart(problems)
+        smart.raise_if_not_smart(problems)
     message = caught.value.message
     assert message.startswith("action item is not SMART — Specific (title): 'be careful' is vague wording")
     assert "Assigned (owner): an owner is required: a handle from people.yaml" in message
@@ -255,24 +256,24 @@ def test_smart_error_names_each_rule_and_the_fix():
 
 
 def test_ticket_keys_are_normalized():
-    assert rules.normalize_ticket(" ops-123 ") == "OPS-123"
-    assert rules.normalize_ticket("https://x.example/T-1") == "https://x.example/T-1"
-    assert rules.normalize_ticket("  ") is None
+    assert smart.normalize_ticket(" ops-123 ") == "OPS-123"
+    assert smart.normalize_ticket("https://x.example/T-1") == "https://x.example/T-1"
+    assert smart.normalize_ticket("  ") is None
 
 
 def test_wontfix_needs_a_reason():
     with pytest.raises(ValidationFailed, match="wontfix needs a note"):
-        rules.check_action_status("open", "wontfix", note=" ")
-    assert rules.check_action_status("open", "wontfix", note="superseded by OPS-200") == "wontfix"
+        states.check_action_status("open", "wontfix", note=" ")
+    assert states.check_action_status("open", "wontfix", note="superseded by OPS-200") == "wontfix"
     with pytest.raises(ValidationFailed, match="not one of open, in_progress, done, wontfix"):
-        rules.check_action_status("open", "closed", note="")
+        states.check_action_status("open", "closed", note="")
 
 
 # ---------------------------------------------------------------- reminders
 
 
 def test_reminder_times_are_09_00_org_time_two_days_before_and_the_morning_after():
-    times = rules.reminder_times(date(2026, 7, 15), TZ)
+    times = reminders.reminder_times(date(2026, 7, 15), TZ)
     assert times["before"] == datetime(2026, 7, 13, 0, 0, tzinfo=UTC)  # 09:00 JST
     assert times["after"] == datetime(2026, 7, 16, 0, 0, tzinfo=UTC)
 
@@ -291,14 +292,14 @@ def test_reminder_times_are_09_00_org_time_two_days_before_and_the_morning_after
 )
 def test_due_reminder(now, before, after, expected):
     due = date(2026, 7, 15)
-    assert rules.due_reminder(due, now, TZ, before_sent_for=before, after_sent_for=after) == expected
+    assert reminders.due_reminder(due, now, TZ, before_sent_for=before, after_sent_for=after) == expected
 
 
 def test_next_reminder_and_overdue():
     due = date(2026, 7, 15)
-    assert rules.next_reminder_at(due, TZ, before_sent_for=None, after_sent_for=None) == datetime(
+    assert reminders.next_reminder_at(due, TZ, before_sent_for=None, after_sent_for=None) == datetime(
         2026, 7, 13, tzinfo=UTC
     )
-    assert rules.next_reminder_at(due, TZ, before_sent_for=due, after_sent_for=due) is None
-    assert rules.is_overdue(due, datetime(2026, 7, 15, 14, 59, tzinfo=UTC), TZ) is False  # 23:59 JST
-    assert rules.is_overdue(due, datetime(2026, 7, 15, 15, 0, tzinfo=UTC), TZ) is True
+    assert reminders.next_reminder_at(due, TZ, before_sent_for=due, after_sent_for=due) is None
+    assert reminders.is_overdue(due, datetime(2026, 7, 15, 14, 59, tzinfo=UTC), TZ) is False  # 23:59 JST
+    assert reminders.is_overdue(due, datetime(2026, 7, 15, 15, 0, tzinfo=UTC), TZ) is True

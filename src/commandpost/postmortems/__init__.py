@@ -2,9 +2,9 @@
 
 Face, what other domains import: ``actions`` (action items and their owners) and ``models`` (a
 postmortem's state: the Slack command post is archived once it is Final). Internal: blameless,
-draft, praise (stars, the month's most starred), processors, render, rules, schemas, service, stars
-(the star table); only the edges (api, cli, praise_api, praise_cli, the web pages) and the
-composition root reach those.
+criteria, draft, praise (stars, the month's most starred), processors, reminders, render, schemas,
+sections, service, smart, stars (the star table), states, tickets, tracker_hooks, trackers, vague; only
+the edges (api, cli, praise_api, praise_cli, the web pages) and the composition root reach those.
 """
 
 __all__ = ["actions", "models"]

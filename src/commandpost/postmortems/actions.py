@@ -22,7 +22,7 @@ from commandpost.incidents.models import Incident
 from commandpost.notify import service as notify_service
 from commandpost.policy import service as policy_service
 from commandpost.policy.opsfiles import OpsConfig
-from commandpost.postmortems import blameless, draft, rules
+from commandpost.postmortems import blameless, draft, reminders, smart, states
 from commandpost.postmortems.models import ActionItem, Postmortem
 from commandpost.runbooks import service as runbooks_service
 from commandpost.security.redact import redact_text
@@ -50,10 +50,10 @@ def item_dict(item: ActionItem) -> dict[str, Any]:
     }
 
 
-def _context(config: OpsConfig, now: datetime, **overrides: Any) -> rules.SmartContext:
+def _context(config: OpsConfig, now: datetime, **overrides: Any) -> smart.SmartContext:
     people = blameless.People.of(config.people)
     values: dict[str, Any] = {
-        "today": rules.local_today(now, config.settings.timezone),
+        "today": reminders.local_today(now, config.settings.timezone),
         "timezone": config.settings.timezone,
         "vague_words": config.settings.postmortem.vague_words,
         "people": {p.handle for p in config.people},
@@ -61,7 +61,7 @@ def _context(config: OpsConfig, now: datetime, **overrides: Any) -> rules.SmartC
         "blame": lambda text: blameless.check_text(text, people),
     }
     values.update(overrides)
-    return rules.SmartContext(**values)
+    return smart.SmartContext(**values)
 
 
 def _text(value: str | None) -> str | None:
@@ -100,17 +100,17 @@ def add(
             f"{number} has no postmortem draft; start one first: commandpost postmortem start {number}"
         )
     config = policy_service.current_config(session)
-    candidate = rules.ActionDraft(
+    candidate = smart.ActionDraft(
         title=(title or "").strip(),
         type=(type or "").strip().lower(),
         owner=_owner(owner),
         due=due,
-        ticket=rules.normalize_ticket(ticket),
+        ticket=smart.normalize_ticket(ticket),
         verification=(verification or "").strip() or None,
         runbook=(runbook or "").strip() or None,
     )
     context = _context(config, now, require_ticket=not ticket_follows)
-    rules.raise_if_not_smart(rules.smart_problems(candidate, context))
+    smart.raise_if_not_smart(smart.smart_problems(candidate, context))
     item = ActionItem(
         postmortem_id=pm.id,
         incident_id=incident.id,
@@ -183,12 +183,12 @@ def update_item(
         )
     item = get(session, item_id=item_id, for_update=True)
     config = policy_service.current_config(session)
-    merged = rules.ActionDraft(
+    merged = smart.ActionDraft(
         title=str(changes.get("title", item.title) or "").strip(),
         type=str(changes.get("type", item.type) or "").strip().lower(),
         owner=_owner(changes["owner"]) if "owner" in changes else item.owner,
         due=changes.get("due", item.due),
-        ticket=rules.normalize_ticket(changes["ticket"]) if "ticket" in changes else item.ticket,
+        ticket=smart.normalize_ticket(changes["ticket"]) if "ticket" in changes else item.ticket,
         verification=(str(changes.get("verification", item.verification) or "").strip() or None),
         runbook=(str(changes.get("runbook", item.runbook) or "").strip() or None),
     )
@@ -198,9 +198,9 @@ def update_item(
         check_due="due" in changes and changes["due"] != item.due,
         require_ticket="ticket" in changes or item.ticket is not None,
     )
-    rules.raise_if_not_smart(rules.smart_problems(merged, ctx), what=f"action item #{item.id}")
+    smart.raise_if_not_smart(smart.smart_problems(merged, ctx), what=f"action item #{item.id}")
     note = str(changes.get("note") or "")
-    status = rules.check_action_status(item.status, str(changes.get("status", item.status)), note=note)
+    status = states.check_action_status(item.status, str(changes.get("status", item.status)), note=note)
     runbook_added = merged.runbook is not None and merged.runbook != item.runbook
     assert merged.due is not None  # Time-bound refused a missing due day above
     item.title = redact_text(merged.title)
@@ -258,7 +258,7 @@ def list_items(
     if owner:
         query = query.where(ActionItem.owner == incident_rules.clean_person(owner))
     if status:
-        wanted = incident_rules.choose(status.strip().lower(), rules.ACTION_STATUSES, "status")
+        wanted = incident_rules.choose(status.strip().lower(), states.ACTION_STATUSES, "status")
         query = query.where(ActionItem.status == wanted)
     if incident is not None:
         query = query.where(ActionItem.incident_id == incident.id)
@@ -273,11 +273,11 @@ def _today(session: Session, now: datetime) -> date:
         timezone = policy_service.current_config(session).settings.timezone
     except Unavailable:
         timezone = "UTC"
-    return rules.local_today(now, timezone)
+    return reminders.local_today(now, timezone)
 
 
 def _overdue(session: Session, now: datetime) -> tuple[Any, ...]:
-    return (ActionItem.status.in_(rules.OPEN_ACTION_STATUSES), ActionItem.due < _today(session, now))
+    return (ActionItem.status.in_(states.OPEN_ACTION_STATUSES), ActionItem.due < _today(session, now))
 
 
 def overdue_count(session: Session, *, now: datetime) -> int:
@@ -287,7 +287,7 @@ def overdue_count(session: Session, *, now: datetime) -> int:
 
 def counts(session: Session, *, now: datetime) -> dict[str, int]:
     rows = session.execute(select(ActionItem.status, func.count()).group_by(ActionItem.status)).all()
-    out = {status: 0 for status in rules.ACTION_STATUSES}
+    out = {status: 0 for status in states.ACTION_STATUSES}
     out.update({status: int(n) for status, n in rows})
     out["overdue"] = overdue_count(session, now=now)
     return out
@@ -302,7 +302,7 @@ def due_lines(session: Session, *, person: str, now: datetime, within_days: int 
         .join(Incident, Incident.id == ActionItem.incident_id)
         .where(
             ActionItem.owner == incident_rules.clean_person(person),
-            ActionItem.status.in_(rules.OPEN_ACTION_STATUSES),
+            ActionItem.status.in_(states.OPEN_ACTION_STATUSES),
             ActionItem.due <= today + timedelta(days=within_days),
         )
         .order_by(ActionItem.due, ActionItem.id)
@@ -324,16 +324,16 @@ def remind_due(session: Session, *, now: datetime) -> int:
     except Unavailable:
         return 0
     timezone = config.settings.timezone
-    horizon = rules.local_today(now, timezone) + rules.REMIND_BEFORE  # later due days owe nothing yet
+    horizon = reminders.local_today(now, timezone) + reminders.REMIND_BEFORE  # later due days owe nothing yet
     rows = session.execute(
         select(ActionItem, Incident)
         .join(Incident, Incident.id == ActionItem.incident_id)
-        .where(ActionItem.status.in_(rules.OPEN_ACTION_STATUSES), ActionItem.due <= horizon)
+        .where(ActionItem.status.in_(states.OPEN_ACTION_STATUSES), ActionItem.due <= horizon)
         .order_by(ActionItem.due, ActionItem.id)
     ).all()
     done = 0
     for item, incident in rows:
-        kind = rules.due_reminder(
+        kind = reminders.due_reminder(
             item.due,
             now,
             timezone,
@@ -347,7 +347,7 @@ def remind_due(session: Session, *, now: datetime) -> int:
     return done
 
 
-def _claim(session: Session, item: ActionItem, kind: rules.Kind) -> bool:
+def _claim(session: Session, item: ActionItem, kind: reminders.Kind) -> bool:
     """A conditional update: exactly one engine pass writes each reminder."""
     column = ActionItem.reminded_before_for if kind == "before" else ActionItem.reminded_after_for
     result = session.execute(
@@ -355,7 +355,7 @@ def _claim(session: Session, item: ActionItem, kind: rules.Kind) -> bool:
         .where(
             ActionItem.id == item.id,
             ActionItem.due == item.due,
-            ActionItem.status.in_(rules.OPEN_ACTION_STATUSES),
+            ActionItem.status.in_(states.OPEN_ACTION_STATUSES),
             or_(column.is_(None), column != item.due),
         )
         .values({column.key: item.due})
@@ -367,7 +367,7 @@ def _claim(session: Session, item: ActionItem, kind: rules.Kind) -> bool:
     return True
 
 
-def reminder_text(item: ActionItem, number: str, kind: rules.Kind) -> tuple[str, str]:
+def reminder_text(item: ActionItem, number: str, kind: reminders.Kind) -> tuple[str, str]:
     when = (
         f"is due {item.due.isoformat()}" if kind == "before" else f"is overdue (due {item.due.isoformat()})"
     )
@@ -387,7 +387,7 @@ def _enqueue(
     config: OpsConfig,
     item: ActionItem,
     incident: Incident,
-    kind: rules.Kind,
+    kind: reminders.Kind,
     *,
     now: datetime,
 ) -> None:
@@ -417,7 +417,7 @@ def _enqueue(
 
 
 _OPEN_DUES = select(ActionItem.due, ActionItem.reminded_before_for, ActionItem.reminded_after_for).where(
-    ActionItem.status.in_(rules.OPEN_ACTION_STATUSES)
+    ActionItem.status.in_(states.OPEN_ACTION_STATUSES)
 )
 """Built once: :func:`next_reminder` runs twice an idle engine pass (``has_work``, ``next_due``)."""
 
@@ -433,7 +433,7 @@ def next_reminder(session: Session) -> datetime | None:
     except Unavailable:
         return None
     times = [
-        rules.next_reminder_at(due, timezone, before_sent_for=before, after_sent_for=after)
+        reminders.next_reminder_at(due, timezone, before_sent_for=before, after_sent_for=after)
         for due, before, after in rows
     ]
     return min((t for t in times if t is not None), default=None)

@@ -20,7 +20,7 @@ from commandpost.incidents import rules as incident_rules
 from commandpost.incidents.models import Incident, TimelineEntry
 from commandpost.policy.durations import format_duration
 from commandpost.policy.opsfiles import OpsConfig
-from commandpost.postmortems import rules
+from commandpost.postmortems import criteria
 
 MITIGATE_SECTION = 3
 MISSING_ALERT = "missing-alert"
@@ -46,7 +46,7 @@ class Row:
         return {
             "entry_id": self.entry_id,
             "at": self.at.isoformat(),
-            "time": rules.hhmm(self.at, timezone),
+            "time": criteria.hhmm(self.at, timezone),
             "kind": self.kind,
             "author": self.author,
             "text": self.text,
@@ -80,13 +80,13 @@ class Facts:
     comms: int
     first_alert: str | None
     rows: tuple[Row, ...] = ()
-    interventions: tuple[rules.Intervention, ...] = field(default=(), repr=False)
+    interventions: tuple[criteria.Intervention, ...] = field(default=(), repr=False)
     drill: str | None = None
     """``INC-n`` the incident replays when it is a drill (label ``drill=true``): the drill template."""
 
-    def criteria_input(self, config: OpsConfig, manual_flag: bool) -> rules.CriteriaInput:
+    def criteria_input(self, config: OpsConfig, manual_flag: bool) -> criteria.CriteriaInput:
         level = config.severities.get(self.severity)
-        return rules.CriteriaInput(
+        return criteria.CriteriaInput(
             severity=self.severity,
             data_loss=self.data_loss,
             manual_intervention_flag=manual_flag,
@@ -182,13 +182,13 @@ def _is_page(entry: TimelineEntry) -> bool:
     return entry.kind == "page" and data.get("kind", "page") == "page" and "escalation" not in data
 
 
-def interventions(entries: list[TimelineEntry]) -> list[rules.Intervention]:
+def interventions(entries: list[TimelineEntry]) -> list[criteria.Intervention]:
     """Manual changes: every ``action`` entry, and every Mitigate runbook step a person marked done."""
     found = []
     for e in entries:
         data = e.data or {}
         if e.kind == "action":
-            found.append(rules.Intervention(at=e.at, author=e.author, what="action"))
+            found.append(criteria.Intervention(at=e.at, author=e.author, what="action"))
         elif (
             e.kind == "runbook_step"
             and data.get("section") == MITIGATE_SECTION
@@ -196,7 +196,9 @@ def interventions(entries: list[TimelineEntry]) -> list[rules.Intervention]:
             and e.author != incident_rules.SYSTEM_AUTHOR
         ):
             found.append(
-                rules.Intervention(at=e.at, author=e.author, what="mitigate_step", step=str(data.get("step")))
+                criteria.Intervention(
+                    at=e.at, author=e.author, what="mitigate_step", step=str(data.get("step"))
+                )
             )
     return found
 
@@ -271,11 +273,11 @@ def timeline_markdown(rows: tuple[Row, ...] | list[Row], timezone: str) -> str:
 
 def _span(facts: Facts) -> str:
     tz = facts.timezone
-    start = rules.hhmm(facts.detected_at, tz)
+    start = criteria.hhmm(facts.detected_at, tz)
     if facts.resolved_at is None:
         return f"detected {start}, not resolved yet"
     took = format_duration(facts.resolved_at - facts.detected_at)
-    return f"detected {start}, recovered {rules.hhmm(facts.resolved_at, tz)} ({tz}) — {took}"
+    return f"detected {start}, recovered {criteria.hhmm(facts.resolved_at, tz)} ({tz}) — {took}"
 
 
 def summary(facts: Facts) -> str:
@@ -292,19 +294,19 @@ def detection(facts: Facts) -> str:
     tz = facts.timezone
     if facts.detection == "automatic":
         alert = f'the alert "{facts.first_alert}"' if facts.first_alert else "an alert"
-        text = f"Automatic: monitoring detected it — {alert} fired at {rules.hhmm(facts.detected_at, tz)}"
+        text = f"Automatic: monitoring detected it — {alert} fired at {criteria.hhmm(facts.detected_at, tz)}"
         text += f" and opened {facts.number}."
     else:
         text = (
             f"Manual: a human noticed, not monitoring — @{facts.declared_by} declared {facts.number} at "
-            f"{rules.hhmm(facts.detected_at, tz)} with no alert firing. This is a monitoring defect "
+            f"{criteria.hhmm(facts.detected_at, tz)} with no alert firing. This is a monitoring defect "
             "(guide §5-2, the most important class): the action item to add the missing alert is pre-filled."
         )
         if facts.alerts:
             text += f" Alerts attached later: {facts.alerts}."
     if facts.impact_started_at is not None:
         lag = format_duration(facts.detected_at - facts.impact_started_at)
-        text += f" Impact started at {rules.hhmm(facts.impact_started_at, tz)}, {lag} before detection."
+        text += f" Impact started at {criteria.hhmm(facts.impact_started_at, tz)}, {lag} before detection."
     return text
 
 

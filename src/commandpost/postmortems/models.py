@@ -34,7 +34,7 @@ class Postmortem(Base):
     author: Mapped[str | None] = mapped_column(String(100), doc="the IC when drafted")
     reviewer: Mapped[str | None] = mapped_column(String(100))
     required: Mapped[bool]
-    criteria: Mapped[dict[str, Any]] = mapped_column(doc="rules.CriteriaResult.to_dict()")
+    criteria: Mapped[dict[str, Any]] = mapped_column(doc="criteria.CriteriaResult.to_dict()")
     evaluated_at: Mapped[datetime]
     evaluated_for: Mapped[datetime] = mapped_column(doc="incident.updated_at when last evaluated")
     sections: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="section name → Markdown text")

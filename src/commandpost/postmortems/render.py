@@ -11,7 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from commandpost.policy.durations import format_duration
-from commandpost.postmortems import rules
+from commandpost.postmortems.sections import HINTS, SECTION_TITLES
+from commandpost.postmortems.states import STATUS_LABELS
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def _body(doc: Document, name: str) -> str:
     text = (doc.sections.get(name) or "").strip()
     if text:
         return text
-    hint = rules.HINTS[name].splitlines()
+    hint = HINTS[name].splitlines()
     return "\n".join([f"> _To fill:_ {hint[0]}", *(f"> {line}" for line in hint[1:])])
 
 
@@ -109,8 +110,8 @@ def impact(doc: Document) -> str:
     )
     lines.append(f"- Data loss: {'yes' if f.get('data_loss') else 'none recorded'}")
     for name in ("user_impact", "business_impact"):
-        text = (doc.sections.get(name) or "").strip() or f"_to fill: {rules.HINTS[name]}_"
-        lines.append(_bullet(rules.SECTION_TITLES[name], text))
+        text = (doc.sections.get(name) or "").strip() or f"_to fill: {HINTS[name]}_"
+        lines.append(_bullet(SECTION_TITLES[name], text))
     return "\n".join(lines)
 
 
@@ -147,7 +148,7 @@ def markdown(doc: Document) -> str:
     header = [
         f"# Postmortem: {doc.title} ({f.get('severity', '?')})",
         "",
-        f"- **Status:** {rules.STATUS_LABELS.get(doc.status, doc.status)} · **Author:** {_person(doc.author)}"
+        f"- **Status:** {STATUS_LABELS.get(doc.status, doc.status)} · **Author:** {_person(doc.author)}"
         f" · **Reviewer:** {_person(doc.reviewer)} · **Date:** {date}",
         f"- **Incident:** {f.get('number')} · service {f.get('service') or '—'}"
         + (f" · revision {doc.revision}" if doc.revision else ""),

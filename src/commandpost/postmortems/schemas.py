@@ -13,9 +13,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from commandpost.incidents import rules as incident_rules
-from commandpost.postmortems import rules
+from commandpost.postmortems import reminders, states
 from commandpost.postmortems.blameless import BlameFlag
 from commandpost.postmortems.models import ActionItem, ActionTicket, Postmortem
+from commandpost.postmortems.sections import HINTS, SECTION_NAMES, SECTION_TITLES, empty_sections
 from commandpost.responses import Out, computed
 
 
@@ -25,7 +26,7 @@ class _In(BaseModel):
 
 class PostmortemPatchIn(_In):
     sections: dict[str, str] | None = Field(
-        default=None, description=f"section name → Markdown; sections: {', '.join(rules.SECTION_NAMES)}"
+        default=None, description=f"section name → Markdown; sections: {', '.join(SECTION_NAMES)}"
     )
     title: str | None = Field(default=None, max_length=300)
     author: str | None = Field(default=None, max_length=100)
@@ -111,7 +112,7 @@ class ActionItemOut(Out):
         """Computed: the incident's INC-n label, whether the item is overdue at ``now`` in the org's
         ``timezone``, and its tracker ticket (another row)."""
         label = incident_rules.format_number(number)
-        overdue = item.status in rules.OPEN_ACTION_STATUSES and rules.is_overdue(item.due, now, timezone)
+        overdue = item.status in states.OPEN_ACTION_STATUSES and reminders.is_overdue(item.due, now, timezone)
         ticket_link = TicketLinkOut.model_validate(link) if link is not None else None
         return cls.model_validate(computed(item, incident=label, overdue=overdue, ticket_link=ticket_link))
 
@@ -176,19 +177,19 @@ class PostmortemOut(Out):
         label, the criteria, every section (empty ones included) with titles and hints, the action items
         and blameless warnings (other rows), and the org's blameless mode."""
         facts = dict(pm.facts or {})
-        sections = {name: (pm.sections or {}).get(name, "") for name in rules.SECTION_NAMES}
+        sections = {name: (pm.sections or {}).get(name, "") for name in SECTION_NAMES}
         return cls.model_validate(
             computed(
                 pm,
                 number=incident_rules.format_number(number),
                 severity=str(facts.get("severity", "")),
                 service=facts.get("service"),
-                status_label=rules.STATUS_LABELS[pm.status],
+                status_label=states.STATUS_LABELS[pm.status],
                 criteria=CriteriaOut(**(pm.criteria or {}), evaluated_at=pm.evaluated_at),
                 sections=sections,
-                section_titles=dict(rules.SECTION_TITLES),
-                hints=dict(rules.HINTS),
-                empty_sections=rules.empty_sections(sections) if pm.status != "not_required" else [],
+                section_titles=dict(SECTION_TITLES),
+                hints=dict(HINTS),
+                empty_sections=empty_sections(sections) if pm.status != "not_required" else [],
                 facts=facts,
                 action_items=[
                     ActionItemOut.of(

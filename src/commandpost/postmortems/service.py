@@ -28,8 +28,9 @@ from commandpost.incidents.models import Incident
 from commandpost.policy import service as policy_service
 from commandpost.policy.durations import parse_duration
 from commandpost.policy.opsfiles import OpsConfig
-from commandpost.postmortems import actions, blameless, draft, render, rules
+from commandpost.postmortems import actions, blameless, criteria, draft, reminders, render, states
 from commandpost.postmortems.models import ActionItem, Postmortem, PostmortemRevision
+from commandpost.postmortems.sections import MAX_SECTION, SECTION_NAMES, empty_sections
 from commandpost.security.redact import redact_text
 
 log = logging.getLogger("commandpost.postmortems")
@@ -130,7 +131,7 @@ def list_postmortems(
     when they were created; without ``status`` the ``not_required`` rows are left out."""
     query = select(Postmortem, Incident).join(Incident, Incident.id == Postmortem.incident_id)
     if status:
-        query = query.where(Postmortem.status == incident_rules.choose(status, rules.STATUSES, "status"))
+        query = query.where(Postmortem.status == incident_rules.choose(status, states.STATUSES, "status"))
     else:
         query = query.where(Postmortem.status != "not_required")
     if since:
@@ -172,7 +173,7 @@ def evaluate(
     incident = timeline.lock(session, incident=incident)
     config = config_of(session)
     facts = draft.gather(session, incident, config)
-    result = rules.evaluate(
+    result = criteria.evaluate(
         facts.criteria_input(config, incident.manual_intervention),
         config.settings.postmortem,
         config.settings.timezone,
@@ -214,7 +215,7 @@ def _insert(
     session: Session,
     incident: Incident,
     facts: draft.Facts,
-    result: rules.CriteriaResult,
+    result: criteria.CriteriaResult,
     *,
     actor: str,
     now: datetime,
@@ -251,7 +252,7 @@ def _to_draft(pm: Postmortem, facts: draft.Facts, *, now: datetime) -> None:
     pm.status = "draft"
     pm.title = facts.title
     pm.author = pm.author or facts.ic
-    pm.sections = {name: "" for name in rules.SECTION_NAMES}
+    pm.sections = {name: "" for name in SECTION_NAMES}
     pm.edited = []
     pm.created_at = now
 
@@ -285,7 +286,7 @@ def _prefill_missing_alert(
     spec = draft.missing_alert_item(
         facts,
         owner=_owner_for_prefill(config, facts),
-        today=rules.local_today(now, config.settings.timezone),
+        today=reminders.local_today(now, config.settings.timezone),
         runbooks={rb.slug for rb in config.runbooks},
     )
     actions.prefill(session, pm=pm, incident=incident, spec=spec, now=now)
@@ -362,18 +363,18 @@ def pending_evaluation() -> Any:
 
 
 def _clean_sections(changes: Mapping[str, Any]) -> dict[str, str]:
-    unknown = sorted(set(changes) - set(rules.SECTION_NAMES))
+    unknown = sorted(set(changes) - set(SECTION_NAMES))
     if unknown:
         raise ValidationFailed(
-            f"unknown section(s) {', '.join(unknown)}; sections: {', '.join(rules.SECTION_NAMES)}",
-            details={"field": "sections", "valid": list(rules.SECTION_NAMES)},
+            f"unknown section(s) {', '.join(unknown)}; sections: {', '.join(SECTION_NAMES)}",
+            details={"field": "sections", "valid": list(SECTION_NAMES)},
         )
     clean = {}
     for name, value in changes.items():
         text = str(value or "").strip()
-        if len(text) > rules.MAX_SECTION:
+        if len(text) > MAX_SECTION:
             raise ValidationFailed(
-                f"section {name} is longer than {rules.MAX_SECTION} characters", details={"field": name}
+                f"section {name} is longer than {MAX_SECTION} characters", details={"field": name}
             )
         clean[name] = redact_text(text)
     return clean
@@ -422,7 +423,7 @@ def edit(
     if (changed, new_title, new_author, reason) == (pm.sections, pm.title, pm.author, pm.no_action_reason):
         return pm
     if pm.status == "final":
-        missing = rules.empty_sections(changed)
+        missing = empty_sections(changed)
         if missing:
             raise Conflict(
                 f"the postmortem of {label} is Final; an edit cannot empty required sections: "
@@ -461,7 +462,7 @@ def submit(
     incident, pm = find(session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
     config = config_of(session)
-    target = rules.check_move(pm.status, "submit", number=label)
+    target = states.check_move(pm.status, "submit", number=label)
     who = roles.known_person(config, reviewer)
     if who == pm.author:
         raise ValidationFailed(
@@ -478,7 +479,7 @@ def approve(session: Session, *, number: str | int, actor: str, now: datetime) -
     incident, pm = find(session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
     config = config_of(session)
-    rules.check_move(pm.status, "approve", number=label)
+    states.check_move(pm.status, "approve", number=label)
     if actor != pm.reviewer:
         raise Forbidden(
             f"only the reviewer @{pm.reviewer} approves the postmortem of {label}; you are @{actor}",
@@ -503,7 +504,7 @@ def approve(session: Session, *, number: str | int, actor: str, now: datetime) -
 def _final_problems(session: Session, pm: Postmortem) -> tuple[list[str], dict[str, Any]]:
     problems: list[str] = []
     details: dict[str, Any] = {}
-    missing = rules.empty_sections(pm.sections or {})
+    missing = empty_sections(pm.sections or {})
     if missing:
         problems.append(f"empty required sections: {', '.join(missing)}")
         details["empty_sections"] = missing
@@ -528,7 +529,7 @@ def reopen(session: Session, *, number: str | int, to: str | None, actor: str, n
     """Final or In Review → Draft (default) or In Review; the Final revisions stay."""
     incident, pm = find(session, number=number, for_update=True)
     label = incident_rules.format_number(incident.number)
-    pm.status = rules.check_move(pm.status, "reopen", number=label, target=to)
+    pm.status = states.check_move(pm.status, "reopen", number=label, target=to)
     if pm.status == "draft":
         pm.submitted_at = None
     pm.updated_at = now

@@ -39,7 +39,7 @@ from commandpost.incidents import service as incident_service
 from commandpost.incidents.models import Incident
 from commandpost.policy import service as policy_service
 from commandpost.policy.opsfiles import OpsConfig
-from commandpost.postmortems import actions, rules, tracker_hooks, trackers
+from commandpost.postmortems import actions, states, tracker_hooks, trackers
 from commandpost.postmortems.models import ActionItem, ActionTicket, Postmortem, TrackerDelivery
 
 log = logging.getLogger("commandpost.postmortems")
@@ -214,9 +214,9 @@ def apply(
     before = item.status
     if status == "done" and item.status != "done":
         item.status, item.done_at = "done", now
-    elif status == "open" and item.status not in rules.OPEN_ACTION_STATUSES:
+    elif status == "open" and item.status not in states.OPEN_ACTION_STATUSES:
         item.status, item.done_at = "open", None
-    elif status == "dropped" and item.status in rules.OPEN_ACTION_STATUSES:
+    elif status == "dropped" and item.status in states.OPEN_ACTION_STATUSES:
         item.status, item.done_at = "wontfix", None
         item.note = f"{link.key} was closed as not planned in {label}"
     else:

@@ -14,7 +14,8 @@ from commandpost.deps import Ctx, RowId
 from commandpost.errors import NotFound, ValidationFailed
 from commandpost.incidents import rules as incident_rules
 from commandpost.incidents import timeline as incident_timeline
-from commandpost.postmortems import actions, praise, rules, service
+from commandpost.postmortems import actions, praise, reminders, service, smart, states
+from commandpost.postmortems.sections import HINTS, SECTION_NAMES, SECTIONS
 from commandpost.web.auth import PageReader, PageResponder, PageRoute
 from commandpost.web.render import page
 
@@ -31,8 +32,8 @@ def postmortem_list(request: Request, ctx: PageReader, status: str = "") -> Resp
         nav="postmortems",
         rows=rows,
         status=status,
-        statuses=rules.STATUSES,
-        labels=rules.STATUS_LABELS,
+        statuses=states.STATUSES,
+        labels=states.STATUS_LABELS,
         counts=actions.counts(ctx.session, now=ctx.now),
         starred=praise.of_the_month(ctx.session, now=ctx.now),
     )
@@ -62,16 +63,16 @@ def _editor(request: Request, ctx: Ctx, number: str) -> Response:
         incident=incident,
         number=incident_rules.format_number(incident.number),
         pm=pm,
-        sections=rules.SECTIONS,
-        hints=rules.HINTS,
-        flags={name: [f for f in flags if f.section == name] for name in rules.SECTION_NAMES},
+        sections=SECTIONS,
+        hints=HINTS,
+        flags={name: [f for f in flags if f.section == name] for name in SECTION_NAMES},
         items=service.items_of(ctx.session, pm=pm),
-        today=rules.local_today(ctx.now, config.settings.timezone),
+        today=reminders.local_today(ctx.now, config.settings.timezone),
         people=config.people,
         runbooks=sorted(r.slug for r in config.runbooks),
-        labels=rules.STATUS_LABELS,
-        types=rules.ACTION_TYPES,
-        item_statuses=rules.ACTION_STATUSES,
+        labels=states.STATUS_LABELS,
+        types=smart.ACTION_TYPES,
+        item_statuses=states.ACTION_STATUSES,
         revisions=service.revisions(ctx.session, pm=pm),
         stars=praise.stars_of(ctx.session, number=incident.number, person=ctx.principal.person),
         can_start=False,
@@ -129,7 +130,7 @@ def edit_sections(
 ) -> Response:
     """The editor posts every section at once; the service keeps what did not change."""
     given = locals()
-    sections = {name: given[name] for name in rules.SECTION_NAMES if given.get(name) is not None}
+    sections = {name: given[name] for name in SECTION_NAMES if given.get(name) is not None}
     service.edit(
         ctx.session,
         number=number,
@@ -222,7 +223,7 @@ def board(request: Request, ctx: PageReader, owner: str = "") -> Response:
     late = {item.id for item, _n in overdue}
     rest = [
         row
-        for status in rules.OPEN_ACTION_STATUSES
+        for status in states.OPEN_ACTION_STATUSES
         for row in actions.list_items(ctx.session, now=ctx.now, status=status, owner=owner or None)
         if row[0].id not in late
     ]
@@ -235,5 +236,5 @@ def board(request: Request, ctx: PageReader, owner: str = "") -> Response:
         open_items=sorted(rest, key=lambda row: (row[0].due, row[0].id)),
         done=done,
         owner=owner,
-        item_statuses=rules.ACTION_STATUSES,
+        item_statuses=states.ACTION_STATUSES,
     )
