@@ -12,6 +12,7 @@ import logging
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -46,12 +47,19 @@ FIRING = orjson.dumps(
 
 
 @contextmanager
-def served(app: Any, protocol: type[HttpToolsProtocol]) -> Iterator[int]:
+def served(app: Any, protocol: type[HttpToolsProtocol], keep_alive: float = 5.0) -> Iterator[int]:
     """``app`` under uvicorn with this HTTP protocol on a port bound before it starts."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
-    config = uvicorn.Config(app, http=protocol, log_config=None, lifespan="off", limit_max_requests=None)
+    config = uvicorn.Config(
+        app,
+        http=protocol,
+        log_config=None,
+        lifespan="off",
+        limit_max_requests=None,
+        timeout_keep_alive=keep_alive,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -266,3 +274,54 @@ def test_serves_protocol_answers_the_intake_without_the_asgi_app(app: Any, k: di
             assert exchange(port, post("/v2/enqueue", pd)).startswith(b"HTTP/1.1 202 ")
             exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert seen == expected
+
+
+def test_an_idle_connection_is_closed_after_the_keep_alive_timeout_and_a_busy_one_is_not(
+    app: Any, k: dict[str, str]
+) -> None:
+    """serve's protocol keeps one lazy keep-alive timer per connection: a connection that keeps
+    sending stays open past the timeout; once idle, it is closed after the timeout, not before."""
+    pd = orjson.dumps(pd_trigger(k["pagerduty"]))
+    request = b"POST /v2/enqueue HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(pd), pd)
+    timeout = 1.0
+    with (
+        served(app, OneWriteHttpProtocol, keep_alive=timeout) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=WAIT) as conn,
+    ):
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5 * timeout:  # busy well past one timeout
+            conn.sendall(request)
+            assert conn.recv(65536).startswith(b"HTTP/1.1 202 Accepted\r\n")
+            time.sleep(timeout / 10)
+        idle = time.monotonic()
+        assert conn.recv(65536) == b""  # closed by the server once idle ...
+        # ... after the timeout, not before (the server's idle time starts when it answers, which
+        # a client on a loaded machine may read a tenth of a second later)
+        assert time.monotonic() - idle >= 0.5 * timeout
+
+
+def test_a_body_sent_after_its_head_is_answered_and_a_client_gone_meanwhile_is_not(
+    both: Any, k: dict[str, str], session: Any
+) -> None:
+    """serve's protocol answers an intake request once its body is in: a body that follows its head
+    in a later segment is answered as uvicorn's cycle answers it; a client that leaves before its
+    body is complete stores nothing, and the server goes on serving."""
+    pd = orjson.dumps(pd_trigger(k["pagerduty"], dedup_key="late-body"))
+    warm(both, post("/v2/enqueue", pd))
+    head = post("/v2/enqueue", pd, "X-Request-ID: late")[: -len(pd)]
+    answers = []
+    for port in both:
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as conn:
+            conn.sendall(head + pd[:10])
+            conn.sendall(pd[10:])
+            received = b""
+            while chunk := conn.recv(65536):
+                received += chunk
+        answers.append(without_date(received))
+    assert answers[0] == answers[1] and answers[0].startswith(b"HTTP/1.1 202 Accepted\r\n")
+    gone = orjson.dumps(pd_trigger(k["pagerduty"], dedup_key="client-gone"))
+    before = counts(session)
+    with socket.create_connection(("127.0.0.1", both[0]), timeout=WAIT) as conn:
+        conn.sendall(post("/v2/enqueue", gone)[:-5])  # the body's last 5 bytes never come
+    assert exchange(both[0], post("/v2/enqueue", pd)).startswith(b"HTTP/1.1 202 Accepted\r\n")
+    assert counts(session) == before

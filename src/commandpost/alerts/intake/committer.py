@@ -117,10 +117,17 @@ class GroupCommitter:
             self._thread_writer = _Writer(self, self._sessions, _close_thread_session)
 
     async def submit(
-        self, integration: IntegrationRef, events: Sequence[NormalizedEvent], *, body: Any, now: datetime
+        self,
+        integration: IntegrationRef,
+        events: Sequence[NormalizedEvent],
+        *,
+        body: Any,
+        now: datetime,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> list[Outcome]:
-        """Store the events; returns their outcomes once committed (raises what the pipeline raised)."""
-        loop = asyncio.get_running_loop()
+        """Store the events; returns their outcomes once committed (raises what the pipeline raised).
+        ``loop``: the running event loop, when the caller knows it."""
+        loop = loop or asyncio.get_running_loop()
         job = _Job(integration, events, body, now, loop, loop.create_future())
         if self._on_loop:
             pending = self._pending.get(loop)

@@ -12,6 +12,7 @@ method, a trailing slash, a missing segment — goes on to the app, which answer
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -63,30 +64,34 @@ class IntakeFront:
         if reply is not None:
             await _send(send, reply.status, reply.content(), reply.headers)
 
-    async def reply(self, scope: Scope, receive: Receive, target: Target) -> IntakeReply | None:
+    async def reply(
+        self, scope: Scope, receive: Receive, target: Target, loop: asyncio.AbstractEventLoop | None = None
+    ) -> IntakeReply | None:
         """The answer to one intake request (None: the client went away before sending its body),
         counted in the request metrics. ``serve``'s HTTP protocol calls this directly, without the
-        ASGI messages (:mod:`commandpost.http_protocol`)."""
+        ASGI messages (:mod:`commandpost.http_protocol`), and names its event ``loop``."""
         started = time.perf_counter()
         status = 500
         try:
-            reply = await self._answer(scope, receive, target)
+            reply = await self._answer(scope, receive, target, loop)
             if reply is not None:
                 status = reply.status
             return reply
         finally:
             self.observe("POST", status, time.perf_counter() - started)
 
-    async def _answer(self, scope: Scope, receive: Receive, target: Target) -> IntakeReply | None:
+    async def _answer(
+        self, scope: Scope, receive: Receive, target: Target, loop: asyncio.AbstractEventLoop | None
+    ) -> IntakeReply | None:
         try:
             body = await self._body(scope, receive)
             if body is None:
                 return None
             body = nul.clean_json_bytes(body)  # NUL is stored as U+FFFD on both databases (db/nul.py)
             if isinstance(target, str):
-                return await self.intake.pagerduty(body, change=target == CHANGE)
+                return await self.intake.pagerduty(body, change=target == CHANGE, loop=loop)
             source, key = target
-            return await self.intake.receive(source, key, body, _headers(scope))
+            return await self.intake.receive(source, key, body, _headers(scope), loop=loop)
         except _TooLarge:
             message = f"request body is larger than the {self.limit // 1024} KiB limit"
             return IntakeReply(413, _error("payload_too_large", message))
@@ -103,11 +108,17 @@ class IntakeFront:
             message = f"internal error (reference {reference}); see the server log"
             return IntakeReply(500, _error("internal_error", message))
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
-        """The whole body, refused past the limit (by Content-Length up front, else as it streams in)."""
+    def announced_too_large(self, scope: Scope) -> bool:
+        """Whether the request's ``Content-Length`` is past the limit: refused before its body is read."""
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                raise _TooLarge
+                return True
+        return False
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, refused past the limit (by Content-Length up front, else as it streams in)."""
+        if self.announced_too_large(scope):
+            raise _TooLarge
         message = await receive()
         if message["type"] != "http.request":
             return None
