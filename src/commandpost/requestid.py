@@ -15,7 +15,7 @@ response carries it back in ``X-Request-ID``.
 
 from __future__ import annotations
 
-import os
+import random
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
@@ -27,15 +27,18 @@ Send = Callable[[Message], Awaitable[None]]
 HEADER = b"x-request-id"
 MAX_LENGTH = 128
 REQUEST_ID: ContextVar[str | None] = ContextVar("commandpost_request_id", default=None)
+_bits = random.getrandbits
 _SANE = re.compile(rb"[A-Za-z0-9._:+/=@-]{1,%d}" % MAX_LENGTH)
 
 
 def accept(value: bytes | None) -> str:
     """The client's ID when it is a short printable token, else a new one: 128 random bits in 32 hex
-    digits (as a uuid4's hex, at a third of its cost: this runs on every request)."""
+    digits. An ID is a tag for following a request through the logs, not a secret (a client may set
+    its own), so it comes from :mod:`random` (seeded from the OS, reseeded in a forked child) — a
+    third of ``os.urandom``'s cost, and this runs on every request."""
     if value is not None and _SANE.fullmatch(value):
         return value.decode("ascii")
-    return os.urandom(16).hex()
+    return _bits(128).to_bytes(16, "big").hex()
 
 
 def of(headers: list[tuple[bytes, bytes]]) -> str:
