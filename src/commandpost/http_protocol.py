@@ -11,8 +11,10 @@ middleware and app chain, and a response head built and checked header by header
 a do-nothing ASGI app, about four times the CPU of httptools and the event loop alone. Here the
 protocol hands an intake request straight to the front (same body limit, metrics, replies and
 errors as through the app) and writes the answer's bytes itself; uvicorn's parsing, keep-alive,
-pipelining, ``Expect: 100-continue``, proxy headers and access log are kept. Every other request
-goes through the app as before.
+pipelining, ``Expect: 100-continue``, proxy headers and access log are kept. The answer starts in
+the parser's callback once the body is in (no task, no extra turn of the loop) and waits only for
+the group commit. Every other request goes through the app as before; the keep-alive timeout of
+every connection is one lazy timer instead of one made after each answer.
 """
 
 from __future__ import annotations
