@@ -29,9 +29,10 @@ MAX_SUMMARY = 1024
 _LABEL_FIELDS = ("source", "component", "group", "class")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Enqueued:
-    """One PagerDuty request: the integration it names and the event it carries."""
+    """One PagerDuty request: the integration it names and the event it carries (not frozen, like
+    NormalizedEvent: a frozen one costs twice as much to build, once per request)."""
 
     routing_key: str
     event: NormalizedEvent
@@ -52,8 +53,7 @@ def parse_event(body: bytes) -> Enqueued:
     dedup_key = f.string(obj, "dedup_key", required=needs_key, max_length=MAX_DEDUP_KEY)
     if action != "trigger":
         f.done()
-        raw = {k: v for k, v in obj.items() if k != "routing_key"}
-        return Enqueued(routing_key, NormalizedEvent(action=action, dedup_key=dedup_key, raw=raw))  # type: ignore[arg-type]
+        return Enqueued(routing_key, NormalizedEvent(action=action, dedup_key=dedup_key, raw=_raw(obj)))  # type: ignore[arg-type]
 
     payload, p = _payload(f, obj, "is required for event_action=trigger")
     summary = p.string(payload, "summary", "payload", required=True, max_length=MAX_SUMMARY)
@@ -134,8 +134,10 @@ def _trigger(
     alertname = custom_map.get("alertname")
     runbook_url = custom_map.get("runbook_url")
     if not isinstance(runbook_url, str) or not runbook_url:
-        runbook_url = next(
-            (link.href for link in links if "runbook" in (link.text + link.href).lower()), None
+        runbook_url = (
+            next((link.href for link in links if "runbook" in (link.text + link.href).lower()), None)
+            if links
+            else None
         )
     if client_url:
         links = (*links, Link(client_url, client or "client"))
@@ -160,7 +162,7 @@ def _trigger(
         links=links,
         group_key=labels.get("group"),
         runbook_url=runbook_url,
-        raw={k: v for k, v in obj.items() if k != "routing_key"},
+        raw=_raw(obj),
     )
 
 
@@ -190,9 +192,16 @@ def parse_change(body: bytes) -> Enqueued:
         details=details,
         starts_at=at,
         links=links,
-        raw={k: v for k, v in obj.items() if k != "routing_key"},
+        raw=_raw(obj),
     )
     return Enqueued(routing_key, event)
+
+
+def _raw(obj: dict[str, Any]) -> dict[str, Any]:
+    """The body as stored: without its routing key (a copy and a pop: a third of a comprehension's cost)."""
+    raw = dict(obj)
+    raw.pop("routing_key", None)
+    return raw
 
 
 def _payload(f: Fields, obj: dict[str, Any], missing: str) -> tuple[dict[str, Any], Fields]:
