@@ -79,3 +79,56 @@ class NormalizedEvent:
     """SNS subscription confirmations only: what ``sns_subscription`` keeps for an operator."""
     clamped: tuple[Clamped, ...] = ()
     """Set by the pipeline, not by sources: the times it bounded (noted on the incident's timeline)."""
+
+
+_new = object.__new__
+
+
+def make_event(
+    action: Action,
+    dedup_key: str,
+    *,
+    summary: str = "",
+    source_severity: str = "",
+    alertname: str = "",
+    source: str = "",
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    links: tuple[Link, ...] = (),
+    group_key: str | None = None,
+    runbook_url: str | None = None,
+    idempotency_key: str | None = None,
+    kind: Literal["alert", "change"] = "alert",
+    raw: Any = None,
+    subscription: Subscription | None = None,
+    clamped: tuple[Clamped, ...] = (),
+) -> NormalizedEvent:
+    """``NormalizedEvent(...)`` by keyword, for a source's hot path (None for a mapping: empty).
+
+    Calling a class with keywords packs them into a dict for ``__init__`` (a function call with
+    keywords does not): 14 keywords cost ~0.5 µs that way, more than the rest of building the event.
+    A test holds this to the dataclass's fields and defaults."""
+    event = _new(NormalizedEvent)
+    event.action = action
+    event.dedup_key = dedup_key
+    event.summary = summary
+    event.source_severity = source_severity
+    event.alertname = alertname
+    event.source = source
+    event.labels = {} if labels is None else labels
+    event.annotations = {} if annotations is None else annotations
+    event.details = {} if details is None else details
+    event.starts_at = starts_at
+    event.ends_at = ends_at
+    event.links = links
+    event.group_key = group_key
+    event.runbook_url = runbook_url
+    event.idempotency_key = idempotency_key
+    event.kind = kind
+    event.raw = raw
+    event.subscription = subscription
+    event.clamped = clamped
+    return event

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from commandpost.alerts.intake.wire import Fields, parse_json, top_object
-from commandpost.alerts.normalized import Link, NormalizedEvent
+from commandpost.alerts.normalized import Link, NormalizedEvent, make_event
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
@@ -53,7 +53,7 @@ def parse_event(body: bytes) -> Enqueued:
     dedup_key = f.string(obj, "dedup_key", required=needs_key, max_length=MAX_DEDUP_KEY)
     if action != "trigger":
         f.done()
-        return Enqueued(routing_key, NormalizedEvent(action=action, dedup_key=dedup_key, raw=_raw(obj)))  # type: ignore[arg-type]
+        return Enqueued(routing_key, make_event(action, dedup_key, raw=_raw(obj)))  # type: ignore[arg-type]
 
     payload, p = _payload(f, obj, "is required for event_action=trigger")
     summary = p.string(payload, "summary", "payload", required=True, max_length=MAX_SUMMARY)
@@ -148,9 +148,9 @@ def _trigger(
         details["images"] = images
     if client:
         details["client"] = client
-    return NormalizedEvent(
-        action="trigger",
-        dedup_key=dedup_key or uuid.uuid4().hex,
+    return make_event(
+        "trigger",
+        dedup_key or uuid.uuid4().hex,
         summary=summary,
         source_severity=severity,
         alertname=alertname if isinstance(alertname, str) else labels.get("class", ""),
@@ -183,9 +183,9 @@ def parse_change(body: bytes) -> Enqueued:
         details["custom_details"] = payload["custom_details"]
     if images:
         details["images"] = images
-    event = NormalizedEvent(
-        action="record",
-        dedup_key=uuid.uuid4().hex,
+    event = make_event(
+        "record",
+        uuid.uuid4().hex,
         kind="change",
         summary=summary,
         source=source,
