@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -13,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +29,7 @@ from commandpost.db.engine import create_db_engine, make_session_factory
 from commandpost.db.unavailable import unavailable
 from commandpost.deps import QUERY_TOKEN_NAMES
 from commandpost.errors import BadRequest, CommandpostError
+from commandpost.lockfree_metrics import Counter, CounterChild, Histogram
 from commandpost.policy import service as policy_service
 from commandpost.security.throttle import LoginThrottle
 from commandpost.settings import Settings, get_settings
@@ -55,7 +57,7 @@ def observe_request(method: str, status: int, seconds: float) -> None:
 
 
 @functools.cache
-def _http_requests(method: str, status_class: int) -> Any:
+def _http_requests(method: str, status_class: int) -> CounterChild:
     """The labelled child (``labels()`` is too slow to call per request)."""
     return HTTP_REQUESTS.labels(method, f"{status_class}xx")
 
@@ -77,8 +79,11 @@ class RequestMetrics:
                 status[0] = message["status"]
             await send(message)
 
-        with HTTP_SECONDS.time():
+        started = time.perf_counter()
+        try:
             await self.app(scope, receive, capture)
+        finally:
+            HTTP_SECONDS.observe(time.perf_counter() - started)
         _http_requests(scope["method"], status[0] // 100).inc()
 
 

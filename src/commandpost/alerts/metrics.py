@@ -1,8 +1,9 @@
-"""Prometheus metrics of alert intake, counted after the events are committed."""
+"""Prometheus metrics of alert intake, counted after the events are committed (on every intake
+request: lock-free counters, see :mod:`commandpost.lockfree_metrics`)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from commandpost.lockfree_metrics import Counter, Histogram
 
 UNRUNBOOKED_PAGES = Counter(
     "commandpost_unrunbooked_pages",
