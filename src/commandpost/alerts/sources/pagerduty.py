@@ -27,6 +27,7 @@ SEVERITIES = ("critical", "error", "warning", "info")
 MAX_DEDUP_KEY = 255
 MAX_SUMMARY = 1024
 _LABEL_FIELDS = ("source", "component", "group", "class")
+_OTHER_LABELS = _LABEL_FIELDS[1:]
 
 
 @dataclass(slots=True)
@@ -86,7 +87,11 @@ def _plain_trigger(obj: dict[str, Any]) -> tuple[str, str, dict[str, Any], dict[
         or not routing_key
         or not (dedup_key is None or (dedup_key.__class__ is str and len(dedup_key) <= MAX_DEDUP_KEY))
         or payload.__class__ is not dict
-        or obj.get("links") is not None
+    ):
+        return None
+    # A body of the keys above alone (the usual one) has none of the optional ones to look for.
+    if len(obj) > (3 if dedup_key is None else 4) and (
+        obj.get("links") is not None
         or obj.get("images") is not None
         or obj.get("client") not in (None, "")
         or obj.get("client_url") not in (None, "")
@@ -104,8 +109,8 @@ def _plain_trigger(obj: dict[str, Any]) -> tuple[str, str, dict[str, Any], dict[
         or payload.get("timestamp") not in (None, "")
     ):
         return None
-    labels = {}
-    for name in _LABEL_FIELDS:
+    labels = {"source": source}
+    for name in _OTHER_LABELS:
         value = payload.get(name)
         if value is None or value == "":
             continue
