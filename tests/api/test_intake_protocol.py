@@ -283,7 +283,7 @@ def test_an_idle_connection_is_closed_after_the_keep_alive_timeout_and_a_busy_on
     sending stays open past the timeout; once idle, it is closed after the timeout, not before."""
     pd = orjson.dumps(pd_trigger(k["pagerduty"]))
     request = b"POST /v2/enqueue HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(pd), pd)
-    timeout = 1.0
+    timeout = 2.0
     with (
         served(app, OneWriteHttpProtocol, keep_alive=timeout) as port,
         socket.create_connection(("127.0.0.1", port), timeout=WAIT) as conn,
