@@ -252,10 +252,11 @@ def bump_repeats(session: Session, *, triggers: Sequence[tuple[int, str, int, da
     if not triggers:
         return
     sql = _sql(session)
-    rows = sorted((i, stored_key(k), n, t) for i, k, n, t in triggers)  # one lock order (PostgreSQL)
-    if sql.sqlite:
+    rows = [(i, stored_key(k), n, t) for i, k, n, t in triggers]
+    if sql.sqlite:  # one writer at a time: the order of the rows does not matter
         params: tuple[Any, ...] = (orjson.dumps([(i, k, n, sql.time(t)) for i, k, n, t in rows]).decode(),)
     else:
+        rows.sort()  # one lock order among concurrent writers
         params = tuple(list(column) for column in zip(*rows, strict=True))
     wanted = {(i, k): n for i, k, n, _t in rows}
     prebumped = session.info.setdefault(_PREBUMPED, {})
