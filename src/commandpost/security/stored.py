@@ -245,10 +245,17 @@ def _unique(column: Column[Any]) -> bool:
 def _function(kind: str, length: int | None) -> Callable[[Any], Any]:
     if kind == JSON_DATA:
         return store_json
-    store = store_identifier if kind == IDENTIFIER else store_text
+    if kind == IDENTIFIER:
+
+        def identifier(value: Any) -> Any:
+            if type(value) is str and value:  # a clean repeat is answered here, without another call
+                return value if value in _CLEAN_IDENTIFIERS else store_identifier(value, length)
+            return value
+
+        return identifier
 
     def process(value: Any) -> Any:
-        return store(value, length) if type(value) is str and value else value
+        return store_text(value, length) if type(value) is str and value else value
 
     return process
 
