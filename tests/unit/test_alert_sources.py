@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 
 from commandpost.alerts.intake import wire
+from commandpost.alerts.normalized import NormalizedEvent
 from commandpost.alerts.sources import alertmanager, generic, pagerduty
 from commandpost.errors import BadRequest, ValidationFailed
 from tests.alert_support import PAYLOADS, load_jsonc
@@ -143,6 +145,18 @@ def test_alertmanager_real_025_payload():
     assert ev.summary == "Payment webhook backlog 1500 > 1000" and ev.ends_at is None
     assert ev.starts_at == datetime(2026, 11, 27, 6, 6, 46, 293000, tzinfo=UTC)
     assert ev.links[0].text == "Prometheus" and ev.raw["fingerprint"] == "7b571dabecb56203"
+
+
+def test_alertmanager_builds_its_events_in_the_dataclass_field_order():
+    """parse passes the event's fields positionally: their order is the dataclass's, and each lands
+    in the field it is meant for."""
+    assert [f.name for f in dataclasses.fields(NormalizedEvent)][: len(alertmanager.EVENT_FIELDS)] == list(
+        alertmanager.EVENT_FIELDS
+    )
+    (ev,) = alertmanager.parse((PAYLOADS / "alertmanager-0.25-firing.json").read_bytes())
+    assert (ev.source_severity, ev.idempotency_key, ev.kind) == ("page", None, "alert")
+    assert ev.details == {"receiver": "cp"} and ev.labels["alertname"] == ev.alertname == "WebhookBacklogHigh"
+    assert ev.annotations["summary"] == ev.summary and ev.links[-1].text == "Alertmanager"
 
 
 def test_alertmanager_firing_and_resolved_in_one_request():

@@ -66,31 +66,56 @@ def parse(body: bytes, ctx: SourceContext | None = None) -> list[NormalizedEvent
         annotations = {**common_annotations, **annotations} if common_annotations else annotations
         alertname = labels.get("alertname", "")
         summary = annotations.get("summary") or annotations.get("description") or alertname
-        links = [Link(generator, "Prometheus")] if generator else []
+        links = (Link(generator, "Prometheus"),) if generator else ()
         if external_url:
-            links.append(Link(external_url, "Alertmanager"))
+            links = (*links, Link(external_url, "Alertmanager"))
         events.append(
-            NormalizedEvent(
-                action="trigger" if status == "firing" else "resolve",
-                dedup_key=fp or fingerprint(labels),
-                summary=summary[:MAX_SUMMARY],
-                source_severity=labels.get("severity", ""),
-                alertname=alertname,
-                source=labels.get("instance", "") or labels.get("job", ""),
-                labels=labels,
-                annotations=annotations,
-                details=shared,
-                starts_at=starts,
-                ends_at=ends,
-                links=tuple(links),
-                group_key=group_key,
-                runbook_url=annotations.get("runbook_url") or annotations.get("runbook") or None,
-                raw=item,
+            NormalizedEvent(  # positionally, in EVENT_FIELDS' order
+                "trigger" if status == "firing" else "resolve",
+                fp or fingerprint(labels),
+                summary[:MAX_SUMMARY],
+                labels.get("severity", ""),
+                alertname,
+                labels.get("instance", "") or labels.get("job", ""),
+                labels,
+                annotations,
+                shared,
+                starts,
+                ends,
+                links,
+                group_key,
+                annotations.get("runbook_url") or annotations.get("runbook") or None,
+                None,
+                "alert",
+                item,
             )
         )
     f.done()
     return events
 
+
+EVENT_FIELDS = (
+    "action",
+    "dedup_key",
+    "summary",
+    "source_severity",
+    "alertname",
+    "source",
+    "labels",
+    "annotations",
+    "details",
+    "starts_at",
+    "ends_at",
+    "links",
+    "group_key",
+    "runbook_url",
+    "idempotency_key",
+    "kind",
+    "raw",
+)
+"""The :class:`NormalizedEvent` fields :func:`parse` passes, in order: positionally, since keywords
+cost more than twice as much per event (11k instructions against 4.7k, callgrind) and an
+event is built per alert. A test holds this to the dataclass's own order."""
 
 _Read = tuple[dict[str, str], dict[str, str], str, datetime | None, datetime | None, str, str]
 _STRING = frozenset((str,))
