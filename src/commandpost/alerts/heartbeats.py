@@ -149,11 +149,14 @@ def due(session: Session, *, now: datetime, limit: int) -> list[Heartbeat]:
     )
 
 
+_FIRST_DUE = select(Heartbeat.due_at).where(Heartbeat.due_at.is_not(None)).order_by(Heartbeat.due_at).limit(1)
+"""Built once: the engine asks every pass, twice (``has_work``, ``next_due``), and building it (and its
+cache key) cost more than running it."""
+
+
 def next_due(session: Session) -> datetime | None:
     """The earliest due time (the index's first entry), or None."""
-    first: datetime | None = session.scalar(
-        select(Heartbeat.due_at).where(Heartbeat.due_at.is_not(None)).order_by(Heartbeat.due_at).limit(1)
-    )
+    first: datetime | None = session.scalar(_FIRST_DUE)
     return first
 
 
