@@ -494,13 +494,15 @@ def expire_due(session: Session, *, now: datetime) -> int:
     return done
 
 
+_FIRST_EXPIRY = (
+    select(RoleOffer.expires_at).where(RoleOffer.state == "pending").order_by(RoleOffer.expires_at).limit(1)
+)
+"""Built once: the engine asks every pass, twice (``has_work``, ``next_due``), and building it (and its
+cache key) cost more than running it."""
+
+
 def next_expiry(session: Session) -> datetime | None:
-    return session.scalar(
-        select(RoleOffer.expires_at)
-        .where(RoleOffer.state == "pending")
-        .order_by(RoleOffer.expires_at)
-        .limit(1)
-    )
+    return session.scalar(_FIRST_EXPIRY)
 
 
 def supersede_pending(session: Session, *, incident: Incident, why: str, now: datetime) -> None:
