@@ -76,6 +76,9 @@ class _Budgeted:
 
 class EscalationsDue(_Budgeted):
     name = "paging.escalations"
+    FIRST_DUE = select(func.min(Escalation.next_escalation_at))
+    """Built once: the engine asks every pass, twice (``has_work``, ``next_due``), and building it
+    (and its cache key) cost more than running it."""
 
     def has_work(self, session: Session, now: datetime) -> bool:
         return is_due(self.next_due(session, now), now)
@@ -148,7 +151,7 @@ class EscalationsDue(_Budgeted):
         return dues[:reached], work
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
-        due: datetime | None = session.scalar(select(func.min(Escalation.next_escalation_at)))
+        due: datetime | None = session.scalar(self.FIRST_DUE)
         return due
 
 
@@ -178,6 +181,10 @@ class AlertChannelNotices(_Budgeted):
         Alert.first_seen_at,
         Alert.notify_after,
     )
+
+    FIRST_DUE = select(func.min(Alert.notify_after)).where(Alert.notify_after.is_not(None))
+    """Built once, like :attr:`EscalationsDue.FIRST_DUE`; the IS NOT NULL lets both databases answer
+    from the partial index."""
 
     def has_work(self, session: Session, now: datetime) -> bool:
         return is_due(self.next_due(session, now), now)
@@ -218,8 +225,5 @@ class AlertChannelNotices(_Budgeted):
         return work
 
     def next_due(self, session: Session, now: datetime) -> datetime | None:
-        # The IS NOT NULL lets both databases answer from the partial index.
-        due: datetime | None = session.scalar(
-            select(func.min(Alert.notify_after)).where(Alert.notify_after.is_not(None))
-        )
+        due: datetime | None = session.scalar(self.FIRST_DUE)
         return due
