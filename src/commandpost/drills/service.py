@@ -217,8 +217,13 @@ def deliver_due(session: Session, *, now: datetime, limit: int = 200, drill_id: 
     return len(prompts)
 
 
+_FIRST_DUE = select(func.min(DrillPrompt.due_at))
+"""Built once: the engine asks every pass, twice (``has_work``, ``next_due``), and building it (and its
+cache key) cost more than running it."""
+
+
 def next_due(session: Session) -> datetime | None:
-    return session.scalar(select(func.min(DrillPrompt.due_at)))
+    return session.scalar(_FIRST_DUE)
 
 
 # ------------------------------------------------------------------ reading
