@@ -290,8 +290,13 @@ def on_webhook(session: Session, *, change: tracker_hooks.Change, now: datetime)
     return link
 
 
+_FIRST_SYNC = select(func.min(ActionTicket.sync_due_at))
+"""Built once: the engine asks every pass, twice (``has_work``, ``next_due``), and building it (and its
+cache key) cost more than running it."""
+
+
 def next_sync(session: Session) -> datetime | None:
-    found: datetime | None = session.scalar(select(func.min(ActionTicket.sync_due_at)))
+    found: datetime | None = session.scalar(_FIRST_SYNC)
     return found
 
 
