@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from commandpost.errors import Conflict, NotFound, Unavailable, ValidationFailed
@@ -417,9 +417,11 @@ def _enqueue(
 
 
 _OPEN_DUES = select(ActionItem.due, ActionItem.reminded_before_for, ActionItem.reminded_after_for).where(
-    ActionItem.status.in_(states.OPEN_ACTION_STATUSES)
+    ActionItem.status.in_([literal(status, ActionItem.status.type) for status in states.OPEN_ACTION_STATUSES])
 )
-"""Built once: :func:`next_reminder` runs twice an idle engine pass (``has_work``, ``next_due``)."""
+"""Built once: :func:`next_reminder` runs twice an idle engine pass (``has_work``, ``next_due``). The
+open statuses as bound literals: an ``IN`` of plain values is an expanding parameter, rendered into
+the SQL anew on every execution (a third of this query's cost); the SQL is the same ``IN (?, ?)``."""
 
 
 def next_reminder(session: Session) -> datetime | None:
