@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from commandpost.errors import Unavailable
@@ -173,9 +173,12 @@ def _reminder_entry(
 
 
 _AWAITING_COMMS = select(Incident.comms_due_at, Incident.comms_reminded_for, Incident.severity).where(
-    Incident.status.in_(rules.OPEN_STATUSES), Incident.comms_due_at.is_not(None)
+    Incident.status.in_([literal(status, Incident.status.type) for status in rules.OPEN_STATUSES]),
+    Incident.comms_due_at.is_not(None),
 )
-"""Built once: :func:`next_reminder` runs twice an idle engine pass (``has_work``, ``next_due``)."""
+"""Built once: :func:`next_reminder` runs twice an idle engine pass (``has_work``, ``next_due``). The
+open statuses as bound literals: an ``IN`` of plain values is an expanding parameter, rendered into
+the SQL anew on every execution (a third of this query's cost); the SQL is the same ``IN (?, ?, ?)``."""
 
 
 def next_reminder(session: Session) -> datetime | None:
