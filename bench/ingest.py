@@ -95,14 +95,14 @@ until issue 19) under the same load shows what `serve`'s defaults cost; it is no
 **Where the time goes** (after: [img/serve-flame.svg](img/serve-flame.svg); before this round:
 [img/serve-flame-before.svg](img/serve-flame-before.svg); `python -m bench.ingest flame FILE`,
 py-spy 0.4 `--gil --native` on `commandpost serve` as shipped under (a)'s load for 20 s; shares of
-the samples holding the GIL, the "after" recorded 2026-12-07 22:12 at load average 1.4). The intake's
-answer on serve's own protocol 52 % (parsing and checking the PagerDuty body 8, request metrics 6,
-the access line queued 3, handing to the group commit 3, the body 2, the rate limit 2, proxy
-headers 2, the rest a µs or two each); the group commit 19 % (one transaction per loop turn: the
-session's begin, the repeat's `UPDATE`, the commit); uvicorn's parsing and request set-up 13 %; the
-`write()` of the answer 6 % (it gives the GIL up while in the kernel, so its real share is larger);
-the engine thread 2 %; the access log's listener thread 1 %. Before, uvicorn's ASGI cycle and the
-app chain (22 %), the request IDs and the access log's record (13 %) were the largest shares.
+the samples holding the GIL, the "after" recorded 2026-12-08 01:45 at load average 1.3). The intake's
+answer, started in the parser's callback once the body is in, 44 % (parsing and checking the
+PagerDuty body 9, handing to the group commit and counting 6, the rate limit 3, the body 2, proxy
+headers 2, the request ID 1.5, the access line 1, request metrics 1, the rest a µs or two each);
+the group commit 20 % (one transaction per loop turn: the session's begin, the repeats' `UPDATE …
+RETURNING`, each request's outcome, the commit); uvicorn's parsing and request set-up 16 %; the
+`write()` of the answer 11 % (in the kernel, the GIL held); the engine thread 1 %. Before this round
+the shares were 52, 19, 13 and 6 %; every part got cheaper, none dominates.
 Under (b)'s load a profile found one thing that did dominate: 41–44 % of the CPU (two
 recordings) went to scanning each repeat's dedup key for secrets (an identifier column) — an
 Alertmanager fingerprint looks random, so the entropy detectors ran on every one and their findings
@@ -110,27 +110,35 @@ were then set aside, and the redaction memo (4,096 texts, emptied when full) cou
 fingerprints; identifiers found clean are now remembered (below; the flame graphs of (b)
 [before](img/serve-flame-webhooks-before.svg) and [after](img/serve-flame-webhooks-after.svg),
 `python -m bench.ingest flame FILE webhooks`). Alertmanager's Go server does the same work (HTTP,
-JSON, an in-memory store, no commit) in less CPU per alert: what is left here is spread over many
-Python steps of a few µs each, the kernel's share of a loopback request, and a durable commit
-that Alertmanager does not make.
+JSON, an in-memory store, no commit) in less CPU per alert. A minimal durable intake in Python
+(httptools, orjson, one SQLite `UPDATE` and commit per loop turn) takes 17.6 µs per event under the
+same load (ingest_diagnosis): what is left is commandpost's own steps per request — routing, checks,
+limits, metrics, logs, the ORM session around the commit — each a few µs.
 
-**Tried, and its measured effect.** Earlier in issue 19: the access log off the event loop and one
-`send()` per answer (the kernel's CPU per request down a third, the total a tenth). This round
-(each with its measurement in "ingest_diagnosis" below): the access log's listener without a record
-per line and one write per batch (the listener 15 → 2 µs a request); the intake answered by serve's
-protocol instead of uvicorn's ASGI cycle (the loop's instructions per event −6.7 %); SQLite's
-`BEGIN` on the DBAPI connection (182 → 161 µs per one-request transaction); the engine's idle pass
-in one read transaction, giving the GIL up between processors (5.7 → 2.4 ms a pass; `next_wake`
-no longer takes SQLite's write lock); an Alertmanager alert read in one pass and a bounded event
-copied cheaply (33.6 → 28.8 µs per alert in process); a webhook's outcomes counted once per outcome.
-Before: `msgspec` for the PagerDuty body (≤ 3 % of an event, errors worded differently — not kept);
-identifiers found clean remembered by `security.stored` ((b) 72 → 45 µs CPU per alert, kept).
+**Tried, and its measured effect** (each with its measurement in "ingest_diagnosis" below).
+Earlier in issue 19: the access log off the event loop and one `send()` per answer; the access
+log's listener without a record per line (15 → 2 µs a request); the intake answered by serve's
+protocol instead of uvicorn's ASGI cycle (−6.7 % of the loop's instructions); SQLite's `BEGIN` on
+the DBAPI connection; the engine's idle pass in one read transaction, giving the GIL up between
+processors; an Alertmanager alert read in one pass; identifiers found clean remembered by
+`security.stored` ((b) 72 → 45 µs CPU per alert); `msgspec` for the PagerDuty body (≤ 3 %, errors
+worded differently — not kept). This round (2026-12-08): the intake's answer started in the
+parser's callback instead of a task, one lazy keep-alive timer per connection, no `getpid()` per
+request; request IDs without a system call; request and intake metrics without a lock per
+increment; the PagerDuty trigger parsed in 3.4 µs instead of 4.8; (b)'s alerts −17 % instructions
+(only opened alerts bounded, cheaper depth check, no sort on SQLite); the collector's youngest
+generation every 50,000 allocations (under (b) it walked the webhooks in flight and freed nothing:
+~2 µs per alert); the engine's questions built once. Together: the loop's instructions per event
+−5 % one request at a time; (a)'s CPU per event 111.9 → 96.3 µs and (b)'s 35.8 → 33.7 µs, the
+ratios to Alertmanager, measured side by side, 1.87× → 1.78× and 1.74× → 1.74× — Alertmanager's
+own CPU per alert moved too between the two runs (59.9 → 54.0, 20.6 → 19.3 µs).
 `serve --workers 2` on PostgreSQL: row (d) — on this 2-core VM, with wrk pinned to one core and
-PostgreSQL and other sessions on the same two, a second process has no core of its own: runs of
-the same day gave 0.78× to 1.35× one process; it is for hosts with more cores (docs/deploy.md).
-Granian (tried before issue 19, slower here) was not tried again. (c)'s p99 met the goal in this
-run (4.8 ms; rounds 5.6, 3.9, 4.8 — the goal is at the edge of what this shared VM repeats); its
-2–3 ms median comes from `hey`'s ten workers sending together (ingest_diagnosis).
+PostgreSQL on the same two, a second process has no core of its own (0.78× to 1.35× one process in
+runs of the same day); it is for hosts with more cores (docs/deploy.md). Granian (tried before
+issue 19, slower here) was not tried again. (c): the goal is at the edge of what this shared VM
+repeats — 4.8 ms in the last round's run, 6.6 and 5.6 ms in this round's two (the bare app 5.9 and
+4.7, Alertmanager 3.6 and 2.5); an A/B of this round's code against the last round's, side by side,
+gave 4.6 against 4.7 ms; its 2–3 ms median comes from `hey`'s ten workers sending together.
 """
 
 
