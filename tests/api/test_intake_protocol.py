@@ -325,3 +325,20 @@ def test_a_body_sent_after_its_head_is_answered_and_a_client_gone_meanwhile_is_n
         conn.sendall(post("/v2/enqueue", gone)[:-5])  # the body's last 5 bytes never come
     assert exchange(both[0], post("/v2/enqueue", pd)).startswith(b"HTTP/1.1 202 Accepted\r\n")
     assert counts(session) == before
+
+
+def test_an_intake_answer_pipelined_behind_an_apps_answer_follows_it(both: Any, k: dict[str, str]) -> None:
+    """An intake answer — even one made without waiting for a commit — goes out after the app's
+    answers to the requests pipelined before it on the connection."""
+    pd = orjson.dumps(pd_trigger(k["pagerduty"]))
+    health = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    broken = post("/v2/enqueue", b'{"routing_key": ')  # answered without waiting for a commit
+    for raw, last in (
+        (health + post("/v2/enqueue", pd), b"202"),
+        (health + health + post("/v2/enqueue", pd), b"202"),
+        (health + broken, b"400"),
+    ):
+        answer = exchange(both[0], raw)
+        statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
+        assert statuses[-1] == last and set(statuses[:-1]) == {b"200"}, answer
+        assert answer.count(b"HTTP/1.1 ") == raw.count(b" HTTP/1.1\r\n")
