@@ -224,13 +224,7 @@ def _hold_destination(session: Session, h: str, until: datetime) -> None:
 def _release(session: Session, messages: list[Outbound]) -> None:
     """Claimed but never started (the pass ran out of time): back to pending, the attempt not counted."""
     session.execute(
-        update(MESSAGES)
-        .where(
-            MESSAGES.c.id == bindparam("b_id"),
-            MESSAGES.c.status == SENDING,
-            MESSAGES.c.attempts == bindparam("b_attempts"),
-        )
-        .values(
+        _still_claimed().values(
             status=PENDING,
             attempts=MESSAGES.c.attempts - 1,
             next_attempt_at=bindparam("b_next"),
@@ -245,20 +239,22 @@ def _later(a: Any, b: Any) -> Any:
     return case((a > b, a), else_=b)
 
 
+def _still_claimed() -> Update:
+    """An UPDATE of the messages still claimed at the attempt their sender counted (``b_id``,
+    ``b_attempts``): a message another pass took over meanwhile is left alone."""
+    return update(MESSAGES).where(
+        MESSAGES.c.id == bindparam("b_id"),
+        MESSAGES.c.status == SENDING,
+        MESSAGES.c.attempts == bindparam("b_attempts"),
+    )
+
+
 def _release_claimed(next_attempt_at: Any) -> Update:
     """Hand claimed messages back, each only if still at the attempt its sender counted (``b_id``,
     ``b_attempts``): ``b_status`` with ``b_error``, unclaimed, due at ``next_attempt_at``."""
-    return (
-        update(MESSAGES)
-        .where(
-            MESSAGES.c.id == bindparam("b_id"),
-            MESSAGES.c.status == SENDING,
-            MESSAGES.c.attempts == bindparam("b_attempts"),
-        )
-        .values(
-            status=bindparam("b_status"),
-            last_error=bindparam("b_error"),
-            next_attempt_at=next_attempt_at,
-            claimed_by=None,
-        )
+    return _still_claimed().values(
+        status=bindparam("b_status"),
+        last_error=bindparam("b_error"),
+        next_attempt_at=next_attempt_at,
+        claimed_by=None,
     )
